@@ -1,0 +1,3 @@
+from modecollapse.cli import main
+
+raise SystemExit(main())

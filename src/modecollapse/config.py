@@ -1,0 +1,246 @@
+"""Typed, validated run configuration: TOML in, `Config` out, every mistake named.
+
+A config has four sections: [data], [model], [objective] (losses and the training-time
+anti-collapse switches) and [train]. Architectural switches (spectral norm, packing,
+minibatch-stddev, minibatch discrimination) live in [model] because they are applied when
+the networks are built.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from modecollapse.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    name: str = "mnist-5k"
+    """Dataset from the registry (`modecollapse data list`)."""
+    data_dir: str | None = None
+    """Folder with the raw files; else $MODECOLLAPSE_DATA, the cache, system paths, download."""
+    split: Literal["train", "test", "all"] = "train"
+    """MNIST/Fashion-MNIST split: train (60k, as the classic DCGAN), test (10k) or all (70k)."""
+    image_size: int | None = Field(default=None, ge=8, le=256)
+    """Resize images to this side length (None keeps 28); DCGAN-64 needs 64."""
+    num_samples: int | None = Field(default=None, ge=1)
+    """Use a seeded random subset of this size; for synthetic sets, how many to generate."""
+    base: str = "mnist-5k"
+    """Digit source that stacked-mnist is built from."""
+    mixture_std: float | None = Field(default=None, gt=0)
+    """Std of each 2-D Gaussian (defaults: ring8 0.02, grid25 0.05, as published)."""
+    seed: int = 0
+    """Seed for subsets and synthetic data; fixed across training seeds on purpose."""
+    download: bool = True
+    """Allow downloading missing files from the official mirrors."""
+
+
+class ModelConfig(_Section):
+    family: Literal["dcgan", "mlp"] = "dcgan"
+    latent_dim: int = Field(default=100, ge=1)
+    g_width: int = Field(default=64, ge=1)
+    """Generator width: ngf for DCGAN, hidden units for the MLP."""
+    d_width: int = Field(default=64, ge=1)
+    """Discriminator width: ndf for DCGAN, hidden units for the MLP."""
+    mlp_hidden_layers: int = Field(default=3, ge=1)
+    d_norm: Literal["batch", "none"] = "batch"
+    """Normalization inside the DCGAN discriminator (the classic DCGAN uses batch)."""
+    spectral_norm: bool = False
+    """Spectral normalization on every discriminator weight (Miyato et al. 2018)."""
+    minibatch_stddev: bool = False
+    """Append the minibatch standard deviation as a feature before D's head (Karras 2018)."""
+    minibatch_stddev_group: int = Field(default=4, ge=2)
+    minibatch_discrimination: bool = False
+    """Salimans et al. 2016 minibatch discrimination layer before D's head."""
+    minibatch_discrimination_kernels: int = Field(default=100, ge=1)
+    minibatch_discrimination_kernel_dim: int = Field(default=5, ge=1)
+    pack: int = Field(default=1, ge=1)
+    """PacGAN: D judges `pack` samples at once, concatenated along channels (Lin et al. 2018)."""
+
+
+class ObjectiveConfig(_Section):
+    loss: Literal["bce", "lsgan", "hinge", "wgan-gp"] = "bce"
+    """bce = non-saturating GAN loss; lsgan = least squares; hinge; wgan-gp (Gulrajani 2017)."""
+    gp_weight: float = Field(default=10.0, ge=0)
+    """Gradient-penalty weight for wgan-gp."""
+    r1_gamma: float = Field(default=0.0, ge=0)
+    """R1 penalty gamma/2 * E|grad D(x_real)|^2 (Mescheder et al. 2018); 0 = off."""
+    label_flip_fraction: float = Field(default=0.0, ge=0, le=1)
+    """Fraction of D's real and fake labels flipped each step."""
+    label_flip_rounding: Literal["bernoulli", "floor"] = "bernoulli"
+    """bernoulli: each label flips with probability p; floor: exactly int(batch*p) per batch."""
+    label_smoothing: float = Field(default=0.0, ge=0, lt=0.5)
+    """One-sided label smoothing: real target becomes 1 - label_smoothing."""
+    instance_noise_std: float = Field(default=0.0, ge=0)
+    """Gaussian noise added to every D input (real and fake)."""
+    instance_noise_anneal_steps: int = Field(default=0, ge=0)
+    """Anneal the noise std linearly to zero over this many steps; 0 = constant."""
+    unrolled_steps: int = Field(default=0, ge=0)
+    """Unrolled GAN: G is updated against D after k look-ahead D steps (Metz et al. 2017)."""
+    mode_seeking_weight: float = Field(default=0.0, ge=0)
+    """Mode-seeking regularizer weight (Mao et al. 2019); 0 = off."""
+    history_buffer_size: int = Field(default=0, ge=0)
+    """Keep this many past fakes and show D a mix of old and new ones; 0 = off."""
+    history_buffer_fraction: float = Field(default=0.5, ge=0, le=1)
+    """Probability that a fake shown to D is swapped for one from the history buffer."""
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(default=5, ge=1)
+    max_steps: int | None = Field(default=None, ge=1)
+    """Stop after this many generator steps, even inside an epoch."""
+    batch_size: int = Field(default=64, ge=2)
+    lr_g: float = Field(default=2e-4, gt=0)
+    lr_d: float = Field(default=2e-4, gt=0)
+    beta1: float = Field(default=0.5, ge=0, lt=1)
+    beta2: float = Field(default=0.999, ge=0, lt=1)
+    d_steps: int = Field(default=1, ge=1)
+    """Discriminator updates per generator update (n_critic; WGAN-GP uses 5)."""
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    amp: bool = True
+    """bfloat16 autocast on CUDA; ignored on CPU and MPS."""
+    num_threads: int | None = Field(default=None, ge=1)
+    """CPU threads for torch; None leaves torch's default."""
+    log_every: int = Field(default=25, ge=1)
+    """Flush per-step metrics (and check for NaN) every this many steps."""
+    sample_every: int = Field(default=500, ge=1)
+    checkpoint_every: int = Field(default=500, ge=1)
+    keep_checkpoints: int = Field(default=2, ge=1)
+    eval_every_epochs: int = Field(default=1, ge=1)
+    num_sample_images: int = Field(default=64, ge=1)
+    tensorboard: bool = True
+    progress: bool = True
+
+
+class Config(_Section):
+    name: str = "run"
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        from modecollapse.data.datasets import DATASETS, dataset_kind
+
+        for key, name in (("data.name", self.data.name), ("data.base", self.data.base)):
+            if name not in DATASETS:
+                raise ValueError(_unknown_choice(key, name, sorted(DATASETS)))
+        kind = dataset_kind(self.data.name)
+        if self.model.family == "mlp" and kind != "points":
+            raise ValueError(
+                f"model.family = 'mlp' needs a 2-D point dataset (ring8, grid25), "
+                f"not '{self.data.name}'; use model.family = 'dcgan' for images"
+            )
+        if self.model.family == "dcgan" and kind != "image":
+            raise ValueError(
+                f"model.family = 'dcgan' needs an image dataset, not '{self.data.name}'; "
+                "use model.family = 'mlp' for 2-D points"
+            )
+        if self.train.batch_size % self.model.pack:
+            raise ValueError(
+                f"train.batch_size ({self.train.batch_size}) must be a multiple of "
+                f"model.pack ({self.model.pack})"
+            )
+        if self.objective.label_smoothing and self.objective.loss not in ("bce", "lsgan"):
+            raise ValueError(
+                "objective.label_smoothing needs objective.loss = 'bce' or 'lsgan' "
+                f"(targets mean nothing to '{self.objective.loss}')"
+            )
+        if self.objective.mode_seeking_weight and self.train.batch_size < 4:
+            raise ValueError("objective.mode_seeking_weight needs train.batch_size >= 4")
+        return self
+
+
+# --- loading, overrides, saving ---------------------------------------------------------
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Read a TOML config (or the defaults), apply `key=value` overrides, validate."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            raw = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    for override in overrides or []:
+        apply_override(raw, override)
+    return config_from_dict(raw, source=str(path) if path else "config")
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
+    """Validate a plain dict into a Config, turning pydantic's errors into sentences."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(f"{source}: " + "; ".join(_explain(e) for e in error.errors())) from None
+
+
+def apply_override(raw: dict[str, Any], override: str) -> None:
+    """Apply `section.key=value`; the value is parsed as TOML, else taken as a string."""
+    if "=" not in override:
+        raise ConfigError(f"--set needs key=value, got '{override}'")
+    dotted, text = (part.strip() for part in override.split("=", 1))
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: '{part}' is a value, not a section")
+    node[leaf] = value
+
+
+def config_to_toml(config: Config) -> str:
+    """The resolved config as TOML (None values are left out: they mean 'default')."""
+    return tomli_w.dumps(config.model_dump(mode="json", exclude_none=True))
+
+
+def _explain(error: dict[str, Any]) -> str:
+    loc = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return _unknown_key(error["loc"])
+    if error["type"] == "value_error":
+        return str(error["ctx"]["error"])
+    return f"{loc} = {error.get('input')!r}: {error['msg']}"
+
+
+def _unknown_key(loc: tuple) -> str:
+    *parents, leaf = (str(part) for part in loc)
+    model: type[BaseModel] = Config
+    for part in parents:
+        model = model.model_fields[part].annotation  # type: ignore[assignment]
+    valid = sorted(model.model_fields)
+    where = ".".join(parents)
+    full = f"{where}.{leaf}" if where else leaf
+    close = difflib.get_close_matches(leaf, valid, n=1, cutoff=0.5)
+    hint = f"did you mean '{where + '.' if where else ''}{close[0]}'? " if close else ""
+    section = f"[{where}]" if where else "the top level"
+    return f"unknown key '{full}': {hint}valid keys in {section}: {', '.join(valid)}"
+
+
+def _unknown_choice(key: str, value: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(value, valid, n=1, cutoff=0.5)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"{key} = '{value}' is not known: {hint}choose one of {', '.join(valid)}"

@@ -1,0 +1,1 @@
+"""Where bytes come from (sources), how they are parsed (idx), what datasets exist (datasets)."""

@@ -1,0 +1,144 @@
+"""Where dataset files come from: a data dir, the cache, system folders, or a checked download."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from modecollapse.errors import DatasetUnavailable
+
+DATA_ENV = "MODECOLLAPSE_DATA"
+CACHE_ENV = "MODECOLLAPSE_CACHE"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    name: str
+    md5: str
+
+
+@dataclass(frozen=True)
+class FileSet:
+    """A named group of files that a dataset needs, with the mirrors that serve them."""
+
+    key: str
+    title: str
+    files: tuple[RemoteFile, ...]
+    mirrors: tuple[str, ...]
+    system_dirs: tuple[Path, ...] = field(default=())
+    system_hint: str = ""
+
+
+def cache_root() -> Path:
+    """$MODECOLLAPSE_CACHE, else $XDG_CACHE_HOME/modecollapse, else ~/.cache/modecollapse."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "modecollapse"
+
+
+def search_dirs(fileset: FileSet, data_dir: str | Path | None = None) -> list[tuple[str, Path]]:
+    """Folders to look in, in order, each with the label a user would recognise."""
+    found: list[tuple[str, Path]] = []
+    for label, base in (("--data-dir", data_dir), (f"${DATA_ENV}", os.environ.get(DATA_ENV))):
+        if base:
+            found += [(label, Path(base) / fileset.key), (label, Path(base))]
+    found.append(("cache", cache_root() / fileset.key))
+    found += [("system", path) for path in fileset.system_dirs]
+    return found
+
+
+def file_in(folder: Path, remote: RemoteFile) -> Path | None:
+    """The file in `folder`, gzip'd as published or already decompressed."""
+    for name in (remote.name, remote.name.removesuffix(".gz")):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def find_local(fileset: FileSet, data_dir: str | Path | None = None) -> tuple[str, Path] | None:
+    """The first folder that holds every file of the set, or None."""
+    for label, folder in search_dirs(fileset, data_dir):
+        if all(file_in(folder, remote) for remote in fileset.files):
+            return label, folder
+    return None
+
+
+def fetch(fileset: FileSet, data_dir: str | Path | None = None, download: bool = True) -> Path:
+    """Return a folder holding the whole set, downloading into the cache if needed."""
+    local = find_local(fileset, data_dir)
+    if local:
+        return local[1]
+    if not download:
+        raise DatasetUnavailable(how_to_get(fileset, "downloads are switched off (data.download)"))
+    try:
+        return download_fileset(fileset, cache_root() / fileset.key)
+    except DatasetUnavailable as error:
+        raise DatasetUnavailable(how_to_get(fileset, str(error))) from None
+
+
+def download_fileset(fileset: FileSet, dest: Path, timeout: float = 30.0) -> Path:
+    """Download every missing file of the set into `dest`, each checked against its MD5."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for remote in fileset.files:
+        if file_in(dest, remote) is None:
+            download_file(remote, fileset.mirrors, dest, timeout)
+    return dest
+
+
+def download_file(remote: RemoteFile, mirrors: tuple[str, ...], dest: Path, timeout: float) -> Path:
+    """Try each mirror in order; a checksum mismatch deletes the partial file and moves on."""
+    target = dest / remote.name
+    partial = dest / (remote.name + ".part")
+    failures = []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + "/" + remote.name
+        try:
+            digest = _stream_to(url, partial, timeout)
+        except (urllib.error.URLError, OSError, TimeoutError) as error:
+            partial.unlink(missing_ok=True)
+            failures.append(f"{url}: {getattr(error, 'reason', error)}")
+            continue
+        if digest != remote.md5:
+            partial.unlink(missing_ok=True)
+            failures.append(
+                f"{url}: MD5 mismatch (expected {remote.md5}, got {digest}); "
+                "the partial file was deleted"
+            )
+            continue
+        os.replace(partial, target)
+        return target
+    raise DatasetUnavailable(f"could not download {remote.name}: " + "; ".join(failures))
+
+
+def _stream_to(url: str, path: Path, timeout: float) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with urllib.request.urlopen(url, timeout=timeout) as response, path.open("wb") as out:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=total, unit="B", unit_scale=True, desc=path.name, leave=False) as bar:
+            while chunk := response.read(1 << 16):
+                out.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+    return digest.hexdigest()
+
+
+def how_to_get(fileset: FileSet, reason: str) -> str:
+    """The message for a missing dataset: why, and the ways to get it."""
+    names = ", ".join(remote.name for remote in fileset.files)
+    ways = [
+        f"put {names} in a folder and pass --data-dir DIR (or set data.data_dir, or ${DATA_ENV})",
+        f"copy them into the cache folder {cache_root() / fileset.key}",
+        f"with internet access, run `modecollapse data fetch {fileset.key}` "
+        f"(mirrors: {', '.join(fileset.mirrors)}; MD5-checked)",
+    ]
+    if fileset.system_hint:
+        ways.append(fileset.system_hint)
+    steps = "\n".join(f"  {i}. {way}" for i, way in enumerate(ways, 1))
+    return f"{fileset.title} is not available here ({reason}). Ways to get it:\n{steps}"

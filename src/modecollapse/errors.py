@@ -1,0 +1,25 @@
+"""Errors a user can cause and fix; the CLI prints their message without a traceback."""
+
+
+class ModeCollapseError(Exception):
+    """Base class: a mistake in input, config or environment that the user can fix."""
+
+
+class ConfigError(ModeCollapseError):
+    """The config has an unknown key, a bad value, or contradicting settings."""
+
+
+class DataFileError(ModeCollapseError):
+    """A data file is corrupt, truncated or not what its name says."""
+
+
+class DatasetUnavailable(ModeCollapseError):
+    """A dataset is neither on disk nor downloadable right now."""
+
+
+class CheckpointError(ModeCollapseError):
+    """A checkpoint or run folder cannot be used (missing, foreign format, changed config)."""
+
+
+class TrainingDiverged(ModeCollapseError):
+    """A loss became NaN or infinite; the run stopped and kept its last good checkpoint."""

@@ -1,0 +1,49 @@
+"""Model families; `build_models` makes G and D from the [model] config and the data shape."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from torch import nn
+
+from modecollapse.models.dcgan import DCGANGenerator, dcgan_features
+from modecollapse.models.layers import (
+    Discriminator,
+    apply_spectral_norm,
+    build_head,
+    init_dcgan_weights,
+)
+from modecollapse.models.mlp import MLPGenerator, mlp_features
+
+if TYPE_CHECKING:
+    from modecollapse.config import ModelConfig
+
+
+def build_models(config: ModelConfig, sample_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+    """Generator and discriminator with every architectural switch of `config` applied."""
+    if config.family == "dcgan":
+        channels, image_size = sample_shape[0], sample_shape[-1]
+        generator: nn.Module = DCGANGenerator(config.latent_dim, channels, image_size, config.g_width)
+        features, feature_channels, spatial = dcgan_features(
+            channels * config.pack, image_size, config.d_width, config.d_norm
+        )
+    else:
+        (dim,) = sample_shape
+        generator = MLPGenerator(config.latent_dim, dim, config.g_width, config.mlp_hidden_layers)
+        features = mlp_features(dim * config.pack, config.d_width, config.mlp_hidden_layers)
+        feature_channels, spatial = config.d_width, None
+    head = build_head(
+        feature_channels,
+        spatial,
+        config.minibatch_stddev,
+        config.minibatch_stddev_group,
+        config.minibatch_discrimination,
+        config.minibatch_discrimination_kernels,
+        config.minibatch_discrimination_kernel_dim,
+    )
+    discriminator = Discriminator(features, head, pack=config.pack)
+    init_dcgan_weights(generator)
+    init_dcgan_weights(discriminator)
+    if config.spectral_norm:
+        apply_spectral_norm(discriminator)
+    return generator, discriminator

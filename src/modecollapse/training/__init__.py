@@ -1,0 +1,1 @@
+"""The GAN training loop, its run folder and its checkpoints."""

@@ -1,0 +1,134 @@
+"""Checkpoints: tensors in safetensors, everything else in JSON; written atomically; no pickle.
+
+Layout: checkpoints/step-00001000/{weights.safetensors, state.json} and checkpoints/latest,
+a one-line file naming the newest complete checkpoint. A checkpoint folder is built under a
+temporary name and renamed into place, so a killed run never leaves half a checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from modecollapse.errors import CheckpointError
+from modecollapse.files import atomic_write_text
+
+FORMAT = "modecollapse-checkpoint-v1"
+WEIGHTS, STATE, LATEST = "weights.safetensors", "state.json", "latest"
+
+
+def save_checkpoint(
+    run_dir: Path, step: int, tensors: dict[str, torch.Tensor], state: dict[str, Any], keep: int
+) -> Path:
+    root = Path(run_dir) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"step-{step:08d}"
+    final, tmp = root / name, root / f".tmp-{name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    tensors = {key: value.detach().cpu().contiguous() for key, value in tensors.items()}
+    save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
+    (tmp / STATE).write_text(json.dumps({"format": FORMAT, **state}, indent=2))
+    for path in (tmp / WEIGHTS, tmp / STATE):
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+    if final.exists():
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    atomic_write_text(root / LATEST, name + "\n")
+    _prune(root, keep, name)
+    return final
+
+
+def _prune(root: Path, keep: int, newest: str) -> None:
+    done = sorted(p for p in root.glob("step-*") if p.is_dir())
+    for old in done[:-keep]:
+        if old.name != newest:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    pointer = Path(run_dir) / "checkpoints" / LATEST
+    if not pointer.is_file():
+        return None
+    path = pointer.parent / pointer.read_text().strip()
+    return path if (path / WEIGHTS).is_file() and (path / STATE).is_file() else None
+
+
+def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a checkpoint folder written by this tool; refuse anything else."""
+    path = Path(path)
+    try:
+        state = json.loads((path / STATE).read_text())
+        tensors = load_file(str(path / WEIGHTS), device="cpu")
+    except (OSError, json.JSONDecodeError, SafetensorError) as error:
+        raise CheckpointError(f"{path}: not a readable modecollapse checkpoint ({error})") from None
+    if state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: unknown checkpoint format {state.get('format')!r}")
+    return tensors, state
+
+
+# --- flattening modules, optimizers and RNG into tensors + JSON ---------------------------
+
+
+def optimizer_to_flat(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    tensors, plain = {}, {}
+    saved = optimizer.state_dict()
+    for param_id, slots in saved["state"].items():
+        for key, value in slots.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}.state.{param_id}.{key}"] = value
+            else:
+                plain[f"{param_id}.{key}"] = value
+    return tensors, {"param_groups": saved["param_groups"], "plain_state": plain}
+
+
+def optimizer_from_flat(
+    prefix: str, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict
+) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    marker = f"{prefix}.state."
+    for key, value in tensors.items():
+        if key.startswith(marker):
+            param_id, slot = key[len(marker) :].split(".", 1)
+            state.setdefault(int(param_id), {})[slot] = value
+    for key, value in meta["plain_state"].items():
+        param_id, slot = key.split(".", 1)
+        state.setdefault(int(param_id), {})[slot] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{key}": value for key, value in module.state_dict().items()}
+
+
+def load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    marker = prefix + "."
+    own = {key[len(marker) :]: value for key, value in tensors.items() if key.startswith(marker)}
+    try:
+        module.load_state_dict(own)
+    except RuntimeError as error:
+        raise CheckpointError(f"checkpoint does not fit the {prefix}: {error}") from None
+
+
+def rng_tensors() -> dict[str, torch.Tensor]:
+    tensors = {"rng.cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for index, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{index}"] = state
+    return tensors
+
+
+def restore_rng(tensors: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(tensors["rng.cpu"])
+    keys = sorted((k for k in tensors if k.startswith("rng.cuda.")), key=lambda k: int(k.split(".")[2]))
+    cuda = [tensors[key] for key in keys]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda)

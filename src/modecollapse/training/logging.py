@@ -1,0 +1,110 @@
+"""The run folder: resolved config, metrics.jsonl, TensorBoard events, samples, summary."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import modecollapse
+from modecollapse.files import atomic_write_json, atomic_write_text
+
+
+class RunFolder:
+    """Names of everything a run writes; one place so tools that read runs agree with it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.config = self.path / "config.toml"
+        self.metrics = self.path / "metrics.jsonl"
+        self.summary = self.path / "summary.json"
+        self.samples = self.path / "samples"
+        self.tensorboard = self.path / "tensorboard"
+        self.checkpoints = self.path / "checkpoints"
+
+    def read_summary(self) -> dict[str, Any]:
+        return json.loads(self.summary.read_text()) if self.summary.is_file() else {}
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        atomic_write_json(self.summary, summary)
+
+
+def provenance() -> dict[str, Any]:
+    """What produced a number: package version, git commit, Python, torch, machine."""
+    return {
+        "modecollapse_version": modecollapse.__version__,
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def _git(*args: str) -> str | None:
+    source = Path(modecollapse.__file__).resolve().parent
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(source), *args], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+class MetricsLog:
+    """Appends one JSON line per record and mirrors numbers to TensorBoard.
+
+    On resume from step S, records after S (written before the kill) are dropped first,
+    so the log reads as if the run had never stopped.
+    """
+
+    def __init__(self, run: RunFolder, start_step: int, tensorboard: bool) -> None:
+        self.run = run
+        run.path.mkdir(parents=True, exist_ok=True)
+        if start_step and run.metrics.is_file():
+            kept = [
+                line for line in run.metrics.read_text().splitlines()
+                if line.strip() and _step_of(line) <= start_step
+            ]
+            atomic_write_text(run.metrics, "".join(line + "\n" for line in kept))
+        elif not start_step:
+            run.metrics.unlink(missing_ok=True)
+        self.handle = run.metrics.open("a")
+        self.writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(run.tensorboard), purge_step=start_step or None)
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        for record in records:
+            self.handle.write(json.dumps(record) + "\n")
+            if self.writer is not None:
+                group = record.get("type", "train")
+                for key, value in record.items():
+                    if key not in ("type", "step", "epoch") and isinstance(value, (int, float)):
+                        self.writer.add_scalar(f"{group}/{key}", value, record["step"])
+        self.handle.flush()
+
+    def image(self, tag: str, image: np.ndarray, step: int) -> None:
+        if self.writer is not None:
+            self.writer.add_image(tag, image, step, dataformats="HW" if image.ndim == 2 else "HWC")
+
+    def close(self) -> None:
+        self.handle.close()
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _step_of(line: str) -> int:
+    try:
+        return int(json.loads(line).get("step", 0))
+    except (json.JSONDecodeError, AttributeError, ValueError):
+        return 1 << 62  # a torn last line from a kill: drop it

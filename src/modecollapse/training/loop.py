@@ -1,0 +1,335 @@
+"""The GAN training loop: one function, read top to bottom, from config to optimizer.step().
+
+Per step: the discriminator takes `d_steps` updates on real batches (in a fixed per-epoch
+order) and fresh fakes, then the generator takes one update (against a look-ahead copy of D
+when unrolling is on). Every `log_every` steps the per-step numbers go to metrics.jsonl and
+TensorBoard, and are checked for NaN/Inf; samples and checkpoints follow their own clocks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from modecollapse.config import Config, config_from_dict, config_to_toml
+from modecollapse.data.datasets import Dataset, load_dataset
+from modecollapse.devices import pick_device
+from modecollapse.errors import CheckpointError, TrainingDiverged
+from modecollapse.files import atomic_write_text
+from modecollapse.images import make_grid, save_grid, save_scatter
+from modecollapse.metrics.evaluators import Evaluator, default_evaluator
+from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
+from modecollapse.models import build_models
+from modecollapse.objectives import Objective
+from modecollapse.training import checkpoint as ckpt
+from modecollapse.training.logging import MetricsLog, RunFolder, provenance
+
+STEP_FIELDS = ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
+Callback = Callable[[int, dict[str, Any]], None]
+
+
+def train(
+    config: Config,
+    run_dir: str | Path,
+    resume: bool = False,
+    allow_config_change: bool = False,
+    evaluator: Evaluator | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> dict[str, Any]:
+    """Train a GAN as `config` says, writing everything into `run_dir`; return the summary."""
+    run = RunFolder(run_dir)
+    checkpoint = _checkpoint_to_resume(run, config, resume, allow_config_change)
+    cfg = config.train
+    torch.manual_seed(cfg.seed)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    device = pick_device(cfg.device)
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda" and cfg.amp
+        else contextlib.nullcontext()
+    )
+
+    # --- data, models, optimizers, objective ---
+    dataset = load_dataset(config.data, device)
+    generator, discriminator = (m.to(device) for m in build_models(config.model, dataset.sample_shape))
+    betas = (cfg.beta1, cfg.beta2)
+    g_optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.lr_g, betas=betas)
+    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d, betas=betas)
+    objective = Objective(config.objective)
+    evaluator = evaluator or default_evaluator(dataset, config.model.latent_dim, device)
+    latent_dim, batch_size = config.model.latent_dim, cfg.batch_size
+    num_fixed = cfg.num_sample_images if dataset.kind == "image" else PROTOCOL_SAMPLES
+    fixed_latent = torch.randn(
+        num_fixed, latent_dim, generator=torch.Generator().manual_seed(cfg.seed + 1)
+    ).to(device)
+
+    batches_per_epoch = len(dataset) // batch_size
+    steps_per_epoch = batches_per_epoch // cfg.d_steps
+    if steps_per_epoch < 1:
+        raise CheckpointError(
+            f"{dataset.name} has {len(dataset)} samples: too few for one step of "
+            f"{cfg.d_steps} x batch {batch_size}; lower train.batch_size or train.d_steps"
+        )
+    total_steps = cfg.epochs * steps_per_epoch
+    if cfg.max_steps:
+        total_steps = min(total_steps, cfg.max_steps)
+
+    step, real_batches_used = 0, 0
+    if checkpoint is not None:
+        tensors, state = ckpt.load_checkpoint(checkpoint)
+        ckpt.load_module("generator", generator, tensors)
+        ckpt.load_module("discriminator", discriminator, tensors)
+        ckpt.optimizer_from_flat("g_optimizer", g_optimizer, tensors, state["g_optimizer"])
+        ckpt.optimizer_from_flat("d_optimizer", d_optimizer, tensors, state["d_optimizer"])
+        objective.load_state_tensors(tensors, device)
+        ckpt.restore_rng(tensors)
+        step, real_batches_used = state["step"], state["real_batches_used"]
+    else:
+        run.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run.config, config_to_toml(config))
+    log = MetricsLog(run, step, cfg.tensorboard)
+    summary: dict[str, Any] = {
+        **run.read_summary(),
+        "name": config.name,
+        "status": "running",
+        "device": str(device),
+        "total_steps": total_steps,
+        "steps_per_epoch": steps_per_epoch,
+        "dataset": {"name": dataset.name, "size": len(dataset), "source": dataset.source},
+        **provenance(),
+    }
+    run.write_summary(summary)
+
+    permutation_cache: dict[int, torch.Tensor] = {}
+
+    def next_real_batch() -> torch.Tensor:
+        """Batches in a per-epoch order that depends only on (seed, epoch): resumable."""
+        nonlocal real_batches_used
+        epoch, position = divmod(real_batches_used, batches_per_epoch)
+        if epoch not in permutation_cache:
+            permutation_cache.clear()
+            order = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
+            permutation_cache[epoch] = torch.randperm(len(dataset), generator=order).to(device)
+        real_batches_used += 1
+        index = permutation_cache[epoch][position * batch_size : (position + 1) * batch_size]
+        return dataset.batch(index)
+
+    def random_real_batch() -> torch.Tensor:
+        return dataset.batch(torch.randint(len(dataset), (batch_size,), device=device))
+
+    def discriminator_step(real: torch.Tensor) -> dict[str, torch.Tensor]:
+        z = torch.randn(batch_size, latent_dim, device=device)
+        with torch.no_grad(), autocast:
+            fake = generator(z)
+        with autocast:
+            d_loss, stats = objective.discriminator_loss(discriminator, real, fake, step)
+        d_optimizer.zero_grad(set_to_none=True)
+        d_loss.backward()
+        stats["d_grad_norm"] = _grad_norm(discriminator)
+        d_optimizer.step()
+        return {"d_loss": d_loss.detach(), **stats}
+
+    pending: list[torch.Tensor] = []
+    last_flushed: dict[str, float] = {}
+    start_time, start_step = time.perf_counter(), step
+    bar = tqdm(total=total_steps, initial=step, disable=not cfg.progress, unit="step", dynamic_ncols=True)
+    try:
+        while step < total_steps:
+            generator.train()
+            discriminator.train()
+            # --- discriminator ---
+            for _ in range(cfg.d_steps):
+                d_stats = discriminator_step(next_real_batch())
+
+            # --- generator (against a look-ahead D when unrolled_steps > 0) ---
+            with objective.unrolled(discriminator, d_optimizer, lambda: discriminator_step(random_real_batch())):
+                z = torch.randn(batch_size, latent_dim, device=device)
+                with autocast:
+                    fake = generator(z)
+                    g_loss = objective.generator_loss(discriminator, z, fake, step)
+                g_optimizer.zero_grad(set_to_none=True)
+                g_loss.backward()
+                g_grad_norm = _grad_norm(generator)
+                g_optimizer.step()
+            step += 1
+            pending.append(torch.stack([
+                d_stats["d_loss"], g_loss.detach().float(), d_stats["d_real"],
+                d_stats["d_fake"], d_stats["d_grad_norm"], g_grad_norm,
+            ]).float())
+
+            # --- bookkeeping: logs (NaN check), samples, evaluation, checkpoints ---
+            epoch_done = real_batches_used // batches_per_epoch
+            at_epoch_end = step % steps_per_epoch == 0
+            is_last = step == total_steps
+            if step % cfg.log_every == 0 or is_last or step % cfg.checkpoint_every == 0:
+                last_flushed = _flush(pending, step, steps_per_epoch, log, bar, run, summary)
+            if step % cfg.sample_every == 0 or is_last:
+                _save_samples(generator, fixed_latent, dataset, run, log, step)
+            if evaluator is not None and at_epoch_end and epoch_done % cfg.eval_every_epochs == 0:
+                _evaluate(evaluator, generator, epoch_done, step, log)
+            if step % cfg.checkpoint_every == 0 or is_last:
+                _assert_finite_weights(generator, discriminator, step, run, summary)
+                tensors = {
+                    **ckpt.module_tensors("generator", generator),
+                    **ckpt.module_tensors("discriminator", discriminator),
+                    **objective.state_tensors(),
+                    **ckpt.rng_tensors(),
+                }
+                g_flat, g_meta = ckpt.optimizer_to_flat("g_optimizer", g_optimizer)
+                d_flat, d_meta = ckpt.optimizer_to_flat("d_optimizer", d_optimizer)
+                state = {
+                    "step": step,
+                    "real_batches_used": real_batches_used,
+                    "epoch": step / steps_per_epoch,
+                    "config": config.model_dump(mode="json"),
+                    "g_optimizer": g_meta,
+                    "d_optimizer": d_meta,
+                    **provenance(),
+                }
+                ckpt.save_checkpoint(run.path, step, {**tensors, **g_flat, **d_flat}, state, cfg.keep_checkpoints)
+                summary.update({"step": step, "last_checkpoint_step": step})
+                run.write_summary(summary)
+            for callback in callbacks:
+                callback(step, {"generator": generator, "discriminator": discriminator})
+    except KeyboardInterrupt:
+        summary["status"] = "interrupted"
+        run.write_summary(summary)
+        raise
+    finally:
+        bar.close()
+        log.close()
+
+    elapsed = time.perf_counter() - start_time
+    summary.update({
+        "status": "completed",
+        "step": step,
+        "epochs": step / steps_per_epoch,
+        "final": last_flushed,
+        "wall_time_s": round(elapsed, 2),
+        "images_per_second": round((step - start_step) * batch_size * cfg.d_steps / max(elapsed, 1e-9), 1),
+    })
+    run.write_summary(summary)
+    return summary
+
+
+def _checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_change: bool) -> Path | None:
+    latest = ckpt.latest_checkpoint(run.path)
+    if not resume:
+        if latest is not None:
+            raise CheckpointError(
+                f"{run.path} already holds a run with checkpoints; resume it with "
+                f"--resume {run.path}, or pick a new --out"
+            )
+        return None
+    if latest is None:
+        return None  # killed before the first checkpoint: start over in the same folder
+    _, state = ckpt.load_checkpoint(latest)
+    saved = config_from_dict(state["config"], source=f"{latest}")
+    if saved != config and not allow_change:
+        changed = _diff(saved.model_dump(), config.model_dump())
+        raise CheckpointError(
+            f"the config differs from the one {run.path} was trained with ({changed}); "
+            "pass --allow-config-change to resume anyway"
+        )
+    return latest
+
+
+def _diff(old: dict, new: dict, prefix: str = "") -> str:
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            inner = _diff(a, b, f"{prefix}{key}.")
+            if inner:
+                changes.append(inner)
+        elif a != b:
+            changes.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return ", ".join(changes)
+
+
+def _grad_norm(module: nn.Module) -> torch.Tensor:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    return torch.nn.utils.get_total_norm(grads).float()
+
+
+def _flush(
+    pending: list[torch.Tensor],
+    step: int,
+    steps_per_epoch: int,
+    log: MetricsLog,
+    bar: tqdm,
+    run: RunFolder,
+    summary: dict[str, Any],
+) -> dict[str, float]:
+    """Write buffered per-step numbers (one device sync) and stop on NaN/Inf."""
+    if not pending:
+        return {}
+    rows = torch.stack(pending).cpu().tolist()
+    first_step = step - len(rows) + 1
+    pending.clear()
+    records = []
+    for offset, row in enumerate(rows):
+        at = first_step + offset
+        record = {"type": "train", "step": at, "epoch": round(at / steps_per_epoch, 4)}
+        record.update(dict(zip(STEP_FIELDS, row)))
+        bad = [name for name, value in zip(STEP_FIELDS, row) if not math.isfinite(value)]
+        if bad:
+            log.write(records)
+            summary.update({"status": "diverged", "diverged_at_step": at})
+            run.write_summary(summary)
+            last = summary.get("last_checkpoint_step")
+            kept = f"the last good checkpoint (step {last}) is kept" if last else "no checkpoint yet"
+            raise TrainingDiverged(
+                f"{', '.join(bad)} became {row[STEP_FIELDS.index(bad[0])]} at step {at}; "
+                f"training stopped and {kept} in {run.checkpoints}. "
+                "Try a lower learning rate, objective.r1_gamma, or model.spectral_norm = true"
+            )
+        records.append(record)
+    log.write(records)
+    bar.update(step - bar.n)
+    bar.set_postfix(d=f"{rows[-1][0]:.3f}", g=f"{rows[-1][1]:.3f}", refresh=False)
+    return records[-1]
+
+
+def _assert_finite_weights(
+    generator: nn.Module, discriminator: nn.Module, step: int, run: RunFolder, summary: dict
+) -> None:
+    for name, module in (("generator", generator), ("discriminator", discriminator)):
+        if not all(torch.isfinite(p).all() for p in module.parameters()):
+            summary.update({"status": "diverged", "diverged_at_step": step})
+            run.write_summary(summary)
+            raise TrainingDiverged(
+                f"the {name}'s weights became NaN/Inf by step {step}; the last good checkpoint "
+                f"in {run.checkpoints} was kept"
+            )
+
+
+@torch.no_grad()
+def _save_samples(
+    generator: nn.Module, latent: torch.Tensor, dataset: Dataset, run: RunFolder, log: MetricsLog, step: int
+) -> None:
+    generator.eval()
+    samples = generator(latent).float()
+    generator.train()
+    path = run.samples / f"step-{step:08d}.png"
+    if dataset.kind == "points":
+        save_scatter(samples, path, dataset.mode_means, title=f"step {step}")
+    else:
+        save_grid(samples, path)
+        log.image("samples", make_grid(samples), step)
+
+
+def _evaluate(evaluator: Evaluator, generator: nn.Module, epoch: int, step: int, log: MetricsLog) -> None:
+    generator.eval()
+    scores = evaluator(generator, epoch)
+    generator.train()
+    log.write([{"type": "eval", "step": step, "epoch": epoch, **scores}])
