@@ -19,7 +19,9 @@ def make_grid(images: torch.Tensor, columns: int | None = None, padding: int = 2
     n, c, h, w = images.shape
     columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
-    grid = torch.zeros(c, rows * (h + padding) + padding, columns * (w + padding) + padding, dtype=torch.uint8)
+    grid = torch.zeros(
+        c, rows * (h + padding) + padding, columns * (w + padding) + padding, dtype=torch.uint8
+    )
     for i in range(n):
         r, col = divmod(i, columns)
         top, left = padding + r * (h + padding), padding + col * (w + padding)

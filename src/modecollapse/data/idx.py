@@ -38,9 +38,7 @@ def read_idx(path: str | Path, expect_ndim: int | None = None) -> np.ndarray:
     actual = len(raw) - header_len
     if actual != expected:
         state = "truncated" if actual < expected else "has trailing bytes"
-        raise DataFileError(
-            f"{path}: {state}: header says {dims} = {expected} data bytes, file has {actual}"
-        )
+        raise DataFileError(f"{path}: {state}: header says {dims} = {expected} data bytes, file has {actual}")
     return np.frombuffer(raw, dtype=dtype, offset=header_len).reshape(dims).astype(dtype.newbyteorder("="))
 
 

@@ -62,31 +62,44 @@ def file_in(folder: Path, remote: RemoteFile) -> Path | None:
     return None
 
 
-def find_local(fileset: FileSet, data_dir: str | Path | None = None) -> tuple[str, Path] | None:
-    """The first folder that holds every file of the set, or None."""
+def _wanted(fileset: FileSet, names: tuple[str, ...] | None) -> tuple[RemoteFile, ...]:
+    return tuple(r for r in fileset.files if names is None or r.name in names)
+
+
+def find_local(
+    fileset: FileSet, data_dir: str | Path | None = None, names: tuple[str, ...] | None = None
+) -> tuple[str, Path] | None:
+    """The first folder that holds every wanted file of the set (default: all), or None."""
     for label, folder in search_dirs(fileset, data_dir):
-        if all(file_in(folder, remote) for remote in fileset.files):
+        if all(file_in(folder, remote) for remote in _wanted(fileset, names)):
             return label, folder
     return None
 
 
-def fetch(fileset: FileSet, data_dir: str | Path | None = None, download: bool = True) -> Path:
-    """Return a folder holding the whole set, downloading into the cache if needed."""
-    local = find_local(fileset, data_dir)
+def fetch(
+    fileset: FileSet,
+    data_dir: str | Path | None = None,
+    download: bool = True,
+    names: tuple[str, ...] | None = None,
+) -> Path:
+    """A folder holding the wanted files (default: all), downloading into the cache if needed."""
+    local = find_local(fileset, data_dir, names)
     if local:
         return local[1]
     if not download:
         raise DatasetUnavailable(how_to_get(fileset, "downloads are switched off (data.download)"))
     try:
-        return download_fileset(fileset, cache_root() / fileset.key)
+        return download_fileset(fileset, cache_root() / fileset.key, names=names)
     except DatasetUnavailable as error:
         raise DatasetUnavailable(how_to_get(fileset, str(error))) from None
 
 
-def download_fileset(fileset: FileSet, dest: Path, timeout: float = 30.0) -> Path:
-    """Download every missing file of the set into `dest`, each checked against its MD5."""
+def download_fileset(
+    fileset: FileSet, dest: Path, timeout: float = 30.0, names: tuple[str, ...] | None = None
+) -> Path:
+    """Download every missing wanted file into `dest`, each checked against its MD5."""
     dest.mkdir(parents=True, exist_ok=True)
-    for remote in fileset.files:
+    for remote in _wanted(fileset, names):
         if file_in(dest, remote) is None:
             download_file(remote, fileset.mirrors, dest, timeout)
     return dest
@@ -108,8 +121,7 @@ def download_file(remote: RemoteFile, mirrors: tuple[str, ...], dest: Path, time
         if digest != remote.md5:
             partial.unlink(missing_ok=True)
             failures.append(
-                f"{url}: MD5 mismatch (expected {remote.md5}, got {digest}); "
-                "the partial file was deleted"
+                f"{url}: MD5 mismatch (expected {remote.md5}, got {digest}); the partial file was deleted"
             )
             continue
         os.replace(partial, target)

@@ -22,9 +22,7 @@ def plan(image_size: int) -> tuple[int, int]:
             stages += 1
         if size == base and stages >= 1:
             return base, stages
-    raise ConfigError(
-        f"DCGAN needs an image size of 4*2^k or 7*2^k (e.g. 28, 32, 64), got {image_size}"
-    )
+    raise ConfigError(f"DCGAN needs an image size of 4*2^k or 7*2^k (e.g. 28, 32, 64), got {image_size}")
 
 
 class DCGANGenerator(nn.Module):
@@ -38,7 +36,7 @@ class DCGANGenerator(nn.Module):
             nn.BatchNorm2d(widths[0]),
             nn.ReLU(True),
         ]
-        for c_in, c_out in zip(widths, widths[1:]):
+        for c_in, c_out in zip(widths, widths[1:], strict=False):
             layers += [
                 nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False),
                 nn.BatchNorm2d(c_out),
@@ -59,7 +57,7 @@ def dcgan_features(in_channels: int, image_size: int, width: int, norm: str) -> 
         nn.Conv2d(in_channels, widths[0], 4, 2, 1, bias=False),
         nn.LeakyReLU(0.2, inplace=True),
     ]
-    for c_in, c_out in zip(widths, widths[1:]):
+    for c_in, c_out in zip(widths, widths[1:], strict=False):
         layers.append(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False))
         if norm == "batch":
             layers.append(nn.BatchNorm2d(c_out))

@@ -50,12 +50,20 @@ class Objective:
         fake_logits = discriminator(fake_in).float()
         device = real_logits.device
         real_targets = stabilizers.discriminator_targets(
-            real_logits.shape[0], True, cfg.label_smoothing,
-            cfg.label_flip_fraction, cfg.label_flip_rounding, device,
+            real_logits.shape[0],
+            True,
+            cfg.label_smoothing,
+            cfg.label_flip_fraction,
+            cfg.label_flip_rounding,
+            device,
         )
         fake_targets = stabilizers.discriminator_targets(
-            fake_logits.shape[0], False, cfg.label_smoothing,
-            cfg.label_flip_fraction, cfg.label_flip_rounding, device,
+            fake_logits.shape[0],
+            False,
+            cfg.label_smoothing,
+            cfg.label_flip_fraction,
+            cfg.label_flip_rounding,
+            device,
         )
         loss = losses.discriminator_loss(cfg.loss, real_logits, fake_logits, real_targets, fake_targets)
         if cfg.loss == "wgan-gp" and cfg.gp_weight:

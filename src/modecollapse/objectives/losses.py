@@ -53,9 +53,7 @@ def _input_gradient_norms(logits: torch.Tensor, inputs: torch.Tensor, pack: int)
     return grad.reshape(grad.shape[0] // pack, -1).norm(2, dim=1)
 
 
-def gradient_penalty(
-    discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor
-) -> torch.Tensor:
+def gradient_penalty(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """WGAN-GP: E[(|grad D(x_hat)| - 1)^2] on random interpolates (Gulrajani et al. 2017)."""
     pack = getattr(discriminator, "pack", 1)
     alpha = torch.rand(real.shape[0] // pack, device=real.device).repeat_interleave(pack)

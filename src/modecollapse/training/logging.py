@@ -50,9 +50,7 @@ def provenance() -> dict[str, Any]:
 def _git(*args: str) -> str | None:
     source = Path(modecollapse.__file__).resolve().parent
     try:
-        result = subprocess.run(
-            ["git", "-C", str(source), *args], capture_output=True, text=True, timeout=5
-        )
+        result = subprocess.run(["git", "-C", str(source), *args], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return result.stdout.strip() if result.returncode == 0 else None
@@ -70,7 +68,8 @@ class MetricsLog:
         run.path.mkdir(parents=True, exist_ok=True)
         if start_step and run.metrics.is_file():
             kept = [
-                line for line in run.metrics.read_text().splitlines()
+                line
+                for line in run.metrics.read_text().splitlines()
                 if line.strip() and _step_of(line) <= start_step
             ]
             atomic_write_text(run.metrics, "".join(line + "\n" for line in kept))

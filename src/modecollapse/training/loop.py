@@ -151,7 +151,9 @@ def train(
                 d_stats = discriminator_step(next_real_batch())
 
             # --- generator (against a look-ahead D when unrolled_steps > 0) ---
-            with objective.unrolled(discriminator, d_optimizer, lambda: discriminator_step(random_real_batch())):
+            with objective.unrolled(
+                discriminator, d_optimizer, lambda: discriminator_step(random_real_batch())
+            ):
                 z = torch.randn(batch_size, latent_dim, device=device)
                 with autocast:
                     fake = generator(z)
@@ -161,10 +163,18 @@ def train(
                 g_grad_norm = _grad_norm(generator)
                 g_optimizer.step()
             step += 1
-            pending.append(torch.stack([
-                d_stats["d_loss"], g_loss.detach().float(), d_stats["d_real"],
-                d_stats["d_fake"], d_stats["d_grad_norm"], g_grad_norm,
-            ]).float())
+            pending.append(
+                torch.stack(
+                    [
+                        d_stats["d_loss"],
+                        g_loss.detach().float(),
+                        d_stats["d_real"],
+                        d_stats["d_fake"],
+                        d_stats["d_grad_norm"],
+                        g_grad_norm,
+                    ]
+                ).float()
+            )
 
             # --- bookkeeping: logs (NaN check), samples, evaluation, checkpoints ---
             epoch_done = real_batches_used // batches_per_epoch
@@ -195,7 +205,9 @@ def train(
                     "d_optimizer": d_meta,
                     **provenance(),
                 }
-                ckpt.save_checkpoint(run.path, step, {**tensors, **g_flat, **d_flat}, state, cfg.keep_checkpoints)
+                ckpt.save_checkpoint(
+                    run.path, step, {**tensors, **g_flat, **d_flat}, state, cfg.keep_checkpoints
+                )
                 summary.update({"step": step, "last_checkpoint_step": step})
                 run.write_summary(summary)
             for callback in callbacks:
@@ -209,14 +221,18 @@ def train(
         log.close()
 
     elapsed = time.perf_counter() - start_time
-    summary.update({
-        "status": "completed",
-        "step": step,
-        "epochs": step / steps_per_epoch,
-        "final": last_flushed,
-        "wall_time_s": round(elapsed, 2),
-        "images_per_second": round((step - start_step) * batch_size * cfg.d_steps / max(elapsed, 1e-9), 1),
-    })
+    summary.update(
+        {
+            "status": "completed",
+            "step": step,
+            "epochs": step / steps_per_epoch,
+            "final": last_flushed,
+            "wall_time_s": round(elapsed, 2),
+            "images_per_second": round(
+                (step - start_step) * batch_size * cfg.d_steps / max(elapsed, 1e-9), 1
+            ),
+        }
+    )
     run.write_summary(summary)
     return summary
 
@@ -280,8 +296,8 @@ def _flush(
     for offset, row in enumerate(rows):
         at = first_step + offset
         record = {"type": "train", "step": at, "epoch": round(at / steps_per_epoch, 4)}
-        record.update(dict(zip(STEP_FIELDS, row)))
-        bad = [name for name, value in zip(STEP_FIELDS, row) if not math.isfinite(value)]
+        record.update(dict(zip(STEP_FIELDS, row, strict=True)))
+        bad = [name for name, value in zip(STEP_FIELDS, row, strict=True) if not math.isfinite(value)]
         if bad:
             log.write(records)
             summary.update({"status": "diverged", "diverged_at_step": at})

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from modecollapse.config import config_from_dict
+
+REPO = Path(__file__).resolve().parents[1]
+MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """No test reads or writes the user's real cache or data folder."""
+    monkeypatch.setenv("MODECOLLAPSE_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("MODECOLLAPSE_DATA", raising=False)
+    torch.set_num_threads(1)
+
+
+@pytest.fixture
+def mnist_dir() -> Path:
+    if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip("the shared MNIST test set is not next to this checkout")
+    return MNIST_DIR
+
+
+def tiny_ring_config(**sections):
+    """A ring8 MLP run that trains in about a second."""
+    raw = {
+        "name": "tiny-ring",
+        "data": {"name": "ring8", "num_samples": 512},
+        "model": {"family": "mlp", "latent_dim": 4, "g_width": 16, "d_width": 16, "mlp_hidden_layers": 2},
+        "train": {
+            "epochs": 2,
+            "batch_size": 32,
+            "log_every": 4,
+            "sample_every": 16,
+            "checkpoint_every": 5,
+            "tensorboard": False,
+            "progress": False,
+            "keep_checkpoints": 10,
+        },
+    }
+    for section, values in sections.items():
+        raw.setdefault(section, {}).update(values)
+    return config_from_dict(raw)
+
+
+def tiny_image_config(**sections):
+    raw = {
+        "name": "tiny-dcgan",
+        "data": {"name": "mnist-5k", "num_samples": 128},
+        "model": {"family": "dcgan", "latent_dim": 8, "g_width": 4, "d_width": 4},
+        "train": {
+            "epochs": 1,
+            "batch_size": 16,
+            "log_every": 2,
+            "sample_every": 4,
+            "checkpoint_every": 4,
+            "tensorboard": False,
+            "progress": False,
+        },
+    }
+    for section, values in sections.items():
+        raw.setdefault(section, {}).update(values)
+    return config_from_dict(raw)

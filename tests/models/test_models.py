@@ -1,0 +1,110 @@
+import pytest
+import torch
+from torch import nn
+
+from modecollapse.config import ModelConfig
+from modecollapse.errors import ConfigError
+from modecollapse.models import build_models
+from modecollapse.models.dcgan import plan
+
+
+def classic_dcgan64(nz=100, ngf=64, ndf=64, nc=1):
+    """PyTorch examples/dcgan's networks, transcribed layer by layer (D without Sigmoid)."""
+    g = nn.Sequential(
+        nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
+        nn.BatchNorm2d(ngf * 8),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 8, ngf * 4, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf * 4),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf * 2),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ngf),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+        nn.Tanh(),
+    )
+    d = nn.Sequential(
+        nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ndf * 2),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 2, ndf * 4, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ndf * 4),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 4, ndf * 8, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(ndf * 8),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False),
+    )
+    return g, d
+
+
+def layer_signature(module):
+    out = []
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
+            out.append(
+                (
+                    type(layer).__name__,
+                    tuple(layer.weight.shape),
+                    layer.stride,
+                    layer.padding,
+                    layer.bias is None,
+                )
+            )
+        elif isinstance(layer, nn.BatchNorm2d):
+            out.append(("BN", layer.num_features))
+        elif isinstance(layer, (nn.ReLU, nn.Tanh)):
+            out.append(type(layer).__name__)
+        elif isinstance(layer, nn.LeakyReLU):
+            out.append(("LeakyReLU", layer.negative_slope))
+    return out
+
+
+def test_dcgan64_is_the_classic_network():
+    generator, discriminator = build_models(ModelConfig(), (1, 64, 64))
+    classic_g, classic_d = classic_dcgan64()
+    assert layer_signature(generator) == layer_signature(classic_g)
+    assert layer_signature(discriminator) == layer_signature(classic_d)
+    z = torch.randn(3, 100)
+    assert generator(z).shape == (3, 1, 64, 64)
+    assert discriminator(torch.randn(3, 1, 64, 64)).shape == (3,)
+
+
+@pytest.mark.parametrize("size, base, stages", [(28, 7, 2), (32, 4, 3), (64, 4, 4), (56, 7, 3)])
+def test_one_builder_for_every_size(size, base, stages):
+    assert plan(size) == (base, stages)
+    generator, discriminator = build_models(ModelConfig(latent_dim=8, g_width=4, d_width=4), (3, size, size))
+    images = generator(torch.randn(2, 8))
+    assert images.shape == (2, 3, size, size)
+    assert discriminator(images).shape == (2,)
+
+
+def test_unsupported_size_is_explained():
+    with pytest.raises(ConfigError, match="4\\*2\\^k or 7\\*2\\^k"):
+        plan(30)
+
+
+def test_dcgan_init_is_normal_0_02():
+    generator, _ = build_models(ModelConfig(), (1, 64, 64))
+    weights = torch.cat(
+        [m.weight.flatten() for m in generator.modules() if isinstance(m, nn.ConvTranspose2d)]
+    )
+    torch.testing.assert_close(weights.std().item(), 0.02, rtol=0.02, atol=0)
+    torch.testing.assert_close(weights.mean().item(), 0.0, rtol=0, atol=2e-4)
+    bn = torch.cat([m.weight for m in generator.modules() if isinstance(m, nn.BatchNorm2d)])
+    torch.testing.assert_close(bn.mean().item(), 1.0, rtol=0, atol=0.01)
+
+
+def test_mlp_models():
+    config = ModelConfig(family="mlp", latent_dim=2, g_width=32, d_width=16, mlp_hidden_layers=3)
+    generator, discriminator = build_models(config, (2,))
+    points = generator(torch.randn(5, 2))
+    assert points.shape == (5, 2)
+    assert discriminator(points).shape == (5,)
+    linears = [m for m in generator.modules() if isinstance(m, nn.Linear)]
+    assert len(linears) == 4

@@ -1,0 +1,76 @@
+import json
+import subprocess
+import sys
+
+from modecollapse.cli import main
+from modecollapse.demo import run_demo
+
+
+def test_data_list_shows_every_dataset(capsys, mnist_dir):
+    assert main(["data", "list", "--data-dir", str(mnist_dir.parent)]) == 0
+    out = capsys.readouterr().out
+    for name in ("mnist", "mnist-5k", "fashion-mnist", "stacked-mnist", "ring8", "grid25"):
+        assert f"\n{name} " in "\n" + out
+    assert "test split: --data-dir" in out and "train split: missing" in out
+    assert "Ways to get it" in out
+
+
+def test_dry_run_prints_resolved_config(capsys):
+    assert main(["train", "experiments/dcgan64_mnist.toml", "--set", "train.epochs=3", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "epochs = 3" in out and "image_size = 64" in out
+
+
+def test_unknown_key_exits_2_with_suggestion(capsys):
+    code = main(["train", "experiments/dcgan28_mnist5k.toml", "--set", "train.batchsize=32", "--dry-run"])
+    assert code == 2
+    assert "did you mean 'train.batch_size'" in capsys.readouterr().err
+
+
+def test_train_and_resume_from_the_command_line(tmp_path):
+    config = tmp_path / "ring.toml"
+    config.write_text(
+        'name = "cli"\n[data]\nname = "ring8"\nnum_samples = 256\n'
+        '[model]\nfamily = "mlp"\nlatent_dim = 2\ng_width = 8\nd_width = 8\n'
+        "[train]\nepochs = 1\nbatch_size = 32\ntensorboard = false\n"
+    )
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "modecollapse", "train", str(config), "--out", str(run)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "run folder:" in done.stdout
+    assert json.loads((run / "summary.json").read_text())["status"] == "completed"
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "--resume" in again.stderr
+    resumed = subprocess.run(
+        [sys.executable, "-m", "modecollapse", "train", "--resume", str(run)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+
+
+def test_demo_pipeline_on_tiny_runs(tmp_path, capsys):
+    tiny_ring = {
+        "data": {"name": "ring8", "num_samples": 512},
+        "model": {"family": "mlp", "latent_dim": 4, "g_width": 8, "d_width": 8},
+        "train": {"epochs": 2, "batch_size": 64, "tensorboard": False, "progress": False},
+    }
+    runs = {
+        "ring8-vanilla": tiny_ring,
+        "ring8-pacgan4": {**tiny_ring, "model": {**tiny_ring["model"], "pack": 4}},
+        "mnist5k-dcgan": {
+            "data": {"name": "mnist-5k", "num_samples": 64},
+            "model": {"family": "dcgan", "latent_dim": 8, "g_width": 4, "d_width": 4},
+            "train": {"epochs": 1, "batch_size": 16, "tensorboard": False, "progress": False},
+        },
+    }
+    results = run_demo(tmp_path, runs)
+    assert set(results) == set(runs)
+    for name in runs:
+        assert (tmp_path / f"{name}-samples.png").is_file()
+    assert (tmp_path / "ring8-modes-per-epoch.png").is_file()
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| ring8-vanilla |" in summary and "| ring8-pacgan4 |" in summary
+    run_demo(tmp_path, runs)  # a second demo into the same folder replaces the first

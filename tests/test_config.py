@@ -1,0 +1,87 @@
+import pytest
+
+from modecollapse.config import Config, config_to_toml, load_config
+from modecollapse.errors import ConfigError
+
+
+def write(tmp_path, text):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_validate():
+    config = load_config()
+    assert config.objective.loss == "bce" and config.train.batch_size == 64
+
+
+def test_unknown_key_names_it_and_suggests(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown key 'train.lr': did you mean 'train.lr_g'"):
+        load_config(write(tmp_path, "[train]\nlr = 0.1\n"))
+
+
+def test_unknown_key_typo(tmp_path):
+    with pytest.raises(ConfigError, match=r"'objective.label_flip_fracton'.*'objective.label_flip_fraction'"):
+        load_config(write(tmp_path, "[objective]\nlabel_flip_fracton = 0.1\n"))
+
+
+def test_unknown_section(tmp_path):
+    with pytest.raises(ConfigError, match=r"unknown key 'optim'.*valid keys in the top level"):
+        load_config(write(tmp_path, "[optim]\nlr = 1\n"))
+
+
+def test_bad_choice_lists_allowed_values(tmp_path):
+    with pytest.raises(ConfigError, match=r"objective.loss = 'bcee'.*'bce', 'lsgan', 'hinge' or 'wgan-gp'"):
+        load_config(write(tmp_path, '[objective]\nloss = "bcee"\n'))
+
+
+def test_bad_dataset_name_suggests(tmp_path):
+    with pytest.raises(ConfigError, match=r"data.name = 'mnist5k'.*did you mean 'mnist-5k'"):
+        load_config(write(tmp_path, '[data]\nname = "mnist5k"\n'))
+
+
+def test_out_of_range_value():
+    with pytest.raises(ConfigError, match=r"objective.label_flip_fraction = 1.5"):
+        load_config(None, ["objective.label_flip_fraction=1.5"])
+
+
+def test_contradictions_are_refused():
+    with pytest.raises(ConfigError, match="multiple of model.pack"):
+        load_config(None, ["train.batch_size=30", "model.pack=4"])
+    with pytest.raises(ConfigError, match="label_smoothing needs"):
+        load_config(None, ['objective.loss="hinge"', "objective.label_smoothing=0.1"])
+    with pytest.raises(ConfigError, match="needs a 2-D point dataset"):
+        load_config(None, ['model.family="mlp"'])
+    with pytest.raises(ConfigError, match="needs an image dataset"):
+        load_config(None, ['data.name="ring8"'])
+
+
+def test_overrides_parse_toml_values():
+    config = load_config(None, ["train.lr_g=1e-3", "model.spectral_norm=true", "name=plain-string"])
+    assert config.train.lr_g == 1e-3 and config.model.spectral_norm is True
+    assert config.name == "plain-string"
+
+
+def test_override_needs_equals():
+    with pytest.raises(ConfigError, match="key=value"):
+        load_config(None, ["train.lr_g"])
+
+
+def test_invalid_toml(tmp_path):
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[train\n"))
+
+
+def test_round_trip_through_toml(tmp_path):
+    config = load_config(None, ["train.epochs=3", 'data.name="ring8"', 'model.family="mlp"'])
+    again = load_config(write(tmp_path, config_to_toml(config)))
+    assert again == config
+
+
+def test_every_shipped_experiment_validates():
+    from pathlib import Path
+
+    files = sorted((Path(__file__).parents[1] / "experiments").glob("*.toml"))
+    assert files
+    for path in files:
+        assert isinstance(load_config(path), Config)

@@ -1,0 +1,147 @@
+import json
+
+import pytest
+import torch
+
+from modecollapse.errors import CheckpointError, TrainingDiverged
+from modecollapse.training import checkpoint as ckpt
+from modecollapse.training.loop import train
+from tests.conftest import tiny_image_config, tiny_ring_config
+
+
+class Crash(Exception):
+    pass
+
+
+def crash_at(step_to_crash):
+    def callback(step, models):
+        if step == step_to_crash:
+            raise Crash(step)
+
+    return callback
+
+
+def final_weights(run_dir):
+    tensors, state = ckpt.load_checkpoint(ckpt.latest_checkpoint(run_dir))
+    return tensors, state
+
+
+def test_run_folder_has_everything(tmp_path):
+    config = tiny_ring_config(train={"tensorboard": True})
+    summary = train(config, tmp_path / "run")
+    run = tmp_path / "run"
+    assert summary["status"] == "completed" and summary["step"] == 32
+    assert (run / "config.toml").is_file()
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert sorted(p.name for p in (run / "samples").glob("*.png")) == [
+        "step-00000016.png",
+        "step-00000032.png",
+    ]
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    train_records = [r for r in records if r["type"] == "train"]
+    assert [r["step"] for r in train_records] == list(range(1, 33))
+    for key in ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm"):
+        assert all(isinstance(r[key], float) for r in train_records)
+    evals = [r for r in records if r["type"] == "eval"]
+    assert [r["epoch"] for r in evals] == [1, 2]
+    assert {"modes", "high_quality", "reverse_kl"} <= set(evals[0])
+    saved = json.loads((run / "summary.json").read_text())
+    assert saved["modecollapse_version"] and "git_commit" in saved
+    assert ckpt.latest_checkpoint(run).name == "step-00000032"
+
+
+@pytest.mark.parametrize(
+    "objective, model",
+    [
+        ({}, {}),
+        ({"history_buffer_size": 20, "label_flip_fraction": 0.1, "instance_noise_std": 0.1}, {"pack": 2}),
+        ({"unrolled_steps": 2, "mode_seeking_weight": 0.5}, {"minibatch_stddev": True}),
+    ],
+)
+def test_resumed_run_ends_with_identical_weights(tmp_path, objective, model):
+    config = tiny_ring_config(objective=objective, model=model)
+    train(config, tmp_path / "straight")
+    with pytest.raises(Crash):
+        train(config, tmp_path / "killed", callbacks=[crash_at(23)])  # last checkpoint: step 20
+    assert ckpt.latest_checkpoint(tmp_path / "killed").name == "step-00000020"
+    summary = train(config, tmp_path / "killed", resume=True)
+    assert summary["step"] == 32
+    straight, _ = final_weights(tmp_path / "straight")
+    resumed, _ = final_weights(tmp_path / "killed")
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0, msg=key)
+    lines = (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()
+    steps = [json.loads(line)["step"] for line in lines if '"train"' in line]
+    assert steps == list(range(1, 33))  # no duplicated steps from before the kill
+
+
+def test_dcgan_resume_is_exact(tmp_path):
+    config = tiny_image_config(train={"epochs": 2, "checkpoint_every": 6})
+    train(config, tmp_path / "straight")
+    with pytest.raises(Crash):
+        train(config, tmp_path / "killed", callbacks=[crash_at(9)])
+    train(config, tmp_path / "killed", resume=True)
+    straight, _ = final_weights(tmp_path / "straight")
+    resumed, _ = final_weights(tmp_path / "killed")
+    for key in straight:
+        torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0, msg=key)
+
+
+def test_resume_with_changed_config_is_refused(tmp_path):
+    config = tiny_ring_config()
+    with pytest.raises(Crash):
+        train(config, tmp_path / "run", callbacks=[crash_at(6)])
+    changed = tiny_ring_config(train={"lr_g": 1e-2})
+    with pytest.raises(CheckpointError, match=r"train.lr_g: 0.0002 -> 0.01.*--allow-config-change"):
+        train(changed, tmp_path / "run", resume=True)
+    summary = train(changed, tmp_path / "run", resume=True, allow_config_change=True)
+    assert summary["status"] == "completed"
+
+
+def test_fresh_train_into_a_used_folder_is_refused(tmp_path):
+    train(tiny_ring_config(), tmp_path / "run")
+    with pytest.raises(CheckpointError, match="already holds a run"):
+        train(tiny_ring_config(), tmp_path / "run")
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    def poison(step, models):
+        if step == 12:
+            with torch.no_grad():
+                next(models["generator"].parameters()).fill_(float("nan"))
+
+    with pytest.raises(TrainingDiverged, match=r"became nan at step 13.*last good checkpoint \(step 10\)"):
+        train(tiny_ring_config(), tmp_path / "run", callbacks=[poison])
+    assert ckpt.latest_checkpoint(tmp_path / "run").name == "step-00000010"
+    tensors, _ = final_weights(tmp_path / "run")
+    assert all(torch.isfinite(t).all() for k, t in tensors.items() if t.is_floating_point())
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["status"] == "diverged" and summary["diverged_at_step"] == 13
+
+
+def test_separate_learning_rates_reach_the_optimizers(tmp_path):
+    train(tiny_ring_config(train={"lr_g": 1e-3, "lr_d": 3e-4}), tmp_path / "run")
+    _, state = final_weights(tmp_path / "run")
+    assert state["g_optimizer"]["param_groups"][0]["lr"] == 1e-3
+    assert state["d_optimizer"]["param_groups"][0]["lr"] == 3e-4
+
+
+def test_every_loss_trains_a_few_dcgan_steps(tmp_path):
+    for loss in ("bce", "lsgan", "hinge", "wgan-gp"):
+        config = tiny_image_config(
+            objective={"loss": loss, "r1_gamma": 1.0 if loss == "bce" else 0.0},
+            model={"spectral_norm": loss == "hinge", "minibatch_discrimination": loss == "lsgan"},
+        )
+        summary = train(config, tmp_path / loss)
+        assert summary["status"] == "completed"
+        assert all(abs(v) < 1e6 for k, v in summary["final"].items() if isinstance(v, float))
+
+
+def test_checkpoint_refuses_foreign_files(tmp_path):
+    folder = tmp_path / "step-00000001"
+    folder.mkdir()
+    (folder / "weights.safetensors").write_bytes(b"\x80\x04pickle")
+    (folder / "state.json").write_text('{"format": "modecollapse-checkpoint-v1"}')
+    with pytest.raises(CheckpointError, match="not a readable modecollapse checkpoint"):
+        ckpt.load_checkpoint(folder)
