@@ -39,6 +39,7 @@ def test_train_and_resume_from_the_command_line(tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "run folder:" in done.stdout
+    assert "last evaluation: epoch 1, modes " in done.stdout
     assert json.loads((run / "summary.json").read_text())["status"] == "completed"
     again = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "--resume" in again.stderr

@@ -111,6 +111,10 @@ def _train(args: argparse.Namespace) -> int:
         f"d_loss {final.get('d_loss', float('nan')):.3f}, g_loss {final.get('g_loss', float('nan')):.3f}\n"
         f"run folder: {run_dir}"
     )
+    last_eval = summary.get("last_eval")
+    if last_eval:
+        scores = ", ".join(f"{k} {v:.3g}" for k, v in last_eval.items() if k not in ("type", "step"))
+        print(f"last evaluation: {scores}")
     return 0
 
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from modecollapse.config import Config, config_from_dict, config_to_toml
 from modecollapse.data.datasets import Dataset, load_dataset
 from modecollapse.devices import pick_device
-from modecollapse.errors import CheckpointError, TrainingDiverged
+from modecollapse.errors import CheckpointError, ConfigError, TrainingDiverged
 from modecollapse.files import atomic_write_text
 from modecollapse.images import make_grid, save_grid, save_scatter
 from modecollapse.metrics.evaluators import Evaluator, default_evaluator
@@ -52,11 +52,11 @@ def train(
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     device = pick_device(cfg.device)
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if device.type == "cuda" and cfg.amp
-        else contextlib.nullcontext()
-    )
+    use_amp = device.type == "cuda" and cfg.amp
+
+    def autocast() -> contextlib.AbstractContextManager:
+        """bfloat16 autocast on CUDA when train.amp is on; a no-op elsewhere."""
+        return torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
 
     # --- data, models, optimizers, objective ---
     dataset = load_dataset(config.data, device)
@@ -75,7 +75,7 @@ def train(
     batches_per_epoch = len(dataset) // batch_size
     steps_per_epoch = batches_per_epoch // cfg.d_steps
     if steps_per_epoch < 1:
-        raise CheckpointError(
+        raise ConfigError(
             f"{dataset.name} has {len(dataset)} samples: too few for one step of "
             f"{cfg.d_steps} x batch {batch_size}; lower train.batch_size or train.d_steps"
         )
@@ -126,11 +126,11 @@ def train(
     def random_real_batch() -> torch.Tensor:
         return dataset.batch(torch.randint(len(dataset), (batch_size,), device=device))
 
-    def discriminator_step(real: torch.Tensor) -> dict[str, torch.Tensor]:
-        z = torch.randn(batch_size, latent_dim, device=device)
-        with torch.no_grad(), autocast:
-            fake = generator(z)
-        with autocast:
+    def discriminator_step(real: torch.Tensor, fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        if fake is None:
+            with torch.no_grad(), autocast():
+                fake = generator(torch.randn(batch_size, latent_dim, device=device))
+        with autocast():
             d_loss, stats = objective.discriminator_loss(discriminator, real, fake, step)
         d_optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
@@ -141,28 +141,33 @@ def train(
     pending: list[torch.Tensor] = []
     last_flushed: dict[str, float] = {}
     start_time, start_step = time.perf_counter(), step
+    steady_start = start_time
     bar = tqdm(total=total_steps, initial=step, disable=not cfg.progress, unit="step", dynamic_ncols=True)
     try:
         while step < total_steps:
             generator.train()
             discriminator.train()
-            # --- discriminator ---
-            for _ in range(cfg.d_steps):
-                d_stats = discriminator_step(next_real_batch())
+            # --- discriminator (its last step sees the fakes that the G step reuses) ---
+            for _ in range(cfg.d_steps - 1):
+                discriminator_step(next_real_batch())
+            z = torch.randn(batch_size, latent_dim, device=device)
+            with autocast():
+                fake = generator(z)
+            d_stats = discriminator_step(next_real_batch(), fake)
 
             # --- generator (against a look-ahead D when unrolled_steps > 0) ---
             with objective.unrolled(
                 discriminator, d_optimizer, lambda: discriminator_step(random_real_batch())
             ):
-                z = torch.randn(batch_size, latent_dim, device=device)
-                with autocast:
-                    fake = generator(z)
+                with autocast():
                     g_loss = objective.generator_loss(discriminator, z, fake, step)
                 g_optimizer.zero_grad(set_to_none=True)
                 g_loss.backward()
                 g_grad_norm = _grad_norm(generator)
                 g_optimizer.step()
             step += 1
+            if step == start_step + 1:
+                steady_start = time.perf_counter()  # throughput leaves out the warm-up step
             pending.append(
                 torch.stack(
                     [
@@ -177,7 +182,7 @@ def train(
             )
 
             # --- bookkeeping: logs (NaN check), samples, evaluation, checkpoints ---
-            epoch_done = real_batches_used // batches_per_epoch
+            epoch_done = step // steps_per_epoch
             at_epoch_end = step % steps_per_epoch == 0
             is_last = step == total_steps
             if step % cfg.log_every == 0 or is_last or step % cfg.checkpoint_every == 0:
@@ -185,7 +190,7 @@ def train(
             if step % cfg.sample_every == 0 or is_last:
                 _save_samples(generator, fixed_latent, dataset, run, log, step)
             if evaluator is not None and at_epoch_end and epoch_done % cfg.eval_every_epochs == 0:
-                _evaluate(evaluator, generator, epoch_done, step, log)
+                summary["last_eval"] = _evaluate(evaluator, generator, epoch_done, step, log)
             if step % cfg.checkpoint_every == 0 or is_last:
                 _assert_finite_weights(generator, discriminator, step, run, summary)
                 tensors = {
@@ -220,17 +225,17 @@ def train(
         bar.close()
         log.close()
 
-    elapsed = time.perf_counter() - start_time
+    now = time.perf_counter()
+    steady_steps = max(step - start_step - 1, 0)
+    steady_rate = steady_steps * batch_size * cfg.d_steps / max(now - steady_start, 1e-9)
     summary.update(
         {
             "status": "completed",
             "step": step,
             "epochs": step / steps_per_epoch,
             "final": last_flushed,
-            "wall_time_s": round(elapsed, 2),
-            "images_per_second": round(
-                (step - start_step) * batch_size * cfg.d_steps / max(elapsed, 1e-9), 1
-            ),
+            "wall_time_s": round(now - start_time, 2),
+            "images_per_second": round(steady_rate, 1) if steady_steps else None,
         }
     )
     run.write_summary(summary)
@@ -344,8 +349,11 @@ def _save_samples(
         log.image("samples", make_grid(samples), step)
 
 
-def _evaluate(evaluator: Evaluator, generator: nn.Module, epoch: int, step: int, log: MetricsLog) -> None:
+def _evaluate(
+    evaluator: Evaluator, generator: nn.Module, epoch: int, step: int, log: MetricsLog
+) -> dict[str, Any]:
     generator.eval()
-    scores = evaluator(generator, epoch)
+    record = {"type": "eval", "step": step, "epoch": epoch, **evaluator(generator, epoch)}
     generator.train()
-    log.write([{"type": "eval", "step": step, "epoch": epoch, **scores}])
+    log.write([record])
+    return record
