@@ -72,6 +72,7 @@ def test_demo_pipeline_on_tiny_runs(tmp_path, capsys):
     for name in runs:
         assert (tmp_path / f"{name}-samples.png").is_file()
     assert (tmp_path / "ring8-modes-per-epoch.png").is_file()
+    assert (tmp_path / "ring8-side-by-side.png").is_file()
     summary = (tmp_path / "summary.md").read_text()
     assert "| ring8-vanilla |" in summary and "| ring8-pacgan4 |" in summary
     run_demo(tmp_path, runs)  # a second demo into the same folder replaces the first
