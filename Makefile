@@ -13,6 +13,8 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[test]"
+	# test-only oracle; --no-deps because it requires torchvision, which breaks beside the CPU wheel
+	$(PY) -m pip install -q --no-deps pytorch-fid==0.3.0
 	touch $(STAMP)
 
 demo: $(STAMP)

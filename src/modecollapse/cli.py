@@ -1,7 +1,8 @@
 """The `modecollapse` command: parse arguments, call the library, print. Nothing else.
 
-Exit codes: 0 success; 1 unexpected error; 2 usage, config, data or checkpoint error;
-3 training diverged (NaN/Inf); 130 interrupted (the run can be resumed).
+Exit codes: 0 success (diagnose: healthy); 1 unexpected error; 2 usage, config, data or
+checkpoint error; 3 training diverged (NaN/Inf); 4 diagnose: partial collapse; 5 diagnose:
+collapsed; 130 interrupted (the run can be resumed).
 """
 
 from __future__ import annotations
@@ -72,6 +73,42 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("--data-dir")
     fetch.set_defaults(handler=_data_fetch)
 
+    diagnose = commands.add_parser(
+        "diagnose",
+        help="healthy / partial collapse / collapsed, with evidence",
+        description="Judge a generator or a sample set. Exit codes: 0 healthy, 4 partial collapse, "
+        "5 collapsed, 2 bad input.",
+    )
+    diagnose.add_argument(
+        "input", help="run folder, checkpoint folder, TorchScript file, .npy/.npz, or PNG folder"
+    )
+    diagnose.add_argument(
+        "--dataset",
+        choices=["mnist", "fashion-mnist", "stacked-mnist"],
+        help="what the samples imitate (default: the run's dataset, else mnist)",
+    )
+    diagnose.add_argument("--num-samples", type=int, default=10_000, help="samples to draw from a generator")
+    diagnose.add_argument("--latent-dim", type=int, help="latent size of a TorchScript generator")
+    diagnose.add_argument("--latent-shape", help="latent shape of a TorchScript generator, e.g. 100,1,1")
+    diagnose.add_argument("--value-range", default="auto", choices=["auto", "0-255", "0-1", "-1-1"])
+    diagnose.add_argument("--data-dir", help="folder with the real test set used as reference")
+    diagnose.add_argument("--json", action="store_true", help="print the report as JSON")
+    diagnose.add_argument("--out", help="write samples.png, class_histogram.png, samples_by_class.png here")
+    diagnose.set_defaults(handler=_diagnose)
+
+    classifier = commands.add_parser("classifier", help="the shipped evaluation classifiers")
+    classifier_commands = classifier.add_subparsers(title="classifier commands")
+    classifier_train = classifier_commands.add_parser(
+        "train", help="train one deterministically, with its card"
+    )
+    classifier_train.add_argument("--dataset", required=True, choices=["mnist", "fashion-mnist"])
+    classifier_train.add_argument(
+        "--out", help="folder for the weights and card (default: the package's assets)"
+    )
+    classifier_train.add_argument("--data-dir")
+    classifier_train.add_argument("--epochs", type=int)
+    classifier_train.set_defaults(handler=_classifier_train)
+
     demo = commands.add_parser("demo", help="show mode collapse and a fix, on embedded data (~2 min)")
     demo.add_argument("--out", default="demo-output", help="folder for the demo's runs and plots")
     demo.set_defaults(handler=_demo)
@@ -137,6 +174,37 @@ def _data_fetch(args: argparse.Namespace) -> int:
 
     fileset = {"mnist": MNIST_FILES, "fashion-mnist": FASHION_FILES}[args.name]
     print(f"{args.name}: {fetch(fileset, args.data_dir)}")
+    return 0
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    import json
+
+    from modecollapse.diagnose import EXIT_CODES, diagnose, format_report, write_evidence
+
+    shape = tuple(int(part) for part in args.latent_shape.split(",")) if args.latent_shape else None
+    report = diagnose(
+        args.input, args.dataset, args.num_samples, latent_dim=args.latent_dim,
+        latent_shape=shape, value_range=args.value_range, data_dir=args.data_dir,
+    )  # fmt: skip
+    written = write_evidence(report, Path(args.out)) if args.out else []
+    public = {key: value for key, value in report.items() if not key.startswith("_")}
+    public["evidence"] = [str(path) for path in written]
+    if args.json:
+        print(json.dumps(public, indent=2))
+    else:
+        print(format_report(report))
+        if written:
+            print(f"evidence: {', '.join(str(p) for p in written)}")
+    return EXIT_CODES[report["verdict"]]
+
+
+def _classifier_train(args: argparse.Namespace) -> int:
+    from modecollapse.metrics.features import ASSETS
+    from modecollapse.training.classifier import train_classifier
+
+    card = train_classifier(args.dataset, Path(args.out) if args.out else ASSETS, args.data_dir, args.epochs)
+    print(f"{args.dataset}: test accuracy {card['test_accuracy']:.4f}, sha256 {card['sha256']}")
     return 0
 
 

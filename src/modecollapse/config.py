@@ -1,9 +1,9 @@
 """Typed, validated run configuration: TOML in, `Config` out, every mistake named.
 
-A config has four sections: [data], [model], [objective] (losses and the training-time
-anti-collapse switches) and [train]. Architectural switches (spectral norm, packing,
-minibatch-stddev, minibatch discrimination) live in [model] because they are applied when
-the networks are built.
+A config has five sections: [data], [model], [objective] (losses and the training-time
+anti-collapse switches), [train] and [detector] (collapse-detector thresholds).
+Architectural switches (spectral norm, packing, minibatch-stddev, minibatch discrimination)
+live in [model] because they are applied when the networks are built.
 """
 
 from __future__ import annotations
@@ -122,9 +122,25 @@ class TrainConfig(_Section):
     checkpoint_every: int = Field(default=500, ge=1)
     keep_checkpoints: int = Field(default=2, ge=1)
     eval_every_epochs: int = Field(default=1, ge=1)
+    eval_samples: int = Field(default=2000, ge=100)
+    """Generated images scored at each evaluation (image datasets)."""
     num_sample_images: int = Field(default=64, ge=1)
     tensorboard: bool = True
     progress: bool = True
+
+
+class DetectorConfig(_Section):
+    """Thresholds of the collapse detector; see metrics/detector.py for the rule."""
+
+    collapsed_modes_fraction: float = Field(default=0.1, ge=0, le=1)
+    collapsed_diversity_ratio: float = Field(default=0.3, ge=0)
+    collapsed_near_duplicate_rate: float = Field(default=0.5, ge=0, le=1)
+    partial_modes_fraction: float = Field(default=0.95, ge=0, le=1)
+    partial_kl_uniform: float = Field(default=0.1, ge=0)
+    partial_diversity_ratio: float = Field(default=0.75, ge=0)
+    partial_near_duplicate_rate: float = Field(default=0.2, ge=0, le=1)
+    patience: int = Field(default=2, ge=1)
+    """Consecutive non-healthy evaluations that confirm a collapse."""
 
 
 class Config(_Section):
@@ -133,6 +149,7 @@ class Config(_Section):
     model: ModelConfig = Field(default_factory=ModelConfig)
     objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:

@@ -8,14 +8,13 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 from modecollapse.config import config_from_dict
 from modecollapse.files import atomic_write_bytes, atomic_write_text
-from modecollapse.training.logging import RunFolder
+from modecollapse.training.logging import RunFolder, read_records
 from modecollapse.training.loop import train
 
 _RING = {
@@ -59,7 +58,7 @@ def run_demo(out: Path, runs: dict[str, dict[str, Any]] | None = None) -> dict[s
         last_sample = sorted((run_dir / "samples").glob("*.png"))[-1]
         atomic_write_bytes(out / f"{name}-samples.png", last_sample.read_bytes())
 
-    ring = {name: r for name, r in results.items() if r["evals"]}
+    ring = {name: r for name, r in results.items() if r["evals"] and "high_quality" in r["evals"][-1]}
     if ring:
         _plot_modes(ring, out / "ring8-modes-per-epoch.png")
         _side_by_side([out / f"{name}-samples.png" for name in ring], out / "ring8-side-by-side.png")
@@ -70,6 +69,15 @@ def run_demo(out: Path, runs: dict[str, dict[str, Any]] | None = None) -> dict[s
             f"| {name} | {last['modes']:.0f} | {100 * last['high_quality']:.1f}% "
             f"| {result['summary']['wall_time_s']} |"
         )
+    for name, result in results.items():
+        detector = result["summary"].get("detector")
+        if name not in ring and detector and result["evals"]:
+            last = result["evals"][-1]
+            lines.append(
+                f"\n{name}: detector says {detector['verdict']} after {last['epoch']} epochs "
+                f"(modes {last['modes']:.0f}/10, FCD {last['fcd']:.1f}, "
+                f"diversity {last['diversity_ratio']:.2f} of real)"
+            )
     table = "\n".join(lines)
     atomic_write_text(out / "summary.md", f"# modecollapse demo\n\n{table}\n\n{_EXPLAIN}\n")
     print("\n" + table + "\n\n" + _EXPLAIN)
@@ -88,8 +96,7 @@ _EXPLAIN = (
 
 
 def _evals(run: RunFolder) -> list[dict]:
-    lines = run.metrics.read_text().splitlines() if run.metrics.is_file() else []
-    return [record for record in map(json.loads, lines) if record.get("type") == "eval"]
+    return read_records(run.metrics, "eval")
 
 
 def _side_by_side(paths: list[Path], out: Path) -> None:

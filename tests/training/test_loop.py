@@ -145,3 +145,30 @@ def test_checkpoint_refuses_foreign_files(tmp_path):
     (folder / "state.json").write_text('{"format": "modecollapse-checkpoint-v1"}')
     with pytest.raises(CheckpointError, match="not a readable modecollapse checkpoint"):
         ckpt.load_checkpoint(folder)
+
+
+def test_image_runs_are_scored_and_judged_each_epoch(tmp_path, capsys):
+    config = tiny_image_config(train={"epochs": 2, "eval_samples": 100})
+    summary = train(config, tmp_path / "run")
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in records if r["type"] == "eval"]
+    assert [r["epoch"] for r in evals] == [1, 2]
+    for key in ("modes", "kl_uniform", "fcd", "precision", "recall", "density", "coverage", "diversity_ratio"):
+        assert isinstance(evals[0][key], float)
+    assert len(evals[0]["classifier_sha256"]) == 64
+    detector = summary["detector"]
+    assert detector["verdict"] in ("healthy", "partial collapse", "collapsed")
+    assert detector["rules"]["patience"] == 2
+    # a 16-step GAN with 4 filters draws one blob: collapsed from the first evaluation on
+    assert detector["verdict"] == "collapsed" and detector["collapse_onset_epoch"] == 1
+    assert "collapse detected: collapsed since epoch 1" in capsys.readouterr().out
+
+
+def test_detector_memory_survives_resume(tmp_path):
+    config = tiny_ring_config(train={"epochs": 4}, detector={"patience": 3})
+    train(config, tmp_path / "straight")
+    with pytest.raises(Crash):
+        train(config, tmp_path / "killed", callbacks=[crash_at(52)])
+    resumed = train(config, tmp_path / "killed", resume=True)
+    straight = json.loads((tmp_path / "straight" / "summary.json").read_text())
+    assert resumed["detector"] == straight["detector"]

@@ -98,6 +98,15 @@ def dataset_kind(name: str) -> Kind:
     return _spec(name).kind
 
 
+def sample_shape(config: DataConfig) -> tuple[int, ...]:
+    """The shape of one model input for this data config, without loading any data."""
+    if dataset_kind(config.name) == "points":
+        return (2,)
+    channels = 3 if config.name == "stacked-mnist" else 1
+    size = config.image_size or 28
+    return (channels, size, size)
+
+
 def load_dataset(config: DataConfig, device: torch.device | str = "cpu") -> Dataset:
     """Load the dataset a config names, subset it if asked, and move it to `device`."""
     dataset = _spec(config.name).load(config)

@@ -30,6 +30,7 @@ def mixture_scores(
         reverse_kl = float("inf")
     return {
         "modes": float(covered),
+        "num_classes": float(len(means)),
         "high_quality": float(good.double().mean()),
         "reverse_kl": reverse_kl,
     }

@@ -82,6 +82,10 @@ class MetricsLog:
 
             self.writer = SummaryWriter(str(run.tensorboard), purge_step=start_step or None)
 
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        """Records of one type already in metrics.jsonl (e.g. evaluations before a resume)."""
+        return read_records(self.run.metrics, kind)
+
     def write(self, records: list[dict[str, Any]]) -> None:
         for record in records:
             self.handle.write(json.dumps(record) + "\n")
@@ -107,3 +111,11 @@ def _step_of(line: str) -> int:
         return int(json.loads(line).get("step", 0))
     except (json.JSONDecodeError, AttributeError, ValueError):
         return 1 << 62  # a torn last line from a kill: drop it
+
+
+def read_records(path: Path, kind: str) -> list[dict[str, Any]]:
+    """The metrics.jsonl records of one type ("train" or "eval")."""
+    if not path.is_file():
+        return []
+    records = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return [record for record in records if record.get("type") == kind]

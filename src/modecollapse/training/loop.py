@@ -25,6 +25,7 @@ from modecollapse.devices import pick_device
 from modecollapse.errors import CheckpointError, ConfigError, TrainingDiverged
 from modecollapse.files import atomic_write_text
 from modecollapse.images import make_grid, save_grid, save_scatter
+from modecollapse.metrics.detector import CollapseTracker, Rules
 from modecollapse.metrics.evaluators import Evaluator, default_evaluator
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.models import build_models
@@ -65,7 +66,8 @@ def train(
     g_optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.lr_g, betas=betas)
     d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d, betas=betas)
     objective = Objective(config.objective)
-    evaluator = evaluator or default_evaluator(dataset, config.model.latent_dim, device)
+    evaluator = evaluator or default_evaluator(dataset, config.model.latent_dim, device, cfg.eval_samples)
+    tracker = CollapseTracker(Rules(**config.detector.model_dump()))
     latent_dim, batch_size = config.model.latent_dim, cfg.batch_size
     num_fixed = cfg.num_sample_images if dataset.kind == "image" else PROTOCOL_SAMPLES
     fixed_latent = torch.randn(
@@ -97,6 +99,8 @@ def train(
         run.path.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run.config, config_to_toml(config))
     log = MetricsLog(run, step, cfg.tensorboard)
+    for record in log.records("eval"):  # a resumed run's detector remembers earlier evaluations
+        tracker.observe(record["epoch"], record)
     summary: dict[str, Any] = {
         **run.read_summary(),
         "name": config.name,
@@ -190,7 +194,14 @@ def train(
             if step % cfg.sample_every == 0 or is_last:
                 _save_samples(generator, fixed_latent, dataset, run, log, step)
             if evaluator is not None and at_epoch_end and epoch_done % cfg.eval_every_epochs == 0:
-                summary["last_eval"] = _evaluate(evaluator, generator, epoch_done, step, log)
+                record = _evaluate(evaluator, generator, epoch_done, step, log)
+                onset = tracker.observe(epoch_done, record)
+                if onset:
+                    bar.write(
+                        f"collapse detected: {onset['verdict']} since epoch {onset['onset_epoch']} "
+                        f"({'; '.join(onset['reasons'])})"
+                    )
+                summary.update({"last_eval": record, "detector": tracker.summary()})
             if step % cfg.checkpoint_every == 0 or is_last:
                 _assert_finite_weights(generator, discriminator, step, run, summary)
                 tensors = {

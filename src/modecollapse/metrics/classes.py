@@ -1,0 +1,41 @@
+"""Class-histogram metrics from the evaluation classifier's predictions (natural logs)."""
+
+from __future__ import annotations
+
+import torch
+
+
+def class_counts(predictions: torch.Tensor, num_classes: int) -> torch.Tensor:
+    return torch.bincount(predictions.flatten().long(), minlength=num_classes).double()
+
+
+def modes_covered(counts: torch.Tensor, min_share_of_uniform: float = 0.1) -> int:
+    """Classes holding at least `min_share_of_uniform` of a uniform share (0 = any sample)."""
+    if min_share_of_uniform <= 0:
+        return int((counts > 0).sum())
+    threshold = min_share_of_uniform * counts.sum() / len(counts)
+    return int((counts >= threshold).sum())
+
+
+def kl_to_reference(counts: torch.Tensor, reference: torch.Tensor | None = None) -> float:
+    """KL(p_gen || reference) over non-empty bins; reference defaults to uniform."""
+    p = counts / counts.sum()
+    q = torch.full_like(p, 1 / len(p)) if reference is None else reference.double() / reference.sum()
+    keep = p > 0
+    return float((p[keep] * (p[keep] / q[keep]).log()).sum())
+
+
+def stacked_labels(predictions: torch.Tensor) -> torch.Tensor:
+    """(N, 3) per-channel digit predictions -> one of 1,000 modes, 100a + 10b + c."""
+    return predictions[:, 0] * 100 + predictions[:, 1] * 10 + predictions[:, 2]
+
+
+def classifier_score(probabilities: torch.Tensor, splits: int = 10) -> tuple[float, float]:
+    """The Inception score computed with our classifier: exp E_x KL(p(y|x) || p(y)), mean/std."""
+    scores = []
+    for chunk in probabilities.double().chunk(splits):
+        marginal = chunk.mean(0, keepdim=True)
+        kl = (chunk * (chunk.clamp_min(1e-12).log() - marginal.clamp_min(1e-12).log())).sum(1)
+        scores.append(kl.mean().exp())
+    scores_t = torch.stack(scores)
+    return float(scores_t.mean()), float(scores_t.std(unbiased=False))

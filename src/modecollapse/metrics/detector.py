@@ -1,0 +1,111 @@
+"""The collapse detector: a written rule from metric values to healthy / partial / collapsed.
+
+One evaluation is judged by these rules (defaults justified in benchmarks/RESULTS.md by
+the real-vs-real baselines: real MNIST test data has all 10 modes, KL to uniform 0.002,
+diversity ratio 1.0 and 1% near-duplicates by construction):
+
+  collapsed  if modes <= 10% of the classes, or diversity_ratio < 0.3,
+             or near_duplicate_rate >= 0.5
+  partial    if modes < 95% of the classes, or kl_uniform > 0.1 (one of ten classes
+             missing is ln(10/9) = 0.105), or diversity_ratio < 0.75,
+             or near_duplicate_rate >= 0.2
+  healthy    otherwise.
+
+Over a run, collapse *begins* at the first evaluation that starts `patience` (default 2)
+consecutive non-healthy evaluations; its epoch is the run's "epochs to mode collapse".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+VERDICTS = ("healthy", "partial collapse", "collapsed")
+
+
+@dataclass(frozen=True)
+class Rules:
+    collapsed_modes_fraction: float = 0.1
+    collapsed_diversity_ratio: float = 0.3
+    collapsed_near_duplicate_rate: float = 0.5
+    partial_modes_fraction: float = 0.95
+    partial_kl_uniform: float = 0.1
+    partial_diversity_ratio: float = 0.75
+    partial_near_duplicate_rate: float = 0.2
+    patience: int = 2
+
+
+def judge(scores: dict[str, float], rules: Rules = Rules()) -> tuple[str, list[str]]:
+    """(verdict, reasons) for one evaluation's scores."""
+    collapsed, partial = [], []
+    classes = scores.get("num_classes", 10)
+    modes = scores.get("modes")
+    if modes is not None:
+        if modes <= rules.collapsed_modes_fraction * classes:
+            collapsed.append(f"only {modes:.0f} of {classes:.0f} modes covered")
+        elif modes < rules.partial_modes_fraction * classes:
+            partial.append(f"{modes:.0f} of {classes:.0f} modes covered")
+    if scores.get("kl_uniform", 0.0) > rules.partial_kl_uniform:
+        partial.append(
+            f"class histogram far from uniform (KL {scores['kl_uniform']:.3f} > {rules.partial_kl_uniform})"
+        )
+    diversity = scores.get("diversity_ratio")
+    if diversity is not None:
+        if diversity < rules.collapsed_diversity_ratio:
+            collapsed.append(f"diversity {diversity:.2f} of real (< {rules.collapsed_diversity_ratio})")
+        elif diversity < rules.partial_diversity_ratio:
+            partial.append(f"diversity {diversity:.2f} of real (< {rules.partial_diversity_ratio})")
+    duplicates = scores.get("near_duplicate_rate")
+    if duplicates is not None:
+        if duplicates >= rules.collapsed_near_duplicate_rate:
+            collapsed.append(f"{100 * duplicates:.0f}% near-duplicates")
+        elif duplicates >= rules.partial_near_duplicate_rate:
+            partial.append(f"{100 * duplicates:.0f}% near-duplicates")
+    if collapsed:
+        return "collapsed", collapsed + partial
+    if partial:
+        return "partial collapse", partial
+    return "healthy", ["all modes covered, class balance, diversity and duplicates within real-data range"]
+
+
+class CollapseTracker:
+    """Feed evaluations in order; it reports the onset once `patience` bad ones in a row."""
+
+    def __init__(self, rules: Rules = Rules()) -> None:
+        self.rules = rules
+        self.history: list[dict[str, Any]] = []
+        self.onset: dict[str, Any] | None = None
+
+    def observe(self, epoch: int, scores: dict[str, float]) -> dict[str, Any] | None:
+        """Record one evaluation; return the onset record the moment a collapse is confirmed."""
+        verdict, reasons = judge(scores, self.rules)
+        self.history.append({"epoch": epoch, "verdict": verdict, "reasons": reasons})
+        if self.onset is not None:
+            return None
+        window = self.history[-self.rules.patience :]
+        if len(window) == self.rules.patience and all(h["verdict"] != "healthy" for h in window):
+            worst = max((h["verdict"] for h in window), key=VERDICTS.index)
+            self.onset = {
+                "onset_epoch": window[0]["epoch"],
+                "verdict": worst,
+                "reasons": window[-1]["reasons"],
+            }
+            return self.onset
+        return None
+
+    def summary(self) -> dict[str, Any]:
+        last = self.history[-1] if self.history else None
+        return {
+            "verdict": last["verdict"] if last else None,
+            "reasons": last["reasons"] if last else [],
+            "collapse_onset_epoch": self.onset["onset_epoch"] if self.onset else None,
+            "rules": self.rules.__dict__,
+        }
+
+
+def detect(series: list[tuple[int, dict[str, float]]], rules: Rules = Rules()) -> dict[str, Any]:
+    """Judge a whole run's (epoch, scores) series at once."""
+    tracker = CollapseTracker(rules)
+    for epoch, scores in series:
+        tracker.observe(epoch, scores)
+    return tracker.summary()

@@ -1,0 +1,38 @@
+"""Diversity in classifier-feature space, relative to real data."""
+
+from __future__ import annotations
+
+import torch
+
+from modecollapse.metrics.neighbors import kth_neighbour_radii
+
+
+def seeded_subset(features: torch.Tensor, size: int, seed: int = 0) -> torch.Tensor:
+    """A fixed random subset (files are often sorted by class, so never the first rows)."""
+    if len(features) <= size:
+        return features
+    keep = torch.randperm(len(features), generator=torch.Generator().manual_seed(seed))[:size]
+    return features[keep]
+
+
+def mean_pairwise_distance(features: torch.Tensor, max_samples: int = 2000) -> float:
+    """Mean Euclidean distance over pairs of distinct samples (a seeded subset of them)."""
+    x = seeded_subset(features, max_samples).float()
+    n = len(x)
+    if n < 2:
+        return 0.0
+    return float(torch.cdist(x, x).sum() / (n * (n - 1)))
+
+
+def near_duplicate_threshold(real: torch.Tensor, size: int, quantile: float = 0.01) -> float:
+    """Distance below which only `quantile` of `size` real samples have their nearest neighbour.
+
+    Nearest-neighbour distances shrink as sets grow, so the threshold is taken on a real
+    subset of the same size as the set it will judge.
+    """
+    return float(torch.quantile(kth_neighbour_radii(seeded_subset(real, size), (1,))[1], quantile))
+
+
+def near_duplicate_rate(fake: torch.Tensor, threshold: float) -> float:
+    """Fraction of samples whose nearest other sample is closer than `threshold`."""
+    return float((kth_neighbour_radii(fake, (1,))[1] < threshold).float().mean())

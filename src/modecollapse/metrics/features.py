@@ -1,0 +1,126 @@
+"""The shipped evaluation classifiers, input normalisation, and feature extraction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+
+from modecollapse.errors import ModeCollapseError
+from modecollapse.models.classifier import DigitClassifier
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+SUPPORTED_SIZES = (28, 32, 64)
+
+
+CLASSIFIER_FOR = {
+    "mnist": "mnist",
+    "mnist-5k": "mnist",
+    "stacked-mnist": "mnist",
+    "fashion-mnist": "fashion-mnist",
+}
+
+
+def classifier_for(dataset: str) -> str:
+    """Which shipped classifier judges images of `dataset` (stacks: one digit per channel)."""
+    if dataset not in CLASSIFIER_FOR:
+        raise ModeCollapseError(
+            f"no evaluation classifier for '{dataset}'; choose one of {', '.join(CLASSIFIER_FOR)}"
+        )
+    return CLASSIFIER_FOR[dataset]
+
+
+@dataclass(frozen=True)
+class EvalClassifier:
+    dataset: str
+    model: DigitClassifier
+    card: dict[str, Any]
+
+    @property
+    def sha256(self) -> str:
+        return self.card["sha256"]
+
+
+def load_classifier(dataset: str, assets: Path = ASSETS) -> EvalClassifier:
+    """The pinned classifier for `dataset`; its weights must match the SHA-256 on its card."""
+    card_path, weights_path = (
+        assets / f"classifier-{dataset}.json",
+        assets / f"classifier-{dataset}.safetensors",
+    )
+    if not card_path.is_file() or not weights_path.is_file():
+        shipped = sorted(p.stem.removeprefix("classifier-") for p in assets.glob("classifier-*.json"))
+        raise ModeCollapseError(
+            f"no evaluation classifier for '{dataset}'; shipped: {', '.join(shipped) or 'none'}"
+        )
+    card = json.loads(card_path.read_text())
+    digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    if digest != card["sha256"]:
+        raise ModeCollapseError(
+            f"{weights_path}: SHA-256 {digest} does not match its card ({card['sha256']})"
+        )
+    model = DigitClassifier()
+    model.load_state_dict(load_file(str(weights_path)))
+    return EvalClassifier(dataset, model.eval(), card)
+
+
+def prepare_images(
+    images: np.ndarray | torch.Tensor, value_range: str = "auto"
+) -> tuple[torch.Tensor, list[str]]:
+    """Any of 0..255 / [0, 1] / [-1, 1], NCHW / NHWC / NHW, 28/32/64 px -> [-1, 1] N x C x 28 x 28.
+
+    value_range "auto" guesses from the values (max > 1.5: 0..255; min >= 0: [0, 1]; else
+    [-1, 1]); pass "0-255", "0-1" or "-1-1" when the guess could be wrong.
+    """
+    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+    notes: list[str] = []
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    if x.dim() != 4:
+        raise ModeCollapseError(f"expected images shaped (N, H, W) or (N, C, H, W), got {tuple(x.shape)}")
+    if x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+        x = x.permute(0, 3, 1, 2)
+        notes.append("channels-last input moved to channels-first")
+    if x.shape[1] not in (1, 3) or x.shape[2] != x.shape[3] or x.shape[2] not in SUPPORTED_SIZES:
+        raise ModeCollapseError(
+            f"images must be 1 or 3 channels of 28x28, 32x32 or 64x64 pixels, got {tuple(x.shape[1:])}"
+        )
+    x = x.float()
+    low, high = float(x.min()), float(x.max())
+    if value_range not in ("auto", "0-255", "0-1", "-1-1"):
+        raise ModeCollapseError(f"value range must be auto, 0-255, 0-1 or -1-1, not '{value_range}'")
+    if value_range == "auto":
+        value_range = "0-255" if high > 1.5 else "0-1" if low >= -0.01 else "-1-1"
+    if value_range == "0-255":
+        x = x / 127.5 - 1
+        notes.append(f"values {low:.3g}..{high:.3g} read as 0..255 and rescaled to [-1, 1]")
+    elif value_range == "0-1":
+        x = x * 2 - 1
+        notes.append(f"values {low:.3g}..{high:.3g} read as [0, 1] and rescaled to [-1, 1]")
+    else:
+        notes.append(f"values {low:.3g}..{high:.3g} read as [-1, 1]")
+    if x.shape[-1] != 28:
+        notes.append(f"resized {x.shape[-1]}x{x.shape[-1]} -> 28x28 (bilinear, antialiased)")
+        x = F.interpolate(x, size=28, mode="bilinear", antialias=True, align_corners=False)
+    return x.clamp(-1, 1), notes
+
+
+@torch.no_grad()
+def classify(
+    classifier: EvalClassifier, images: torch.Tensor, batch: int = 1000
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(probabilities, features) of single-channel images in [-1, 1], 28x28; on the CPU."""
+    model = classifier.model
+    device = next(model.parameters()).device
+    probabilities, features = [], []
+    for chunk in images.split(batch):
+        logits, feats = model(chunk.to(device))
+        probabilities.append(logits.float().softmax(1).cpu())
+        features.append(feats.float().cpu())
+    return torch.cat(probabilities), torch.cat(features)

@@ -1,0 +1,48 @@
+from modecollapse.metrics.detector import CollapseTracker, Rules, detect, judge
+
+HEALTHY = {
+    "modes": 10,
+    "num_classes": 10,
+    "kl_uniform": 0.01,
+    "diversity_ratio": 0.95,
+    "near_duplicate_rate": 0.01,
+}
+
+
+def test_rules():
+    assert judge(HEALTHY)[0] == "healthy"
+    assert judge({**HEALTHY, "modes": 9})[0] == "partial collapse"
+    assert judge({**HEALTHY, "kl_uniform": 0.3})[0] == "partial collapse"
+    assert judge({**HEALTHY, "diversity_ratio": 0.6})[0] == "partial collapse"
+    assert judge({**HEALTHY, "near_duplicate_rate": 0.25})[0] == "partial collapse"
+    verdict, reasons = judge({**HEALTHY, "modes": 1})
+    assert verdict == "collapsed" and reasons == ["only 1 of 10 modes covered"]
+    assert judge({**HEALTHY, "diversity_ratio": 0.2})[0] == "collapsed"
+    assert judge({**HEALTHY, "near_duplicate_rate": 0.6})[0] == "collapsed"
+
+
+def test_thresholds_are_configurable():
+    assert judge({**HEALTHY, "diversity_ratio": 0.6}, Rules(partial_diversity_ratio=0.5))[0] == "healthy"
+
+
+def test_mixture_scores_use_their_own_mode_count():
+    assert judge({"modes": 8, "num_classes": 8})[0] == "healthy"
+    assert judge({"modes": 1, "num_classes": 25})[0] == "collapsed"
+
+
+def test_onset_needs_two_consecutive_bad_evaluations():
+    bad = {**HEALTHY, "modes": 4}
+    series = [(1, HEALTHY), (2, bad), (3, HEALTHY), (4, bad), (5, bad), (6, {**HEALTHY, "modes": 1})]
+    result = detect(series)
+    assert result["collapse_onset_epoch"] == 4
+    assert result["verdict"] == "collapsed"
+    assert detect(series[:4])["collapse_onset_epoch"] is None
+
+
+def test_tracker_reports_the_moment_of_confirmation():
+    tracker = CollapseTracker(Rules(patience=2))
+    assert tracker.observe(1, HEALTHY) is None
+    assert tracker.observe(2, {**HEALTHY, "modes": 1}) is None
+    onset = tracker.observe(3, {**HEALTHY, "modes": 5})
+    assert onset == {"onset_epoch": 2, "verdict": "collapsed", "reasons": ["5 of 10 modes covered"]}
+    assert tracker.observe(4, {**HEALTHY, "modes": 1}) is None  # reported once

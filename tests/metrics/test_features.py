@@ -1,0 +1,93 @@
+import hashlib
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from modecollapse.errors import ModeCollapseError
+from modecollapse.metrics.features import ASSETS, load_classifier, prepare_images
+from modecollapse.metrics.scores import extract, extract_cached
+
+
+def test_shipped_cards_match_their_weights():
+    cards = sorted(ASSETS.glob("classifier-*.json"))
+    assert {c.stem for c in cards} == {"classifier-mnist", "classifier-fashion-mnist"}
+    for card_path in cards:
+        card = json.loads(card_path.read_text())
+        weights = card_path.with_suffix(".safetensors").read_bytes()
+        assert hashlib.sha256(weights).hexdigest() == card["sha256"]
+        assert card["feature_dim"] == 128 and "[-1, 1]" in card["input"]
+
+
+def test_mnist_classifier_meets_its_accuracy_target(mnist_dir):
+    from modecollapse.data.idx import read_idx
+
+    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
+    labels = torch.from_numpy(read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz").astype(np.int64))
+    classifier = load_classifier("mnist")
+    features = extract(classifier, prepare_images(images)[0])
+    accuracy = (features.predictions == labels).float().mean().item()
+    assert accuracy >= 0.985
+    assert abs(accuracy - classifier.card["test_accuracy"]) < 2e-3  # the card tells the truth
+
+
+def test_tampered_weights_are_refused(tmp_path):
+    for suffix in (".json", ".safetensors"):
+        (tmp_path / f"classifier-mnist{suffix}").write_bytes(
+            (ASSETS / f"classifier-mnist{suffix}").read_bytes()
+        )
+    data = bytearray((tmp_path / "classifier-mnist.safetensors").read_bytes())
+    data[-1] ^= 1
+    (tmp_path / "classifier-mnist.safetensors").write_bytes(bytes(data))
+    with pytest.raises(ModeCollapseError, match="does not match its card"):
+        load_classifier("mnist", tmp_path)
+
+
+def test_unknown_classifier_lists_shipped_ones():
+    with pytest.raises(ModeCollapseError, match="shipped: .*mnist"):
+        load_classifier("cifar10")
+
+
+@pytest.mark.parametrize(
+    "array, note",
+    [
+        (np.full((2, 28, 28), 255, np.uint8), "0..255"),
+        (np.ones((2, 1, 28, 28), np.float32), "[0, 1]"),
+        (-np.ones((2, 28, 28, 1), np.float32), "[-1, 1]"),
+    ],
+)
+def test_value_ranges_and_layouts(array, note):
+    images, notes = prepare_images(array)
+    assert images.shape == (2, 1, 28, 28)
+    assert any(note in n for n in notes)
+    expected = -1.0 if array.min() < 0 else 1.0
+    torch.testing.assert_close(images, torch.full((2, 1, 28, 28), expected))
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_larger_images_are_resized(size):
+    images, notes = prepare_images(torch.zeros(3, 1, size, size))
+    assert images.shape == (3, 1, 28, 28) and any("resized" in n for n in notes)
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 28, 28), (2, 1, 30, 30), (2, 1, 28, 32), (28, 28)])
+def test_bad_shapes_are_refused(shape):
+    with pytest.raises(ModeCollapseError, match="images"):
+        prepare_images(np.zeros(shape, np.float32))
+
+
+def test_explicit_range_beats_the_guess():
+    bright = torch.full((1, 1, 28, 28), 0.5)  # a [-1, 1] image that only uses its upper half
+    assert prepare_images(bright)[0].mean() == 0.0  # guessed [0, 1]
+    assert prepare_images(bright, "-1-1")[0].mean() == 0.5
+
+
+def test_feature_cache_hits_and_keys_on_pixels():
+    classifier = load_classifier("mnist")
+    images = torch.rand(20, 1, 28, 28) * 2 - 1
+    first = extract_cached(classifier, images)
+    again = extract_cached(classifier, images)
+    torch.testing.assert_close(first.features, again.features)
+    other = extract_cached(classifier, images.flip(0))
+    assert not torch.equal(other.features, first.features)

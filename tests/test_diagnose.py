@@ -1,0 +1,160 @@
+"""Calibration: diagnose must be right on real data, one repeated digit, and three classes."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from modecollapse.cli import main
+from modecollapse.data.idx import read_idx
+from modecollapse.diagnose import diagnose, real_reference
+from modecollapse.errors import ModeCollapseError
+
+
+@pytest.fixture(scope="module")
+def mnist_test(request):
+    from tests.conftest import MNIST_DIR
+
+    if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip("the shared MNIST test set is not next to this checkout")
+    images = read_idx(MNIST_DIR / "t10k-images-idx3-ubyte.gz")
+    labels = read_idx(MNIST_DIR / "t10k-labels-idx1-ubyte.gz")
+    reference, _ = real_reference("mnist", str(MNIST_DIR.parent))
+    return images, labels, reference
+
+
+def test_real_test_set_is_healthy(tmp_path, mnist_test):
+    images, _, reference = mnist_test
+    np.save(tmp_path / "real.npy", images)
+    report = diagnose(tmp_path / "real.npy", "mnist", reference=reference)
+    assert report["verdict"] == "healthy"
+    assert report["scores"]["modes"] == 10
+
+
+def test_one_repeated_digit_is_collapsed(tmp_path, mnist_test):
+    images, labels, reference = mnist_test
+    rng = np.random.default_rng(0)
+    digit = images[labels == 7][0].astype(np.float32) / 255
+    noisy = np.clip(digit + rng.normal(0, 0.03, (3000, 28, 28)), 0, 1).astype(np.float32)
+    np.save(tmp_path / "one.npy", noisy)
+    report = diagnose(tmp_path / "one.npy", "mnist", reference=reference)
+    assert report["verdict"] == "collapsed"
+    assert report["scores"]["modes"] == 1
+    assert any("[0, 1]" in note for note in report["input_notes"])
+
+
+def test_three_classes_is_partial_with_three_modes(tmp_path, mnist_test):
+    images, labels, reference = mnist_test
+    np.savez(tmp_path / "three.npz", samples=images[np.isin(labels, [2, 5, 8])] / 127.5 - 1)
+    report = diagnose(tmp_path / "three.npz", "mnist", reference=reference)
+    assert report["verdict"] == "partial collapse"
+    assert report["scores"]["modes"] == 3
+
+
+def test_png_folder_at_32_pixels(tmp_path, mnist_test):
+    from PIL import Image
+
+    images, _, reference = mnist_test
+    for i in range(200):
+        Image.fromarray(np.pad(images[i], 2)).save(tmp_path / f"{i:03d}.png")
+    report = diagnose(tmp_path, "mnist", reference=reference)
+    assert report["scores"]["num_samples"] == 200
+    assert any("resized 32x32 -> 28x28" in note for note in report["input_notes"])
+
+
+class Exploit:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch EXPLOITED",))
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".pkl", ".pth"])
+def test_malicious_pickle_is_never_executed(tmp_path, monkeypatch, suffix):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / f"generator{suffix}"
+    path.write_bytes(pickle.dumps(Exploit()))
+    with pytest.raises(ModeCollapseError, match="pickle.*TorchScript"):
+        diagnose(path, "mnist")
+    assert not (tmp_path / "EXPLOITED").exists()
+
+
+def test_torch_save_state_dict_is_refused(tmp_path):
+    torch.save({"weight": torch.zeros(2)}, tmp_path / "weights.pt")
+    with pytest.raises(ModeCollapseError, match="refuses"):
+        diagnose(tmp_path / "weights.pt", "mnist")
+
+
+def test_pickled_npy_is_refused(tmp_path):
+    np.save(tmp_path / "objects.npy", np.array([Exploit()], dtype=object), allow_pickle=True)
+    with pytest.raises(ModeCollapseError, match="without unpickling"):
+        diagnose(tmp_path / "objects.npy", "mnist")
+
+
+class FixedImage(torch.nn.Module):
+    """A generator that ignores z: one real digit, always."""
+
+    def __init__(self, image: torch.Tensor):
+        super().__init__()
+        self.register_buffer("image", image)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.image.expand(z.shape[0], 1, 28, 28) + 0 * z.sum(1).view(-1, 1, 1, 1)
+
+
+def test_torchscript_generator_that_ignores_z(tmp_path, mnist_test):
+    images, _, reference = mnist_test
+    digit = torch.from_numpy(images[0]).float().div(127.5).sub(1)
+    torch.jit.script(FixedImage(digit)).save(str(tmp_path / "g.ts"))
+    with pytest.raises(ModeCollapseError, match="--latent-dim"):
+        diagnose(tmp_path / "g.ts", "mnist", reference=reference)
+    report = diagnose(tmp_path / "g.ts", "mnist", num_samples=500, latent_dim=8, reference=reference)
+    assert report["verdict"] == "collapsed"
+    assert report["latent"]["ignores_latent"] is True
+    assert report["latent"]["dead_dimensions"] == 8
+
+
+def test_run_folder_generator_is_probed(tmp_path, mnist_test):
+    from modecollapse.training.loop import train
+    from tests.conftest import tiny_image_config
+
+    _, _, reference = mnist_test
+    train(tiny_image_config(), tmp_path / "run")
+    report = diagnose(tmp_path / "run", num_samples=300, reference=reference)
+    assert report["scores"]["num_samples"] == 300
+    assert report["verdict"] in ("healthy", "partial collapse", "collapsed")
+    latent = report["latent"]
+    assert latent["latent_dimensions"] == 8 and 0 <= latent["dead_dimensions"] <= 8
+    assert latent["output_spread"] > 0
+
+
+def test_cli_exit_code_json_and_evidence(tmp_path, mnist_test, capsys):
+    from tests.conftest import MNIST_DIR
+
+    images, labels, _ = mnist_test
+    np.save(tmp_path / "one.npy", np.repeat(images[labels == 1][:1], 500, axis=0))
+    out = tmp_path / "evidence"
+    code = main(
+        [
+            "diagnose",
+            str(tmp_path / "one.npy"),
+            "--json",
+            "--out",
+            str(out),
+            "--data-dir",
+            str(MNIST_DIR.parent),
+        ]
+    )
+    assert code == 5
+    report = json.loads(capsys.readouterr().out)
+    assert report["verdict"] == "collapsed" and len(report["classifier"]["sha256"]) == 64
+    for name in ("samples.png", "class_histogram.png", "samples_by_class.png"):
+        assert (out / name).is_file()
+
+
+def test_cli_bad_shape_exits_2(tmp_path, capsys):
+    np.save(tmp_path / "bad.npy", np.zeros((4, 5, 28, 28), np.float32))
+    assert main(["diagnose", str(tmp_path / "bad.npy")]) == 2
+    assert "1 or 3 channels" in capsys.readouterr().err
