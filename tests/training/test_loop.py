@@ -153,7 +153,16 @@ def test_image_runs_are_scored_and_judged_each_epoch(tmp_path, capsys):
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     evals = [r for r in records if r["type"] == "eval"]
     assert [r["epoch"] for r in evals] == [1, 2]
-    for key in ("modes", "kl_uniform", "fcd", "precision", "recall", "density", "coverage", "diversity_ratio"):
+    for key in (
+        "modes",
+        "kl_uniform",
+        "fcd",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "diversity_ratio",
+    ):
         assert isinstance(evals[0][key], float)
     assert len(evals[0]["classifier_sha256"]) == 64
     detector = summary["detector"]
