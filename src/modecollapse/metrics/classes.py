@@ -31,9 +31,14 @@ def stacked_labels(predictions: torch.Tensor) -> torch.Tensor:
 
 
 def classifier_score(probabilities: torch.Tensor, splits: int = 10) -> tuple[float, float]:
-    """The Inception score computed with our classifier: exp E_x KL(p(y|x) || p(y)), mean/std."""
+    """The Inception score computed with our classifier: exp E_x KL(p(y|x) || p(y)), mean/std.
+
+    Samples are shuffled (fixed seed) before splitting: files sorted by class would
+    otherwise give each split one class and a score of 1.
+    """
+    order = torch.randperm(len(probabilities), generator=torch.Generator().manual_seed(0))
     scores = []
-    for chunk in probabilities.double().chunk(splits):
+    for chunk in probabilities[order].double().chunk(splits):
         marginal = chunk.mean(0, keepdim=True)
         kl = (chunk * (chunk.clamp_min(1e-12).log() - marginal.clamp_min(1e-12).log())).sum(1)
         scores.append(kl.mean().exp())
