@@ -46,3 +46,11 @@ def test_tracker_reports_the_moment_of_confirmation():
     onset = tracker.observe(3, {**HEALTHY, "modes": 5})
     assert onset == {"onset_epoch": 2, "verdict": "collapsed", "reasons": ["5 of 10 modes covered"]}
     assert tracker.observe(4, {**HEALTHY, "modes": 1}) is None  # reported once
+
+
+def test_sampling_floor_is_allowed_for_many_modes():
+    # a perfect uniform generator over 1,000 modes with 2,000 samples: ~865 modes, KL ~0.25
+    perfect = {"modes": 866, "num_classes": 1000, "num_samples": 2000, "kl_uniform": 0.25}
+    assert judge(perfect)[0] == "healthy"
+    assert judge({**perfect, "modes": 700})[0] == "partial collapse"
+    assert judge({**perfect, "kl_uniform": 0.5})[0] == "partial collapse"
