@@ -16,10 +16,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from modecollapse.errors import ModeCollapseError
+from modecollapse.config import DataConfig, config_from_dict
+from modecollapse.data.datasets import dataset_kind, load_dataset, sample_shape
+from modecollapse.errors import DatasetUnavailable, ModeCollapseError
+from modecollapse.images import save_grid
 from modecollapse.metrics.detector import Rules, judge
+from modecollapse.metrics.diversity import seeded_subset
 from modecollapse.metrics.features import classifier_for, load_classifier, prepare_images
 from modecollapse.metrics.scores import FeatureSet, extract, extract_cached, score
+from modecollapse.models import build_models
+from modecollapse.training import checkpoint as ckpt
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
 EXIT_CODES = {"healthy": 0, "partial collapse": 4, "collapsed": 5}
@@ -78,10 +84,6 @@ def diagnose(
 
 def real_reference(dataset: str, data_dir: str | None = None, size: int = 10_000) -> tuple[FeatureSet, str]:
     """Features of real images (the test split; mnist-5k when MNIST is not on disk) and a label."""
-    from modecollapse.config import DataConfig
-    from modecollapse.data.datasets import load_dataset
-    from modecollapse.errors import DatasetUnavailable
-    from modecollapse.metrics.diversity import seeded_subset
 
     try:
         data = load_dataset(DataConfig(name=dataset, split="test", data_dir=data_dir, download=False))
@@ -192,10 +194,6 @@ def _looks_pickled(path: Path) -> bool:
 
 def _generator_from_run(path: Path) -> tuple[nn.Module, int, str]:
     """Rebuild G from a run folder's newest checkpoint (or a checkpoint folder) without pickle."""
-    from modecollapse.config import config_from_dict
-    from modecollapse.data.datasets import dataset_kind, sample_shape
-    from modecollapse.models import build_models
-    from modecollapse.training import checkpoint as ckpt
 
     folder = path if (path / "state.json").is_file() else ckpt.latest_checkpoint(path)
     if folder is None:
@@ -276,8 +274,6 @@ def write_evidence(report: dict[str, Any], out: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from modecollapse.images import save_grid
 
     out.mkdir(parents=True, exist_ok=True)
     images, predictions = report["_images"], report["_predictions"]
