@@ -109,6 +109,19 @@ def _parser() -> argparse.ArgumentParser:
     classifier_train.add_argument("--epochs", type=int)
     classifier_train.set_defaults(handler=_classifier_train)
 
+    sweep = commands.add_parser("sweep", help="run a sweep file: settings x seeds, in parallel")
+    sweep.add_argument("file", nargs="?", help="sweep TOML (experiments/*.toml)")
+    sweep.add_argument("--out", help="sweep folder (default sweeps/<name>)")
+    sweep.add_argument("--workers", type=int, help="runs at once in the local pool")
+    sweep.add_argument("--executor", choices=["local", "ray"], default="local")
+    sweep.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    sweep.add_argument("--status", metavar="DIR", help="show the progress of a sweep folder and exit")
+    sweep.set_defaults(handler=_sweep)
+
+    report = commands.add_parser("report", help="table, plots and an HTML page for a run or sweep folder")
+    report.add_argument("folder")
+    report.set_defaults(handler=_report)
+
     demo = commands.add_parser("demo", help="show mode collapse and a fix, on embedded data (~2 min)")
     demo.add_argument("--out", default="demo-output", help="folder for the demo's runs and plots")
     demo.set_defaults(handler=_demo)
@@ -205,6 +218,44 @@ def _classifier_train(args: argparse.Namespace) -> int:
 
     card = train_classifier(args.dataset, Path(args.out) if args.out else ASSETS, args.data_dir, args.epochs)
     print(f"{args.dataset}: test accuracy {card['test_accuracy']:.4f}, sha256 {card['sha256']}")
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from modecollapse.errors import ConfigError
+    from modecollapse.experiments.executors import execute, sweep_status
+    from modecollapse.experiments.sweep import load_sweep
+
+    if args.status:
+        rows = sweep_status(Path(args.status))
+        for row in rows:
+            progress = f"{row['step']}/{row['total_steps']}" if row["total_steps"] else "-"
+            verdict = f" {row['verdict']}" + (
+                f" since epoch {row['onset_epoch']}" if row["onset_epoch"] else ""
+            )
+            error = f"  {row['error']}" if row["error"] else ""
+            print(
+                f"{row['status']:<11} {progress:>11}  {row['id']}{verdict if row['verdict'] else ''}{error}"
+            )
+        counts = {s: sum(r["status"] == s for r in rows) for s in dict.fromkeys(r["status"] for r in rows)}
+        print(", ".join(f"{n} {s}" for s, n in counts.items()))
+        return 0
+    if not args.file:
+        raise ConfigError("give a sweep FILE, or --status DIR")
+    sweep = load_sweep(args.file)
+    folder = Path(args.out) if args.out else Path("sweeps") / sweep.name
+    results = execute(sweep, folder, args.executor, args.workers, args.address)
+    failed = [r for r in results if r["status"] == "failed"]
+    print(f"sweep folder: {folder}" + (f"; {len(failed)} runs failed (see --status)" if failed else ""))
+    print(f"next: modecollapse report {folder}")
+    return 1 if failed else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from modecollapse.experiments.report import build_report
+
+    page = build_report(Path(args.folder))
+    print(f"report: {page} (and table.md, table.csv, plots beside it)")
     return 0
 
 

@@ -64,6 +64,9 @@ def image_evaluator(dataset: Dataset, latent_dim: int, device: torch.device, num
     def evaluate(generator: nn.Module, epoch: int) -> dict[str, float]:
         images = torch.cat([generator(chunk).float().cpu() for chunk in latent.split(500)])
         fake = extract(classifier, prepare_images(images, "-1-1")[0])
-        return {**score(fake, real), "classifier_sha256": classifier.sha256}  # type: ignore[dict-item]
+        record: dict = {**score(fake, real), "classifier_sha256": classifier.sha256}
+        if fake.num_classes <= 25:
+            record["class_counts"] = torch.bincount(fake.predictions, minlength=fake.num_classes).tolist()
+        return record
 
     return evaluate

@@ -15,8 +15,8 @@ PROTOCOL_SAMPLES = 2500
 
 def mixture_scores(
     samples: torch.Tensor, means: torch.Tensor, std: float, threshold: float = 3.0
-) -> dict[str, float]:
-    """modes (covered), high_quality (fraction), reverse_kl for samples (N, 2)."""
+) -> dict[str, float | list[int]]:
+    """modes (covered), high_quality (fraction), reverse_kl, and per-mode counts, for (N, 2)."""
     distances = torch.cdist(samples.float(), means.float().to(samples.device)) / std
     nearest = distances.min(dim=1)
     good = nearest.values < threshold
@@ -33,4 +33,5 @@ def mixture_scores(
         "num_classes": float(len(means)),
         "high_quality": float(good.double().mean()),
         "reverse_kl": reverse_kl,
+        "class_counts": [int(c) for c in counts.tolist()],
     }

@@ -1,0 +1,1 @@
+"""Sweeps over settings x seeds, their executors, and reports."""

@@ -1,0 +1,152 @@
+"""Run a sweep's runs: a local process pool (default) or Ray tasks; finished runs are skipped.
+
+A run that raises is recorded in its folder as failure.json and does not stop the others;
+running the same sweep again retries failed runs, resumes interrupted ones from their last
+checkpoint, and leaves completed ones alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from modecollapse.experiments.sweep import RunSpec, Sweep, read_index, write_index
+from modecollapse.files import atomic_write_json
+
+FAILURE = "failure.json"
+
+
+def run_one(run_id: str, config: dict[str, Any], run_dir: str, threads: int) -> dict[str, Any]:
+    """Train one run (resuming if it has a checkpoint); never raises: failures are recorded."""
+    import torch
+
+    from modecollapse.config import config_from_dict
+    from modecollapse.training.loop import train
+
+    torch.set_num_threads(threads)
+    folder = Path(run_dir)
+    (folder / FAILURE).unlink(missing_ok=True)
+    start = time.perf_counter()
+    try:
+        resume = (folder / "config.toml").is_file()
+        summary = train(config_from_dict(config), folder, resume=resume)
+        return {"id": run_id, "status": summary["status"], "seconds": round(time.perf_counter() - start, 1)}
+    except Exception as error:  # noqa: BLE001 - a failed run must not stop the sweep
+        failure = {
+            "error": f"{type(error).__name__}: {error}",
+            "traceback": traceback.format_exc(),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        atomic_write_json(folder / FAILURE, failure)
+        return {
+            "id": run_id,
+            "status": "failed",
+            "error": failure["error"],
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+
+
+def run_status(run_dir: Path) -> dict[str, Any]:
+    """pending / running / completed / diverged / interrupted / failed, with progress."""
+    summary_path, failure_path = run_dir / "summary.json", run_dir / FAILURE
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    if failure_path.is_file() and summary.get("status") != "completed":
+        return {**summary, "status": "failed", "error": json.loads(failure_path.read_text())["error"]}
+    if not summary:
+        return {"status": "pending"}
+    return summary
+
+
+def pending_runs(sweep: Sweep, sweep_dir: Path) -> list[RunSpec]:
+    return [r for r in sweep.runs if run_status(sweep_dir / "runs" / r.run_id)["status"] != "completed"]
+
+
+def execute(
+    sweep: Sweep,
+    sweep_dir: Path,
+    executor: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    report: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Run every unfinished run of `sweep` into `sweep_dir`; return one result per run started."""
+    write_index(sweep, sweep_dir)
+    todo = pending_runs(sweep, sweep_dir)
+    done = len(sweep.runs) - len(todo)
+    report(f"sweep {sweep.name}: {len(sweep.runs)} runs, {done} already completed, {len(todo)} to run")
+    if not todo:
+        return []
+    jobs = [(r.run_id, r.config.model_dump(mode="json"), str(sweep_dir / "runs" / r.run_id)) for r in todo]
+    if executor == "ray":
+        return _run_ray(jobs, sweep, address, report)
+    return _run_local(jobs, sweep, workers or sweep.resources.workers, report)
+
+
+def _run_local(jobs: list[tuple], sweep: Sweep, workers: int, report: Callable[[str], None]) -> list[dict]:
+    threads = sweep.resources.threads_per_worker
+    if workers > 1 and threads == 1 and "threads_per_worker" not in sweep.source.get("resources", {}):
+        threads = max(1, (os.cpu_count() or 1) // workers)
+    results = []
+    if workers == 1:
+        for job in jobs:
+            results.append(run_one(*job, threads))
+            report(_line(results[-1], len(results), len(jobs)))
+        return results
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(run_one, *job, threads) for job in jobs]
+        for future in as_completed(futures):
+            results.append(future.result())
+            report(_line(results[-1], len(results), len(jobs)))
+    return results
+
+
+def _run_ray(
+    jobs: list[tuple], sweep: Sweep, address: str | None, report: Callable[[str], None]
+) -> list[dict]:
+    try:
+        import ray
+    except ImportError:
+        from modecollapse.errors import ConfigError
+
+        raise ConfigError("--executor ray needs Ray: pip install 'ray>=2.9'") from None
+    ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+    resources = sweep.resources
+    remote = ray.remote(num_cpus=resources.num_cpus, num_gpus=resources.num_gpus)(run_one)
+    threads = max(1, int(resources.num_cpus))
+    pending = [remote.remote(*job, threads) for job in jobs]
+    results = []
+    while pending:
+        finished, pending = ray.wait(pending, num_returns=1)
+        results.append(ray.get(finished[0]))
+        report(_line(results[-1], len(results), len(jobs)))
+    return results
+
+
+def _line(result: dict[str, Any], count: int, total: int) -> str:
+    extra = f": {result['error']}" if result.get("error") else ""
+    return f"[{count}/{total}] {result['id']}: {result['status']} ({result['seconds']} s){extra}"
+
+
+def sweep_status(sweep_dir: Path) -> list[dict[str, Any]]:
+    """One row per run of a sweep folder: id, status, steps done, detector verdict."""
+    rows = []
+    for run in read_index(sweep_dir)["runs"]:
+        status = run_status(sweep_dir / run["dir"])
+        detector = status.get("detector") or {}
+        rows.append({
+            "id": run["id"],
+            "status": status["status"],
+            "step": status.get("step", 0),
+            "total_steps": status.get("total_steps"),
+            "verdict": detector.get("verdict"),
+            "onset_epoch": detector.get("collapse_onset_epoch"),
+            "error": status.get("error"),
+        })  # fmt: skip
+    return rows

@@ -1,0 +1,164 @@
+"""Sweep files: a base config, a grid over any config keys, and seeds -> one run per cell.
+
+    name = "label-flip-cpu"
+    seeds = [0, 1, 2]
+    base_config = "dcgan28_mnist5k.toml"     # relative to the sweep file; or a [base] table
+    [grid]
+    "objective.label_flip_fraction" = [0.0, 0.05, 0.1]
+    [resources]                              # optional
+    workers = 2                              # local processes at once
+    threads_per_worker = 1
+    num_cpus = 1                             # per run, for Ray
+    num_gpus = 0
+
+A sweep folder holds `sweep.toml` (the resolved sweep), `index.json` (every run: id,
+setting, seed, folder) and one run folder per (setting, seed) under `runs/`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from modecollapse.config import Config, apply_override, config_from_dict
+from modecollapse.errors import ConfigError
+from modecollapse.files import atomic_write_json, atomic_write_text
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+INDEX = "index.json"
+
+
+class Resources(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    workers: int = Field(default=1, ge=1)
+    threads_per_worker: int = Field(default=1, ge=1)
+    num_cpus: float = Field(default=1, gt=0)
+    num_gpus: float = Field(default=0, ge=0)
+
+
+class SweepFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    seeds: list[int] = Field(default=[0], min_length=1)
+    base_config: str | None = None
+    base: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    resources: Resources = Field(default_factory=Resources)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of the sweep: a setting (grid values), a seed, and its resolved config."""
+
+    run_id: str
+    setting: dict[str, Any]
+    seed: int
+    config: Config = field(compare=False)
+
+    @property
+    def setting_id(self) -> str:
+        return setting_slug(self.setting)
+
+
+@dataclass
+class Sweep:
+    name: str
+    runs: list[RunSpec]
+    resources: Resources
+    source: dict[str, Any]
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and expand a sweep file; every run's config is validated before any work starts."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"sweep file not found: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    try:
+        sweep = SweepFile.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        raise ConfigError(f"{path}: {problems}") from None
+    base = dict(sweep.base)
+    if sweep.base_config:
+        base_path = (path.parent / sweep.base_config).resolve()
+        if not base_path.is_file():
+            raise ConfigError(f"{path}: base_config {sweep.base_config} not found at {base_path}")
+        base = {**tomllib.loads(base_path.read_text()), **base}
+    return expand(sweep, base, str(path))
+
+
+def expand(sweep: SweepFile, base: dict[str, Any], source: str = "sweep") -> Sweep:
+    keys = list(sweep.grid)
+    runs = []
+    for values in itertools.product(*(sweep.grid[key] for key in keys)) if keys else [()]:
+        setting = dict(zip(keys, values, strict=True))
+        for seed in sweep.seeds:
+            raw = json.loads(json.dumps(base))  # deep copy of plain data
+            for key, value in setting.items():
+                apply_override(raw, f"{key}={json.dumps(value)}")
+            apply_override(raw, f"train.seed={seed}")
+            slug = setting_slug(setting)
+            raw["name"] = f"{sweep.name}-{slug}-seed{seed}"
+            config = config_from_dict(raw, source=f"{source} [{slug}, seed {seed}]")
+            runs.append(RunSpec(f"{slug}__seed{seed}", setting, seed, config))
+    return Sweep(sweep.name, runs, sweep.resources, sweep.model_dump())
+
+
+def setting_slug(setting: dict[str, Any]) -> str:
+    """A folder-safe name for a grid cell, e.g. 'label_flip_fraction=0.05,pack=2'."""
+    if not setting:
+        return "base"
+    parts = [f"{key.split('.')[-1]}={value}" for key, value in setting.items()]
+    return re.sub(r"[^A-Za-z0-9_.=,+-]", "_", ",".join(parts))
+
+
+def write_index(sweep: Sweep, sweep_dir: Path) -> None:
+    """sweep.toml and index.json: enough to find, resume and report every run."""
+    import tomli_w
+
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(sweep_dir / "sweep.toml", tomli_w.dumps(_plain(sweep.source)))
+    index = {
+        "name": sweep.name,
+        "runs": [
+            {
+                "id": r.run_id,
+                "setting": r.setting,
+                "setting_id": r.setting_id,
+                "seed": r.seed,
+                "dir": f"runs/{r.run_id}",
+            }
+            for r in sweep.runs
+        ],
+    }
+    atomic_write_json(sweep_dir / INDEX, index)
+
+
+def read_index(sweep_dir: Path) -> dict[str, Any]:
+    path = Path(sweep_dir) / INDEX
+    if not path.is_file():
+        raise ConfigError(f"{sweep_dir} is not a sweep folder (no {INDEX})")
+    return json.loads(path.read_text())
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,131 @@
+import json
+import statistics
+
+import pytest
+
+from modecollapse.errors import ConfigError
+from modecollapse.experiments.executors import execute, sweep_status
+from modecollapse.experiments.report import aggregate, build_report, collect
+from modecollapse.experiments.sweep import load_sweep
+
+SWEEP = """
+name = "mini"
+seeds = [0, 1]
+[base]
+[base.data]
+name = "ring8"
+num_samples = 512
+[base.model]
+family = "mlp"
+latent_dim = 4
+g_width = 16
+d_width = 16
+mlp_hidden_layers = 2
+[base.train]
+epochs = 2
+batch_size = 32
+tensorboard = false
+progress = false
+sample_every = 16
+[grid]
+"model.pack" = [1, 2]
+"""
+
+
+def write(tmp_path, text=SWEEP, name="sweep.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_grid_times_seeds_expands_into_validated_configs(tmp_path):
+    sweep = load_sweep(write(tmp_path))
+    assert [r.run_id for r in sweep.runs] == [
+        "pack=1__seed0",
+        "pack=1__seed1",
+        "pack=2__seed0",
+        "pack=2__seed1",
+    ]
+    assert [r.config.model.pack for r in sweep.runs] == [1, 1, 2, 2]
+    assert [r.config.train.seed for r in sweep.runs] == [0, 1, 0, 1]
+
+
+def test_bad_grid_key_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="unknown key 'model.pak'.*did you mean 'model.pack'"):
+        load_sweep(write(tmp_path, SWEEP.replace('"model.pack"', '"model.pak"')))
+
+
+def test_base_config_file_is_relative_to_the_sweep(tmp_path):
+    (tmp_path / "base.toml").write_text('[data]\nname = "ring8"\n[model]\nfamily = "mlp"\n')
+    sweep = load_sweep(write(tmp_path, 'name = "b"\nbase_config = "base.toml"\nseeds = [3]\n'))
+    assert sweep.runs[0].config.data.name == "ring8" and sweep.runs[0].config.train.seed == 3
+
+
+def test_local_pool_runs_skips_finished_and_records_failures(tmp_path):
+    text = SWEEP.replace('"model.pack" = [1, 2]', '"data.num_samples" = [512, 8]')  # 8 < one batch: fails
+    sweep = load_sweep(write(tmp_path, text))
+    results = execute(sweep, tmp_path / "out", workers=2, report=lambda line: None)
+    by_status = {r["id"]: r["status"] for r in results}
+    assert by_status == {
+        "num_samples=512__seed0": "completed", "num_samples=512__seed1": "completed",
+        "num_samples=8__seed0": "failed", "num_samples=8__seed1": "failed",
+    }  # fmt: skip
+    rows = {row["id"]: row for row in sweep_status(tmp_path / "out")}
+    assert "too few for one step" in rows["num_samples=8__seed0"]["error"]
+    assert rows["num_samples=512__seed1"]["step"] == 32
+    again = execute(sweep, tmp_path / "out", workers=1, report=lambda line: None)
+    assert sorted(r["id"] for r in again) == ["num_samples=8__seed0", "num_samples=8__seed1"]  # only retries
+
+
+def test_interrupted_run_is_resumed(tmp_path):
+    from modecollapse.training.loop import train
+
+    sweep = load_sweep(write(tmp_path))
+    first = sweep.runs[0]
+
+    def crash(step, models):
+        if step == 7:
+            raise KeyboardInterrupt
+
+    config = first.config.model_copy(
+        update={"train": first.config.train.model_copy(update={"checkpoint_every": 5})}
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "out" / "runs" / first.run_id, callbacks=[crash])
+    from modecollapse.training.checkpoint import latest_checkpoint
+
+    assert latest_checkpoint(tmp_path / "out" / "runs" / first.run_id).name == "step-00000005"
+    runs = load_sweep(write(tmp_path, SWEEP.replace("[base.train]", "[base.train]\ncheckpoint_every = 5")))
+    execute(runs, tmp_path / "out", workers=1, report=lambda line: None)
+    summary = json.loads((tmp_path / "out" / "runs" / first.run_id / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["step"] == 32
+
+
+def test_report_table_is_mean_and_stderr_over_seeds(tmp_path):
+    sweep = load_sweep(write(tmp_path))
+    execute(sweep, tmp_path / "out", workers=1, report=lambda line: None)
+    results = collect(tmp_path / "out")
+    rows = {row["setting"]: row for row in aggregate(results)}
+    for setting in ("pack=1", "pack=2"):
+        finals = [r.final["high_quality"] for r in results if r.setting_id == setting]
+        mean, stderr = rows[setting]["metrics"]["high_quality"]
+        assert mean == pytest.approx(statistics.mean(finals))
+        assert stderr == pytest.approx(statistics.stdev(finals) / len(finals) ** 0.5)
+    page = build_report(tmp_path / "out")
+    report = page.parent
+    for name in ("table.md", "table.csv", "metric-modes.png", "class-histograms.png", "samples-pack=1.png"):
+        assert (report / name).is_file()
+    text = page.read_text()
+    figures = len(list(report.glob("*.png")))
+    assert text.count('src="data:image/png;base64,') == figures
+    assert "| pack=2 | 2/2 |" in (report / "table.md").read_text()
+
+
+def test_report_on_a_single_run(tmp_path):
+    from modecollapse.training.loop import train
+    from tests.conftest import tiny_ring_config
+
+    train(tiny_ring_config(), tmp_path / "run")
+    page = build_report(tmp_path / "run")
+    assert "| run | 1/1 |" in (page.parent / "table.md").read_text()
+    assert "<td>run</td><td>1/1</td>" in page.read_text()
