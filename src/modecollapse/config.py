@@ -57,6 +57,9 @@ class ModelConfig(_Section):
     d_width: int = Field(default=64, ge=1)
     """Discriminator width: ndf for DCGAN, hidden units for the MLP."""
     mlp_hidden_layers: int = Field(default=3, ge=1)
+    g_activation: Literal["relu", "identity"] = "relu"
+    """DCGAN generator hidden activation. 'identity' reproduces code that wrote
+    nn.LeakyReLU(True): the first argument is the negative slope, so the slope is 1.0."""
     d_norm: Literal["batch", "none"] = "batch"
     """Normalization inside the DCGAN discriminator (the classic DCGAN uses batch)."""
     spectral_norm: bool = False

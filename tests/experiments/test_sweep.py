@@ -129,3 +129,17 @@ def test_report_on_a_single_run(tmp_path):
     page = build_report(tmp_path / "run")
     assert "| run | 1/1 |" in (page.parent / "table.md").read_text()
     assert "<td>run</td><td>1/1</td>" in page.read_text()
+
+
+def test_variants_cross_the_grid(tmp_path):
+    text = (
+        SWEEP + '\n[variants.as_published]\n"objective.label_flip_rounding" = "floor"\n"model.g_width" = 8\n'
+    )
+    text += '[variants.corrected]\n"objective.label_flip_rounding" = "bernoulli"\n'
+    sweep = load_sweep(write(tmp_path, text.replace("seeds = [0, 1]", "seeds = [0]")))
+    assert [r.run_id for r in sweep.runs] == [
+        "variant=as_published,pack=1__seed0", "variant=as_published,pack=2__seed0",
+        "variant=corrected,pack=1__seed0", "variant=corrected,pack=2__seed0",
+    ]  # fmt: skip
+    assert [r.config.objective.label_flip_rounding for r in sweep.runs] == ["floor"] * 2 + ["bernoulli"] * 2
+    assert [r.config.model.g_width for r in sweep.runs] == [8, 8, 16, 16]

@@ -54,3 +54,12 @@ def test_sampling_floor_is_allowed_for_many_modes():
     assert judge(perfect)[0] == "healthy"
     assert judge({**perfect, "modes": 700})[0] == "partial collapse"
     assert judge({**perfect, "kl_uniform": 0.5})[0] == "partial collapse"
+
+
+def test_an_untrained_blob_is_not_a_collapse_onset():
+    blob = {**HEALTHY, "modes": 1}
+    result = detect([(1, blob), (2, blob), (3, HEALTHY), (4, HEALTHY), (5, blob), (6, blob)])
+    assert result["collapse_onset_epoch"] == 5 and result["never_healthy"] is False
+    stuck = detect([(1, blob), (2, blob), (3, {**HEALTHY, "modes": 8})])
+    assert stuck["collapse_onset_epoch"] is None and stuck["never_healthy"] is True
+    assert stuck["verdict"] == "partial collapse"

@@ -108,3 +108,12 @@ def test_mlp_models():
     assert discriminator(points).shape == (5,)
     linears = [m for m in generator.modules() if isinstance(m, nn.Linear)]
     assert len(linears) == 4
+
+
+def test_published_leaky_relu_true_is_an_identity():
+    """nn.LeakyReLU(True) sets negative_slope=True=1.0: the 'activation' passes x through."""
+    generator, _ = build_models(ModelConfig(g_activation="identity"), (1, 64, 64))
+    slopes = [m.negative_slope for m in generator.modules() if isinstance(m, nn.LeakyReLU)]
+    assert slopes == [1.0] * 4 and not any(isinstance(m, nn.ReLU) for m in generator.modules())
+    x = torch.randn(100)
+    torch.testing.assert_close(nn.LeakyReLU(True)(x.clone()), x)

@@ -5,6 +5,8 @@
     base_config = "dcgan28_mnist5k.toml"     # relative to the sweep file; or a [base] table
     [grid]
     "objective.label_flip_fraction" = [0.0, 0.05, 0.1]
+    [variants.as_published]                  # optional: override sets crossed with the grid
+    "objective.label_flip_rounding" = "floor"
     [resources]                              # optional
     workers = 2                              # local processes at once
     threads_per_worker = 1
@@ -54,6 +56,9 @@ class SweepFile(BaseModel):
     base_config: str | None = None
     base: dict[str, Any] = Field(default_factory=dict)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
+    variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Named sets of overrides that change together (e.g. as_published vs corrected),
+    crossed with the grid."""
     resources: Resources = Field(default_factory=Resources)
 
 
@@ -104,12 +109,14 @@ def load_sweep(path: str | Path) -> Sweep:
 
 def expand(sweep: SweepFile, base: dict[str, Any], source: str = "sweep") -> Sweep:
     keys = list(sweep.grid)
+    variants = sweep.variants or {"": {}}
     runs = []
-    for values in itertools.product(*(sweep.grid[key] for key in keys)) if keys else [()]:
-        setting = dict(zip(keys, values, strict=True))
+    for variant, values in itertools.product(variants, itertools.product(*(sweep.grid[k] for k in keys))):
+        setting = ({"variant": variant} if variant else {}) | dict(zip(keys, values, strict=True))
         for seed in sweep.seeds:
             raw = json.loads(json.dumps(base))  # deep copy of plain data
-            for key, value in setting.items():
+            overrides = {**variants[variant], **{k: v for k, v in setting.items() if k != "variant"}}
+            for key, value in overrides.items():
                 apply_override(raw, f"{key}={json.dumps(value)}")
             apply_override(raw, f"train.seed={seed}")
             slug = setting_slug(setting)

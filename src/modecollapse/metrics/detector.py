@@ -16,7 +16,10 @@ The two floors matter for Stacked MNIST (K = 1,000): at N = 2,000 even a perfect
 covers only ~865 modes and shows KL ~0.25.
 
 Over a run, collapse *begins* at the first evaluation that starts `patience` (default 2)
-consecutive non-healthy evaluations; its epoch is the run's "epochs to mode collapse".
+consecutive non-healthy evaluations after the generator had been healthy at least once; its
+epoch is the run's "epochs to mode collapse". An untrained generator also draws one blob, so
+evaluations before the first healthy one do not count as a collapse: such a run is reported
+as `never_healthy` instead.
 """
 
 from __future__ import annotations
@@ -81,12 +84,15 @@ class CollapseTracker:
         self.rules = rules
         self.history: list[dict[str, Any]] = []
         self.onset: dict[str, Any] | None = None
+        self.seen_healthy = False
 
     def observe(self, epoch: int, scores: dict[str, float]) -> dict[str, Any] | None:
         """Record one evaluation; return the onset record the moment a collapse is confirmed."""
         verdict, reasons = judge(scores, self.rules)
         self.history.append({"epoch": epoch, "verdict": verdict, "reasons": reasons})
-        if self.onset is not None:
+        if verdict == "healthy":
+            self.seen_healthy = True
+        if self.onset is not None or not self.seen_healthy:
             return None
         window = self.history[-self.rules.patience :]
         if len(window) == self.rules.patience and all(h["verdict"] != "healthy" for h in window):
@@ -105,6 +111,7 @@ class CollapseTracker:
             "verdict": last["verdict"] if last else None,
             "reasons": last["reasons"] if last else [],
             "collapse_onset_epoch": self.onset["onset_epoch"] if self.onset else None,
+            "never_healthy": bool(self.history) and not self.seen_healthy,
             "rules": self.rules.__dict__,
         }
 

@@ -23,7 +23,9 @@ def build_models(config: ModelConfig, sample_shape: tuple[int, ...]) -> tuple[nn
     """Generator and discriminator with every architectural switch of `config` applied."""
     if config.family == "dcgan":
         channels, image_size = sample_shape[0], sample_shape[-1]
-        generator: nn.Module = DCGANGenerator(config.latent_dim, channels, image_size, config.g_width)
+        generator: nn.Module = DCGANGenerator(
+            config.latent_dim, channels, image_size, config.g_width, config.g_activation
+        )
         features, feature_channels, spatial = dcgan_features(
             channels * config.pack, image_size, config.d_width, config.d_norm
         )

@@ -26,21 +26,27 @@ def plan(image_size: int) -> tuple[int, int]:
 
 
 class DCGANGenerator(nn.Module):
-    def __init__(self, latent_dim: int, channels: int, image_size: int, width: int) -> None:
+    def __init__(
+        self, latent_dim: int, channels: int, image_size: int, width: int, activation: str = "relu"
+    ) -> None:
         super().__init__()
+
+        def act() -> nn.Module:
+            return nn.ReLU(True) if activation == "relu" else nn.LeakyReLU(1.0, inplace=True)
+
         base, stages = plan(image_size)
         self.latent_dim = latent_dim
         widths = [width * 2 ** (stages - 1 - i) for i in range(stages)]  # e.g. 512,256,128,64
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(latent_dim, widths[0], base, 1, 0, bias=False),
             nn.BatchNorm2d(widths[0]),
-            nn.ReLU(True),
+            act(),
         ]
         for c_in, c_out in zip(widths, widths[1:], strict=False):
             layers += [
                 nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False),
                 nn.BatchNorm2d(c_out),
-                nn.ReLU(True),
+                act(),
             ]
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
