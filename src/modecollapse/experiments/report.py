@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modecollapse.config import load_config
 from modecollapse.experiments.executors import run_status
 from modecollapse.experiments.sweep import INDEX, read_index
 from modecollapse.files import atomic_write_text
+from modecollapse.metrics.detector import Rules, detect
 from modecollapse.training.logging import read_records
 
 SKIP = {"type", "step", "epoch", "num_samples", "num_classes", "classifier_sha256", "class_counts"}
@@ -42,8 +44,13 @@ class RunResult:
         return self.evals[-1] if self.evals else {}
 
     @property
-    def onset(self) -> int | None:
-        return (self.status.get("detector") or {}).get("collapse_onset_epoch")
+    def detector(self) -> dict[str, Any]:
+        """The detector re-run over the logged evaluations with the run's own [detector] rules,
+        so a report applies today's rule to every run alike."""
+        rules = Rules()
+        if (self.folder / "config.toml").is_file():
+            rules = Rules(**load_config(self.folder / "config.toml").detector.model_dump())
+        return detect([(record["epoch"], record) for record in self.evals], rules)
 
 
 def collect(folder: Path) -> list[RunResult]:
@@ -87,7 +94,8 @@ def aggregate(results: list[RunResult]) -> list[dict[str, Any]]:
             values = [float(r.final[key]) for r in finished if _number(r.final.get(key))]
             if values and all(math.isfinite(v) for v in values):
                 metrics[key] = mean_and_stderr(values)
-        onsets = [r.onset for r in finished if r.onset is not None]
+        detectors = [r.detector for r in finished]
+        onsets = [d["collapse_onset_epoch"] for d in detectors if d["collapse_onset_epoch"] is not None]
         rows.append({
             "setting": setting,
             "runs": len(group),
@@ -95,6 +103,7 @@ def aggregate(results: list[RunResult]) -> list[dict[str, Any]]:
             "failed": sum(r.status.get("status") == "failed" for r in group),
             "metrics": metrics,
             "collapsed": len(onsets),
+            "never_healthy": sum(d["never_healthy"] for d in detectors),
             "onset": mean_and_stderr([float(o) for o in onsets]) if onsets else None,
             "epochs": max((r.final.get("epoch", 0) for r in finished), default=0),
         })  # fmt: skip
@@ -113,11 +122,13 @@ def _cell(stat: tuple[float, float] | None) -> str:
 
 
 def _onset_cell(row: dict[str, Any]) -> str:
+    """Onset over the seeds that collapsed after being healthy; the others are counted."""
     if not row["finished"]:
         return "-"
+    never = f"; {row['never_healthy']} never healthy" if row["never_healthy"] else ""
     if row["onset"] is None:
-        return f"none in {row['epochs']} epochs (0/{row['finished']})"
-    return f"{_cell(row['onset'])} ({row['collapsed']}/{row['finished']} collapsed)"
+        return f"none in {row['epochs']} epochs (0/{row['finished']} collapsed{never})"
+    return f"{_cell(row['onset'])} ({row['collapsed']}/{row['finished']} collapsed{never})"
 
 
 def table_columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -137,12 +148,22 @@ def write_tables(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
     writer = csv.writer(buffer)
     stats = [f"{column}_{part}" for column in columns for part in ("mean", "stderr")]
     writer.writerow(
-        ["setting", "seeds_finished", "seeds", *stats, "collapsed_seeds", "onset_mean", "onset_stderr"]
+        [
+            "setting",
+            "seeds_finished",
+            "seeds",
+            *stats,
+            "collapsed_seeds",
+            "onset_mean",
+            "onset_stderr",
+            "never_healthy",
+        ]
     )
     for row in rows:
         values = [v for c in columns for v in (row["metrics"].get(c) or ("", ""))]
         onset = row["onset"] or ("", "")
-        writer.writerow([row["setting"], row["finished"], row["runs"], *values, row["collapsed"], *onset])
+        extra = [row["collapsed"], *onset, row["never_healthy"]]
+        writer.writerow([row["setting"], row["finished"], row["runs"], *values, *extra])
     atomic_write_text(out / "table.csv", buffer.getvalue())
     return out / "table.md", out / "table.csv"
 
