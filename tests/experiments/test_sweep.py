@@ -61,6 +61,16 @@ def test_base_config_file_is_relative_to_the_sweep(tmp_path):
     assert sweep.runs[0].config.data.name == "ring8" and sweep.runs[0].config.train.seed == 3
 
 
+def test_inline_base_tables_change_keys_not_whole_tables(tmp_path):
+    (tmp_path / "base.toml").write_text(
+        '[data]\nname = "ring8"\n[model]\nfamily = "mlp"\n[train]\nepochs = 8\nbatch_size = 256\nlr_g = 1e-3\n'
+    )
+    text = 'name = "b"\nbase_config = "base.toml"\n[base.train]\nprogress = false\n'
+    config = load_sweep(write(tmp_path, text)).runs[0].config
+    assert (config.train.epochs, config.train.batch_size, config.train.lr_g) == (8, 256, 1e-3)
+    assert config.train.progress is False
+
+
 def test_local_pool_runs_skips_finished_and_records_failures(tmp_path):
     text = SWEEP.replace('"model.pack" = [1, 2]', '"data.num_samples" = [512, 8]')  # 8 < one batch: fails
     sweep = load_sweep(write(tmp_path, text))

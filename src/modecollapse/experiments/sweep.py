@@ -103,7 +103,7 @@ def load_sweep(path: str | Path) -> Sweep:
         base_path = (path.parent / sweep.base_config).resolve()
         if not base_path.is_file():
             raise ConfigError(f"{path}: base_config {sweep.base_config} not found at {base_path}")
-        base = {**tomllib.loads(base_path.read_text()), **base}
+        base = deep_merge(tomllib.loads(base_path.read_text()), base)
     return expand(sweep, base, str(path))
 
 
@@ -124,6 +124,17 @@ def expand(sweep: SweepFile, base: dict[str, Any], source: str = "sweep") -> Swe
             config = config_from_dict(raw, source=f"{source} [{slug}, seed {seed}]")
             runs.append(RunSpec(f"{slug}__seed{seed}", setting, seed, config))
     return Sweep(sweep.name, runs, sweep.resources, sweep.model_dump())
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` on top of `base`, table by table: [base.train] changes keys, not the table."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def setting_slug(setting: dict[str, Any]) -> str:
