@@ -63,7 +63,8 @@ def test_base_config_file_is_relative_to_the_sweep(tmp_path):
 
 def test_inline_base_tables_change_keys_not_whole_tables(tmp_path):
     (tmp_path / "base.toml").write_text(
-        '[data]\nname = "ring8"\n[model]\nfamily = "mlp"\n[train]\nepochs = 8\nbatch_size = 256\nlr_g = 1e-3\n'
+        '[data]\nname = "ring8"\n[model]\nfamily = "mlp"\n'
+        "[train]\nepochs = 8\nbatch_size = 256\nlr_g = 1e-3\n"
     )
     text = 'name = "b"\nbase_config = "base.toml"\n[base.train]\nprogress = false\n'
     config = load_sweep(write(tmp_path, text)).runs[0].config
