@@ -163,7 +163,8 @@ def _train(args: argparse.Namespace) -> int:
     )
     last_eval = summary.get("last_eval")
     if last_eval:
-        scores = ", ".join(f"{k} {v:.3g}" for k, v in last_eval.items() if k not in ("type", "step"))
+        numbers = {k: v for k, v in last_eval.items() if isinstance(v, (int, float)) and k != "step"}
+        scores = ", ".join(f"{k} {v:.3g}" for k, v in numbers.items())
         print(f"last evaluation: {scores}")
     return 0
 
