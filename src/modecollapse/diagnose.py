@@ -21,9 +21,9 @@ from modecollapse.data.datasets import dataset_kind, load_dataset, sample_shape
 from modecollapse.errors import DatasetUnavailable, ModeCollapseError
 from modecollapse.images import save_grid
 from modecollapse.metrics.detector import Rules, judge
-from modecollapse.metrics.diversity import seeded_subset
+from modecollapse.metrics.evaluators import reference_features
 from modecollapse.metrics.features import classifier_for, load_classifier, prepare_images
-from modecollapse.metrics.scores import FeatureSet, extract, extract_cached, score
+from modecollapse.metrics.scores import FeatureSet, extract, score
 from modecollapse.models import build_models
 from modecollapse.training import checkpoint as ckpt
 
@@ -91,11 +91,9 @@ def real_reference(dataset: str, data_dir: str | None = None, size: int = 10_000
         if dataset != "mnist":
             raise
         data = load_dataset(DataConfig(name="mnist-5k"))
-    index = seeded_subset(torch.arange(len(data)), size)
-    images = torch.cat([data.batch(chunk) for chunk in index.split(1000)])
-    classifier = load_classifier(classifier_for(dataset))
+    reference = reference_features(data, classifier_for(dataset), size)
     split = " test split" if data.name in ("mnist", "fashion-mnist") else ""
-    return extract_cached(classifier, images), f"{data.name}{split}, {len(index)} real images"
+    return reference, f"{data.name}{split}, {min(size, len(data))} real images"
 
 
 # --- inputs -----------------------------------------------------------------------------

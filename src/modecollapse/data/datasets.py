@@ -168,6 +168,11 @@ FASHION_FILES = FileSet(
 _SPLITS = {"train": ("train", 60_000), "test": ("t10k", 10_000)}
 
 
+def split_names(split: str) -> list[str]:
+    """The IDX splits a `data.split` value covers: 'all' is train then test."""
+    return ["train", "test"] if split == "all" else [split]
+
+
 def split_files(splits: list[str]) -> tuple[str, ...]:
     """The IDX file names a list of splits needs."""
     prefixes = [_SPLITS[split][0] for split in splits]
@@ -193,7 +198,7 @@ def read_idx_split(folder: Path, fileset: FileSet, split: str) -> tuple[np.ndarr
 
 def _idx_loader(fileset: FileSet, name: str) -> Callable[[DataConfig], Dataset]:
     def load(config: DataConfig) -> Dataset:
-        splits = ["train", "test"] if config.split == "all" else [config.split]
+        splits = split_names(config.split)
         folder = fetch(fileset, config.data_dir, config.download, split_files(splits))
         parts = [read_idx_split(folder, fileset, split) for split in splits]
         images = np.concatenate([p[0] for p in parts])
@@ -216,7 +221,7 @@ def _idx_availability(fileset: FileSet) -> Callable[[DataConfig], tuple[bool, st
         lines = [
             f"{split} split: " + (f"{hit[0]}: {hit[1]}" if hit else "missing") for split, hit in found.items()
         ]
-        wanted = ["train", "test"] if config.split == "all" else [config.split]
+        wanted = split_names(config.split)
         available = all(found[split] for split in wanted)
         if not all(found.values()):
             lines.append(how_to_get(fileset, "not all files are on disk; missing ones are downloaded"))

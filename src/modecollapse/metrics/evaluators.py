@@ -47,7 +47,7 @@ def _mixture_evaluator(dataset: Dataset, latent_dim: int, device: torch.device) 
 
 
 def reference_features(dataset: Dataset, classifier_name: str, size: int = 10_000) -> FeatureSet:
-    """Classifier features of a seeded subset of the real training images."""
+    """Classifier features of a seeded subset of `dataset`'s real images (cached on disk)."""
     classifier = load_classifier(classifier_name)
     index = seeded_subset(torch.arange(len(dataset)), size).to(dataset.data.device)
     images = torch.cat([dataset.batch(chunk).cpu() for chunk in index.split(1000)])
