@@ -24,7 +24,7 @@ def sweep_text(epochs: int, seeds: int, workers: int, threads: int) -> str:
     return f"""
 name = "throughput"
 seeds = {list(range(seeds))}
-base_config = "{EXPERIMENTS / 'dcgan28_mnist5k.toml'}"
+base_config = "{EXPERIMENTS / "dcgan28_mnist5k.toml"}"
 [base.train]
 epochs = {epochs}
 eval_samples = 1000
