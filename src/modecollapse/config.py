@@ -40,9 +40,16 @@ class DataConfig(_Section):
     num_samples: int | None = Field(default=None, ge=1)
     """Use a seeded random subset of this size; for synthetic sets, how many to generate."""
     base: str = "mnist-5k"
-    """Digit source that stacked-mnist is built from."""
+    """Digit source that stacked-mnist and the translation pairs are built from."""
     mixture_std: float | None = Field(default=None, gt=0)
     """Std of each 2-D Gaussian (defaults: ring8 0.02, grid25 0.05, as published)."""
+    canvas_size: int | None = Field(default=None, ge=16, le=256)
+    """spatial-one/-two canvas side (defaults: 56 and 64)."""
+    layout_a: list[tuple[float, float, float, float]] | None = None
+    """spatial-*: one [x, y, scale, rotation] per digit of domain A; x, y are fractions of the
+    canvas (y down), scale is relative to a 28-pixel digit, rotation in degrees."""
+    layout_b: list[tuple[float, float, float, float]] | None = None
+    """spatial-*: the same for domain B."""
     seed: int = 0
     """Seed for subsets and synthetic data; fixed across training seeds on purpose."""
     download: bool = True
@@ -50,7 +57,8 @@ class DataConfig(_Section):
 
 
 class ModelConfig(_Section):
-    family: Literal["dcgan", "mlp"] = "dcgan"
+    family: Literal["dcgan", "mlp", "cyclegan"] = "dcgan"
+    """dcgan (images), mlp (2-D points), cyclegan (unpaired translation pairs)."""
     latent_dim: int = Field(default=100, ge=1)
     g_width: int = Field(default=64, ge=1)
     """Generator width: ngf for DCGAN, hidden units for the MLP."""
@@ -71,6 +79,10 @@ class ModelConfig(_Section):
     """Salimans et al. 2016 minibatch discrimination layer before D's head."""
     minibatch_discrimination_kernels: int = Field(default=100, ge=1)
     minibatch_discrimination_kernel_dim: int = Field(default=5, ge=1)
+    resnet_blocks: int = Field(default=9, ge=0)
+    """CycleGAN generator: residual blocks (the reference uses 9 at 256 px, 6 at 128 px)."""
+    patch_layers: int = Field(default=3, ge=1)
+    """CycleGAN PatchGAN depth: 3 = the 70x70 PatchGAN; 2 suits 28-32 pixel images."""
     pack: int = Field(default=1, ge=1)
     """PacGAN: D judges `pack` samples at once, concatenated along channels (Lin et al. 2018)."""
 
@@ -100,13 +112,19 @@ class ObjectiveConfig(_Section):
     """Keep this many past fakes and show D a mix of old and new ones; 0 = off."""
     history_buffer_fraction: float = Field(default=0.5, ge=0, le=1)
     """Probability that a fake shown to D is swapped for one from the history buffer."""
+    cycle_weight: float = Field(default=10.0, ge=0)
+    """CycleGAN: weight of the L1 cycle-consistency loss (lambda = 10 in Zhu et al.)."""
+    identity_weight: float = Field(default=0.5, ge=0)
+    """CycleGAN: identity loss weight as a multiple of cycle_weight (0.5 in the reference; 0 = off)."""
 
 
 class TrainConfig(_Section):
     epochs: int = Field(default=5, ge=1)
     max_steps: int | None = Field(default=None, ge=1)
     """Stop after this many generator steps, even inside an epoch."""
-    batch_size: int = Field(default=64, ge=2)
+    batch_size: int = Field(default=64, ge=1)
+    """Images per step (at least 2 for dcgan/mlp, whose BatchNorm needs a batch; CycleGAN's
+    reference uses 1)."""
     lr_g: float = Field(default=2e-4, gt=0)
     lr_d: float = Field(default=2e-4, gt=0)
     beta1: float = Field(default=0.5, ge=0, lt=1)
@@ -124,6 +142,9 @@ class TrainConfig(_Section):
     sample_every: int = Field(default=500, ge=1)
     checkpoint_every: int = Field(default=500, ge=1)
     keep_checkpoints: int = Field(default=2, ge=1)
+    lr_decay_epochs: int = Field(default=0, ge=0)
+    """Keep the learning rates for epochs - lr_decay_epochs epochs, then decay them linearly
+    to zero (the CycleGAN schedule; 0 = constant)."""
     eval_every_epochs: int = Field(default=1, ge=1)
     eval_samples: int = Field(default=2000, ge=100)
     """Generated images scored at each evaluation (image datasets)."""
@@ -167,6 +188,27 @@ class Config(_Section):
                 f"model.family = 'mlp' needs a 2-D point dataset (ring8, grid25), "
                 f"not '{self.data.name}'; use model.family = 'dcgan' for images"
             )
+        if (self.model.family == "cyclegan") != (kind == "translation"):
+            raise ValueError(
+                f"model.family = '{self.model.family}' does not fit dataset '{self.data.name}': "
+                "translation pairs (spatial-one, spatial-two, mnist-rgb, mnist-svhn) need "
+                "model.family = 'cyclegan', and cyclegan needs one of them"
+            )
+        if self.model.family == "cyclegan":
+            if self.model.minibatch_discrimination:
+                raise ValueError(
+                    "model.minibatch_discrimination does not apply to the PatchGAN (one score per "
+                    "patch); use model.minibatch_stddev or model.pack with cyclegan"
+                )
+            if self.objective.unrolled_steps:
+                raise ValueError("objective.unrolled_steps is not supported with model.family = 'cyclegan'")
+            if self.train.lr_decay_epochs > self.train.epochs:
+                raise ValueError(
+                    f"train.lr_decay_epochs ({self.train.lr_decay_epochs}) exceeds train.epochs "
+                    f"({self.train.epochs})"
+                )
+        if self.model.family != "cyclegan" and self.train.batch_size < 2:
+            raise ValueError(f"train.batch_size must be at least 2 for model.family = '{self.model.family}'")
         if self.model.family == "dcgan" and kind != "image":
             raise ValueError(
                 f"model.family = 'dcgan' needs an image dataset, not '{self.data.name}'; "

@@ -28,7 +28,7 @@ from modecollapse.errors import DataFileError, DatasetUnavailable
 if TYPE_CHECKING:
     from modecollapse.config import DataConfig
 
-Kind = Literal["image", "points"]
+Kind = Literal["image", "points", "translation"]
 
 
 @dataclass
@@ -102,14 +102,23 @@ def sample_shape(config: DataConfig) -> tuple[int, ...]:
     """The shape of one model input for this data config, without loading any data."""
     if dataset_kind(config.name) == "points":
         return (2,)
+    if dataset_kind(config.name) == "translation":
+        from modecollapse.data.translation import translation_shape
+
+        return translation_shape(config)
     channels = 3 if config.name == "stacked-mnist" else 1
     size = config.image_size or 28
     return (channels, size, size)
 
 
 def load_dataset(config: DataConfig, device: torch.device | str = "cpu") -> Dataset:
-    """Load the dataset a config names, subset it if asked, and move it to `device`."""
+    """Load the dataset a config names, subset it if asked, and move it to `device`.
+
+    Translation datasets (kind 'translation') return a `data.translation.TranslationData`.
+    """
     dataset = _spec(config.name).load(config)
+    if dataset.kind == "translation":
+        return dataset.to(device)
     if config.num_samples is not None and dataset.kind == "image":
         dataset = _subset(dataset, config.num_samples, config.seed)
     if dataset.kind == "image":
@@ -389,3 +398,47 @@ register(
         _always("generated on the fly"),
     )
 )
+
+
+# --- unpaired translation pairs (data/translation.py) -------------------------------------
+
+
+def _translation_loader(name: str) -> Callable[[DataConfig], Dataset]:
+    def load(config: DataConfig) -> Dataset:
+        from modecollapse.data.translation import LOADERS
+
+        return LOADERS[name](config)  # type: ignore[return-value]
+
+    return load
+
+
+def _svhn_availability(config: DataConfig) -> tuple[bool, str]:
+    from modecollapse.data.translation import SVHN_FILES
+
+    name = "train_32x32.mat" if config.split in ("train", "all") else "test_32x32.mat"
+    hit = find_local(SVHN_FILES, config.data_dir, (name,))
+    if hit:
+        return True, f"{hit[0]}: {hit[1]}"
+    return False, how_to_get(SVHN_FILES, f"{name} is not on disk; it is downloaded when needed")
+
+
+def _built_from_base(config: DataConfig) -> tuple[bool, str]:
+    available, where = _spec(config.base).availability(config)
+    return available, f"built from {config.base}: {where}"
+
+
+for _name, _description in (
+    ("spatial-one", "CycleGAN pair: a small rotated digit bottom-left (A) <-> a big digit bottom-right (B)"),
+    ("spatial-two", "CycleGAN pair: two small digits (A) <-> two big digits in other places (B)"),
+    ("mnist-rgb", "CycleGAN pair: grey MNIST (A) <-> digits coloured on coloured backgrounds (B)"),
+    ("mnist-svhn", "CycleGAN pair: grey MNIST padded to 32x32 (A) <-> SVHN cropped digits (B)"),
+):
+    register(
+        DatasetSpec(
+            _name,
+            "translation",
+            _description,
+            _translation_loader(_name),
+            _svhn_availability if _name == "mnist-svhn" else _built_from_base,
+        )
+    )

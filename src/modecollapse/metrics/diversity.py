@@ -28,9 +28,11 @@ def near_duplicate_threshold(real: torch.Tensor, size: int, quantile: float = 0.
     """Distance below which only `quantile` of `size` real samples have their nearest neighbour.
 
     Nearest-neighbour distances shrink as sets grow, so the threshold is taken on a real
-    subset of the same size as the set it will judge.
+    subset of the same size as the set it will judge. Exact copies in the real set (the
+    same digit drawn twice into a synthetic set) are dropped first, else the threshold is 0.
     """
-    return float(torch.quantile(kth_neighbour_radii(seeded_subset(real, size), (1,))[1], quantile))
+    distinct = torch.unique(real, dim=0) if len(real) else real
+    return float(torch.quantile(kth_neighbour_radii(seeded_subset(distinct, size), (1,))[1], quantile))
 
 
 def near_duplicate_rate(fake: torch.Tensor, threshold: float) -> float:

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 
 from modecollapse.data.datasets import Dataset
+from modecollapse.data.translation import TranslationData
+from modecollapse.metrics import translation
 from modecollapse.metrics.diversity import seeded_subset
 from modecollapse.metrics.features import CLASSIFIER_FOR, classifier_for, load_classifier, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
@@ -67,6 +69,62 @@ def image_evaluator(dataset: Dataset, latent_dim: int, device: torch.device, num
         record: dict = {**score(fake, real), "classifier_sha256": classifier.sha256}
         if fake.num_classes <= 25:
             record["class_counts"] = torch.bincount(fake.predictions, minlength=fake.num_classes).tolist()
+        return record
+
+    return evaluate
+
+
+# --- CycleGAN: translators judged on fixed inputs against real target-domain digits --------
+
+TranslationEvaluator = Callable[[nn.Module, nn.Module, int], dict[str, float]]
+
+
+def translation_evaluator(
+    data: TranslationData,
+    num_samples: int,
+    position_tolerance: float | None = None,
+    size_tolerance: float = 0.25,
+) -> TranslationEvaluator:
+    """Scores of G_AB (and a few of G_BA) on seeded A and B subsets; see metrics/translation.py.
+
+    `position_tolerance` defaults to 5% of the image side (2.8 pixels at 56x56).
+    """
+    classifier = load_classifier("mnist")
+    size = data.sample_shape[-1]
+    tolerance = position_tolerance if position_tolerance is not None else 0.05 * size
+    index_a = seeded_subset(torch.arange(len(data.a)), num_samples)
+    index_b = seeded_subset(torch.arange(len(data.b)), num_samples, seed=1)
+    device = data.a.data.device
+    inputs_a = data.a.batch(index_a.to(device))
+    inputs_b = data.b.batch(index_b.to(device))
+    real_b = extract_cached(classifier, translation.measure_digits(inputs_b, data.b_layout).crops)
+    real_a = extract_cached(classifier, translation.measure_digits(inputs_a, data.a_layout).crops)
+    truth_b = None
+    if data.a_to_b_truth is not None and data.b_layout is not None:
+        truth_images = data.a_to_b_truth(index_a).float() / 127.5 - 1
+        truth_b = translation.measure_digits(truth_images, data.b_layout)
+
+    @torch.no_grad()
+    def evaluate(g_ab: nn.Module, g_ba: nn.Module, epoch: int) -> dict[str, float]:
+        fake_b = torch.cat([g_ab(chunk).float() for chunk in inputs_a.split(250)])
+        fake_a = torch.cat([g_ba(chunk).float() for chunk in inputs_b.split(250)])
+        cycled_a = torch.cat([g_ba(chunk).float() for chunk in fake_b.split(250)])
+        cycled_b = torch.cat([g_ab(chunk).float() for chunk in fake_a.split(250)])
+        measured_b = translation.measure_digits(fake_b, data.b_layout)
+        features_b = extract(classifier, measured_b.crops)
+        record = translation.translation_scores(features_b, data.a_digits[index_a], real_b)
+        if truth_b is not None:
+            record.update(translation.spatial_errors(measured_b, truth_b, tolerance, size_tolerance))
+        measured_a = translation.measure_digits(fake_a, data.a_layout)
+        back = translation.translation_scores(
+            extract(classifier, measured_a.crops), data.b_digits[index_b], real_a
+        )
+        record["identity_kept_b_to_a"] = back["identity_kept"]
+        record["modes_b_to_a"] = back["modes"]
+        record["cycle_error_a"] = float((cycled_a - inputs_a.float()).abs().mean() / 2)
+        record["cycle_error_b"] = float((cycled_b - inputs_b.float()).abs().mean() / 2)
+        record["classifier_sha256"] = classifier.sha256
+        record["class_counts"] = torch.bincount(features_b.predictions, minlength=10).tolist()
         return record
 
     return evaluate

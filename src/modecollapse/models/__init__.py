@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
+from modecollapse.models.cyclegan import init_normal, patch_discriminator, resnet_generator
 from modecollapse.models.dcgan import DCGANGenerator, dcgan_features
 from modecollapse.models.layers import (
     Discriminator,
@@ -49,3 +50,28 @@ def build_models(config: ModelConfig, sample_shape: tuple[int, ...]) -> tuple[nn
     if config.spectral_norm:
         apply_spectral_norm(discriminator)
     return generator, discriminator
+
+
+def build_cyclegan(
+    config: ModelConfig, sample_shape: tuple[int, ...]
+) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module]:
+    """G_AB, G_BA, D_A, D_B for two domains of the same shape, with D's switches applied."""
+    channels = sample_shape[0]
+    generators = [resnet_generator(channels, channels, config.g_width, config.resnet_blocks) for _ in "ab"]
+    discriminators = [
+        patch_discriminator(
+            channels,
+            config.d_width,
+            config.patch_layers,
+            config.minibatch_stddev,
+            config.minibatch_stddev_group,
+            config.pack,
+        )
+        for _ in "ab"
+    ]
+    for module in (*generators, *discriminators):
+        init_normal(module)
+    if config.spectral_norm:
+        for module in discriminators:
+            apply_spectral_norm(module)
+    return generators[0], generators[1], discriminators[0], discriminators[1]

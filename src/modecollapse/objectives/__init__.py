@@ -65,7 +65,10 @@ class Objective:
             cfg.label_flip_rounding,
             device,
         )
-        loss = losses.discriminator_loss(cfg.loss, real_logits, fake_logits, real_targets, fake_targets)
+        per_output = (-1,) + (1,) * (real_logits.dim() - 1)  # a PatchGAN's scores share their image's target
+        loss = losses.discriminator_loss(
+            cfg.loss, real_logits, fake_logits, real_targets.view(per_output), fake_targets.view(per_output)
+        )
         if cfg.loss == "wgan-gp" and cfg.gp_weight:
             loss = loss + cfg.gp_weight * losses.gradient_penalty(discriminator, real_in, fake_in)
         if cfg.r1_gamma:

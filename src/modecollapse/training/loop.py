@@ -45,7 +45,16 @@ def train(
     evaluator: Evaluator | None = None,
     callbacks: Sequence[Callback] = (),
 ) -> dict[str, Any]:
-    """Train a GAN as `config` says, writing everything into `run_dir`; return the summary."""
+    """Train a GAN as `config` says, writing everything into `run_dir`; return the summary.
+
+    CycleGAN configs (model.family = 'cyclegan') go to training/cyclegan.py.
+    """
+    if config.model.family == "cyclegan":
+        from modecollapse.training.cyclegan import train_cyclegan
+
+        if evaluator is not None or callbacks:
+            raise ValueError("evaluator and callbacks are not supported for cyclegan runs")
+        return train_cyclegan(config, run_dir, resume, allow_config_change)
     run = RunFolder(run_dir)
     checkpoint = _checkpoint_to_resume(run, config, resume, allow_config_change)
     cfg = config.train
@@ -203,7 +212,9 @@ def train(
                     )
                 summary.update({"last_eval": record, "detector": tracker.summary()})
             if step % cfg.checkpoint_every == 0 or is_last:
-                _assert_finite_weights(generator, discriminator, step, run, summary)
+                _assert_finite_weights(
+                    {"generator": generator, "discriminator": discriminator}, step, run, summary
+                )
                 tensors = {
                     **ckpt.module_tensors("generator", generator),
                     **ckpt.module_tensors("discriminator", discriminator),
@@ -301,6 +312,7 @@ def _flush(
     bar: tqdm,
     run: RunFolder,
     summary: dict[str, Any],
+    fields: tuple[str, ...] = STEP_FIELDS,
 ) -> dict[str, float]:
     """Write buffered per-step numbers (one device sync) and stop on NaN/Inf."""
     if not pending:
@@ -312,8 +324,8 @@ def _flush(
     for offset, row in enumerate(rows):
         at = first_step + offset
         record = {"type": "train", "step": at, "epoch": round(at / steps_per_epoch, 4)}
-        record.update(dict(zip(STEP_FIELDS, row, strict=True)))
-        bad = [name for name, value in zip(STEP_FIELDS, row, strict=True) if not math.isfinite(value)]
+        record.update(dict(zip(fields, row, strict=True)))
+        bad = [name for name, value in zip(fields, row, strict=True) if not math.isfinite(value)]
         if bad:
             log.write(records)
             summary.update({"status": "diverged", "diverged_at_step": at})
@@ -321,7 +333,7 @@ def _flush(
             last = summary.get("last_checkpoint_step")
             kept = f"the last good checkpoint (step {last}) is kept" if last else "no checkpoint yet"
             raise TrainingDiverged(
-                f"{', '.join(bad)} became {row[STEP_FIELDS.index(bad[0])]} at step {at}; "
+                f"{', '.join(bad)} became {row[fields.index(bad[0])]} at step {at}; "
                 f"training stopped and {kept} in {run.checkpoints}. "
                 "Try a lower learning rate, objective.r1_gamma, or model.spectral_norm = true"
             )
@@ -332,16 +344,14 @@ def _flush(
     return records[-1]
 
 
-def _assert_finite_weights(
-    generator: nn.Module, discriminator: nn.Module, step: int, run: RunFolder, summary: dict
-) -> None:
-    for name, module in (("generator", generator), ("discriminator", discriminator)):
+def _assert_finite_weights(modules: dict[str, nn.Module], step: int, run: RunFolder, summary: dict) -> None:
+    for name, module in modules.items():
         if not all(torch.isfinite(p).all() for p in module.parameters()):
             summary.update({"status": "diverged", "diverged_at_step": step})
             run.write_summary(summary)
             raise TrainingDiverged(
-                f"the {name}'s weights became NaN/Inf by step {step}; the last good checkpoint "
-                f"in {run.checkpoints} was kept"
+                f"the {name.replace('_', ' ')}'s weights became NaN/Inf by step {step}; "
+                f"the last good checkpoint in {run.checkpoints} was kept"
             )
 
 

@@ -1,0 +1,94 @@
+import json
+
+import pytest
+import torch
+
+from modecollapse.config import config_from_dict
+from modecollapse.errors import ConfigError
+from modecollapse.training import checkpoint as ckpt
+from modecollapse.training.cyclegan import lr_factor
+from modecollapse.training.loop import train
+
+
+def tiny_cyclegan(**sections):
+    raw = {
+        "name": "tiny-cyclegan",
+        "data": {"name": "mnist-rgb", "num_samples": 48},
+        "model": {"family": "cyclegan", "g_width": 4, "d_width": 4, "resnet_blocks": 1, "patch_layers": 2},
+        "objective": {"loss": "lsgan", "history_buffer_size": 8},
+        "train": {
+            "epochs": 2,
+            "batch_size": 8,
+            "lr_decay_epochs": 1,
+            "log_every": 2,
+            "sample_every": 6,
+            "checkpoint_every": 4,
+            "eval_samples": 100,
+            "tensorboard": False,
+            "progress": False,
+            "keep_checkpoints": 5,
+        },
+    }
+    for section, values in sections.items():
+        raw.setdefault(section, {}).update(values)
+    return config_from_dict(raw)
+
+
+def test_linear_decay_follows_the_reference_policy():
+    # reference: lr_l = 1 - max(0, epoch + 1 - n_epochs) / (n_epochs_decay + 1), epochs from 0
+    factors = [lr_factor(epoch, 6, 3) for epoch in range(6)]
+    assert factors == pytest.approx([1, 1, 1, 0.75, 0.5, 0.25])
+    assert lr_factor(4, 6, 0) == 1.0
+
+
+def test_cyclegan_run_writes_translations_and_scores(tmp_path):
+    summary = train(tiny_cyclegan(), tmp_path / "run")
+    assert summary["status"] == "completed" and summary["step"] == 12
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in records if r["type"] == "train"]
+    assert [r["step"] for r in steps] == list(range(1, 13))
+    assert all(r["cycle_loss"] > 0 and r["identity_loss"] > 0 for r in steps)
+    evals = [r for r in records if r["type"] == "eval"]
+    assert [r["epoch"] for r in evals] == [1, 2]
+    for key in ("identity_kept", "modes", "fcd", "diversity_ratio", "cycle_error_a", "identity_kept_b_to_a"):
+        assert key in evals[0]
+    assert summary["detector"]["verdict"] in ("healthy", "partial collapse", "collapsed")
+    assert sorted(p.name for p in (tmp_path / "run" / "samples").glob("*.png")) == [
+        "step-00000006.png",
+        "step-00000012.png",
+    ]
+
+
+def test_spatial_runs_report_the_spatial_rule(tmp_path):
+    config = tiny_cyclegan(data={"name": "spatial-one", "num_samples": 32}, train={"epochs": 1})
+    summary = train(config, tmp_path / "run")
+    assert {"spatial_accuracy", "position_error_px", "size_error"} <= set(summary["last_eval"])
+
+
+def test_identity_loss_off_is_zero(tmp_path):
+    train(tiny_cyclegan(objective={"identity_weight": 0.0}, train={"epochs": 1}), tmp_path / "run")
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["identity_loss"] == 0 for r in records if r["type"] == "train")
+
+
+def test_resumed_cyclegan_ends_with_identical_weights(tmp_path):
+    config = tiny_cyclegan()
+    train(config, tmp_path / "whole")
+    stopped = tiny_cyclegan(train={"max_steps": 5})
+    train(stopped, tmp_path / "parts")
+    assert ckpt.latest_checkpoint(tmp_path / "parts").name == "step-00000005"
+    train(config, tmp_path / "parts", resume=True, allow_config_change=True)
+    whole, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(tmp_path / "whole"))
+    parts, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(tmp_path / "parts"))
+    assert set(whole) == set(parts) and any(k.startswith("pool_a.") for k in whole)
+    for key in whole:
+        torch.testing.assert_close(parts[key], whole[key], rtol=0, atol=0, msg=key)
+
+
+def test_config_mismatches_are_named():
+    with pytest.raises(ConfigError, match="translation pairs"):
+        tiny_cyclegan(data={"name": "mnist-5k"})
+    with pytest.raises(ConfigError, match="minibatch_discrimination does not apply"):
+        tiny_cyclegan(model={"minibatch_discrimination": True})
+    with pytest.raises(ConfigError, match="lr_decay_epochs"):
+        tiny_cyclegan(train={"lr_decay_epochs": 5})
