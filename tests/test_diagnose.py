@@ -9,8 +9,9 @@ import torch
 
 from modecollapse.cli import main
 from modecollapse.data.idx import read_idx
-from modecollapse.diagnose import diagnose, real_reference
+from modecollapse.diagnose import diagnose, format_report, real_reference
 from modecollapse.errors import ModeCollapseError
+from modecollapse.training.loop import train
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +191,19 @@ def test_stacked_mnist_samples_of_real_stacks_are_healthy(tmp_path):
     np.save(tmp_path / "few.npy", collapsed)
     few = diagnose(tmp_path / "few.npy", "stacked-mnist", reference=reference)
     assert few["scores"]["modes"] <= 20 and few["verdict"] == "collapsed"
+
+
+def test_diagnose_judges_a_cyclegan_translator(tmp_path):
+    from modecollapse.diagnose import write_evidence
+    from tests.training.test_cyclegan import tiny_cyclegan
+
+    config = tiny_cyclegan(data={"name": "spatial-one", "num_samples": 32}, train={"epochs": 1})
+    train(config, tmp_path / "run")
+    report = diagnose(tmp_path / "run")
+    assert report["verdict"] in ("healthy", "partial collapse", "collapsed")
+    for key in ("identity_kept", "spatial_accuracy", "cycle_error_a", "modes"):
+        assert key in report["scores"]
+    assert "spatial rule" in format_report(report)
+    assert report["_images"].shape == (64, 1, 56, 56)  # 32 (input, translation) pairs
+    written = write_evidence(report, tmp_path / "evidence")
+    assert [p.name for p in written] == ["samples.png", "class_histogram.png"]

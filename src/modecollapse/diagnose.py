@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from modecollapse.config import DataConfig, config_from_dict
+from modecollapse.config import Config, DataConfig, config_from_dict
 from modecollapse.data.datasets import dataset_kind, load_dataset, sample_shape
 from modecollapse.errors import DatasetUnavailable, ModeCollapseError
 from modecollapse.images import save_grid
@@ -52,7 +52,13 @@ def diagnose(
     rules: Rules | None = None,
     data_dir: str | None = None,
 ) -> dict[str, Any]:
-    """Score `source` against real data of `dataset`; return verdict, reasons and numbers."""
+    """Score `source` against real data of `dataset`; return verdict, reasons and numbers.
+
+    A CycleGAN run folder is judged as a translator (see `diagnose_translator`).
+    """
+    translator = _cyclegan_checkpoint(Path(source))
+    if translator is not None:
+        return diagnose_translator(*translator, num_samples=min(num_samples, 2000), rules=rules)
     samples = load_samples(Path(source), num_samples, latent_dim, latent_shape, value_range)
     dataset = dataset or samples.dataset or "mnist"
     if dataset == "mnist-5k":
@@ -94,6 +100,58 @@ def real_reference(dataset: str, data_dir: str | None = None, size: int = 10_000
     reference = reference_features(data, classifier_for(dataset), size)
     split = " test split" if data.name in ("mnist", "fashion-mnist") else ""
     return reference, f"{data.name}{split}, {min(size, len(data))} real images"
+
+
+# --- translators (CycleGAN run folders) ---------------------------------------------------
+
+
+def _cyclegan_checkpoint(path: Path) -> tuple[Path, Config] | None:
+    """(checkpoint folder, config) when `path` is a CycleGAN run or checkpoint folder."""
+    if not path.is_dir() or not ((path / "config.toml").is_file() or (path / "state.json").is_file()):
+        return None
+    folder = path if (path / "state.json").is_file() else ckpt.latest_checkpoint(path)
+    if folder is None:
+        return None
+    _, state = ckpt.load_checkpoint(folder)
+    config = config_from_dict(state["config"], source=str(folder))
+    return (folder, config) if config.model.family == "cyclegan" else None
+
+
+@torch.no_grad()
+def diagnose_translator(
+    folder: Path, config: Config, num_samples: int = 2000, rules: Rules | None = None
+) -> dict[str, Any]:
+    """Translate held inputs A -> B and judge identity, spatial rule, coverage and diversity."""
+    from modecollapse.metrics.evaluators import translation_evaluator
+    from modecollapse.models import build_cyclegan
+
+    tensors, _ = ckpt.load_checkpoint(folder)
+    data = load_dataset(config.data)
+    g_ab, g_ba, _, _ = build_cyclegan(config.model, data.sample_shape)
+    ckpt.load_module("g_ab", g_ab, tensors)
+    ckpt.load_module("g_ba", g_ba, tensors)
+    g_ab.eval()
+    g_ba.eval()
+    count = min(num_samples, len(data.a), len(data.b))
+    record = translation_evaluator(data, count)(g_ab, g_ba, 0)
+    verdict, reasons = judge(record, rules or Rules())
+    if record["identity_kept"] < 0.5:
+        reasons.append(f"only {100 * record['identity_kept']:.0f}% of translations keep the input's digit")
+    inputs = data.a.batch(torch.arange(min(50, len(data.a))))
+    pairs = torch.stack([inputs, g_ab(inputs).float()], dim=1).flatten(0, 1)
+    scores = {k: v for k, v in record.items() if k not in ("class_counts", "classifier_sha256")}
+    return {
+        "source": str(folder),
+        "verdict": verdict,
+        "reasons": reasons,
+        "scores": scores,
+        "classifier": {"dataset": "mnist", "sha256": record["classifier_sha256"]},
+        "reference": f"{count} real {data.b.name} digits, cropped and normalised like the translations",
+        "input_notes": [f"CycleGAN G_AB from {folder}, {count} inputs of {data.a.name} (its training set)"],
+        "class_counts": record["class_counts"],
+        "_images": pairs,
+        "_predictions": None,
+    }
 
 
 # --- inputs -----------------------------------------------------------------------------
@@ -275,7 +333,7 @@ def write_evidence(report: dict[str, Any], out: Path) -> list[Path]:
 
     out.mkdir(parents=True, exist_ok=True)
     images, predictions = report["_images"], report["_predictions"]
-    written = [save_grid(images[:100], out / "samples.png", columns=10)]
+    written = [save_grid(images[:100], out / "samples.png", columns=10)]  # translators: input, output pairs
     counts = report["class_counts"]
     fig, ax = plt.subplots(figsize=(6 if len(counts) <= 10 else 10, 3), dpi=100)
     ax.bar(range(len(counts)), counts, color="tab:blue", width=1.0 if len(counts) > 10 else 0.8)
@@ -288,7 +346,7 @@ def write_evidence(report: dict[str, Any], out: Path) -> list[Path]:
     fig.savefig(out / "class_histogram.png")
     plt.close(fig)
     written.append(out / "class_histogram.png")
-    if len(counts) <= 10:
+    if predictions is not None and len(counts) <= 10:
         rows = []
         for label in range(len(counts)):
             members = images[predictions == label][:10]
@@ -319,6 +377,20 @@ def format_report(report: dict[str, Any]) -> str:
         f"near-duplicates    {100 * s['near_duplicate_rate']:.1f}%",
         f"samples            {s['num_samples']:.0f}",
     ]
+    if "identity_kept" in s:
+        lines.append(
+            f"identity kept      {100 * s['identity_kept']:.1f}% of translations show the input's digit(s)"
+        )
+    if "spatial_accuracy" in s:
+        lines.append(
+            f"spatial rule       {100 * s['spatial_accuracy']:.1f}% in place and size; centroid error "
+            f"{s['position_error_px']:.1f} px, size error {100 * s['size_error']:.0f}%"
+        )
+    if "cycle_error_a" in s:
+        lines.append(
+            f"cycle error        A {s['cycle_error_a']:.4f}, B {s['cycle_error_b']:.4f} "
+            "(mean |x - F(G(x))|, 0..1)"
+        )
     if "latent" in report:
         lines.append(f"latent probe       {report['latent']['statement']}")
     lines += [
