@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--data-dir")
     listing.set_defaults(handler=_data_list)
     fetch = data_commands.add_parser("fetch", help="download a dataset into the cache")
-    fetch.add_argument("name", choices=["mnist", "fashion-mnist"])
+    fetch.add_argument("name", choices=["mnist", "fashion-mnist", "svhn"])
     fetch.add_argument("--data-dir")
     fetch.set_defaults(handler=_data_fetch)
 
@@ -185,8 +185,9 @@ def _data_list(args: argparse.Namespace) -> int:
 def _data_fetch(args: argparse.Namespace) -> int:
     from modecollapse.data.datasets import FASHION_FILES, MNIST_FILES
     from modecollapse.data.sources import fetch
+    from modecollapse.data.translation import SVHN_FILES
 
-    fileset = {"mnist": MNIST_FILES, "fashion-mnist": FASHION_FILES}[args.name]
+    fileset = {"mnist": MNIST_FILES, "fashion-mnist": FASHION_FILES, "svhn": SVHN_FILES}[args.name]
     print(f"{args.name}: {fetch(fileset, args.data_dir)}")
     return 0
 

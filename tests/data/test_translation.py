@@ -118,3 +118,35 @@ def test_mnist_svhn_missing_says_how_to_get_it(tmp_path):
     config = DataConfig(name="mnist-svhn", data_dir=str(tmp_path), download=False)
     with pytest.raises(DatasetUnavailable, match="train_32x32.mat"):
         load_dataset(config)
+
+
+def test_mnist_svhn_downloads_from_a_mirror_with_md5_check(tmp_path, monkeypatch):
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    from modecollapse.data import translation
+    from modecollapse.data.sources import FileSet, RemoteFile
+
+    served = tmp_path / "server"
+    served.mkdir()
+    make_svhn(served / "train_32x32.mat")
+    digest = hashlib.md5((served / "train_32x32.mat").read_bytes()).hexdigest()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        mirror = f"http://127.0.0.1:{server.server_address[1]}/"
+        files = (RemoteFile("train_32x32.mat", digest), RemoteFile("test_32x32.mat", "0" * 32))
+        monkeypatch.setattr(translation, "SVHN_FILES", FileSet("svhn", "SVHN", files, (mirror,)))
+        data = load_dataset(DataConfig(name="mnist-svhn"))
+        assert data.b.data.shape == (6, 3, 32, 32)
+        bad = (RemoteFile("train_32x32.mat", "f" * 32),)
+        monkeypatch.setattr(translation, "SVHN_FILES", FileSet("svhn2", "SVHN", bad, (mirror,)))
+        with pytest.raises(Exception, match="MD5|md5|checksum"):
+            load_dataset(DataConfig(name="mnist-svhn"))
+    finally:
+        server.shutdown()
+        server.server_close()

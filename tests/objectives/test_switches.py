@@ -205,3 +205,17 @@ def test_r1_switch_adds_the_penalty():
     plain, _ = Objective(ObjectiveConfig()).discriminator_loss(Lin(), real, fake, 0)
     with_r1, _ = Objective(ObjectiveConfig(r1_gamma=2.0)).discriminator_loss(Lin(), real, fake, 0)
     torch.testing.assert_close(with_r1 - plain, torch.tensor(0.5 * 2.0 * 25.0))
+
+
+def test_patch_scores_share_their_image_target():
+    from modecollapse.config import ObjectiveConfig
+    from modecollapse.objectives import Objective
+
+    class Patches(nn.Module):  # a PatchGAN-shaped D: one score per 2x2 patch, always 0.3
+        def forward(self, x):
+            return torch.full((x.shape[0], 1, 2, 2), 0.3)
+
+    objective = Objective(ObjectiveConfig(loss="lsgan", label_smoothing=0.2))
+    loss, _ = objective.discriminator_loss(Patches(), torch.zeros(4, 1, 8, 8), torch.zeros(4, 1, 8, 8), 0)
+    expected = 0.5 * (0.3 - 0.8) ** 2 + 0.5 * 0.3**2  # smoothed real target 0.8, fake 0
+    torch.testing.assert_close(loss, torch.tensor(expected))
