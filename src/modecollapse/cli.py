@@ -101,7 +101,12 @@ def _parser() -> argparse.ArgumentParser:
     classifier_train = classifier_commands.add_parser(
         "train", help="train one deterministically, with its card"
     )
-    classifier_train.add_argument("--dataset", required=True, choices=["mnist", "fashion-mnist"])
+    classifier_train.add_argument(
+        "--dataset",
+        required=True,
+        choices=["mnist", "fashion-mnist", "guide-mnist"],
+        help="guide-mnist: the guided-latent GAN's guide (not an evaluation classifier)",
+    )
     classifier_train.add_argument(
         "--out", help="folder for the weights and card (default: the package's assets)"
     )

@@ -79,6 +79,16 @@ class ModelConfig(_Section):
     """Salimans et al. 2016 minibatch discrimination layer before D's head."""
     minibatch_discrimination_kernels: int = Field(default=100, ge=1)
     minibatch_discrimination_kernel_dim: int = Field(default=5, ge=1)
+    conditioning: Literal["none", "guided", "embedding", "acgan"] = "none"
+    """DCGAN class conditioning: none; guided (class-partitioned latent + guide classifier, see
+    models/guided.py); embedding (conditional GAN); acgan (auxiliary-classifier GAN)."""
+    guided_subspace_dim: int = Field(default=10, ge=1)
+    """guided: dims of each class's latent block (z has num_classes x this many dims)."""
+    guided_other_blocks: Literal["zero", "noise"] = "zero"
+    """guided: what fills the blocks of the classes not drawn."""
+    guided_variant: Literal["corrected", "as_published"] = "corrected"
+    """guided: as_published feeds the integer label into the latent and computes the per-class
+    variance over a singleton axis (always zero), as the public code does."""
     resnet_blocks: int = Field(default=9, ge=0)
     """CycleGAN generator: residual blocks (the reference uses 9 at 256 px, 6 at 128 px)."""
     patch_layers: int = Field(default=3, ge=1)
@@ -112,6 +122,16 @@ class ObjectiveConfig(_Section):
     """Keep this many past fakes and show D a mix of old and new ones; 0 = off."""
     history_buffer_fraction: float = Field(default=0.5, ge=0, le=1)
     """Probability that a fake shown to D is swapped for one from the history buffer."""
+    guide_classifier: str = "guide-mnist"
+    """guided: the shipped guide network (never the evaluation classifier)."""
+    guide_class_weight: float = Field(default=1.0, ge=0)
+    """guided: lambda_cls, weight of the guide's cross-entropy on G(z_k) vs k."""
+    guide_variance_weight: float = Field(default=1.0, ge=0)
+    """guided: lambda_var, weight of the per-class feature-statistics distance to real data."""
+    guide_match_means: bool = False
+    """guided: also match per-class feature means, not only variances."""
+    acgan_class_weight: float = Field(default=1.0, ge=0)
+    """acgan: weight of the auxiliary classification loss for D and G."""
     cycle_weight: float = Field(default=10.0, ge=0)
     """CycleGAN: weight of the L1 cycle-consistency loss (lambda = 10 in Zhu et al.)."""
     identity_weight: float = Field(default=0.5, ge=0)
@@ -207,6 +227,23 @@ class Config(_Section):
                     f"train.lr_decay_epochs ({self.train.lr_decay_epochs}) exceeds train.epochs "
                     f"({self.train.epochs})"
                 )
+        if self.model.conditioning != "none":
+            if self.model.family != "dcgan":
+                raise ValueError("model.conditioning needs model.family = 'dcgan'")
+            if self.data.name not in ("mnist", "mnist-5k", "fashion-mnist"):
+                raise ValueError(
+                    f"model.conditioning needs a 10-class image dataset (mnist, mnist-5k, "
+                    f"fashion-mnist), not '{self.data.name}'"
+                )
+            if self.model.conditioning in ("embedding", "acgan") and (
+                self.model.pack > 1 or self.objective.history_buffer_size or self.objective.unrolled_steps
+            ):
+                raise ValueError(
+                    "model.pack, objective.history_buffer_size and objective.unrolled_steps do not "
+                    "combine with model.conditioning 'embedding' or 'acgan' (D needs each input's class)"
+                )
+            if self.model.conditioning != "guided" and self.model.guided_variant != "corrected":
+                raise ValueError("model.guided_variant only applies to model.conditioning = 'guided'")
         if self.model.family != "cyclegan" and self.train.batch_size < 2:
             raise ValueError(f"train.batch_size must be at least 2 for model.family = '{self.model.family}'")
         if self.model.family == "dcgan" and kind != "image":

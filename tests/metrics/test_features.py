@@ -12,7 +12,11 @@ from modecollapse.metrics.scores import extract, extract_cached
 
 def test_shipped_cards_match_their_weights():
     cards = sorted(ASSETS.glob("classifier-*.json"))
-    assert {c.stem for c in cards} == {"classifier-mnist", "classifier-fashion-mnist"}
+    assert {c.stem for c in cards} == {
+        "classifier-mnist",
+        "classifier-fashion-mnist",
+        "classifier-guide-mnist",
+    }
     for card_path in cards:
         card = json.loads(card_path.read_text())
         weights = card_path.with_suffix(".safetensors").read_bytes()
@@ -91,3 +95,16 @@ def test_feature_cache_hits_and_keys_on_pixels():
     torch.testing.assert_close(first.features, again.features)
     other = extract_cached(classifier, images.flip(0))
     assert not torch.equal(other.features, first.features)
+
+
+def test_guide_is_a_different_network_and_still_accurate(mnist_dir):
+    from modecollapse.data.idx import read_idx
+
+    guide, grader = load_classifier("guide-mnist"), load_classifier("mnist")
+    assert guide.card["width"] != grader.card.get("width", 32) and guide.card["seed"] != grader.card["seed"]
+    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:2000]
+    labels = torch.from_numpy(read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")[:2000].astype(np.int64))
+    x = torch.from_numpy(images).float().unsqueeze(1) / 127.5 - 1
+    with torch.no_grad():
+        accuracy = float((guide.model(x)[0].argmax(1) == labels).float().mean())
+    assert accuracy > 0.97

@@ -208,8 +208,6 @@ def test_r1_switch_adds_the_penalty():
 
 
 def test_patch_scores_share_their_image_target():
-    from modecollapse.config import ObjectiveConfig
-    from modecollapse.objectives import Objective
 
     class Patches(nn.Module):  # a PatchGAN-shaped D: one score per 2x2 patch, always 0.3
         def forward(self, x):

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from modecollapse.config import load_config
 from modecollapse.experiments.executors import run_status
 from modecollapse.experiments.sweep import INDEX, read_index
@@ -25,7 +27,8 @@ from modecollapse.files import atomic_write_text
 from modecollapse.metrics.detector import Rules, detect
 from modecollapse.training.logging import read_records
 
-SKIP = {"type", "step", "epoch", "num_samples", "num_classes", "classifier_sha256", "class_counts"}
+SKIP = {"type", "step", "epoch", "num_samples", "num_classes", "classifier_sha256", "class_counts",
+        "per_class_diversity"}  # fmt: skip
 PLOTTED = ("modes", "high_quality", "reverse_kl", "kl_uniform", "fcd", "precision", "recall",
            "coverage", "diversity_ratio", "near_duplicate_rate",
            "identity_kept", "spatial_accuracy", "position_error_px", "cycle_error_a")  # fmt: skip
@@ -255,6 +258,63 @@ def copy_sample_grids(results: list[RunResult], out: Path) -> list[tuple[str, Pa
     return grids
 
 
+@torch.no_grad()
+def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | None:
+    """PCA map of the evaluation classifier's features: real digits by class, and generated
+    samples coloured by the class they were drawn for (or, unconditionally, the predicted one)."""
+    import matplotlib.pyplot as plt
+
+    from modecollapse.data.datasets import load_dataset
+    from modecollapse.metrics.conditional import pca_2d
+    from modecollapse.metrics.evaluators import reference_features
+    from modecollapse.metrics.features import CLASSIFIER_FOR, load_classifier, prepare_images
+    from modecollapse.metrics.scores import extract
+    from modecollapse.models import build_models
+    from modecollapse.models.guided import LatentSampler
+    from modecollapse.training import checkpoint as ckpt
+
+    latest = ckpt.latest_checkpoint(run.folder)
+    if latest is None or not (run.folder / "config.toml").is_file():
+        return None
+    config = load_config(run.folder / "config.toml")
+    if (
+        config.model.family != "dcgan"
+        or config.data.name not in CLASSIFIER_FOR
+        or config.data.name == "stacked-mnist"
+    ):
+        return None
+    dataset = load_dataset(config.data)
+    tensors, _ = ckpt.load_checkpoint(latest)
+    generator, _ = build_models(config.model, dataset.sample_shape, dataset.num_classes)
+    ckpt.load_module("generator", generator, tensors)
+    sampler = LatentSampler(config.model, dataset.num_classes)
+    latent, intended = sampler.fixed(count, 11, "cpu")
+    classifier = load_classifier(CLASSIFIER_FOR[config.data.name])
+    fake = extract(classifier, prepare_images(generator.eval()(latent).float(), "-1-1")[0])
+    real = reference_features(dataset, classifier.dataset, count)
+    index = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))  # as seeded_subset
+    real_labels = dataset.labels[index[:count]] if len(dataset) > count else dataset.labels
+    real_xy, fake_xy = pca_2d(real.features, fake.features)
+    colours = intended if intended is not None else fake.predictions
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), dpi=100, sharex=True, sharey=True)
+    for ax, xy, labels, title in (
+        (axes[0], real_xy, real_labels, "real, by class"),
+        (
+            axes[1],
+            fake_xy,
+            colours,
+            "generated, by sub-space / label" if intended is not None else "generated, by predicted class",
+        ),
+    ):
+        points = ax.scatter(xy[:, 0], xy[:, 1], c=labels.cpu(), cmap="tab10", vmin=-0.5, vmax=9.5, s=4)
+        ax.set_title(title, fontsize=10)
+    fig.colorbar(points, ax=axes, ticks=range(10), label="class")
+    fig.suptitle(f"{run.setting_id}: classifier features, PCA of the real data", fontsize=10)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def build_report(folder: Path) -> Path:
     """Write every part of the report into folder/report/ and return the HTML page's path."""
     folder = Path(folder)
@@ -266,6 +326,11 @@ def build_report(folder: Path) -> Path:
     plots = plot_metrics(results, out)
     histogram = plot_histograms(results, out)
     grids = copy_sample_grids(results, out)
+    for setting in dict.fromkeys(r.setting_id for r in results):
+        first = next(r for r in results if r.setting_id == setting)
+        mapped = plot_feature_map(first, out / f"feature-map-{setting}.png")
+        if mapped:
+            grids.append((f"{setting}: feature map (seed {first.seed})", mapped))
     page = render_html(folder.name, rows, results, plots, histogram, grids)
     atomic_write_text(out / "report.html", page)
     return out / "report.html"

@@ -64,6 +64,12 @@ def judge(scores: dict[str, float], rules: Rules = Rules()) -> tuple[str, list[s
             collapsed.append(f"diversity {diversity:.2f} of real (< {rules.collapsed_diversity_ratio})")
         elif diversity < rules.partial_diversity_ratio:
             partial.append(f"diversity {diversity:.2f} of real (< {rules.partial_diversity_ratio})")
+    per_class = scores.get("per_class_diversity_min")  # conditional generators: the worst class
+    if per_class is not None and per_class == per_class:
+        if per_class < rules.collapsed_diversity_ratio:
+            collapsed.append(f"some class has {per_class:.2f} of real within-class variety")
+        elif per_class < rules.partial_diversity_ratio:
+            partial.append(f"some class has {per_class:.2f} of real within-class variety")
     duplicates = scores.get("near_duplicate_rate")
     if duplicates is not None:
         if duplicates >= rules.collapsed_near_duplicate_rate:

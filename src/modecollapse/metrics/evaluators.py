@@ -14,18 +14,26 @@ from torch import nn
 from modecollapse.data.datasets import Dataset
 from modecollapse.data.translation import TranslationData
 from modecollapse.metrics import translation
+from modecollapse.metrics.conditional import conditional_scores
 from modecollapse.metrics.diversity import seeded_subset
 from modecollapse.metrics.features import CLASSIFIER_FOR, classifier_for, load_classifier, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
 from modecollapse.metrics.scores import FeatureSet, extract, extract_cached, score
+from modecollapse.models.guided import LatentSampler
 
 Evaluator = Callable[[nn.Module, int], dict[str, float]]
 EVAL_SEED = 20_170_101  # evaluation draws from its own generator, never the training RNG
 
 
 def default_evaluator(
-    dataset: Dataset, latent_dim: int, device: torch.device, num_samples: int = 2000
+    dataset: Dataset,
+    latent_dim: int,
+    device: torch.device,
+    num_samples: int = 2000,
+    sampler: LatentSampler | None = None,
 ) -> Evaluator | None:
+    if sampler is not None and sampler.conditional:
+        return conditional_evaluator(dataset, sampler, device, num_samples)
     if dataset.kind == "points" and dataset.mode_means is not None:
         return _mixture_evaluator(dataset, latent_dim, device)
     if dataset.name in CLASSIFIER_FOR:
@@ -69,6 +77,41 @@ def image_evaluator(dataset: Dataset, latent_dim: int, device: torch.device, num
         record: dict = {**score(fake, real), "classifier_sha256": classifier.sha256}
         if fake.num_classes <= 25:
             record["class_counts"] = torch.bincount(fake.predictions, minlength=fake.num_classes).tolist()
+        return record
+
+    return evaluate
+
+
+def conditional_evaluator(
+    dataset: Dataset, sampler: LatentSampler, device: torch.device, num_samples: int
+) -> Evaluator:
+    """The image scores plus class-conditional accuracy and per-class diversity.
+
+    Samples are drawn class-balanced from fixed latents (the same every epoch)."""
+    name = classifier_for(dataset.name)
+    classifier = load_classifier(name)
+    real = reference_features(dataset, name)
+    real_labels = dataset.labels[
+        seeded_subset(torch.arange(len(dataset)), len(real)).to(dataset.labels.device)
+    ]
+    latent, intended = sampler.fixed(num_samples, EVAL_SEED, device)
+
+    @torch.no_grad()
+    def evaluate(generator: nn.Module, epoch: int) -> dict[str, float]:
+        images = torch.cat([generator(chunk).float().cpu() for chunk in latent.split(500)])
+        fake = extract(classifier, prepare_images(images, "-1-1")[0])
+        record: dict = {**score(fake, real), "classifier_sha256": classifier.sha256}
+        record.update(
+            conditional_scores(
+                fake.features,
+                fake.predictions,
+                intended,
+                real.features,
+                real_labels.cpu(),
+                sampler.num_classes,
+            )
+        )
+        record["class_counts"] = torch.bincount(fake.predictions, minlength=fake.num_classes).tolist()
         return record
 
     return evaluate

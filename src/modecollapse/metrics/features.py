@@ -65,7 +65,7 @@ def load_classifier(dataset: str, assets: Path = ASSETS) -> EvalClassifier:
         raise ModeCollapseError(
             f"{weights_path}: SHA-256 {digest} does not match its card ({card['sha256']})"
         )
-    model = DigitClassifier()
+    model = DigitClassifier(width=card.get("width", 32))
     model.load_state_dict(load_file(str(weights_path)))
     return EvalClassifier(dataset, model.eval(), card)
 

@@ -8,6 +8,11 @@ from torch import nn
 
 from modecollapse.models.cyclegan import init_normal, patch_discriminator, resnet_generator
 from modecollapse.models.dcgan import DCGANGenerator, dcgan_features
+from modecollapse.models.guided import (
+    AuxiliaryClassifierDiscriminator,
+    ConditionalDiscriminator,
+    LatentSampler,
+)
 from modecollapse.models.layers import (
     Discriminator,
     apply_spectral_norm,
@@ -20,15 +25,19 @@ if TYPE_CHECKING:
     from modecollapse.config import ModelConfig
 
 
-def build_models(config: ModelConfig, sample_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+def build_models(
+    config: ModelConfig, sample_shape: tuple[int, ...], num_classes: int = 10
+) -> tuple[nn.Module, nn.Module]:
     """Generator and discriminator with every architectural switch of `config` applied."""
     if config.family == "dcgan":
         channels, image_size = sample_shape[0], sample_shape[-1]
+        input_dim = LatentSampler(config, num_classes).input_dim
         generator: nn.Module = DCGANGenerator(
-            config.latent_dim, channels, image_size, config.g_width, config.g_activation
+            input_dim, channels, image_size, config.g_width, config.g_activation
         )
+        extra = 1 if config.conditioning == "embedding" else 0  # the class plane
         features, feature_channels, spatial = dcgan_features(
-            channels * config.pack, image_size, config.d_width, config.d_norm
+            (channels + extra) * config.pack, image_size, config.d_width, config.d_norm
         )
     else:
         (dim,) = sample_shape
@@ -44,7 +53,13 @@ def build_models(config: ModelConfig, sample_shape: tuple[int, ...]) -> tuple[nn
         config.minibatch_discrimination_kernels,
         config.minibatch_discrimination_kernel_dim,
     )
-    discriminator = Discriminator(features, head, pack=config.pack)
+    discriminator: nn.Module = Discriminator(features, head, pack=config.pack)
+    if config.conditioning == "embedding":
+        discriminator = ConditionalDiscriminator(discriminator, num_classes, sample_shape[-1])
+    elif config.conditioning == "acgan":
+        discriminator = AuxiliaryClassifierDiscriminator(
+            discriminator, feature_channels * (spatial or 1) ** 2, num_classes
+        )
     init_dcgan_weights(generator)
     init_dcgan_weights(discriminator)
     if config.spectral_norm:

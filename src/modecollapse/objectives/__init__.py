@@ -11,17 +11,20 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from modecollapse.objectives import losses, stabilizers
+from modecollapse.objectives.guided import GuideTerm
 
 if TYPE_CHECKING:
     from modecollapse.config import ObjectiveConfig
 
 
 class Objective:
-    def __init__(self, config: ObjectiveConfig) -> None:
+    def __init__(self, config: ObjectiveConfig, guide: GuideTerm | None = None) -> None:
         self.config = config
+        self.guide = guide
         self.history = (
             stabilizers.HistoryBuffer(config.history_buffer_size, config.history_buffer_fraction)
             if config.history_buffer_size
@@ -34,10 +37,20 @@ class Objective:
         )
 
     def discriminator_loss(
-        self, discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor, step: int
+        self,
+        discriminator: nn.Module,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        step: int,
+        real_labels: torch.Tensor | None = None,
+        fake_labels: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """D's loss on one real and one fake batch, with flips, smoothing, noise, penalties."""
+        """D's loss on one real and one fake batch, with flips, smoothing, noise, penalties.
+
+        Conditional discriminators (cGAN, AC-GAN) also get each batch's classes.
+        """
         cfg = self.config
+        kind = getattr(discriminator, "conditioning", None)
         fake = fake.detach()
         if self.history is not None:
             fake = self.history.push_and_sample(fake)
@@ -46,8 +59,8 @@ class Objective:
         fake_in = stabilizers.add_instance_noise(fake, noise)
         if cfg.r1_gamma:
             real_in = real_in.detach().requires_grad_(True)
-        real_logits = discriminator(real_in).float()
-        fake_logits = discriminator(fake_in).float()
+        real_logits, real_classes = _judge(discriminator, real_in, real_labels)
+        fake_logits, fake_classes = _judge(discriminator, fake_in, fake_labels)
         device = real_logits.device
         real_targets = stabilizers.discriminator_targets(
             real_logits.shape[0],
@@ -69,19 +82,36 @@ class Objective:
         loss = losses.discriminator_loss(
             cfg.loss, real_logits, fake_logits, real_targets.view(per_output), fake_targets.view(per_output)
         )
+        if kind == "acgan" and cfg.acgan_class_weight:
+            class_loss = F.cross_entropy(real_classes, real_labels) + F.cross_entropy(
+                fake_classes, fake_labels
+            )
+            loss = loss + cfg.acgan_class_weight * class_loss
         if cfg.loss == "wgan-gp" and cfg.gp_weight:
-            loss = loss + cfg.gp_weight * losses.gradient_penalty(discriminator, real_in, fake_in)
+            critic = discriminator if kind is None else (lambda x: _judge(discriminator, x, real_labels)[0])
+            loss = loss + cfg.gp_weight * losses.gradient_penalty(critic, real_in, fake_in)
         if cfg.r1_gamma:
             pack = getattr(discriminator, "pack", 1)
             loss = loss + 0.5 * cfg.r1_gamma * losses.r1_penalty(real_logits, real_in, pack)
         return loss, {"d_real": self._score(real_logits), "d_fake": self._score(fake_logits)}
 
     def generator_loss(
-        self, discriminator: nn.Module, z: torch.Tensor, fake: torch.Tensor, step: int
+        self,
+        discriminator: nn.Module,
+        z: torch.Tensor,
+        fake: torch.Tensor,
+        step: int,
+        labels: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """G's loss against D, plus the mode-seeking term when switched on."""
-        logits = discriminator(stabilizers.add_instance_noise(fake, self.noise_std(step))).float()
+        """G's loss against D, plus the mode-seeking, AC-GAN and guide terms when switched on."""
+        noisy = stabilizers.add_instance_noise(fake, self.noise_std(step))
+        logits, classes = _judge(discriminator, noisy, labels)
         loss = losses.generator_loss(self.config.loss, logits)
+        if classes is not None and self.config.acgan_class_weight:
+            loss = loss + self.config.acgan_class_weight * F.cross_entropy(classes, labels)
+        if self.guide is not None:
+            guide_loss, self.guide_stats = self.guide(fake, labels)
+            loss = loss + guide_loss
         if self.config.mode_seeking_weight:
             loss = loss + self.config.mode_seeking_weight * stabilizers.mode_seeking_penalty(z, fake)
         return loss
@@ -97,6 +127,8 @@ class Objective:
             discriminator, optimizer, self.config.unrolled_steps, discriminator_step
         )
 
+    guide_stats: dict[str, torch.Tensor] = {}
+
     def _score(self, logits: torch.Tensor) -> torch.Tensor:
         """Mean D output as users know it: probability for bce, raw score otherwise."""
         logits = logits.detach()
@@ -108,3 +140,16 @@ class Objective:
     def load_state_tensors(self, tensors: dict[str, torch.Tensor], device: torch.device) -> None:
         if self.history:
             self.history.load_state_tensors(tensors, device)
+
+
+def _judge(
+    discriminator: nn.Module, x: torch.Tensor, labels: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(real/fake scores, class logits or None) from any discriminator, conditional or not."""
+    kind = getattr(discriminator, "conditioning", None)
+    if kind == "embedding":
+        return discriminator(x, labels).float(), None
+    if kind == "acgan":
+        logits, classes = discriminator(x)
+        return logits.float(), classes.float()
+    return discriminator(x).float(), None

@@ -130,11 +130,15 @@ def train_cyclegan(
     }
     run.write_summary(summary)
 
+    orders: dict[tuple[int, int], torch.Tensor] = {}
+
     def batch_of(domain, epoch: int, position: int, salt: int) -> torch.Tensor:
         """Unpaired batches: A and B each in their own per-epoch order (resumable)."""
-        order = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 2 + salt)
-        permutation = torch.randperm(len(domain), generator=order)
-        return domain.batch(permutation[position * batch_size : (position + 1) * batch_size].to(device))
+        if (epoch, salt) not in orders:
+            orders.pop((epoch - 1, salt), None)
+            order = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 2 + salt)
+            orders[epoch, salt] = torch.randperm(len(domain), generator=order).to(device)
+        return domain.batch(orders[epoch, salt][position * batch_size : (position + 1) * batch_size])
 
     pending: list[torch.Tensor] = []
     last_flushed: dict[str, float] = {}

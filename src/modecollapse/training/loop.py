@@ -27,13 +27,17 @@ from modecollapse.files import atomic_write_text
 from modecollapse.images import make_grid, save_grid, save_scatter
 from modecollapse.metrics.detector import CollapseTracker, Rules
 from modecollapse.metrics.evaluators import Evaluator, default_evaluator
+from modecollapse.metrics.features import classifier_for, load_classifier
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.models import build_models
-from modecollapse.objectives import Objective
+from modecollapse.models.guided import LatentSampler
+from modecollapse.objectives import Objective, guided
+from modecollapse.objectives.guided import GuideTerm
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.logging import MetricsLog, RunFolder, provenance
 
 STEP_FIELDS = ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
+GUIDE_FIELDS = ("guide_class_loss", "guide_stats_loss")
 Callback = Callable[[int, dict[str, Any]], None]
 
 
@@ -70,18 +74,25 @@ def train(
 
     # --- data, models, optimizers, objective ---
     dataset = load_dataset(config.data, device)
-    generator, discriminator = (m.to(device) for m in build_models(config.model, dataset.sample_shape))
+    sampler = LatentSampler(config.model, dataset.num_classes)
+    generator, discriminator = (
+        m.to(device) for m in build_models(config.model, dataset.sample_shape, dataset.num_classes)
+    )
     betas = (cfg.beta1, cfg.beta2)
     g_optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.lr_g, betas=betas)
     d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d, betas=betas)
-    objective = Objective(config.objective)
-    evaluator = evaluator or default_evaluator(dataset, config.model.latent_dim, device, cfg.eval_samples)
+    guide = _guide_term(config, dataset, device) if config.model.conditioning == "guided" else None
+    objective = Objective(config.objective, guide)
+    fields = STEP_FIELDS + (GUIDE_FIELDS if guide else ())
+    evaluator = evaluator or default_evaluator(
+        dataset, config.model.latent_dim, device, cfg.eval_samples, sampler
+    )
     tracker = CollapseTracker(Rules(**config.detector.model_dump()))
-    latent_dim, batch_size = config.model.latent_dim, cfg.batch_size
+    batch_size = cfg.batch_size
     num_fixed = cfg.num_sample_images if dataset.kind == "image" else PROTOCOL_SAMPLES
-    fixed_latent = torch.randn(
-        num_fixed, latent_dim, generator=torch.Generator().manual_seed(cfg.seed + 1)
-    ).to(device)
+    if sampler.conditional:  # one grid row per class
+        num_fixed = max(num_fixed // sampler.num_classes, 1) * sampler.num_classes
+    fixed_latent, _ = sampler.fixed(num_fixed, cfg.seed + 1, device, rows=True)
 
     batches_per_epoch = len(dataset) // batch_size
     steps_per_epoch = batches_per_epoch // cfg.d_steps
@@ -124,8 +135,8 @@ def train(
 
     permutation_cache: dict[int, torch.Tensor] = {}
 
-    def next_real_batch() -> torch.Tensor:
-        """Batches in a per-epoch order that depends only on (seed, epoch): resumable."""
+    def next_real_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        """(images, labels) in a per-epoch order that depends only on (seed, epoch): resumable."""
         nonlocal real_batches_used
         epoch, position = divmod(real_batches_used, batches_per_epoch)
         if epoch not in permutation_cache:
@@ -134,17 +145,25 @@ def train(
             permutation_cache[epoch] = torch.randperm(len(dataset), generator=order).to(device)
         real_batches_used += 1
         index = permutation_cache[epoch][position * batch_size : (position + 1) * batch_size]
-        return dataset.batch(index)
+        return dataset.batch(index), dataset.labels[index]
 
-    def random_real_batch() -> torch.Tensor:
-        return dataset.batch(torch.randint(len(dataset), (batch_size,), device=device))
+    def random_real_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.randint(len(dataset), (batch_size,), device=device)
+        return dataset.batch(index), dataset.labels[index]
 
-    def discriminator_step(real: torch.Tensor, fake: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def discriminator_step(
+        real: tuple[torch.Tensor, torch.Tensor],
+        fake: torch.Tensor | None = None,
+        fake_labels: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         if fake is None:
+            z, fake_labels = sampler.sample(batch_size, device)
             with torch.no_grad(), autocast():
-                fake = generator(torch.randn(batch_size, latent_dim, device=device))
+                fake = generator(z)
         with autocast():
-            d_loss, stats = objective.discriminator_loss(discriminator, real, fake, step)
+            d_loss, stats = objective.discriminator_loss(
+                discriminator, real[0], fake, step, real[1], fake_labels
+            )
         d_optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
         stats["d_grad_norm"] = _grad_norm(discriminator)
@@ -163,17 +182,17 @@ def train(
             # --- discriminator (its last step sees the fakes that the G step reuses) ---
             for _ in range(cfg.d_steps - 1):
                 discriminator_step(next_real_batch())
-            z = torch.randn(batch_size, latent_dim, device=device)
+            z, labels = sampler.sample(batch_size, device)
             with autocast():
                 fake = generator(z)
-            d_stats = discriminator_step(next_real_batch(), fake)
+            d_stats = discriminator_step(next_real_batch(), fake, labels)
 
             # --- generator (against a look-ahead D when unrolled_steps > 0) ---
             with objective.unrolled(
                 discriminator, d_optimizer, lambda: discriminator_step(random_real_batch())
             ):
                 with autocast():
-                    g_loss = objective.generator_loss(discriminator, z, fake, step)
+                    g_loss = objective.generator_loss(discriminator, z, fake, step, labels)
                 g_optimizer.zero_grad(set_to_none=True)
                 g_loss.backward()
                 g_grad_norm = _grad_norm(generator)
@@ -190,6 +209,7 @@ def train(
                         d_stats["d_fake"],
                         d_stats["d_grad_norm"],
                         g_grad_norm,
+                        *(objective.guide_stats[name].float() for name in GUIDE_FIELDS if guide),
                     ]
                 ).float()
             )
@@ -199,9 +219,17 @@ def train(
             at_epoch_end = step % steps_per_epoch == 0
             is_last = step == total_steps
             if step % cfg.log_every == 0 or is_last or step % cfg.checkpoint_every == 0:
-                last_flushed = _flush(pending, step, steps_per_epoch, log, bar, run, summary)
+                last_flushed = _flush(pending, step, steps_per_epoch, log, bar, run, summary, fields)
             if step % cfg.sample_every == 0 or is_last:
-                _save_samples(generator, fixed_latent, dataset, run, log, step)
+                _save_samples(
+                    generator,
+                    fixed_latent,
+                    dataset,
+                    run,
+                    log,
+                    step,
+                    sampler.num_classes if sampler.conditional else None,
+                )
             if evaluator is not None and at_epoch_end and epoch_done % cfg.eval_every_epochs == 0:
                 record = _evaluate(evaluator, generator, epoch_done, step, log)
                 onset = tracker.observe(epoch_done, record)
@@ -357,17 +385,52 @@ def _assert_finite_weights(modules: dict[str, nn.Module], step: int, run: RunFol
 
 @torch.no_grad()
 def _save_samples(
-    generator: nn.Module, latent: torch.Tensor, dataset: Dataset, run: RunFolder, log: MetricsLog, step: int
+    generator: nn.Module,
+    latent: torch.Tensor,
+    dataset: Dataset,
+    run: RunFolder,
+    log: MetricsLog,
+    step: int,
+    rows: int | None = None,
 ) -> None:
+    """A sample grid (one row per class when `rows` classes are given) or a scatter of points."""
     generator.eval()
     samples = generator(latent).float()
     generator.train()
     path = run.samples / f"step-{step:08d}.png"
+    columns = len(samples) // rows if rows else None
     if dataset.kind == "points":
         save_scatter(samples, path, dataset.mode_means, title=f"step {step}")
     else:
-        save_grid(samples, path)
-        log.image("samples", make_grid(samples), step)
+        save_grid(samples, path, columns)
+        log.image("samples", make_grid(samples, columns), step)
+
+
+def _guide_term(config: Config, dataset: Dataset, device: torch.device) -> GuideTerm:
+    """The guide classifier (frozen) and real per-class statistics of its features."""
+    obj = config.objective
+    if obj.guide_classifier == classifier_for(dataset.name):
+        raise ConfigError(
+            f"objective.guide_classifier = '{obj.guide_classifier}' is the evaluation classifier; "
+            "a GAN must not be graded by the network it trained against (use 'guide-mnist')"
+        )
+    guide = guided.frozen(load_classifier(obj.guide_classifier), device)
+    if guide.card.get("dataset") != classifier_for(dataset.name):
+        raise ConfigError(
+            f"the guide '{obj.guide_classifier}' was trained on {guide.card.get('dataset')}, but the data "
+            f"is {dataset.name}; train a guide for it (see training/classifier.py RECIPES)"
+        )
+    images = torch.cat([dataset.batch(i) for i in torch.arange(len(dataset), device=device).split(1000)])
+    means, variances = guided.real_class_statistics(guide, images, dataset.labels, dataset.num_classes)
+    return GuideTerm(
+        guide,
+        means,
+        variances,
+        obj.guide_class_weight,
+        obj.guide_variance_weight,
+        obj.guide_match_means,
+        as_published=config.model.guided_variant == "as_published",
+    )
 
 
 def _evaluate(

@@ -1,0 +1,61 @@
+"""Class-conditional generators: does sub-space (or label) k draw class k, with real variety?"""
+
+from __future__ import annotations
+
+import torch
+
+
+def class_conditional_accuracy(predictions: torch.Tensor, intended: torch.Tensor) -> float:
+    """Share of samples the evaluation classifier puts in the class they were drawn for."""
+    return float((predictions.cpu() == intended.cpu()).float().mean())
+
+
+def feature_spread(features: torch.Tensor) -> float:
+    """Total variance: the sum over feature dimensions of each dimension's variance."""
+    if len(features) < 2:
+        return 0.0
+    return float(features.float().var(dim=0, unbiased=True).sum())
+
+
+def per_class_diversity(
+    fake_features: torch.Tensor,
+    intended: torch.Tensor,
+    real_features: torch.Tensor,
+    real_labels: torch.Tensor,
+    num_classes: int,
+) -> list[float]:
+    """Per class k: total feature variance of samples drawn for k / that of real class k.
+
+    1 means as varied as the real class; a generator with one fixed image per class scores 0.
+    """
+    ratios = []
+    for k in range(num_classes):
+        real = feature_spread(real_features[real_labels.cpu() == k])
+        fake = feature_spread(fake_features[intended.cpu() == k])
+        ratios.append(fake / real if real > 0 else float("nan"))
+    return ratios
+
+
+def conditional_scores(
+    fake_features: torch.Tensor,
+    fake_predictions: torch.Tensor,
+    intended: torch.Tensor,
+    real_features: torch.Tensor,
+    real_labels: torch.Tensor,
+    num_classes: int,
+) -> dict[str, float | list[float]]:
+    ratios = per_class_diversity(fake_features, intended, real_features, real_labels, num_classes)
+    finite = [r for r in ratios if r == r]
+    return {
+        "class_conditional_accuracy": class_conditional_accuracy(fake_predictions, intended),
+        "per_class_diversity_mean": sum(finite) / len(finite) if finite else float("nan"),
+        "per_class_diversity_min": min(finite) if finite else float("nan"),
+        "per_class_diversity": ratios,
+    }
+
+
+def pca_2d(reference: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
+    """Project `reference` and `others` onto the reference's first two principal components."""
+    centre = reference.float().mean(0, keepdim=True)
+    _, _, components = torch.pca_lowrank(reference.float() - centre, q=2, center=False)
+    return [(x.float() - centre) @ components for x in (reference, *others)]

@@ -1,0 +1,123 @@
+"""Class-conditional generation: how z carries a class, and the conditional discriminators.
+
+`model.conditioning` picks one of:
+- none: z ~ N(0, I); unconditional DCGAN.
+- guided: the guided latent space. z has K blocks of `guided_subspace_dim` dims, one per
+  class; drawing class k fills block k with N(0, I) and the other blocks with zeros (or
+  noise, `guided_other_blocks`). The guide classifier and the per-class statistics term
+  act in the objective (objectives/guided.py). `guided_variant = "as_published"` instead
+  appends the integer label to N(0, I) noise, as the public code did.
+- embedding: conditional GAN; z ~ N(0, I) plus a one-hot class for G, and D sees the class
+  as one extra input channel (a learned embedding per class).
+- acgan: AC-GAN; G as in embedding, D has an auxiliary head that classifies its input.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+if TYPE_CHECKING:
+    from modecollapse.config import ModelConfig
+
+
+class LatentSampler:
+    """Draws (z, class) pairs for one conditioning scheme; labels are None when unconditional."""
+
+    def __init__(self, config: ModelConfig, num_classes: int) -> None:
+        self.kind, self.num_classes = config.conditioning, num_classes
+        self.latent_dim, self.block = config.latent_dim, config.guided_subspace_dim
+        self.noise_elsewhere = config.guided_other_blocks == "noise"
+        self.as_published = config.guided_variant == "as_published"
+
+    @property
+    def input_dim(self) -> int:
+        """Size of the generator's input vector."""
+        if self.kind == "none":
+            return self.latent_dim
+        if self.kind == "guided":
+            return self.latent_dim + 1 if self.as_published else self.num_classes * self.block
+        return self.latent_dim + self.num_classes
+
+    @property
+    def conditional(self) -> bool:
+        return self.kind != "none"
+
+    def latent(self, labels: torch.Tensor | None, count: int, device, generator=None) -> torch.Tensor:
+        """z for these labels (or unconditional z when labels is None).
+
+        Noise comes from `generator` (a CPU generator, for fixed draws) or else the global RNG
+        of `device` (checkpointed with the run).
+        """
+
+        def randn(*shape: int) -> torch.Tensor:
+            if generator is None:
+                return torch.randn(*shape, device=device)
+            return torch.randn(*shape, generator=generator).to(device)
+
+        if self.kind == "none":
+            return randn(count, self.latent_dim)
+        assert labels is not None
+        if self.kind == "guided" and not self.as_published:
+            noise = randn(count, self.num_classes, self.block)
+            if self.noise_elsewhere:
+                return noise.flatten(1)
+            mask = F.one_hot(labels, self.num_classes).to(noise.dtype).unsqueeze(2)
+            return (noise * mask).flatten(1)
+        noise = randn(count, self.latent_dim)
+        if self.kind == "guided":  # as published: the integer label as one more latent coordinate
+            return torch.cat([noise, labels.to(noise.dtype).unsqueeze(1)], dim=1)
+        return torch.cat([noise, F.one_hot(labels, self.num_classes).to(noise.dtype)], dim=1)
+
+    def sample(self, count: int, device) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Random classes (uniform) and their z, from the global RNG (checkpointed)."""
+        if self.kind == "none":
+            return self.latent(None, count, device), None
+        labels = torch.randint(self.num_classes, (count,), device=device)
+        return self.latent(labels, count, device), labels
+
+    def fixed(
+        self, count: int, seed: int, device, rows: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A fixed, class-balanced draw for grids and evaluation: labels 0, 1, ..., K-1, 0, ...
+        or, with `rows`, count / K of class 0 first, then class 1, ... (one grid row per class)."""
+        generator = torch.Generator().manual_seed(seed)
+        if self.kind == "none":
+            return self.latent(None, count, device, generator), None
+        index = torch.arange(count)
+        labels = (index // max(count // self.num_classes, 1) if rows else index % self.num_classes).to(device)
+        labels = labels.clamp_max(self.num_classes - 1)
+        return self.latent(labels, count, device, generator), labels
+
+
+class ConditionalDiscriminator(nn.Module):
+    """cGAN: D sees its input plus one channel holding a learned per-class map."""
+
+    conditioning = "embedding"
+
+    def __init__(self, base: nn.Module, num_classes: int, image_size: int) -> None:
+        super().__init__()
+        self.base, self.image_size = base, image_size
+        self.embedding = nn.Embedding(num_classes, image_size * image_size)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        plane = self.embedding(labels).view(-1, 1, self.image_size, self.image_size)
+        return self.base(torch.cat([x, plane.to(x.dtype)], dim=1))
+
+
+class AuxiliaryClassifierDiscriminator(nn.Module):
+    """AC-GAN: D's features feed the real/fake head and a K-way class head."""
+
+    conditioning = "acgan"
+
+    def __init__(self, base: nn.Module, feature_size: int, num_classes: int) -> None:
+        super().__init__()
+        self.base = base
+        self.classes = nn.Sequential(nn.Flatten(1), nn.Linear(feature_size, num_classes))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.base.features(x)
+        return self.base.head(features), self.classes(features)

@@ -1,0 +1,110 @@
+"""The guided latent space's generator terms: the guide's class loss and per-class statistics.
+
+For fakes drawn from sub-space k, the frozen guide classifier should say k (cross-entropy),
+and the spread of their guide features should match real class k's (the variance of each
+feature within the class; optionally the means too). The real statistics are computed once
+per run from the training data through the same guide. Without the statistics term G can
+satisfy the guide with one image per class: exactly the collapse the term exists to stop.
+
+`as_published` reproduces the public code's statistics term, which takes moments over a
+singleton axis: every variance is 0, for generated and real alike, so the term is always
+zero and has no gradient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from modecollapse.metrics.features import EvalClassifier
+
+
+def class_statistics(
+    features: torch.Tensor, labels: torch.Tensor, num_classes: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-class feature means (K, F), variances (K, F, population) and counts (K,)."""
+    counts = torch.bincount(labels, minlength=num_classes).to(features.dtype)
+    one_hot = F.one_hot(labels, num_classes).to(features.dtype)  # (N, K)
+    sums = one_hot.T @ features
+    means = sums / counts.clamp_min(1).unsqueeze(1)
+    squares = one_hot.T @ features.pow(2)
+    variances = (squares / counts.clamp_min(1).unsqueeze(1) - means.pow(2)).clamp_min(0)
+    return means, variances, counts
+
+
+def statistics_distance(
+    features: torch.Tensor,
+    labels: torch.Tensor,
+    real_means: torch.Tensor,
+    real_variances: torch.Tensor,
+    match_means: bool = False,
+    as_published: bool = False,
+) -> torch.Tensor:
+    """Mean squared distance between generated and real per-class variances (and means).
+
+    Classes with fewer than two samples in the batch have no variance and are left out.
+    """
+    num_classes = real_means.shape[0]
+    if as_published:
+        singleton = features.unsqueeze(1)  # (N, 1, F): moments over the size-1 axis
+        fake_variance = singleton.var(dim=1, unbiased=False)
+        real_variance = torch.zeros_like(fake_variance)
+        return F.mse_loss(fake_variance, real_variance)
+    means, variances, counts = class_statistics(features, labels, num_classes)
+    present = counts >= 2
+    if not present.any():
+        return features.sum() * 0.0
+    loss = F.mse_loss(variances[present], real_variances[present])
+    if match_means:
+        loss = loss + F.mse_loss(means[present], real_means[present])
+    return loss
+
+
+@dataclass
+class GuideTerm:
+    """lambda_cls * CE(guide(G(z_k)), k) + lambda_var * statistics distance, for G's loss."""
+
+    guide: EvalClassifier
+    real_means: torch.Tensor
+    real_variances: torch.Tensor
+    class_weight: float
+    variance_weight: float
+    match_means: bool = False
+    as_published: bool = False
+
+    def __call__(
+        self, fake: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x = fake.float()
+        if x.shape[-1] != 28:
+            x = F.interpolate(x, size=28, mode="bilinear", antialias=True, align_corners=False)
+        logits, features = self.guide.model(x)
+        class_loss = F.cross_entropy(logits, labels)
+        stats_loss = statistics_distance(
+            features, labels, self.real_means, self.real_variances, self.match_means, self.as_published
+        )
+        loss = self.class_weight * class_loss + self.variance_weight * stats_loss
+        return loss, {"guide_class_loss": class_loss.detach(), "guide_stats_loss": stats_loss.detach()}
+
+
+@torch.no_grad()
+def real_class_statistics(
+    guide: EvalClassifier, images: torch.Tensor, labels: torch.Tensor, num_classes: int, batch: int = 1000
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-class means and variances of the guide's features over real images in [-1, 1]."""
+    features = []
+    for chunk in images.split(batch):
+        x = chunk.float()
+        if x.shape[-1] != 28:
+            x = F.interpolate(x, size=28, mode="bilinear", antialias=True, align_corners=False)
+        features.append(guide.model(x)[1])
+    means, variances, _ = class_statistics(torch.cat(features), labels, num_classes)
+    return means, variances
+
+
+def frozen(guide: EvalClassifier, device: torch.device) -> EvalClassifier:
+    """The guide in eval mode on `device`, its weights never updated (gradients still reach G)."""
+    guide.model.to(device).eval().requires_grad_(False)
+    return guide
