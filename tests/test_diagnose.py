@@ -207,3 +207,20 @@ def test_diagnose_judges_a_cyclegan_translator(tmp_path):
     assert report["_images"].shape == (64, 1, 56, 56)  # 32 (input, translation) pairs
     written = write_evidence(report, tmp_path / "evidence")
     assert [p.name for p in written] == ["samples.png", "class_histogram.png"]
+
+
+@pytest.mark.parametrize("conditioning", ["guided", "acgan"])
+def test_diagnose_judges_a_conditional_generator_per_class(tmp_path, conditioning):
+    from modecollapse.diagnose import write_evidence
+    from tests.conftest import tiny_image_config
+
+    train(tiny_image_config(model={"conditioning": conditioning}), tmp_path / "run")
+    report = diagnose(tmp_path / "run", num_samples=200)
+    assert len(report["per_class_diversity"]) == 10
+    assert {"class_conditional_accuracy", "per_class_diversity_min"} <= set(report["scores"])
+    assert "latent" not in report  # the probe is for unconditional z
+    assert torch.equal(report["_predictions"], torch.arange(200) // 20)  # grouped by the class drawn for
+    text = format_report(report)
+    assert "class accuracy" in text and "per-class variety" in text
+    written = write_evidence(report, tmp_path / "evidence")
+    assert "samples_by_class.png" in [p.name for p in written]

@@ -20,11 +20,13 @@ from modecollapse.config import Config, DataConfig, config_from_dict
 from modecollapse.data.datasets import dataset_kind, load_dataset, sample_shape
 from modecollapse.errors import DatasetUnavailable, ModeCollapseError
 from modecollapse.images import save_grid
+from modecollapse.metrics.conditional import conditional_scores
 from modecollapse.metrics.detector import Rules, judge
 from modecollapse.metrics.evaluators import reference_features
 from modecollapse.metrics.features import classifier_for, load_classifier, prepare_images
 from modecollapse.metrics.scores import FeatureSet, extract, score
 from modecollapse.models import build_models
+from modecollapse.models.guided import LatentSampler
 from modecollapse.training import checkpoint as ckpt
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
@@ -39,6 +41,7 @@ class Samples:
     generator: nn.Module | None = None
     latent_shape: tuple[int, ...] | None = None
     dataset: str | None = None  # what the generator was trained on, when known
+    intended: torch.Tensor | None = None  # conditional generators: the class each sample was drawn for
 
 
 def diagnose(
@@ -71,6 +74,18 @@ def diagnose(
     real = reference
     fake = extract(classifier, samples.images)
     scores = score(fake, real)
+    per_class: list[float] | None = None
+    if samples.intended is not None:  # real classes as the classifier reads them (99.3% right)
+        conditional = conditional_scores(
+            fake.features,
+            fake.predictions,
+            samples.intended,
+            real.features,
+            real.predictions,
+            fake.num_classes,
+        )
+        per_class = conditional.pop("per_class_diversity")
+        scores.update(conditional)
     verdict, reasons = judge(scores, rules or Rules())
     report: dict[str, Any] = {
         "source": str(source),
@@ -82,9 +97,12 @@ def diagnose(
         "input_notes": samples.notes,
         "class_counts": torch.bincount(fake.predictions, minlength=fake.num_classes).tolist(),
     }
-    if samples.generator is not None:
+    if per_class is not None:
+        report["per_class_diversity"] = per_class
+    if samples.generator is not None and samples.intended is None:
         report["latent"] = probe_latent(samples.generator, samples.latent_shape, real)
-    report["_images"], report["_predictions"] = samples.images, fake.predictions
+    report["_images"] = samples.images
+    report["_predictions"] = samples.intended if samples.intended is not None else fake.predictions
     return report
 
 
@@ -167,9 +185,13 @@ def load_samples(
     if not path.exists():
         raise ModeCollapseError(f"{path}: no such file or folder")
     if path.is_dir() and ((path / "config.toml").is_file() or (path / "state.json").is_file()):
-        generator, dim, trained_on = _generator_from_run(path)
-        samples = _sample(generator, (dim,), num_samples, [f"generator from {path}"])
-        samples.dataset = trained_on
+        generator, config = _generator_from_run(path)
+        sampler = LatentSampler(config.model, 10)
+        if sampler.conditional:
+            samples = _sample_conditional(generator, sampler, num_samples, [f"generator from {path}"])
+        else:
+            samples = _sample(generator, (config.model.latent_dim,), num_samples, [f"generator from {path}"])
+        samples.dataset = config.data.name
         return samples
     if path.is_dir():
         return _png_folder(path, value_range)
@@ -248,7 +270,7 @@ def _looks_pickled(path: Path) -> bool:
     return head[:1] == b"\x80" or zipfile.is_zipfile(path)
 
 
-def _generator_from_run(path: Path) -> tuple[nn.Module, int, str]:
+def _generator_from_run(path: Path) -> tuple[nn.Module, Config]:
     """Rebuild G from a run folder's newest checkpoint (or a checkpoint folder) without pickle."""
 
     folder = path if (path / "state.json").is_file() else ckpt.latest_checkpoint(path)
@@ -263,7 +285,7 @@ def _generator_from_run(path: Path) -> tuple[nn.Module, int, str]:
         )
     generator, _ = build_models(config.model, sample_shape(config.data))
     ckpt.load_module("generator", generator, tensors)
-    return generator.eval(), config.model.latent_dim, config.data.name
+    return generator.eval(), config
 
 
 @torch.no_grad()
@@ -272,6 +294,19 @@ def _sample(generator: nn.Module, shape: tuple[int, ...], count: int, notes: lis
     images = torch.cat([generator(chunk).float() for chunk in latent.split(500)])
     images, more = prepare_images(images, "-1-1")
     return Samples(images, [*notes, f"{count} samples drawn with seed {PROBE_SEED}", *more], generator, shape)
+
+
+@torch.no_grad()
+def _sample_conditional(
+    generator: nn.Module, sampler: LatentSampler, count: int, notes: list[str]
+) -> Samples:
+    """Class-balanced samples of a conditional generator, with the class each was drawn for."""
+    count = max(count // sampler.num_classes, 1) * sampler.num_classes
+    latent, intended = sampler.fixed(count, PROBE_SEED, "cpu", rows=True)
+    images = torch.cat([generator(chunk).float() for chunk in latent.split(500)])
+    images, more = prepare_images(images, "-1-1")
+    notes = [*notes, f"{sampler.kind} conditioning: {count // sampler.num_classes} samples per class", *more]
+    return Samples(images, notes, generator, (sampler.input_dim,), intended=intended)
 
 
 # --- latent probe -----------------------------------------------------------------------
@@ -377,6 +412,12 @@ def format_report(report: dict[str, Any]) -> str:
         f"near-duplicates    {100 * s['near_duplicate_rate']:.1f}%",
         f"samples            {s['num_samples']:.0f}",
     ]
+    if "class_conditional_accuracy" in s:
+        per_class = ", ".join(f"{k}: {v:.2f}" for k, v in enumerate(report.get("per_class_diversity", [])))
+        lines += [
+            f"class accuracy     {100 * s['class_conditional_accuracy']:.1f}% of samples show the class drawn for",
+            f"per-class variety  {per_class}  (generated / real within-class variance)",
+        ]
     if "identity_kept" in s:
         lines.append(
             f"identity kept      {100 * s['identity_kept']:.1f}% of translations show the input's digit(s)"
