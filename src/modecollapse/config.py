@@ -128,6 +128,8 @@ class ObjectiveConfig(_Section):
     """guided: lambda_cls, weight of the guide's cross-entropy on G(z_k) vs k."""
     guide_variance_weight: float = Field(default=1.0, ge=0)
     """guided: lambda_var, weight of the per-class feature-statistics distance to real data."""
+    guide_warmup_steps: int = Field(default=0, ge=0)
+    """guided: ramp both guide weights linearly from 0 over this many steps (0 = full from the start)."""
     guide_match_means: bool = False
     """guided: also match per-class feature means, not only variances."""
     acgan_class_weight: float = Field(default=1.0, ge=0)

@@ -86,3 +86,14 @@ def test_latent_layouts(settings, dim):
     rows = sampler.fixed(20, 0, "cpu", rows=True)[1]
     if rows is not None:
         assert rows.tolist() == [k // 2 for k in range(20)]
+
+
+def test_guide_warmup_ramps_the_terms_in():
+    guide = load_classifier("guide-mnist")
+    guide.model.eval().requires_grad_(False)
+    term = GuideTerm(guide, torch.zeros(10, 128), torch.ones(10, 128), 1.0, 1.0, warmup_steps=10)
+    fake, labels = torch.zeros(8, 1, 28, 28), torch.arange(8) % 4
+    full = GuideTerm(guide, torch.zeros(10, 128), torch.ones(10, 128), 1.0, 1.0)(fake, labels)[0]
+    assert term(fake, labels, 0)[0].item() == 0.0
+    torch.testing.assert_close(term(fake, labels, 5)[0], 0.5 * full)
+    torch.testing.assert_close(term(fake, labels, 20)[0], full)

@@ -73,9 +73,10 @@ class GuideTerm:
     variance_weight: float
     match_means: bool = False
     as_published: bool = False
+    warmup_steps: int = 0
 
     def __call__(
-        self, fake: torch.Tensor, labels: torch.Tensor
+        self, fake: torch.Tensor, labels: torch.Tensor, step: int = 0
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x = fake.float()
         if x.shape[-1] != 28:
@@ -85,7 +86,8 @@ class GuideTerm:
         stats_loss = statistics_distance(
             features, labels, self.real_means, self.real_variances, self.match_means, self.as_published
         )
-        loss = self.class_weight * class_loss + self.variance_weight * stats_loss
+        ramp = min(1.0, step / self.warmup_steps) if self.warmup_steps else 1.0
+        loss = ramp * (self.class_weight * class_loss + self.variance_weight * stats_loss)
         return loss, {"guide_class_loss": class_loss.detach(), "guide_stats_loss": stats_loss.detach()}
 
 

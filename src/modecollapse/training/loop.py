@@ -430,6 +430,7 @@ def _guide_term(config: Config, dataset: Dataset, device: torch.device) -> Guide
         obj.guide_variance_weight,
         obj.guide_match_means,
         as_published=config.model.guided_variant == "as_published",
+        warmup_steps=obj.guide_warmup_steps,
     )
 
 
