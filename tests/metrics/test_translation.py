@@ -86,3 +86,17 @@ def test_empty_output_counts_as_missing_digit(classifier):
     truth = measure_digits(data.a_to_b_truth(index).float() / 127.5 - 1, data.b_layout)
     errors = spatial_errors(measure_digits(blank, data.b_layout), truth, 2.8, 0.25)
     assert errors["empty_slot_rate"] == 1.0 and errors["spatial_accuracy"] == 0.0
+
+
+def test_speckled_background_does_not_hide_the_digit(classifier):
+    data = load_dataset(DataConfig(name="mnist-rgb", num_samples=300))
+    index = torch.arange(300)
+    coloured = data.a_to_b_truth(index).float() / 127.5 - 1
+    speckled = (
+        coloured + 0.25 * torch.rand(coloured.shape, generator=torch.Generator().manual_seed(0))
+    ).clamp(-1, 1)
+    real = extract(classifier, measure_digits(data.b.batch(index), None).crops)
+    scores = translation_scores(
+        extract(classifier, measure_digits(speckled, None).crops), data.a_digits, real
+    )
+    assert scores["identity_kept"] > 0.9

@@ -22,6 +22,9 @@ from modecollapse.metrics.scores import FeatureSet, score
 
 INK_THRESHOLD = 0.35
 """Ink level (0..1) that counts as part of a digit's box."""
+NOISE_FLOOR = 0.25
+"""Ink below this level is background texture: cropped digits are (level - floor) / (1 - floor),
+so a generated image's speckled background does not reach the classifier as grey noise."""
 LUMA = (0.299, 0.587, 0.114)
 
 
@@ -94,7 +97,8 @@ def measure_digits(images: torch.Tensor, layout: Layout | None) -> DigitMeasure:
         theta[:, 0, 2] = (2 * centre_x + 1) / size - 1
         theta[:, 1, 2] = (2 * centre_y + 1) / size - 1
         grid = F.affine_grid(theta, [n, 1, 28, 28], align_corners=False)
-        crops.append(F.grid_sample(region.unsqueeze(1), grid, align_corners=False))  # other slots left out
+        cleaned = ((region - NOISE_FLOOR) / (1 - NOISE_FLOOR)).clamp_min(0)  # other slots left out
+        crops.append(F.grid_sample(cleaned.unsqueeze(1), grid, align_corners=False))
     crop = torch.stack(crops, 1).reshape(n * len(centres), 1, 28, 28)
     return DigitMeasure(torch.stack(centroids, 1), torch.stack(boxes, 1), crop.clamp(0, 1) * 2 - 1)
 
