@@ -266,6 +266,7 @@ def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | No
 
     from modecollapse.data.datasets import load_dataset
     from modecollapse.metrics.conditional import pca_2d
+    from modecollapse.metrics.diversity import seeded_subset
     from modecollapse.metrics.evaluators import reference_features
     from modecollapse.metrics.features import CLASSIFIER_FOR, load_classifier, prepare_images
     from modecollapse.metrics.scores import extract
@@ -292,8 +293,9 @@ def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | No
     classifier = load_classifier(CLASSIFIER_FOR[config.data.name])
     fake = extract(classifier, prepare_images(generator.eval()(latent).float(), "-1-1")[0])
     real = reference_features(dataset, classifier.dataset, count)
-    index = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(0))  # as seeded_subset
-    real_labels = dataset.labels[index[:count]] if len(dataset) > count else dataset.labels
+    real_labels = dataset.labels[
+        seeded_subset(torch.arange(len(dataset)), count)
+    ]  # reference_features' subset
     real_xy, fake_xy = pca_2d(real.features, fake.features)
     colours = intended if intended is not None else fake.predictions
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), dpi=100, sharex=True, sharey=True)

@@ -13,12 +13,21 @@ zero and has no gradient.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from modecollapse.metrics.features import EvalClassifier
+
+
+def at_28(images: torch.Tensor) -> torch.Tensor:
+    """Float images resized to the guide's 28x28 input (antialiased bilinear) when needed."""
+    x = images.float()
+    if x.shape[-1] != 28:
+        x = F.interpolate(x, size=28, mode="bilinear", antialias=True, align_corners=False)
+    return x
 
 
 def class_statistics(
@@ -78,10 +87,7 @@ class GuideTerm:
     def __call__(
         self, fake: torch.Tensor, labels: torch.Tensor, step: int = 0
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        x = fake.float()
-        if x.shape[-1] != 28:
-            x = F.interpolate(x, size=28, mode="bilinear", antialias=True, align_corners=False)
-        logits, features = self.guide.model(x)
+        logits, features = self.guide.model(at_28(fake))
         class_loss = F.cross_entropy(logits, labels)
         stats_loss = statistics_distance(
             features, labels, self.real_means, self.real_variances, self.match_means, self.as_published
@@ -93,15 +99,11 @@ class GuideTerm:
 
 @torch.no_grad()
 def real_class_statistics(
-    guide: EvalClassifier, images: torch.Tensor, labels: torch.Tensor, num_classes: int, batch: int = 1000
+    guide: EvalClassifier, batches: Iterable[torch.Tensor], labels: torch.Tensor, num_classes: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-class means and variances of the guide's features over real images in [-1, 1]."""
-    features = []
-    for chunk in images.split(batch):
-        x = chunk.float()
-        if x.shape[-1] != 28:
-            x = F.interpolate(x, size=28, mode="bilinear", antialias=True, align_corners=False)
-        features.append(guide.model(x)[1])
+    """Per-class means and variances of the guide's features over real images in [-1, 1],
+    given batch by batch (in the order of `labels`) so the whole set is never held as floats."""
+    features = [guide.model(at_28(batch))[1] for batch in batches]
     means, variances, _ = class_statistics(torch.cat(features), labels, num_classes)
     return means, variances
 

@@ -420,8 +420,8 @@ def _guide_term(config: Config, dataset: Dataset, device: torch.device) -> Guide
             f"the guide '{obj.guide_classifier}' was trained on {guide.card.get('dataset')}, but the data "
             f"is {dataset.name}; train a guide for it (see training/classifier.py RECIPES)"
         )
-    images = torch.cat([dataset.batch(i) for i in torch.arange(len(dataset), device=device).split(1000)])
-    means, variances = guided.real_class_statistics(guide, images, dataset.labels, dataset.num_classes)
+    batches = (dataset.batch(i) for i in torch.arange(len(dataset), device=device).split(1000))
+    means, variances = guided.real_class_statistics(guide, batches, dataset.labels, dataset.num_classes)
     return GuideTerm(
         guide,
         means,
