@@ -123,11 +123,16 @@ def real_reference(dataset: str, data_dir: str | None = None, size: int = 10_000
 # --- translators (CycleGAN run folders) ---------------------------------------------------
 
 
+def _checkpoint_folder(path: Path) -> Path | None:
+    """`path` itself when it is a checkpoint folder, else its run's newest checkpoint."""
+    return path if (path / "state.json").is_file() else ckpt.latest_checkpoint(path)
+
+
 def _cyclegan_checkpoint(path: Path) -> tuple[Path, Config] | None:
     """(checkpoint folder, config) when `path` is a CycleGAN run or checkpoint folder."""
     if not path.is_dir() or not ((path / "config.toml").is_file() or (path / "state.json").is_file()):
         return None
-    folder = path if (path / "state.json").is_file() else ckpt.latest_checkpoint(path)
+    folder = _checkpoint_folder(path)
     if folder is None:
         return None
     _, state = ckpt.load_checkpoint(folder)
@@ -273,7 +278,7 @@ def _looks_pickled(path: Path) -> bool:
 def _generator_from_run(path: Path) -> tuple[nn.Module, Config]:
     """Rebuild G from a run folder's newest checkpoint (or a checkpoint folder) without pickle."""
 
-    folder = path if (path / "state.json").is_file() else ckpt.latest_checkpoint(path)
+    folder = _checkpoint_folder(path)
     if folder is None:
         raise ModeCollapseError(f"{path}: this run has no checkpoint yet")
     tensors, state = ckpt.load_checkpoint(folder)
