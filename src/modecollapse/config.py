@@ -124,14 +124,21 @@ class ObjectiveConfig(_Section):
     """Probability that a fake shown to D is swapped for one from the history buffer."""
     guide_classifier: str = "guide-mnist"
     """guided: the shipped guide network (never the evaluation classifier)."""
-    guide_class_weight: float = Field(default=1.0, ge=0)
+    guide_class_weight: float = Field(default=0.1, ge=0)
     """guided: lambda_cls, weight of the guide's cross-entropy on G(z_k) vs k."""
-    guide_variance_weight: float = Field(default=1.0, ge=0)
+    guide_variance_weight: float = Field(default=0.1, ge=0)
     """guided: lambda_var, weight of the per-class feature-statistics distance to real data."""
+    guide_start_step: int = Field(default=0, ge=0)
+    """guided: G step at which the guide terms switch on (before it: a plain GAN on the block latent)."""
     guide_warmup_steps: int = Field(default=0, ge=0)
-    """guided: ramp both guide weights linearly from 0 over this many steps (0 = full from the start)."""
+    """guided: then ramp both guide weights linearly from 0 over this many steps (0 = at once)."""
     guide_match_means: bool = False
     """guided: also match per-class feature means, not only variances."""
+    guide_balance: bool = True
+    """guided: rescale each guide term every step so its gradient on G's output layer is its
+    weight times the adversarial term's (an adaptive weight, as in Esser et al. 2021), so the
+    weights say how hard the guide pulls relative to D; off = fixed weights, whose raw gradient
+    is 20-100x the adversarial one with our guide (G then never learns digits)."""
     acgan_class_weight: float = Field(default=1.0, ge=0)
     """acgan: weight of the auxiliary classification loss for D and G."""
     cycle_weight: float = Field(default=10.0, ge=0)

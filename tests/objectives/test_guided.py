@@ -97,3 +97,39 @@ def test_guide_warmup_ramps_the_terms_in():
     assert term(fake, labels, 0)[0].item() == 0.0
     torch.testing.assert_close(term(fake, labels, 5)[0], 0.5 * full)
     torch.testing.assert_close(term(fake, labels, 20)[0], full)
+
+
+def test_guide_switches_on_at_its_start_step():
+    guide = load_classifier("guide-mnist")
+    guide.model.eval().requires_grad_(False)
+    term = GuideTerm(
+        guide, torch.zeros(10, 128), torch.ones(10, 128), 1.0, 1.0, warmup_steps=10, start_step=100
+    )
+    fake, labels = torch.zeros(8, 1, 28, 28), torch.arange(8) % 4
+    full = GuideTerm(guide, torch.zeros(10, 128), torch.ones(10, 128), 1.0, 1.0)(fake, labels)[0]
+    assert term(fake, labels, 99)[0].item() == 0.0
+    torch.testing.assert_close(term(fake, labels, 105)[0], 0.5 * full)
+    torch.testing.assert_close(term(fake, labels, 110)[0], full)
+
+
+@pytest.mark.parametrize(("class_weight", "variance_weight"), [(0.5, 0.0), (0.0, 2.0)])
+def test_balanced_guide_term_pulls_as_hard_as_its_weight_says(class_weight, variance_weight):
+    """The guide's gradient on the balancing weight is `weight` x the adversarial one's,
+    however large the raw guide gradient is."""
+    guide = load_classifier("guide-mnist")
+    guide.model.eval().requires_grad_(False)
+    torch.manual_seed(0)
+    weight = torch.randn(16, 28 * 28, requires_grad=True)
+    fake = torch.tanh(torch.randn(8, 16) @ weight).view(8, 1, 28, 28)
+    adversarial = 1e-3 * fake.pow(2).mean()  # a weak adversarial pull
+    real_variances = torch.full((10, 128), 3.0)
+    term = GuideTerm(
+        guide, torch.zeros(10, 128), real_variances, class_weight, variance_weight, balance_on=weight
+    )
+    loss, _ = term(fake, torch.arange(8) % 4, 0, adversarial)
+    (guide_grad,) = torch.autograd.grad(loss, weight, retain_graph=True)
+    (adversarial_grad,) = torch.autograd.grad(adversarial, weight, retain_graph=True)
+    torch.testing.assert_close(guide_grad.norm(), (class_weight + variance_weight) * adversarial_grad.norm())
+    unbalanced = GuideTerm(guide, torch.zeros(10, 128), real_variances, class_weight, variance_weight)
+    (raw_grad,) = torch.autograd.grad(unbalanced(fake, torch.arange(8) % 4)[0], weight)
+    assert raw_grad.norm() > 10 * guide_grad.norm()  # the raw term would swamp D's pull

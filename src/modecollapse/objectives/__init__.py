@@ -110,7 +110,7 @@ class Objective:
         if classes is not None and self.config.acgan_class_weight:
             loss = loss + self.config.acgan_class_weight * F.cross_entropy(classes, labels)
         if self.guide is not None:
-            guide_loss, self.guide_stats = self.guide(fake, labels, step)
+            guide_loss, self.guide_stats = self.guide(fake, labels, step, loss)
             loss = loss + guide_loss
         if self.config.mode_seeking_weight:
             loss = loss + self.config.mode_seeking_weight * stabilizers.mode_seeking_penalty(z, fake)

@@ -83,18 +83,68 @@ class GuideTerm:
     match_means: bool = False
     as_published: bool = False
     warmup_steps: int = 0
+    start_step: int = 0
+    balance_on: torch.Tensor | None = None
 
     def __call__(
-        self, fake: torch.Tensor, labels: torch.Tensor, step: int = 0
+        self,
+        fake: torch.Tensor,
+        labels: torch.Tensor,
+        step: int = 0,
+        adversarial_loss: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The weighted guide loss and its parts for the log.
+
+        With `balance_on` (one of G's weights, e.g. its last layer's) each term is rescaled so
+        that its gradient there is its weight times the adversarial loss's: the weights become
+        the guide's pull relative to D's (an adaptive weight, as in Esser et al. 2021).
+        """
         logits, features = self.guide.model(at_28(fake))
         class_loss = F.cross_entropy(logits, labels)
         stats_loss = statistics_distance(
             features, labels, self.real_means, self.real_variances, self.match_means, self.as_published
         )
-        ramp = min(1.0, step / self.warmup_steps) if self.warmup_steps else 1.0
-        loss = ramp * (self.class_weight * class_loss + self.variance_weight * stats_loss)
-        return loss, {"guide_class_loss": class_loss.detach(), "guide_stats_loss": stats_loss.detach()}
+        stats = {"guide_class_loss": class_loss.detach(), "guide_stats_loss": stats_loss.detach()}
+        ramp = guide_ramp(step, self.start_step, self.warmup_steps)
+        class_weight, variance_weight = ramp * self.class_weight, ramp * self.variance_weight
+        if self.balance_on is not None and (class_weight or variance_weight):
+            if adversarial_loss is None:
+                raise ValueError("a balanced guide term needs the adversarial loss")
+            target = gradient_norm(adversarial_loss, self.balance_on)
+            if class_weight:
+                class_weight = class_weight * balancing_scale(class_loss, self.balance_on, target)
+            if variance_weight:
+                variance_weight = variance_weight * balancing_scale(stats_loss, self.balance_on, target)
+        return class_weight * class_loss + variance_weight * stats_loss, stats
+
+
+def guide_ramp(step: int, start_step: int, warmup_steps: int) -> float:
+    """0 before `start_step`, then rising linearly to 1 over `warmup_steps`."""
+    if step < start_step:
+        return 0.0
+    return min(1.0, (step - start_step) / warmup_steps) if warmup_steps else 1.0
+
+
+def gradient_norm(loss: torch.Tensor, tensor: torch.Tensor) -> torch.Tensor:
+    """||d loss / d tensor||, keeping the graph for the real backward pass (0 without a path)."""
+    if not loss.requires_grad:
+        return torch.zeros((), device=tensor.device)
+    (grad,) = torch.autograd.grad(loss, tensor, retain_graph=True, allow_unused=True)
+    return torch.zeros((), device=tensor.device) if grad is None else grad.float().norm()
+
+
+def balancing_scale(loss: torch.Tensor, tensor: torch.Tensor, target_norm: torch.Tensor) -> torch.Tensor:
+    """The constant that gives `loss` a gradient of norm `target_norm` on `tensor` (0 if it has none)."""
+    norm = gradient_norm(loss, tensor)
+    return torch.where(norm > 0, target_norm / norm.clamp_min(1e-12), torch.zeros_like(norm)).detach()
+
+
+def last_weight(generator: torch.nn.Module) -> torch.Tensor:
+    """G's last multi-dimensional weight (its output layer's), where guide terms are balanced."""
+    weights = [p for p in generator.parameters() if p.dim() > 1]
+    if not weights:
+        raise ValueError("the generator has no weight matrix to balance the guide terms on")
+    return weights[-1]
 
 
 @torch.no_grad()

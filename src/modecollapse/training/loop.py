@@ -81,7 +81,7 @@ def train(
     betas = (cfg.beta1, cfg.beta2)
     g_optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.lr_g, betas=betas)
     d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d, betas=betas)
-    guide = _guide_term(config, dataset, device) if config.model.conditioning == "guided" else None
+    guide = _guide_term(config, dataset, generator, device) if config.model.conditioning == "guided" else None
     objective = Objective(config.objective, guide)
     fields = STEP_FIELDS + (GUIDE_FIELDS if guide else ())
     evaluator = evaluator or default_evaluator(
@@ -406,7 +406,7 @@ def _save_samples(
         log.image("samples", make_grid(samples, columns), step)
 
 
-def _guide_term(config: Config, dataset: Dataset, device: torch.device) -> GuideTerm:
+def _guide_term(config: Config, dataset: Dataset, generator: nn.Module, device: torch.device) -> GuideTerm:
     """The guide classifier (frozen) and real per-class statistics of its features."""
     obj = config.objective
     if obj.guide_classifier == classifier_for(dataset.name):
@@ -431,6 +431,8 @@ def _guide_term(config: Config, dataset: Dataset, device: torch.device) -> Guide
         obj.guide_match_means,
         as_published=config.model.guided_variant == "as_published",
         warmup_steps=obj.guide_warmup_steps,
+        start_step=obj.guide_start_step,
+        balance_on=guided.last_weight(generator) if obj.guide_balance else None,
     )
 
 
