@@ -11,7 +11,6 @@ decay linearly to zero over the last `train.lr_decay_epochs` epochs.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -20,20 +19,18 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from modecollapse.config import Config, config_to_toml
+from modecollapse.config import Config
 from modecollapse.data.datasets import load_dataset
 from modecollapse.data.translation import TranslationData
-from modecollapse.devices import pick_device
 from modecollapse.errors import ConfigError
-from modecollapse.files import atomic_write_text
 from modecollapse.images import make_grid, save_grid
 from modecollapse.metrics.detector import CollapseTracker, Rules
 from modecollapse.metrics.evaluators import TranslationEvaluator, translation_evaluator
 from modecollapse.models import build_cyclegan
 from modecollapse.objectives import Objective
+from modecollapse.training import bookkeeping as books
 from modecollapse.training import checkpoint as ckpt
-from modecollapse.training.logging import MetricsLog, RunFolder, provenance
-from modecollapse.training.loop import _assert_finite_weights, _checkpoint_to_resume, _flush, _grad_norm
+from modecollapse.training.logging import MetricsLog, RunFolder
 
 STEP_FIELDS = (
     "d_loss",
@@ -65,16 +62,9 @@ def train_cyclegan(
 ) -> dict[str, Any]:
     """Train a CycleGAN as `config` says, writing everything into `run_dir`; return the summary."""
     run = RunFolder(run_dir)
-    checkpoint = _checkpoint_to_resume(run, config, resume, allow_config_change)
+    checkpoint = books.checkpoint_to_resume(run, config, resume, allow_config_change)
     cfg, obj = config.train, config.objective
-    torch.manual_seed(cfg.seed)
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    device = pick_device(cfg.device)
-    use_amp = device.type == "cuda" and cfg.amp
-
-    def autocast() -> contextlib.AbstractContextManager:
-        return torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
+    device, autocast = books.prepare_torch(cfg)
 
     # --- data, models, optimizers, objectives ---
     data = load_dataset(config.data, device)
@@ -112,23 +102,13 @@ def train_cyclegan(
             objective.load_state_tensors(_unprefixed(tensors, prefix), device)
         ckpt.restore_rng(tensors)
         step = state["step"]
-    else:
-        run.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run.config, config_to_toml(config))
-    log = MetricsLog(run, step, cfg.tensorboard)
-    for record in log.records("eval"):
-        tracker.observe(record["epoch"], record)
-    summary: dict[str, Any] = {
-        **run.read_summary(),
-        "name": config.name,
-        "status": "running",
+    facts = {
         "device": str(device),
         "total_steps": total_steps,
         "steps_per_epoch": steps_per_epoch,
         "dataset": {"name": data.name, "size": [len(data.a), len(data.b)], "source": data.source},
-        **provenance(),
     }
-    run.write_summary(summary)
+    log, summary = books.start_run(run, config, step, checkpoint is None, tracker, facts)
 
     orders: dict[tuple[int, int], torch.Tensor] = {}
 
@@ -136,8 +116,7 @@ def train_cyclegan(
         """Unpaired batches: A and B each in their own per-epoch order (resumable)."""
         if (epoch, salt) not in orders:
             orders.pop((epoch - 1, salt), None)
-            order = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 2 + salt)
-            orders[epoch, salt] = torch.randperm(len(domain), generator=order).to(device)
+            orders[epoch, salt] = books.epoch_order(cfg.seed, epoch, len(domain), salt, streams=2).to(device)
         return domain.batch(orders[epoch, salt][position * batch_size : (position + 1) * batch_size])
 
     pending: list[torch.Tensor] = []
@@ -146,7 +125,7 @@ def train_cyclegan(
     steady_start = start_time
     bookkeeping_s = 0.0  # samples, evaluation, checkpoints: left out of the training throughput
     bar = tqdm(total=total_steps, initial=step, disable=not cfg.progress, unit="step", dynamic_ncols=True)
-    try:
+    with books.running(run, summary, bar, log):
         while step < total_steps:
             epoch, position = divmod(step, steps_per_epoch)
             factor = lr_factor(epoch, cfg.epochs, cfg.lr_decay_epochs)
@@ -177,7 +156,7 @@ def train_cyclegan(
                 )
             g_optimizer.zero_grad(set_to_none=True)
             g_loss.backward()
-            g_grad_norm = _grad_norm(g_ab) + _grad_norm(g_ba)
+            g_grad_norm = books.grad_norm(g_ab) + books.grad_norm(g_ba)
             g_optimizer.step()
             for net in (d_a, d_b):
                 net.requires_grad_(True)
@@ -189,7 +168,7 @@ def train_cyclegan(
                 d_loss = loss_a + loss_b
             d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
-            d_grad_norm = _grad_norm(d_a) + _grad_norm(d_b)
+            d_grad_norm = books.grad_norm(d_a) + books.grad_norm(d_b)
             d_optimizer.step()
             step += 1
             if step == start_step + 1:
@@ -216,7 +195,9 @@ def train_cyclegan(
             at_epoch_end = step % steps_per_epoch == 0
             is_last = step == total_steps
             if step % cfg.log_every == 0 or is_last or step % cfg.checkpoint_every == 0:
-                last_flushed = _flush(pending, step, steps_per_epoch, log, bar, run, summary, STEP_FIELDS)
+                last_flushed = books.flush(
+                    pending, step, steps_per_epoch, log, bar, run, summary, STEP_FIELDS
+                )
             if step % cfg.sample_every == 0 or is_last:
                 _save_translations(g_ab, g_ba, fixed_a, run, log, step)
             if at_epoch_end and epoch_done % cfg.eval_every_epochs == 0:
@@ -229,63 +210,36 @@ def train_cyclegan(
                     **evaluator(g_ab, g_ba, epoch_done),
                 }
                 log.write([record])
-                onset = tracker.observe(epoch_done, record)
-                if onset:
-                    bar.write(
-                        f"collapse detected: {onset['verdict']} since epoch {onset['onset_epoch']} "
-                        f"({'; '.join(onset['reasons'])})"
-                    )
-                summary.update({"last_eval": record, "detector": tracker.summary()})
+                books.record_evaluation(record, tracker, bar, summary)
             if step % cfg.checkpoint_every == 0 or is_last:
-                _assert_finite_weights(nets, step, run, summary)
-                tensors = {
-                    **{k: v for name in MODULES for k, v in ckpt.module_tensors(name, nets[name]).items()},
+                pools = {
                     **{f"pool_a.{k}": v for k, v in objective_a.state_tensors().items()},
                     **{f"pool_b.{k}": v for k, v in objective_b.state_tensors().items()},
-                    **ckpt.rng_tensors(),
                 }
-                g_flat, g_meta = ckpt.optimizer_to_flat("g_optimizer", g_optimizer)
-                d_flat, d_meta = ckpt.optimizer_to_flat("d_optimizer", d_optimizer)
-                state = {
-                    "step": step,
-                    "epoch": step / steps_per_epoch,
-                    "config": config.model_dump(mode="json"),
-                    "g_optimizer": g_meta,
-                    "d_optimizer": d_meta,
-                    **provenance(),
-                }
-                ckpt.save_checkpoint(
-                    run.path, step, {**tensors, **g_flat, **d_flat}, state, cfg.keep_checkpoints
+                books.save_run_checkpoint(
+                    run,
+                    config,
+                    step,
+                    steps_per_epoch,
+                    nets,
+                    {"g_optimizer": g_optimizer, "d_optimizer": d_optimizer},
+                    summary,
+                    tensors=pools,
                 )
-                summary.update({"step": step, "last_checkpoint_step": step})
-                run.write_summary(summary)
             bookkeeping_s += time.perf_counter() - bookkeeping_start
-    except KeyboardInterrupt:
-        summary["status"] = "interrupted"
-        run.write_summary(summary)
-        raise
-    finally:
-        bar.close()
-        log.close()
 
     now = time.perf_counter()
     steady_steps = max(step - start_step - 1, 0)
-    summary.update(
-        {
-            "status": "completed",
-            "step": step,
-            "epochs": step / steps_per_epoch,
-            "final": last_flushed,
-            "wall_time_s": round(now - start_time, 2),
-            "pairs_per_second": round(
-                steady_steps * batch_size / max(now - steady_start - bookkeeping_s, 1e-9), 2
-            )
-            if steady_steps
-            else None,
-        }
+    pairs_per_second = steady_steps * batch_size / max(now - steady_start - bookkeeping_s, 1e-9)
+    return books.finish_run(
+        run,
+        summary,
+        step=step,
+        epochs=step / steps_per_epoch,
+        final=last_flushed,
+        wall_time_s=round(now - start_time, 2),
+        pairs_per_second=round(pairs_per_second, 2) if steady_steps else None,
     )
-    run.write_summary(summary)
-    return summary
 
 
 def _unprefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -8,8 +8,6 @@ TensorBoard, and are checked for NaN/Inf; samples and checkpoints follow their o
 
 from __future__ import annotations
 
-import contextlib
-import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,11 +17,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from modecollapse.config import Config, config_from_dict, config_to_toml
+from modecollapse.config import Config
 from modecollapse.data.datasets import Dataset, load_dataset
-from modecollapse.devices import pick_device
-from modecollapse.errors import CheckpointError, ConfigError, TrainingDiverged
-from modecollapse.files import atomic_write_text
+from modecollapse.errors import ConfigError
 from modecollapse.images import make_grid, save_grid, save_scatter
 from modecollapse.metrics.detector import CollapseTracker, Rules
 from modecollapse.metrics.evaluators import Evaluator, default_evaluator
@@ -33,8 +29,9 @@ from modecollapse.models import build_models
 from modecollapse.models.guided import LatentSampler
 from modecollapse.objectives import Objective, guided
 from modecollapse.objectives.guided import GuideTerm
+from modecollapse.training import bookkeeping as books
 from modecollapse.training import checkpoint as ckpt
-from modecollapse.training.logging import MetricsLog, RunFolder, provenance
+from modecollapse.training.logging import MetricsLog, RunFolder
 
 STEP_FIELDS = ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
 GUIDE_FIELDS = ("guide_class_loss", "guide_stats_loss")
@@ -60,17 +57,9 @@ def train(
             raise ValueError("evaluator and callbacks are not supported for cyclegan runs")
         return train_cyclegan(config, run_dir, resume, allow_config_change)
     run = RunFolder(run_dir)
-    checkpoint = _checkpoint_to_resume(run, config, resume, allow_config_change)
+    checkpoint = books.checkpoint_to_resume(run, config, resume, allow_config_change)
     cfg = config.train
-    torch.manual_seed(cfg.seed)
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    device = pick_device(cfg.device)
-    use_amp = device.type == "cuda" and cfg.amp
-
-    def autocast() -> contextlib.AbstractContextManager:
-        """bfloat16 autocast on CUDA when train.amp is on; a no-op elsewhere."""
-        return torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
+    device, autocast = books.prepare_torch(cfg)
 
     # --- data, models, optimizers, objective ---
     dataset = load_dataset(config.data, device)
@@ -115,23 +104,13 @@ def train(
         objective.load_state_tensors(tensors, device)
         ckpt.restore_rng(tensors)
         step, real_batches_used = state["step"], state["real_batches_used"]
-    else:
-        run.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run.config, config_to_toml(config))
-    log = MetricsLog(run, step, cfg.tensorboard)
-    for record in log.records("eval"):  # a resumed run's detector remembers earlier evaluations
-        tracker.observe(record["epoch"], record)
-    summary: dict[str, Any] = {
-        **run.read_summary(),
-        "name": config.name,
-        "status": "running",
+    facts = {
         "device": str(device),
         "total_steps": total_steps,
         "steps_per_epoch": steps_per_epoch,
         "dataset": {"name": dataset.name, "size": len(dataset), "source": dataset.source},
-        **provenance(),
     }
-    run.write_summary(summary)
+    log, summary = books.start_run(run, config, step, checkpoint is None, tracker, facts)
 
     permutation_cache: dict[int, torch.Tensor] = {}
 
@@ -141,8 +120,7 @@ def train(
         epoch, position = divmod(real_batches_used, batches_per_epoch)
         if epoch not in permutation_cache:
             permutation_cache.clear()
-            order = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
-            permutation_cache[epoch] = torch.randperm(len(dataset), generator=order).to(device)
+            permutation_cache[epoch] = books.epoch_order(cfg.seed, epoch, len(dataset)).to(device)
         real_batches_used += 1
         index = permutation_cache[epoch][position * batch_size : (position + 1) * batch_size]
         return dataset.batch(index), dataset.labels[index]
@@ -166,7 +144,7 @@ def train(
             )
         d_optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
-        stats["d_grad_norm"] = _grad_norm(discriminator)
+        stats["d_grad_norm"] = books.grad_norm(discriminator)
         d_optimizer.step()
         return {"d_loss": d_loss.detach(), **stats}
 
@@ -175,7 +153,7 @@ def train(
     start_time, start_step = time.perf_counter(), step
     steady_start = start_time
     bar = tqdm(total=total_steps, initial=step, disable=not cfg.progress, unit="step", dynamic_ncols=True)
-    try:
+    with books.running(run, summary, bar, log):
         while step < total_steps:
             generator.train()
             discriminator.train()
@@ -195,7 +173,7 @@ def train(
                     g_loss = objective.generator_loss(discriminator, z, fake, step, labels)
                 g_optimizer.zero_grad(set_to_none=True)
                 g_loss.backward()
-                g_grad_norm = _grad_norm(generator)
+                g_grad_norm = books.grad_norm(generator)
                 g_optimizer.step()
             step += 1
             if step == start_step + 1:
@@ -219,7 +197,7 @@ def train(
             at_epoch_end = step % steps_per_epoch == 0
             is_last = step == total_steps
             if step % cfg.log_every == 0 or is_last or step % cfg.checkpoint_every == 0:
-                last_flushed = _flush(pending, step, steps_per_epoch, log, bar, run, summary, fields)
+                last_flushed = books.flush(pending, step, steps_per_epoch, log, bar, run, summary, fields)
             if step % cfg.sample_every == 0 or is_last:
                 _save_samples(
                     generator,
@@ -232,155 +210,34 @@ def train(
                 )
             if evaluator is not None and at_epoch_end and epoch_done % cfg.eval_every_epochs == 0:
                 record = _evaluate(evaluator, generator, epoch_done, step, log)
-                onset = tracker.observe(epoch_done, record)
-                if onset:
-                    bar.write(
-                        f"collapse detected: {onset['verdict']} since epoch {onset['onset_epoch']} "
-                        f"({'; '.join(onset['reasons'])})"
-                    )
-                summary.update({"last_eval": record, "detector": tracker.summary()})
+                books.record_evaluation(record, tracker, bar, summary)
             if step % cfg.checkpoint_every == 0 or is_last:
-                _assert_finite_weights(
-                    {"generator": generator, "discriminator": discriminator}, step, run, summary
+                books.save_run_checkpoint(
+                    run,
+                    config,
+                    step,
+                    steps_per_epoch,
+                    {"generator": generator, "discriminator": discriminator},
+                    {"g_optimizer": g_optimizer, "d_optimizer": d_optimizer},
+                    summary,
+                    tensors=objective.state_tensors(),
+                    state={"real_batches_used": real_batches_used},
                 )
-                tensors = {
-                    **ckpt.module_tensors("generator", generator),
-                    **ckpt.module_tensors("discriminator", discriminator),
-                    **objective.state_tensors(),
-                    **ckpt.rng_tensors(),
-                }
-                g_flat, g_meta = ckpt.optimizer_to_flat("g_optimizer", g_optimizer)
-                d_flat, d_meta = ckpt.optimizer_to_flat("d_optimizer", d_optimizer)
-                state = {
-                    "step": step,
-                    "real_batches_used": real_batches_used,
-                    "epoch": step / steps_per_epoch,
-                    "config": config.model_dump(mode="json"),
-                    "g_optimizer": g_meta,
-                    "d_optimizer": d_meta,
-                    **provenance(),
-                }
-                ckpt.save_checkpoint(
-                    run.path, step, {**tensors, **g_flat, **d_flat}, state, cfg.keep_checkpoints
-                )
-                summary.update({"step": step, "last_checkpoint_step": step})
-                run.write_summary(summary)
             for callback in callbacks:
                 callback(step, {"generator": generator, "discriminator": discriminator})
-    except KeyboardInterrupt:
-        summary["status"] = "interrupted"
-        run.write_summary(summary)
-        raise
-    finally:
-        bar.close()
-        log.close()
 
     now = time.perf_counter()
     steady_steps = max(step - start_step - 1, 0)
     steady_rate = steady_steps * batch_size * cfg.d_steps / max(now - steady_start, 1e-9)
-    summary.update(
-        {
-            "status": "completed",
-            "step": step,
-            "epochs": step / steps_per_epoch,
-            "final": last_flushed,
-            "wall_time_s": round(now - start_time, 2),
-            "images_per_second": round(steady_rate, 1) if steady_steps else None,
-        }
+    return books.finish_run(
+        run,
+        summary,
+        step=step,
+        epochs=step / steps_per_epoch,
+        final=last_flushed,
+        wall_time_s=round(now - start_time, 2),
+        images_per_second=round(steady_rate, 1) if steady_steps else None,
     )
-    run.write_summary(summary)
-    return summary
-
-
-def _checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_change: bool) -> Path | None:
-    latest = ckpt.latest_checkpoint(run.path)
-    if not resume:
-        if latest is not None:
-            raise CheckpointError(
-                f"{run.path} already holds a run with checkpoints; resume it with "
-                f"--resume {run.path}, or pick a new --out"
-            )
-        return None
-    if latest is None:
-        return None  # killed before the first checkpoint: start over in the same folder
-    _, state = ckpt.load_checkpoint(latest)
-    saved = config_from_dict(state["config"], source=f"{latest}")
-    if saved != config and not allow_change:
-        changed = _diff(saved.model_dump(), config.model_dump())
-        raise CheckpointError(
-            f"the config differs from the one {run.path} was trained with ({changed}); "
-            "pass --allow-config-change to resume anyway"
-        )
-    return latest
-
-
-def _diff(old: dict, new: dict, prefix: str = "") -> str:
-    changes = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            inner = _diff(a, b, f"{prefix}{key}.")
-            if inner:
-                changes.append(inner)
-        elif a != b:
-            changes.append(f"{prefix}{key}: {a!r} -> {b!r}")
-    return ", ".join(changes)
-
-
-def _grad_norm(module: nn.Module) -> torch.Tensor:
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    return torch.nn.utils.get_total_norm(grads).float()
-
-
-def _flush(
-    pending: list[torch.Tensor],
-    step: int,
-    steps_per_epoch: int,
-    log: MetricsLog,
-    bar: tqdm,
-    run: RunFolder,
-    summary: dict[str, Any],
-    fields: tuple[str, ...] = STEP_FIELDS,
-) -> dict[str, float]:
-    """Write buffered per-step numbers (one device sync) and stop on NaN/Inf."""
-    if not pending:
-        return {}
-    rows = torch.stack(pending).cpu().tolist()
-    first_step = step - len(rows) + 1
-    pending.clear()
-    records = []
-    for offset, row in enumerate(rows):
-        at = first_step + offset
-        record = {"type": "train", "step": at, "epoch": round(at / steps_per_epoch, 4)}
-        record.update(dict(zip(fields, row, strict=True)))
-        bad = [name for name, value in zip(fields, row, strict=True) if not math.isfinite(value)]
-        if bad:
-            log.write(records)
-            summary.update({"status": "diverged", "diverged_at_step": at})
-            run.write_summary(summary)
-            last = summary.get("last_checkpoint_step")
-            kept = f"the last good checkpoint (step {last}) is kept" if last else "no checkpoint yet"
-            raise TrainingDiverged(
-                f"{', '.join(bad)} became {row[fields.index(bad[0])]} at step {at}; "
-                f"training stopped and {kept} in {run.checkpoints}. "
-                "Try a lower learning rate, objective.r1_gamma, or model.spectral_norm = true"
-            )
-        records.append(record)
-    log.write(records)
-    bar.update(step - bar.n)
-    bar.set_postfix(d=f"{rows[-1][0]:.3f}", g=f"{rows[-1][1]:.3f}", refresh=False)
-    return records[-1]
-
-
-def _assert_finite_weights(modules: dict[str, nn.Module], step: int, run: RunFolder, summary: dict) -> None:
-    for name, module in modules.items():
-        if not all(torch.isfinite(p).all() for p in module.parameters()):
-            summary.update({"status": "diverged", "diverged_at_step": step})
-            run.write_summary(summary)
-            raise TrainingDiverged(
-                f"the {name.replace('_', ' ')}'s weights became NaN/Inf by step {step}; "
-                f"the last good checkpoint in {run.checkpoints} was kept"
-            )
 
 
 @torch.no_grad()
