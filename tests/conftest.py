@@ -26,6 +26,13 @@ def mnist_dir() -> Path:
     return MNIST_DIR
 
 
+def with_sections(raw: dict, sections: dict):
+    """The config `raw` with each section's keys updated from `sections`."""
+    for section, values in sections.items():
+        raw.setdefault(section, {}).update(values)
+    return config_from_dict(raw)
+
+
 def tiny_ring_config(**sections):
     """A ring8 MLP run that trains in about a second."""
     raw = {
@@ -43,9 +50,7 @@ def tiny_ring_config(**sections):
             "keep_checkpoints": 10,
         },
     }
-    for section, values in sections.items():
-        raw.setdefault(section, {}).update(values)
-    return config_from_dict(raw)
+    return with_sections(raw, sections)
 
 
 def tiny_image_config(**sections):
@@ -63,6 +68,27 @@ def tiny_image_config(**sections):
             "progress": False,
         },
     }
-    for section, values in sections.items():
-        raw.setdefault(section, {}).update(values)
-    return config_from_dict(raw)
+    return with_sections(raw, sections)
+
+
+def tiny_cyclegan(**sections):
+    """A CycleGAN on 48 mnist-rgb pairs, 2 epochs of 6 steps."""
+    raw = {
+        "name": "tiny-cyclegan",
+        "data": {"name": "mnist-rgb", "num_samples": 48},
+        "model": {"family": "cyclegan", "g_width": 4, "d_width": 4, "resnet_blocks": 1, "patch_layers": 2},
+        "objective": {"loss": "lsgan", "history_buffer_size": 8},
+        "train": {
+            "epochs": 2,
+            "batch_size": 8,
+            "lr_decay_epochs": 1,
+            "log_every": 2,
+            "sample_every": 6,
+            "checkpoint_every": 4,
+            "eval_samples": 100,
+            "tensorboard": False,
+            "progress": False,
+            "keep_checkpoints": 5,
+        },
+    }
+    return with_sections(raw, sections)

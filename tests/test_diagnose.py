@@ -195,7 +195,7 @@ def test_stacked_mnist_samples_of_real_stacks_are_healthy(tmp_path):
 
 def test_diagnose_judges_a_cyclegan_translator(tmp_path):
     from modecollapse.diagnose import write_evidence
-    from tests.training.test_cyclegan import tiny_cyclegan
+    from tests.conftest import tiny_cyclegan
 
     config = tiny_cyclegan(data={"name": "spatial-one", "num_samples": 32}, train={"epochs": 1})
     train(config, tmp_path / "run")

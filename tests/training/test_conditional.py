@@ -1,12 +1,11 @@
 import json
 
 import pytest
-import torch
 
 from modecollapse.errors import ConfigError
 from modecollapse.training.loop import train
 from tests.conftest import tiny_image_config
-from tests.training.test_loop import Crash, crash_at, final_weights
+from tests.training.test_loop import assert_resume_is_exact
 
 
 @pytest.mark.parametrize("conditioning", ["guided", "embedding", "acgan"])
@@ -15,14 +14,7 @@ def test_conditional_runs_resume_exactly(tmp_path, conditioning):
         model={"conditioning": conditioning, "guided_subspace_dim": 2},
         train={"epochs": 2, "checkpoint_every": 6, "eval_samples": 100},
     )
-    train(config, tmp_path / "straight")
-    with pytest.raises(Crash):
-        train(config, tmp_path / "killed", callbacks=[crash_at(9)])
-    train(config, tmp_path / "killed", resume=True)
-    straight, _ = final_weights(tmp_path / "straight")
-    resumed, _ = final_weights(tmp_path / "killed")
-    for key in straight:
-        torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0, msg=key)
+    assert_resume_is_exact(config, tmp_path, 9)
     records = [
         json.loads(line) for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()
     ]

@@ -3,35 +3,11 @@ import json
 import pytest
 import torch
 
-from modecollapse.config import config_from_dict
 from modecollapse.errors import ConfigError
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.cyclegan import lr_factor
 from modecollapse.training.loop import train
-
-
-def tiny_cyclegan(**sections):
-    raw = {
-        "name": "tiny-cyclegan",
-        "data": {"name": "mnist-rgb", "num_samples": 48},
-        "model": {"family": "cyclegan", "g_width": 4, "d_width": 4, "resnet_blocks": 1, "patch_layers": 2},
-        "objective": {"loss": "lsgan", "history_buffer_size": 8},
-        "train": {
-            "epochs": 2,
-            "batch_size": 8,
-            "lr_decay_epochs": 1,
-            "log_every": 2,
-            "sample_every": 6,
-            "checkpoint_every": 4,
-            "eval_samples": 100,
-            "tensorboard": False,
-            "progress": False,
-            "keep_checkpoints": 5,
-        },
-    }
-    for section, values in sections.items():
-        raw.setdefault(section, {}).update(values)
-    return config_from_dict(raw)
+from tests.conftest import tiny_cyclegan
 
 
 def test_linear_decay_follows_the_reference_policy():

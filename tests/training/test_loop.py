@@ -26,6 +26,20 @@ def final_weights(run_dir):
     return tensors, state
 
 
+def assert_resume_is_exact(config, tmp_path, crash_step):
+    """A run killed at `crash_step` and resumed ends with the weights of one never killed."""
+    train(config, tmp_path / "straight")
+    with pytest.raises(Crash):
+        train(config, tmp_path / "killed", callbacks=[crash_at(crash_step)])
+    summary = train(config, tmp_path / "killed", resume=True)
+    straight, _ = final_weights(tmp_path / "straight")
+    resumed, _ = final_weights(tmp_path / "killed")
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0, msg=key)
+    return summary
+
+
 def test_run_folder_has_everything(tmp_path):
     config = tiny_ring_config(train={"tensorboard": True})
     summary = train(config, tmp_path / "run")
@@ -60,32 +74,25 @@ def test_run_folder_has_everything(tmp_path):
 )
 def test_resumed_run_ends_with_identical_weights(tmp_path, objective, model):
     config = tiny_ring_config(objective=objective, model=model)
-    train(config, tmp_path / "straight")
-    with pytest.raises(Crash):
-        train(config, tmp_path / "killed", callbacks=[crash_at(23)])  # last checkpoint: step 20
-    assert ckpt.latest_checkpoint(tmp_path / "killed").name == "step-00000020"
-    summary = train(config, tmp_path / "killed", resume=True)
+    resumed_from = []
+    real_load = ckpt.load_checkpoint
+
+    def recording_load(path):
+        resumed_from.append(path.name)
+        return real_load(path)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ckpt, "load_checkpoint", recording_load)
+        summary = assert_resume_is_exact(config, tmp_path, 23)
+    assert "step-00000020" in resumed_from  # the last checkpoint before the kill
     assert summary["step"] == 32
-    straight, _ = final_weights(tmp_path / "straight")
-    resumed, _ = final_weights(tmp_path / "killed")
-    assert straight.keys() == resumed.keys()
-    for key in straight:
-        torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0, msg=key)
     lines = (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()
     steps = [json.loads(line)["step"] for line in lines if '"train"' in line]
     assert steps == list(range(1, 33))  # no duplicated steps from before the kill
 
 
 def test_dcgan_resume_is_exact(tmp_path):
-    config = tiny_image_config(train={"epochs": 2, "checkpoint_every": 6})
-    train(config, tmp_path / "straight")
-    with pytest.raises(Crash):
-        train(config, tmp_path / "killed", callbacks=[crash_at(9)])
-    train(config, tmp_path / "killed", resume=True)
-    straight, _ = final_weights(tmp_path / "straight")
-    resumed, _ = final_weights(tmp_path / "killed")
-    for key in straight:
-        torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0, msg=key)
+    assert_resume_is_exact(tiny_image_config(train={"epochs": 2, "checkpoint_every": 6}), tmp_path, 9)
 
 
 def test_resume_with_changed_config_is_refused(tmp_path):
