@@ -16,18 +16,15 @@ import argparse
 import platform
 import random
 import statistics
-import tempfile
-import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from timing import items_per_second, our_loop_summary
 
 from modecollapse.config import config_from_dict
 from modecollapse.data.datasets import load_dataset
 from modecollapse.devices import pick_device
 from modecollapse.models import build_cyclegan
-from modecollapse.training.loop import train
 
 SETTINGS = {
     "32x32 RGB (mnist-rgb)": {"name": "mnist-rgb"},
@@ -122,24 +119,12 @@ def plain_loop(config, steps: int) -> float:
         loss_d.backward()
         d_opt.step()
 
-    step(0)
-    _sync(device)
-    start = time.perf_counter()
-    for i in range(1, steps + 1):
-        step(i)
-    _sync(device)
-    return steps * batch / (time.perf_counter() - start)
+    return items_per_second(step, steps, batch, device)
 
 
 def our_loop(config) -> tuple[float, float]:
-    with tempfile.TemporaryDirectory() as folder:
-        summary = train(config, Path(folder) / "run")
+    summary = our_loop_summary(config)
     return summary["pairs_per_second"], summary["wall_time_s"]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def main() -> None:

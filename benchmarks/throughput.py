@@ -12,18 +12,16 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import tempfile
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from timing import items_per_second, our_loop_summary
 
 from modecollapse.config import config_from_dict
 from modecollapse.data.datasets import load_dataset
 from modecollapse.devices import pick_device
 from modecollapse.models import build_models
-from modecollapse.training.loop import train
 
 SETTINGS = {
     "DCGAN-28 (ngf=ndf=64, nz=100)": {"image_size": 28, "steps": 150},
@@ -81,24 +79,11 @@ def plain_loop(config, steps: int) -> float:
         g_loss.backward()
         g_opt.step()
 
-    step(0)
-    _sync(device)
-    start = time.perf_counter()
-    for i in range(1, steps + 1):
-        step(i)
-    _sync(device)
-    return steps * batch / (time.perf_counter() - start)
+    return items_per_second(step, steps, batch, device)
 
 
 def our_loop(config) -> float:
-    with tempfile.TemporaryDirectory() as folder:
-        summary = train(config, Path(folder) / "run")
-    return summary["images_per_second"]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    return our_loop_summary(config)["images_per_second"]
 
 
 def main() -> None:
