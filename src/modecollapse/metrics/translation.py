@@ -78,11 +78,8 @@ def measure_digits(images: torch.Tensor, layout: Layout | None) -> DigitMeasure:
         cx = (weight * xs).sum(dim=(1, 2)) / mass
         cy = (weight * ys).sum(dim=(1, 2)) / mass
         centroids.append(torch.stack([cx, cy], 1))  # NaN where mass is 0
-        big = torch.tensor(float(size))
-        left = torch.where(strong.any(1), torch.arange(size).expand(n, size), big).amin(1)
-        right = torch.where(strong.any(1), torch.arange(size).expand(n, size), -big).amax(1)
-        top = torch.where(strong.any(2), torch.arange(size).expand(n, size), big).amin(1)
-        bottom = torch.where(strong.any(2), torch.arange(size).expand(n, size), -big).amax(1)
+        left, right = _extent(strong.any(1))
+        top, bottom = _extent(strong.any(2))
         has_ink = mass > 0
         width = torch.where(has_ink, right - left + 1, 0.0)
         height = torch.where(has_ink, bottom - top + 1, 0.0)
@@ -101,6 +98,14 @@ def measure_digits(images: torch.Tensor, layout: Layout | None) -> DigitMeasure:
         crops.append(F.grid_sample(cleaned.unsqueeze(1), grid, align_corners=False))
     crop = torch.stack(crops, 1).reshape(n * len(centres), 1, 28, 28)
     return DigitMeasure(torch.stack(centroids, 1), torch.stack(boxes, 1), crop.clamp(0, 1) * 2 - 1)
+
+
+def _extent(occupied: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """First and last occupied index along the last axis of (N, size) flags (size, -size if none)."""
+    n, size = occupied.shape
+    index = torch.arange(size, dtype=torch.float32).expand(n, size)
+    big = torch.tensor(float(size))
+    return torch.where(occupied, index, big).amin(1), torch.where(occupied, index, -big).amax(1)
 
 
 def spatial_errors(
