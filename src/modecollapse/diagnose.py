@@ -420,7 +420,7 @@ def format_report(report: dict[str, Any]) -> str:
     if "class_conditional_accuracy" in s:
         per_class = ", ".join(f"{k}: {v:.2f}" for k, v in enumerate(report.get("per_class_diversity", [])))
         lines += [
-            f"class accuracy     {100 * s['class_conditional_accuracy']:.1f}% show the class drawn for",
+            f"class accuracy     {100 * s['class_conditional_accuracy']:.1f}%  (drawn as class k, read as k)",
             f"per-class variety  {per_class}  (generated / real within-class variance)",
         ]
     if "identity_kept" in s:
