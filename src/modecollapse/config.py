@@ -251,8 +251,16 @@ class Config(_Section):
                     "model.pack, objective.history_buffer_size and objective.unrolled_steps do not "
                     "combine with model.conditioning 'embedding' or 'acgan' (D needs each input's class)"
                 )
-            if self.model.conditioning != "guided" and self.model.guided_variant != "corrected":
-                raise ValueError("model.guided_variant only applies to model.conditioning = 'guided'")
+        if self.model.conditioning != "guided":
+            changed = _changed_from_default(self.model, "guided_") + _changed_from_default(
+                self.objective, "guide_"
+            )
+            if changed:
+                raise ValueError(
+                    f"{', '.join(changed)} only appl{'ies' if len(changed) == 1 else 'y'} to "
+                    "model.conditioning = 'guided' "
+                    f"(it is '{self.model.conditioning}')"
+                )
         if self.model.family != "cyclegan" and self.train.batch_size < 2:
             raise ValueError(f"train.batch_size must be at least 2 for model.family = '{self.model.family}'")
         if self.model.family == "dcgan" and kind != "image":
@@ -276,6 +284,16 @@ class Config(_Section):
 
 
 # --- loading, overrides, saving ---------------------------------------------------------
+
+
+def _changed_from_default(section: BaseModel, prefix: str) -> list[str]:
+    """`section.key` for each field starting with `prefix` whose value is not its default."""
+    name = type(section).__name__.removesuffix("Config").lower()
+    return [
+        f"{name}.{key}"
+        for key, field in type(section).model_fields.items()
+        if key.startswith(prefix) and getattr(section, key) != field.default
+    ]
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:

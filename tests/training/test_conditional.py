@@ -11,7 +11,10 @@ from tests.training.test_loop import assert_resume_is_exact
 @pytest.mark.parametrize("conditioning", ["guided", "embedding", "acgan"])
 def test_conditional_runs_resume_exactly(tmp_path, conditioning):
     config = tiny_image_config(
-        model={"conditioning": conditioning, "guided_subspace_dim": 2},
+        model={
+            "conditioning": conditioning,
+            **({"guided_subspace_dim": 2} if conditioning == "guided" else {}),
+        },
         train={"epochs": 2, "checkpoint_every": 6, "eval_samples": 100},
     )
     assert_resume_is_exact(config, tmp_path, 9)
@@ -45,5 +48,8 @@ def test_guide_must_not_be_the_evaluation_classifier(tmp_path):
 def test_conditioning_mismatches_are_named():
     with pytest.raises(ConfigError, match="do not combine"):
         tiny_image_config(model={"conditioning": "acgan", "pack": 2})
-    with pytest.raises(ConfigError, match="guided_variant only applies"):
+    with pytest.raises(ConfigError, match=r"model.guided_variant only applies .* \(it is 'embedding'\)"):
         tiny_image_config(model={"conditioning": "embedding", "guided_variant": "as_published"})
+    with pytest.raises(ConfigError, match=r"objective.guide_start_step, objective.guide_balance only apply"):
+        tiny_image_config(objective={"guide_start_step": 100, "guide_balance": False})
+    tiny_image_config(model={"conditioning": "guided"}, objective={"guide_start_step": 100})
