@@ -26,11 +26,14 @@ def final_weights(run_dir):
     return tensors, state
 
 
-def assert_resume_is_exact(config, tmp_path, crash_step):
-    """A run killed at `crash_step` and resumed ends with the weights of one never killed."""
+def assert_resume_is_exact(config, tmp_path, crash_step, resumes_from=None):
+    """A run killed at `crash_step` (its last checkpoint then `resumes_from`, when given) and
+    resumed ends with the weights of one never killed."""
     train(config, tmp_path / "straight")
     with pytest.raises(Crash):
         train(config, tmp_path / "killed", callbacks=[crash_at(crash_step)])
+    if resumes_from is not None:
+        assert ckpt.latest_checkpoint(tmp_path / "killed").name == resumes_from
     summary = train(config, tmp_path / "killed", resume=True)
     straight, _ = final_weights(tmp_path / "straight")
     resumed, _ = final_weights(tmp_path / "killed")
@@ -74,17 +77,7 @@ def test_run_folder_has_everything(tmp_path):
 )
 def test_resumed_run_ends_with_identical_weights(tmp_path, objective, model):
     config = tiny_ring_config(objective=objective, model=model)
-    resumed_from = []
-    real_load = ckpt.load_checkpoint
-
-    def recording_load(path):
-        resumed_from.append(path.name)
-        return real_load(path)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(ckpt, "load_checkpoint", recording_load)
-        summary = assert_resume_is_exact(config, tmp_path, 23)
-    assert "step-00000020" in resumed_from  # the last checkpoint before the kill
+    summary = assert_resume_is_exact(config, tmp_path, 23, resumes_from="step-00000020")
     assert summary["step"] == 32
     lines = (tmp_path / "killed" / "metrics.jsonl").read_text().splitlines()
     steps = [json.loads(line)["step"] for line in lines if '"train"' in line]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,10 +117,57 @@ def running(run: RunFolder, summary: dict[str, Any], bar: tqdm, log: MetricsLog)
         log.close()
 
 
-def epoch_order(seed: int, epoch: int, size: int, stream: int = 0, streams: int = 1) -> torch.Tensor:
-    """A permutation of range(size) that depends only on (seed, epoch, stream): resumable."""
-    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch * streams + stream)
-    return torch.randperm(size, generator=generator)
+class EpochOrder:
+    """Batches of indices into `size` items, in a per-epoch order that depends only on
+    (seed, epoch, stream): a resumed run draws the same batches. `streams` independent orders
+    (e.g. CycleGAN's two domains) share a seed through their `stream` number."""
+
+    def __init__(self, seed: int, size: int, device: torch.device, stream: int = 0, streams: int = 1) -> None:
+        self.seed, self.size, self.device = seed, size, device
+        self.stream, self.streams = stream, streams
+        self._epoch: int | None = None
+        self._order = torch.empty(0, dtype=torch.long)
+
+    def batch(self, epoch: int, position: int, batch_size: int) -> torch.Tensor:
+        """Indices of batch number `position` of `epoch`."""
+        if epoch != self._epoch:
+            start = self.seed * 1_000_003 + epoch * self.streams + self.stream
+            order = torch.randperm(self.size, generator=torch.Generator().manual_seed(start))
+            self._epoch, self._order = epoch, order.to(self.device)
+        return self._order[position * batch_size : (position + 1) * batch_size]
+
+
+class RunClock:
+    """Wall time and steady throughput of a (re)started run: its first step is warm-up, and
+    time spent inside `bookkeeping()` (samples, evaluation, checkpoints) is left out."""
+
+    def __init__(self, step: int) -> None:
+        self.start_step = step
+        self.start = self.steady_start = time.perf_counter()
+        self.bookkeeping_s = 0.0
+
+    def stepped(self, step: int) -> None:
+        if step == self.start_step + 1:
+            self.steady_start = time.perf_counter()
+
+    @contextlib.contextmanager
+    def bookkeeping(self) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.bookkeeping_s += time.perf_counter() - began
+
+    def wall_s(self) -> float:
+        return round(time.perf_counter() - self.start, 2)
+
+    def rate(self, step: int, items_per_step: int, digits: int) -> float | None:
+        """Items per second over the steady steps so far (None before any)."""
+        steady_steps = max(step - self.start_step - 1, 0)
+        if not steady_steps:
+            return None
+        seconds = time.perf_counter() - self.steady_start - self.bookkeeping_s
+        return round(steady_steps * items_per_step / max(seconds, 1e-9), digits)
 
 
 def grad_norm(module: nn.Module) -> torch.Tensor:

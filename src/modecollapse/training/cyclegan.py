@@ -11,7 +11,6 @@ decay linearly to zero over the last `train.lr_decay_epochs` epochs.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -110,20 +109,13 @@ def train_cyclegan(
     }
     log, summary = books.start_run(run, config, step, checkpoint is None, tracker, facts)
 
-    orders: dict[tuple[int, int], torch.Tensor] = {}
-
-    def batch_of(domain, epoch: int, position: int, salt: int) -> torch.Tensor:
-        """Unpaired batches: A and B each in their own per-epoch order (resumable)."""
-        if (epoch, salt) not in orders:
-            orders.pop((epoch - 1, salt), None)
-            orders[epoch, salt] = books.epoch_order(cfg.seed, epoch, len(domain), salt, streams=2).to(device)
-        return domain.batch(orders[epoch, salt][position * batch_size : (position + 1) * batch_size])
+    # unpaired batches: A and B each in their own per-epoch order (resumable)
+    order_a = books.EpochOrder(cfg.seed, len(data.a), device, stream=0, streams=2)
+    order_b = books.EpochOrder(cfg.seed, len(data.b), device, stream=1, streams=2)
 
     pending: list[torch.Tensor] = []
     last_flushed: dict[str, float] = {}
-    start_time, start_step = time.perf_counter(), step
-    steady_start = start_time
-    bookkeeping_s = 0.0  # samples, evaluation, checkpoints: left out of the training throughput
+    clock = books.RunClock(step)  # samples, evaluation, checkpoints: left out of the throughput
     bar = tqdm(total=total_steps, initial=step, disable=not cfg.progress, unit="step", dynamic_ncols=True)
     with books.running(run, summary, bar, log):
         while step < total_steps:
@@ -134,7 +126,8 @@ def train_cyclegan(
                     group["lr"] = base * factor
             for net in nets.values():
                 net.train()
-            real_a, real_b = batch_of(data.a, epoch, position, 0), batch_of(data.b, epoch, position, 1)
+            real_a = data.a.batch(order_a.batch(epoch, position, batch_size))
+            real_b = data.b.batch(order_b.batch(epoch, position, batch_size))
 
             # --- generators: adversarial + cycle + identity, one joint update ---
             for net in (d_a, d_b):
@@ -171,8 +164,7 @@ def train_cyclegan(
             d_grad_norm = books.grad_norm(d_a) + books.grad_norm(d_b)
             d_optimizer.step()
             step += 1
-            if step == start_step + 1:
-                steady_start = time.perf_counter()
+            clock.stepped(step)
             pending.append(
                 torch.stack(
                     [
@@ -190,55 +182,51 @@ def train_cyclegan(
             )
 
             # --- bookkeeping: logs (NaN check), samples, evaluation, checkpoints ---
-            bookkeeping_start = time.perf_counter()
-            epoch_done = step // steps_per_epoch
-            at_epoch_end = step % steps_per_epoch == 0
-            is_last = step == total_steps
-            if step % cfg.log_every == 0 or is_last or step % cfg.checkpoint_every == 0:
-                last_flushed = books.flush(
-                    pending, step, steps_per_epoch, log, bar, run, summary, STEP_FIELDS
-                )
-            if step % cfg.sample_every == 0 or is_last:
-                _save_translations(g_ab, g_ba, fixed_a, run, log, step)
-            if at_epoch_end and epoch_done % cfg.eval_every_epochs == 0:
-                for net in nets.values():
-                    net.eval()
-                record = {
-                    "type": "eval",
-                    "step": step,
-                    "epoch": epoch_done,
-                    **evaluator(g_ab, g_ba, epoch_done),
-                }
-                log.write([record])
-                books.record_evaluation(record, tracker, bar, summary)
-            if step % cfg.checkpoint_every == 0 or is_last:
-                pools = {
-                    **{f"pool_a.{k}": v for k, v in objective_a.state_tensors().items()},
-                    **{f"pool_b.{k}": v for k, v in objective_b.state_tensors().items()},
-                }
-                books.save_run_checkpoint(
-                    run,
-                    config,
-                    step,
-                    steps_per_epoch,
-                    nets,
-                    {"g_optimizer": g_optimizer, "d_optimizer": d_optimizer},
-                    summary,
-                    tensors=pools,
-                )
-            bookkeeping_s += time.perf_counter() - bookkeeping_start
+            with clock.bookkeeping():
+                epoch_done = step // steps_per_epoch
+                at_epoch_end = step % steps_per_epoch == 0
+                is_last = step == total_steps
+                if step % cfg.log_every == 0 or is_last or step % cfg.checkpoint_every == 0:
+                    last_flushed = books.flush(
+                        pending, step, steps_per_epoch, log, bar, run, summary, STEP_FIELDS
+                    )
+                if step % cfg.sample_every == 0 or is_last:
+                    _save_translations(g_ab, g_ba, fixed_a, run, log, step)
+                if at_epoch_end and epoch_done % cfg.eval_every_epochs == 0:
+                    for net in nets.values():
+                        net.eval()
+                    record = {
+                        "type": "eval",
+                        "step": step,
+                        "epoch": epoch_done,
+                        **evaluator(g_ab, g_ba, epoch_done),
+                    }
+                    log.write([record])
+                    books.record_evaluation(record, tracker, bar, summary)
+                if step % cfg.checkpoint_every == 0 or is_last:
+                    pools = {
+                        **{f"pool_a.{k}": v for k, v in objective_a.state_tensors().items()},
+                        **{f"pool_b.{k}": v for k, v in objective_b.state_tensors().items()},
+                    }
+                    books.save_run_checkpoint(
+                        run,
+                        config,
+                        step,
+                        steps_per_epoch,
+                        nets,
+                        {"g_optimizer": g_optimizer, "d_optimizer": d_optimizer},
+                        summary,
+                        tensors=pools,
+                    )
 
-    now = time.perf_counter()
-    steady_steps = max(step - start_step - 1, 0)
-    pairs_per_second = steady_steps * batch_size / max(now - steady_start - bookkeeping_s, 1e-9)
     return books.finish_run(
         run,
         summary,
         step=step,
         epochs=step / steps_per_epoch,
         final=last_flushed,
-        wall_time_s=round(now - start_time, 2),
-        pairs_per_second=round(pairs_per_second, 2) if steady_steps else None,
+        wall_time_s=clock.wall_s(),
+        pairs_per_second=clock.rate(step, batch_size, digits=2),
     )
 
 

@@ -8,7 +8,6 @@ TensorBoard, and are checked for NaN/Inf; samples and checkpoints follow their o
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -112,17 +111,14 @@ def train(
     }
     log, summary = books.start_run(run, config, step, checkpoint is None, tracker, facts)
 
-    permutation_cache: dict[int, torch.Tensor] = {}
+    orders = books.EpochOrder(cfg.seed, len(dataset), device)
 
     def next_real_batch() -> tuple[torch.Tensor, torch.Tensor]:
         """(images, labels) in a per-epoch order that depends only on (seed, epoch): resumable."""
         nonlocal real_batches_used
         epoch, position = divmod(real_batches_used, batches_per_epoch)
-        if epoch not in permutation_cache:
-            permutation_cache.clear()
-            permutation_cache[epoch] = books.epoch_order(cfg.seed, epoch, len(dataset)).to(device)
         real_batches_used += 1
-        index = permutation_cache[epoch][position * batch_size : (position + 1) * batch_size]
+        index = orders.batch(epoch, position, batch_size)
         return dataset.batch(index), dataset.labels[index]
 
     def random_real_batch() -> tuple[torch.Tensor, torch.Tensor]:
@@ -150,8 +146,7 @@ def train(
 
     pending: list[torch.Tensor] = []
     last_flushed: dict[str, float] = {}
-    start_time, start_step = time.perf_counter(), step
-    steady_start = start_time
+    clock = books.RunClock(step)
     bar = tqdm(total=total_steps, initial=step, disable=not cfg.progress, unit="step", dynamic_ncols=True)
     with books.running(run, summary, bar, log):
         while step < total_steps:
@@ -176,8 +171,7 @@ def train(
                 g_grad_norm = books.grad_norm(generator)
                 g_optimizer.step()
             step += 1
-            if step == start_step + 1:
-                steady_start = time.perf_counter()  # throughput leaves out the warm-up step
+            clock.stepped(step)  # throughput leaves out the warm-up step
             pending.append(
                 torch.stack(
                     [
@@ -226,17 +220,14 @@ def train(
             for callback in callbacks:
                 callback(step, {"generator": generator, "discriminator": discriminator})
 
-    now = time.perf_counter()
-    steady_steps = max(step - start_step - 1, 0)
-    steady_rate = steady_steps * batch_size * cfg.d_steps / max(now - steady_start, 1e-9)
     return books.finish_run(
         run,
         summary,
         step=step,
         epochs=step / steps_per_epoch,
         final=last_flushed,
-        wall_time_s=round(now - start_time, 2),
-        images_per_second=round(steady_rate, 1) if steady_steps else None,
+        wall_time_s=clock.wall_s(),
+        images_per_second=clock.rate(step, batch_size * cfg.d_steps, digits=1),
     )
 
 
