@@ -162,10 +162,13 @@ class TrainConfig(_Section):
     """Discriminator updates per generator update (n_critic; WGAN-GP uses 5)."""
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    amp: bool = True
-    """bfloat16 autocast on CUDA; ignored on CPU and MPS."""
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """auto: bf16 autocast for conv models where the hardware runs bf16 natively (AVX512-BF16
+    or AMX CPUs, CUDA >= 8.0), else fp32; see speed.py. Evaluation always runs in fp32."""
+    memory_format: Literal["auto", "contiguous", "channels_last"] = "auto"
+    """auto: channels_last where it measured faster (DCGAN), else contiguous."""
     num_threads: int | None = Field(default=None, ge=1)
-    """CPU threads for torch; None leaves torch's default."""
+    """CPU threads for torch; None leaves torch's default (all cores; sweeps use 1 per run)."""
     log_every: int = Field(default=25, ge=1)
     """Flush per-step metrics (and check for NaN) every this many steps."""
     sample_every: int = Field(default=500, ge=1)
@@ -175,6 +178,10 @@ class TrainConfig(_Section):
     """Keep the learning rates for epochs - lr_decay_epochs epochs, then decay them linearly
     to zero (the CycleGAN schedule; 0 = constant)."""
     eval_every_epochs: int = Field(default=1, ge=1)
+    """Score the generator every this many epochs (unless eval_every_steps is set)."""
+    eval_every_steps: int | None = Field(default=None, ge=1)
+    """Score the generator every this many steps instead: a clock that does not depend on the
+    dataset's size (an epoch of mnist-5k is only 78 steps at batch 64)."""
     eval_samples: int = Field(default=2000, ge=100)
     """Generated images scored at each evaluation (image datasets)."""
     num_sample_images: int = Field(default=64, ge=1)
@@ -261,6 +268,11 @@ class Config(_Section):
                     "model.conditioning = 'guided' "
                     f"(it is '{self.model.conditioning}')"
                 )
+        if self.train.eval_every_steps and "eval_every_epochs" in self.train.model_fields_set:
+            raise ValueError(
+                "train.eval_every_steps and train.eval_every_epochs are both set; keep one "
+                "(the step clock replaces the epoch clock)"
+            )
         if self.model.family != "cyclegan" and self.train.batch_size < 2:
             raise ValueError(f"train.batch_size must be at least 2 for model.family = '{self.model.family}'")
         if self.model.family == "dcgan" and kind != "image":

@@ -19,6 +19,7 @@ from typing import Any
 
 from modecollapse.experiments.sweep import RunSpec, Sweep, read_index, write_index
 from modecollapse.files import atomic_write_json
+from modecollapse.speed import default_workers
 
 FAILURE = "failure.json"
 
@@ -86,7 +87,8 @@ def execute(
     jobs = [(r.run_id, r.config.model_dump(mode="json"), str(sweep_dir / "runs" / r.run_id)) for r in todo]
     if executor == "ray":
         return _run_ray(jobs, sweep, address, report)
-    return _run_local(jobs, sweep, workers or sweep.resources.workers, report)
+    workers = workers or sweep.resources.workers or default_workers(sweep.resources.threads_per_worker)
+    return _run_local(jobs, sweep, workers, report)
 
 
 def _run_local(jobs: list[tuple], sweep: Sweep, workers: int, report: Callable[[str], None]) -> list[dict]:

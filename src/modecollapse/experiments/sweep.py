@@ -43,7 +43,8 @@ INDEX = "index.json"
 
 class Resources(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    workers: int = Field(default=1, ge=1)
+    workers: int | None = Field(default=None, ge=1)
+    """Local runs at once; None: one single-threaded run per CPU core (speed.default_workers)."""
     threads_per_worker: int = Field(default=1, ge=1)
     num_cpus: float = Field(default=1, gt=0)
     num_gpus: float = Field(default=0, ge=0)

@@ -41,6 +41,15 @@ def default_evaluator(
     return None
 
 
+@torch.no_grad()
+def in_fp32(network: nn.Module, inputs: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+    """network(inputs) in fp32, `chunk` rows at a time, autocast off: evaluation does not
+    depend on the precision or memory format a run trains with."""
+    with torch.autocast(inputs.device.type, enabled=False):
+        parts = inputs.split(chunk) if chunk else (inputs,)
+        return torch.cat([network(part.float()).float().contiguous() for part in parts])
+
+
 def _fixed_latent(count: int, latent_dim: int, device: torch.device) -> torch.Tensor:
     return torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(EVAL_SEED)).to(device)
 
@@ -51,7 +60,7 @@ def _mixture_evaluator(dataset: Dataset, latent_dim: int, device: torch.device) 
 
     @torch.no_grad()
     def evaluate(generator: nn.Module, epoch: int) -> dict[str, float]:
-        return mixture_scores(generator(latent).float(), means, std)
+        return mixture_scores(in_fp32(generator, latent), means, std)
 
     return evaluate
 
@@ -72,7 +81,7 @@ def image_evaluator(dataset: Dataset, latent_dim: int, device: torch.device, num
 
     @torch.no_grad()
     def evaluate(generator: nn.Module, epoch: int) -> dict[str, float]:
-        images = torch.cat([generator(chunk).float().cpu() for chunk in latent.split(500)])
+        images = in_fp32(generator, latent, 500).cpu()
         fake = extract(classifier, prepare_images(images, "-1-1")[0])
         record: dict = {**score(fake, real), "classifier_sha256": classifier.sha256}
         if fake.num_classes <= 25:
@@ -98,7 +107,7 @@ def conditional_evaluator(
 
     @torch.no_grad()
     def evaluate(generator: nn.Module, epoch: int) -> dict[str, float]:
-        images = torch.cat([generator(chunk).float().cpu() for chunk in latent.split(500)])
+        images = in_fp32(generator, latent, 500).cpu()
         fake = extract(classifier, prepare_images(images, "-1-1")[0])
         record: dict = {**score(fake, real), "classifier_sha256": classifier.sha256}
         record.update(
@@ -149,10 +158,8 @@ def translation_evaluator(
 
     @torch.no_grad()
     def evaluate(g_ab: nn.Module, g_ba: nn.Module, epoch: int) -> dict[str, float]:
-        fake_b = torch.cat([g_ab(chunk).float() for chunk in inputs_a.split(250)])
-        fake_a = torch.cat([g_ba(chunk).float() for chunk in inputs_b.split(250)])
-        cycled_a = torch.cat([g_ba(chunk).float() for chunk in fake_b.split(250)])
-        cycled_b = torch.cat([g_ab(chunk).float() for chunk in fake_a.split(250)])
+        fake_b, fake_a = in_fp32(g_ab, inputs_a, 250), in_fp32(g_ba, inputs_b, 250)
+        cycled_a, cycled_b = in_fp32(g_ba, fake_b, 250), in_fp32(g_ab, fake_a, 250)
         measured_b = translation.measure_digits(fake_b, data.b_layout)
         features_b = extract(classifier, measured_b.crops)
         record = translation.translation_scores(features_b, data.a_digits[index_a], real_b)

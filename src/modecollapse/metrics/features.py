@@ -111,16 +111,26 @@ def prepare_images(
     return x.clamp(-1, 1), notes
 
 
+# How grading computes, whatever the run being graded trained with: fp32, no autocast, and
+# channels_last (1.6x faster than contiguous for this CNN on a CPU; part of the cache key).
+GRADING_COMPUTE = "fp32-channels_last"
+
+
 @torch.no_grad()
 def classify(
     classifier: EvalClassifier, images: torch.Tensor, batch: int = 1000
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(probabilities, features) of single-channel images in [-1, 1], 28x28; on the CPU."""
-    model = classifier.model
+    """(probabilities, features) of single-channel images in [-1, 1], 28x28; on the CPU.
+
+    Always fp32 with autocast off (GRADING_COMPUTE), so a score does not depend on the
+    precision or memory format of the run it grades."""
+    model = classifier.model.to(memory_format=torch.channels_last)
     device = next(model.parameters()).device
     probabilities, features = [], []
-    for chunk in images.split(batch):
-        logits, feats = model(chunk.to(device))
-        probabilities.append(logits.float().softmax(1).cpu())
-        features.append(feats.float().cpu())
+    with torch.autocast(device.type, enabled=False):
+        for chunk in images.split(batch):
+            chunk = chunk.to(device, torch.float32).contiguous(memory_format=torch.channels_last)
+            logits, feats = model(chunk)
+            probabilities.append(logits.float().softmax(1).cpu())
+            features.append(feats.float().cpu())
     return torch.cat(probabilities), torch.cat(features)

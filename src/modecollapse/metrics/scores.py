@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save
 from modecollapse.data.sources import cache_root
 from modecollapse.files import atomic_write_bytes
 from modecollapse.metrics import classes, diversity, frechet, neighbors
-from modecollapse.metrics.features import EvalClassifier, classify
+from modecollapse.metrics.features import GRADING_COMPUTE, EvalClassifier, classify
 
 
 @dataclass
@@ -50,6 +50,7 @@ def extract(classifier: EvalClassifier, images: torch.Tensor) -> FeatureSet:
 def extract_cached(classifier: EvalClassifier, images: torch.Tensor) -> FeatureSet:
     """`extract`, cached on disk under a key that hashes the classifier and every pixel."""
     digest = hashlib.sha256(classifier.sha256.encode())
+    digest.update(GRADING_COMPUTE.encode())
     digest.update(str(tuple(images.shape)).encode())
     digest.update(images.detach().float().cpu().contiguous().numpy().tobytes())
     path = cache_root() / "features" / f"{digest.hexdigest()[:32]}.safetensors"

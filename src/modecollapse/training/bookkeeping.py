@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,31 +18,38 @@ from torch import nn
 from tqdm import tqdm
 
 from modecollapse.config import Config, config_from_dict, config_to_toml
-from modecollapse.devices import pick_device
 from modecollapse.errors import CheckpointError, TrainingDiverged
 from modecollapse.files import atomic_write_text
 from modecollapse.metrics.detector import CollapseTracker
+from modecollapse.speed import SpeedPlan, plan_speed
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.logging import MetricsLog, RunFolder, provenance
 
 if TYPE_CHECKING:
     from modecollapse.config import TrainConfig
 
-Autocast = Callable[[], contextlib.AbstractContextManager]
-
-
-def prepare_torch(cfg: TrainConfig) -> tuple[torch.device, Autocast]:
-    """Seed, threads and device for a run, and its autocast (bfloat16 on CUDA with train.amp)."""
+def prepare_torch(config: Config) -> SpeedPlan:
+    """Seed and threads for a run, and how it computes (device, precision, memory format)."""
+    cfg = config.train
     torch.manual_seed(cfg.seed)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    device = pick_device(cfg.device)
-    use_amp = device.type == "cuda" and cfg.amp
+    return plan_speed(cfg, config.model.family)
 
-    def autocast() -> contextlib.AbstractContextManager:
-        return torch.autocast("cuda", dtype=torch.bfloat16) if use_amp else contextlib.nullcontext()
 
-    return device, autocast
+def epoch_of(step: int, steps_per_epoch: int) -> int | float:
+    """The epoch a step ends: an integer at epoch ends, else a fraction (4 decimals)."""
+    whole, within = divmod(step, steps_per_epoch)
+    return whole if within == 0 else round(step / steps_per_epoch, 4)
+
+
+def evaluates_at(cfg: TrainConfig, step: int, steps_per_epoch: int, is_last: bool) -> bool:
+    """Whether the run is scored after `step`: on the step clock (train.eval_every_steps) or
+    at every eval_every_epochs-th epoch end, and always after the last step."""
+    if cfg.eval_every_steps:
+        return step % cfg.eval_every_steps == 0 or is_last
+    epoch, within = divmod(step, steps_per_epoch)
+    return (within == 0 and epoch % cfg.eval_every_epochs == 0) or is_last
 
 
 def checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_change: bool) -> Path | None:
@@ -104,12 +111,14 @@ def start_run(
 
 
 @contextlib.contextmanager
-def running(run: RunFolder, summary: dict[str, Any], bar: tqdm, log: MetricsLog) -> Iterator[None]:
+def running(
+    run: RunFolder, summary: dict[str, Any], bar: tqdm, log: MetricsLog, clock: RunClock
+) -> Iterator[None]:
     """Around the training steps: Ctrl-C marks the run interrupted; bar and log always close."""
     try:
         yield
     except KeyboardInterrupt:
-        summary["status"] = "interrupted"
+        summary.update({"status": "interrupted", "time_s": clock.time_s()})
         run.write_summary(summary)
         raise
     finally:
@@ -138,35 +147,56 @@ class EpochOrder:
 
 
 class RunClock:
-    """Wall time and steady throughput of a (re)started run: its first step is warm-up, and
-    time spent inside `bookkeeping()` (samples, evaluation, checkpoints) is left out."""
+    """Wall time of a (re)started run, split into training and the named `section`s around it
+    (evaluation, samples and checkpoints, logging). Throughput counts steady training only:
+    the first step after a (re)start is warm-up, and every section is left out. Seconds carry
+    over from earlier sessions of the run through `previous` (summary.json's `time_s`)."""
 
-    def __init__(self, step: int) -> None:
+    SECTIONS = ("evaluation", "samples_checkpoints", "logging")
+
+    def __init__(self, step: int, previous: dict[str, float] | None = None) -> None:
         self.start_step = step
         self.start = self.steady_start = time.perf_counter()
-        self.bookkeeping_s = 0.0
+        self.seconds = dict.fromkeys(self.SECTIONS, 0.0)
+        self.steady_sections_s = 0.0
+        self.previous = previous or {}
 
     def stepped(self, step: int) -> None:
         if step == self.start_step + 1:
             self.steady_start = time.perf_counter()
+            self.steady_sections_s = 0.0
 
     @contextlib.contextmanager
-    def bookkeeping(self) -> Iterator[None]:
+    def section(self, name: str) -> Iterator[None]:
         began = time.perf_counter()
         try:
             yield
         finally:
-            self.bookkeeping_s += time.perf_counter() - began
+            spent = time.perf_counter() - began
+            self.seconds[name] += spent
+            self.steady_sections_s += spent
 
     def wall_s(self) -> float:
         return round(time.perf_counter() - self.start, 2)
+
+    def time_s(self) -> dict[str, float]:
+        """Seconds per part over every session of the run: training, then each section."""
+        now = time.perf_counter() - self.start
+        parts = {"training": now - sum(self.seconds.values()), **self.seconds}
+        return {key: round(value + self.previous.get(key, 0.0), 3) for key, value in parts.items()}
+
+    def time_shares(self) -> dict[str, float]:
+        """Share of the run's wall time per part (they add up to 1)."""
+        parts = self.time_s()
+        total = sum(parts.values()) or 1.0
+        return {key: round(value / total, 4) for key, value in parts.items()}
 
     def rate(self, step: int, items_per_step: int, digits: int) -> float | None:
         """Items per second over the steady steps so far (None before any)."""
         steady_steps = max(step - self.start_step - 1, 0)
         if not steady_steps:
             return None
-        seconds = time.perf_counter() - self.steady_start - self.bookkeeping_s
+        seconds = time.perf_counter() - self.steady_start - self.steady_sections_s
         return round(steady_steps * items_per_step / max(seconds, 1e-9), digits)
 
 
@@ -236,11 +266,12 @@ def save_run_checkpoint(
     modules: dict[str, nn.Module],
     optimizers: dict[str, torch.optim.Optimizer],
     summary: dict[str, Any],
+    clock: RunClock,
     tensors: dict[str, torch.Tensor] | None = None,
     state: dict[str, Any] | None = None,
 ) -> None:
     """Check the weights are finite, then save modules, optimizers, RNG and any extra
-    `tensors`/`state` atomically, and note the step in the summary."""
+    `tensors`/`state` atomically, and note the step and time spent in the summary."""
     assert_finite_weights(modules, step, run, summary)
     all_tensors = {
         name: v for m, module in modules.items() for name, v in ckpt.module_tensors(m, module).items()
@@ -258,7 +289,7 @@ def save_run_checkpoint(
         flat, all_state[name] = ckpt.optimizer_to_flat(name, optimizer)
         all_tensors.update(flat)
     ckpt.save_checkpoint(run.path, step, all_tensors, all_state, config.train.keep_checkpoints)
-    summary.update({"step": step, "last_checkpoint_step": step})
+    summary.update({"step": step, "last_checkpoint_step": step, "time_s": clock.time_s()})
     run.write_summary(summary)
 
 
@@ -273,8 +304,28 @@ def assert_finite_weights(modules: dict[str, nn.Module], step: int, run: RunFold
             )
 
 
-def finish_run(run: RunFolder, summary: dict[str, Any], **facts: Any) -> dict[str, Any]:
-    """Mark the run completed with its final `facts` and return the summary."""
-    summary.update({"status": "completed", **facts})
+def finish_run(
+    run: RunFolder,
+    summary: dict[str, Any],
+    clock: RunClock,
+    step: int,
+    steps_per_epoch: int,
+    items_per_step: int,
+    final: dict[str, float],
+) -> dict[str, Any]:
+    """Mark the run completed with its final numbers, time split and steady throughput
+    (`images_per_second`: training items per second, evaluation and bookkeeping left out)."""
+    summary.update(
+        {
+            "status": "completed",
+            "step": step,
+            "epochs": step / steps_per_epoch,
+            "final": final,
+            "wall_time_s": clock.wall_s(),
+            "images_per_second": clock.rate(step, items_per_step, digits=1),
+            "time_s": clock.time_s(),
+            "time_shares": clock.time_shares(),
+        }
+    )
     run.write_summary(summary)
     return summary

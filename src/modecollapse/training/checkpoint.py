@@ -103,6 +103,13 @@ def optimizer_from_flat(
         param_id, slot = key.split(".", 1)
         state.setdefault(int(param_id), {})[slot] = value
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    # saved contiguous; a fused kernel walks memory, so each slot must share its parameter's layout
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for param in params:
+        for slot, value in optimizer.state.get(param, {}).items():
+            matches = isinstance(value, torch.Tensor) and value.shape == param.shape
+            if matches and value.stride() != param.stride():
+                optimizer.state[param][slot] = torch.empty_like(param).copy_(value)
 
 
 def module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -63,17 +63,18 @@ def train_cyclegan(
     run = RunFolder(run_dir)
     checkpoint = books.checkpoint_to_resume(run, config, resume, allow_config_change)
     cfg, obj = config.train, config.objective
-    device, autocast = books.prepare_torch(cfg)
+    speed = books.prepare_torch(config)
+    device, autocast = speed.device, speed.autocast
 
     # --- data, models, optimizers, objectives ---
     data = load_dataset(config.data, device)
     assert isinstance(data, TranslationData)
     nets = dict(zip(MODULES, build_cyclegan(config.model, data.sample_shape), strict=True))
-    nets = {name: net.to(device) for name, net in nets.items()}
+    nets = {name: speed.prepare(net) for name, net in nets.items()}
     g_ab, g_ba, d_a, d_b = (nets[name] for name in MODULES)
     betas = (cfg.beta1, cfg.beta2)
-    g_optimizer = torch.optim.Adam([*g_ab.parameters(), *g_ba.parameters()], lr=cfg.lr_g, betas=betas)
-    d_optimizer = torch.optim.Adam([*d_a.parameters(), *d_b.parameters()], lr=cfg.lr_d, betas=betas)
+    g_optimizer = speed.adam([*g_ab.parameters(), *g_ba.parameters()], cfg.lr_g, betas)
+    d_optimizer = speed.adam([*d_a.parameters(), *d_b.parameters()], cfg.lr_d, betas)
     objective_a, objective_b = Objective(obj), Objective(obj)
     # our lsgan generator loss is 0.5 * MSE; the reference's is MSE: scale to keep its balance
     adversarial_scale = 2.0 if obj.loss == "lsgan" else 1.0
@@ -103,6 +104,7 @@ def train_cyclegan(
         step = state["step"]
     facts = {
         "device": str(device),
+        "speed": speed.record(),
         "total_steps": total_steps,
         "steps_per_epoch": steps_per_epoch,
         "dataset": {"name": data.name, "size": [len(data.a), len(data.b)], "source": data.source},
@@ -115,9 +117,9 @@ def train_cyclegan(
 
     pending: list[torch.Tensor] = []
     last_flushed: dict[str, float] = {}
-    clock = books.RunClock(step)  # samples, evaluation, checkpoints: left out of the throughput
+    clock = books.RunClock(step, summary.get("time_s") if checkpoint is not None else None)
     bar = tqdm(total=total_steps, initial=step, disable=not cfg.progress, unit="step", dynamic_ncols=True)
-    with books.running(run, summary, bar, log):
+    with books.running(run, summary, bar, log, clock):
         while step < total_steps:
             epoch, position = divmod(step, steps_per_epoch)
             factor = lr_factor(epoch, cfg.epochs, cfg.lr_decay_epochs)
@@ -182,28 +184,25 @@ def train_cyclegan(
             )
 
             # --- bookkeeping: logs (NaN check), samples, evaluation, checkpoints ---
-            with clock.bookkeeping():
-                epoch_done = step // steps_per_epoch
-                at_epoch_end = step % steps_per_epoch == 0
-                is_last = step == total_steps
-                if step % cfg.log_every == 0 or is_last or step % cfg.checkpoint_every == 0:
+            is_last = step == total_steps
+            if step % cfg.log_every == 0 or is_last or step % cfg.checkpoint_every == 0:
+                with clock.section("logging"):
                     last_flushed = books.flush(
                         pending, step, steps_per_epoch, log, bar, run, summary, STEP_FIELDS
                     )
-                if step % cfg.sample_every == 0 or is_last:
+            if step % cfg.sample_every == 0 or is_last:
+                with clock.section("samples_checkpoints"):
                     _save_translations(g_ab, g_ba, fixed_a, run, log, step)
-                if at_epoch_end and epoch_done % cfg.eval_every_epochs == 0:
+            if books.evaluates_at(cfg, step, steps_per_epoch, is_last):
+                with clock.section("evaluation"):
                     for net in nets.values():
                         net.eval()
-                    record = {
-                        "type": "eval",
-                        "step": step,
-                        "epoch": epoch_done,
-                        **evaluator(g_ab, g_ba, epoch_done),
-                    }
+                    epoch = books.epoch_of(step, steps_per_epoch)
+                    record = {"type": "eval", "step": step, "epoch": epoch, **evaluator(g_ab, g_ba, epoch)}
                     log.write([record])
                     books.record_evaluation(record, tracker, bar, summary)
-                if step % cfg.checkpoint_every == 0 or is_last:
+            if step % cfg.checkpoint_every == 0 or is_last:
+                with clock.section("samples_checkpoints"):
                     pools = {
                         **{f"pool_a.{k}": v for k, v in objective_a.state_tensors().items()},
                         **{f"pool_b.{k}": v for k, v in objective_b.state_tensors().items()},
@@ -216,18 +215,12 @@ def train_cyclegan(
                         nets,
                         {"g_optimizer": g_optimizer, "d_optimizer": d_optimizer},
                         summary,
+                        clock,
                         tensors=pools,
                     )
 
-    return books.finish_run(
-        run,
-        summary,
-        step=step,
-        epochs=step / steps_per_epoch,
-        final=last_flushed,
-        wall_time_s=clock.wall_s(),
-        pairs_per_second=clock.rate(step, batch_size, digits=2),
-    )
+    # images_per_second counts A/B pairs, the reference's unit of a batch
+    return books.finish_run(run, summary, clock, step, steps_per_epoch, batch_size, last_flushed)
 
 
 def _unprefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

@@ -28,6 +28,7 @@ from modecollapse.models import build_models
 from modecollapse.models.guided import LatentSampler
 from modecollapse.objectives import Objective, guided
 from modecollapse.objectives.guided import GuideTerm
+from modecollapse.speed import SpeedPlan
 from modecollapse.training import bookkeeping as books
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.logging import MetricsLog, RunFolder
@@ -58,18 +59,19 @@ def train(
     run = RunFolder(run_dir)
     checkpoint = books.checkpoint_to_resume(run, config, resume, allow_config_change)
     cfg = config.train
-    device, autocast = books.prepare_torch(cfg)
+    speed = books.prepare_torch(config)
+    device, autocast = speed.device, speed.autocast
 
     # --- data, models, optimizers, objective ---
     dataset = load_dataset(config.data, device)
     sampler = LatentSampler(config.model, dataset.num_classes)
     generator, discriminator = (
-        m.to(device) for m in build_models(config.model, dataset.sample_shape, dataset.num_classes)
+        speed.prepare(m) for m in build_models(config.model, dataset.sample_shape, dataset.num_classes)
     )
     betas = (cfg.beta1, cfg.beta2)
-    g_optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.lr_g, betas=betas)
-    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d, betas=betas)
-    guide = _guide_term(config, dataset, generator, device) if config.model.conditioning == "guided" else None
+    g_optimizer = speed.adam(generator.parameters(), cfg.lr_g, betas)
+    d_optimizer = speed.adam(discriminator.parameters(), cfg.lr_d, betas)
+    guide = _guide_term(config, dataset, generator, speed) if config.model.conditioning == "guided" else None
     objective = Objective(config.objective, guide)
     fields = STEP_FIELDS + (GUIDE_FIELDS if guide else ())
     evaluator = evaluator or default_evaluator(
@@ -105,6 +107,7 @@ def train(
         step, real_batches_used = state["step"], state["real_batches_used"]
     facts = {
         "device": str(device),
+        "speed": speed.record(),
         "total_steps": total_steps,
         "steps_per_epoch": steps_per_epoch,
         "dataset": {"name": dataset.name, "size": len(dataset), "source": dataset.source},
@@ -146,9 +149,9 @@ def train(
 
     pending: list[torch.Tensor] = []
     last_flushed: dict[str, float] = {}
-    clock = books.RunClock(step)
+    clock = books.RunClock(step, summary.get("time_s") if checkpoint is not None else None)
     bar = tqdm(total=total_steps, initial=step, disable=not cfg.progress, unit="step", dynamic_ncols=True)
-    with books.running(run, summary, bar, log):
+    with books.running(run, summary, bar, log, clock):
         while step < total_steps:
             generator.train()
             discriminator.train()
@@ -187,47 +190,44 @@ def train(
             )
 
             # --- bookkeeping: logs (NaN check), samples, evaluation, checkpoints ---
-            epoch_done = step // steps_per_epoch
-            at_epoch_end = step % steps_per_epoch == 0
             is_last = step == total_steps
             if step % cfg.log_every == 0 or is_last or step % cfg.checkpoint_every == 0:
-                last_flushed = books.flush(pending, step, steps_per_epoch, log, bar, run, summary, fields)
+                with clock.section("logging"):
+                    last_flushed = books.flush(pending, step, steps_per_epoch, log, bar, run, summary, fields)
             if step % cfg.sample_every == 0 or is_last:
-                _save_samples(
-                    generator,
-                    fixed_latent,
-                    dataset,
-                    run,
-                    log,
-                    step,
-                    sampler.num_classes if sampler.conditional else None,
-                )
-            if evaluator is not None and at_epoch_end and epoch_done % cfg.eval_every_epochs == 0:
-                record = _evaluate(evaluator, generator, epoch_done, step, log)
-                books.record_evaluation(record, tracker, bar, summary)
+                with clock.section("samples_checkpoints"):
+                    _save_samples(
+                        generator,
+                        fixed_latent,
+                        dataset,
+                        run,
+                        log,
+                        step,
+                        sampler.num_classes if sampler.conditional else None,
+                    )
+            if evaluator is not None and books.evaluates_at(cfg, step, steps_per_epoch, is_last):
+                with clock.section("evaluation"):
+                    record = _evaluate(evaluator, generator, step, steps_per_epoch, log)
+                    books.record_evaluation(record, tracker, bar, summary)
             if step % cfg.checkpoint_every == 0 or is_last:
-                books.save_run_checkpoint(
-                    run,
-                    config,
-                    step,
-                    steps_per_epoch,
-                    {"generator": generator, "discriminator": discriminator},
-                    {"g_optimizer": g_optimizer, "d_optimizer": d_optimizer},
-                    summary,
-                    tensors=objective.state_tensors(),
-                    state={"real_batches_used": real_batches_used},
-                )
+                with clock.section("samples_checkpoints"):
+                    books.save_run_checkpoint(
+                        run,
+                        config,
+                        step,
+                        steps_per_epoch,
+                        {"generator": generator, "discriminator": discriminator},
+                        {"g_optimizer": g_optimizer, "d_optimizer": d_optimizer},
+                        summary,
+                        clock,
+                        tensors=objective.state_tensors(),
+                        state={"real_batches_used": real_batches_used},
+                    )
             for callback in callbacks:
                 callback(step, {"generator": generator, "discriminator": discriminator})
 
     return books.finish_run(
-        run,
-        summary,
-        step=step,
-        epochs=step / steps_per_epoch,
-        final=last_flushed,
-        wall_time_s=clock.wall_s(),
-        images_per_second=clock.rate(step, batch_size * cfg.d_steps, digits=1),
+        run, summary, clock, step, steps_per_epoch, batch_size * cfg.d_steps, last_flushed
     )
 
 
@@ -254,15 +254,17 @@ def _save_samples(
         log.image("samples", make_grid(samples, columns), step)
 
 
-def _guide_term(config: Config, dataset: Dataset, generator: nn.Module, device: torch.device) -> GuideTerm:
+def _guide_term(config: Config, dataset: Dataset, generator: nn.Module, speed: SpeedPlan) -> GuideTerm:
     """The guide classifier (frozen) and real per-class statistics of its features."""
     obj = config.objective
+    device = speed.device
     if obj.guide_classifier == classifier_for(dataset.name):
         raise ConfigError(
             f"objective.guide_classifier = '{obj.guide_classifier}' is the evaluation classifier; "
             "a GAN must not be graded by the network it trained against (use 'guide-mnist')"
         )
     guide = guided.frozen(load_classifier(obj.guide_classifier), device)
+    speed.prepare(guide.model)
     if guide.card.get("dataset") != classifier_for(dataset.name):
         raise ConfigError(
             f"the guide '{obj.guide_classifier}' was trained on {guide.card.get('dataset')}, but the data "
@@ -285,9 +287,10 @@ def _guide_term(config: Config, dataset: Dataset, generator: nn.Module, device: 
 
 
 def _evaluate(
-    evaluator: Evaluator, generator: nn.Module, epoch: int, step: int, log: MetricsLog
+    evaluator: Evaluator, generator: nn.Module, step: int, steps_per_epoch: int, log: MetricsLog
 ) -> dict[str, Any]:
     generator.eval()
+    epoch = books.epoch_of(step, steps_per_epoch)
     record = {"type": "eval", "step": step, "epoch": epoch, **evaluator(generator, epoch)}
     generator.train()
     log.write([record])
