@@ -225,7 +225,9 @@ def flops_per_step(config: Config, device: torch.device) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--only", help="run only settings whose name contains this")
@@ -254,7 +256,8 @@ def main() -> None:
         flops = flops_per_step(config, device)
         achieved = flops * o / batch
         roofline.append(
-            f"| {name} | {flops / 1e9:.2f} | {achieved / 1e9:.1f} | {achieved / peak32:.0%} | {achieved / peak16:.0%} |"
+            f"| {name} | {flops / 1e9:.2f} | {achieved / 1e9:.1f} "
+            f"| {achieved / peak32:.0%} | {achieved / peak16:.0%} |"
         )
     cpu = platform.processor() or platform.machine()
     bf16 = native_bf16(device)
@@ -262,13 +265,15 @@ def main() -> None:
         [
             f"Device: {device} ({cpu}, torch {torch.__version__}, {torch.get_num_threads()} threads); "
             f"native bf16: {'yes' if bf16[0] else 'no'} ({bf16[1]}); median of {args.repeats} "
-            "alternating repeats. Rates are items per second (images; points for the MLP; A/B pairs for CycleGAN).",
+            "alternating repeats. Rates are items per second "
+            "(images; points for the MLP; A/B pairs for CycleGAN).",
             "",
             "| model | steps timed | ours at defaults | plain fp32 loop | ours | ours / plain |",
             "|---|---|---|---|---|---|",
             *rows,
             "",
-            f"Roofline: measured matmul peak fp32 {peak32 / 1e9:.0f} GFLOP/s, bf16 {peak16 / 1e9:.1f} GFLOP/s.",
+            f"Roofline: measured matmul peak fp32 {peak32 / 1e9:.0f} GFLOP/s, "
+            f"bf16 {peak16 / 1e9:.1f} GFLOP/s.",
             "",
             "| model | GFLOP per step | ours achieved (GFLOP/s) | of fp32 peak | of bf16 peak |",
             "|---|---|---|---|---|",
