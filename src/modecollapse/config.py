@@ -268,7 +268,7 @@ class Config(_Section):
                     "model.conditioning = 'guided' "
                     f"(it is '{self.model.conditioning}')"
                 )
-        if self.train.eval_every_steps and "eval_every_epochs" in self.train.model_fields_set:
+        if self.train.eval_every_steps and self.train.eval_every_epochs != 1:
             raise ValueError(
                 "train.eval_every_steps and train.eval_every_epochs are both set; keep one "
                 "(the step clock replaces the epoch clock)"
