@@ -1,6 +1,6 @@
 import pytest
 
-from modecollapse.config import Config, config_to_toml, load_config
+from modecollapse.config import Config, config_from_dict, config_to_toml, load_config
 from modecollapse.errors import ConfigError
 
 
@@ -31,7 +31,7 @@ def test_unknown_section(tmp_path):
 
 
 def test_bad_choice_lists_allowed_values(tmp_path):
-    with pytest.raises(ConfigError, match=r"objective.loss = 'bcee'.*'bce', 'lsgan', 'hinge' or 'wgan-gp'"):
+    with pytest.raises(ConfigError, match=r"objective.loss = 'bcee'.*'bce', 'lsgan', 'hinge', 'wgan-gp' or 'rpgan'"):
         load_config(write(tmp_path, '[objective]\nloss = "bcee"\n'))
 
 
@@ -91,3 +91,12 @@ def test_every_shipped_experiment_validates():
             assert load_sweep(path).runs
         else:
             assert isinstance(load_config(path), Config)
+
+
+def test_relativistic_loss_refuses_what_it_cannot_pair():
+    with pytest.raises(ConfigError, match="label_flip_fraction does not apply to objective.loss = 'rpgan'"):
+        config_from_dict({"objective": {"loss": "rpgan", "label_flip_fraction": 0.1}})
+    with pytest.raises(ConfigError, match="label_smoothing needs"):
+        config_from_dict({"objective": {"loss": "rpgan", "label_smoothing": 0.1}})
+    with pytest.raises(ConfigError, match="'rpgan' is not supported"):
+        config_from_dict({"model": {"conditioning": "acgan"}, "objective": {"loss": "rpgan"}})

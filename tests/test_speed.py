@@ -12,6 +12,7 @@ from modecollapse.metrics.evaluators import image_evaluator
 from modecollapse.metrics.features import load_classifier
 from modecollapse.metrics.scores import extract
 from modecollapse.models import build_models
+from modecollapse.models.guided import LatentSampler
 from modecollapse.training.loop import train
 from tests.conftest import tiny_cyclegan, tiny_image_config, tiny_ring_config
 from tests.training.test_loop import assert_resume_is_exact
@@ -94,7 +95,8 @@ def test_grading_does_not_depend_on_training_precision_or_layout(tmp_path):
     dataset = load_dataset(config.data)
     generator, _ = build_models(config.model, dataset.sample_shape)
     generator = generator.to(memory_format=torch.channels_last).eval()
-    evaluate = image_evaluator(dataset, config.model.latent_dim, torch.device("cpu"), 200)
+    sampler = LatentSampler(config.model, dataset.num_classes)
+    evaluate = image_evaluator(dataset, sampler, torch.device("cpu"), 200)
     plain = evaluate(generator, 1)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         inside_bf16 = evaluate(generator, 1)

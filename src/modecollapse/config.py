@@ -64,6 +64,8 @@ class ModelConfig(_Section):
     """Generator width: ngf for DCGAN, hidden units for the MLP."""
     d_width: int = Field(default=64, ge=1)
     """Discriminator width: ndf for DCGAN, hidden units for the MLP."""
+    latent_distribution: Literal["normal", "uniform"] = "normal"
+    """z ~ N(0, I), or uniform on [-1, 1] (DCGAN-tensorflow and PacGAN's code)."""
     mlp_hidden_layers: int = Field(default=3, ge=1)
     g_activation: Literal["relu", "identity"] = "relu"
     """DCGAN generator hidden activation. 'identity' reproduces code that wrote
@@ -98,12 +100,16 @@ class ModelConfig(_Section):
 
 
 class ObjectiveConfig(_Section):
-    loss: Literal["bce", "lsgan", "hinge", "wgan-gp"] = "bce"
-    """bce = non-saturating GAN loss; lsgan = least squares; hinge; wgan-gp (Gulrajani 2017)."""
+    loss: Literal["bce", "lsgan", "hinge", "wgan-gp", "rpgan"] = "bce"
+    """bce = non-saturating GAN loss; lsgan = least squares; hinge; wgan-gp (Gulrajani 2017);
+    rpgan = relativistic pairing, softplus(D(fake) - D(real)) over paired inputs (R3GAN's loss
+    with r1_gamma = r2_gamma, Huang et al. 2024)."""
     gp_weight: float = Field(default=10.0, ge=0)
     """Gradient-penalty weight for wgan-gp."""
     r1_gamma: float = Field(default=0.0, ge=0)
     """R1 penalty gamma/2 * E|grad D(x_real)|^2 (Mescheder et al. 2018); 0 = off."""
+    r2_gamma: float = Field(default=0.0, ge=0)
+    """R2 penalty gamma/2 * E|grad D(x_fake)|^2 on generated inputs (R3GAN uses R1 + R2); 0 = off."""
     label_flip_fraction: float = Field(default=0.0, ge=0, le=1)
     """Fraction of D's real and fake labels flipped each step."""
     label_flip_rounding: Literal["bernoulli", "floor"] = "bernoulli"
@@ -159,7 +165,10 @@ class TrainConfig(_Section):
     beta1: float = Field(default=0.5, ge=0, lt=1)
     beta2: float = Field(default=0.999, ge=0, lt=1)
     d_steps: int = Field(default=1, ge=1)
-    """Discriminator updates per generator update (n_critic; WGAN-GP uses 5)."""
+    """Discriminator updates per step (n_critic; WGAN-GP uses 5)."""
+    g_steps: int = Field(default=1, ge=1)
+    """Generator updates per step, on the same z (PacGAN's Stacked MNIST code: 2, after
+    DCGAN-tensorflow's "run g_optim twice to make sure that d_loss does not go to zero")."""
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"
@@ -285,6 +294,17 @@ class Config(_Section):
                 f"train.batch_size ({self.train.batch_size}) must be a multiple of "
                 f"model.pack ({self.model.pack})"
             )
+        if self.objective.loss == "rpgan":
+            if self.objective.label_flip_fraction:
+                raise ValueError(
+                    "objective.label_flip_fraction does not apply to objective.loss = 'rpgan' "
+                    "(it pairs each fake with a real input; there are no labels to flip)"
+                )
+            if self.model.family == "cyclegan" or self.model.conditioning in ("embedding", "acgan"):
+                raise ValueError(
+                    "objective.loss = 'rpgan' is not supported with model.family = 'cyclegan' or "
+                    "model.conditioning 'embedding'/'acgan'"
+                )
         if self.objective.label_smoothing and self.objective.loss not in ("bce", "lsgan"):
             raise ValueError(
                 "objective.label_smoothing needs objective.loss = 'bce' or 'lsgan' "

@@ -56,3 +56,18 @@ def test_r1_penalty_is_squared_input_gradient():
 def test_bce_loss_at_chance_is_2_ln2():
     loss = losses.discriminator_loss("bce", torch.zeros(4), torch.zeros(4), torch.ones(4), torch.zeros(4))
     torch.testing.assert_close(loss.item(), 2 * math.log(2))
+
+
+def test_relativistic_pairing_loss_compares_each_fake_with_its_real_partner():
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    d_loss = losses.discriminator_loss("rpgan", real, fake, torch.ones(2), torch.zeros(2))
+    expected_d = (math.log1p(math.exp(0.5 - 2.0)) + math.log1p(math.exp(-3.0 + 1.0))) / 2
+    torch.testing.assert_close(d_loss, torch.tensor(expected_d))
+    g_loss = losses.generator_loss("rpgan", fake, real)
+    expected_g = (math.log1p(math.exp(2.0 - 0.5)) + math.log1p(math.exp(-1.0 + 3.0))) / 2
+    torch.testing.assert_close(g_loss, torch.tensor(expected_g))
+    # a D that cannot tell the pair apart sits at ln 2 for both players
+    tie = losses.discriminator_loss("rpgan", real, real, torch.ones(2), torch.zeros(2))
+    torch.testing.assert_close(tie, torch.tensor(math.log(2)))
+    # pairing matters: the same scores in another order give another loss
+    assert losses.discriminator_loss("rpgan", real, fake.flip(0), torch.ones(2), torch.zeros(2)) != d_loss

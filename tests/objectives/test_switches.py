@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 from torch import nn
 
@@ -217,3 +218,36 @@ def test_patch_scores_share_their_image_target():
     loss, _ = objective.discriminator_loss(Patches(), torch.zeros(4, 1, 8, 8), torch.zeros(4, 1, 8, 8), 0)
     expected = 0.5 * (0.3 - 0.8) ** 2 + 0.5 * 0.3**2  # smoothed real target 0.8, fake 0
     torch.testing.assert_close(loss, torch.tensor(expected))
+
+
+def test_r2_switch_penalizes_the_gradient_on_fakes_only():
+    class Lin(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.tensor([3.0, 4.0]))
+
+        def forward(self, x):
+            return x @ self.w
+
+    real, fake = torch.randn(8, 2), torch.randn(8, 2)
+    rpgan = {"loss": "rpgan"}
+    plain, _ = Objective(ObjectiveConfig(**rpgan)).discriminator_loss(Lin(), real, fake, 0)
+    r2, _ = Objective(ObjectiveConfig(**rpgan, r2_gamma=2.0)).discriminator_loss(Lin(), real, fake, 0)
+    both, _ = Objective(ObjectiveConfig(**rpgan, r1_gamma=2.0, r2_gamma=2.0)).discriminator_loss(
+        Lin(), real, fake, 0
+    )
+    torch.testing.assert_close(r2 - plain, torch.tensor(0.5 * 2.0 * 25.0))
+    torch.testing.assert_close(both - plain, torch.tensor(2 * 0.5 * 2.0 * 25.0))
+
+
+def test_relativistic_generator_loss_needs_and_uses_the_real_batch():
+    class Lin(nn.Module):
+        def forward(self, x):
+            return x.sum(1)
+
+    objective = Objective(ObjectiveConfig(loss="rpgan"))
+    fake, real = torch.zeros(4, 2), torch.ones(4, 2)
+    loss = objective.generator_loss(Lin(), torch.zeros(4, 3), fake, 0, real=real)
+    torch.testing.assert_close(loss, torch.tensor(math.log1p(math.exp(2.0))))
+    with pytest.raises(AssertionError, match="needs the real batch"):
+        objective.generator_loss(Lin(), torch.zeros(4, 3), fake, 0)

@@ -128,9 +128,13 @@ def test_separate_learning_rates_reach_the_optimizers(tmp_path):
 
 
 def test_every_loss_trains_a_few_dcgan_steps(tmp_path):
-    for loss in ("bce", "lsgan", "hinge", "wgan-gp"):
+    for loss in ("bce", "lsgan", "hinge", "wgan-gp", "rpgan"):
         config = tiny_image_config(
-            objective={"loss": loss, "r1_gamma": 1.0 if loss == "bce" else 0.0},
+            objective={
+                "loss": loss,
+                "r1_gamma": 1.0 if loss in ("bce", "rpgan") else 0.0,
+                "r2_gamma": 1.0 if loss == "rpgan" else 0.0,
+            },
             model={"spectral_norm": loss == "hinge", "minibatch_discrimination": loss == "lsgan"},
         )
         summary = train(config, tmp_path / loss)
@@ -183,3 +187,24 @@ def test_detector_memory_survives_resume(tmp_path):
     resumed = train(config, tmp_path / "killed", resume=True)
     straight = json.loads((tmp_path / "straight" / "summary.json").read_text())
     assert resumed["detector"] == straight["detector"]
+
+
+def test_g_steps_update_the_generator_that_many_times_per_step(tmp_path):
+    train(tiny_ring_config(train={"g_steps": 2, "epochs": 1}), tmp_path / "run")
+    tensors, state = final_weights(tmp_path / "run")
+    assert state["step"] == 16
+    assert tensors["g_optimizer.state.0.step"].item() == 32
+    assert tensors["d_optimizer.state.0.step"].item() == 16
+
+
+def test_uniform_latents_reach_training_and_evaluation(tmp_path):
+    from modecollapse.models.guided import LatentSampler
+
+    config = tiny_ring_config(model={"latent_distribution": "uniform"})
+    sampler = LatentSampler(config.model, 8)
+    z, _ = sampler.sample(4000, "cpu")
+    fixed, _ = sampler.fixed(4000, 3, "cpu")
+    for draw in (z, fixed):
+        assert draw.min() >= -1 and draw.max() <= 1 and draw.min() < -0.99 and draw.max() > 0.99
+        torch.testing.assert_close(draw.std(), torch.tensor(1 / 3**0.5), atol=0.01, rtol=0)
+    assert train(config, tmp_path / "run")["status"] == "completed"

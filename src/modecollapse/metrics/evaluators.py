@@ -26,18 +26,15 @@ EVAL_SEED = 20_170_101  # evaluation draws from its own generator, never the tra
 
 
 def default_evaluator(
-    dataset: Dataset,
-    latent_dim: int,
-    device: torch.device,
-    num_samples: int = 2000,
-    sampler: LatentSampler | None = None,
+    dataset: Dataset, device: torch.device, num_samples: int, sampler: LatentSampler
 ) -> Evaluator | None:
-    if sampler is not None and sampler.conditional:
+    """The evaluator for a dataset's kind; latents come from `sampler` (fixed, EVAL_SEED)."""
+    if sampler.conditional:
         return conditional_evaluator(dataset, sampler, device, num_samples)
     if dataset.kind == "points" and dataset.mode_means is not None:
-        return _mixture_evaluator(dataset, latent_dim, device)
+        return _mixture_evaluator(dataset, sampler, device)
     if dataset.name in CLASSIFIER_FOR:
-        return image_evaluator(dataset, latent_dim, device, num_samples)
+        return image_evaluator(dataset, sampler, device, num_samples)
     return None
 
 
@@ -50,13 +47,9 @@ def in_fp32(network: nn.Module, inputs: torch.Tensor, chunk: int | None = None) 
         return torch.cat([network(part.float()).float().contiguous() for part in parts])
 
 
-def _fixed_latent(count: int, latent_dim: int, device: torch.device) -> torch.Tensor:
-    return torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(EVAL_SEED)).to(device)
-
-
-def _mixture_evaluator(dataset: Dataset, latent_dim: int, device: torch.device) -> Evaluator:
+def _mixture_evaluator(dataset: Dataset, sampler: LatentSampler, device: torch.device) -> Evaluator:
     means, std = dataset.mode_means, dataset.mode_std
-    latent = _fixed_latent(PROTOCOL_SAMPLES, latent_dim, device)
+    latent, _ = sampler.fixed(PROTOCOL_SAMPLES, EVAL_SEED, device)
 
     @torch.no_grad()
     def evaluate(generator: nn.Module, epoch: int) -> dict[str, float]:
@@ -73,11 +66,13 @@ def reference_features(dataset: Dataset, classifier_name: str, size: int = 10_00
     return extract_cached(classifier, prepare_images(images, "-1-1")[0])
 
 
-def image_evaluator(dataset: Dataset, latent_dim: int, device: torch.device, num_samples: int) -> Evaluator:
+def image_evaluator(
+    dataset: Dataset, sampler: LatentSampler, device: torch.device, num_samples: int
+) -> Evaluator:
     name = classifier_for(dataset.name)
     classifier = load_classifier(name)
     real = reference_features(dataset, name)
-    latent = _fixed_latent(num_samples, latent_dim, device)
+    latent, _ = sampler.fixed(num_samples, EVAL_SEED, device)
 
     @torch.no_grad()
     def evaluate(generator: nn.Module, epoch: int) -> dict[str, float]:

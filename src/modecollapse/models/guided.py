@@ -1,7 +1,7 @@
 """Class-conditional generation: how z carries a class, and the conditional discriminators.
 
 `model.conditioning` picks one of:
-- none: z ~ N(0, I); unconditional DCGAN.
+- none: z ~ N(0, I) (or U(-1, 1), `latent_distribution`); unconditional DCGAN.
 - guided: the guided latent space. z has K blocks of `guided_subspace_dim` dims, one per
   class; drawing class k fills block k with N(0, I) and the other blocks with zeros (or
   noise, `guided_other_blocks`). The guide classifier and the per-class statistics term
@@ -32,6 +32,7 @@ class LatentSampler:
         self.latent_dim, self.block = config.latent_dim, config.guided_subspace_dim
         self.noise_elsewhere = config.guided_other_blocks == "noise"
         self.as_published = config.guided_variant == "as_published"
+        self.uniform = config.latent_distribution == "uniform"
 
     @property
     def input_dim(self) -> int:
@@ -54,9 +55,13 @@ class LatentSampler:
         """
 
         def randn(*shape: int) -> torch.Tensor:
+            """N(0, I) noise, or U(-1, 1) with model.latent_distribution = 'uniform'."""
+            draw = torch.rand if self.uniform else torch.randn
             if generator is None:
-                return torch.randn(*shape, device=device)
-            return torch.randn(*shape, generator=generator).to(device)
+                noise = draw(*shape, device=device)
+            else:
+                noise = draw(*shape, generator=generator).to(device)
+            return noise * 2 - 1 if self.uniform else noise
 
         if self.kind == "none":
             return randn(count, self.latent_dim)

@@ -59,6 +59,8 @@ class Objective:
         fake_in = stabilizers.add_instance_noise(fake, noise)
         if cfg.r1_gamma:
             real_in = real_in.detach().requires_grad_(True)
+        if cfg.r2_gamma:
+            fake_in = fake_in.detach().requires_grad_(True)
         real_logits, real_classes = _judge(discriminator, real_in, real_labels)
         fake_logits, fake_classes = _judge(discriminator, fake_in, fake_labels)
         device = real_logits.device
@@ -90,9 +92,11 @@ class Objective:
         if cfg.loss == "wgan-gp" and cfg.gp_weight:
             critic = discriminator if kind is None else (lambda x: _judge(discriminator, x, real_labels)[0])
             loss = loss + cfg.gp_weight * losses.gradient_penalty(critic, real_in, fake_in)
+        pack = getattr(discriminator, "pack", 1)
         if cfg.r1_gamma:
-            pack = getattr(discriminator, "pack", 1)
             loss = loss + 0.5 * cfg.r1_gamma * losses.r1_penalty(real_logits, real_in, pack)
+        if cfg.r2_gamma:
+            loss = loss + 0.5 * cfg.r2_gamma * losses.r1_penalty(fake_logits, fake_in, pack)
         return loss, {"d_real": self._score(real_logits), "d_fake": self._score(fake_logits)}
 
     def generator_loss(
@@ -102,11 +106,19 @@ class Objective:
         fake: torch.Tensor,
         step: int,
         labels: torch.Tensor | None = None,
+        real: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """G's loss against D, plus the mode-seeking, AC-GAN and guide terms when switched on."""
-        noisy = stabilizers.add_instance_noise(fake, self.noise_std(step))
+        """G's loss against D, plus the mode-seeking, AC-GAN and guide terms when switched on.
+
+        `real` (a real batch) is needed by the relativistic loss only."""
+        noise = self.noise_std(step)
+        noisy = stabilizers.add_instance_noise(fake, noise)
         logits, classes = _judge(discriminator, noisy, labels)
-        loss = losses.generator_loss(self.config.loss, logits)
+        real_logits = None
+        if self.config.loss == "rpgan":
+            assert real is not None, "objective.loss = 'rpgan' needs the real batch for G's loss"
+            real_logits = _judge(discriminator, stabilizers.add_instance_noise(real, noise), labels)[0]
+        loss = losses.generator_loss(self.config.loss, logits, real_logits)
         if classes is not None and self.config.acgan_class_weight:
             loss = loss + self.config.acgan_class_weight * F.cross_entropy(classes, labels)
         if self.guide is not None:

@@ -1,7 +1,8 @@
 """GAN losses and gradient penalties; pure functions of logits, targets and networks.
 
 Targets are per-sample numbers in [0, 1]: 1 = "real", 0 = "fake". Label flipping and
-smoothing only change the targets, so every loss below supports them.
+smoothing only change the targets, so every loss below but the relativistic one (rpgan,
+which compares each fake with a real input instead of a target) supports them.
 """
 
 from __future__ import annotations
@@ -31,14 +32,23 @@ def discriminator_loss(
     real_targets: torch.Tensor,
     fake_targets: torch.Tensor,
 ) -> torch.Tensor:
+    if kind == "rpgan":  # targets do not apply: config refuses flipping and smoothing with it
+        return F.softplus(fake_logits - real_logits).mean()
     return (
         per_sample_d_loss(kind, real_logits, real_targets).mean()
         + per_sample_d_loss(kind, fake_logits, fake_targets).mean()
     )
 
 
-def generator_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
-    """Non-saturating BCE, least squares towards 1, or -D(G(z)) for hinge and WGAN."""
+def generator_loss(
+    kind: str, fake_logits: torch.Tensor, real_logits: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Non-saturating BCE, least squares towards 1, -D(G(z)) for hinge and WGAN, or the
+    relativistic pairing loss softplus(D(x) - D(G(z))) over paired real and fake inputs
+    (R3GAN, Huang et al. 2024), which needs the real batch's logits."""
+    if kind == "rpgan":
+        assert real_logits is not None, "the relativistic loss pairs fakes with real inputs"
+        return F.softplus(real_logits - fake_logits).mean()
     if kind == "bce":
         return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
     if kind == "lsgan":

@@ -1,9 +1,10 @@
 """The GAN training loop: one function, read top to bottom, from config to optimizer.step().
 
 Per step: the discriminator takes `d_steps` updates on real batches (in a fixed per-epoch
-order) and fresh fakes, then the generator takes one update (against a look-ahead copy of D
-when unrolling is on). Every `log_every` steps the per-step numbers go to metrics.jsonl and
-TensorBoard, and are checked for NaN/Inf; samples and checkpoints follow their own clocks.
+order) and fresh fakes, then the generator takes `g_steps` updates on the same z (against a
+look-ahead copy of D when unrolling is on). Every `log_every` steps the per-step numbers go
+to metrics.jsonl and TensorBoard, and are checked for NaN/Inf; samples and checkpoints follow
+their own clocks.
 """
 
 from __future__ import annotations
@@ -74,9 +75,7 @@ def train(
     guide = _guide_term(config, dataset, generator, speed) if config.model.conditioning == "guided" else None
     objective = Objective(config.objective, guide)
     fields = STEP_FIELDS + (GUIDE_FIELDS if guide else ())
-    evaluator = evaluator or default_evaluator(
-        dataset, config.model.latent_dim, device, cfg.eval_samples, sampler
-    )
+    evaluator = evaluator or default_evaluator(dataset, device, cfg.eval_samples, sampler)
     tracker = CollapseTracker(Rules(**config.detector.model_dump()))
     batch_size = cfg.batch_size
     num_fixed = cfg.num_sample_images if dataset.kind == "image" else PROTOCOL_SAMPLES
@@ -161,18 +160,23 @@ def train(
             z, labels = sampler.sample(batch_size, device)
             with autocast():
                 fake = generator(z)
-            d_stats = discriminator_step(next_real_batch(), fake, labels)
+            real = next_real_batch()
+            d_stats = discriminator_step(real, fake, labels)
 
-            # --- generator (against a look-ahead D when unrolled_steps > 0) ---
-            with objective.unrolled(
-                discriminator, d_optimizer, lambda: discriminator_step(random_real_batch())
-            ):
-                with autocast():
-                    g_loss = objective.generator_loss(discriminator, z, fake, step, labels)
-                g_optimizer.zero_grad(set_to_none=True)
-                g_loss.backward()
-                g_grad_norm = books.grad_norm(generator)
-                g_optimizer.step()
+            # --- generator: g_steps updates on the same z (against a look-ahead D when unrolling) ---
+            for g_step in range(cfg.g_steps):
+                if g_step:
+                    with autocast():
+                        fake = generator(z)
+                with objective.unrolled(
+                    discriminator, d_optimizer, lambda: discriminator_step(random_real_batch())
+                ):
+                    with autocast():
+                        g_loss = objective.generator_loss(discriminator, z, fake, step, labels, real[0])
+                    g_optimizer.zero_grad(set_to_none=True)
+                    g_loss.backward()
+                    g_grad_norm = books.grad_norm(generator)
+                    g_optimizer.step()
             step += 1
             clock.stepped(step)  # throughput leaves out the warm-up step
             pending.append(
