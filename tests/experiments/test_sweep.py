@@ -154,3 +154,24 @@ def test_variants_cross_the_grid(tmp_path):
     ]  # fmt: skip
     assert [r.config.objective.label_flip_rounding for r in sweep.runs] == ["floor"] * 2 + ["bernoulli"] * 2
     assert [r.config.model.g_width for r in sweep.runs] == [8, 8, 16, 16]
+
+
+def test_runs_are_started_seed_by_seed(tmp_path):
+    from modecollapse.experiments.executors import pending_runs
+
+    sweep = load_sweep(write(tmp_path))
+    assert [r.run_id for r in pending_runs(sweep, tmp_path / "out")] == [
+        "pack=1__seed0",
+        "pack=2__seed0",
+        "pack=1__seed1",
+        "pack=2__seed1",
+    ]
+
+
+def test_the_shipped_study_files_are_valid():
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).resolve().parents[2] / "experiments").glob("*.toml")):
+        text = path.read_text()
+        if "seeds" in text and ("[variants" in text or "[grid]" in text):
+            assert load_sweep(path).runs, path

@@ -117,3 +117,22 @@ def test_published_leaky_relu_true_is_an_identity():
     assert slopes == [1.0] * 4 and not any(isinstance(m, nn.ReLU) for m in generator.modules())
     x = torch.randn(100)
     torch.testing.assert_close(nn.LeakyReLU(True)(x.clone()), x)
+
+
+def test_pacgan_layout_matches_dcgan_tensorflow_as_pacgan_builds_it():
+    from modecollapse.models.dcgan import pacgan_sides
+
+    assert pacgan_sides(28) == [14, 7, 4, 2]
+    model = ModelConfig(dcgan_layout="pacgan", g_width=64, d_width=64)
+    generator, discriminator = build_models(model, (3, 28, 28))
+    # DCGAN-tensorflow's G for Stacked MNIST by hand: linear 100 -> 2x2x512 (its bias is
+    # redundant before BatchNorm), 5x5 transposed convs 512-256-128-64-3 with BatchNorm, + output bias
+    by_hand = 100 * 2048 + 2 * 512 + 512 * 256 * 25 + 2 * 256 + 256 * 128 * 25 + 2 * 128
+    by_hand += 128 * 64 * 25 + 2 * 64 + 64 * 3 * 25 + 3
+    assert sum(p.numel() for p in generator.parameters()) == by_hand == 4_512_323
+    convs = [m for m in discriminator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.kernel_size for c in convs[:4]] == [(5, 5)] * 4
+    assert [c.out_channels for c in convs[:4]] == [64, 128, 256, 512]
+    x = generator(torch.randn(5, 100))
+    assert x.shape == (5, 3, 28, 28) and x.abs().max() <= 1
+    assert discriminator.features(x).shape == (5, 512, 2, 2) and discriminator(x).shape == (5,)

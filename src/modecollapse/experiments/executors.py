@@ -66,7 +66,10 @@ def run_status(run_dir: Path) -> dict[str, Any]:
 
 
 def pending_runs(sweep: Sweep, sweep_dir: Path) -> list[RunSpec]:
-    return [r for r in sweep.runs if run_status(sweep_dir / "runs" / r.run_id)["status"] != "completed"]
+    """Unfinished runs, seed by seed: a sweep stopped early holds whole seeds of every setting."""
+    seeds = {seed: rank for rank, seed in enumerate(dict.fromkeys(r.seed for r in sweep.runs))}
+    todo = [r for r in sweep.runs if run_status(sweep_dir / "runs" / r.run_id)["status"] != "completed"]
+    return sorted(todo, key=lambda r: seeds[r.seed])
 
 
 def execute(

@@ -33,11 +33,11 @@ def build_models(
         channels, image_size = sample_shape[0], sample_shape[-1]
         input_dim = LatentSampler(config, num_classes).input_dim
         generator: nn.Module = DCGANGenerator(
-            input_dim, channels, image_size, config.g_width, config.g_activation
+            input_dim, channels, image_size, config.g_width, config.g_activation, config.dcgan_layout
         )
         extra = 1 if config.conditioning == "embedding" else 0  # the class plane
         features, feature_channels, spatial = dcgan_features(
-            (channels + extra) * config.pack, image_size, config.d_width, config.d_norm
+            (channels + extra) * config.pack, image_size, config.d_width, config.d_norm, config.dcgan_layout
         )
     else:
         (dim,) = sample_shape

@@ -1,8 +1,15 @@
-"""DCGAN (Radford et al. 2016) for any image size 4*2^k or 7*2^k; 64 gives the classic network.
+"""DCGAN (Radford et al. 2016) in two layouts (`model.dcgan_layout`).
 
-Classic MNIST DCGAN-64: nz=100, ngf=ndf=64; G = ConvTranspose/BatchNorm/ReLU ending in Tanh,
-D = Conv/BatchNorm/LeakyReLU(0.2) with 4x4 kernels; the first D layer has no BatchNorm.
+classic: the PyTorch example's network, for any image size 4*2^k or 7*2^k; 64 gives the
+classic MNIST DCGAN-64 (nz=100, ngf=ndf=64; G = ConvTranspose/BatchNorm/ReLU ending in Tanh,
+D = Conv/BatchNorm/LeakyReLU(0.2) with 4x4 kernels; the first D layer has no BatchNorm).
 The 28x28 variant starts from 7x7 and upsamples twice, a size a CPU trains in minutes.
+
+pacgan: DCGAN-tensorflow's layout as PacGAN's Stacked MNIST code builds it (fjxmlzn/PacGAN,
+stacked_MNIST_experiments/VEEGAN_experiment/model.py): 5x5 kernels, four stride-2 stages in
+G and D (28 px: 2 -> 4 -> 7 -> 14 -> 28), G starting with a linear layer to 2x2 x 8w, widths
+8w, 4w, 2w, w in G and w, 2w, 4w, 8w in D (w = 64 in their code), BatchNorm in every layer
+but D's first and G's output, D ending in a linear layer.
 """
 
 from __future__ import annotations
@@ -25,15 +32,33 @@ def plan(image_size: int) -> tuple[int, int]:
     raise ConfigError(f"DCGAN needs an image size of 4*2^k or 7*2^k (e.g. 28, 32, 64), got {image_size}")
 
 
+def pacgan_sides(image_size: int) -> list[int]:
+    """Feature-map sides of the pacgan layout, largest first: four ceil-halvings (28: 14, 7, 4, 2)."""
+    sides = [image_size]
+    for _ in range(4):
+        sides.append((sides[-1] + 1) // 2)
+    return sides[1:]
+
+
 class DCGANGenerator(nn.Module):
     def __init__(
-        self, latent_dim: int, channels: int, image_size: int, width: int, activation: str = "relu"
+        self,
+        latent_dim: int,
+        channels: int,
+        image_size: int,
+        width: int,
+        activation: str = "relu",
+        layout: str = "classic",
     ) -> None:
         super().__init__()
 
         def act() -> nn.Module:
             return nn.ReLU(True) if activation == "relu" else nn.LeakyReLU(1.0, inplace=True)
 
+        self.latent_dim = latent_dim
+        if layout == "pacgan":
+            self.net = _pacgan_generator(latent_dim, channels, image_size, width, act)
+            return
         base, stages = plan(image_size)
         self.latent_dim = latent_dim
         widths = [width * 2 ** (stages - 1 - i) for i in range(stages)]  # e.g. 512,256,128,64
@@ -55,8 +80,36 @@ class DCGANGenerator(nn.Module):
         return self.net(z.view(z.shape[0], -1, 1, 1))
 
 
-def dcgan_features(in_channels: int, image_size: int, width: int, norm: str) -> tuple[nn.Module, int, int]:
+def _pacgan_generator(latent_dim: int, channels: int, image_size: int, width: int, act) -> nn.Sequential:
+    sides = pacgan_sides(image_size)[::-1] + [image_size]  # 2, 4, 7, 14, 28
+    widths = [width * 8, width * 4, width * 2, width]
+    layers: list[nn.Module] = [
+        nn.Flatten(1),
+        nn.Linear(latent_dim, widths[0] * sides[0] ** 2, bias=False),  # BatchNorm follows
+        nn.Unflatten(1, (widths[0], sides[0], sides[0])),
+        nn.BatchNorm2d(widths[0]),
+        act(),
+    ]
+    for i, (c_in, c_out) in enumerate(zip(widths, [*widths[1:], channels], strict=True)):
+        extra = sides[i + 1] - 2 * sides[i] + 1  # output_padding that lands on the next side
+        layers.append(nn.ConvTranspose2d(c_in, c_out, 5, 2, 2, output_padding=extra, bias=c_out == channels))
+        layers += [nn.BatchNorm2d(c_out), act()] if c_out != channels else [nn.Tanh()]
+    return nn.Sequential(*layers)
+
+
+def dcgan_features(
+    in_channels: int, image_size: int, width: int, norm: str, layout: str = "classic"
+) -> tuple[nn.Module, int, int]:
     """D's conv stack; returns (module, output channels, output side)."""
+    if layout == "pacgan":
+        widths = [width, width * 2, width * 4, width * 8]
+        layers: list[nn.Module] = []
+        for i, (c_in, c_out) in enumerate(zip([in_channels, *widths[:-1]], widths, strict=True)):
+            layers.append(nn.Conv2d(c_in, c_out, 5, 2, 2, bias=i == 0))
+            if i and norm == "batch":
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+        return nn.Sequential(*layers), widths[-1], pacgan_sides(image_size)[-1]
     base, stages = plan(image_size)
     widths = [width * 2**i for i in range(stages)]  # e.g. 64,128,256,512
     layers: list[nn.Module] = [
