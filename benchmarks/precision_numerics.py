@@ -19,9 +19,9 @@ import argparse
 import csv
 import json
 import math
-import statistics
 from pathlib import Path
 
+import numpy as np
 from scipy import stats
 
 from modecollapse.experiments.executors import execute
@@ -58,11 +58,12 @@ def sweep_text(name: str, base: str, overrides: dict, seeds: int) -> str:
 
 def t_interval(values: list[float]) -> tuple[float, float]:
     """(mean, half-width of the 95% t-interval); half-width nan below 2 values."""
-    mean = statistics.fmean(values)
-    if len(values) < 2:
+    array = np.asarray(values, dtype=float)
+    mean = float(array.mean())
+    if len(array) < 2 or not np.isfinite(array).all():
         return mean, math.nan
-    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-    return mean, half
+    half = stats.t.ppf(0.975, len(array) - 1) * array.std(ddof=1) / math.sqrt(len(array))
+    return mean, float(half)
 
 
 def final_eval(run_dir: Path) -> dict:
@@ -89,13 +90,17 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     rows = []
+    if not args.report_only:
+        for name, (base, overrides, _) in STUDIES.items():
+            folder = args.out_dir / name
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "sweep-file.toml").write_text(sweep_text(name, base, overrides, args.seeds))
+            execute(load_sweep(folder / "sweep-file.toml"), folder, workers=args.workers)
     for name, (base, overrides, metrics) in STUDIES.items():
         folder = args.out_dir / name
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "sweep-file.toml").write_text(sweep_text(name, base, overrides, args.seeds))
         sweep = load_sweep(folder / "sweep-file.toml")
-        if not args.report_only:
-            execute(sweep, folder, workers=args.workers)
         by_precision: dict[str, dict[int, dict]] = {"fp32": {}, "bf16": {}}
         for run in sweep.runs:
             run_dir = folder / "runs" / run.run_id
