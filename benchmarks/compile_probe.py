@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from throughput import SETTINGS, make_config
 
-from modecollapse.data.datasets import load_dataset
+from modecollapse.data import load_dataset
 from modecollapse.models import build_models
 
 PROBED = ("DCGAN-28 w32 (dcgan28_mnist5k.toml)", "MLP GAN 2-D (ring8_vanilla.toml)")

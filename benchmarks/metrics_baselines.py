@@ -36,7 +36,7 @@ def main() -> None:
     test = extract(classifier, prepare_images(images)[0])
     first, last = (extract(classifier, prepare_images(part)[0]) for part in (images[:5000], images[5000:]))
     from modecollapse.config import DataConfig
-    from modecollapse.data.datasets import load_dataset
+    from modecollapse.data import load_dataset
 
     five_k = load_dataset(DataConfig(name="mnist-5k"))
     train_5k = extract(classifier, five_k.batch(torch.arange(len(five_k))))

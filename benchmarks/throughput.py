@@ -32,7 +32,7 @@ from timing import items_per_second, our_loop_summary
 from torch.utils.flop_counter import FlopCounterMode
 
 from modecollapse.config import Config, config_from_dict
-from modecollapse.data.datasets import load_dataset
+from modecollapse.data import load_dataset
 from modecollapse.devices import pick_device
 from modecollapse.models import build_cyclegan, build_models
 from modecollapse.speed import native_bf16, plan_speed

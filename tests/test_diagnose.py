@@ -175,7 +175,7 @@ def test_checkpoint_folder_input(tmp_path, mnist_test):
 
 def test_stacked_mnist_samples_of_real_stacks_are_healthy(tmp_path):
     from modecollapse.config import DataConfig
-    from modecollapse.data.datasets import load_dataset
+    from modecollapse.data import load_dataset
     from modecollapse.metrics.features import load_classifier, prepare_images
     from modecollapse.metrics.scores import extract
 

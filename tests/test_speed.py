@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from modecollapse import speed
 from modecollapse.config import config_from_dict
-from modecollapse.data.datasets import load_dataset
+from modecollapse.data import load_dataset
 from modecollapse.errors import ConfigError
 from modecollapse.metrics.evaluators import image_evaluator
 from modecollapse.metrics.features import load_classifier

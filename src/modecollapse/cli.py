@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from modecollapse.data import DATASETS
+
     parser = argparse.ArgumentParser(
         prog="modecollapse",
         description="Train, measure, diagnose and compare mode collapse in GANs.",
@@ -69,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--data-dir")
     listing.set_defaults(handler=_data_list)
     fetch = data_commands.add_parser("fetch", help="download a dataset into the cache")
-    fetch.add_argument("name", choices=["mnist", "fashion-mnist", "svhn"])
+    fetch.add_argument("name", choices=sorted(_fetchable(DATASETS)))
     fetch.add_argument("--data-dir")
     fetch.set_defaults(handler=_data_fetch)
 
@@ -84,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     diagnose.add_argument(
         "--dataset",
-        choices=["mnist", "fashion-mnist", "stacked-mnist"],
+        choices=[name for name, s in DATASETS.items() if s.kind == "image" and s.classifier],
         help="what the samples imitate (default: the run's dataset, else mnist)",
     )
     diagnose.add_argument("--num-samples", type=int, default=10_000, help="samples to draw from a generator")
@@ -176,7 +178,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _data_list(args: argparse.Namespace) -> int:
     from modecollapse.config import DataConfig
-    from modecollapse.data.datasets import DATASETS
+    from modecollapse.data import DATASETS
 
     for name, spec in DATASETS.items():
         available, where = spec.availability(DataConfig(name=name, data_dir=args.data_dir))
@@ -187,13 +189,17 @@ def _data_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _data_fetch(args: argparse.Namespace) -> int:
-    from modecollapse.data.datasets import FASHION_FILES, MNIST_FILES
-    from modecollapse.data.sources import fetch
-    from modecollapse.data.translation import SVHN_FILES
+def _fetchable(datasets: dict) -> dict:
+    """Downloadable file sets by dataset name and by file-set name (e.g. mnist-svhn and svhn)."""
+    named = {name: s.files for name, s in datasets.items() if s.files}
+    return {**named, **{files.key: files for files in named.values()}}
 
-    fileset = {"mnist": MNIST_FILES, "fashion-mnist": FASHION_FILES, "svhn": SVHN_FILES}[args.name]
-    print(f"{args.name}: {fetch(fileset, args.data_dir)}")
+
+def _data_fetch(args: argparse.Namespace) -> int:
+    from modecollapse.data import DATASETS
+    from modecollapse.data.sources import fetch
+
+    print(f"{args.name}: {fetch(_fetchable(DATASETS)[args.name], args.data_dir)}")
     return 0
 
 

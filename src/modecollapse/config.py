@@ -16,6 +16,7 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from modecollapse.data import DATASETS, dataset_kind, spec
 from modecollapse.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -226,8 +227,6 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
-        from modecollapse.data.datasets import DATASETS, dataset_kind
-
         for key, name in (("data.name", self.data.name), ("data.base", self.data.base)):
             if name not in DATASETS:
                 raise ValueError(_unknown_choice(key, name, sorted(DATASETS)))
@@ -259,10 +258,11 @@ class Config(_Section):
         if self.model.conditioning != "none":
             if self.model.family != "dcgan":
                 raise ValueError("model.conditioning needs model.family = 'dcgan'")
-            if self.data.name not in ("mnist", "mnist-5k", "fashion-mnist"):
+            if not spec(self.data.name).conditional:
+                fits = ", ".join(name for name, s in DATASETS.items() if s.conditional)
                 raise ValueError(
-                    f"model.conditioning needs a 10-class image dataset (mnist, mnist-5k, "
-                    f"fashion-mnist), not '{self.data.name}'"
+                    f"model.conditioning needs a class-labelled image dataset ({fits}), "
+                    f"not '{self.data.name}'"
                 )
             if self.model.conditioning in ("embedding", "acgan") and (
                 self.model.pack > 1 or self.objective.history_buffer_size or self.objective.unrolled_steps

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from modecollapse.config import Config, DataConfig, config_from_dict
-from modecollapse.data.datasets import dataset_kind, load_dataset, sample_shape
+from modecollapse.data import dataset_kind, load_dataset, sample_shape, spec
 from modecollapse.errors import DatasetUnavailable, ModeCollapseError
 from modecollapse.images import save_grid
 from modecollapse.metrics.conditional import conditional_scores
@@ -64,8 +64,7 @@ def diagnose(
         return diagnose_translator(*translator, num_samples=min(num_samples, 2000), rules=rules)
     samples = load_samples(Path(source), num_samples, latent_dim, latent_shape, value_range)
     dataset = dataset or samples.dataset or "mnist"
-    if dataset == "mnist-5k":
-        dataset = "mnist"
+    dataset = spec(dataset).reference or dataset  # e.g. mnist-5k is judged against MNIST's test set
     classifier = load_classifier(classifier_for(dataset))
     if reference is None:
         reference, reference_name = real_reference(dataset, data_dir)

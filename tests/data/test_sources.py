@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from modecollapse.config import DataConfig
-from modecollapse.data import datasets
+from modecollapse.data import digits
 from modecollapse.data.sources import FileSet, RemoteFile, cache_root, download_fileset, fetch
 from modecollapse.errors import DatasetUnavailable
 
@@ -127,8 +127,8 @@ def test_mnist_loader_downloads_from_mirror(tmp_path, serve, monkeypatch):
     files = _fixture_files(tmp_path / "server")
     fileset = _fileset(files, (serve(tmp_path / "server"),))
     fileset = FileSet("mnist", "MNIST", fileset.files, fileset.mirrors)
-    monkeypatch.setattr(datasets, "_SPLITS", {**datasets._SPLITS, "test": ("t10k", 20)})
-    loader = datasets._idx_loader(fileset, "mnist")
+    monkeypatch.setattr(digits, "_SPLITS", {**digits._SPLITS, "test": ("t10k", 20)})
+    loader = digits._idx_loader(fileset, "mnist")
     dataset = loader(DataConfig(name="mnist", split="test"))
     assert dataset.data.shape == (20, 1, 28, 28)
     assert dataset.labels.tolist() == [i % 10 for i in range(20)]

@@ -4,8 +4,7 @@ import torch
 from scipy.io import savemat
 
 from modecollapse.config import DataConfig
-from modecollapse.data import spatial
-from modecollapse.data.datasets import load_dataset, sample_shape
+from modecollapse.data import load_dataset, sample_shape, spatial
 from modecollapse.data.translation import read_svhn_mat
 from modecollapse.errors import DataFileError
 

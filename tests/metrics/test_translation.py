@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from modecollapse.config import DataConfig
-from modecollapse.data.datasets import load_dataset
+from modecollapse.data import load_dataset
 from modecollapse.metrics.detector import judge
 from modecollapse.metrics.features import load_classifier
 from modecollapse.metrics.scores import extract

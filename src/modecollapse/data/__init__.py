@@ -1,1 +1,16 @@
-"""Where bytes come from (sources), how they are parsed (idx), what datasets exist (datasets)."""
+"""Data: where bytes come from (sources), how they are parsed (idx), what datasets exist
+(registry), and the loaders that register them (digits, mixtures, translation; spatial draws
+the translation pairs' layouts)."""
+
+from modecollapse.data import digits, mixtures, translation  # noqa: F401  (each registers its datasets)
+from modecollapse.data.registry import (
+    DATASETS,
+    Dataset,
+    DatasetSpec,
+    dataset_kind,
+    load_dataset,
+    sample_shape,
+    spec,
+)
+
+__all__ = ["DATASETS", "Dataset", "DatasetSpec", "dataset_kind", "load_dataset", "sample_shape", "spec"]

@@ -8,8 +8,15 @@ grid25: 25 Gaussians at {-4,-2,0,2,4}^2, std 0.05 (PacGAN / VEEGAN code).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
+
+from modecollapse.data.registry import Dataset, DatasetSpec, always, register
+
+if TYPE_CHECKING:
+    from modecollapse.config import DataConfig
 
 RING8_STD = 0.02
 GRID25_STD = 0.05
@@ -33,3 +40,40 @@ def sample_mixture(
     modes = torch.randint(len(means), (num_samples,), generator=generator)
     noise = torch.randn(num_samples, means.shape[1], generator=generator) * std
     return means[modes] + noise, modes
+
+
+def _mixture_loader(name: str, means: torch.Tensor, std: float) -> Callable[[DataConfig], Dataset]:
+    def load(config: DataConfig) -> Dataset:
+        mode_std = config.mixture_std or std
+        size = config.num_samples or 100_000
+        generator = torch.Generator().manual_seed(config.seed)
+        points, modes = sample_mixture(means, mode_std, size, generator)
+        return Dataset(
+            name=name,
+            kind="points",
+            data=points,
+            labels=modes,
+            num_classes=len(means),
+            source=f"{size} points generated with seed {config.seed}",
+            mode_means=means.clone(),
+            mode_std=mode_std,
+        )
+
+    return load
+
+
+for _name, _means, _std, _description in (
+    ("ring8", ring_means(8, 2.0), RING8_STD, "8 Gaussians on a circle of radius 2, std 0.02 (Metz 2017)"),
+    ("grid25", grid_means(5, 2.0), GRID25_STD, "25 Gaussians on a 5x5 grid, spacing 2, std 0.05 (PacGAN)"),
+):
+    register(
+        DatasetSpec(
+            _name,
+            "points",
+            _description,
+            _mixture_loader(_name, _means, _std),
+            always("generated on the fly"),
+            lambda config: (2,),
+            num_classes=len(_means),
+        )
+    )

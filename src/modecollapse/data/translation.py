@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from modecollapse.data import spatial
-from modecollapse.data.datasets import Dataset, load_dataset
-from modecollapse.data.sources import FileSet, RemoteFile, fetch, file_in
+from modecollapse.data.registry import Dataset, DatasetSpec, built_from_base, load_dataset, register
+from modecollapse.data.sources import FileSet, RemoteFile, fetch, file_in, find_local, how_to_get
 from modecollapse.errors import DataFileError
 
 if TYPE_CHECKING:
@@ -46,10 +46,6 @@ class TranslationData:
     @property
     def sample_shape(self) -> tuple[int, ...]:
         return self.a.sample_shape
-
-    @property
-    def digits_per_image(self) -> int:
-        return self.a_digits.shape[1]
 
     def __len__(self) -> int:
         return len(self.a)
@@ -212,16 +208,37 @@ def load_mnist_svhn(config: DataConfig) -> TranslationData:
     )
 
 
-LOADERS: dict[str, Callable[[DataConfig], TranslationData]] = {
-    "spatial-one": load_spatial,
-    "spatial-two": load_spatial,
-    "mnist-rgb": load_mnist_rgb,
-    "mnist-svhn": load_mnist_svhn,
-}
-
-
 def translation_shape(config: DataConfig) -> tuple[int, int, int]:
     """(C, S, S) of both domains, without loading anything."""
     if config.name in ("spatial-one", "spatial-two"):
         return (1, layouts(config)[0], layouts(config)[0])
     return (3, 32, 32)
+
+
+def _svhn_availability(config: DataConfig) -> tuple[bool, str]:
+    name = "train_32x32.mat" if config.split in ("train", "all") else "test_32x32.mat"
+    hit = find_local(SVHN_FILES, config.data_dir, (name,))
+    if hit:
+        return True, f"{hit[0]}: {hit[1]}"
+    return False, how_to_get(SVHN_FILES, f"{name} is not on disk; it is downloaded when needed")
+
+
+for _name, _load, _description in (
+    ("spatial-one", load_spatial, "CycleGAN pair: small tilted digit (A) <-> big digit elsewhere (B)"),
+    ("spatial-two", load_spatial, "CycleGAN pair: two small digits (A) <-> two big digits elsewhere (B)"),
+    ("mnist-rgb", load_mnist_rgb, "CycleGAN pair: grey MNIST (A) <-> coloured digits on coloured ground (B)"),
+    ("mnist-svhn", load_mnist_svhn, "CycleGAN pair: grey MNIST padded to 32x32 (A) <-> SVHN digits (B)"),
+):
+    register(
+        DatasetSpec(
+            _name,
+            "translation",
+            _description,
+            _load,
+            _svhn_availability if _name == "mnist-svhn" else built_from_base,
+            translation_shape,
+            num_classes=10,
+            classifier="mnist",
+            files=SVHN_FILES if _name == "mnist-svhn" else None,
+        )
+    )

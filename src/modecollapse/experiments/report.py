@@ -264,11 +264,11 @@ def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | No
     samples coloured by the class they were drawn for (or, unconditionally, the predicted one)."""
     import matplotlib.pyplot as plt
 
-    from modecollapse.data.datasets import load_dataset
+    from modecollapse.data import load_dataset, spec
     from modecollapse.metrics.conditional import pca_2d
     from modecollapse.metrics.diversity import seeded_subset
     from modecollapse.metrics.evaluators import reference_features
-    from modecollapse.metrics.features import CLASSIFIER_FOR, load_classifier, prepare_images
+    from modecollapse.metrics.features import classifier_for, load_classifier, prepare_images
     from modecollapse.metrics.scores import extract
     from modecollapse.models import build_models
     from modecollapse.models.guided import LatentSampler
@@ -280,8 +280,8 @@ def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | No
     config = load_config(run.folder / "config.toml")
     if (
         config.model.family != "dcgan"
-        or config.data.name not in CLASSIFIER_FOR
-        or config.data.name == "stacked-mnist"
+        or spec(config.data.name).classifier is None
+        or spec(config.data.name).num_classes != 10
     ):
         return None
     dataset = load_dataset(config.data)
@@ -290,7 +290,7 @@ def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | No
     ckpt.load_module("generator", generator, tensors)
     sampler = LatentSampler(config.model, dataset.num_classes)
     latent, intended = sampler.fixed(count, 11, "cpu")
-    classifier = load_classifier(CLASSIFIER_FOR[config.data.name])
+    classifier = load_classifier(classifier_for(config.data.name))
     fake = extract(classifier, prepare_images(generator.eval()(latent).float(), "-1-1")[0])
     real = reference_features(dataset, classifier.dataset, count)
     real_labels = dataset.labels[

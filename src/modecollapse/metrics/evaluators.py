@@ -11,12 +11,12 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from modecollapse.data.datasets import Dataset
+from modecollapse.data import Dataset, spec
 from modecollapse.data.translation import TranslationData
 from modecollapse.metrics import translation
 from modecollapse.metrics.conditional import conditional_scores
 from modecollapse.metrics.diversity import seeded_subset
-from modecollapse.metrics.features import CLASSIFIER_FOR, classifier_for, load_classifier, prepare_images
+from modecollapse.metrics.features import classifier_for, load_classifier, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
 from modecollapse.metrics.scores import FeatureSet, extract, extract_cached, score
 from modecollapse.models.guided import LatentSampler
@@ -33,7 +33,7 @@ def default_evaluator(
         return conditional_evaluator(dataset, sampler, device, num_samples)
     if dataset.kind == "points" and dataset.mode_means is not None:
         return _mixture_evaluator(dataset, sampler, device)
-    if dataset.name in CLASSIFIER_FOR:
+    if spec(dataset.name).classifier:
         return image_evaluator(dataset, sampler, device, num_samples)
     return None
 

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
+from modecollapse.data import DATASETS, spec
 from modecollapse.errors import ModeCollapseError
 from modecollapse.models.classifier import DigitClassifier
 
@@ -20,21 +21,15 @@ ASSETS = Path(__file__).resolve().parents[1] / "assets"
 SUPPORTED_SIZES = (28, 32, 64)
 
 
-CLASSIFIER_FOR = {
-    "mnist": "mnist",
-    "mnist-5k": "mnist",
-    "stacked-mnist": "mnist",
-    "fashion-mnist": "fashion-mnist",
-}
-
-
 def classifier_for(dataset: str) -> str:
-    """Which shipped classifier judges images of `dataset` (stacks: one digit per channel)."""
-    if dataset not in CLASSIFIER_FOR:
+    """Which shipped classifier judges images of `dataset` (its spec says; stacks: per channel)."""
+    classifier = spec(dataset).classifier
+    if classifier is None:
+        graded = sorted(name for name, s in DATASETS.items() if s.classifier)
         raise ModeCollapseError(
-            f"no evaluation classifier for '{dataset}'; choose one of {', '.join(CLASSIFIER_FOR)}"
+            f"no evaluation classifier for '{dataset}'; datasets with one: {', '.join(graded)}"
         )
-    return CLASSIFIER_FOR[dataset]
+    return classifier
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from safetensors.torch import save_file
 from tqdm import tqdm
 
 from modecollapse.config import DataConfig
-from modecollapse.data.datasets import Dataset, load_dataset
+from modecollapse.data import Dataset, load_dataset
 from modecollapse.files import atomic_write_json
 from modecollapse.models.classifier import FEATURE_DIM, DigitClassifier
 

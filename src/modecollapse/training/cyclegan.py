@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from modecollapse.config import Config
-from modecollapse.data.datasets import load_dataset
+from modecollapse.data import load_dataset
 from modecollapse.data.translation import TranslationData
 from modecollapse.errors import ConfigError
 from modecollapse.images import make_grid, save_grid

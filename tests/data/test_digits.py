@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from modecollapse.config import DataConfig
-from modecollapse.data import mixtures
-from modecollapse.data.datasets import DATASETS, load_dataset, mnist5k_path, read_mnist5k
+from modecollapse.data import DATASETS, load_dataset, mixtures
+from modecollapse.data.digits import mnist5k_path, read_mnist5k
 from modecollapse.errors import DataFileError, DatasetUnavailable
 
 

@@ -1,0 +1,156 @@
+"""What datasets exist: one spec per dataset, registered by the module that loads it.
+
+A spec says everything the rest of the package needs to know about a dataset without loading
+it: its kind, classes, sample shape, evaluation classifier, files and loader. Config
+validation, the CLI's choices, evaluation and diagnose all read specs; nothing else keeps a
+list of dataset names. The loaders live in data/digits.py, data/mixtures.py and
+data/translation.py (imported by data/__init__.py, which registers them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+import torch.nn.functional as F
+
+from modecollapse.errors import DataFileError, DatasetUnavailable
+
+if TYPE_CHECKING:
+    from modecollapse.config import DataConfig
+    from modecollapse.data.sources import FileSet
+
+Kind = Literal["image", "points", "translation"]
+
+
+@dataclass
+class Dataset:
+    """A whole dataset held as tensors; `batch` turns indices into model inputs."""
+
+    name: str
+    kind: Kind
+    data: torch.Tensor
+    """uint8 images (N, C, 28, 28) or float32 points (N, 2), on the training device."""
+    labels: torch.Tensor
+    """int64 class (digits, stacked triples) or mixture-mode index, (N,)."""
+    num_classes: int
+    source: str
+    image_size: int | None = None
+    mode_means: torch.Tensor | None = None
+    mode_std: float | None = None
+
+    def __len__(self) -> int:
+        return self.data.shape[0]
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """Shape of one model input: (C, S, S) for images, (2,) for points."""
+        if self.kind == "points":
+            return tuple(self.data.shape[1:])
+        return (self.data.shape[1], self.image_size, self.image_size)
+
+    def batch(self, index: torch.Tensor) -> torch.Tensor:
+        """Model inputs for these indices: images scaled to [-1, 1] and resized; points as is."""
+        x = self.data[index]
+        if self.kind == "points":
+            return x
+        x = x.float().div_(127.5).sub_(1.0)
+        if self.image_size != x.shape[-1]:
+            x = F.interpolate(x, size=self.image_size, mode="bilinear", align_corners=False)
+        return x
+
+    def to(self, device: torch.device | str) -> Dataset:
+        self.data, self.labels = self.data.to(device), self.labels.to(device)
+        if self.mode_means is not None:
+            self.mode_means = self.mode_means.to(device)
+        return self
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    kind: Kind
+    description: str
+    load: Callable[[DataConfig], Any]
+    """Returns a `Dataset` (kind image or points) or a `data.translation.TranslationData`."""
+    availability: Callable[[DataConfig], tuple[bool, str]]
+    """(available here?, where it comes from or how to get it)."""
+    shape: Callable[[DataConfig], tuple[int, ...]]
+    """One model input's shape for a data config, without loading anything."""
+    num_classes: int
+    """Classes (images), mixture modes (points) or digit classes (translation pairs)."""
+    classifier: str | None = None
+    """The shipped evaluation classifier that grades samples of this dataset."""
+    reference: str | None = None
+    """The dataset whose real test images `diagnose` compares samples with (default: itself)."""
+    files: FileSet | None = None
+    """Files `modecollapse data fetch NAME` downloads."""
+    conditional: bool = False
+    """A class-conditional generator can train on it (single images of `num_classes` classes)."""
+
+
+DATASETS: dict[str, DatasetSpec] = {}
+
+
+def register(spec: DatasetSpec) -> DatasetSpec:
+    if spec.name in DATASETS:
+        raise ValueError(f"dataset '{spec.name}' is registered twice")
+    DATASETS[spec.name] = spec
+    return spec
+
+
+def spec(name: str) -> DatasetSpec:
+    """The spec of dataset `name`; an unknown name lists the valid ones."""
+    if name not in DATASETS:
+        raise DatasetUnavailable(f"unknown dataset '{name}'; choose one of {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def dataset_kind(name: str) -> Kind:
+    return spec(name).kind
+
+
+def sample_shape(config: DataConfig) -> tuple[int, ...]:
+    """The shape of one model input for this data config, without loading any data."""
+    return spec(config.name).shape(config)
+
+
+def image_shape(channels: int) -> Callable[[DataConfig], tuple[int, ...]]:
+    """Shape function of an image dataset: `channels` x data.image_size (default 28) squared."""
+    return lambda config: (channels, config.image_size or 28, config.image_size or 28)
+
+
+def load_dataset(config: DataConfig, device: torch.device | str = "cpu") -> Any:
+    """Load the dataset a config names, subset it if asked, and move it to `device`.
+
+    Translation datasets (kind 'translation') return a `data.translation.TranslationData`.
+    """
+    dataset = spec(config.name).load(config)
+    if dataset.kind == "translation":
+        return dataset.to(device)
+    if config.num_samples is not None and dataset.kind == "image":
+        dataset = _subset(dataset, config.num_samples, config.seed)
+    if dataset.kind == "image":
+        dataset.image_size = config.image_size or dataset.data.shape[-1]
+    return dataset.to(device)
+
+
+def _subset(dataset: Dataset, size: int, seed: int) -> Dataset:
+    if size > len(dataset):
+        raise DataFileError(f"data.num_samples = {size} but {dataset.name} has only {len(dataset)} samples")
+    keep = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:size]
+    dataset.data, dataset.labels = dataset.data[keep], dataset.labels[keep]
+    return dataset
+
+
+def always(where: str) -> Callable[[DataConfig], tuple[bool, str]]:
+    """Availability of data made on the fly."""
+    return lambda config: (True, where)
+
+
+def built_from_base(config: DataConfig) -> tuple[bool, str]:
+    """Availability of data built from `data.base`'s digits."""
+    available, where = spec(config.base).availability(config)
+    return available, f"built from {config.base}: {where}"
