@@ -17,8 +17,9 @@ import torch
 from modecollapse.data.idx import read_idx
 from modecollapse.diagnose import real_reference
 from modecollapse.metrics import classes
-from modecollapse.metrics.features import load_classifier, prepare_images
+from modecollapse.metrics.features import prepare_images
 from modecollapse.metrics.scores import extract, score
+from modecollapse.models.classifier import load_classifier
 
 KEYS = ("modes", "kl_uniform", "kl_prior", "classifier_score", "fcd", "precision", "recall",
         "density", "coverage", "diversity_ratio", "near_duplicate_rate")  # fmt: skip

@@ -176,8 +176,9 @@ def test_checkpoint_folder_input(tmp_path, mnist_test):
 def test_stacked_mnist_samples_of_real_stacks_are_healthy(tmp_path):
     from modecollapse.config import DataConfig
     from modecollapse.data import load_dataset
-    from modecollapse.metrics.features import load_classifier, prepare_images
+    from modecollapse.metrics.features import prepare_images
     from modecollapse.metrics.scores import extract
+    from modecollapse.models.classifier import load_classifier
 
     stacks = load_dataset(DataConfig(name="stacked-mnist", num_samples=2000, seed=5))
     others = load_dataset(DataConfig(name="stacked-mnist", num_samples=2000, seed=6))

@@ -9,9 +9,9 @@ from modecollapse.config import config_from_dict
 from modecollapse.data import load_dataset
 from modecollapse.errors import ConfigError
 from modecollapse.metrics.evaluators import image_evaluator
-from modecollapse.metrics.features import load_classifier
 from modecollapse.metrics.scores import extract
 from modecollapse.models import build_models
+from modecollapse.models.classifier import load_classifier
 from modecollapse.models.guided import LatentSampler
 from modecollapse.training.loop import train
 from tests.conftest import tiny_cyclegan, tiny_image_config, tiny_ring_config

@@ -226,7 +226,7 @@ def _diagnose(args: argparse.Namespace) -> int:
 
 
 def _classifier_train(args: argparse.Namespace) -> int:
-    from modecollapse.metrics.features import ASSETS
+    from modecollapse.models.classifier import ASSETS
     from modecollapse.training.classifier import train_classifier
 
     card = train_classifier(args.dataset, Path(args.out) if args.out else ASSETS, args.data_dir, args.epochs)

@@ -271,6 +271,19 @@ class Config(_Section):
                     "model.pack, objective.history_buffer_size and objective.unrolled_steps do not "
                     "combine with model.conditioning 'embedding' or 'acgan' (D needs each input's class)"
                 )
+        for family, keys in ONLY_FOR_FAMILY.items():
+            changed = _changed(self, keys)
+            if changed and self.model.family != family:
+                raise ValueError(
+                    f"{', '.join(changed)} only appl{'ies' if len(changed) == 1 else 'y'} to "
+                    f"model.family = '{family}' (it is '{self.model.family}')"
+                )
+        changed = _changed(self, NOT_FOR_CYCLEGAN)
+        if changed and self.model.family == "cyclegan":
+            raise ValueError(
+                f"{', '.join(changed)} do{'es' if len(changed) == 1 else ''} not apply to model.family = "
+                "'cyclegan' (it has no latent; mode seeking would compare inputs, not latents)"
+            )
         if self.model.conditioning != "guided":
             changed = _changed_from_default(self.model, "guided_") + _changed_from_default(
                 self.objective, "guide_"
@@ -317,6 +330,32 @@ class Config(_Section):
         if self.objective.mode_seeking_weight and self.train.batch_size < 4:
             raise ValueError("objective.mode_seeking_weight needs train.batch_size >= 4")
         return self
+
+
+# keys a family's code never reads: set away from their defaults on another family, refused
+ONLY_FOR_FAMILY = {
+    "cyclegan": (
+        "model.resnet_blocks", "model.patch_layers", "train.lr_decay_epochs",
+        "objective.cycle_weight", "objective.identity_weight",
+    ),
+    "dcgan": ("model.g_activation", "model.d_norm", "model.dcgan_layout"),
+    "mlp": ("model.mlp_hidden_layers",),
+}  # fmt: skip
+NOT_FOR_CYCLEGAN = (
+    "model.latent_dim", "model.latent_distribution", "train.d_steps", "train.g_steps",
+    "objective.mode_seeking_weight",
+)  # fmt: skip
+
+
+def _changed(config: Config, keys: tuple[str, ...]) -> list[str]:
+    """Those of the dotted `keys` whose value in `config` is not the default."""
+    changed = []
+    for key in keys:
+        section, name = key.split(".")
+        part = getattr(config, section)
+        if getattr(part, name) != type(part).model_fields[name].default:
+            changed.append(key)
+    return changed
 
 
 # --- loading, overrides, saving ---------------------------------------------------------

@@ -16,16 +16,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from modecollapse.config import Config, DataConfig, config_from_dict
+from modecollapse.config import Config, DataConfig, DetectorConfig, config_from_dict
 from modecollapse.data import dataset_kind, load_dataset, sample_shape, spec
 from modecollapse.errors import DatasetUnavailable, ModeCollapseError
 from modecollapse.images import save_grid
 from modecollapse.metrics.conditional import conditional_scores
-from modecollapse.metrics.detector import Rules, judge
+from modecollapse.metrics.detector import judge
 from modecollapse.metrics.evaluators import reference_features
-from modecollapse.metrics.features import classifier_for, load_classifier, prepare_images
+from modecollapse.metrics.features import classifier_for, prepare_images
 from modecollapse.metrics.scores import FeatureSet, extract, score
 from modecollapse.models import build_models
+from modecollapse.models.classifier import load_classifier
 from modecollapse.models.guided import LatentSampler
 from modecollapse.training import checkpoint as ckpt
 
@@ -52,7 +53,7 @@ def diagnose(
     latent_dim: int | None = None,
     latent_shape: tuple[int, ...] | None = None,
     value_range: str = "auto",
-    rules: Rules | None = None,
+    rules: DetectorConfig | None = None,
     data_dir: str | None = None,
 ) -> dict[str, Any]:
     """Score `source` against real data of `dataset`; return verdict, reasons and numbers.
@@ -85,7 +86,7 @@ def diagnose(
         )
         per_class = conditional.pop("per_class_diversity")
         scores.update(conditional)
-    verdict, reasons = judge(scores, rules or Rules())
+    verdict, reasons = judge(scores, rules)
     report: dict[str, Any] = {
         "source": str(source),
         "verdict": verdict,
@@ -141,7 +142,7 @@ def _cyclegan_checkpoint(path: Path) -> tuple[Path, Config] | None:
 
 @torch.no_grad()
 def diagnose_translator(
-    folder: Path, config: Config, num_samples: int = 2000, rules: Rules | None = None
+    folder: Path, config: Config, num_samples: int = 2000, rules: DetectorConfig | None = None
 ) -> dict[str, Any]:
     """Translate held inputs A -> B and judge identity, spatial rule, coverage and diversity."""
     from modecollapse.metrics.evaluators import translation_evaluator
@@ -156,7 +157,7 @@ def diagnose_translator(
     g_ba.eval()
     count = min(num_samples, len(data.a), len(data.b))
     record = translation_evaluator(data, count)(g_ab, g_ba, 0)
-    verdict, reasons = judge(record, rules or Rules())
+    verdict, reasons = judge(record, rules)
     if record["identity_kept"] < 0.5:
         reasons.append(f"only {100 * record['identity_kept']:.0f}% of translations keep the input's digit")
     inputs = data.a.batch(torch.arange(min(50, len(data.a))))

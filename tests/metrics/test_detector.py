@@ -1,4 +1,5 @@
-from modecollapse.metrics.detector import CollapseTracker, Rules, detect, judge
+from modecollapse.config import DetectorConfig
+from modecollapse.metrics.detector import CollapseTracker, detect, judge
 
 HEALTHY = {
     "modes": 10,
@@ -22,7 +23,10 @@ def test_rules():
 
 
 def test_thresholds_are_configurable():
-    assert judge({**HEALTHY, "diversity_ratio": 0.6}, Rules(partial_diversity_ratio=0.5))[0] == "healthy"
+    assert (
+        judge({**HEALTHY, "diversity_ratio": 0.6}, DetectorConfig(partial_diversity_ratio=0.5))[0]
+        == "healthy"
+    )
 
 
 def test_mixture_scores_use_their_own_mode_count():
@@ -40,7 +44,7 @@ def test_onset_needs_two_consecutive_bad_evaluations():
 
 
 def test_tracker_reports_the_moment_of_confirmation():
-    tracker = CollapseTracker(Rules(patience=2))
+    tracker = CollapseTracker(DetectorConfig(patience=2))
     assert tracker.observe(1, HEALTHY) is None
     assert tracker.observe(2, {**HEALTHY, "modes": 1}) is None
     onset = tracker.observe(3, {**HEALTHY, "modes": 5})

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from modecollapse.errors import ModeCollapseError
-from modecollapse.metrics.features import ASSETS, load_classifier, prepare_images
+from modecollapse.metrics.features import prepare_images
 from modecollapse.metrics.scores import extract, extract_cached
+from modecollapse.models.classifier import ASSETS, load_classifier
 
 
 def test_shipped_cards_match_their_weights():

@@ -4,9 +4,9 @@ import torch
 from modecollapse.config import DataConfig
 from modecollapse.data import load_dataset
 from modecollapse.metrics.detector import judge
-from modecollapse.metrics.features import load_classifier
 from modecollapse.metrics.scores import extract
 from modecollapse.metrics.translation import ink, measure_digits, spatial_errors, translation_scores
+from modecollapse.models.classifier import load_classifier
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from modecollapse.config import ModelConfig
-from modecollapse.metrics.features import load_classifier
+from modecollapse.models.classifier import load_classifier
 from modecollapse.models.guided import LatentSampler
 from modecollapse.objectives.guided import GuideTerm, class_statistics, statistics_distance
 

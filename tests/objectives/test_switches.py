@@ -14,6 +14,13 @@ from modecollapse.objectives import Objective, stabilizers
 CPU = torch.device("cpu")
 
 
+class Critic(nn.Module):
+    """The discriminator interface the objectives rely on (models.layers.Discriminator's)."""
+
+    pack = 1
+    conditioning = None
+
+
 def test_label_flip_fraction_is_p_within_sampling_error():
     torch.manual_seed(0)
     n, p = 200_000, 0.1
@@ -50,7 +57,7 @@ def test_instance_noise_std_and_annealing():
 def test_instance_noise_reaches_the_discriminator():
     seen = []
 
-    class Spy(nn.Module):
+    class Spy(Critic):
         def forward(self, x):
             seen.append(x.clone())
             return x.flatten(1).sum(1)
@@ -141,13 +148,14 @@ def test_mode_seeking_penalty():
 
 
 def test_mode_seeking_adds_to_generator_loss():
-    class Flat(nn.Module):
+    class Flat(Critic):
         def forward(self, x):
             return x.flatten(1).mean(1)
 
     z, fake = torch.randn(8, 2), torch.randn(8, 3)
-    plain = Objective(ObjectiveConfig()).generator_loss(Flat(), z, fake, 0)
-    seeking = Objective(ObjectiveConfig(mode_seeking_weight=2.0)).generator_loss(Flat(), z, fake, 0)
+    plain, _ = Objective(ObjectiveConfig()).generator_loss(Flat(), z, fake, 0)
+    seeking, stats = Objective(ObjectiveConfig(mode_seeking_weight=2.0)).generator_loss(Flat(), z, fake, 0)
+    torch.testing.assert_close(stats["g_loss"], seeking.detach())
     torch.testing.assert_close(seeking - plain, 2.0 * stabilizers.mode_seeking_penalty(z, fake))
 
 
@@ -194,7 +202,7 @@ def test_unrolled_d_looks_ahead_then_restores():
 
 
 def test_r1_switch_adds_the_penalty():
-    class Lin(nn.Module):
+    class Lin(Critic):
         def __init__(self):
             super().__init__()
             self.w = nn.Parameter(torch.tensor([3.0, 4.0]))
@@ -210,7 +218,7 @@ def test_r1_switch_adds_the_penalty():
 
 def test_patch_scores_share_their_image_target():
 
-    class Patches(nn.Module):  # a PatchGAN-shaped D: one score per 2x2 patch, always 0.3
+    class Patches(Critic):  # a PatchGAN-shaped D: one score per 2x2 patch, always 0.3
         def forward(self, x):
             return torch.full((x.shape[0], 1, 2, 2), 0.3)
 
@@ -221,7 +229,7 @@ def test_patch_scores_share_their_image_target():
 
 
 def test_r2_switch_penalizes_the_gradient_on_fakes_only():
-    class Lin(nn.Module):
+    class Lin(Critic):
         def __init__(self):
             super().__init__()
             self.w = nn.Parameter(torch.tensor([3.0, 4.0]))
@@ -241,13 +249,13 @@ def test_r2_switch_penalizes_the_gradient_on_fakes_only():
 
 
 def test_relativistic_generator_loss_needs_and_uses_the_real_batch():
-    class Lin(nn.Module):
+    class Lin(Critic):
         def forward(self, x):
             return x.sum(1)
 
     objective = Objective(ObjectiveConfig(loss="rpgan"))
     fake, real = torch.zeros(4, 2), torch.ones(4, 2)
-    loss = objective.generator_loss(Lin(), torch.zeros(4, 3), fake, 0, real=real)
+    loss, _ = objective.generator_loss(Lin(), torch.zeros(4, 3), fake, 0, real=real)
     torch.testing.assert_close(loss, torch.tensor(math.log1p(math.exp(2.0))))
     with pytest.raises(AssertionError, match="needs the real batch"):
         objective.generator_loss(Lin(), torch.zeros(4, 3), fake, 0)

@@ -24,7 +24,7 @@ from modecollapse.config import load_config
 from modecollapse.experiments.executors import run_status
 from modecollapse.experiments.sweep import INDEX, read_index
 from modecollapse.files import atomic_write_text
-from modecollapse.metrics.detector import Rules, detect
+from modecollapse.metrics.detector import detect
 from modecollapse.training.logging import read_records
 
 SKIP = {"type", "step", "epoch", "num_samples", "num_classes", "classifier_sha256", "class_counts",
@@ -51,9 +51,9 @@ class RunResult:
     def detector(self) -> dict[str, Any]:
         """The detector re-run over the logged evaluations with the run's own [detector] rules,
         so a report applies today's rule to every run alike."""
-        rules = Rules()
+        rules = None
         if (self.folder / "config.toml").is_file():
-            rules = Rules(**load_config(self.folder / "config.toml").detector.model_dump())
+            rules = load_config(self.folder / "config.toml").detector
         return detect([(record["epoch"], record) for record in self.evals], rules)
 
 
@@ -268,9 +268,10 @@ def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | No
     from modecollapse.metrics.conditional import pca_2d
     from modecollapse.metrics.diversity import seeded_subset
     from modecollapse.metrics.evaluators import reference_features
-    from modecollapse.metrics.features import classifier_for, load_classifier, prepare_images
+    from modecollapse.metrics.features import classifier_for, prepare_images
     from modecollapse.metrics.scores import extract
     from modecollapse.models import build_models
+    from modecollapse.models.classifier import load_classifier
     from modecollapse.models.guided import LatentSampler
     from modecollapse.training import checkpoint as ckpt
 

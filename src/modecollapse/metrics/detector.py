@@ -25,26 +25,16 @@ as `never_healthy` instead.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
+
+from modecollapse.config import DetectorConfig
 
 VERDICTS = ("healthy", "partial collapse", "collapsed")
 
 
-@dataclass(frozen=True)
-class Rules:
-    collapsed_modes_fraction: float = 0.1
-    collapsed_diversity_ratio: float = 0.3
-    collapsed_near_duplicate_rate: float = 0.5
-    partial_modes_fraction: float = 0.95
-    partial_kl_uniform: float = 0.1
-    partial_diversity_ratio: float = 0.75
-    partial_near_duplicate_rate: float = 0.2
-    patience: int = 2
-
-
-def judge(scores: dict[str, float], rules: Rules = Rules()) -> tuple[str, list[str]]:
-    """(verdict, reasons) for one evaluation's scores."""
+def judge(scores: dict[str, float], rules: DetectorConfig | None = None) -> tuple[str, list[str]]:
+    """(verdict, reasons) for one evaluation's scores under `rules` ([detector] thresholds)."""
+    rules = rules or DetectorConfig()
     collapsed, partial = [], []
     classes = scores.get("num_classes", 10)
     samples = scores.get("num_samples")
@@ -86,8 +76,8 @@ def judge(scores: dict[str, float], rules: Rules = Rules()) -> tuple[str, list[s
 class CollapseTracker:
     """Feed evaluations in order; it reports the onset once `patience` bad ones in a row."""
 
-    def __init__(self, rules: Rules = Rules()) -> None:
-        self.rules = rules
+    def __init__(self, rules: DetectorConfig | None = None) -> None:
+        self.rules = rules or DetectorConfig()
         self.history: list[dict[str, Any]] = []
         self.onset: dict[str, Any] | None = None
         self.seen_healthy = False
@@ -118,11 +108,13 @@ class CollapseTracker:
             "reasons": last["reasons"] if last else [],
             "collapse_onset_epoch": self.onset["onset_epoch"] if self.onset else None,
             "never_healthy": bool(self.history) and not self.seen_healthy,
-            "rules": self.rules.__dict__,
+            "rules": self.rules.model_dump(),
         }
 
 
-def detect(series: list[tuple[int, dict[str, float]]], rules: Rules = Rules()) -> dict[str, Any]:
+def detect(
+    series: list[tuple[int, dict[str, float]]], rules: DetectorConfig | None = None
+) -> dict[str, Any]:
     """Judge a whole run's (epoch, scores) series at once."""
     tracker = CollapseTracker(rules)
     for epoch, scores in series:

@@ -16,9 +16,10 @@ from modecollapse.data.translation import TranslationData
 from modecollapse.metrics import translation
 from modecollapse.metrics.conditional import conditional_scores
 from modecollapse.metrics.diversity import seeded_subset
-from modecollapse.metrics.features import classifier_for, load_classifier, prepare_images
+from modecollapse.metrics.features import classifier_for, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
 from modecollapse.metrics.scores import FeatureSet, extract, extract_cached, score
+from modecollapse.models.classifier import load_classifier
 from modecollapse.models.guided import LatentSampler
 
 Evaluator = Callable[[nn.Module, int], dict[str, float]]

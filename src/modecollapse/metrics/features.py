@@ -1,23 +1,16 @@
-"""The shipped evaluation classifiers, input normalisation, and feature extraction."""
+"""Which shipped classifier grades a dataset, input normalisation, and feature extraction
+(the classifiers themselves, and their SHA-pinned loading, are in models/classifier.py)."""
 
 from __future__ import annotations
-
-import hashlib
-import json
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 
 from modecollapse.data import DATASETS, spec
 from modecollapse.errors import ModeCollapseError
-from modecollapse.models.classifier import DigitClassifier
+from modecollapse.models.classifier import EvalClassifier
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets"
 SUPPORTED_SIZES = (28, 32, 64)
 
 
@@ -30,39 +23,6 @@ def classifier_for(dataset: str) -> str:
             f"no evaluation classifier for '{dataset}'; datasets with one: {', '.join(graded)}"
         )
     return classifier
-
-
-@dataclass(frozen=True)
-class EvalClassifier:
-    dataset: str
-    model: DigitClassifier
-    card: dict[str, Any]
-
-    @property
-    def sha256(self) -> str:
-        return self.card["sha256"]
-
-
-def load_classifier(dataset: str, assets: Path = ASSETS) -> EvalClassifier:
-    """The pinned classifier for `dataset`; its weights must match the SHA-256 on its card."""
-    card_path, weights_path = (
-        assets / f"classifier-{dataset}.json",
-        assets / f"classifier-{dataset}.safetensors",
-    )
-    if not card_path.is_file() or not weights_path.is_file():
-        shipped = sorted(p.stem.removeprefix("classifier-") for p in assets.glob("classifier-*.json"))
-        raise ModeCollapseError(
-            f"no evaluation classifier for '{dataset}'; shipped: {', '.join(shipped) or 'none'}"
-        )
-    card = json.loads(card_path.read_text())
-    digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()
-    if digest != card["sha256"]:
-        raise ModeCollapseError(
-            f"{weights_path}: SHA-256 {digest} does not match its card ({card['sha256']})"
-        )
-    model = DigitClassifier(width=card.get("width", 32))
-    model.load_state_dict(load_file(str(weights_path)))
-    return EvalClassifier(dataset, model.eval(), card)
 
 
 def prepare_images(

@@ -17,7 +17,8 @@ from safetensors.torch import load_file, save
 from modecollapse.data.sources import cache_root
 from modecollapse.files import atomic_write_bytes
 from modecollapse.metrics import classes, diversity, frechet, neighbors
-from modecollapse.metrics.features import GRADING_COMPUTE, EvalClassifier, classify
+from modecollapse.metrics.features import GRADING_COMPUTE, classify
+from modecollapse.models.classifier import EvalClassifier
 
 
 @dataclass

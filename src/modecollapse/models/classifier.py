@@ -1,9 +1,21 @@
-"""The small CNN used as a fixed, shipped evaluation classifier (and as a guide network)."""
+"""The small CNN used as a fixed, shipped evaluation classifier (and as a guide network),
+and the loader that refuses weights whose SHA-256 differs from their card's."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 import torch
+from safetensors.torch import load_file
 from torch import nn
+
+from modecollapse.errors import ModeCollapseError
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
 FEATURE_DIM = 128
 
@@ -29,3 +41,36 @@ class DigitClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.body(x)
         return self.head(self.dropout(features)), features
+
+
+@dataclass(frozen=True)
+class EvalClassifier:
+    dataset: str
+    model: DigitClassifier
+    card: dict[str, Any]
+
+    @property
+    def sha256(self) -> str:
+        return self.card["sha256"]
+
+
+def load_classifier(dataset: str, assets: Path = ASSETS) -> EvalClassifier:
+    """The pinned classifier for `dataset`; its weights must match the SHA-256 on its card."""
+    card_path, weights_path = (
+        assets / f"classifier-{dataset}.json",
+        assets / f"classifier-{dataset}.safetensors",
+    )
+    if not card_path.is_file() or not weights_path.is_file():
+        shipped = sorted(p.stem.removeprefix("classifier-") for p in assets.glob("classifier-*.json"))
+        raise ModeCollapseError(
+            f"no evaluation classifier for '{dataset}'; shipped: {', '.join(shipped) or 'none'}"
+        )
+    card = json.loads(card_path.read_text())
+    digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()
+    if digest != card["sha256"]:
+        raise ModeCollapseError(
+            f"{weights_path}: SHA-256 {digest} does not match its card ({card['sha256']})"
+        )
+    model = DigitClassifier(width=card.get("width", 32))
+    model.load_state_dict(load_file(str(weights_path)))
+    return EvalClassifier(dataset, model.eval(), card)

@@ -108,6 +108,10 @@ class ConditionalDiscriminator(nn.Module):
         self.base, self.image_size = base, image_size
         self.embedding = nn.Embedding(num_classes, image_size * image_size)
 
+    @property
+    def pack(self) -> int:
+        return self.base.pack
+
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         plane = self.embedding(labels).view(-1, 1, self.image_size, self.image_size)
         return self.base(torch.cat([x, plane.to(x.dtype)], dim=1))
@@ -122,6 +126,10 @@ class AuxiliaryClassifierDiscriminator(nn.Module):
         super().__init__()
         self.base = base
         self.classes = nn.Sequential(nn.Flatten(1), nn.Linear(feature_size, num_classes))
+
+    @property
+    def pack(self) -> int:
+        return self.base.pack
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.base.features(x)

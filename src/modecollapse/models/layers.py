@@ -87,7 +87,12 @@ def build_head(
 
 
 class Discriminator(nn.Module):
-    """features -> head, with PacGAN packing: `pack` consecutive samples form one input."""
+    """features -> head, with PacGAN packing: `pack` consecutive samples form one input.
+
+    The interface the objectives rely on, shared by the conditional wrappers in
+    models/guided.py: `pack` (samples per input) and `conditioning` (None here)."""
+
+    conditioning: str | None = None
 
     def __init__(self, features: nn.Module, head: nn.Module, pack: int = 1) -> None:
         super().__init__()

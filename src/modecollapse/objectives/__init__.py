@@ -1,7 +1,12 @@
 """The GAN objective: a loss plus every training-time switch, configured once.
 
-`Objective.discriminator_loss` and `Objective.generator_loss` are all the training loop
-calls; which switches are on is this object's business, not the loop's.
+The contract with the trainers: `discriminator_loss(...)` and `generator_loss(...)` each return
+`(loss, stats)`, where stats is a dict of 0-d tensors the trainer logs as it is; and G's loss is
+taken inside `generator_view(...)`, which is where a look-ahead D is set up when unrolling is on.
+Which switches are on is this package's business: the trainers name none of them.
+
+Every discriminator this module sees has the interface of `models.layers.Discriminator`:
+`pack` (samples judged together, PacGAN) and `conditioning` (None, "embedding" or "acgan").
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from modecollapse.objectives import losses, stabilizers
-from modecollapse.objectives.guided import GuideTerm
+from modecollapse.objectives.guided import GuideTerm, build_guide_term
 
 if TYPE_CHECKING:
-    from modecollapse.config import ObjectiveConfig
+    from modecollapse.config import Config, ObjectiveConfig
+    from modecollapse.data import Dataset
+    from modecollapse.speed import SpeedPlan
 
 
 class Objective:
@@ -45,12 +52,9 @@ class Objective:
         real_labels: torch.Tensor | None = None,
         fake_labels: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """D's loss on one real and one fake batch, with flips, smoothing, noise, penalties.
-
-        Conditional discriminators (cGAN, AC-GAN) also get each batch's classes.
-        """
+        """D's loss on one real and one fake batch, with flips, smoothing, noise, penalties;
+        stats: d_loss, d_real, d_fake. Conditional discriminators also get each batch's classes."""
         cfg = self.config
-        kind = getattr(discriminator, "conditioning", None)
         fake = fake.detach()
         if self.history is not None:
             fake = self.history.push_and_sample(fake)
@@ -61,85 +65,85 @@ class Objective:
             real_in = real_in.detach().requires_grad_(True)
         if cfg.r2_gamma:
             fake_in = fake_in.detach().requires_grad_(True)
-        real_logits, real_classes = _judge(discriminator, real_in, real_labels)
-        fake_logits, fake_classes = _judge(discriminator, fake_in, fake_labels)
-        device = real_logits.device
-        real_targets = stabilizers.discriminator_targets(
-            real_logits.shape[0],
-            True,
-            cfg.label_smoothing,
-            cfg.label_flip_fraction,
-            cfg.label_flip_rounding,
-            device,
-        )
-        fake_targets = stabilizers.discriminator_targets(
-            fake_logits.shape[0],
-            False,
-            cfg.label_smoothing,
-            cfg.label_flip_fraction,
-            cfg.label_flip_rounding,
-            device,
-        )
+        real_logits, real_classes = judge(discriminator, real_in, real_labels)
+        fake_logits, fake_classes = judge(discriminator, fake_in, fake_labels)
+        real_targets, fake_targets = (
+            stabilizers.discriminator_targets(
+                logits.shape[0], is_real, cfg.label_smoothing, cfg.label_flip_fraction,
+                cfg.label_flip_rounding, logits.device,
+            )
+            for logits, is_real in ((real_logits, True), (fake_logits, False))
+        )  # fmt: skip
         per_output = (-1,) + (1,) * (real_logits.dim() - 1)  # a PatchGAN's scores share their image's target
         loss = losses.discriminator_loss(
             cfg.loss, real_logits, fake_logits, real_targets.view(per_output), fake_targets.view(per_output)
         )
-        if kind == "acgan" and cfg.acgan_class_weight:
+        if discriminator.conditioning == "acgan" and cfg.acgan_class_weight:
             class_loss = F.cross_entropy(real_classes, real_labels) + F.cross_entropy(
                 fake_classes, fake_labels
             )
             loss = loss + cfg.acgan_class_weight * class_loss
+        pack = discriminator.pack
         if cfg.loss == "wgan-gp" and cfg.gp_weight:
-            critic = discriminator if kind is None else (lambda x: _judge(discriminator, x, real_labels)[0])
-            loss = loss + cfg.gp_weight * losses.gradient_penalty(critic, real_in, fake_in)
-        pack = getattr(discriminator, "pack", 1)
+            critic = (
+                discriminator
+                if discriminator.conditioning is None
+                else (lambda x: judge(discriminator, x, real_labels)[0])
+            )
+            loss = loss + cfg.gp_weight * losses.gradient_penalty(critic, real_in, fake_in, pack)
         if cfg.r1_gamma:
             loss = loss + 0.5 * cfg.r1_gamma * losses.r1_penalty(real_logits, real_in, pack)
         if cfg.r2_gamma:
             loss = loss + 0.5 * cfg.r2_gamma * losses.r1_penalty(fake_logits, fake_in, pack)
-        return loss, {"d_real": self._score(real_logits), "d_fake": self._score(fake_logits)}
+        stats = {
+            "d_loss": loss.detach(),
+            "d_real": self._score(real_logits),
+            "d_fake": self._score(fake_logits),
+        }
+        return loss, stats
 
     def generator_loss(
         self,
         discriminator: nn.Module,
-        z: torch.Tensor,
+        z: torch.Tensor | None,
         fake: torch.Tensor,
         step: int,
         labels: torch.Tensor | None = None,
         real: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """G's loss against D, plus the mode-seeking, AC-GAN and guide terms when switched on.
-
-        `real` (a real batch) is needed by the relativistic loss only."""
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """G's loss against D, plus the mode-seeking, AC-GAN and guide terms when switched on;
+        stats: g_loss and the guide's parts. `real` (a real batch) is needed by the relativistic
+        loss only; `z` by mode seeking only."""
         noise = self.noise_std(step)
         noisy = stabilizers.add_instance_noise(fake, noise)
-        logits, classes = _judge(discriminator, noisy, labels)
+        logits, classes = judge(discriminator, noisy, labels)
         real_logits = None
         if self.config.loss == "rpgan":
             assert real is not None, "objective.loss = 'rpgan' needs the real batch for G's loss"
-            real_logits = _judge(discriminator, stabilizers.add_instance_noise(real, noise), labels)[0]
+            real_logits = judge(discriminator, stabilizers.add_instance_noise(real, noise), labels)[0]
         loss = losses.generator_loss(self.config.loss, logits, real_logits)
         if classes is not None and self.config.acgan_class_weight:
             loss = loss + self.config.acgan_class_weight * F.cross_entropy(classes, labels)
+        guide_stats: dict[str, torch.Tensor] = {}
         if self.guide is not None:
-            guide_loss, self.guide_stats = self.guide(fake, labels, step, loss)
+            guide_loss, guide_stats = self.guide(fake, labels, step, loss)
             loss = loss + guide_loss
         if self.config.mode_seeking_weight:
+            assert z is not None, "mode seeking compares outputs with the latents they came from"
             loss = loss + self.config.mode_seeking_weight * stabilizers.mode_seeking_penalty(z, fake)
-        return loss
+        return loss, {"g_loss": loss.detach().float(), **{k: v.float() for k, v in guide_stats.items()}}
 
-    def unrolled(
+    def generator_view(
         self,
         discriminator: nn.Module,
         optimizer: torch.optim.Optimizer,
         discriminator_step: Callable[[], object],
     ) -> AbstractContextManager[None]:
-        """Context in which D has taken `unrolled_steps` look-ahead steps (no-op when 0)."""
+        """The D that G's loss is taken against: D itself, or with unrolled_steps = k, D after k
+        look-ahead `discriminator_step()`s, restored afterwards (Metz et al. 2017)."""
         return stabilizers.unrolled_discriminator(
             discriminator, optimizer, self.config.unrolled_steps, discriminator_step
         )
-
-    guide_stats: dict[str, torch.Tensor] = {}
 
     def _score(self, logits: torch.Tensor) -> torch.Tensor:
         """Mean D output as users know it: probability for bce, raw score otherwise."""
@@ -154,14 +158,21 @@ class Objective:
             self.history.load_state_tensors(tensors, device)
 
 
-def _judge(
+def build_objective(config: Config, dataset: Dataset, generator: nn.Module, speed: SpeedPlan) -> Objective:
+    """The objective a GAN config asks for, with its guide term when the latent is guided."""
+    guide = None
+    if config.model.conditioning == "guided":
+        guide = build_guide_term(config, dataset, generator, speed)
+    return Objective(config.objective, guide)
+
+
+def judge(
     discriminator: nn.Module, x: torch.Tensor, labels: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(real/fake scores, class logits or None) from any discriminator, conditional or not."""
-    kind = getattr(discriminator, "conditioning", None)
-    if kind == "embedding":
+    if discriminator.conditioning == "embedding":
         return discriminator(x, labels).float(), None
-    if kind == "acgan":
+    if discriminator.conditioning == "acgan":
         logits, classes = discriminator(x)
         return logits.float(), classes.float()
     return discriminator(x).float(), None

@@ -15,11 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from modecollapse.metrics.features import EvalClassifier
+from modecollapse.data import spec
+from modecollapse.errors import ConfigError
+from modecollapse.models.classifier import EvalClassifier, load_classifier
+
+if TYPE_CHECKING:
+    from modecollapse.config import Config
+    from modecollapse.data import Dataset
+    from modecollapse.speed import SpeedPlan
 
 
 def at_28(images: torch.Tensor) -> torch.Tensor:
@@ -162,3 +171,36 @@ def frozen(guide: EvalClassifier, device: torch.device) -> EvalClassifier:
     """The guide in eval mode on `device`, its weights never updated (gradients still reach G)."""
     guide.model.to(device).eval().requires_grad_(False)
     return guide
+
+
+def build_guide_term(config: Config, dataset: Dataset, generator: nn.Module, speed: SpeedPlan) -> GuideTerm:
+    """The guide classifier (frozen, never the evaluation classifier) and the real per-class
+    statistics of its features, as objective.guide_* say."""
+    obj = config.objective
+    grader = spec(dataset.name).classifier
+    if obj.guide_classifier == grader:
+        raise ConfigError(
+            f"objective.guide_classifier = '{obj.guide_classifier}' is the evaluation classifier; "
+            "a GAN must not be graded by the network it trained against (use 'guide-mnist')"
+        )
+    guide = frozen(load_classifier(obj.guide_classifier), speed.device)
+    speed.prepare(guide.model)
+    if guide.card.get("dataset") != grader:
+        raise ConfigError(
+            f"the guide '{obj.guide_classifier}' was trained on {guide.card.get('dataset')}, but the data "
+            f"is {dataset.name}; train a guide for it (see training/classifier.py RECIPES)"
+        )
+    batches = (dataset.batch(i) for i in torch.arange(len(dataset), device=speed.device).split(1000))
+    means, variances = real_class_statistics(guide, batches, dataset.labels, dataset.num_classes)
+    return GuideTerm(
+        guide,
+        means,
+        variances,
+        obj.guide_class_weight,
+        obj.guide_variance_weight,
+        obj.guide_match_means,
+        as_published=config.model.guided_variant == "as_published",
+        warmup_steps=obj.guide_warmup_steps,
+        start_step=obj.guide_start_step,
+        balance_on=last_weight(generator) if obj.guide_balance else None,
+    )

@@ -7,9 +7,10 @@ which compares each fake with a real input instead of a target) supports them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 
 def per_sample_d_loss(kind: str, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -63,9 +64,14 @@ def _input_gradient_norms(logits: torch.Tensor, inputs: torch.Tensor, pack: int)
     return grad.reshape(grad.shape[0] // pack, -1).norm(2, dim=1)
 
 
-def gradient_penalty(discriminator: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """WGAN-GP: E[(|grad D(x_hat)| - 1)^2] on random interpolates (Gulrajani et al. 2017)."""
-    pack = getattr(discriminator, "pack", 1)
+def gradient_penalty(
+    discriminator: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    pack: int = 1,
+) -> torch.Tensor:
+    """WGAN-GP: E[(|grad D(x_hat)| - 1)^2] on random interpolates (Gulrajani et al. 2017);
+    packed inputs (PacGAN) share one interpolation weight per pack."""
     alpha = torch.rand(real.shape[0] // pack, device=real.device).repeat_interleave(pack)
     alpha = alpha.view(-1, *([1] * (real.dim() - 1)))
     mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)

@@ -1,0 +1,61 @@
+"""One clock for every trainer: wall time split into training and bookkeeping sections."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+
+
+class RunClock:
+    """Wall time of a (re)started run, split into training and the named `section`s around it
+    (evaluation, samples and checkpoints, logging). Throughput counts steady training only:
+    the first step after a (re)start is warm-up, and every section is left out. Seconds carry
+    over from earlier sessions of the run through `previous` (summary.json's `time_s`)."""
+
+    SECTIONS = ("evaluation", "samples_checkpoints", "logging")
+
+    def __init__(self, step: int, previous: dict[str, float] | None = None) -> None:
+        self.start_step = step
+        self.start = self.steady_start = time.perf_counter()
+        self.seconds = dict.fromkeys(self.SECTIONS, 0.0)
+        self.steady_sections_s = 0.0
+        self.previous = previous or {}
+
+    def stepped(self, step: int) -> None:
+        if step == self.start_step + 1:
+            self.steady_start = time.perf_counter()
+            self.steady_sections_s = 0.0
+
+    @contextlib.contextmanager
+    def section(self, name: str) -> Iterator[None]:
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - began
+            self.seconds[name] += spent
+            self.steady_sections_s += spent
+
+    def wall_s(self) -> float:
+        return round(time.perf_counter() - self.start, 2)
+
+    def time_s(self) -> dict[str, float]:
+        """Seconds per part over every session of the run: training, then each section."""
+        now = time.perf_counter() - self.start
+        parts = {"training": now - sum(self.seconds.values()), **self.seconds}
+        return {key: round(value + self.previous.get(key, 0.0), 3) for key, value in parts.items()}
+
+    def time_shares(self) -> dict[str, float]:
+        """Share of the run's wall time per part (they add up to 1)."""
+        parts = self.time_s()
+        total = sum(parts.values()) or 1.0
+        return {key: round(value / total, 4) for key, value in parts.items()}
+
+    def rate(self, step: int, items_per_step: int, digits: int) -> float | None:
+        """Items per second over the steady steps so far (None before any)."""
+        steady_steps = max(step - self.start_step - 1, 0)
+        if not steady_steps:
+            return None
+        seconds = time.perf_counter() - self.steady_start - self.steady_sections_s
+        return round(steady_steps * items_per_step / max(seconds, 1e-9), digits)

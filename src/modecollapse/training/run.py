@@ -1,0 +1,326 @@
+"""The run skeleton every trainer shares: resume, bookkeeping after each step, finish.
+
+A trainer (training/loop.py, training/cyclegan.py) builds its data, networks, optimizers and
+objective, hands them to `Run.start` as `TrainerParts`, and then only writes its step:
+
+    run = Run(config, run_dir, resume)          # refuses to overwrite; seeds; picks the speed plan
+    ...build everything with run.speed...
+    run.start(parts, steps_per_epoch, total_steps, facts)   # loads the checkpoint when resuming
+    with run.running():
+        while run.step < total_steps:
+            stats = ...one step...               # a dict of 0-d tensors, logged as it is
+            run.after_step(stats)                # log (NaN check), samples, evaluation, checkpoint
+    return run.finish(items_per_step)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from modecollapse.config import Config, TrainConfig, config_from_dict, config_to_toml
+from modecollapse.errors import CheckpointError, TrainingDiverged
+from modecollapse.files import atomic_write_text
+from modecollapse.metrics.detector import CollapseTracker
+from modecollapse.speed import SpeedPlan, plan_speed
+from modecollapse.training import checkpoint as ckpt
+from modecollapse.training.clock import RunClock
+from modecollapse.training.logging import MetricsLog, RunFolder, provenance
+
+Callback = Callable[[int, dict[str, nn.Module]], None]
+
+
+@dataclass
+class TrainerParts:
+    """What a trainer hands the run skeleton: its networks and how to draw, score and keep them."""
+
+    modules: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    save_samples: Callable[[int], None]
+    evaluate: Callable[[int | float], dict[str, Any]] | None
+    """Scores at an epoch (the trainer puts its networks in eval mode and back)."""
+    state_tensors: Callable[[], dict[str, torch.Tensor]] = dict
+    """Extra tensors a checkpoint keeps (e.g. history pools)."""
+    state: Callable[[], dict[str, Any]] = dict
+    """Extra JSON state a checkpoint keeps (e.g. how many real batches were drawn)."""
+    load_state: Callable[[dict[str, torch.Tensor], dict[str, Any]], None] = field(
+        default=lambda tensors, state: None
+    )
+
+
+def prepare_torch(config: Config) -> SpeedPlan:
+    """Seed and threads for a run, and how it computes (device, precision, memory format)."""
+    cfg = config.train
+    torch.manual_seed(cfg.seed)
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    return plan_speed(cfg, config.model.family)
+
+
+def epoch_of(step: int, steps_per_epoch: int) -> int | float:
+    """The epoch a step ends: an integer at epoch ends, else a fraction (4 decimals)."""
+    whole, within = divmod(step, steps_per_epoch)
+    return whole if within == 0 else round(step / steps_per_epoch, 4)
+
+
+def evaluates_at(cfg: TrainConfig, step: int, steps_per_epoch: int, is_last: bool) -> bool:
+    """Whether the run is scored after `step`: on the step clock (train.eval_every_steps) or
+    at every eval_every_epochs-th epoch end, and always after the last step."""
+    if cfg.eval_every_steps:
+        return step % cfg.eval_every_steps == 0 or is_last
+    epoch, within = divmod(step, steps_per_epoch)
+    return (within == 0 and epoch % cfg.eval_every_epochs == 0) or is_last
+
+
+def grad_norm(module: nn.Module) -> torch.Tensor:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    return torch.nn.utils.get_total_norm(grads).float()
+
+
+class Run:
+    """One training run's folder, clock, log, detector and checkpoints around a trainer's steps."""
+
+    def __init__(
+        self,
+        config: Config,
+        run_dir: str | Path,
+        resume: bool = False,
+        allow_config_change: bool = False,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
+        self.config, self.cfg = config, config.train
+        self.folder = RunFolder(run_dir)
+        self.checkpoint = checkpoint_to_resume(self.folder, config, resume, allow_config_change)
+        self.speed = prepare_torch(config)
+        self.callbacks = callbacks
+        self.step = 0
+
+    def start(
+        self, parts: TrainerParts, steps_per_epoch: int, total_steps: int, facts: dict[str, Any]
+    ) -> None:
+        """Resume from the checkpoint if there is one (weights, optimizers, the trainer's state,
+        RNG), open the log, replay earlier evaluations into the detector, mark the run running."""
+        self.parts, self.steps_per_epoch, self.total_steps = parts, steps_per_epoch, total_steps
+        if self.checkpoint is not None:
+            tensors, state = ckpt.load_checkpoint(self.checkpoint)
+            for name, module in parts.modules.items():
+                ckpt.load_module(name, module, tensors)
+            for name, optimizer in parts.optimizers.items():
+                ckpt.optimizer_from_flat(name, optimizer, tensors, state[name])
+            parts.load_state(tensors, state)
+            ckpt.restore_rng(tensors)
+            self.step = state["step"]
+        else:
+            self.folder.path.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(self.folder.config, config_to_toml(self.config))
+        self.tracker = CollapseTracker(self.config.detector)
+        self.log = MetricsLog(self.folder, self.step, self.cfg.tensorboard)
+        for record in self.log.records("eval"):  # a resumed run's detector remembers earlier evaluations
+            self.tracker.observe(record["epoch"], record)
+        self.summary = {
+            **self.folder.read_summary(),
+            "name": self.config.name,
+            "status": "running",
+            "device": str(self.speed.device),
+            "speed": self.speed.record(),
+            "total_steps": total_steps,
+            "steps_per_epoch": steps_per_epoch,
+            **facts,
+            **provenance(),
+        }
+        self.folder.write_summary(self.summary)
+        self.clock = RunClock(self.step, self.summary.get("time_s") if self.checkpoint else None)
+        self.bar = tqdm(
+            total=total_steps,
+            initial=self.step,
+            disable=not self.cfg.progress,
+            unit="step",
+            dynamic_ncols=True,
+        )
+        self.pending: list[dict[str, torch.Tensor]] = []
+        self.last_logged: dict[str, Any] = {}
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Around the steps: Ctrl-C marks the run interrupted; bar and log always close."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.summary.update({"status": "interrupted", "time_s": self.clock.time_s()})
+            self.folder.write_summary(self.summary)
+            raise
+        finally:
+            self.bar.close()
+            self.log.close()
+
+    def after_step(self, stats: dict[str, torch.Tensor]) -> None:
+        """Count the step and do what is due: log (NaN check), samples, evaluation, checkpoint."""
+        self.step += 1
+        step, cfg = self.step, self.cfg
+        self.clock.stepped(step)  # throughput leaves out the warm-up step
+        self.pending.append(stats)
+        is_last = step == self.total_steps
+        if step % cfg.log_every == 0 or is_last or step % cfg.checkpoint_every == 0:
+            with self.clock.section("logging"):
+                self._flush()
+        if step % cfg.sample_every == 0 or is_last:
+            with self.clock.section("samples_checkpoints"):
+                self.parts.save_samples(step)
+        if self.parts.evaluate is not None and evaluates_at(cfg, step, self.steps_per_epoch, is_last):
+            with self.clock.section("evaluation"):
+                self._evaluate(step)
+        if step % cfg.checkpoint_every == 0 or is_last:
+            with self.clock.section("samples_checkpoints"):
+                self._save_checkpoint()
+        for callback in self.callbacks:
+            callback(step, self.parts.modules)
+
+    def finish(self, items_per_step: int) -> dict[str, Any]:
+        """Mark the run completed with its final numbers, time split and steady throughput
+        (`images_per_second`: training items per second, evaluation and bookkeeping left out)."""
+        self.summary.update(
+            {
+                "status": "completed",
+                "step": self.step,
+                "epochs": self.step / self.steps_per_epoch,
+                "final": self.last_logged,
+                "wall_time_s": self.clock.wall_s(),
+                "images_per_second": self.clock.rate(self.step, items_per_step, digits=1),
+                "time_s": self.clock.time_s(),
+                "time_shares": self.clock.time_shares(),
+            }
+        )
+        self.folder.write_summary(self.summary)
+        return self.summary
+
+    # --- the bookkeeping ---------------------------------------------------------------
+
+    def _flush(self) -> None:
+        """Write the buffered per-step numbers (one device sync) and stop on NaN/Inf."""
+        if not self.pending:
+            return
+        fields = list(self.pending[0])
+        table = torch.stack([torch.stack([stats[name] for name in fields]) for stats in self.pending])
+        rows = table.float().cpu().tolist()
+        first_step = self.step - len(rows) + 1
+        self.pending.clear()
+        records = []
+        for offset, row in enumerate(rows):
+            at = first_step + offset
+            record = {"type": "train", "step": at, "epoch": round(at / self.steps_per_epoch, 4)}
+            record.update(dict(zip(fields, row, strict=True)))
+            bad = [name for name, value in zip(fields, row, strict=True) if not math.isfinite(value)]
+            if bad:
+                self.log.write(records)
+                self._diverged(at)
+                last = self.summary.get("last_checkpoint_step")
+                kept = f"the last good checkpoint (step {last}) is kept" if last else "no checkpoint yet"
+                raise TrainingDiverged(
+                    f"{', '.join(bad)} became {row[fields.index(bad[0])]} at step {at}; "
+                    f"training stopped and {kept} in {self.folder.checkpoints}. "
+                    "Try a lower learning rate, objective.r1_gamma, or model.spectral_norm = true"
+                )
+            records.append(record)
+        self.log.write(records)
+        self.bar.update(self.step - self.bar.n)
+        self.last_logged = records[-1]
+        self.bar.set_postfix(
+            d=f"{self.last_logged.get('d_loss', math.nan):.3f}",
+            g=f"{self.last_logged.get('g_loss', math.nan):.3f}",
+            refresh=False,
+        )
+
+    def _evaluate(self, step: int) -> None:
+        """Score the run, feed the detector, say the moment a collapse is confirmed."""
+        epoch = epoch_of(step, self.steps_per_epoch)
+        record = {"type": "eval", "step": step, "epoch": epoch, **self.parts.evaluate(epoch)}
+        self.log.write([record])
+        onset = self.tracker.observe(record["epoch"], record)
+        if onset:
+            self.bar.write(
+                f"collapse detected: {onset['verdict']} since epoch {onset['onset_epoch']} "
+                f"({'; '.join(onset['reasons'])})"
+            )
+        self.summary.update({"last_eval": record, "detector": self.tracker.summary()})
+
+    def _save_checkpoint(self) -> None:
+        """Check the weights are finite, then save modules, optimizers, RNG and the trainer's
+        state atomically, and note the step and time spent in the summary."""
+        for name, module in self.parts.modules.items():
+            if not all(torch.isfinite(p).all() for p in module.parameters()):
+                self._diverged(self.step)
+                raise TrainingDiverged(
+                    f"the {name.replace('_', ' ')}'s weights became NaN/Inf by step {self.step}; "
+                    f"the last good checkpoint in {self.folder.checkpoints} was kept"
+                )
+        tensors = {
+            key: value
+            for name, module in self.parts.modules.items()
+            for key, value in ckpt.module_tensors(name, module).items()
+        }
+        tensors.update(self.parts.state_tensors())
+        tensors.update(ckpt.rng_tensors())
+        state = {
+            "step": self.step,
+            **self.parts.state(),
+            "epoch": self.step / self.steps_per_epoch,
+            "config": self.config.model_dump(mode="json"),
+            **provenance(),
+        }
+        for name, optimizer in self.parts.optimizers.items():
+            flat, state[name] = ckpt.optimizer_to_flat(name, optimizer)
+            tensors.update(flat)
+        ckpt.save_checkpoint(self.folder.path, self.step, tensors, state, self.cfg.keep_checkpoints)
+        self.summary.update(
+            {"step": self.step, "last_checkpoint_step": self.step, "time_s": self.clock.time_s()}
+        )
+        self.folder.write_summary(self.summary)
+
+    def _diverged(self, step: int) -> None:
+        self.summary.update({"status": "diverged", "diverged_at_step": step})
+        self.folder.write_summary(self.summary)
+
+
+def checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_change: bool) -> Path | None:
+    """The checkpoint a resumed run starts from (None: start afresh); refuses to overwrite a
+    run, or to resume with another config unless `allow_change`."""
+    latest = ckpt.latest_checkpoint(run.path)
+    if not resume:
+        if latest is not None:
+            raise CheckpointError(
+                f"{run.path} already holds a run with checkpoints; resume it with "
+                f"--resume {run.path}, or pick a new --out"
+            )
+        return None
+    if latest is None:
+        return None  # killed before the first checkpoint: start over in the same folder
+    _, state = ckpt.load_checkpoint(latest)
+    saved = config_from_dict(state["config"], source=f"{latest}")
+    if saved != config and not allow_change:
+        changed = _diff(saved.model_dump(), config.model_dump())
+        raise CheckpointError(
+            f"the config differs from the one {run.path} was trained with ({changed}); "
+            "pass --allow-config-change to resume anyway"
+        )
+    return latest
+
+
+def _diff(old: dict, new: dict, prefix: str = "") -> str:
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            inner = _diff(a, b, f"{prefix}{key}.")
+            if inner:
+                changes.append(inner)
+        elif a != b:
+            changes.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return ", ".join(changes)
