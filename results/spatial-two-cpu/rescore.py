@@ -2,16 +2,15 @@
 import json, math, sys
 from collections import defaultdict
 from pathlib import Path
-from modecollapse.diagnose import _cyclegan_checkpoint, diagnose_translator
+from modecollapse.diagnose import diagnose_translator, is_translator
 sweep = Path(sys.argv[1]); out = Path(sys.argv[2])
 keys = ["identity_kept", "spatial_accuracy", "position_error_px", "size_error", "modes", "kl_uniform", "fcd", "diversity_ratio", "near_duplicate_rate", "cycle_error_a", "identity_kept_b_to_a"]
 rows = {}
 by = defaultdict(list)
 for run in sorted((sweep / "runs").iterdir()):
     if json.loads((run / "summary.json").read_text()).get("status") != "completed": continue
-    found = _cyclegan_checkpoint(run)
-    if not found: continue
-    r = diagnose_translator(*found, num_samples=500)
+    if not is_translator(run): continue
+    r = diagnose_translator(run, num_samples=500)
     rows[run.name] = {"verdict": r["verdict"], **{k: r["scores"][k] for k in keys if k in r["scores"]}}
     by[run.name.split("__")[0]].append(rows[run.name])
 lines = ["| setting | " + " | ".join(k for k in keys if k in next(iter(rows.values()))) + " | verdicts |", "|---" * (2 + sum(k in next(iter(rows.values())) for k in keys)) + "|"]

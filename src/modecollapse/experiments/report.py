@@ -13,67 +13,12 @@ import csv
 import html
 import io
 import math
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from modecollapse.config import load_config
-from modecollapse.experiments.executors import run_status
-from modecollapse.experiments.sweep import INDEX, read_index
+from modecollapse.experiments.plots import copy_sample_grids, plot_feature_map, plot_histograms, plot_metrics
+from modecollapse.experiments.results import SKIP, RunResult, collect, number
 from modecollapse.files import atomic_write_text
-from modecollapse.metrics.detector import detect
-from modecollapse.training.logging import read_records
-
-SKIP = {"type", "step", "epoch", "num_samples", "num_classes", "classifier_sha256", "class_counts",
-        "per_class_diversity"}  # fmt: skip
-PLOTTED = ("modes", "high_quality", "reverse_kl", "kl_uniform", "fcd", "precision", "recall",
-           "coverage", "diversity_ratio", "near_duplicate_rate",
-           "identity_kept", "spatial_accuracy", "position_error_px", "cycle_error_a")  # fmt: skip
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    setting_id: str
-    seed: int
-    folder: Path
-    status: dict[str, Any]
-    evals: list[dict[str, Any]]
-
-    @property
-    def final(self) -> dict[str, Any]:
-        return self.evals[-1] if self.evals else {}
-
-    @property
-    def detector(self) -> dict[str, Any]:
-        """The detector re-run over the logged evaluations with the run's own [detector] rules,
-        so a report applies today's rule to every run alike."""
-        rules = None
-        if (self.folder / "config.toml").is_file():
-            rules = load_config(self.folder / "config.toml").detector
-        return detect([(record["epoch"], record) for record in self.evals], rules)
-
-
-def collect(folder: Path) -> list[RunResult]:
-    folder = Path(folder)
-    if (folder / INDEX).is_file():
-        runs = read_index(folder)["runs"]
-        entries = [(r["id"], r["setting_id"], r["seed"], folder / r["dir"]) for r in runs]
-    elif (folder / "config.toml").is_file():
-        entries = [(folder.name, folder.name, 0, folder)]
-    else:
-        from modecollapse.errors import ModeCollapseError
-
-        raise ModeCollapseError(
-            f"{folder} is neither a sweep folder (index.json) nor a run folder (config.toml)"
-        )
-    return [
-        RunResult(run_id, setting, seed, path, run_status(path), read_records(path / "metrics.jsonl", "eval"))
-        for run_id, setting, seed, path in entries
-    ]
 
 
 def mean_and_stderr(values: list[float]) -> tuple[float, float]:
@@ -93,9 +38,9 @@ def aggregate(results: list[RunResult]) -> list[dict[str, Any]]:
         group = [r for r in results if r.setting_id == setting]
         finished = [r for r in group if r.final]
         metrics = {}
-        keys = [k for k, v in (finished[0].final.items() if finished else []) if k not in SKIP and _number(v)]
+        keys = [k for k, v in (finished[0].final.items() if finished else []) if k not in SKIP and number(v)]
         for key in keys:
-            values = [float(r.final[key]) for r in finished if _number(r.final.get(key))]
+            values = [float(r.final[key]) for r in finished if number(r.final.get(key))]
             if values and all(math.isfinite(v) for v in values):
                 metrics[key] = mean_and_stderr(values)
         detectors = [r.detector for r in finished]
@@ -112,10 +57,6 @@ def aggregate(results: list[RunResult]) -> list[dict[str, Any]]:
             "epochs": max((r.final.get("epoch", 0) for r in finished), default=0),
         })  # fmt: skip
     return rows
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _cell(stat: tuple[float, float] | None) -> str:
@@ -170,152 +111,6 @@ def write_tables(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
         writer.writerow([row["setting"], row["finished"], row["runs"], *values, *extra])
     atomic_write_text(out / "table.csv", buffer.getvalue())
     return out / "table.md", out / "table.csv"
-
-
-def plot_metrics(results: list[RunResult], out: Path) -> list[Path]:
-    """Each metric vs epoch, one line per setting (mean over seeds), +-1 std shaded."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    paths = []
-    settings = list(dict.fromkeys(r.setting_id for r in results))
-    for metric in PLOTTED:
-        if not any(metric in e for r in results for e in r.evals):
-            continue
-        fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-        for setting in settings:
-            series: dict[int, list[float]] = {}
-            for run in (r for r in results if r.setting_id == setting):
-                for record in run.evals:
-                    if _number(record.get(metric)) and math.isfinite(record[metric]):
-                        series.setdefault(record["epoch"], []).append(float(record[metric]))
-            if not series:
-                continue
-            epochs = sorted(series)
-            mean = np.array([np.mean(series[e]) for e in epochs])
-            std = np.array([np.std(series[e]) for e in epochs])
-            ax.plot(epochs, mean, marker="o", markersize=3, label=setting)
-            ax.fill_between(epochs, mean - std, mean + std, alpha=0.2)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(metric)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7)
-        fig.tight_layout()
-        path = out / f"metric-{metric}.png"
-        fig.savefig(path)
-        plt.close(fig)
-        paths.append(path)
-    return paths
-
-
-def plot_histograms(results: list[RunResult], out: Path) -> Path | None:
-    """Final class (or mixture-mode) histogram per setting, averaged over seeds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    settings = [s for s in dict.fromkeys(r.setting_id for r in results)
-                if any("class_counts" in r.final for r in results if r.setting_id == s)]  # fmt: skip
-    if not settings:
-        return None
-    fig, axes = plt.subplots(len(settings), 1, figsize=(6, 1.6 * len(settings)), dpi=100, squeeze=False)
-    for ax, setting in zip(axes[:, 0], settings, strict=True):
-        counts = [
-            np.array(r.final["class_counts"], float)
-            for r in results
-            if r.setting_id == setting and "class_counts" in r.final
-        ]
-        filled = [c / c.sum() for c in counts if c.sum() > 0]
-        shares = np.mean(filled, axis=0) if filled else np.zeros(len(counts[0]))
-        ax.bar(range(len(shares)), shares)
-        ax.axhline(1 / len(shares), color="red", linestyle="--", linewidth=1)
-        ax.set_ylabel("share", fontsize=7)
-        ax.set_title(setting, fontsize=8)
-    axes[-1, 0].set_xlabel("class / mode")
-    fig.tight_layout()
-    path = out / "class-histograms.png"
-    fig.savefig(path)
-    plt.close(fig)
-    return path
-
-
-def copy_sample_grids(results: list[RunResult], out: Path) -> list[tuple[str, Path]]:
-    """The newest sample grid of each setting's first finished seed."""
-    grids = []
-    for setting in dict.fromkeys(r.setting_id for r in results):
-        for run in (r for r in results if r.setting_id == setting):
-            samples = sorted((run.folder / "samples").glob("*.png"))
-            if samples:
-                target = out / f"samples-{setting}.png"
-                shutil.copyfile(samples[-1], target)
-                grids.append((f"{setting} (seed {run.seed}, {samples[-1].stem})", target))
-                break
-    return grids
-
-
-@torch.no_grad()
-def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | None:
-    """PCA map of the evaluation classifier's features: real digits by class, and generated
-    samples coloured by the class they were drawn for (or, unconditionally, the predicted one)."""
-    import matplotlib.pyplot as plt
-
-    from modecollapse.data import load_dataset, spec
-    from modecollapse.metrics.conditional import pca_2d
-    from modecollapse.metrics.diversity import seeded_subset
-    from modecollapse.metrics.evaluators import reference_features
-    from modecollapse.metrics.features import classifier_for, prepare_images
-    from modecollapse.metrics.scores import extract
-    from modecollapse.models import build_models
-    from modecollapse.models.classifier import load_classifier
-    from modecollapse.models.guided import LatentSampler
-    from modecollapse.training import checkpoint as ckpt
-
-    latest = ckpt.latest_checkpoint(run.folder)
-    if latest is None or not (run.folder / "config.toml").is_file():
-        return None
-    config = load_config(run.folder / "config.toml")
-    if (
-        config.model.family != "dcgan"
-        or spec(config.data.name).classifier is None
-        or spec(config.data.name).num_classes != 10
-    ):
-        return None
-    dataset = load_dataset(config.data)
-    tensors, _ = ckpt.load_checkpoint(latest)
-    generator, _ = build_models(config.model, dataset.sample_shape, dataset.num_classes)
-    ckpt.load_module("generator", generator, tensors)
-    sampler = LatentSampler(config.model, dataset.num_classes)
-    latent, intended = sampler.fixed(count, 11, "cpu")
-    classifier = load_classifier(classifier_for(config.data.name))
-    fake = extract(classifier, prepare_images(generator.eval()(latent).float(), "-1-1")[0])
-    real = reference_features(dataset, classifier.dataset, count)
-    real_labels = dataset.labels[
-        seeded_subset(torch.arange(len(dataset)), count)
-    ]  # reference_features' subset
-    real_xy, fake_xy = pca_2d(real.features, fake.features)
-    colours = intended if intended is not None else fake.predictions
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), dpi=100, sharex=True, sharey=True)
-    for ax, xy, labels, title in (
-        (axes[0], real_xy, real_labels, "real, by class"),
-        (
-            axes[1],
-            fake_xy,
-            colours,
-            "generated, by sub-space / label" if intended is not None else "generated, by predicted class",
-        ),
-    ):
-        points = ax.scatter(xy[:, 0], xy[:, 1], c=labels.cpu(), cmap="tab10", vmin=-0.5, vmax=9.5, s=4)
-        ax.set_title(title, fontsize=10)
-    fig.colorbar(points, ax=axes, ticks=range(10), label="class")
-    fig.suptitle(f"{run.setting_id}: classifier features, PCA of the real data", fontsize=10)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
 
 
 def build_report(folder: Path) -> Path:

@@ -19,6 +19,7 @@ from modecollapse.metrics.diversity import seeded_subset
 from modecollapse.metrics.features import classifier_for, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
 from modecollapse.metrics.scores import FeatureSet, extract, extract_cached, score
+from modecollapse.models import generate
 from modecollapse.models.classifier import load_classifier
 from modecollapse.models.guided import LatentSampler
 
@@ -30,22 +31,11 @@ def default_evaluator(
     dataset: Dataset, device: torch.device, num_samples: int, sampler: LatentSampler
 ) -> Evaluator | None:
     """The evaluator for a dataset's kind; latents come from `sampler` (fixed, EVAL_SEED)."""
-    if sampler.conditional:
-        return conditional_evaluator(dataset, sampler, device, num_samples)
     if dataset.kind == "points" and dataset.mode_means is not None:
         return _mixture_evaluator(dataset, sampler, device)
     if spec(dataset.name).classifier:
         return image_evaluator(dataset, sampler, device, num_samples)
     return None
-
-
-@torch.no_grad()
-def in_fp32(network: nn.Module, inputs: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
-    """network(inputs) in fp32, `chunk` rows at a time, autocast off: evaluation does not
-    depend on the precision or memory format a run trains with."""
-    with torch.autocast(inputs.device.type, enabled=False):
-        parts = inputs.split(chunk) if chunk else (inputs,)
-        return torch.cat([network(part.float()).float().contiguous() for part in parts])
 
 
 def _mixture_evaluator(dataset: Dataset, sampler: LatentSampler, device: torch.device) -> Evaluator:
@@ -54,7 +44,7 @@ def _mixture_evaluator(dataset: Dataset, sampler: LatentSampler, device: torch.d
 
     @torch.no_grad()
     def evaluate(generator: nn.Module, epoch: int) -> dict[str, float]:
-        return mixture_scores(in_fp32(generator, latent), means, std)
+        return mixture_scores(generate(generator, latent, None), means, std)
 
     return evaluate
 
@@ -70,53 +60,30 @@ def reference_features(dataset: Dataset, classifier_name: str, size: int = 10_00
 def image_evaluator(
     dataset: Dataset, sampler: LatentSampler, device: torch.device, num_samples: int
 ) -> Evaluator:
+    """The image scores of `METRICS`; for conditional generators also class-conditional accuracy
+    and per-class diversity, from class-balanced fixed latents (the same every evaluation)."""
     name = classifier_for(dataset.name)
     classifier = load_classifier(name)
     real = reference_features(dataset, name)
-    latent, _ = sampler.fixed(num_samples, EVAL_SEED, device)
+    latent, intended = sampler.fixed(num_samples, EVAL_SEED, device)
+    real_labels = None
+    if sampler.conditional:
+        subset = seeded_subset(torch.arange(len(dataset)), len(real)).to(dataset.labels.device)
+        real_labels = dataset.labels[subset].cpu()
 
     @torch.no_grad()
     def evaluate(generator: nn.Module, epoch: int) -> dict[str, float]:
-        images = in_fp32(generator, latent, 500).cpu()
+        images = generate(generator, latent, 500).cpu()
         fake = extract(classifier, prepare_images(images, "-1-1")[0])
         record: dict = {**score(fake, real), "classifier_sha256": classifier.sha256}
+        if real_labels is not None:
+            record.update(
+                conditional_scores(
+                    fake.features, fake.predictions, intended, real.features, real_labels, sampler.num_classes
+                )
+            )
         if fake.num_classes <= 25:
             record["class_counts"] = torch.bincount(fake.predictions, minlength=fake.num_classes).tolist()
-        return record
-
-    return evaluate
-
-
-def conditional_evaluator(
-    dataset: Dataset, sampler: LatentSampler, device: torch.device, num_samples: int
-) -> Evaluator:
-    """The image scores plus class-conditional accuracy and per-class diversity.
-
-    Samples are drawn class-balanced from fixed latents (the same every epoch)."""
-    name = classifier_for(dataset.name)
-    classifier = load_classifier(name)
-    real = reference_features(dataset, name)
-    real_labels = dataset.labels[
-        seeded_subset(torch.arange(len(dataset)), len(real)).to(dataset.labels.device)
-    ]
-    latent, intended = sampler.fixed(num_samples, EVAL_SEED, device)
-
-    @torch.no_grad()
-    def evaluate(generator: nn.Module, epoch: int) -> dict[str, float]:
-        images = in_fp32(generator, latent, 500).cpu()
-        fake = extract(classifier, prepare_images(images, "-1-1")[0])
-        record: dict = {**score(fake, real), "classifier_sha256": classifier.sha256}
-        record.update(
-            conditional_scores(
-                fake.features,
-                fake.predictions,
-                intended,
-                real.features,
-                real_labels.cpu(),
-                sampler.num_classes,
-            )
-        )
-        record["class_counts"] = torch.bincount(fake.predictions, minlength=fake.num_classes).tolist()
         return record
 
     return evaluate
@@ -154,8 +121,8 @@ def translation_evaluator(
 
     @torch.no_grad()
     def evaluate(g_ab: nn.Module, g_ba: nn.Module, epoch: int) -> dict[str, float]:
-        fake_b, fake_a = in_fp32(g_ab, inputs_a, 250), in_fp32(g_ba, inputs_b, 250)
-        cycled_a, cycled_b = in_fp32(g_ba, fake_b, 250), in_fp32(g_ab, fake_a, 250)
+        fake_b, fake_a = generate(g_ab, inputs_a, 250), generate(g_ba, inputs_b, 250)
+        cycled_a, cycled_b = generate(g_ba, fake_b, 250), generate(g_ab, fake_a, 250)
         measured_b = translation.measure_digits(fake_b, data.b_layout)
         features_b = extract(classifier, measured_b.crops)
         record = translation.translation_scores(features_b, data.a_digits[index_a], real_b)

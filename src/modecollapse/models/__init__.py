@@ -1,9 +1,11 @@
-"""Model families; `build_models` makes G and D from the [model] config and the data shape."""
+"""Model families; `build_models` makes G and D from the [model] config and the data shape,
+`build_cyclegan` the four CycleGAN networks, and `generate` runs any of them in chunks."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import torch
 from torch import nn
 
 from modecollapse.models.cyclegan import init_normal, patch_discriminator, resnet_generator
@@ -90,3 +92,12 @@ def build_cyclegan(
         for module in discriminators:
             apply_spectral_norm(module)
     return generators[0], generators[1], discriminators[0], discriminators[1]
+
+
+@torch.no_grad()
+def generate(network: nn.Module, inputs: torch.Tensor, chunk: int | None = 500) -> torch.Tensor:
+    """network(inputs) in fp32, `chunk` rows at a time, autocast off: what evaluation, diagnose
+    and reports see does not depend on the precision or memory format a run trained with."""
+    with torch.autocast(inputs.device.type, enabled=False):
+        parts = inputs.split(chunk) if chunk else (inputs,)
+        return torch.cat([network(part.float()).float().contiguous() for part in parts])

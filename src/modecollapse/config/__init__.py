@@ -1,0 +1,268 @@
+"""Typed, validated run configuration: TOML in, `Config` out, every mistake named.
+
+A config has five sections: [data], [model], [objective] (losses and the training-time
+anti-collapse switches), [train] and [detector] (collapse-detector thresholds).
+Architectural switches (spectral norm, packing, minibatch-stddev, minibatch discrimination)
+live in [model] because they are applied when the networks are built.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from modecollapse.config.sections import (
+    DataConfig,
+    DetectorConfig,
+    ModelConfig,
+    ObjectiveConfig,
+    TrainConfig,
+    _Section,
+)
+from modecollapse.data import DATASETS, dataset_kind, spec
+from modecollapse.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "Config", "DataConfig", "DetectorConfig", "ModelConfig", "ObjectiveConfig", "TrainConfig",
+    "apply_override", "config_from_dict", "config_to_toml", "load_config",
+]  # fmt: skip
+
+
+class Config(_Section):
+    name: str = "run"
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Config:
+        for key, name in (("data.name", self.data.name), ("data.base", self.data.base)):
+            if name not in DATASETS:
+                raise ValueError(_unknown_choice(key, name, sorted(DATASETS)))
+        kind = dataset_kind(self.data.name)
+        if self.model.family == "mlp" and kind != "points":
+            raise ValueError(
+                f"model.family = 'mlp' needs a 2-D point dataset (ring8, grid25), "
+                f"not '{self.data.name}'; use model.family = 'dcgan' for images"
+            )
+        if (self.model.family == "cyclegan") != (kind == "translation"):
+            raise ValueError(
+                f"model.family = '{self.model.family}' does not fit dataset '{self.data.name}': "
+                "translation pairs (spatial-one, spatial-two, mnist-rgb, mnist-svhn) need "
+                "model.family = 'cyclegan', and cyclegan needs one of them"
+            )
+        if self.model.family == "cyclegan":
+            if self.model.minibatch_discrimination:
+                raise ValueError(
+                    "model.minibatch_discrimination does not apply to the PatchGAN (one score per "
+                    "patch); use model.minibatch_stddev or model.pack with cyclegan"
+                )
+            if self.objective.unrolled_steps:
+                raise ValueError("objective.unrolled_steps is not supported with model.family = 'cyclegan'")
+            if self.train.lr_decay_epochs > self.train.epochs:
+                raise ValueError(
+                    f"train.lr_decay_epochs ({self.train.lr_decay_epochs}) exceeds train.epochs "
+                    f"({self.train.epochs})"
+                )
+        if self.model.conditioning != "none":
+            if self.model.family != "dcgan":
+                raise ValueError("model.conditioning needs model.family = 'dcgan'")
+            if not spec(self.data.name).conditional:
+                fits = ", ".join(name for name, s in DATASETS.items() if s.conditional)
+                raise ValueError(
+                    f"model.conditioning needs a class-labelled image dataset ({fits}), "
+                    f"not '{self.data.name}'"
+                )
+            if self.model.conditioning in ("embedding", "acgan") and (
+                self.model.pack > 1 or self.objective.history_buffer_size or self.objective.unrolled_steps
+            ):
+                raise ValueError(
+                    "model.pack, objective.history_buffer_size and objective.unrolled_steps do not "
+                    "combine with model.conditioning 'embedding' or 'acgan' (D needs each input's class)"
+                )
+        for family, keys in ONLY_FOR_FAMILY.items():
+            changed = _changed(self, keys)
+            if changed and self.model.family != family:
+                raise ValueError(
+                    f"{', '.join(changed)} only appl{'ies' if len(changed) == 1 else 'y'} to "
+                    f"model.family = '{family}' (it is '{self.model.family}')"
+                )
+        changed = _changed(self, NOT_FOR_CYCLEGAN)
+        if changed and self.model.family == "cyclegan":
+            raise ValueError(
+                f"{', '.join(changed)} do{'es' if len(changed) == 1 else ''} not apply to model.family = "
+                "'cyclegan' (it has no latent; mode seeking would compare inputs, not latents)"
+            )
+        if self.model.conditioning != "guided":
+            changed = _changed_from_default(self.model, "guided_") + _changed_from_default(
+                self.objective, "guide_"
+            )
+            if changed:
+                raise ValueError(
+                    f"{', '.join(changed)} only appl{'ies' if len(changed) == 1 else 'y'} to "
+                    "model.conditioning = 'guided' "
+                    f"(it is '{self.model.conditioning}')"
+                )
+        if self.train.eval_every_steps and self.train.eval_every_epochs != 1:
+            raise ValueError(
+                "train.eval_every_steps and train.eval_every_epochs are both set; keep one "
+                "(the step clock replaces the epoch clock)"
+            )
+        if self.model.family != "cyclegan" and self.train.batch_size < 2:
+            raise ValueError(f"train.batch_size must be at least 2 for model.family = '{self.model.family}'")
+        if self.model.family == "dcgan" and kind != "image":
+            raise ValueError(
+                f"model.family = 'dcgan' needs an image dataset, not '{self.data.name}'; "
+                "use model.family = 'mlp' for 2-D points"
+            )
+        if self.train.batch_size % self.model.pack:
+            raise ValueError(
+                f"train.batch_size ({self.train.batch_size}) must be a multiple of "
+                f"model.pack ({self.model.pack})"
+            )
+        if self.objective.loss == "rpgan":
+            if self.objective.label_flip_fraction:
+                raise ValueError(
+                    "objective.label_flip_fraction does not apply to objective.loss = 'rpgan' "
+                    "(it pairs each fake with a real input; there are no labels to flip)"
+                )
+            if self.model.family == "cyclegan" or self.model.conditioning in ("embedding", "acgan"):
+                raise ValueError(
+                    "objective.loss = 'rpgan' is not supported with model.family = 'cyclegan' or "
+                    "model.conditioning 'embedding'/'acgan'"
+                )
+        if self.objective.label_smoothing and self.objective.loss not in ("bce", "lsgan"):
+            raise ValueError(
+                "objective.label_smoothing needs objective.loss = 'bce' or 'lsgan' "
+                f"(targets mean nothing to '{self.objective.loss}')"
+            )
+        if self.objective.mode_seeking_weight and self.train.batch_size < 4:
+            raise ValueError("objective.mode_seeking_weight needs train.batch_size >= 4")
+        return self
+
+
+# keys a family's code never reads: set away from their defaults on another family, refused
+ONLY_FOR_FAMILY = {
+    "cyclegan": (
+        "model.resnet_blocks", "model.patch_layers", "train.lr_decay_epochs",
+        "objective.cycle_weight", "objective.identity_weight",
+    ),
+    "dcgan": ("model.g_activation", "model.d_norm", "model.dcgan_layout"),
+    "mlp": ("model.mlp_hidden_layers",),
+}  # fmt: skip
+NOT_FOR_CYCLEGAN = (
+    "model.latent_dim", "model.latent_distribution", "train.d_steps", "train.g_steps",
+    "objective.mode_seeking_weight",
+)  # fmt: skip
+
+
+def _changed(config: Config, keys: tuple[str, ...]) -> list[str]:
+    """Those of the dotted `keys` whose value in `config` is not the default."""
+    changed = []
+    for key in keys:
+        section, name = key.split(".")
+        part = getattr(config, section)
+        if getattr(part, name) != type(part).model_fields[name].default:
+            changed.append(key)
+    return changed
+
+
+# --- loading, overrides, saving ---------------------------------------------------------
+
+
+def _changed_from_default(section: BaseModel, prefix: str) -> list[str]:
+    """`section.key` for each field starting with `prefix` whose value is not its default."""
+    name = type(section).__name__.removesuffix("Config").lower()
+    return [
+        f"{name}.{key}"
+        for key, field in type(section).model_fields.items()
+        if key.startswith(prefix) and getattr(section, key) != field.default
+    ]
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Read a TOML config (or the defaults), apply `key=value` overrides, validate."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            raw = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    for override in overrides or []:
+        apply_override(raw, override)
+    return config_from_dict(raw, source=str(path) if path else "config")
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
+    """Validate a plain dict into a Config, turning pydantic's errors into sentences."""
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(f"{source}: " + "; ".join(_explain(e) for e in error.errors())) from None
+
+
+def apply_override(raw: dict[str, Any], override: str) -> None:
+    """Apply `section.key=value`; the value is parsed as TOML, else taken as a string."""
+    if "=" not in override:
+        raise ConfigError(f"--set needs key=value, got '{override}'")
+    dotted, text = (part.strip() for part in override.split("=", 1))
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    *parents, leaf = dotted.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: '{part}' is a value, not a section")
+    node[leaf] = value
+
+
+def config_to_toml(config: Config) -> str:
+    """The resolved config as TOML (None values are left out: they mean 'default')."""
+    return tomli_w.dumps(config.model_dump(mode="json", exclude_none=True))
+
+
+def _explain(error: dict[str, Any]) -> str:
+    loc = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return _unknown_key(error["loc"])
+    if error["type"] == "value_error":
+        return str(error["ctx"]["error"])
+    return f"{loc} = {error.get('input')!r}: {error['msg']}"
+
+
+def _unknown_key(loc: tuple) -> str:
+    *parents, leaf = (str(part) for part in loc)
+    model: type[BaseModel] = Config
+    for part in parents:
+        model = model.model_fields[part].annotation  # type: ignore[assignment]
+    valid = sorted(model.model_fields)
+    where = ".".join(parents)
+    full = f"{where}.{leaf}" if where else leaf
+    close = difflib.get_close_matches(leaf, valid, n=1, cutoff=0.5)
+    hint = f"did you mean '{where + '.' if where else ''}{close[0]}'? " if close else ""
+    section = f"[{where}]" if where else "the top level"
+    return f"unknown key '{full}': {hint}valid keys in {section}: {', '.join(valid)}"
+
+
+def _unknown_choice(key: str, value: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(value, valid, n=1, cutoff=0.5)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"{key} = '{value}' is not known: {hint}choose one of {', '.join(valid)}"

@@ -1,0 +1,199 @@
+"""The five sections of a run config, each key with its default and meaning."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    name: str = "mnist-5k"
+    """Dataset from the registry (`modecollapse data list`)."""
+    data_dir: str | None = None
+    """Folder with the raw files; else $MODECOLLAPSE_DATA, the cache, system paths, download."""
+    split: Literal["train", "test", "all"] = "train"
+    """MNIST/Fashion-MNIST split: train (60k, as the classic DCGAN), test (10k) or all (70k)."""
+    image_size: int | None = Field(default=None, ge=8, le=256)
+    """Resize images to this side length (None keeps 28); DCGAN-64 needs 64."""
+    num_samples: int | None = Field(default=None, ge=1)
+    """Use a seeded random subset of this size; for synthetic sets, how many to generate."""
+    base: str = "mnist-5k"
+    """Digit source that stacked-mnist and the translation pairs are built from."""
+    mixture_std: float | None = Field(default=None, gt=0)
+    """Std of each 2-D Gaussian (defaults: ring8 0.02, grid25 0.05, as published)."""
+    canvas_size: int | None = Field(default=None, ge=16, le=256)
+    """spatial-one/-two canvas side (defaults: 56 and 64)."""
+    layout_a: list[tuple[float, float, float, float]] | None = None
+    """spatial-*: one [x, y, scale, rotation] per digit of domain A; x, y are fractions of the
+    canvas (y down), scale is relative to a 28-pixel digit, rotation in degrees."""
+    layout_b: list[tuple[float, float, float, float]] | None = None
+    """spatial-*: the same for domain B."""
+    seed: int = 0
+    """Seed for subsets and synthetic data; fixed across training seeds on purpose."""
+    download: bool = True
+    """Allow downloading missing files from the official mirrors."""
+
+
+class ModelConfig(_Section):
+    family: Literal["dcgan", "mlp", "cyclegan"] = "dcgan"
+    """dcgan (images), mlp (2-D points), cyclegan (unpaired translation pairs)."""
+    latent_dim: int = Field(default=100, ge=1)
+    g_width: int = Field(default=64, ge=1)
+    """Generator width: ngf for DCGAN, hidden units for the MLP."""
+    d_width: int = Field(default=64, ge=1)
+    """Discriminator width: ndf for DCGAN, hidden units for the MLP."""
+    latent_distribution: Literal["normal", "uniform"] = "normal"
+    """z ~ N(0, I), or uniform on [-1, 1] (DCGAN-tensorflow and PacGAN's code)."""
+    mlp_hidden_layers: int = Field(default=3, ge=1)
+    g_activation: Literal["relu", "identity"] = "relu"
+    """DCGAN generator hidden activation. 'identity' reproduces code that wrote
+    nn.LeakyReLU(True): the first argument is the negative slope, so the slope is 1.0."""
+    dcgan_layout: Literal["classic", "pacgan"] = "classic"
+    """DCGAN layout: classic (PyTorch example, 4x4 kernels, G from 1x1 by transposed convs) or
+    pacgan (DCGAN-tensorflow as PacGAN's Stacked MNIST code: 5x5 kernels, linear first G layer,
+    four stride-2 stages, widths up to 8 x width); see models/dcgan.py."""
+    d_norm: Literal["batch", "none"] = "batch"
+    """Normalization inside the DCGAN discriminator (the classic DCGAN uses batch)."""
+    spectral_norm: bool = False
+    """Spectral normalization on every discriminator weight (Miyato et al. 2018)."""
+    minibatch_stddev: bool = False
+    """Append the minibatch standard deviation as a feature before D's head (Karras 2018)."""
+    minibatch_stddev_group: int = Field(default=4, ge=2)
+    minibatch_discrimination: bool = False
+    """Salimans et al. 2016 minibatch discrimination layer before D's head."""
+    minibatch_discrimination_kernels: int = Field(default=100, ge=1)
+    minibatch_discrimination_kernel_dim: int = Field(default=5, ge=1)
+    conditioning: Literal["none", "guided", "embedding", "acgan"] = "none"
+    """DCGAN class conditioning: none; guided (class-partitioned latent + guide classifier, see
+    models/guided.py); embedding (conditional GAN); acgan (auxiliary-classifier GAN)."""
+    guided_subspace_dim: int = Field(default=10, ge=1)
+    """guided: dims of each class's latent block (z has num_classes x this many dims)."""
+    guided_other_blocks: Literal["zero", "noise"] = "zero"
+    """guided: what fills the blocks of the classes not drawn."""
+    guided_variant: Literal["corrected", "as_published"] = "corrected"
+    """guided: as_published feeds the integer label into the latent and computes the per-class
+    variance over a singleton axis (always zero), as the public code does."""
+    resnet_blocks: int = Field(default=9, ge=0)
+    """CycleGAN generator: residual blocks (the reference uses 9 at 256 px, 6 at 128 px)."""
+    patch_layers: int = Field(default=3, ge=1)
+    """CycleGAN PatchGAN depth: 3 = the 70x70 PatchGAN; 2 suits 28-32 pixel images."""
+    pack: int = Field(default=1, ge=1)
+    """PacGAN: D judges `pack` samples at once, concatenated along channels (Lin et al. 2018)."""
+
+
+class ObjectiveConfig(_Section):
+    loss: Literal["bce", "lsgan", "hinge", "wgan-gp", "rpgan"] = "bce"
+    """bce = non-saturating GAN loss; lsgan = least squares; hinge; wgan-gp (Gulrajani 2017);
+    rpgan = relativistic pairing, softplus(D(fake) - D(real)) over paired inputs (R3GAN's loss
+    with r1_gamma = r2_gamma, Huang et al. 2024)."""
+    gp_weight: float = Field(default=10.0, ge=0)
+    """Gradient-penalty weight for wgan-gp."""
+    r1_gamma: float = Field(default=0.0, ge=0)
+    """R1 penalty gamma/2 * E|grad D(x_real)|^2 (Mescheder et al. 2018); 0 = off."""
+    r2_gamma: float = Field(default=0.0, ge=0)
+    """R2 penalty gamma/2 * E|grad D(x_fake)|^2 on generated inputs (R3GAN uses R1 + R2); 0 = off."""
+    label_flip_fraction: float = Field(default=0.0, ge=0, le=1)
+    """Fraction of D's real and fake labels flipped each step."""
+    label_flip_rounding: Literal["bernoulli", "floor"] = "bernoulli"
+    """bernoulli: each label flips with probability p; floor: exactly int(batch*p) per batch."""
+    label_smoothing: float = Field(default=0.0, ge=0, lt=0.5)
+    """One-sided label smoothing: real target becomes 1 - label_smoothing."""
+    instance_noise_std: float = Field(default=0.0, ge=0)
+    """Gaussian noise added to every D input (real and fake)."""
+    instance_noise_anneal_steps: int = Field(default=0, ge=0)
+    """Anneal the noise std linearly to zero over this many steps; 0 = constant."""
+    unrolled_steps: int = Field(default=0, ge=0)
+    """Unrolled GAN: G is updated against D after k look-ahead D steps (Metz et al. 2017)."""
+    mode_seeking_weight: float = Field(default=0.0, ge=0)
+    """Mode-seeking regularizer weight (Mao et al. 2019); 0 = off."""
+    history_buffer_size: int = Field(default=0, ge=0)
+    """Keep this many past fakes and show D a mix of old and new ones; 0 = off."""
+    history_buffer_fraction: float = Field(default=0.5, ge=0, le=1)
+    """Probability that a fake shown to D is swapped for one from the history buffer."""
+    guide_classifier: str = "guide-mnist"
+    """guided: the shipped guide network (never the evaluation classifier)."""
+    guide_class_weight: float = Field(default=0.1, ge=0)
+    """guided: lambda_cls, weight of the guide's cross-entropy on G(z_k) vs k."""
+    guide_variance_weight: float = Field(default=0.1, ge=0)
+    """guided: lambda_var, weight of the per-class feature-statistics distance to real data."""
+    guide_start_step: int = Field(default=0, ge=0)
+    """guided: G step at which the guide terms switch on (before it: a plain GAN on the block latent)."""
+    guide_warmup_steps: int = Field(default=0, ge=0)
+    """guided: then ramp both guide weights linearly from 0 over this many steps (0 = at once)."""
+    guide_match_means: bool = False
+    """guided: also match per-class feature means, not only variances."""
+    guide_balance: bool = True
+    """guided: rescale each guide term every step so its gradient on G's output layer is its
+    weight times the adversarial term's (an adaptive weight, as in Esser et al. 2021), so the
+    weights say how hard the guide pulls relative to D; off = fixed weights, whose raw gradient
+    is 20-100x the adversarial one with our guide (G then never learns digits)."""
+    acgan_class_weight: float = Field(default=1.0, ge=0)
+    """acgan: weight of the auxiliary classification loss for D and G."""
+    cycle_weight: float = Field(default=10.0, ge=0)
+    """CycleGAN: weight of the L1 cycle-consistency loss (lambda = 10 in Zhu et al.)."""
+    identity_weight: float = Field(default=0.5, ge=0)
+    """CycleGAN: identity loss weight as a multiple of cycle_weight (0.5 in the reference; 0 = off)."""
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(default=5, ge=1)
+    max_steps: int | None = Field(default=None, ge=1)
+    """Stop after this many generator steps, even inside an epoch."""
+    batch_size: int = Field(default=64, ge=1)
+    """Images per step (at least 2 for dcgan/mlp, whose BatchNorm needs a batch; CycleGAN's
+    reference uses 1)."""
+    lr_g: float = Field(default=2e-4, gt=0)
+    lr_d: float = Field(default=2e-4, gt=0)
+    beta1: float = Field(default=0.5, ge=0, lt=1)
+    beta2: float = Field(default=0.999, ge=0, lt=1)
+    d_steps: int = Field(default=1, ge=1)
+    """Discriminator updates per step (n_critic; WGAN-GP uses 5)."""
+    g_steps: int = Field(default=1, ge=1)
+    """Generator updates per step, on the same z (PacGAN's Stacked MNIST code: 2, after
+    DCGAN-tensorflow's "run g_optim twice to make sure that d_loss does not go to zero")."""
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """auto: bf16 autocast for conv models where the hardware runs bf16 natively (AVX512-BF16
+    or AMX CPUs, CUDA >= 8.0), else fp32; see speed.py. Evaluation always runs in fp32."""
+    memory_format: Literal["auto", "contiguous", "channels_last"] = "auto"
+    """auto: channels_last where it measured faster (DCGAN), else contiguous."""
+    num_threads: int | None = Field(default=None, ge=1)
+    """CPU threads for torch; None leaves torch's default (all cores; sweeps use 1 per run)."""
+    log_every: int = Field(default=25, ge=1)
+    """Flush per-step metrics (and check for NaN) every this many steps."""
+    sample_every: int = Field(default=500, ge=1)
+    checkpoint_every: int = Field(default=500, ge=1)
+    keep_checkpoints: int = Field(default=2, ge=1)
+    lr_decay_epochs: int = Field(default=0, ge=0)
+    """Keep the learning rates for epochs - lr_decay_epochs epochs, then decay them linearly
+    to zero (the CycleGAN schedule; 0 = constant)."""
+    eval_every_epochs: int = Field(default=1, ge=1)
+    """Score the generator every this many epochs (unless eval_every_steps is set)."""
+    eval_every_steps: int | None = Field(default=None, ge=1)
+    """Score the generator every this many steps instead: a clock that does not depend on the
+    dataset's size (an epoch of mnist-5k is only 78 steps at batch 64)."""
+    eval_samples: int = Field(default=2000, ge=100)
+    """Generated images scored at each evaluation (image datasets)."""
+    num_sample_images: int = Field(default=64, ge=1)
+    tensorboard: bool = True
+    progress: bool = True
+
+
+class DetectorConfig(_Section):
+    """Thresholds of the collapse detector; see metrics/detector.py for the rule."""
+
+    collapsed_modes_fraction: float = Field(default=0.1, ge=0, le=1)
+    collapsed_diversity_ratio: float = Field(default=0.3, ge=0)
+    collapsed_near_duplicate_rate: float = Field(default=0.5, ge=0, le=1)
+    partial_modes_fraction: float = Field(default=0.95, ge=0, le=1)
+    partial_kl_uniform: float = Field(default=0.1, ge=0)
+    partial_diversity_ratio: float = Field(default=0.75, ge=0)
+    partial_near_duplicate_rate: float = Field(default=0.2, ge=0, le=1)
+    patience: int = Field(default=2, ge=1)
+    """Consecutive non-healthy evaluations that confirm a collapse."""

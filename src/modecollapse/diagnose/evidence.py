@@ -1,0 +1,94 @@
+"""The evidence a verdict comes with: sample grid, class histogram, samples by class, and
+the text report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from modecollapse.images import save_grid
+
+
+def write_evidence(report: dict[str, Any], out: Path) -> list[Path]:
+    """Sample grid, class histogram, and a grid of samples grouped by predicted class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    images, predictions = report["_images"], report["_predictions"]
+    written = [save_grid(images[:100], out / "samples.png", columns=10)]  # translators: input, output pairs
+    counts = report["class_counts"]
+    fig, ax = plt.subplots(figsize=(6 if len(counts) <= 10 else 10, 3), dpi=100)
+    ax.bar(range(len(counts)), counts, color="tab:blue", width=1.0 if len(counts) > 10 else 0.8)
+    ax.axhline(sum(counts) / len(counts), color="red", linestyle="--", label="uniform")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("samples")
+    ax.set_title(f"{report['verdict']}: {report['scores']['modes']:.0f} modes", fontsize=10)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "class_histogram.png")
+    plt.close(fig)
+    written.append(out / "class_histogram.png")
+    if predictions is not None and len(counts) <= 10:
+        rows = []
+        for label in range(len(counts)):
+            members = images[predictions == label][:10]
+            row = torch.full((10, *images.shape[1:]), -1.0)
+            row[: len(members)] = members
+            rows.append(row)
+        written.append(save_grid(torch.cat(rows), out / "samples_by_class.png", columns=10))
+    return written
+
+
+def format_report(report: dict[str, Any]) -> str:
+    s = report["scores"]
+    lines = [
+        f"verdict: {report['verdict'].upper()}",
+        *[f"  - {reason}" for reason in report["reasons"]],
+        "",
+        f"modes covered      {s['modes']:.0f} / {s['num_classes']:.0f}",
+        f"KL(gen || uniform) {s['kl_uniform']:.4f}    KL(gen || data) {s['kl_prior']:.4f}",
+        f"largest class      {100 * s['largest_class_share']:.1f}% of samples",
+    ]
+    if "classifier_score" in s:
+        lines.append(f"classifier score   {s['classifier_score']:.3f} +- {s['classifier_score_std']:.3f}")
+    lines += [
+        f"FCD                {s['fcd']:.3f}",
+        f"precision / recall {s['precision']:.3f} / {s['recall']:.3f}   (k=3)",
+        f"density / coverage {s['density']:.3f} / {s['coverage']:.3f}   (k=5)",
+        f"diversity vs real  {s['diversity_ratio']:.3f}",
+        f"near-duplicates    {100 * s['near_duplicate_rate']:.1f}%",
+        f"samples            {s['num_samples']:.0f}",
+    ]
+    if "class_conditional_accuracy" in s:
+        per_class = ", ".join(f"{k}: {v:.2f}" for k, v in enumerate(report.get("per_class_diversity", [])))
+        lines += [
+            f"class accuracy     {100 * s['class_conditional_accuracy']:.1f}%  (drawn as class k, read as k)",
+            f"per-class variety  {per_class}  (generated / real within-class variance)",
+        ]
+    if "identity_kept" in s:
+        lines.append(
+            f"identity kept      {100 * s['identity_kept']:.1f}% of translations show the input's digit(s)"
+        )
+    if "spatial_accuracy" in s:
+        lines.append(
+            f"spatial rule       {100 * s['spatial_accuracy']:.1f}% in place and size; centroid error "
+            f"{s['position_error_px']:.1f} px, size error {100 * s['size_error']:.0f}%"
+        )
+    if "cycle_error_a" in s:
+        lines.append(
+            f"cycle error        A {s['cycle_error_a']:.4f}, B {s['cycle_error_b']:.4f} "
+            "(mean |x - F(G(x))|, 0..1)"
+        )
+    if "latent" in report:
+        lines.append(f"latent probe       {report['latent']['statement']}")
+    lines += [
+        f"classifier         {report['classifier']['dataset']}, sha256 {report['classifier']['sha256']}",
+        f"reference          {report['reference']}",
+        *[f"input: {note}" for note in report["input_notes"]],
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,147 @@
+"""The report's figures: metric curves per setting, class histograms, sample grids and PCA
+feature maps of generated against real data."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import torch
+
+from modecollapse.config import load_config
+from modecollapse.experiments.results import PLOTTED, RunResult, number
+
+
+def plot_metrics(results: list[RunResult], out: Path) -> list[Path]:
+    """Each metric vs epoch, one line per setting (mean over seeds), +-1 std shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    paths = []
+    settings = list(dict.fromkeys(r.setting_id for r in results))
+    for metric in PLOTTED:
+        if not any(metric in e for r in results for e in r.evals):
+            continue
+        fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+        for setting in settings:
+            series: dict[int, list[float]] = {}
+            for run in (r for r in results if r.setting_id == setting):
+                for record in run.evals:
+                    if number(record.get(metric)) and math.isfinite(record[metric]):
+                        series.setdefault(record["epoch"], []).append(float(record[metric]))
+            if not series:
+                continue
+            epochs = sorted(series)
+            mean = np.array([np.mean(series[e]) for e in epochs])
+            std = np.array([np.std(series[e]) for e in epochs])
+            ax.plot(epochs, mean, marker="o", markersize=3, label=setting)
+            ax.fill_between(epochs, mean - std, mean + std, alpha=0.2)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        path = out / f"metric-{metric}.png"
+        fig.savefig(path)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def plot_histograms(results: list[RunResult], out: Path) -> Path | None:
+    """Final class (or mixture-mode) histogram per setting, averaged over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    settings = [s for s in dict.fromkeys(r.setting_id for r in results)
+                if any("class_counts" in r.final for r in results if r.setting_id == s)]  # fmt: skip
+    if not settings:
+        return None
+    fig, axes = plt.subplots(len(settings), 1, figsize=(6, 1.6 * len(settings)), dpi=100, squeeze=False)
+    for ax, setting in zip(axes[:, 0], settings, strict=True):
+        counts = [
+            np.array(r.final["class_counts"], float)
+            for r in results
+            if r.setting_id == setting and "class_counts" in r.final
+        ]
+        filled = [c / c.sum() for c in counts if c.sum() > 0]
+        shares = np.mean(filled, axis=0) if filled else np.zeros(len(counts[0]))
+        ax.bar(range(len(shares)), shares)
+        ax.axhline(1 / len(shares), color="red", linestyle="--", linewidth=1)
+        ax.set_ylabel("share", fontsize=7)
+        ax.set_title(setting, fontsize=8)
+    axes[-1, 0].set_xlabel("class / mode")
+    fig.tight_layout()
+    path = out / "class-histograms.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def copy_sample_grids(results: list[RunResult], out: Path) -> list[tuple[str, Path]]:
+    """The newest sample grid of each setting's first finished seed."""
+    grids = []
+    for setting in dict.fromkeys(r.setting_id for r in results):
+        for run in (r for r in results if r.setting_id == setting):
+            samples = sorted((run.folder / "samples").glob("*.png"))
+            if samples:
+                target = out / f"samples-{setting}.png"
+                shutil.copyfile(samples[-1], target)
+                grids.append((f"{setting} (seed {run.seed}, {samples[-1].stem})", target))
+                break
+    return grids
+
+
+@torch.no_grad()
+def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | None:
+    """PCA map of the evaluation classifier's features: real digits by class, and generated
+    samples coloured by the class they were drawn for (or, unconditionally, the predicted one)."""
+    import matplotlib.pyplot as plt
+
+    from modecollapse.data import load_dataset, spec
+    from modecollapse.metrics.conditional import pca_2d
+    from modecollapse.metrics.diversity import seeded_subset
+    from modecollapse.metrics.evaluators import reference_features
+    from modecollapse.metrics.features import classifier_for, prepare_images
+    from modecollapse.metrics.scores import extract
+    from modecollapse.models.classifier import load_classifier
+    from modecollapse.trained import load_run
+    from modecollapse.training import checkpoint as ckpt
+
+    if ckpt.latest_checkpoint(run.folder) is None or not (run.folder / "config.toml").is_file():
+        return None
+    config = load_config(run.folder / "config.toml")
+    data_spec = spec(config.data.name)
+    if config.model.family != "dcgan" or data_spec.classifier is None or data_spec.num_classes != 10:
+        return None
+    trained = load_run(run.folder)
+    images, intended = trained.sample(count, 11)
+    classifier = load_classifier(classifier_for(config.data.name))
+    fake = extract(classifier, prepare_images(images, "-1-1")[0])
+    dataset = load_dataset(config.data)
+    real = reference_features(dataset, classifier.dataset, count)
+    real_labels = dataset.labels[seeded_subset(torch.arange(len(dataset)), count)]  # as reference_features
+    real_xy, fake_xy = pca_2d(real.features, fake.features)
+    colours = intended if intended is not None else fake.predictions
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), dpi=100, sharex=True, sharey=True)
+    generated = "generated, by sub-space / label" if intended is not None else "generated, by predicted class"
+    for ax, xy, labels, title in (
+        (axes[0], real_xy, real_labels, "real, by class"),
+        (axes[1], fake_xy, colours, generated),
+    ):
+        points = ax.scatter(xy[:, 0], xy[:, 1], c=labels.cpu(), cmap="tab10", vmin=-0.5, vmax=9.5, s=4)
+        ax.set_title(title, fontsize=10)
+    fig.colorbar(points, ax=axes, ticks=range(10), label="class")
+    fig.suptitle(f"{run.setting_id}: classifier features, PCA of the real data", fontsize=10)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+

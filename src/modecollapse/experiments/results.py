@@ -1,0 +1,64 @@
+"""A sweep's or a run's results as the report reads them: one `RunResult` per run folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modecollapse.config import load_config
+from modecollapse.errors import ModeCollapseError
+from modecollapse.experiments.executors import run_status
+from modecollapse.experiments.sweep import INDEX, read_index
+from modecollapse.metrics.detector import detect
+from modecollapse.training.logging import read_records
+
+SKIP = {"type", "step", "epoch", "num_samples", "num_classes", "classifier_sha256", "class_counts",
+        "per_class_diversity"}  # fmt: skip
+PLOTTED = ("modes", "high_quality", "reverse_kl", "kl_uniform", "fcd", "precision", "recall",
+           "coverage", "diversity_ratio", "near_duplicate_rate",
+           "identity_kept", "spatial_accuracy", "position_error_px", "cycle_error_a")  # fmt: skip
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    setting_id: str
+    seed: int
+    folder: Path
+    status: dict[str, Any]
+    evals: list[dict[str, Any]]
+
+    @property
+    def final(self) -> dict[str, Any]:
+        return self.evals[-1] if self.evals else {}
+
+    @property
+    def detector(self) -> dict[str, Any]:
+        """The detector re-run over the logged evaluations with the run's own [detector] rules,
+        so a report applies today's rule to every run alike."""
+        rules = None
+        if (self.folder / "config.toml").is_file():
+            rules = load_config(self.folder / "config.toml").detector
+        return detect([(record["epoch"], record) for record in self.evals], rules)
+
+
+def collect(folder: Path) -> list[RunResult]:
+    folder = Path(folder)
+    if (folder / INDEX).is_file():
+        runs = read_index(folder)["runs"]
+        entries = [(r["id"], r["setting_id"], r["seed"], folder / r["dir"]) for r in runs]
+    elif (folder / "config.toml").is_file():
+        entries = [(folder.name, folder.name, 0, folder)]
+    else:
+        raise ModeCollapseError(
+            f"{folder} is neither a sweep folder (index.json) nor a run folder (config.toml)"
+        )
+    return [
+        RunResult(run_id, setting, seed, path, run_status(path), read_records(path / "metrics.jsonl", "eval"))
+        for run_id, setting, seed, path in entries
+    ]
+
+
+def number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -1,0 +1,31 @@
+import json
+
+import pytest
+
+from modecollapse.errors import CheckpointError
+from modecollapse.training.loop import train
+from modecollapse.training.run import epoch_of, evaluates_at
+from tests.conftest import tiny_ring_config
+
+
+def test_epoch_clock_and_step_clock():
+    cfg = tiny_ring_config(train={"eval_every_epochs": 2}).train
+    assert [s for s in range(1, 41) if evaluates_at(cfg, s, 10, s == 35)] == [20, 35, 40]
+    steps = tiny_ring_config(train={"eval_every_steps": 15}).train
+    assert [s for s in range(1, 41) if evaluates_at(steps, s, 10, s == 40)] == [15, 30, 40]
+    assert (epoch_of(20, 10), epoch_of(25, 10)) == (2, 2.5)
+
+
+def test_a_resume_with_another_config_names_the_change(tmp_path):
+    train(tiny_ring_config(train={"max_steps": 10}), tmp_path / "run")
+    with pytest.raises(CheckpointError, match=r"train.max_steps: 10 -> None"):
+        train(tiny_ring_config(), tmp_path / "run", resume=True)
+
+
+def test_the_summary_records_the_run_for_reproduction(tmp_path):
+    summary = train(tiny_ring_config(), tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert saved == summary
+    for key in ("git_commit", "modecollapse_version", "torch", "speed", "dataset", "time_shares"):
+        assert key in saved
+    assert saved["speed"]["precision"] == "fp32"  # the MLP trains in fp32 everywhere
