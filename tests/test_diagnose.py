@@ -225,3 +225,31 @@ def test_diagnose_judges_a_conditional_generator_per_class(tmp_path, conditionin
     assert "class accuracy" in text and "per-class variety" in text
     written = write_evidence(report, tmp_path / "evidence")
     assert "samples_by_class.png" in [p.name for p in written]
+
+
+def test_two_dimensional_samples_are_judged_with_the_mixture_rules(tmp_path):
+    from tests.metrics.test_mixtures import GRID, GRID_STD, real, smeared_ring
+
+    np.save(tmp_path / "grid.npy", real(GRID, GRID_STD).numpy())
+    np.save(tmp_path / "smear.npy", smeared_ring().numpy())
+    report = diagnose(tmp_path / "grid.npy", dataset="grid25")
+    assert report["verdict"] == "healthy" and report["scores"]["modes_well_formed"] == 25
+    out = tmp_path / "evidence"
+    assert main(["diagnose", str(tmp_path / "smear.npy"), "--dataset", "ring8", "--out", str(out)]) == 5
+    assert (out / "samples.png").is_file() and (out / "class_histogram.png").is_file()
+    smear = diagnose(tmp_path / "smear.npy", dataset="ring8")
+    assert smear["scores"]["modes"] == 8 and smear["scores"]["modes_well_formed"] == 0
+    assert "well formed" in format_report(smear)
+    with pytest.raises(ModeCollapseError, match="--dataset ring8 or grid25"):
+        diagnose(tmp_path / "grid.npy")
+    np.save(tmp_path / "wide.npy", np.zeros((10, 3), np.float32))
+    with pytest.raises(ModeCollapseError, match=r"shape \(N, 2\)"):
+        diagnose(tmp_path / "wide.npy", dataset="ring8")
+
+
+def test_a_ring_run_is_judged_from_its_generator(tmp_path):
+    from tests.conftest import tiny_ring_config
+
+    train(tiny_ring_config(), tmp_path / "run")
+    report = diagnose(tmp_path / "run")
+    assert report["reference"].startswith("ring8") and report["scores"]["num_samples"] == 2500

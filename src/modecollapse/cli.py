@@ -86,8 +86,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     diagnose.add_argument(
         "--dataset",
-        choices=[name for name, s in DATASETS.items() if s.kind == "image" and s.classifier],
-        help="what the samples imitate (default: the run's dataset, else mnist)",
+        choices=[n for n, s in DATASETS.items() if s.kind == "points" or s.kind == "image" and s.classifier],
+        help="what the samples imitate (default: the run's dataset, else mnist); ring8 and grid25 "
+        "judge N x 2 point arrays",
     )
     diagnose.add_argument("--num-samples", type=int, default=10_000, help="samples to draw from a generator")
     diagnose.add_argument("--latent-dim", type=int, help="latent size of a TorchScript generator")

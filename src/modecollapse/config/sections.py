@@ -195,5 +195,7 @@ class DetectorConfig(_Section):
     partial_kl_uniform: float = Field(default=0.1, ge=0)
     partial_diversity_ratio: float = Field(default=0.75, ge=0)
     partial_near_duplicate_rate: float = Field(default=0.2, ge=0, le=1)
+    partial_high_quality: float = Field(default=0.9, ge=0, le=1)
+    """2-D mixtures: partial collapse below this share of samples within 3 std of a mode."""
     patience: int = Field(default=2, ge=1)
     """Consecutive non-healthy evaluations that confirm a collapse."""

@@ -9,6 +9,7 @@ from modecollapse.diagnose.inputs import PROBE_SEED, Samples, load_samples
 from modecollapse.diagnose.verdict import (
     EXIT_CODES,
     diagnose,
+    diagnose_points,
     diagnose_translator,
     is_translator,
     probe_latent,
@@ -16,6 +17,7 @@ from modecollapse.diagnose.verdict import (
 )
 
 __all__ = [
-    "EXIT_CODES", "PROBE_SEED", "Samples", "diagnose", "diagnose_translator", "format_report",
+    "EXIT_CODES", "PROBE_SEED", "Samples", "diagnose", "diagnose_points", "diagnose_translator",
+    "format_report",
     "is_translator", "load_samples", "probe_latent", "real_reference", "write_evidence",
 ]  # fmt: skip

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from modecollapse.images import save_grid
+from modecollapse.images import save_grid, save_scatter
 
 
 def write_evidence(report: dict[str, Any], out: Path) -> list[Path]:
@@ -16,23 +16,17 @@ def write_evidence(report: dict[str, Any], out: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
+    if "_points" in report:
+        return [
+            save_scatter(report["_points"], out / "samples.png", report["_means"], title=report["verdict"]),
+            _histogram(report, out, "mode"),
+        ]
     images, predictions = report["_images"], report["_predictions"]
     written = [save_grid(images[:100], out / "samples.png", columns=10)]  # translators: input, output pairs
+    written.append(_histogram(report, out, "predicted class"))
     counts = report["class_counts"]
-    fig, ax = plt.subplots(figsize=(6 if len(counts) <= 10 else 10, 3), dpi=100)
-    ax.bar(range(len(counts)), counts, color="tab:blue", width=1.0 if len(counts) > 10 else 0.8)
-    ax.axhline(sum(counts) / len(counts), color="red", linestyle="--", label="uniform")
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("samples")
-    ax.set_title(f"{report['verdict']}: {report['scores']['modes']:.0f} modes", fontsize=10)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "class_histogram.png")
-    plt.close(fig)
-    written.append(out / "class_histogram.png")
     if predictions is not None and len(counts) <= 10:
         rows = []
         for label in range(len(counts)):
@@ -44,8 +38,31 @@ def write_evidence(report: dict[str, Any], out: Path) -> list[Path]:
     return written
 
 
+def _histogram(report: dict[str, Any], out: Path, unit: str) -> Path:
+    """Samples per class (or mixture mode) against a uniform share."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = report["class_counts"]
+    fig, ax = plt.subplots(figsize=(6 if len(counts) <= 10 else 10, 3), dpi=100)
+    ax.bar(range(len(counts)), counts, color="tab:blue", width=1.0 if len(counts) > 10 else 0.8)
+    ax.axhline(sum(counts) / len(counts), color="red", linestyle="--", label="uniform")
+    ax.set_xlabel(unit)
+    ax.set_ylabel("samples")
+    ax.set_title(f"{report['verdict']}: {report['scores']['modes']:.0f} modes", fontsize=10)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "class_histogram.png")
+    plt.close(fig)
+    return out / "class_histogram.png"
+
+
 def format_report(report: dict[str, Any]) -> str:
     s = report["scores"]
+    if "modes_well_formed" in s:
+        return _format_points(report)
     lines = [
         f"verdict: {report['verdict'].upper()}",
         *[f"  - {reason}" for reason in report["reasons"]],
@@ -92,3 +109,22 @@ def format_report(report: dict[str, Any]) -> str:
         *[f"input: {note}" for note in report["input_notes"]],
     ]
     return "\n".join(lines)
+
+
+def _format_points(report: dict[str, Any]) -> str:
+    s = report["scores"]
+    return "\n".join(
+        [
+            f"verdict: {report['verdict'].upper()}",
+            *[f"  - {reason}" for reason in report["reasons"]],
+            "",
+            f"modes covered      {s['modes']:.0f} / {s['num_classes']:.0f}   (PacGAN: a sample within 3 std)",
+            f"well formed        {s['modes_well_formed']:.0f}   (>= 20 samples, spread 0.6-1.3x real)",
+            f"high quality       {100 * s['high_quality']:.1f}% within 3 std of a mode (real: 98.9%)",
+            f"reverse KL         {s['reverse_kl']:.4f}",
+            f"mode spread        {s['mode_spread']:.2f} x real (median over covered modes)",
+            f"samples            {s['num_samples']:.0f}",
+            f"reference          {report['reference']}",
+            *[f"input: {note}" for note in report["input_notes"]],
+        ]
+    )

@@ -68,7 +68,27 @@ def load_samples(
     )
 
 
-def _array_file(path: Path, value_range: str) -> Samples:
+def load_points(path: Path, count: int) -> tuple[torch.Tensor, list[str], str | None]:
+    """(N x 2 points, notes, the run's dataset or None) from a 2-D run folder or an array file."""
+    if is_run(path):
+        run = load_run(path)
+        points, _ = run.sample(count, PROBE_SEED)
+        notes = [f"generator from {path} (step {run.step})", f"{count} points drawn with seed {PROBE_SEED}"]
+        return points, notes, run.config.data.name
+    if path.suffix.lower() not in (".npy", ".npz"):
+        raise ModeCollapseError(f"{path}: 2-D samples must be a .npy/.npz array of shape (N, 2)")
+    array = read_array(path)
+    if array.ndim != 2 or array.shape[1] != 2 or len(array) == 0:
+        raise ModeCollapseError(f"{path}: 2-D samples must have shape (N, 2), got {array.shape}")
+    points = torch.as_tensor(np.asarray(array, dtype=np.float32))
+    if not torch.isfinite(points).all():
+        bad = int((~torch.isfinite(points)).any(1).sum())
+        raise ModeCollapseError(f"{path}: {bad} points are NaN or infinite")
+    return points, [f"{len(points)} points from {path.name}"], None
+
+
+def read_array(path: Path) -> np.ndarray:
+    """The array in a .npy file, or the samples array of a .npz file; never unpickles."""
     try:
         loaded = np.load(path, allow_pickle=False)
     except ValueError as error:
@@ -81,9 +101,12 @@ def _array_file(path: Path, value_range: str) -> Samples:
         )
         if key is None:
             raise ModeCollapseError(f"{path}: several arrays ({', '.join(names)}); name one 'samples'")
-        array = loaded[key]
-    else:
-        array = loaded
+        return loaded[key]
+    return loaded
+
+
+def _array_file(path: Path, value_range: str) -> Samples:
+    array = read_array(path)
     images, notes = prepare_images(array, value_range)
     return Samples(images, [f"{len(images)} samples from {path.name}", *notes])
 

@@ -12,12 +12,13 @@ from torch import nn
 
 from modecollapse.config import DataConfig, DetectorConfig
 from modecollapse.data import load_dataset, spec
-from modecollapse.diagnose.inputs import PROBE_SEED, load_samples
+from modecollapse.diagnose.inputs import PROBE_SEED, load_points, load_samples, read_array
 from modecollapse.errors import DatasetUnavailable, ModeCollapseError
 from modecollapse.metrics.conditional import conditional_scores
 from modecollapse.metrics.detector import judge
 from modecollapse.metrics.evaluators import reference_features, translation_evaluator
 from modecollapse.metrics.features import classifier_for
+from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
 from modecollapse.metrics.scores import FeatureSet, extract, score
 from modecollapse.models import generate
 from modecollapse.models.classifier import load_classifier
@@ -43,6 +44,8 @@ def diagnose(
     """
     if is_translator(Path(source)):
         return diagnose_translator(Path(source), num_samples=min(num_samples, 2000), rules=rules)
+    if _judges_points(Path(source), dataset):
+        return diagnose_points(Path(source), dataset, min(num_samples, PROTOCOL_SAMPLES), rules)
     samples = load_samples(Path(source), num_samples, latent_dim, latent_shape, value_range)
     dataset = dataset or samples.dataset or "mnist"
     dataset = spec(dataset).reference or dataset  # e.g. mnist-5k is judged against MNIST's test set
@@ -84,6 +87,44 @@ def diagnose(
     report["_images"] = samples.images
     report["_predictions"] = samples.intended if samples.intended is not None else fake.predictions
     return report
+
+
+def _judges_points(path: Path, dataset: str | None) -> bool:
+    """A 2-D mixture's samples: so named, a 2-D run, or an array of shape (N, 2)."""
+    if dataset is not None:
+        return spec(dataset).kind == "points"
+    if is_run(path):
+        return spec(read_run(path)[1].data.name).kind == "points"
+    if path.suffix.lower() in (".npy", ".npz") and path.is_file():
+        shape = read_array(path).shape
+        return len(shape) == 2 and shape[1] == 2
+    return False
+
+
+def diagnose_points(
+    path: Path, dataset: str | None, num_samples: int = PROTOCOL_SAMPLES, rules: DetectorConfig | None = None
+) -> dict[str, Any]:
+    """Judge N x 2 samples of a 2-D mixture by PacGAN's rules plus the spread check."""
+    points, notes, trained_on = load_points(path, num_samples)
+    dataset = dataset or trained_on
+    if dataset is None:
+        raise ModeCollapseError(f"{path}: say which mixture the points imitate: --dataset ring8 or grid25")
+    mixture = load_dataset(DataConfig(name=dataset, num_samples=1))
+    scores = mixture_scores(points, mixture.mode_means, mixture.mode_std)
+    counts = scores.pop("class_counts")
+    verdict, reasons = judge(scores, rules)
+    return {
+        "source": str(path),
+        "verdict": verdict,
+        "reasons": reasons,
+        "scores": {**scores, "num_samples": float(len(points))},
+        "classifier": None,
+        "reference": f"{dataset}: {len(mixture.mode_means)} Gaussians of std {mixture.mode_std}",
+        "input_notes": notes,
+        "class_counts": counts,
+        "_points": points,
+        "_means": mixture.mode_means,
+    }
 
 
 def real_reference(dataset: str, data_dir: str | None = None, size: int = 10_000) -> tuple[FeatureSet, str]:

@@ -4,12 +4,15 @@ One evaluation is judged by these rules (defaults justified in benchmarks/RESULT
 the real-vs-real baselines: real MNIST test data has all 10 modes, KL to uniform 0.002,
 diversity ratio 1.0 and 1% near-duplicates by construction):
 
-  collapsed  if modes <= 10% of the classes, or diversity_ratio < 0.3,
+  collapsed  if modes <= 10% of the classes (or one mode), or diversity_ratio < 0.3,
              or near_duplicate_rate >= 0.5
+             (2-D mixtures: modes = well-formed modes, metrics/mixtures.py)
   partial    if modes < 95% of what a perfect uniform generator would cover with the same
              number of samples, K (1 - exp(-N / K)); or kl_uniform > 0.1 above that
              generator's sampling floor (K - 1) / 2N (one of ten classes missing is
-             ln(10/9) = 0.105); or diversity_ratio < 0.75; or near_duplicate_rate >= 0.2
+             ln(10/9) = 0.105); or diversity_ratio < 0.75; or near_duplicate_rate >= 0.2;
+             2-D mixtures also: a covered mode that is not well formed, or fewer than
+             90% of samples within 3 std of a mode (real: 98.9%)
   healthy    otherwise.
 
 The two floors matter for Stacked MNIST (K = 1,000): at N = 2,000 even a perfect generator
@@ -40,8 +43,16 @@ def judge(scores: dict[str, float], rules: DetectorConfig | None = None) -> tupl
     samples = scores.get("num_samples")
     reachable = classes * (1 - math.exp(-samples / classes)) if samples else classes
     modes = scores.get("modes")
+    if "modes_well_formed" in scores:  # 2-D mixtures: a mode counts when its samples look like it
+        smeared = modes - scores["modes_well_formed"]
+        modes = scores["modes_well_formed"]
+        if smeared > 0:
+            partial.append(f"{smeared:.0f} covered modes are not well formed (samples smeared across them)")
+    quality = scores.get("high_quality")
+    if quality is not None and quality < rules.partial_high_quality:
+        partial.append(f"only {100 * quality:.0f}% of samples lie within 3 std of a mode (real: 98.9%)")
     if modes is not None:
-        if modes <= rules.collapsed_modes_fraction * classes:
+        if modes <= max(1.0, rules.collapsed_modes_fraction * classes):
             collapsed.append(f"only {modes:.0f} of {classes:.0f} modes covered")
         elif modes < rules.partial_modes_fraction * reachable:
             partial.append(f"{modes:.0f} of {classes:.0f} modes covered")
