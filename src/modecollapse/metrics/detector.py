@@ -6,13 +6,15 @@ diversity ratio 1.0 and 1% near-duplicates by construction):
 
   collapsed  if modes <= 10% of the classes (or one mode), or diversity_ratio < 0.3,
              or near_duplicate_rate >= 0.5
+             or under 5% of samples are recognizable (metrics/recognizable.py)
              (2-D mixtures: modes = well-formed modes, metrics/mixtures.py)
   partial    if modes < 95% of what a perfect uniform generator would cover with the same
              number of samples, K (1 - exp(-N / K)); or kl_uniform > 0.1 above that
              generator's sampling floor (K - 1) / 2N (one of ten classes missing is
              ln(10/9) = 0.105); or diversity_ratio < 0.75; or near_duplicate_rate >= 0.2;
              2-D mixtures also: a covered mode that is not well formed, or fewer than
-             90% of samples within 3 std of a mode (real: 98.9%)
+             90% of samples within 3 std of a mode (real: 98.9%); images also: under
+             20% of samples recognizable
   healthy    otherwise.
 
 The two floors matter for Stacked MNIST (K = 1,000): at N = 2,000 even a perfect generator
@@ -48,6 +50,12 @@ def judge(scores: dict[str, float], rules: DetectorConfig | None = None) -> tupl
         modes = scores["modes_well_formed"]
         if smeared > 0:
             partial.append(f"{smeared:.0f} covered modes are not well formed (samples smeared across them)")
+    recognizable = scores.get("recognizable_share")
+    if recognizable is not None:
+        if recognizable < rules.collapsed_recognizable_share:
+            collapsed.append(f"only {100 * recognizable:.0f}% of samples are recognizable at all")
+        elif recognizable < rules.partial_recognizable_share:
+            partial.append(f"only {100 * recognizable:.0f}% of samples are recognizable as real data")
     quality = scores.get("high_quality")
     if quality is not None and quality < rules.partial_high_quality:
         partial.append(f"only {100 * quality:.0f}% of samples lie within 3 std of a mode (real: 98.9%)")

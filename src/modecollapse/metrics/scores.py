@@ -9,6 +9,7 @@ as `num_samples`. `score` runs them all on features computed once.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from safetensors.torch import load_file, save
 
 from modecollapse.data.sources import cache_root
 from modecollapse.files import atomic_write_bytes
-from modecollapse.metrics import classes, diversity, frechet, neighbors
+from modecollapse.metrics import classes, diversity, frechet, neighbors, recognizable
 from modecollapse.metrics.features import GRADING_COMPUTE, classify
 from modecollapse.models.classifier import EvalClassifier
 
@@ -30,6 +31,8 @@ class FeatureSet:
     probabilities: torch.Tensor  # (N, 10), or (N, 3, 10) for three-channel stacks
     features: torch.Tensor  # (N, 128), or (N, 384) for stacks (channels concatenated)
     predictions: torch.Tensor  # (N,) class, 0..9 or 0..999 for stacks
+    confidence: float | None = None
+    """The classifier's held-out calibrated confidence for recognizable samples (its card)."""
 
     @property
     def num_classes(self) -> int:
@@ -41,13 +44,14 @@ class FeatureSet:
 
 def extract(classifier: EvalClassifier, images: torch.Tensor) -> FeatureSet:
     """Classify images in [-1, 1] at 28x28; a 3-channel image is classified channel by channel."""
+    confidence = classifier.card.get("recognizable_confidence")
     if images.shape[1] == 1:
         probabilities, features = classify(classifier, images)
-        return FeatureSet(probabilities, features, probabilities.argmax(1))
+        return FeatureSet(probabilities, features, probabilities.argmax(1), confidence)
     per_channel = [classify(classifier, images[:, c : c + 1]) for c in range(images.shape[1])]
     probabilities = torch.stack([p for p, _ in per_channel], dim=1)
     features = torch.cat([f for _, f in per_channel], dim=1)
-    return FeatureSet(probabilities, features, classes.stacked_labels(probabilities.argmax(2)))
+    return FeatureSet(probabilities, features, classes.stacked_labels(probabilities.argmax(2)), confidence)
 
 
 def extract_cached(classifier: EvalClassifier, images: torch.Tensor) -> FeatureSet:
@@ -60,7 +64,12 @@ def extract_cached(classifier: EvalClassifier, images: torch.Tensor) -> FeatureS
     if path.is_file():
         try:
             stored = load_file(str(path))
-            return FeatureSet(stored["probabilities"], stored["features"], stored["predictions"])
+            return FeatureSet(
+                stored["probabilities"],
+                stored["features"],
+                stored["predictions"],
+                classifier.card.get("recognizable_confidence"),
+            )
         except (OSError, SafetensorError, KeyError):
             path.unlink(missing_ok=True)  # a damaged cache entry is recomputed
     result = extract(classifier, images)
@@ -103,6 +112,23 @@ def _class_histogram(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
         "kl_uniform": classes.kl_to_reference(counts),
         "kl_prior": classes.kl_to_reference(counts, real_counts.clamp_min(0.5)),
         "largest_class_share": float(counts.max() / counts.sum()),
+    }
+
+
+@metric("recognizable_p99real")
+def _recognizable(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
+    """recognizable_share (metrics/recognizable.py), and modes and KL to uniform of the
+    recognizable samples alone, beside the all-samples figures."""
+    mask = recognizable.recognizable_mask(
+        fake.probabilities, fake.features, real.probabilities, real.features, fake.confidence
+    )
+    counts = classes.class_counts(fake.predictions[mask], real.num_classes)
+    if not mask.any():
+        return {"recognizable_share": 0.0, "modes_recognizable": 0.0, "kl_uniform_recognizable": math.nan}
+    return {
+        "recognizable_share": float(mask.float().mean()),
+        "modes_recognizable": float(classes.modes_covered(counts, 0.0 if real.num_classes == 1000 else 0.1)),
+        "kl_uniform_recognizable": classes.kl_to_reference(counts),
     }
 
 
