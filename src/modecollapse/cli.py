@@ -245,8 +245,10 @@ def _sweep(args: argparse.Namespace) -> int:
         for row in rows:
             progress = f"{row['step']}/{row['total_steps']}" if row["total_steps"] else "-"
             verdict = f" {row['verdict']}" + (
-                f" since epoch {row['onset_epoch']}" if row["onset_epoch"] else ""
+                f" since step {row['onset_step']}" if row["onset_step"] is not None else ""
             )
+            if row["relative_onset_step"] is not None:
+                verdict += f" (fell from its best at step {row['relative_onset_step']})"
             error = f"  {row['error']}" if row["error"] else ""
             print(
                 f"{row['status']:<11} {progress:>11}  {row['id']}{verdict if row['verdict'] else ''}{error}"

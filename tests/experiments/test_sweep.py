@@ -112,20 +112,24 @@ def test_interrupted_run_is_resumed(tmp_path):
     assert summary["status"] == "completed" and summary["step"] == 32
 
 
-def test_report_table_is_mean_and_stderr_over_seeds(tmp_path):
+def test_report_table_is_mean_and_t_interval_over_seeds(tmp_path):
     sweep = load_sweep(write(tmp_path))
     execute(sweep, tmp_path / "out", workers=1, report=lambda line: None)
     results = collect(tmp_path / "out")
     rows = {row["setting"]: row for row in aggregate(results)}
     for setting in ("pack=1", "pack=2"):
         finals = [r.final["high_quality"] for r in results if r.setting_id == setting]
-        mean, stderr = rows[setting]["metrics"]["high_quality"]
-        assert mean == pytest.approx(statistics.mean(finals))
-        assert stderr == pytest.approx(statistics.stdev(finals) / len(finals) ** 0.5)
+        mean, half, n = rows[setting]["metrics"]["high_quality"]
+        assert n == 2 and mean == pytest.approx(statistics.mean(finals))
+        # 95% t-interval with 1 degree of freedom: t = 12.706
+        assert half == pytest.approx(12.7062 * statistics.stdev(finals) / 2**0.5, rel=1e-4)
     page = build_report(tmp_path / "out")
     report = page.parent
     for name in ("table.md", "table.csv", "metric-modes.png", "class-histograms.png", "samples-pack=1.png"):
         assert (report / name).is_file()
+    runs = (report / "runs.csv").read_text().splitlines()
+    assert runs[0].startswith("run,setting,seed,status,step,") and len(runs) == 5
+    assert "Baseline: pack=1" in (report / "comparisons.md").read_text()
     text = page.read_text()
     figures = len(list(report.glob("*.png")))
     assert text.count('src="data:image/png;base64,') == figures

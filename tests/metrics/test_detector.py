@@ -67,3 +67,28 @@ def test_an_untrained_blob_is_not_a_collapse_onset():
     stuck = detect([(1, blob), (2, blob), (3, {**HEALTHY, "modes": 8})])
     assert stuck["collapse_onset_epoch"] is None and stuck["never_healthy"] is True
     assert stuck["verdict"] == "partial collapse"
+
+
+def test_relative_onset_dates_a_sustained_fall_from_the_runs_best():
+    # never "healthy" by the absolute rules (recognizable share under 0.5 is fine; KL too high),
+    # but it reached 10 modes and recall 0.6, then lost them: the relative onset says when
+    rough = {**HEALTHY, "kl_uniform": 0.3, "recall": 0.6, "recognizable_share": 0.4}
+    series = [
+        (1, {**rough, "step": 100, "recall": 0.3}),
+        (2, {**rough, "step": 200}),
+        (3, {**rough, "step": 300, "recall": 0.55}),  # within the 0.1 margin: noise, not a drop
+        (4, {**rough, "step": 400, "modes": 9}),  # a mode lost ...
+        (5, {**rough, "step": 500, "recall": 0.45}),  # ... then recall: sustained
+        (6, {**rough, "step": 600, "recall": 0.4}),
+    ]
+    result = detect(series)
+    assert result["never_healthy"] and result["collapse_onset_epoch"] is None
+    assert (result["relative_onset_epoch"], result["relative_onset_step"]) == (4, 400)
+    assert detect(series[:4])["relative_onset_epoch"] is None  # one bad evaluation is not sustained
+
+
+def test_relative_onset_of_a_smeared_two_d_run():
+    good = {"modes": 8, "modes_well_formed": 8, "num_classes": 8, "high_quality": 0.97}
+    smeared = {**good, "modes_well_formed": 8, "high_quality": 0.6}
+    result = detect([(1, good), (2, smeared), (3, smeared)])
+    assert result["relative_onset_epoch"] == 2 and "high_quality" in result["relative_onset_reasons"][0]

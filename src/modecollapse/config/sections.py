@@ -201,5 +201,11 @@ class DetectorConfig(_Section):
     partial_recognizable_share: float = Field(default=0.2, ge=0, le=1)
     partial_high_quality: float = Field(default=0.9, ge=0, le=1)
     """2-D mixtures: partial collapse below this share of samples within 3 std of a mode."""
+    relative_modes_drop: float = Field(default=1.0, ge=0)
+    """Relative onset: modes below the run's best by at least this many (or the fraction below)."""
+    relative_modes_fraction: float = Field(default=0.1, ge=0, le=1)
+    relative_share_drop: float = Field(default=0.1, ge=0, le=1)
+    """Relative onset: recognizable share, diversity ratio, recall or high-quality share below
+    the run's best by at least this."""
     patience: int = Field(default=2, ge=1)
     """Consecutive non-healthy evaluations that confirm a collapse."""

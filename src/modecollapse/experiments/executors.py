@@ -152,6 +152,8 @@ def sweep_status(sweep_dir: Path) -> list[dict[str, Any]]:
             "total_steps": status.get("total_steps"),
             "verdict": detector.get("verdict"),
             "onset_epoch": detector.get("collapse_onset_epoch"),
+            "onset_step": detector.get("collapse_onset_step"),
+            "relative_onset_step": detector.get("relative_onset_step"),
             "error": status.get("error"),
         })  # fmt: skip
     return rows

@@ -14,7 +14,7 @@ from modecollapse.experiments.results import PLOTTED, RunResult, number
 
 
 def plot_metrics(results: list[RunResult], out: Path) -> list[Path]:
-    """Each metric vs epoch, one line per setting (mean over seeds), +-1 std shaded."""
+    """Each metric vs training step, one line per setting (mean over seeds), +-1 std shaded."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -32,7 +32,7 @@ def plot_metrics(results: list[RunResult], out: Path) -> list[Path]:
             for run in (r for r in results if r.setting_id == setting):
                 for record in run.evals:
                     if number(record.get(metric)) and math.isfinite(record[metric]):
-                        series.setdefault(record["epoch"], []).append(float(record[metric]))
+                        series.setdefault(record["step"], []).append(float(record[metric]))
             if not series:
                 continue
             epochs = sorted(series)
@@ -40,7 +40,7 @@ def plot_metrics(results: list[RunResult], out: Path) -> list[Path]:
             std = np.array([np.std(series[e]) for e in epochs])
             ax.plot(epochs, mean, marker="o", markersize=3, label=setting)
             ax.fill_between(epochs, mean - std, mean + std, alpha=0.2)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("step")
         ax.set_ylabel(metric)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)

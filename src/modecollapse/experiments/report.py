@@ -1,9 +1,11 @@
-"""`modecollapse report DIR`: a table (mean +- standard error over seeds), plots, grids, HTML.
+"""`modecollapse report DIR`: tables (mean and 95% t-interval over seeds), plots, grids, HTML.
 
 Works on a sweep folder (every setting x seed) or on a single run folder. Writes into
-DIR/report/: table.md, table.csv, metric-*.png (each metric vs epoch per setting, the
-seed spread shaded), class-histograms.png, samples-*.png and report.html, a single
-self-contained page (images inlined) that shows all of it.
+DIR/report/: table.md, table.csv, comparisons.md (each setting against the first: higher,
+lower or "not established" where the intervals overlap), runs.csv (one row per run),
+metric-*.png (each metric vs step per setting, the seed spread shaded),
+class-histograms.png, samples-*.png and report.html, a single self-contained page (images
+inlined) that shows all of it.
 """
 
 from __future__ import annotations
@@ -18,21 +20,12 @@ from typing import Any
 
 from modecollapse.experiments.plots import copy_sample_grids, plot_feature_map, plot_histograms, plot_metrics
 from modecollapse.experiments.results import SKIP, RunResult, collect, number
+from modecollapse.experiments.stats import cell, compare, t_interval
 from modecollapse.files import atomic_write_text
 
 
-def mean_and_stderr(values: list[float]) -> tuple[float, float]:
-    """Mean and standard error of the mean (sample std / sqrt(n); 0 for a single value)."""
-    n = len(values)
-    mean = sum(values) / n
-    if n < 2:
-        return mean, 0.0
-    variance = sum((v - mean) ** 2 for v in values) / (n - 1)
-    return mean, math.sqrt(variance / n)
-
-
 def aggregate(results: list[RunResult]) -> list[dict[str, Any]]:
-    """One row per setting: seeds, final metrics as (mean, stderr), collapse onset."""
+    """One row per setting: seeds, final metrics as (mean, 95% t half-width, n), onsets."""
     rows = []
     for setting in dict.fromkeys(r.setting_id for r in results):
         group = [r for r in results if r.setting_id == setting]
@@ -42,9 +35,10 @@ def aggregate(results: list[RunResult]) -> list[dict[str, Any]]:
         for key in keys:
             values = [float(r.final[key]) for r in finished if number(r.final.get(key))]
             if values and all(math.isfinite(v) for v in values):
-                metrics[key] = mean_and_stderr(values)
+                metrics[key] = t_interval(values)
         detectors = [r.detector for r in finished]
-        onsets = [d["collapse_onset_epoch"] for d in detectors if d["collapse_onset_epoch"] is not None]
+        onsets = [d["collapse_onset_step"] for d in detectors if d["collapse_onset_step"] is not None]
+        relative = [d["relative_onset_step"] for d in detectors if d["relative_onset_step"] is not None]
         rows.append({
             "setting": setting,
             "runs": len(group),
@@ -53,64 +47,112 @@ def aggregate(results: list[RunResult]) -> list[dict[str, Any]]:
             "metrics": metrics,
             "collapsed": len(onsets),
             "never_healthy": sum(d["never_healthy"] for d in detectors),
-            "onset": mean_and_stderr([float(o) for o in onsets]) if onsets else None,
-            "epochs": max((r.final.get("epoch", 0) for r in finished), default=0),
+            "onset": t_interval([float(o) for o in onsets]) if onsets else None,
+            "relative_collapsed": len(relative),
+            "relative_onset": t_interval([float(o) for o in relative]) if relative else None,
+            "steps": max((r.final.get("step", 0) for r in finished), default=0),
         })  # fmt: skip
     return rows
 
 
-def _cell(stat: tuple[float, float] | None) -> str:
-    if stat is None:
-        return "-"
-    mean, err = stat
-    return f"{mean:.4g} ± {err:.2g}"
-
-
 def _onset_cell(row: dict[str, Any]) -> str:
-    """Onset over the seeds that collapsed after being healthy; the others are counted."""
+    """Absolute and relative onsets (steps) over the seeds that had one; the others counted."""
     if not row["finished"]:
         return "-"
-    never = f"; {row['never_healthy']} never healthy" if row["never_healthy"] else ""
-    if row["onset"] is None:
-        return f"none in {row['epochs']} epochs (0/{row['finished']} collapsed{never})"
-    return f"{_cell(row['onset'])} ({row['collapsed']}/{row['finished']} collapsed{never})"
+    never = f", {row['never_healthy']} never healthy" if row["never_healthy"] else ""
+    absolute = (
+        f"{cell(row['onset'])} ({row['collapsed']}/{row['finished']}{never})"
+        if row["onset"]
+        else f"none in {row['steps']} steps (0/{row['finished']}{never})"
+    )
+    relative = (
+        f"{cell(row['relative_onset'])} ({row['relative_collapsed']}/{row['finished']})"
+        if row["relative_onset"]
+        else f"none (0/{row['finished']})"
+    )
+    return f"absolute {absolute}; relative {relative}"
 
 
 def table_columns(rows: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(key for row in rows for key in row["metrics"]))
 
 
-def write_tables(rows: list[dict[str, Any]], out: Path) -> tuple[Path, Path]:
+def write_tables(rows: list[dict[str, Any]], results: list[RunResult], out: Path) -> list[Path]:
+    """table.md / table.csv (per setting), comparisons.md (each setting against the first) and
+    runs.csv (one row per run)."""
     columns = table_columns(rows)
-    header = ["setting", "seeds", *columns, "collapse onset epoch"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    header = ["setting", "seeds", *columns, "collapse onset step"]
+    lines = [
+        "Final evaluation of each run: mean ± half-width of the 95% t-interval over seeds.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
     for row in rows:
         cells = [row["setting"], f"{row['finished']}/{row['runs']}"]
-        cells += [_cell(row["metrics"].get(c)) for c in columns] + [_onset_cell(row)]
+        cells += [cell(row["metrics"].get(c)) for c in columns] + [_onset_cell(row)]
         lines.append("| " + " | ".join(cells) + " |")
     atomic_write_text(out / "table.md", "\n".join(lines) + "\n")
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    stats = [f"{column}_{part}" for column in columns for part in ("mean", "stderr")]
+    stats_columns = [f"{column}_{part}" for column in columns for part in ("mean", "ci95")]
     writer.writerow(
-        [
-            "setting",
-            "seeds_finished",
-            "seeds",
-            *stats,
-            "collapsed_seeds",
-            "onset_mean",
-            "onset_stderr",
-            "never_healthy",
-        ]
-    )
+        ["setting", "seeds_finished", "seeds", *stats_columns, "collapsed_seeds", "onset_step_mean",
+         "onset_step_ci95", "relative_collapsed_seeds", "relative_onset_step_mean",
+         "relative_onset_step_ci95", "never_healthy"]
+    )  # fmt: skip
     for row in rows:
-        values = [v for c in columns for v in (row["metrics"].get(c) or ("", ""))]
-        onset = row["onset"] or ("", "")
-        extra = [row["collapsed"], *onset, row["never_healthy"]]
+        values = [v for c in columns for v in (row["metrics"].get(c) or ("", "", ""))[:2]]
+        onset, relative = (row["onset"] or ("", ""))[:2], (row["relative_onset"] or ("", ""))[:2]
+        extra = [row["collapsed"], *onset, row["relative_collapsed"], *relative, row["never_healthy"]]
         writer.writerow([row["setting"], row["finished"], row["runs"], *values, *extra])
     atomic_write_text(out / "table.csv", buffer.getvalue())
-    return out / "table.md", out / "table.csv"
+    return [out / "table.md", out / "table.csv", write_comparisons(rows, out), write_runs(results, out)]
+
+
+def write_comparisons(rows: list[dict[str, Any]], out: Path) -> Path:
+    """Each setting against the first, metric by metric: higher / lower / not established."""
+    lines = ["Each setting against the first; a difference is established only where the two",
+             "95% t-intervals over seeds do not overlap.", ""]  # fmt: skip
+    if len(rows) > 1:
+        baseline = rows[0]
+        header = ["setting", *[c for c in table_columns(rows) if c in baseline["metrics"]]]
+        lines += [
+            f"Baseline: {baseline['setting']}",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+        ]
+        for row in rows[1:]:
+            cells = [row["setting"]]
+            for column in header[1:]:
+                mine, theirs = row["metrics"].get(column), baseline["metrics"][column]
+                cells.append(compare(mine, theirs) if mine else "-")
+            lines.append("| " + " | ".join(cells) + " |")
+    atomic_write_text(out / "comparisons.md", "\n".join(lines) + "\n")
+    return out / "comparisons.md"
+
+
+def write_runs(results: list[RunResult], out: Path) -> Path:
+    """runs.csv: one row per run (setting, seed, status, steps, final metrics, onsets)."""
+    metric_keys = list(
+        dict.fromkeys(k for r in results for k, v in r.final.items() if k not in SKIP and number(v))
+    )
+    onset_keys = [
+        "collapse_onset_step", "collapse_onset_epoch", "relative_onset_step", "relative_onset_epoch",
+        "never_healthy", "verdict",
+    ]  # fmt: skip
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["run", "setting", "seed", "status", "step", *metric_keys, *onset_keys])
+    for r in results:
+        detector = r.detector if r.final else {}
+        writer.writerow(
+            [r.run_id, r.setting_id, r.seed, r.status.get("status"), r.final.get("step", ""),
+             *[r.final.get(k, "") for k in metric_keys], *[detector.get(k, "") for k in onset_keys]]
+        )  # fmt: skip
+    atomic_write_text(out / "runs.csv", buffer.getvalue())
+    return out / "runs.csv"
 
 
 def build_report(folder: Path) -> Path:
@@ -120,7 +162,7 @@ def build_report(folder: Path) -> Path:
     out = folder / "report"
     out.mkdir(parents=True, exist_ok=True)
     rows = aggregate(results)
-    write_tables(rows, out)
+    write_tables(rows, results, out)
     plots = plot_metrics(results, out)
     histogram = plot_histograms(results, out)
     grids = copy_sample_grids(results, out)
@@ -153,13 +195,13 @@ def render_html(
 ) -> str:
     esc = html.escape
     columns = table_columns(rows)
-    head = "".join(f"<th>{esc(c)}</th>" for c in ["setting", "seeds", *columns, "collapse onset epoch"])
+    head = "".join(f"<th>{esc(c)}</th>" for c in ["setting", "seeds", *columns, "collapse onset step"])
     body = ""
     for row in rows:
         cells = [
             row["setting"],
             f"{row['finished']}/{row['runs']}",
-            *[_cell(row["metrics"].get(c)) for c in columns],
+            *[cell(row["metrics"].get(c)) for c in columns],
             _onset_cell(row),
         ]
         body += "<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in cells) + "</tr>\n"
@@ -183,8 +225,9 @@ figure {{ display: inline-block; margin: 8px; vertical-align: top; }} img {{ max
 figcaption {{ font-size: 12px; color: #444; }}
 </style></head><body>
 <h1>{esc(title)}</h1>
-<p>Final evaluation of each run; mean ± standard error over seeds. Collapse onset: the
-detector's first epoch of a confirmed collapse, over the seeds that collapsed.</p>
+<p>Final evaluation of each run; mean ± half-width of the 95% t-interval over seeds. Collapse
+onset: the detector's first step of a confirmed collapse (absolute: after being healthy;
+relative: a sustained fall from the run's own best), over the seeds that had one.</p>
 <table><thead><tr>{head}</tr></thead><tbody>
 {body}</tbody></table>
 <h2>Metrics over training</h2>

@@ -15,7 +15,8 @@ from modecollapse.training.logging import read_records
 
 SKIP = {"type", "step", "epoch", "num_samples", "num_classes", "classifier_sha256", "class_counts",
         "per_class_diversity"}  # fmt: skip
-PLOTTED = ("modes", "high_quality", "reverse_kl", "kl_uniform", "fcd", "precision", "recall",
+PLOTTED = ("modes", "modes_well_formed", "high_quality", "reverse_kl", "kl_uniform", "recognizable_share",
+           "modes_recognizable", "fcd", "precision", "recall",
            "coverage", "diversity_ratio", "near_duplicate_rate",
            "identity_kept", "spatial_accuracy", "position_error_px", "cycle_error_a")  # fmt: skip
 

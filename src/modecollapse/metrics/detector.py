@@ -25,6 +25,12 @@ consecutive non-healthy evaluations after the generator had been healthy at leas
 epoch is the run's "epochs to mode collapse". An untrained generator also draws one blob, so
 evaluations before the first healthy one do not count as a collapse: such a run is reported
 as `never_healthy` instead.
+
+The relative onset dates collapse the way the published label-flip study judged it, as a fall
+from what the run had reached: the first of `patience` consecutive evaluations at which modes,
+recognizable share, diversity ratio, recall (or, for 2-D mixtures, the high-quality share)
+sit below the run's own best so far by more than their margins (`relative_drops`). Both
+onsets are reported, in epochs and in steps.
 """
 
 from __future__ import annotations
@@ -92,48 +98,112 @@ def judge(scores: dict[str, float], rules: DetectorConfig | None = None) -> tupl
     return "healthy", ["all modes covered, class balance, diversity and duplicates within real-data range"]
 
 
+RELATIVE_METRICS = ("modes", "recognizable_share", "diversity_ratio", "recall", "high_quality")
+
+
+def relative_drops(scores: dict[str, float], best: dict[str, float], rules: DetectorConfig) -> list[str]:
+    """Which tracked metrics sit below the run's best so far by at least their margin.
+
+    Margins (DetectorConfig.relative_*): a mode (10% of the classes for many-mode sets), and
+    0.1 of recognizable share, diversity ratio, recall or high-quality share: 5-50x their
+    real-vs-real resampling spread at 2,000 samples (benchmarks/RESULTS.md), so resampling
+    noise never reads as a drop."""
+    classes = scores.get("num_classes", 10)
+    margins = {
+        "modes": max(rules.relative_modes_drop, rules.relative_modes_fraction * classes),
+        "recognizable_share": rules.relative_share_drop,
+        "diversity_ratio": rules.relative_share_drop,
+        "recall": rules.relative_share_drop,
+        "high_quality": rules.relative_share_drop,
+    }
+    drops = []
+    for key in RELATIVE_METRICS:
+        value = _tracked(scores, key)
+        if value is not None and key in best and value <= best[key] - margins[key]:
+            drops.append(f"{key} {value:.3g} fell from its best {best[key]:.3g}")
+    return drops
+
+
+def _tracked(scores: dict[str, float], key: str) -> float | None:
+    if key == "modes" and "modes_well_formed" in scores:
+        key = "modes_well_formed"
+    value = scores.get(key)
+    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
 class CollapseTracker:
-    """Feed evaluations in order; it reports the onset once `patience` bad ones in a row."""
+    """Feed evaluations in order; it reports an onset once `patience` bad ones come in a row.
+
+    Two onsets: the absolute one (verdicts, after the run had been healthy once) and the
+    relative one (a sustained drop of a tracked metric from the run's own best so far, which
+    also dates collapses of runs that never pass the absolute thresholds)."""
 
     def __init__(self, rules: DetectorConfig | None = None) -> None:
         self.rules = rules or DetectorConfig()
         self.history: list[dict[str, Any]] = []
         self.onset: dict[str, Any] | None = None
+        self.relative_onset: dict[str, Any] | None = None
+        self.best: dict[str, float] = {}
         self.seen_healthy = False
 
-    def observe(self, epoch: int, scores: dict[str, float]) -> dict[str, Any] | None:
-        """Record one evaluation; return the onset record the moment a collapse is confirmed."""
+    def observe(self, epoch: int | float, scores: dict[str, float]) -> dict[str, Any] | None:
+        """Record one evaluation; return the absolute onset record the moment it is confirmed."""
         verdict, reasons = judge(scores, self.rules)
-        self.history.append({"epoch": epoch, "verdict": verdict, "reasons": reasons})
+        drops = relative_drops(scores, self.best, self.rules)
+        for key in RELATIVE_METRICS:
+            value = _tracked(scores, key)
+            if value is not None:
+                self.best[key] = max(self.best.get(key, value), value)
+        self.history.append(
+            {
+                "epoch": epoch,
+                "step": scores.get("step"),
+                "verdict": verdict,
+                "reasons": reasons,
+                "drops": drops,
+            }
+        )
         if verdict == "healthy":
             self.seen_healthy = True
+        window = self.history[-self.rules.patience :]
+        full = len(window) == self.rules.patience
+        if self.relative_onset is None and full and all(h["drops"] for h in window):
+            self.relative_onset = {
+                "epoch": window[0]["epoch"],
+                "step": window[0]["step"],
+                "reasons": window[-1]["drops"],
+            }
         if self.onset is not None or not self.seen_healthy:
             return None
-        window = self.history[-self.rules.patience :]
-        if len(window) == self.rules.patience and all(h["verdict"] != "healthy" for h in window):
+        if full and all(h["verdict"] != "healthy" for h in window):
             worst = max((h["verdict"] for h in window), key=VERDICTS.index)
             self.onset = {
                 "onset_epoch": window[0]["epoch"],
                 "verdict": worst,
                 "reasons": window[-1]["reasons"],
             }
+            if window[0]["step"] is not None:
+                self.onset["onset_step"] = window[0]["step"]
             return self.onset
         return None
 
     def summary(self) -> dict[str, Any]:
         last = self.history[-1] if self.history else None
+        relative = self.relative_onset or {}
         return {
             "verdict": last["verdict"] if last else None,
             "reasons": last["reasons"] if last else [],
             "collapse_onset_epoch": self.onset["onset_epoch"] if self.onset else None,
+            "collapse_onset_step": (self.onset or {}).get("onset_step"),
+            "relative_onset_epoch": relative.get("epoch"),
+            "relative_onset_step": relative.get("step"),
+            "relative_onset_reasons": relative.get("reasons", []),
             "never_healthy": bool(self.history) and not self.seen_healthy,
             "rules": self.rules.model_dump(),
         }
 
 
-def detect(
-    series: list[tuple[int, dict[str, float]]], rules: DetectorConfig | None = None
-) -> dict[str, Any]:
+def detect(series: list[tuple[int, dict[str, float]]], rules: DetectorConfig | None = None) -> dict[str, Any]:
     """Judge a whole run's (epoch, scores) series at once."""
     tracker = CollapseTracker(rules)
     for epoch, scores in series:

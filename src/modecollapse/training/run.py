@@ -246,7 +246,8 @@ class Run:
         onset = self.tracker.observe(record["epoch"], record)
         if onset:
             self.bar.write(
-                f"collapse detected: {onset['verdict']} since epoch {onset['onset_epoch']} "
+                f"collapse detected: {onset['verdict']} since step {onset.get('onset_step')} "
+                f"(epoch {onset['onset_epoch']}) "
                 f"({'; '.join(onset['reasons'])})"
             )
         self.summary.update({"last_eval": record, "detector": self.tracker.summary()})
