@@ -1,4 +1,4 @@
-"""Our metric cores against the reference implementations: pytorch-fid and prdc."""
+"""Our metric cores against the reference implementations: pytorch-fid, prdc and vendi-score."""
 
 import sys
 import types
@@ -73,3 +73,17 @@ def test_prdc_published_gaussian_example():
     tolerance = {"precision": 0.02, "recall": 0.02, "density": 0.03, "coverage": 0.01}
     for key, value in published.items():
         torch.testing.assert_close(ours[key], value, rtol=0, atol=tolerance[key], msg=key)
+
+
+def test_vendi_matches_the_vendi_score_package():
+    from vendi_score import vendi
+
+    from modecollapse.metrics.diversity import vendi_score
+
+    features = torch.randn(300, 16, generator=torch.Generator().manual_seed(0)).relu()
+    torch.testing.assert_close(vendi_score(features), float(vendi.score_dual(features.double().numpy())))
+    torch.testing.assert_close(vendi_score(features), float(vendi.score_X(features.double().numpy())))
+    # its null: one sample repeated is one distinct sample; k clusters of copies are k
+    assert vendi_score(features[:1].repeat(200, 1)) == pytest.approx(1.0)
+    clusters = torch.eye(16)[:4].repeat_interleave(50, dim=0)
+    assert vendi_score(clusters) == pytest.approx(4.0)

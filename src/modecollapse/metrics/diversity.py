@@ -38,3 +38,15 @@ def near_duplicate_threshold(real: torch.Tensor, size: int, quantile: float = 0.
 def near_duplicate_rate(fake: torch.Tensor, threshold: float) -> float:
     """Fraction of samples whose nearest other sample is closer than `threshold`."""
     return float((kth_neighbour_radii(fake, (1,))[1] < threshold).float().mean())
+
+
+def vendi_score(features: torch.Tensor, max_samples: int = 10_000) -> float:
+    """The Vendi score (Friedman & Dieng 2023) with the cosine kernel on classifier features:
+    exp(entropy of the eigenvalues of K / n), the effective number of distinct samples, from 1
+    (every sample the same: the constant-output null) to n. Computed in the dual (eigenvalues
+    of X^T X / n for unit rows X), as the vendi-score package's score_dual."""
+    x = seeded_subset(features, max_samples).double()
+    x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    eigenvalues = torch.linalg.eigvalsh(x.T @ x / len(x)).clamp_min(0)
+    p = eigenvalues[eigenvalues > 0]
+    return float(torch.exp(-(p * p.log()).sum()))

@@ -160,6 +160,14 @@ def _diversity(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
     }
 
 
+@metric("vendi_cosine_features")
+def _vendi(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
+    """The Vendi score of the samples and its ratio to the real reference's (same size)."""
+    vendi = diversity.vendi_score(fake.features)
+    real_vendi = diversity.vendi_score(diversity.seeded_subset(real.features, len(fake)))
+    return {"vendi": vendi, "vendi_ratio": vendi / real_vendi}
+
+
 def score(fake: FeatureSet, real: FeatureSet, names: Iterable[str] | None = None) -> dict[str, float]:
     """The registered image metrics (all, or `names`) of `fake` against the reference `real`."""
     scores: dict[str, float] = {}
