@@ -199,6 +199,8 @@ class DetectorConfig(_Section):
     """Images: collapsed below this share of recognizable samples (real data: 0.99; pixel noise
     and blobs: 0; a DCGAN-28 after 1,560 steps on mnist-5k: ~0.5)."""
     partial_recognizable_share: float = Field(default=0.2, ge=0, le=1)
+    partial_copy_rate: float = Field(default=0.2, ge=0, le=1)
+    """Partial collapse at this share of samples that copy a real image (real data: 0.01)."""
     partial_high_quality: float = Field(default=0.9, ge=0, le=1)
     """2-D mixtures: partial collapse below this share of samples within 3 std of a mode."""
     relative_modes_drop: float = Field(default=1.0, ge=0)

@@ -10,7 +10,8 @@ def class_counts(predictions: torch.Tensor, num_classes: int) -> torch.Tensor:
 
 
 def modes_covered(counts: torch.Tensor, min_share_of_uniform: float = 0.1) -> int:
-    """Classes holding at least `min_share_of_uniform` of a uniform share (0 = any sample)."""
+    """Classes holding at least `min_share_of_uniform` of a uniform share (0 = any sample).
+    Nulls: a constant output or one repeated digit (1 mode), three classes only (3)."""
     if min_share_of_uniform <= 0:
         return int((counts > 0).sum())
     threshold = min_share_of_uniform * counts.sum() / len(counts)
@@ -18,7 +19,8 @@ def modes_covered(counts: torch.Tensor, min_share_of_uniform: float = 0.1) -> in
 
 
 def kl_to_reference(counts: torch.Tensor, reference: torch.Tensor | None = None) -> float:
-    """KL(p_gen || reference) over non-empty bins; reference defaults to uniform."""
+    """KL(p_gen || reference) over non-empty bins; reference defaults to uniform.
+    Nulls: three classes only (ln(10/3) = 1.20), one class (ln 10 = 2.30)."""
     p = counts / counts.sum()
     q = torch.full_like(p, 1 / len(p)) if reference is None else reference.double() / reference.sum()
     keep = p > 0
@@ -32,6 +34,8 @@ def stacked_labels(predictions: torch.Tensor) -> torch.Tensor:
 
 def classifier_score(probabilities: torch.Tensor, splits: int = 10) -> tuple[float, float]:
     """The Inception score computed with our classifier: exp E_x KL(p(y|x) || p(y)), mean/std.
+    Null: one class (score 1). It is not a collapse test on its own: a confident classifier
+    scores pixel noise high (see recognizable.py), which is why the panel pairs it with others.
 
     Samples are shuffled (fixed seed) before splitting: files sorted by class would
     otherwise give each split one class and a score of 1.

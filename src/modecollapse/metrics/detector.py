@@ -14,7 +14,8 @@ diversity ratio 1.0 and 1% near-duplicates by construction):
              ln(10/9) = 0.105); or diversity_ratio < 0.75; or near_duplicate_rate >= 0.2;
              2-D mixtures also: a covered mode that is not well formed, or fewer than
              90% of samples within 3 std of a mode (real: 98.9%); images also: under
-             20% of samples recognizable
+             20% of samples recognizable, or at least 20% copies of real images
+             (copy_rate, metrics/diversity.py; real data 0.01)
   healthy    otherwise.
 
 The two floors matter for Stacked MNIST (K = 1,000): at N = 2,000 even a perfect generator
@@ -91,6 +92,9 @@ def judge(scores: dict[str, float], rules: DetectorConfig | None = None) -> tupl
             collapsed.append(f"{100 * duplicates:.0f}% near-duplicates")
         elif duplicates >= rules.partial_near_duplicate_rate:
             partial.append(f"{100 * duplicates:.0f}% near-duplicates")
+    copies = scores.get("copy_rate")
+    if copies is not None and copies >= rules.partial_copy_rate:
+        partial.append(f"{100 * copies:.0f}% of samples are copies of real images (memorized)")
     if collapsed:
         return "collapsed", collapsed + partial
     if partial:

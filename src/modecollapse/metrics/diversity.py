@@ -16,7 +16,8 @@ def seeded_subset(features: torch.Tensor, size: int, seed: int = 0) -> torch.Ten
 
 
 def mean_pairwise_distance(features: torch.Tensor, max_samples: int = 2000) -> float:
-    """Mean Euclidean distance over pairs of distinct samples (a seeded subset of them)."""
+    """Mean Euclidean distance over pairs of distinct samples (a seeded subset of them).
+    As diversity_ratio (generated / real). Null: a constant output (ratio 0)."""
     x = seeded_subset(features, max_samples).float()
     n = len(x)
     if n < 2:
@@ -36,8 +37,19 @@ def near_duplicate_threshold(real: torch.Tensor, size: int, quantile: float = 0.
 
 
 def near_duplicate_rate(fake: torch.Tensor, threshold: float) -> float:
-    """Fraction of samples whose nearest other sample is closer than `threshold`."""
+    """Fraction of samples whose nearest other sample is closer than `threshold`.
+    Null: one image repeated with a little noise (rate 1); real data ~0.01 by construction."""
     return float((kth_neighbour_radii(fake, (1,))[1] < threshold).float().mean())
+
+
+def copy_rate(fake: torch.Tensor, real: torch.Tensor, quantile: float = 0.01) -> float:
+    """Fraction of samples closer to some real image than 99% of (distinct) real images are to
+    their nearest other real one: copies of the reference, which is the training data during
+    training. Null: memorized training images (rate ~1); fresh real digits ~0.01."""
+    distinct = torch.unique(real.float(), dim=0)
+    threshold = torch.quantile(kth_neighbour_radii(distinct, (1,))[1], quantile)
+    nearest = torch.cat([torch.cdist(chunk, distinct).min(1).values for chunk in fake.float().split(2048)])
+    return float((nearest < threshold).float().mean())
 
 
 def vendi_score(features: torch.Tensor, max_samples: int = 10_000) -> float:

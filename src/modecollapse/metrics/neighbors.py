@@ -27,7 +27,9 @@ def kth_neighbour_radii(features: torch.Tensor, ks: tuple[int, ...]) -> dict[int
 def manifold_metrics(
     real: torch.Tensor, fake: torch.Tensor, k_pr: int = 3, k_dc: int = 5
 ) -> dict[str, float]:
-    """precision, recall (k_pr) and density, coverage (k_dc) in one pass over fake x real."""
+    """precision, recall (k_pr) and density, coverage (k_dc) in one pass over fake x real.
+    Nulls: pixel noise and blobs (precision ~0), three classes only (recall and coverage about
+    a third), one image repeated (recall ~0); oracle: the prdc package."""
     real, fake = real.float(), fake.float()
     real_radii = kth_neighbour_radii(real, (k_pr, k_dc))
     fake_radii = kth_neighbour_radii(fake, (k_pr,))[k_pr]

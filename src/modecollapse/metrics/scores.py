@@ -150,13 +150,14 @@ def _manifold(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
     return neighbors.manifold_metrics(real.features, fake.features, k_pr=3, k_dc=5)
 
 
-@metric("diversity_pairwise_near_duplicates_p99")
+@metric("diversity_pairwise_near_duplicates_p99_copies_p99")
 def _diversity(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
     real_spread = diversity.mean_pairwise_distance(real.features)
     threshold = diversity.near_duplicate_threshold(real.features, len(fake))
     return {
         "diversity_ratio": diversity.mean_pairwise_distance(fake.features) / real_spread,
         "near_duplicate_rate": diversity.near_duplicate_rate(fake.features, threshold),
+        "copy_rate": diversity.copy_rate(fake.features, real.features),
     }
 
 
