@@ -9,8 +9,11 @@ import torch
 
 from modecollapse.cli import main
 from modecollapse.data.idx import read_idx
-from modecollapse.diagnose import diagnose, format_report, real_reference
+from modecollapse.diagnose import diagnose, format_report
 from modecollapse.errors import ModeCollapseError
+from modecollapse.metrics.features import prepare_images
+from modecollapse.metrics.scores import extract
+from modecollapse.models.classifier import load_classifier
 from modecollapse.training.loop import train
 
 
@@ -22,8 +25,21 @@ def mnist_test(request):
         pytest.skip("the shared MNIST test set is not next to this checkout")
     images = read_idx(MNIST_DIR / "t10k-images-idx3-ubyte.gz")
     labels = read_idx(MNIST_DIR / "t10k-labels-idx1-ubyte.gz")
-    reference, _ = real_reference("mnist", str(MNIST_DIR.parent))
-    return images, labels, reference
+    # Samples come from the first half and the reference from the second: judged against
+    # itself, a real set is (rightly) all copies of its reference.
+    reference = extract(load_classifier("mnist"), prepare_images(images[5000:], "0-255")[0])
+    return images[:5000], labels[:5000], reference
+
+
+def test_the_real_set_against_itself_is_memorized(tmp_path, mnist_test):
+    from tests.conftest import MNIST_DIR
+
+    images, _, _ = mnist_test
+    np.save(tmp_path / "real.npy", images)
+    report = diagnose(tmp_path / "real.npy", "mnist", data_dir=str(MNIST_DIR.parent))
+    assert report["verdict"] == "partial collapse"
+    assert report["scores"]["copy_rate"] > 0.9
+    assert any("cop" in reason for reason in report["reasons"])
 
 
 def test_real_test_set_is_healthy(tmp_path, mnist_test):

@@ -25,7 +25,8 @@ def test_a_resume_with_another_config_names_the_change(tmp_path):
 def test_the_summary_records_the_run_for_reproduction(tmp_path):
     summary = train(tiny_ring_config(), tmp_path / "run")
     saved = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert saved == summary
+    # compared as JSON text: a metric with no value is NaN, and NaN != NaN
+    assert json.dumps(saved, sort_keys=True) == json.dumps(summary, sort_keys=True)
     for key in ("git_commit", "modecollapse_version", "torch", "speed", "dataset", "time_shares"):
         assert key in saved
     assert saved["speed"]["precision"] == "fp32"  # the MLP trains in fp32 everywhere
