@@ -3,9 +3,18 @@ import torch
 
 from modecollapse.config import DataConfig
 from modecollapse.data import load_dataset
+from modecollapse.data.translation import split_pool
 from modecollapse.metrics.detector import judge
+from modecollapse.metrics.evaluators import translation_evaluator
 from modecollapse.metrics.scores import extract
-from modecollapse.metrics.translation import ink, measure_digits, spatial_errors, translation_scores
+from modecollapse.metrics.translation import (
+    colour_scores,
+    ink,
+    measure_digits,
+    spatial_errors,
+    translation_accuracy,
+    translation_scores,
+)
 from modecollapse.models.classifier import load_classifier
 
 
@@ -100,3 +109,90 @@ def test_speckled_background_does_not_hide_the_digit(classifier):
         extract(classifier, measure_digits(speckled, None).crops), data.a_digits, real
     )
     assert scores["identity_kept"] > 0.9
+
+
+# --- held-out evaluation and the joint, input-dependent score (issue 13 item 5) ---
+
+
+def joint(data, translated, classifier):
+    """translation_accuracy's scores of `translated`, one output per held-out input."""
+    held, n = data.held_out, len(translated)
+    truth = measure_digits(held.truth[:n].float() / 127.5 - 1, data.b_layout)
+    measured = measure_digits(translated, data.b_layout)
+    predicted = extract(classifier, measured.crops).predictions.view(n, -1)
+    return translation_accuracy(
+        measured, predicted, held.a_digits[:n], truth, 0.05 * translated.shape[-1], 0.25
+    )
+
+
+@pytest.fixture(scope="module", params=["spatial-one", "spatial-two", "mnist-rgb"])
+def pair(request):
+    return load_dataset(DataConfig(name=request.param, num_samples=600))
+
+
+def test_held_out_digits_are_disjoint_from_training_and_used_once():
+    training, held = split_pool(5000, seed=0)
+    assert len(held) == 500 and len(training) == 4500
+    assert not set(held.tolist()) & set(training.tolist())
+    data = load_dataset(DataConfig(name="spatial-two", num_samples=600))
+    inputs = data.held_out.a.data.flatten(1)
+    assert len(torch.unique(inputs, dim=0)) == len(inputs)  # no two inputs share a source digit
+    assert data.held_out.a_digits.shape == (250, 2)
+
+
+def test_perfect_translator_scores_near_one(pair, classifier):
+    perfect = pair.held_out.truth.float() / 127.5 - 1
+    scores = joint(pair, perfect, classifier)
+    assert scores["translation_score"] > 0.9 and scores["translation_accuracy"] > 0.9
+
+
+def test_translators_that_ignore_their_input_score_near_zero(pair, classifier):
+    n = len(pair.held_out.a)
+    perfect = pair.held_out.truth.float() / 127.5 - 1
+    rng = torch.Generator().manual_seed(3)
+    nulls = {
+        "constant": perfect[:1].expand(n, -1, -1, -1),
+        "random real B": pair.b.batch(torch.randperm(len(pair.b), generator=rng)[:n]).float(),
+    }
+    if pair.name != "mnist-rgb":  # a grey copy is right in mnist-rgb but for its colours (below)
+        nulls["input copied"] = pair.held_out.a.data.float() / 127.5 - 1
+    for name, translated in nulls.items():
+        scores = joint(pair, translated, classifier)
+        assert abs(scores["translation_score"]) < 0.1, (name, scores)
+        assert judge({**scores, "num_samples": n})[0] != "healthy", name
+
+
+def test_two_digit_layouts_score_each_slot(classifier):
+    data = load_dataset(DataConfig(name="spatial-two", num_samples=600))
+    half_right = data.held_out.truth.float() / 127.5 - 1
+    half_right[..., 28:] = half_right.roll(1, dims=0)[..., 28:]  # the right-hand digit is someone else's
+    scores = joint(data, half_right, classifier)
+    slots = sorted(k for k in scores if k.startswith("translation_accuracy_slot"))
+    assert len(slots) == 2
+    assert max(scores[k] for k in slots) > 0.9 and min(scores[k] for k in slots) < 0.25
+    assert scores["translation_score"] < 0.25
+
+
+def test_colour_scores_flag_one_palette_and_grey_copies():
+    data = load_dataset(DataConfig(name="mnist-rgb", num_samples=1000))
+    real_b, other_b = data.b.batch(torch.arange(500)), data.b.batch(torch.arange(500, 1000))
+    alpha = data.held_out.a.data[:, :1].float() / 255  # the held-out digits' ink
+    one_palette = (alpha * torch.tensor([0.9, 0.2, 0.1]).view(1, 3, 1, 1) + (1 - alpha) * 0.15) * 2 - 1
+    grey_copy = data.held_out.a.data.float() / 127.5 - 1
+    real = colour_scores(other_b, real_b)
+    assert 0.8 < real["colour_diversity_ratio"] < 1.25
+    for name, translated in {"one palette": one_palette, "grey copy": grey_copy}.items():
+        scores = colour_scores(translated, real_b)
+        assert scores["colour_diversity_ratio"] < 0.2, name
+        assert scores["colour_distance"] > 10 * real["colour_distance"], name
+        assert judge(scores)[0] == "partial collapse", name
+
+
+def test_evaluator_uses_the_held_out_split():
+    data = load_dataset(DataConfig(name="mnist-rgb", num_samples=600))
+    copy = torch.nn.Identity()
+    record = translation_evaluator(data, 2000)(copy, copy, 0)
+    assert record["num_samples"] == 500  # capped at the held-out split
+    assert record["near_duplicate_rate"] < 0.02  # each source digit once (was 8% by construction)
+    assert record["colour_diversity_ratio"] < 0.2  # grey copies of A are not B
+    assert judge(record)[0] == "partial collapse"

@@ -201,6 +201,13 @@ class DetectorConfig(_Section):
     partial_recognizable_share: float = Field(default=0.2, ge=0, le=1)
     partial_copy_rate: float = Field(default=0.2, ge=0, le=1)
     """Partial collapse at this share of samples that copy a real image (real data: 0.01)."""
+    partial_translation_score: float = Field(default=0.5, ge=-1, le=1)
+    """Translators: partial below this chance-corrected share of right translations (the input's
+    digit in B's slot at B's size; metrics/translation.py). A translator that ignores its input
+    scores ~0, the perfect one ~1."""
+    partial_colour_diversity: float = Field(default=0.5, ge=0)
+    """RGB targets: partial below this ratio of the translations' colour spread to real B's (one
+    palette for every output: ~0)."""
     partial_high_quality: float = Field(default=0.9, ge=0, le=1)
     """2-D mixtures: partial collapse below this share of samples within 3 std of a mode."""
     relative_modes_drop: float = Field(default=1.0, ge=0)

@@ -28,6 +28,25 @@ Truth = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass
+class HeldOut:
+    """Domain-A evaluation inputs drawn from digits that no training image uses, each digit once
+    (no two inputs share a source digit, so near-duplicates do not arise by construction)."""
+
+    a: Dataset
+    a_digits: torch.Tensor
+    """(N, digits per image) labels; CPU."""
+    truth: torch.Tensor | None
+    """uint8 (N, C, S, S): each input's own digits drawn with B's layout (None: no pixel truth)."""
+
+
+def split_pool(size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training, held-out) indices of a digit pool: 10% (at least 200) held out, seeded."""
+    order = torch.randperm(size, generator=torch.Generator().manual_seed(seed + 7919))
+    held = min(max(200, size // 10), size // 2)
+    return order[held:], order[:held]
+
+
+@dataclass
 class TranslationData:
     name: str
     a: Dataset
@@ -41,6 +60,7 @@ class TranslationData:
     source: str
     a_to_b_truth: Truth | None = None
     b_to_a_truth: Truth | None = None
+    held_out: HeldOut | None = None
     kind: str = "translation"
 
     @property
@@ -52,6 +72,8 @@ class TranslationData:
 
     def to(self, device: torch.device | str) -> TranslationData:
         self.a, self.b = self.a.to(device), self.b.to(device)
+        if self.held_out is not None:
+            self.held_out.a = self.held_out.a.to(device)
         return self
 
 
@@ -92,14 +114,21 @@ def load_spatial(config: DataConfig) -> TranslationData:
     canvas, a_layout, b_layout = layouts(config)
     source = _digit_source(config)
     count = config.num_samples or 12_000
-    a_picks = spatial.pick_digits(count, len(a_layout), len(source), config.seed)
-    b_picks = spatial.pick_digits(count, len(b_layout), len(source), config.seed + 1)
+    pool, held = split_pool(len(source), config.seed)
+    a_picks = pool[spatial.pick_digits(count, len(a_layout), len(pool), config.seed)]
+    b_picks = pool[spatial.pick_digits(count, len(b_layout), len(pool), config.seed + 1)]
     digits = source.data[:, 0]
 
     def drawn(picks: torch.Tensor, layout: spatial.Layout) -> torch.Tensor:
         return torch.cat([spatial.render(digits[p], layout, canvas) for p in picks.split(2000)])
 
     where = f"{count} images per domain from {config.base} digits (seed {config.seed})"
+    held_picks = held[: len(held) // len(a_layout) * len(a_layout)].view(-1, len(a_layout))
+    held_out = HeldOut(
+        _domain(f"{config.name}/A held out", drawn(held_picks, a_layout), source.labels[held_picks], where),
+        source.labels[held_picks],
+        drawn(held_picks, b_layout),
+    )
     return TranslationData(
         name=config.name,
         a=_domain(f"{config.name}/A", drawn(a_picks, a_layout), source.labels[a_picks], where),
@@ -111,6 +140,7 @@ def load_spatial(config: DataConfig) -> TranslationData:
         source=where,
         a_to_b_truth=lambda index: spatial.render(digits[a_picks[index.cpu()]], b_layout, canvas),
         b_to_a_truth=lambda index: spatial.render(digits[b_picks[index.cpu()]], a_layout, canvas),
+        held_out=held_out,
     )
 
 
@@ -124,8 +154,9 @@ def load_mnist_rgb(config: DataConfig) -> TranslationData:
     """Grey MNIST <-> the same kind of digits coloured on coloured backgrounds (offline stand-in)."""
     source = _digit_source(config)
     count = config.num_samples or 12_000
-    a_picks = spatial.pick_digits(count, 1, len(source), config.seed)[:, 0]
-    b_picks = spatial.pick_digits(count, 1, len(source), config.seed + 1)[:, 0]
+    pool, held = split_pool(len(source), config.seed)
+    a_picks = pool[spatial.pick_digits(count, 1, len(pool), config.seed)[:, 0]]
+    b_picks = pool[spatial.pick_digits(count, 1, len(pool), config.seed + 1)[:, 0]]
     where = f"{count} images per domain from {config.base} digits (seed {config.seed})"
     b_images = spatial.colourize(source.data[b_picks], 32, config.seed + 2)
     return TranslationData(
@@ -140,6 +171,11 @@ def load_mnist_rgb(config: DataConfig) -> TranslationData:
         a_to_b_truth=lambda index: spatial.colourize(source.data[a_picks[index.cpu()]], 32, 7),
         b_to_a_truth=lambda index: spatial.pad_to(source.data[b_picks[index.cpu()]], 32).expand(
             -1, 3, -1, -1
+        ),
+        held_out=HeldOut(
+            _grey_domain(f"{config.name}/A held out", source.data[held], source.labels[held], where),
+            source.labels[held].unsqueeze(1),
+            spatial.colourize(source.data[held], 32, 7),
         ),
     )
 
@@ -193,7 +229,8 @@ def load_mnist_svhn(config: DataConfig) -> TranslationData:
     if count > len(images):
         raise DataFileError(f"data.num_samples = {count} but {name} has only {len(images)} images")
     b_keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(config.seed + 1))[:count]
-    a_picks = spatial.pick_digits(count, 1, len(source), config.seed)[:, 0]
+    pool, held = split_pool(len(source), config.seed)
+    a_picks = pool[spatial.pick_digits(count, 1, len(pool), config.seed)[:, 0]]
     svhn_labels = torch.from_numpy(labels)[b_keep]
     where = f"{count} images per domain: {config.base} digits and SVHN {name} (seed {config.seed})"
     return TranslationData(
@@ -205,6 +242,11 @@ def load_mnist_svhn(config: DataConfig) -> TranslationData:
         a_layout=None,
         b_layout=None,
         source=where,
+        held_out=HeldOut(
+            _grey_domain(f"{config.name}/A held out", source.data[held], source.labels[held], where),
+            source.labels[held].unsqueeze(1),
+            None,
+        ),
     )
 
 

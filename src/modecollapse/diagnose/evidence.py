@@ -87,6 +87,16 @@ def format_report(report: dict[str, Any]) -> str:
             f"class accuracy     {100 * s['class_conditional_accuracy']:.1f}%  (drawn as class k, read as k)",
             f"per-class variety  {per_class}  (generated / real within-class variance)",
         ]
+    if "translation_score" in s:
+        lines.append(
+            f"translation score  {s['translation_score']:.2f}  ({100 * s['translation_accuracy']:.1f}% "
+            f"right: input's digit, B's place and size; {100 * s['translation_chance']:.1f}% by chance)"
+        )
+    if "colour_diversity_ratio" in s:
+        lines.append(
+            f"colour variety     {s['colour_diversity_ratio']:.2f} of real B's "
+            f"(palette distance {s['colour_distance']:.3f})"
+        )
     if "identity_kept" in s:
         lines.append(
             f"identity kept      {100 * s['identity_kept']:.1f}% of translations show the input's digit(s)"

@@ -18,7 +18,8 @@ SKIP = {"type", "step", "epoch", "num_samples", "num_classes", "classifier_sha25
 PLOTTED = ("modes", "modes_well_formed", "high_quality", "reverse_kl", "kl_uniform", "recognizable_share",
            "modes_recognizable", "fcd", "precision", "recall",
            "coverage", "diversity_ratio", "near_duplicate_rate",
-           "identity_kept", "spatial_accuracy", "position_error_px", "cycle_error_a")  # fmt: skip
+           "translation_score", "identity_kept", "spatial_accuracy", "position_error_px", "cycle_error_a",
+           "colour_diversity_ratio")  # fmt: skip
 
 
 @dataclass

@@ -15,7 +15,9 @@ diversity ratio 1.0 and 1% near-duplicates by construction):
              2-D mixtures also: a covered mode that is not well formed, or fewer than
              90% of samples within 3 std of a mode (real: 98.9%); images also: under
              20% of samples recognizable, or at least 20% copies of real images
-             (copy_rate, metrics/diversity.py; real data 0.01)
+             (copy_rate, metrics/diversity.py; real data 0.01); translators also: a
+             chance-corrected translation score under 0.5, or (RGB targets) colours that
+             vary under half as much as real B's (metrics/translation.py)
   healthy    otherwise.
 
 The two floors matter for Stacked MNIST (K = 1,000): at N = 2,000 even a perfect generator
@@ -95,6 +97,16 @@ def judge(scores: dict[str, float], rules: DetectorConfig | None = None) -> tupl
     copies = scores.get("copy_rate")
     if copies is not None and copies >= rules.partial_copy_rate:
         partial.append(f"{100 * copies:.0f}% of samples are copies of real images (memorized)")
+    translated = scores.get("translation_score")
+    if translated is not None and translated < rules.partial_translation_score:
+        partial.append(
+            f"translation score {translated:.2f}: only {100 * scores['translation_accuracy']:.0f}% of "
+            f"translations show the input's digit in B's place and size (chance: "
+            f"{100 * scores['translation_chance']:.0f}%)"
+        )
+    colours = scores.get("colour_diversity_ratio")
+    if colours is not None and colours < rules.partial_colour_diversity:
+        partial.append(f"colours vary {colours:.2f}x as much as real B's (one palette for every output)")
     if collapsed:
         return "collapsed", collapsed + partial
     if partial:

@@ -100,24 +100,28 @@ def translation_evaluator(
     position_tolerance: float | None = None,
     size_tolerance: float = 0.25,
 ) -> TranslationEvaluator:
-    """Scores of G_AB (and a few of G_BA) on seeded A and B subsets; see metrics/translation.py.
+    """Scores of G_AB on held-out A inputs (digits no training image uses, each once) and a few of
+    G_BA on a seeded B subset; see metrics/translation.py.
 
     `position_tolerance` defaults to 5% of the image side (2.8 pixels at 56x56).
     """
+    if data.held_out is None:
+        raise ValueError(f"{data.name} has no held-out A split to evaluate translations on")
     classifier = load_classifier("mnist")
     size = data.sample_shape[-1]
     tolerance = position_tolerance if position_tolerance is not None else 0.05 * size
-    index_a = seeded_subset(torch.arange(len(data.a)), num_samples)
-    index_b = seeded_subset(torch.arange(len(data.b)), num_samples, seed=1)
-    device = data.a.data.device
-    inputs_a = data.a.batch(index_a.to(device))
-    inputs_b = data.b.batch(index_b.to(device))
+    held = data.held_out
+    count = min(num_samples, len(held.a))
+    inputs_a = held.a.batch(torch.arange(count, device=held.a.data.device))
+    digits_a = held.a_digits[:count]
+    index_b = seeded_subset(torch.arange(len(data.b)), count, seed=1)
+    inputs_b = data.b.batch(index_b.to(data.b.data.device))
     real_b = extract_cached(classifier, translation.measure_digits(inputs_b, data.b_layout).crops)
     real_a = extract_cached(classifier, translation.measure_digits(inputs_a, data.a_layout).crops)
     truth_b = None
-    if data.a_to_b_truth is not None and data.b_layout is not None:
-        truth_images = data.a_to_b_truth(index_a).float() / 127.5 - 1
-        truth_b = translation.measure_digits(truth_images, data.b_layout)
+    if held.truth is not None:
+        truth_b = translation.measure_digits(held.truth[:count].float() / 127.5 - 1, data.b_layout)
+    rgb_target = data.b.sample_shape[0] == 3
 
     @torch.no_grad()
     def evaluate(g_ab: nn.Module, g_ba: nn.Module, epoch: int) -> dict[str, float]:
@@ -125,9 +129,17 @@ def translation_evaluator(
         cycled_a, cycled_b = generate(g_ba, fake_b, 250), generate(g_ab, fake_a, 250)
         measured_b = translation.measure_digits(fake_b, data.b_layout)
         features_b = extract(classifier, measured_b.crops)
-        record = translation.translation_scores(features_b, data.a_digits[index_a], real_b)
+        record = translation.translation_scores(features_b, digits_a, real_b)
+        predicted = features_b.predictions.view(digits_a.shape).cpu()
+        record.update(
+            translation.translation_accuracy(
+                measured_b, predicted, digits_a, truth_b, tolerance, size_tolerance
+            )
+        )
         if truth_b is not None:
             record.update(translation.spatial_errors(measured_b, truth_b, tolerance, size_tolerance))
+        if rgb_target:
+            record.update(translation.colour_scores(fake_b, inputs_b))
         measured_a = translation.measure_digits(fake_a, data.a_layout)
         back = translation.translation_scores(
             extract(classifier, measured_a.crops), data.b_digits[index_b], real_a
@@ -138,6 +150,9 @@ def translation_evaluator(
         record["cycle_error_b"] = float((cycled_b - inputs_b.float()).abs().mean() / 2)
         record["classifier_sha256"] = classifier.sha256
         record["class_counts"] = torch.bincount(features_b.predictions, minlength=10).tolist()
+        if predicted.shape[1] > 1:
+            for k in range(predicted.shape[1]):
+                record[f"class_counts_slot{k}"] = torch.bincount(predicted[:, k], minlength=10).tolist()
         return record
 
     return evaluate

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from modecollapse.data.spatial import Layout
-from modecollapse.metrics import classes
+from modecollapse.metrics import classes, frechet
 from modecollapse.metrics.scores import FeatureSet, score
 
 INK_THRESHOLD = 0.35
@@ -144,3 +144,90 @@ def translation_scores(
     counts = classes.class_counts(translated.predictions, real_target.num_classes)
     scores["classes_covered"] = float((counts > 0).sum())
     return scores
+
+
+def correct_translations(
+    translated: DigitMeasure,
+    predicted: torch.Tensor,
+    digits: torch.Tensor,
+    truth: DigitMeasure | None,
+    position_tolerance: float,
+    size_tolerance: float,
+    order: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """(N, K) flags: slot k shows the input's digit, within `position_tolerance` pixels of where
+    B's layout puts it and within `size_tolerance` of its size there (`truth`: the input's own
+    digits drawn in B's layout; None: class only). `order` re-pairs outputs with other inputs."""
+    order = torch.arange(len(digits)) if order is None else order
+    correct = predicted.cpu() == digits.cpu()[order]
+    if truth is not None:
+        position = (translated.centroid - truth.centroid[order]).norm(dim=2)
+        position = torch.nan_to_num(position, nan=float("inf"))
+        true_size = truth.box_size[order]
+        size = (translated.box_size - true_size).abs() / true_size.clamp_min(1)
+        correct &= (position <= position_tolerance) & (size <= size_tolerance)
+    return correct
+
+
+def translation_accuracy(
+    translated: DigitMeasure,
+    predicted: torch.Tensor,
+    digits: torch.Tensor,
+    truth: DigitMeasure | None,
+    position_tolerance: float,
+    size_tolerance: float,
+    shuffles: int = 5,
+) -> dict[str, float]:
+    """The joint, input-dependent headline of a translator.
+
+    translation_accuracy: share of translations whose every digit is the input's class, in B's
+    slot, at B's size (per slot: translation_accuracy_slotK). translation_chance: the same
+    share with outputs re-paired to shuffled inputs (what a translator that ignores its input
+    scores). translation_score = (accuracy - chance) / (1 - chance), Cohen's kappa form:
+    about 1 for the perfect translator, about 0 for every translator that ignores or copies
+    its input. Nulls: input copied unchanged, random real B images, a constant output.
+    """
+    args = (translated, predicted, digits, truth, position_tolerance, size_tolerance)
+    correct = correct_translations(*args)
+    generator = torch.Generator().manual_seed(0)
+    orders = [torch.randperm(len(digits), generator=generator) for _ in range(shuffles)]
+    chance = sum(float(correct_translations(*args, order=o).all(1).float().mean()) for o in orders) / shuffles
+    accuracy = float(correct.all(1).float().mean())
+    scores = {
+        "translation_accuracy": accuracy,
+        "translation_chance": chance,
+        "translation_score": (accuracy - chance) / (1 - chance) if chance < 1 else 0.0,
+    }
+    if correct.shape[1] > 1:
+        for k in range(correct.shape[1]):
+            scores[f"translation_accuracy_slot{k}"] = float(correct[:, k].float().mean())
+    return scores
+
+
+def palette(images: torch.Tensor) -> torch.Tensor:
+    """(N, 6) RGB in [0, 1]: each image's digit colour (mean over its ink) and background colour
+    (median of its border)."""
+    x = (images.float().clamp(-1, 1).cpu() + 1) / 2
+    border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)
+    background = border.median(dim=-1).values  # (N, 3)
+    strong = (ink(images).cpu() > INK_THRESHOLD).float()  # (N, 1, S, S)
+    foreground = (x * strong).sum(dim=(2, 3)) / strong.sum(dim=(2, 3)).clamp_min(1)
+    return torch.cat([foreground, background], dim=1)
+
+
+def colour_scores(translated: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
+    """Do translations vary their colours like real B does?
+
+    colour_diversity_ratio: mean pairwise distance between translations' palettes (digit and
+    background colour) over that of real B images (real B vs real B: ~1). colour_distance:
+    Fréchet distance between the two palette distributions. Nulls: a single-palette translator
+    and grey digits copied from A both score a ratio near 0.
+    """
+    fake_palette, real_palette = palette(translated).double(), palette(real).double()
+    spread = float(torch.pdist(fake_palette).mean()) / max(float(torch.pdist(real_palette).mean()), 1e-8)
+    return {
+        "colour_diversity_ratio": spread,
+        "colour_distance": frechet.stats_to_fd(
+            *frechet.features_to_stats(real_palette), *frechet.features_to_stats(fake_palette)
+        ),
+    }
