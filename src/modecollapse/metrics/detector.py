@@ -121,9 +121,10 @@ def relative_drops(scores: dict[str, float], best: dict[str, float], rules: Dete
     """Which tracked metrics sit below the run's best so far by at least their margin.
 
     Margins (DetectorConfig.relative_*): a mode (10% of the classes for many-mode sets), and
-    0.1 of recognizable share, diversity ratio, recall or high-quality share: 5-50x their
-    real-vs-real resampling spread at 2,000 samples (benchmarks/RESULTS.md), so resampling
-    noise never reads as a drop."""
+    0.1 of recognizable share, diversity ratio, recall or high-quality share: 3.6-13x the
+    largest drop below the running best that real-vs-real resampling held for two evaluations
+    at 2,000 samples (benchmarks/relative_margins.py, RESULTS.md), so resampling noise never
+    reads as a drop."""
     classes = scores.get("num_classes", 10)
     margins = {
         "modes": max(rules.relative_modes_drop, rules.relative_modes_fraction * classes),
