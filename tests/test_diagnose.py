@@ -106,7 +106,7 @@ def test_torch_save_state_dict_is_refused(tmp_path):
 
 def test_pickled_npy_is_refused(tmp_path):
     np.save(tmp_path / "objects.npy", np.array([Exploit()], dtype=object), allow_pickle=True)
-    with pytest.raises(ModeCollapseError, match="without unpickling"):
+    with pytest.raises(ModeCollapseError, match="only unpickling can read; refused"):
         diagnose(tmp_path / "objects.npy", "mnist")
 
 
@@ -270,3 +270,92 @@ def test_a_ring_run_is_judged_from_its_generator(tmp_path):
     train(tiny_ring_config(), tmp_path / "run")
     report = diagnose(tmp_path / "run")
     assert report["reference"].startswith("ring8") and report["scores"]["num_samples"] == 2500
+
+
+# --- posted sample grids (issue 14) ---
+
+
+def torchvision_style_grid(tiles, nrow=8, padding=2, pad_value=1.0):
+    """A reimplementation of torchvision.utils.make_grid for (N, C, H, W) in [0, 1]: grey made
+    RGB, the grid filled with pad_value, padding around every tile, empty slots left as padding."""
+    tiles = torch.as_tensor(tiles, dtype=torch.float32)
+    if tiles.shape[1] == 1:
+        tiles = tiles.expand(-1, 3, -1, -1)
+    n, _, h, w = tiles.shape
+    columns, rows = min(nrow, n), -(-n // nrow)
+    grid = torch.full((3, rows * (h + padding) + padding, columns * (w + padding) + padding), pad_value)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        grid[
+            :,
+            r * (h + padding) + padding : (r + 1) * (h + padding),
+            c * (w + padding) + padding : (c + 1) * (w + padding),
+        ] = tiles[i]
+    return (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def test_our_own_grid_of_real_digits_is_read_and_healthy(tmp_path, mnist_test):
+    from modecollapse.images import save_grid
+
+    images, _, reference = mnist_test
+    save_grid(torch.from_numpy(images[:144]).float().div(127.5).sub(1).unsqueeze(1), tmp_path / "grid.png")
+    report = diagnose(tmp_path / "grid.png", "mnist", reference=reference)
+    assert "12 x 12 tiles of 28 px, 2 px padding" in report["input_notes"][0]
+    assert report["scores"]["num_samples"] == 144
+    assert report["verdict"] == "healthy", report["reasons"]
+
+
+def test_a_torchvision_grid_jpeg_of_32px_tiles_on_white(tmp_path, mnist_test):
+    from PIL import Image
+
+    images, labels, reference = mnist_test
+    six_each = np.concatenate([np.flatnonzero(labels == k)[:6] for k in range(10)])
+    tiles = np.pad(images[six_each], ((0, 0), (2, 2), (2, 2)))[:, None] / 255.0  # 32 px, as tutorials use
+    Image.fromarray(torchvision_style_grid(tiles)).save(tmp_path / "posted.jpg", quality=92)
+    report = diagnose(tmp_path / "posted.jpg", "mnist", reference=reference)
+    assert "8 x 8 tiles of 32 px, 2 px padding" in report["input_notes"][0]
+    assert any("4 empty tiles at the end skipped" in note for note in report["input_notes"])
+    assert report["scores"]["num_samples"] == 60 and report["scores"]["modes"] == 10
+
+
+def test_a_grid_of_one_repeated_digit_is_collapsed(tmp_path, mnist_test):
+    from PIL import Image
+
+    images, labels, reference = mnist_test
+    rng = np.random.default_rng(1)
+    one = np.clip(images[labels == 3][0] / 255.0 + rng.normal(0, 0.03, (64, 28, 28)), 0, 1)[:, None]
+    Image.fromarray(torchvision_style_grid(one, pad_value=0.5)).save(tmp_path / "collapsed.png")
+    report = diagnose(tmp_path / "collapsed.png", "mnist", reference=reference)
+    assert report["verdict"] == "collapsed" and report["scores"]["modes"] == 1
+
+
+def test_a_grid_without_padding_is_read_by_its_tiles(tmp_path, mnist_test):
+    from PIL import Image
+
+    images, _, reference = mnist_test
+    grid = images[:64].reshape(8, 8, 28, 28).transpose(0, 2, 1, 3).reshape(224, 224)  # 28 or 32 px?
+    Image.fromarray(grid).save(tmp_path / "tight.png")
+    report = diagnose(tmp_path / "tight.png", "mnist", reference=reference)
+    assert "8 x 8 tiles of 28 px, 0 px padding" in report["input_notes"][0]
+    forced = diagnose(tmp_path / "tight.png", "mnist", reference=reference, tile_size=32)
+    assert "7 x 7 tiles of 32 px" in forced["input_notes"][0]
+
+
+def test_uniform_latent_generator_is_sampled_as_told(tmp_path, mnist_test):
+    class OnlyInsideTheCube(torch.nn.Module):
+        """Varies with z only for z in [-1, 1]^d, as a generator trained on U(-1, 1) may."""
+
+        def forward(self, z):
+            inside = (z.abs() <= 1).all(dim=1).float().view(-1, 1, 1, 1)
+            return (inside * z[:, :1].view(-1, 1, 1, 1)).expand(-1, 1, 28, 28)
+
+    torch.jit.script(OnlyInsideTheCube()).save(str(tmp_path / "g.ts"))
+    _, _, reference = mnist_test
+    normal = diagnose(tmp_path / "g.ts", "mnist", 500, reference=reference, latent_dim=4)
+    uniform = diagnose(
+        tmp_path / "g.ts", "mnist", 500, reference=reference, latent_dim=4, latent_dist="uniform"
+    )
+    assert any("N(0, I)" in note for note in normal["input_notes"])
+    assert any("U(-1, 1)" in note for note in uniform["input_notes"])
+    # N(0, I) leaves the cube ~80% of the time at d = 4: the probe sees far less movement
+    assert uniform["latent"]["output_spread"] > 2 * normal["latent"]["output_spread"]

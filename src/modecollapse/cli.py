@@ -93,6 +93,17 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--num-samples", type=int, default=10_000, help="samples to draw from a generator")
     diagnose.add_argument("--latent-dim", type=int, help="latent size of a TorchScript generator")
     diagnose.add_argument("--latent-shape", help="latent shape of a TorchScript generator, e.g. 100,1,1")
+    diagnose.add_argument(
+        "--latent-dist", default="normal", choices=["normal", "uniform"],
+        help="how a TorchScript generator's z is drawn: N(0, I) or U(-r, r) (default normal)",
+    )  # fmt: skip
+    diagnose.add_argument(
+        "--latent-range", type=float, default=1.0, help="r of --latent-dist uniform (default 1)"
+    )
+    diagnose.add_argument(
+        "--tile-size", type=int, choices=[28, 32, 64], help="a grid image's tile size in px"
+    )
+    diagnose.add_argument("--padding", type=int, help="a grid image's padding between tiles in px")
     diagnose.add_argument("--value-range", default="auto", choices=["auto", "0-255", "0-1", "-1-1"])
     diagnose.add_argument("--data-dir", help="folder with the real test set used as reference")
     diagnose.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -209,10 +220,17 @@ def _diagnose(args: argparse.Namespace) -> int:
 
     from modecollapse.diagnose import EXIT_CODES, diagnose, format_report, write_evidence
 
-    shape = tuple(int(part) for part in args.latent_shape.split(",")) if args.latent_shape else None
+    try:
+        shape = tuple(int(part) for part in args.latent_shape.split(",")) if args.latent_shape else None
+    except ValueError:
+        raise ModeCollapseError(
+            f"--latent-shape takes sizes separated by commas, e.g. 100,1,1; got {args.latent_shape!r}"
+        ) from None
     report = diagnose(
         args.input, args.dataset, args.num_samples, latent_dim=args.latent_dim,
         latent_shape=shape, value_range=args.value_range, data_dir=args.data_dir,
+        latent_dist=args.latent_dist, latent_range=args.latent_range, tile_size=args.tile_size,
+        padding=args.padding,
     )  # fmt: skip
     written = write_evidence(report, Path(args.out)) if args.out else []
     public = {key: value for key, value in report.items() if not key.startswith("_")}

@@ -92,3 +92,10 @@ def test_relative_onset_of_a_smeared_two_d_run():
     smeared = {**good, "modes_well_formed": 8, "high_quality": 0.6}
     result = detect([(1, good), (2, smeared), (3, smeared)])
     assert result["relative_onset_epoch"] == 2 and "high_quality" in result["relative_onset_reasons"][0]
+
+
+def test_few_samples_of_many_classes_are_judged_by_the_modes_they_can_reach():
+    # 64 samples can show at most 64 of Stacked MNIST's 1,000 modes: 61 is full coverage
+    scores = {"modes": 61, "num_classes": 1000, "num_samples": 64, "kl_uniform": 0.0}
+    assert judge(scores)[0] == "healthy"
+    assert judge({**scores, "modes": 5})[0] == "collapsed"

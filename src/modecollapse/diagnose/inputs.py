@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from modecollapse.data import dataset_kind
+from modecollapse.diagnose.grid import GRID_SUFFIXES, split_grid
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.features import prepare_images
 from modecollapse.models import generate
@@ -27,19 +28,48 @@ class Samples:
     images: torch.Tensor  # [-1, 1], N x C x 28 x 28
     notes: list[str] = field(default_factory=list)
     generator: nn.Module | None = None
-    latent_shape: tuple[int, ...] | None = None
+    latent: Latent | None = None  # how z was drawn, for the latent probe
     dataset: str | None = None  # what the generator was trained on, when known
     intended: torch.Tensor | None = None  # conditional generators: the class each sample was drawn for
 
+
+@dataclass(frozen=True)
+class Latent:
+    """How to draw z for a TorchScript generator: N(0, I), or U(-r, r) with r = `range`."""
+
+    shape: tuple[int, ...]
+    distribution: str = "normal"
+    range: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.shape or any(d <= 0 for d in self.shape):
+            raise ModeCollapseError(f"the latent shape must be positive sizes, got {self.shape}")
+        if self.distribution not in ("normal", "uniform"):
+            raise ModeCollapseError(f"--latent-dist must be normal or uniform, got {self.distribution!r}")
+        if not (self.range > 0 and np.isfinite(self.range)):
+            raise ModeCollapseError(f"--latent-range must be a positive number, got {self.range}")
+
+    def draw(self, count: int, seed: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(seed)
+        if self.distribution == "uniform":
+            return (torch.rand(count, *self.shape, generator=generator) * 2 - 1) * self.range
+        return torch.randn(count, *self.shape, generator=generator)
+
+    def describe(self) -> str:
+        law = f"U(-{self.range:g}, {self.range:g})" if self.distribution == "uniform" else "N(0, I)"
+        return f"z ~ {law} of shape {self.shape}"
 
 
 def load_samples(
     path: Path,
     num_samples: int,
-    latent_dim: int | None = None,
-    latent_shape: tuple[int, ...] | None = None,
+    latent: Latent | None = None,
     value_range: str = "auto",
+    tile_size: int | None = None,
+    padding: int | None = None,
 ) -> Samples:
+    if num_samples <= 0:
+        raise ModeCollapseError(f"--num-samples must be a positive number, got {num_samples}")
     if not path.exists():
         raise ModeCollapseError(f"{path}: no such file or folder")
     if is_run(path):
@@ -49,12 +79,18 @@ def load_samples(
     suffix = path.suffix.lower()
     if suffix in (".npy", ".npz"):
         return _array_file(path, value_range)
+    if suffix in GRID_SUFFIXES:
+        tiles, notes = split_grid(path, tile_size, padding)
+        images, more = prepare_images(tiles, value_range)
+        return Samples(images, [*notes, *more])
     if _is_torchscript(path):
-        if latent_dim is None and latent_shape is None:
+        if latent is None:
             raise ModeCollapseError("a TorchScript generator needs --latent-dim N (or --latent-shape)")
-        shape = latent_shape or (latent_dim,)
-        generator = torch.jit.load(str(path), map_location="cpu").eval()
-        return _sample(generator, shape, num_samples, [f"TorchScript generator, latent {shape}"])
+        try:
+            generator = torch.jit.load(str(path), map_location="cpu").eval()
+        except RuntimeError as error:
+            raise ModeCollapseError(f"{path}: not a loadable TorchScript file ({error})") from None
+        return _sample(generator, latent, num_samples, [f"TorchScript generator, {latent.describe()}"])
     if suffix in PICKLE_SUFFIXES or _looks_pickled(path):
         raise ModeCollapseError(
             f"{path} is a pickle (torch.save of a model or state_dict); loading it could run "
@@ -64,7 +100,7 @@ def load_samples(
         )
     raise ModeCollapseError(
         f"{path}: unsupported input; give a run or checkpoint folder, a TorchScript file, "
-        ".npy/.npz samples, or a folder of PNG images"
+        ".npy/.npz samples, a sample-grid image (.png/.jpg) or a folder of PNG images"
     )
 
 
@@ -91,18 +127,30 @@ def read_array(path: Path) -> np.ndarray:
     """The array in a .npy file, or the samples array of a .npz file; never unpickles."""
     try:
         loaded = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        raise ModeCollapseError(f"{path}: cannot read without unpickling ({error}); refused") from None
-    if isinstance(loaded, np.lib.npyio.NpzFile):
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            return loaded
         names = loaded.files
         key = next(
             (k for k in ("samples", "images", "x", "arr_0") if k in names),
             names[0] if len(names) == 1 else None,
         )
         if key is None:
-            raise ModeCollapseError(f"{path}: several arrays ({', '.join(names)}); name one 'samples'")
+            raise ModeCollapseError(
+                f"{path}: several arrays ({', '.join(names) or 'none'}); name one 'samples'"
+            )
         return loaded[key]
-    return loaded
+    except ValueError as error:
+        with path.open("rb") as handle:
+            numpy_header = handle.read(6) == b"\x93NUMPY"
+        if "allow_pickle" in str(error) and (numpy_header or zipfile.is_zipfile(path)):
+            raise ModeCollapseError(
+                f"{path}: holds Python objects that only unpickling can read; refused"
+            ) from None
+        if not numpy_header and not zipfile.is_zipfile(path):
+            raise ModeCollapseError(f"{path}: not a .npy/.npz file (no NumPy header)") from None
+        raise ModeCollapseError(f"{path}: not a readable .npy/.npz file ({error})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ModeCollapseError(f"{path}: not a readable .npy/.npz file ({error})") from None
 
 
 def _array_file(path: Path, value_range: str) -> Samples:
@@ -162,14 +210,19 @@ def _from_run(path: Path, count: int) -> Samples:
     if not sampler.conditional:
         latent = run.config.model.latent_distribution
         notes.append(f"{count} samples drawn with seed {PROBE_SEED} (z ~ {latent})")
-    samples = Samples(images, [*notes, *more], run.generator, (sampler.input_dim,), intended=intended)
+    latent = Latent((sampler.input_dim,), run.config.model.latent_distribution)
+    samples = Samples(images, [*notes, *more], run.generator, latent, intended=intended)
     samples.dataset = run.config.data.name
     return samples
 
 
 @torch.no_grad()
-def _sample(generator: nn.Module, shape: tuple[int, ...], count: int, notes: list[str]) -> Samples:
-    latent = torch.randn(count, *shape, generator=torch.Generator().manual_seed(PROBE_SEED))
-    images = generate(generator, latent)
+def _sample(generator: nn.Module, latent: Latent, count: int, notes: list[str]) -> Samples:
+    try:
+        images = generate(generator, latent.draw(count, PROBE_SEED))
+    except RuntimeError as error:
+        raise ModeCollapseError(f"the generator failed on {latent.describe()}: {error}") from None
     images, more = prepare_images(images, "-1-1")
-    return Samples(images, [*notes, f"{count} samples drawn with seed {PROBE_SEED}", *more], generator, shape)
+    samples = Samples(images, [*notes, f"{count} samples drawn with seed {PROBE_SEED}", *more], generator)
+    samples.latent = latent
+    return samples

@@ -12,7 +12,7 @@ from torch import nn
 
 from modecollapse.config import DataConfig, DetectorConfig
 from modecollapse.data import load_dataset, spec
-from modecollapse.diagnose.inputs import PROBE_SEED, load_points, load_samples, read_array
+from modecollapse.diagnose.inputs import PROBE_SEED, Latent, load_points, load_samples, read_array
 from modecollapse.errors import DatasetUnavailable, ModeCollapseError
 from modecollapse.metrics.conditional import conditional_scores
 from modecollapse.metrics.detector import judge
@@ -35,6 +35,10 @@ def diagnose(
     latent_dim: int | None = None,
     latent_shape: tuple[int, ...] | None = None,
     value_range: str = "auto",
+    latent_dist: str = "normal",
+    latent_range: float = 1.0,
+    tile_size: int | None = None,
+    padding: int | None = None,
     rules: DetectorConfig | None = None,
     data_dir: str | None = None,
 ) -> dict[str, Any]:
@@ -42,11 +46,18 @@ def diagnose(
 
     A CycleGAN run folder is judged as a translator (see `diagnose_translator`).
     """
+    if num_samples <= 0:
+        raise ModeCollapseError(f"--num-samples must be a positive number, got {num_samples}")
+    if padding is not None and not 0 <= padding <= 64:
+        raise ModeCollapseError(f"--padding must be 0-64 pixels, got {padding}")
     if is_translator(Path(source)):
         return diagnose_translator(Path(source), num_samples=min(num_samples, 2000), rules=rules)
     if _judges_points(Path(source), dataset):
         return diagnose_points(Path(source), dataset, min(num_samples, PROTOCOL_SAMPLES), rules)
-    samples = load_samples(Path(source), num_samples, latent_dim, latent_shape, value_range)
+    latent = None
+    if latent_dim is not None or latent_shape is not None:
+        latent = Latent(latent_shape or (latent_dim,), latent_dist, latent_range)
+    samples = load_samples(Path(source), num_samples, latent, value_range, tile_size, padding)
     dataset = dataset or samples.dataset or "mnist"
     dataset = spec(dataset).reference or dataset  # e.g. mnist-5k is judged against MNIST's test set
     classifier = load_classifier(classifier_for(dataset))
@@ -70,6 +81,11 @@ def diagnose(
         per_class = conditional.pop("per_class_diversity")
         scores.update(conditional)
     verdict, reasons = judge(scores, rules)
+    if len(samples.images) < 10 * fake.num_classes:
+        samples.notes.append(
+            f"only {len(samples.images)} samples for {fake.num_classes} classes: modes and KL are judged "
+            f"against what that many samples can show; give >= {10 * fake.num_classes} for a firm verdict"
+        )
     report: dict[str, Any] = {
         "source": str(source),
         "verdict": verdict,
@@ -83,7 +99,7 @@ def diagnose(
     if per_class is not None:
         report["per_class_diversity"] = per_class
     if samples.generator is not None and samples.intended is None:
-        report["latent"] = probe_latent(samples.generator, samples.latent_shape, real)
+        report["latent"] = probe_latent(samples.generator, samples.latent, real)
     report["_images"] = samples.images
     report["_predictions"] = samples.intended if samples.intended is not None else fake.predictions
     return report
@@ -183,16 +199,16 @@ def diagnose_translator(
 
 
 @torch.no_grad()
-def probe_latent(generator: nn.Module, shape: tuple[int, ...], real: FeatureSet, count: int = 256) -> dict:
+def probe_latent(generator: nn.Module, latent: Latent, real: FeatureSet, count: int = 256) -> dict:
     """How much the output moves with z: overall, per latent dimension, and for one-hot z.
 
     Distances are mean absolute pixel differences in [-1, 1] units. A generator whose outputs
     for independent z differ by far less than real images differ from each other ignores z.
     """
-    rng = torch.Generator().manual_seed(PROBE_SEED + 1)
-    z = torch.randn(count, *shape, generator=rng)
+    shape = latent.shape
+    z = latent.draw(count, PROBE_SEED + 1)
     out = generator(z).float()
-    other = generator(torch.randn(count, *shape, generator=rng)).float()
+    other = generator(latent.draw(count, PROBE_SEED + 2)).float()
     spread = float((out - other).abs().mean())
     step = 0.5
     flat = z.reshape(count, -1)
@@ -204,7 +220,8 @@ def probe_latent(generator: nn.Module, shape: tuple[int, ...], real: FeatureSet,
     sensitivities = torch.tensor(per_dimension)
     dead = int((sensitivities < 0.01 * sensitivities.max().clamp_min(1e-12)).sum())
     dims = flat.shape[1]
-    one_hot = torch.eye(dims)[: min(dims, 100)].reshape(-1, *shape) * 3.0
+    height = 3.0 if latent.distribution == "normal" else latent.range  # far out, yet a value z takes
+    one_hot = torch.eye(dims)[: min(dims, 100)].reshape(-1, *shape) * height
     one_hot_out = generator(one_hot).float()
     one_hot_spread = float(
         torch.cdist(one_hot_out.flatten(1), one_hot_out.flatten(1), p=1).mean() / one_hot_out[0].numel()

@@ -4,7 +4,8 @@ One evaluation is judged by these rules (defaults justified in benchmarks/RESULT
 the real-vs-real baselines: real MNIST test data has all 10 modes, KL to uniform 0.002,
 diversity ratio 1.0 and 1% near-duplicates by construction):
 
-  collapsed  if modes <= 10% of the classes (or one mode), or diversity_ratio < 0.3,
+  collapsed  if modes <= 10% of the classes (of the classes N samples can reach, below), or
+             one mode, or diversity_ratio < 0.3,
              or near_duplicate_rate >= 0.5
              or under 5% of samples are recognizable (metrics/recognizable.py)
              (2-D mixtures: modes = well-formed modes, metrics/mixtures.py)
@@ -69,7 +70,7 @@ def judge(scores: dict[str, float], rules: DetectorConfig | None = None) -> tupl
     if quality is not None and quality < rules.partial_high_quality:
         partial.append(f"only {100 * quality:.0f}% of samples lie within 3 std of a mode (real: 98.9%)")
     if modes is not None:
-        if modes <= max(1.0, rules.collapsed_modes_fraction * classes):
+        if modes <= max(1.0, rules.collapsed_modes_fraction * reachable):  # 64 samples show <= 64 modes
             collapsed.append(f"only {modes:.0f} of {classes:.0f} modes covered")
         elif modes < rules.partial_modes_fraction * reachable:
             partial.append(f"{modes:.0f} of {classes:.0f} modes covered")

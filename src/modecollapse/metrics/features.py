@@ -33,8 +33,15 @@ def prepare_images(
     value_range "auto" guesses from the values (max > 1.5: 0..255; min >= 0: [0, 1]; else
     [-1, 1]); pass "0-255", "0-1" or "-1-1" when the guess could be wrong.
     """
-    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+    if not isinstance(images, torch.Tensor):
+        array = np.asarray(images)
+        if array.dtype.kind not in "biuf":
+            raise ModeCollapseError(f"images must be numbers, got an array of dtype {array.dtype}")
+        images = torch.as_tensor(array.astype(np.float32) if array.dtype.kind == "b" else array)
+    x = images
     notes: list[str] = []
+    if x.numel() == 0:
+        raise ModeCollapseError(f"no samples: the array is empty (shape {tuple(x.shape)})")
     if x.dim() == 3:
         x = x.unsqueeze(1)
     if x.dim() != 4:
@@ -47,6 +54,9 @@ def prepare_images(
             f"images must be 1 or 3 channels of 28x28, 32x32 or 64x64 pixels, got {tuple(x.shape[1:])}"
         )
     x = x.float()
+    bad = ~torch.isfinite(x).flatten(1).all(1)
+    if bad.any():
+        raise ModeCollapseError(f"{int(bad.sum())} of {len(x)} samples contain NaN or infinite values")
     low, high = float(x.min()), float(x.max())
     if value_range not in ("auto", "0-255", "0-1", "-1-1"):
         raise ModeCollapseError(f"value range must be auto, 0-255, 0-1 or -1-1, not '{value_range}'")
