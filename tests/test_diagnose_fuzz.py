@@ -156,7 +156,7 @@ def test_messages_name_the_problem(tmp_path, capsys):
         "ambiguous grid": "--tile-size",
         "pickle": "pickle",
         "PNGs of mixed sizes": "differ in size",
-        "garbage npy": "not a readable",
+        "garbage npy": "no NumPy header",
     }
     for name, phrase in expected.items():
         assert main(["diagnose", *cases[name]]) == 2

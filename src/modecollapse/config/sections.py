@@ -178,6 +178,10 @@ class TrainConfig(_Section):
     eval_every_steps: int | None = Field(default=None, ge=1)
     """Score the generator every this many steps instead: a clock that does not depend on the
     dataset's size (an epoch of mnist-5k is only 78 steps at batch 64)."""
+    on_collapse: Literal["continue", "stop"] = "continue"
+    """What a confirmed collapse does: nothing ("continue"), or end the run there ("stop").
+    Either way the checkpoint of the last healthy evaluation is kept apart from the rotation
+    (checkpoints/last-healthy) and named in summary.json."""
     eval_samples: int = Field(default=2000, ge=100)
     """Generated images scored at each evaluation (image datasets)."""
     num_sample_images: int = Field(default=64, ge=1)

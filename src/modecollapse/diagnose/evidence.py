@@ -113,6 +113,7 @@ def format_report(report: dict[str, Any]) -> str:
         )
     if "latent" in report:
         lines.append(f"latent probe       {report['latent']['statement']}")
+    lines += _suggestions(report)
     lines += [
         f"classifier         {report['classifier']['dataset']}, sha256 {report['classifier']['sha256']}",
         f"reference          {report['reference']}",
@@ -134,7 +135,14 @@ def _format_points(report: dict[str, Any]) -> str:
             f"reverse KL         {s['reverse_kl']:.4f}",
             f"mode spread        {s['mode_spread']:.2f} x real (median over covered modes)",
             f"samples            {s['num_samples']:.0f}",
+            *_suggestions(report),
             f"reference          {report['reference']}",
             *[f"input: {note}" for note in report["input_notes"]],
         ]
     )
+
+
+def _suggestions(report: dict[str, Any]) -> list[str]:
+    """The "what to try next" lines: measured fixes only (diagnose/suggest.py)."""
+    found = report.get("suggestions") or []
+    return [f"{'try next' if i == 0 else '':<18} {line}" for i, line in enumerate(found)]

@@ -4,6 +4,7 @@ loading one can run arbitrary code."""
 
 from __future__ import annotations
 
+import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,12 +105,28 @@ def load_samples(
     )
 
 
+def last_healthy_note(path: Path) -> list[str]:
+    """A run folder's last healthy checkpoint, as an input note (none if it has none)."""
+    summary = Path(path) / "summary.json"
+    try:
+        kept = json.loads(summary.read_text()).get("last_healthy") if summary.is_file() else None
+    except (OSError, json.JSONDecodeError):
+        return []
+    if not kept:
+        return []
+    return [
+        f"last healthy: step {kept['step']}, {kept['checkpoint']} "
+        f"(judge it with: modecollapse diagnose {Path(path) / kept['checkpoint']})"
+    ]
+
+
 def load_points(path: Path, count: int) -> tuple[torch.Tensor, list[str], str | None]:
     """(N x 2 points, notes, the run's dataset or None) from a 2-D run folder or an array file."""
     if is_run(path):
         run = load_run(path)
         points, _ = run.sample(count, PROBE_SEED)
         notes = [f"generator from {path} (step {run.step})", f"{count} points drawn with seed {PROBE_SEED}"]
+        notes += last_healthy_note(path)
         return points, notes, run.config.data.name
     if path.suffix.lower() not in (".npy", ".npz"):
         raise ModeCollapseError(f"{path}: 2-D samples must be a .npy/.npz array of shape (N, 2)")
@@ -200,7 +217,7 @@ def _from_run(path: Path, count: int) -> Samples:
             f"{path} trained on 2-D points ({run.config.data.name}); diagnose judges images. "
             "Its mode coverage is in the run's metrics.jsonl (type 'eval')"
         )
-    notes = [f"generator from {path} (step {run.step})"]
+    notes = [f"generator from {path} (step {run.step})", *last_healthy_note(path)]
     sampler = run.sampler
     if sampler.conditional:
         count = max(count // sampler.num_classes, 1) * sampler.num_classes

@@ -12,7 +12,15 @@ from torch import nn
 
 from modecollapse.config import DataConfig, DetectorConfig
 from modecollapse.data import load_dataset, spec
-from modecollapse.diagnose.inputs import PROBE_SEED, Latent, load_points, load_samples, read_array
+from modecollapse.diagnose.inputs import (
+    PROBE_SEED,
+    Latent,
+    last_healthy_note,
+    load_points,
+    load_samples,
+    read_array,
+)
+from modecollapse.diagnose.suggest import suggest
 from modecollapse.errors import DatasetUnavailable, ModeCollapseError
 from modecollapse.metrics.conditional import conditional_scores
 from modecollapse.metrics.detector import judge
@@ -51,9 +59,33 @@ def diagnose(
     if padding is not None and not 0 <= padding <= 64:
         raise ModeCollapseError(f"--padding must be 0-64 pixels, got {padding}")
     if is_translator(Path(source)):
-        return diagnose_translator(Path(source), num_samples=min(num_samples, 2000), rules=rules)
-    if _judges_points(Path(source), dataset):
-        return diagnose_points(Path(source), dataset, min(num_samples, PROTOCOL_SAMPLES), rules)
+        report = diagnose_translator(Path(source), num_samples=min(num_samples, 2000), rules=rules)
+    elif _judges_points(Path(source), dataset):
+        report = diagnose_points(Path(source), dataset, min(num_samples, PROTOCOL_SAMPLES), rules)
+    else:
+        report = _diagnose_images(
+            Path(source), dataset, num_samples, reference, latent_dim, latent_shape, value_range,
+            latent_dist, latent_range, tile_size, padding, rules, data_dir,
+        )  # fmt: skip
+    report["suggestions"] = suggest(report, report["dataset"])
+    return report
+
+
+def _diagnose_images(
+    source: Path,
+    dataset: str | None,
+    num_samples: int,
+    reference: FeatureSet | None,
+    latent_dim: int | None,
+    latent_shape: tuple[int, ...] | None,
+    value_range: str,
+    latent_dist: str,
+    latent_range: float,
+    tile_size: int | None,
+    padding: int | None,
+    rules: DetectorConfig | None,
+    data_dir: str | None,
+) -> dict[str, Any]:
     latent = None
     if latent_dim is not None or latent_shape is not None:
         latent = Latent(latent_shape or (latent_dim,), latent_dist, latent_range)
@@ -88,6 +120,7 @@ def diagnose(
         )
     report: dict[str, Any] = {
         "source": str(source),
+        "dataset": dataset,
         "verdict": verdict,
         "reasons": reasons,
         "scores": scores,
@@ -131,6 +164,7 @@ def diagnose_points(
     verdict, reasons = judge(scores, rules)
     return {
         "source": str(path),
+        "dataset": dataset,
         "verdict": verdict,
         "reasons": reasons,
         "scores": {**scores, "num_samples": float(len(points))},
@@ -183,6 +217,7 @@ def diagnose_translator(
     scores = {k: v for k, v in record.items() if k not in ("class_counts", "classifier_sha256")}
     return {
         "source": str(folder),
+        "dataset": translator.config.data.name,
         "verdict": verdict,
         "reasons": reasons,
         "scores": scores,
@@ -190,7 +225,8 @@ def diagnose_translator(
         "reference": f"{count} real {data.b.name} digits, cropped and normalised like the translations",
         "input_notes": [
             f"CycleGAN G_AB from {folder}, {count} held-out inputs of {data.a.name} "
-            "(digits no training image uses)"
+            "(digits no training image uses)",
+            *last_healthy_note(path),
         ],
         "class_counts": record["class_counts"],
         "_images": pairs,

@@ -144,12 +144,15 @@ def write_runs(results: list[RunResult], out: Path) -> Path:
     ]  # fmt: skip
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["run", "setting", "seed", "status", "step", *metric_keys, *onset_keys])
+    writer.writerow(["run", "setting", "seed", "status", "step", *metric_keys, *onset_keys,
+                     "last_healthy_step", "stopped_at_collapse"])  # fmt: skip
     for r in results:
         detector = r.detector if r.final else {}
+        kept = r.status.get("last_healthy") or {}
         writer.writerow(
             [r.run_id, r.setting_id, r.seed, r.status.get("status"), r.final.get("step", ""),
-             *[r.final.get(k, "") for k in metric_keys], *[detector.get(k, "") for k in onset_keys]]
+             *[r.final.get(k, "") for k in metric_keys], *[detector.get(k, "") for k in onset_keys],
+             kept.get("step", ""), r.status.get("stopped_at_collapse", "")]
         )  # fmt: skip
     atomic_write_text(out / "runs.csv", buffer.getvalue())
     return out / "runs.csv"

@@ -22,6 +22,7 @@ from modecollapse.files import atomic_write_text
 
 FORMAT = "modecollapse-checkpoint-v1"
 WEIGHTS, STATE, LATEST = "weights.safetensors", "state.json", "latest"
+LAST_HEALTHY = "last-healthy"
 
 
 def save_checkpoint(
@@ -44,6 +45,20 @@ def save_checkpoint(
     os.rename(tmp, final)
     atomic_write_text(root / LATEST, name + "\n")
     _prune(root, keep, name)
+    return final
+
+
+def keep_copy(checkpoint: Path, name: str = LAST_HEALTHY) -> Path:
+    """Copy a checkpoint folder to checkpoints/<name>, out of the rotation (atomically replaced)."""
+    final = checkpoint.parent / name
+    tmp = checkpoint.parent / f".tmp-{name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(checkpoint, tmp)
+    old = checkpoint.parent / f".old-{name}-{os.getpid()}"
+    if final.exists():
+        os.rename(final, old)
+    os.rename(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
     return final
 
 

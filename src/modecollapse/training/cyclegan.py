@@ -93,7 +93,7 @@ def train_cyclegan(
     order_b = EpochOrder(cfg.seed, len(data.b), device, stream=1, streams=2)
 
     with run.running():
-        while run.step < total_steps:
+        while run.step < total_steps and not run.stopped:
             epoch, position = divmod(run.step, steps_per_epoch)
             factor = lr_factor(epoch, cfg.epochs, cfg.lr_decay_epochs)
             for optimizer, base in ((g_optimizer, cfg.lr_g), (d_optimizer, cfg.lr_d)):

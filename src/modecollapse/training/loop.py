@@ -121,7 +121,7 @@ def train(
         return stats
 
     with run.running():
-        while run.step < total_steps:
+        while run.step < total_steps and not run.stopped:
             generator.train()
             discriminator.train()
             # --- discriminator (its last step sees the fakes that the G step reuses) ---

@@ -147,6 +147,8 @@ class Run:
         )
         self.pending: list[dict[str, torch.Tensor]] = []
         self.last_logged: dict[str, Any] = {}
+        self.stopped = False
+        """Set when a confirmed collapse ends the run (train.on_collapse = "stop")."""
 
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
@@ -174,12 +176,15 @@ class Run:
         if step % cfg.sample_every == 0 or is_last:
             with self.clock.section("samples_checkpoints"):
                 self.parts.save_samples(step)
+        healthy = False
         if self.parts.evaluate is not None and evaluates_at(cfg, step, self.steps_per_epoch, is_last):
             with self.clock.section("evaluation"):
-                self._evaluate(step)
-        if step % cfg.checkpoint_every == 0 or is_last:
+                healthy = self._evaluate(step)
+        if step % cfg.checkpoint_every == 0 or is_last or healthy or self.stopped:
             with self.clock.section("samples_checkpoints"):
                 self._save_checkpoint()
+                if healthy:
+                    self._keep_healthy(step)
         for callback in self.callbacks:
             callback(step, self.parts.modules)
 
@@ -189,6 +194,7 @@ class Run:
         self.summary.update(
             {
                 "status": "completed",
+                "stopped_at_collapse": self.stopped,
                 "step": self.step,
                 "epochs": self.step / self.steps_per_epoch,
                 "final": self.last_logged,
@@ -238,19 +244,34 @@ class Run:
             refresh=False,
         )
 
-    def _evaluate(self, step: int) -> None:
-        """Score the run, feed the detector, say the moment a collapse is confirmed."""
+    def _evaluate(self, step: int) -> bool:
+        """Score the run, feed the detector, say the moment a collapse is confirmed (and stop
+        there if train.on_collapse says so); whether this evaluation was healthy."""
         epoch = epoch_of(step, self.steps_per_epoch)
         record = {"type": "eval", "step": step, "epoch": epoch, **self.parts.evaluate(epoch)}
         self.log.write([record])
         onset = self.tracker.observe(record["epoch"], record)
         if onset:
+            last = self.summary.get("last_healthy")
+            kept = f"; last healthy: step {last['step']}, {last['checkpoint']}" if last else ""
             self.bar.write(
                 f"collapse detected: {onset['verdict']} since step {onset.get('onset_step')} "
                 f"(epoch {onset['onset_epoch']}) "
-                f"({'; '.join(onset['reasons'])})"
+                f"({'; '.join(onset['reasons'])}){kept}"
             )
-        self.summary.update({"last_eval": record, "detector": self.tracker.summary()})
+            if self.cfg.on_collapse == "stop" and step < self.total_steps:
+                self.stopped = True
+                self.bar.write(f"stopping at step {step} (train.on_collapse = 'stop')")
+        detector = self.tracker.summary()
+        self.summary.update({"last_eval": record, "detector": detector})
+        return detector["verdict"] == "healthy"
+
+    def _keep_healthy(self, step: int) -> None:
+        """Copy this step's checkpoint out of the rotation as the last healthy one."""
+        latest = ckpt.latest_checkpoint(self.folder.path)
+        kept = ckpt.keep_copy(latest)
+        self.summary["last_healthy"] = {"step": step, "checkpoint": f"checkpoints/{kept.name}"}
+        self.folder.write_summary(self.summary)
 
     def _save_checkpoint(self) -> None:
         """Check the weights are finite, then save modules, optimizers, RNG and the trainer's
