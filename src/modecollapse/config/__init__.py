@@ -160,7 +160,8 @@ ONLY_FOR_FAMILY = {
         "objective.cycle_weight", "objective.identity_weight",
     ),
     "dcgan": ("model.g_activation", "model.d_norm", "model.dcgan_layout"),
-    "mlp": ("model.mlp_hidden_layers",),
+    "mlp": ("model.mlp_hidden_layers", "model.mlp_d_hidden_layers", "model.mlp_g_batch_norm",
+            "model.mlp_d_maxout_pieces"),
 }  # fmt: skip
 NOT_FOR_CYCLEGAN = (
     "model.latent_dim", "model.latent_distribution", "train.d_steps", "train.g_steps",

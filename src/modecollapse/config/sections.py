@@ -50,6 +50,13 @@ class ModelConfig(_Section):
     latent_distribution: Literal["normal", "uniform"] = "normal"
     """z ~ N(0, I), or uniform on [-1, 1] (DCGAN-tensorflow and PacGAN's code)."""
     mlp_hidden_layers: int = Field(default=3, ge=1)
+    """MLP hidden layers (G's, and D's unless mlp_d_hidden_layers is set)."""
+    mlp_d_hidden_layers: int | None = Field(default=None, ge=1)
+    mlp_g_batch_norm: bool = False
+    """BatchNorm after each hidden layer of the MLP generator (PacGAN's 2-D G)."""
+    mlp_d_maxout_pieces: int = Field(default=1, ge=1)
+    """> 1: the MLP discriminator's hidden layers are maxout with this many pieces (PacGAN's
+    2-D D: 3 layers of 200 units x 5 pieces); 1: LeakyReLU(0.2)."""
     g_activation: Literal["relu", "identity"] = "relu"
     """DCGAN generator hidden activation. 'identity' reproduces code that wrote
     nn.LeakyReLU(True): the first argument is the negative slope, so the slope is 1.0."""

@@ -43,8 +43,11 @@ def build_models(
         )
     else:
         (dim,) = sample_shape
-        generator = MLPGenerator(config.latent_dim, dim, config.g_width, config.mlp_hidden_layers)
-        features = mlp_features(dim * config.pack, config.d_width, config.mlp_hidden_layers)
+        generator = MLPGenerator(
+            config.latent_dim, dim, config.g_width, config.mlp_hidden_layers, config.mlp_g_batch_norm
+        )
+        d_layers = config.mlp_d_hidden_layers or config.mlp_hidden_layers
+        features = mlp_features(dim * config.pack, config.d_width, d_layers, config.mlp_d_maxout_pieces)
         feature_channels, spatial = config.d_width, None
     head = build_head(
         feature_channels,
