@@ -134,6 +134,12 @@ def test_report_table_is_mean_and_t_interval_over_seeds(tmp_path):
     figures = len(list(report.glob("*.png")))
     assert text.count('src="data:image/png;base64,') == figures
     assert "| pack=2 | 2/2 |" in (report / "table.md").read_text()
+    # a run still training is left out of the means (its length differs), not mixed in
+    still = next(r for r in results if r.setting_id == "pack=2")
+    summary_path = still.folder / "summary.json"
+    summary_path.write_text(json.dumps({**json.loads(summary_path.read_text()), "status": "running"}))
+    rows = {row["setting"]: row for row in aggregate(collect(tmp_path / "out"))}
+    assert rows["pack=2"]["finished"] == 1 and rows["pack=2"]["metrics"]["high_quality"][2] == 1
 
 
 def test_report_on_a_single_run(tmp_path):

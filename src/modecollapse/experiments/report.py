@@ -29,7 +29,8 @@ def aggregate(results: list[RunResult]) -> list[dict[str, Any]]:
     rows = []
     for setting in dict.fromkeys(r.setting_id for r in results):
         group = [r for r in results if r.setting_id == setting]
-        finished = [r for r in group if r.final]
+        # only completed runs: a run still training (or stopped mid-way) would mix lengths
+        finished = [r for r in group if r.final and r.status.get("status") == "completed"]
         metrics = {}
         keys = [k for k, v in (finished[0].final.items() if finished else []) if k not in SKIP and number(v)]
         for key in keys:
@@ -83,7 +84,7 @@ def write_tables(rows: list[dict[str, Any]], results: list[RunResult], out: Path
     columns = table_columns(rows)
     header = ["setting", "seeds", *columns, "collapse onset step"]
     lines = [
-        "Final evaluation of each run: mean ± half-width of the 95% t-interval over seeds.",
+        "Final evaluation of each completed run: mean ± half-width of the 95% t-interval over seeds.",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -228,7 +229,7 @@ figure {{ display: inline-block; margin: 8px; vertical-align: top; }} img {{ max
 figcaption {{ font-size: 12px; color: #444; }}
 </style></head><body>
 <h1>{esc(title)}</h1>
-<p>Final evaluation of each run; mean ± half-width of the 95% t-interval over seeds. Collapse
+<p>Final evaluation of each completed run; mean ± half-width of the 95% t-interval over seeds. Collapse
 onset: the detector's first step of a confirmed collapse (absolute: after being healthy;
 relative: a sustained fall from the run's own best), over the seeds that had one.</p>
 <table><thead><tr>{head}</tr></thead><tbody>
