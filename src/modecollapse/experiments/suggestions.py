@@ -28,7 +28,12 @@ KINDS = ("dropped modes", "one output for every z", "low quality")
 
 def _rows(path: Path, match: dict[str, str]) -> dict[int, dict[str, str]]:
     with path.open(newline="") as handle:
-        rows = [r for r in csv.DictReader(handle) if all(r.get(k) == str(v) for k, v in match.items())]
+        rows = [
+            r
+            for r in csv.DictReader(handle)
+            if all(r.get(k) == str(v) for k, v in match.items())
+            and r.get("status") in (None, "", "completed")
+        ]
     return {int(r["seed"]): r for r in rows}
 
 
