@@ -37,6 +37,12 @@ class DigitMeasure:
     crops: torch.Tensor  # (N * K, 1, 28, 28) in [-1, 1], image-major
 
 
+def border_median(x: torch.Tensor) -> torch.Tensor:
+    """(N, C): the median of each image's border pixels, per channel (its background level)."""
+    border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)
+    return border.median(dim=-1).values
+
+
 def ink(images: torch.Tensor) -> torch.Tensor:
     """(N, 1, S, S) in [0, 1]: how far each pixel is from the image's background level.
 
@@ -47,8 +53,7 @@ def ink(images: torch.Tensor) -> torch.Tensor:
     x = (images.float().clamp(-1, 1) + 1) / 2
     if x.shape[1] == 3:
         x = (x * torch.tensor(LUMA, device=x.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)
-    background = border.median(dim=-1).values.view(-1, 1, 1, 1)
+    background = border_median(x).view(-1, 1, 1, 1)
     level = (x - background).abs()
     return level / level.amax(dim=(2, 3), keepdim=True).clamp_min(0.1)
 
@@ -108,13 +113,23 @@ def _extent(occupied: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.where(occupied, index, big).amin(1), torch.where(occupied, index, -big).amax(1)
 
 
+def place_and_size_errors(
+    translated: DigitMeasure, truth: DigitMeasure, order: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, K) centroid distance in pixels (inf where a slot has no ink) and relative ink-box size
+    error against `truth` (re-paired by `order` when given)."""
+    centroid, box = (
+        (truth.centroid, truth.box_size) if order is None else (truth.centroid[order], truth.box_size[order])
+    )
+    position = torch.nan_to_num((translated.centroid - centroid).norm(dim=2), nan=float("inf"))
+    return position, (translated.box_size - box).abs() / box.clamp_min(1)
+
+
 def spatial_errors(
     translated: DigitMeasure, truth: DigitMeasure, position_tolerance: float, size_tolerance: float
 ) -> dict[str, float]:
     """Centroid error (pixels), relative ink-box size error, and the share within both tolerances."""
-    position = (translated.centroid - truth.centroid).norm(dim=2)
-    position = torch.nan_to_num(position, nan=float("inf"))
-    size = (translated.box_size - truth.box_size).abs() / truth.box_size.clamp_min(1)
+    position, size = place_and_size_errors(translated, truth)
     finite = position[torch.isfinite(position)]
     within = (position <= position_tolerance) & (size <= size_tolerance)
     return {
@@ -161,10 +176,7 @@ def correct_translations(
     order = torch.arange(len(digits)) if order is None else order
     correct = predicted.cpu() == digits.cpu()[order]
     if truth is not None:
-        position = (translated.centroid - truth.centroid[order]).norm(dim=2)
-        position = torch.nan_to_num(position, nan=float("inf"))
-        true_size = truth.box_size[order]
-        size = (translated.box_size - true_size).abs() / true_size.clamp_min(1)
+        position, size = place_and_size_errors(translated, truth, order)
         correct &= (position <= position_tolerance) & (size <= size_tolerance)
     return correct
 
@@ -208,8 +220,7 @@ def palette(images: torch.Tensor) -> torch.Tensor:
     """(N, 6) RGB in [0, 1]: each image's digit colour (mean over its ink) and background colour
     (median of its border)."""
     x = (images.float().clamp(-1, 1).cpu() + 1) / 2
-    border = torch.cat([x[..., 0, :], x[..., -1, :], x[..., :, 0], x[..., :, -1]], dim=-1)
-    background = border.median(dim=-1).values  # (N, 3)
+    background = border_median(x)  # (N, 3)
     strong = (ink(images).cpu() > INK_THRESHOLD).float()  # (N, 1, S, S)
     foreground = (x * strong).sum(dim=(2, 3)) / strong.sum(dim=(2, 3)).clamp_min(1)
     return torch.cat([foreground, background], dim=1)

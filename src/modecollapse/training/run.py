@@ -182,9 +182,9 @@ class Run:
                 healthy = self._evaluate(step)
         if step % cfg.checkpoint_every == 0 or is_last or healthy or self.stopped:
             with self.clock.section("samples_checkpoints"):
-                self._save_checkpoint()
+                saved = self._save_checkpoint()
                 if healthy:
-                    self._keep_healthy(step)
+                    self._keep_healthy(step, saved)
         for callback in self.callbacks:
             callback(step, self.parts.modules)
 
@@ -266,16 +266,15 @@ class Run:
         self.summary.update({"last_eval": record, "detector": detector})
         return detector["verdict"] == "healthy"
 
-    def _keep_healthy(self, step: int) -> None:
+    def _keep_healthy(self, step: int, checkpoint: Path) -> None:
         """Copy this step's checkpoint out of the rotation as the last healthy one."""
-        latest = ckpt.latest_checkpoint(self.folder.path)
-        kept = ckpt.keep_copy(latest)
+        kept = ckpt.keep_copy(checkpoint)
         self.summary["last_healthy"] = {"step": step, "checkpoint": f"checkpoints/{kept.name}"}
         self.folder.write_summary(self.summary)
 
-    def _save_checkpoint(self) -> None:
+    def _save_checkpoint(self) -> Path:
         """Check the weights are finite, then save modules, optimizers, RNG and the trainer's
-        state atomically, and note the step and time spent in the summary."""
+        state atomically, note the step and time spent in the summary; the checkpoint folder."""
         for name, module in self.parts.modules.items():
             if not all(torch.isfinite(p).all() for p in module.parameters()):
                 self._diverged(self.step)
@@ -300,11 +299,12 @@ class Run:
         for name, optimizer in self.parts.optimizers.items():
             flat, state[name] = ckpt.optimizer_to_flat(name, optimizer)
             tensors.update(flat)
-        ckpt.save_checkpoint(self.folder.path, self.step, tensors, state, self.cfg.keep_checkpoints)
+        saved = ckpt.save_checkpoint(self.folder.path, self.step, tensors, state, self.cfg.keep_checkpoints)
         self.summary.update(
             {"step": self.step, "last_checkpoint_step": self.step, "time_s": self.clock.time_s()}
         )
         self.folder.write_summary(self.summary)
+        return saved
 
     def _diverged(self, step: int) -> None:
         self.summary.update({"status": "diverged", "diverged_at_step": step})
