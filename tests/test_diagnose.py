@@ -235,7 +235,8 @@ def test_diagnose_judges_a_conditional_generator_per_class(tmp_path, conditionin
     train(tiny_image_config(model={"conditioning": conditioning}), tmp_path / "run")
     report = diagnose(tmp_path / "run", num_samples=200)
     assert len(report["per_class_diversity"]) == 10
-    assert {"class_conditional_accuracy", "per_class_diversity_min"} <= set(report["scores"])
+    expected = {"class_conditional_accuracy", "per_class_diversity_min", "grader_class_accuracy"}
+    assert expected <= set(report["scores"])
     assert "latent" not in report  # the probe is for unconditional z
     assert torch.equal(report["_predictions"], torch.arange(200) // 20)  # grouped by the class drawn for
     text = format_report(report)

@@ -118,8 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     classifier_train.add_argument(
         "--dataset",
         required=True,
-        choices=["mnist", "fashion-mnist", "guide-mnist"],
-        help="guide-mnist: the guided-latent GAN's guide (not an evaluation classifier)",
+        choices=["mnist", "fashion-mnist", "guide-mnist", "grader-mnist"],
+        help="guide-mnist: the guided-latent GAN's guide (not an evaluation classifier); "
+        "grader-mnist: the independent grader of conditional runs (needs MNIST's 60k training split)",
     )
     classifier_train.add_argument(
         "--out", help="folder for the weights and card (default: the package's assets)"

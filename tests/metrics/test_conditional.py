@@ -35,3 +35,35 @@ def test_class_conditional_accuracy_counts_wrong_classes():
     predictions[:100] = (predictions[:100] + 1) % 10
     scores = conditional_scores(features, predictions, labels, features, labels, 10)
     assert scores["class_conditional_accuracy"] == pytest.approx(0.8)
+
+
+def test_grader_is_another_network_trained_on_other_digits():
+    from modecollapse.models.classifier import LeNet, load_classifier
+
+    grader, evaluation = load_classifier("grader-mnist"), load_classifier("mnist")
+    assert isinstance(grader.model, LeNet) and not isinstance(evaluation.model, LeNet)
+    assert "minus the 5000 mnist-5k digits" in grader.card["trained_on"]
+    assert evaluation.card["trained_on"].startswith("mnist-5k")
+
+
+def test_grader_passes_real_digits_and_fails_its_nulls(mnist_dir):
+    import numpy as np
+
+    from modecollapse.data.idx import read_idx
+    from modecollapse.metrics.conditional import grader_scores, load_grader
+    from modecollapse.metrics.features import prepare_images
+
+    images = prepare_images(read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:2000])[0]
+    labels = torch.from_numpy(read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")[:2000].astype(np.int64))
+    grader = load_grader("mnist-5k")
+    assert grader_scores(grader, images, labels)["grader_class_accuracy"] >= 0.98
+    ignored = labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))]
+    assert grader_scores(grader, images, ignored)["grader_class_accuracy"] < 0.15
+    constant = images[:1].expand(len(images), -1, -1, -1)
+    assert grader_scores(grader, constant, labels)["grader_class_accuracy"] < 0.15
+
+
+def test_a_dataset_without_a_grader_has_none():
+    from modecollapse.metrics.conditional import load_grader
+
+    assert load_grader("fashion-mnist") is None

@@ -13,3 +13,17 @@ def test_classifier_training_is_deterministic_and_writes_a_card(tmp_path, mnist_
     assert card_a["trained_on"] == "mnist-5k (5000 images)"
     assert card_a["tested_on"] == "mnist test split (10000 images)"
     assert 0.5 < card_a["test_accuracy"] <= 1.0  # one epoch already learns digits
+
+
+def test_excluded_digits_are_removed_by_pixels():
+    import torch
+
+    from modecollapse.data import Dataset
+    from modecollapse.training.classifier import without_digits
+
+    images = torch.arange(5 * 4, dtype=torch.uint8).reshape(5, 1, 2, 2)
+    full = Dataset("full", "image", images, torch.arange(5), 10, "here", image_size=2)
+    seen = Dataset("seen", "image", images[[1, 3]].clone(), torch.zeros(2, dtype=torch.long), 10, "x")
+    kept = without_digits(full, seen)
+    assert kept.labels.tolist() == [0, 2, 4]
+    assert "minus seen" in kept.source

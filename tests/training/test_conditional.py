@@ -22,7 +22,8 @@ def test_conditional_runs_resume_exactly(tmp_path, conditioning):
         json.loads(line) for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()
     ]
     evals = [r for r in records if r["type"] == "eval"]
-    assert {"class_conditional_accuracy", "per_class_diversity_min"} <= set(evals[-1])
+    expected = {"class_conditional_accuracy", "per_class_diversity_min", "grader_class_accuracy"}
+    assert expected <= set(evals[-1])
     assert len(evals[-1]["per_class_diversity"]) == 10
     if conditioning == "guided":
         steps = [r for r in records if r["type"] == "train"]

@@ -32,8 +32,13 @@ def scripted_verdicts(monkeypatch, healthy_until_step: int):
 
 def config(on_collapse):
     return tiny_ring_config(
-        train={"epochs": 8, "eval_every_steps": 8, "checkpoint_every": 64, "keep_checkpoints": 1,
-               "on_collapse": on_collapse}  # fmt: skip
+        train={
+            "epochs": 8,
+            "eval_every_steps": 8,
+            "checkpoint_every": 64,
+            "keep_checkpoints": 1,
+            "on_collapse": on_collapse,
+        }  # fmt: skip
     )
 
 

@@ -211,6 +211,7 @@ register(
         image_shape(1),
         num_classes=10,
         classifier="mnist",
+        grader="grader-mnist",
         files=MNIST_FILES,
         conditional=True,
     )
@@ -225,6 +226,7 @@ register(
         image_shape(1),
         num_classes=10,
         classifier="mnist",
+        grader="grader-mnist",
         reference="mnist",
         conditional=True,
     )

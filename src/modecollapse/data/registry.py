@@ -83,6 +83,9 @@ class DatasetSpec:
     """Classes (images), mixture modes (points) or digit classes (translation pairs)."""
     classifier: str | None = None
     """The shipped evaluation classifier that grades samples of this dataset."""
+    grader: str | None = None
+    """An independent grader (another architecture, trained on other digits than the guide and
+    the evaluation classifier) that re-grades class-conditional accuracy."""
     reference: str | None = None
     """The dataset whose real test images `diagnose` compares samples with (default: itself)."""
     files: FileSet | None = None

@@ -87,6 +87,11 @@ def format_report(report: dict[str, Any]) -> str:
             f"class accuracy     {100 * s['class_conditional_accuracy']:.1f}%  (drawn as class k, read as k)",
             f"per-class variety  {per_class}  (generated / real within-class variance)",
         ]
+    if "grader_class_accuracy" in s:
+        lines.append(
+            f"grader accuracy    {100 * s['grader_class_accuracy']:.1f}%  (the independent grader: "
+            "LeNet trained on MNIST digits disjoint from mnist-5k)"
+        )
     if "translation_score" in s:
         lines.append(
             f"translation score  {s['translation_score']:.2f}  ({100 * s['translation_accuracy']:.1f}% "

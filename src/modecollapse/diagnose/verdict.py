@@ -22,7 +22,7 @@ from modecollapse.diagnose.inputs import (
 )
 from modecollapse.diagnose.suggest import suggest
 from modecollapse.errors import DatasetUnavailable, ModeCollapseError
-from modecollapse.metrics.conditional import conditional_scores
+from modecollapse.metrics.conditional import conditional_scores, grader_scores, load_grader
 from modecollapse.metrics.detector import judge
 from modecollapse.metrics.evaluators import reference_features, translation_evaluator
 from modecollapse.metrics.features import classifier_for
@@ -112,6 +112,9 @@ def _diagnose_images(
         )
         per_class = conditional.pop("per_class_diversity")
         scores.update(conditional)
+        grader = load_grader(dataset)
+        if grader is not None and samples.images.shape[1] == 1:
+            scores.update(grader_scores(grader, samples.images, samples.intended))
     verdict, reasons = judge(scores, rules)
     if len(samples.images) < 10 * fake.num_classes:
         samples.notes.append(

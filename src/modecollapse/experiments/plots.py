@@ -143,5 +143,3 @@ def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | No
     fig.savefig(path)
     plt.close(fig)
     return path
-
-

@@ -4,11 +4,31 @@ from __future__ import annotations
 
 import torch
 
+from modecollapse.data.registry import spec
+from modecollapse.models.classifier import EvalClassifier, load_classifier
+
 
 def class_conditional_accuracy(predictions: torch.Tensor, intended: torch.Tensor) -> float:
     """Share of samples the evaluation classifier puts in the class they were drawn for.
     Null: a generator that ignores the class it is asked for (~1/K, tests/metrics/test_conditional.py)."""
     return float((predictions.cpu() == intended.cpu()).float().mean())
+
+
+def load_grader(dataset: str) -> EvalClassifier | None:
+    """The independent grader of `dataset`'s conditional samples (its spec names it), or None."""
+    name = spec(dataset).grader
+    return load_classifier(name) if name else None
+
+
+@torch.no_grad()
+def grader_scores(grader: EvalClassifier, images: torch.Tensor, intended: torch.Tensor) -> dict[str, float]:
+    """`grader_class_accuracy`: class-conditional accuracy as the independent grader reads it
+    (a LeNet trained on MNIST digits none of our GANs, guides or evaluation classifier saw).
+    `images` are 28x28 in [-1, 1]. Nulls: a generator that ignores the class it is asked for,
+    and a constant image (~1/K; tests/metrics/test_conditional.py)."""
+    grader.model.eval()
+    predictions = torch.cat([grader.model(chunk.float())[0].argmax(1) for chunk in images.split(1000)])
+    return {"grader_class_accuracy": class_conditional_accuracy(predictions, intended)}
 
 
 def feature_spread(features: torch.Tensor) -> float:

@@ -14,7 +14,7 @@ from torch import nn
 from modecollapse.data import Dataset, spec
 from modecollapse.data.translation import TranslationData
 from modecollapse.metrics import translation
-from modecollapse.metrics.conditional import conditional_scores
+from modecollapse.metrics.conditional import conditional_scores, grader_scores, load_grader
 from modecollapse.metrics.diversity import seeded_subset
 from modecollapse.metrics.features import classifier_for, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
@@ -66,8 +66,9 @@ def image_evaluator(
     classifier = load_classifier(name)
     real = reference_features(dataset, name)
     latent, intended = sampler.fixed(num_samples, EVAL_SEED, device)
-    real_labels = None
+    real_labels, grader = None, None
     if sampler.conditional:
+        grader = load_grader(dataset.name)
         subset = seeded_subset(torch.arange(len(dataset)), len(real)).to(dataset.labels.device)
         real_labels = dataset.labels[subset].cpu()
 
@@ -82,6 +83,8 @@ def image_evaluator(
                     fake.features, fake.predictions, intended, real.features, real_labels, sampler.num_classes
                 )
             )
+        if grader is not None:
+            record.update(grader_scores(grader, prepare_images(images, "-1-1")[0], intended))
         if fake.num_classes <= 25:
             record["class_counts"] = torch.bincount(fake.predictions, minlength=fake.num_classes).tolist()
         return record

@@ -1,5 +1,6 @@
-"""The small CNN used as a fixed, shipped evaluation classifier (and as a guide network),
-and the loader that refuses weights whose SHA-256 differs from their card's."""
+"""The small CNNs shipped as fixed classifiers: DigitClassifier (evaluation classifier and guide
+network) and LeNet (the independent grader of conditional runs), and the loader that refuses
+weights whose SHA-256 differs from their card's."""
 
 from __future__ import annotations
 
@@ -43,10 +44,39 @@ class DigitClassifier(nn.Module):
         return self.head(self.dropout(features)), features
 
 
+class LeNet(nn.Module):
+    """The independent grader's network: LeCun's LeNet as in Caffe's MNIST example (5x5
+    convolutions of 20 and 50 filters, no padding, no BatchNorm, a 500-unit hidden layer), a
+    different architecture from DigitClassifier. 28x28 inputs in [-1, 1] -> (logits, features)."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, 20, 5), nn.MaxPool2d(2),
+            nn.Conv2d(20, 50, 5), nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(50 * 4 * 4, 500), nn.ReLU(True),
+        )  # fmt: skip
+        self.dropout = nn.Dropout(0.3)
+        self.head = nn.Linear(500, num_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.body(x)
+        return self.head(self.dropout(features)), features
+
+
+def build_network(card: dict[str, Any]) -> nn.Module:
+    """The untrained network a card describes (its "network", DigitClassifier by default)."""
+    network = card.get("network", "DigitClassifier")
+    if network == "LeNet":
+        return LeNet()
+    return DigitClassifier(width=card.get("width", 32))
+
+
 @dataclass(frozen=True)
 class EvalClassifier:
     dataset: str
-    model: DigitClassifier
+    model: nn.Module
     card: dict[str, Any]
 
     @property
@@ -71,6 +101,6 @@ def load_classifier(dataset: str, assets: Path = ASSETS) -> EvalClassifier:
         raise ModeCollapseError(
             f"{weights_path}: SHA-256 {digest} does not match its card ({card['sha256']})"
         )
-    model = DigitClassifier(width=card.get("width", 32))
+    model = build_network(card)
     model.load_state_dict(load_file(str(weights_path)))
     return EvalClassifier(dataset, model.eval(), card)

@@ -5,6 +5,9 @@ augmentation, and tested on the official MNIST test set; Fashion-MNIST's on its 
 training split, tested on its 10k test split. `guide-mnist` is the guided-latent GAN's
 guide: a different network (half the width), seed and schedule from the evaluation
 classifier, because a GAN must not be graded by the network it was trained against.
+`grader-mnist` is the independent grader of conditional and guided runs: another
+architecture (LeNet) trained on MNIST's 60k training split minus the 5,000 mnist-5k digits
+(matched by pixels), so it has seen none of the digits the guide and the GANs trained on.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from tqdm import tqdm
 from modecollapse.config import DataConfig
 from modecollapse.data import Dataset, load_dataset
 from modecollapse.files import atomic_write_json
-from modecollapse.models.classifier import FEATURE_DIM, DigitClassifier
+from modecollapse.models.classifier import FEATURE_DIM, build_network
 
 RECIPES: dict[str, dict[str, Any]] = {
     "mnist": {
@@ -35,6 +38,11 @@ RECIPES: dict[str, dict[str, Any]] = {
         "train": {"name": "mnist-5k"},
         "test": {"name": "mnist", "split": "test"},
         "epochs": 15, "augment": True, "lr": 3e-3, "seed": 1, "width": 16,
+    },
+    "grader-mnist": {
+        "train": {"name": "mnist", "split": "train"}, "exclude": "mnist-5k",
+        "test": {"name": "mnist", "split": "test"},
+        "epochs": 6, "augment": True, "lr": 2e-3, "seed": 2, "network": "LeNet",
     },
     "fashion-mnist": {
         "train": {"name": "fashion-mnist", "split": "train"},
@@ -58,8 +66,24 @@ def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return F.grid_sample(x + 1, grid, align_corners=False, padding_mode="zeros") - 1
 
 
+def without_digits(dataset: Dataset, excluded: Dataset) -> Dataset:
+    """`dataset` minus every image that is pixel-for-pixel one of `excluded`'s."""
+    seen = {bytes(image) for image in excluded.data.reshape(len(excluded), -1).numpy()}
+    flat = dataset.data.reshape(len(dataset), -1).numpy()
+    keep = torch.tensor([bytes(image) not in seen for image in flat])
+    return Dataset(
+        name=dataset.name,
+        kind=dataset.kind,
+        data=dataset.data[keep],
+        labels=dataset.labels[keep],
+        num_classes=dataset.num_classes,
+        source=f"{dataset.source} minus {excluded.name}",
+        image_size=dataset.image_size,
+    )
+
+
 @torch.no_grad()
-def accuracy(model: DigitClassifier, dataset: Dataset, batch: int = 1000) -> float:
+def accuracy(model: torch.nn.Module, dataset: Dataset, batch: int = 1000) -> float:
     model.eval()
     correct = 0
     for start in range(0, len(dataset), batch):
@@ -78,7 +102,13 @@ def train_classifier(
     generator = torch.Generator().manual_seed(recipe["seed"])
     train_set = load_dataset(DataConfig(**recipe["train"], data_dir=data_dir))
     test_set = load_dataset(DataConfig(**recipe["test"], data_dir=data_dir))
-    model = DigitClassifier(width=recipe["width"]).to(memory_format=torch.channels_last)  # 1.6x here
+    excluded = None
+    if "exclude" in recipe:
+        excluded = load_dataset(DataConfig(name=recipe["exclude"], data_dir=data_dir))
+        full_size = len(train_set)
+        train_set = without_digits(train_set, excluded)
+    card_shape = {"network": recipe.get("network", "DigitClassifier"), "width": recipe.get("width", 32)}
+    model = build_network(card_shape).to(memory_format=torch.channels_last)  # 1.6x here
     epochs = epochs or recipe["epochs"]
     batch = 128
     steps_per_epoch = len(train_set) // batch
@@ -107,10 +137,18 @@ def train_classifier(
     tmp = weights.with_suffix(".tmp")
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
     tmp.replace(weights)
+    lenet = card_shape["network"] == "LeNet"
+    trained_on = f"{train_set.name} ({len(train_set)} images)"
+    if excluded is not None:
+        trained_on = (
+            f"{train_set.name} {recipe['train'].get('split', 'train')} split minus the "
+            f"{len(excluded)} {excluded.name} digits, matched by pixels "
+            f"({len(train_set)} of {full_size} images): none of the digits the guide and the GANs train on"
+        )
     card = {
         "dataset": recipe["test"]["name"],
         "recipe": name,
-        "trained_on": f"{train_set.name} ({len(train_set)} images)",
+        "trained_on": trained_on,
         "augmentation": "random rotation +-12 deg, scale 0.9-1.1, shift +-2 px"
         if recipe["augment"]
         else "none",
@@ -119,13 +157,18 @@ def train_classifier(
         "epochs": epochs,
         "seed": recipe["seed"],
         "input": "1x28x28, values in [-1, 1] (x / 127.5 - 1)",
-        "feature_dim": FEATURE_DIM,
+        "network": card_shape["network"],
+        "feature_dim": 500 if lenet else FEATURE_DIM,
         "feature_layer": "penultimate ReLU (body output)",
-        "architecture": f"DigitClassifier(in_channels=1, num_classes=10, width={recipe['width']})",
-        "width": recipe["width"],
+        "architecture": "LeNet(in_channels=1, num_classes=10): Caffe's MNIST LeNet"
+        if lenet
+        else f"DigitClassifier(in_channels=1, num_classes=10, width={card_shape['width']})",
+        "width": card_shape["width"],
         "train_seconds": round(time.perf_counter() - start, 1),
         "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
         "command": f"modecollapse classifier train --dataset {name}",
     }
+    if lenet:
+        del card["width"]
     atomic_write_json(out_dir / f"classifier-{name}.json", card)
     return card
