@@ -15,6 +15,7 @@ from modecollapse.data import load_dataset, spec
 from modecollapse.diagnose.inputs import (
     PROBE_SEED,
     Latent,
+    Samples,
     last_healthy_note,
     load_points,
     load_samples,
@@ -63,33 +64,23 @@ def diagnose(
     elif _judges_points(Path(source), dataset):
         report = diagnose_points(Path(source), dataset, min(num_samples, PROTOCOL_SAMPLES), rules)
     else:
-        report = _diagnose_images(
-            Path(source), dataset, num_samples, reference, latent_dim, latent_shape, value_range,
-            latent_dist, latent_range, tile_size, padding, rules, data_dir,
-        )  # fmt: skip
+        latent = None
+        if latent_dim is not None or latent_shape is not None:
+            latent = Latent(latent_shape or (latent_dim,), latent_dist, latent_range)
+        samples = load_samples(Path(source), num_samples, latent, value_range, tile_size, padding)
+        report = _diagnose_images(samples, str(Path(source)), dataset, reference, rules, data_dir)
     report["suggestions"] = suggest(report, report["dataset"])
     return report
 
 
 def _diagnose_images(
-    source: Path,
+    samples: Samples,
+    source: str,
     dataset: str | None,
-    num_samples: int,
     reference: FeatureSet | None,
-    latent_dim: int | None,
-    latent_shape: tuple[int, ...] | None,
-    value_range: str,
-    latent_dist: str,
-    latent_range: float,
-    tile_size: int | None,
-    padding: int | None,
     rules: DetectorConfig | None,
     data_dir: str | None,
 ) -> dict[str, Any]:
-    latent = None
-    if latent_dim is not None or latent_shape is not None:
-        latent = Latent(latent_shape or (latent_dim,), latent_dist, latent_range)
-    samples = load_samples(Path(source), num_samples, latent, value_range, tile_size, padding)
     dataset = dataset or samples.dataset or "mnist"
     dataset = spec(dataset).reference or dataset  # e.g. mnist-5k is judged against MNIST's test set
     classifier = load_classifier(classifier_for(dataset))
