@@ -23,3 +23,7 @@ class CheckpointError(ModeCollapseError):
 
 class TrainingDiverged(ModeCollapseError):
     """A loss became NaN or infinite; the run stopped and kept its last good checkpoint."""
+
+
+class LockedError(ModeCollapseError):
+    """Another live process is writing the same run folder."""

@@ -1,12 +1,18 @@
-"""Atomic file writes: a reader sees the old content or the new, never half of either."""
+"""Atomic file writes (a reader sees the old content or the new, never half of either) and an
+exclusive lock (one writer per run folder)."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from modecollapse.errors import LockedError
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -30,3 +36,32 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+@contextmanager
+def exclusive_lock(path: str | Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if missing) for the block, or refuse at once
+    when another live process holds it. The operating system drops the lock when its holder
+    dies, so a killed run never leaves a stale lock behind. No-op where `fcntl` is missing."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; run folders are not shared there
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise LockedError(f"{what} is in use by {holder}; wait for it to finish or stop it") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -185,3 +185,39 @@ def test_the_shipped_study_files_are_valid():
         text = path.read_text()
         if "seeds" in text and ("[variants" in text or "[grid]" in text):
             assert load_sweep(path).runs, path
+
+
+def test_pool_workers_exit_when_the_sweep_process_is_killed(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import os, time\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "from multiprocessing import get_context\n"
+        "from modecollapse.experiments.executors import _die_with_parent\n"
+        "def work():\n"
+        "    print(os.getpid(), flush=True)\n"
+        "    time.sleep(60)\n"
+        "if __name__ == '__main__':\n"
+        "    with ProcessPoolExecutor(1, mp_context=get_context('spawn'), initializer=_die_with_parent,\n"
+        "                             initargs=(os.getpid(),)) as pool:\n"
+        "        pool.submit(work).result()\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)  # as `kill -9` of the sweep would
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return  # the orphan exited by itself
+        time.sleep(0.2)
+    os.kill(worker, signal.SIGKILL)
+    pytest.fail("the pool worker kept running after its sweep process was killed")

@@ -30,3 +30,16 @@ def test_the_summary_records_the_run_for_reproduction(tmp_path):
     for key in ("git_commit", "modecollapse_version", "torch", "speed", "dataset", "time_shares"):
         assert key in saved
     assert saved["speed"]["precision"] == "fp32"  # the MLP trains in fp32 everywhere
+
+
+def test_a_run_folder_has_one_writer_at_a_time(tmp_path):
+    from modecollapse.errors import LockedError
+    from modecollapse.files import exclusive_lock
+    from modecollapse.training.logging import RunFolder
+
+    run = tmp_path / "run"
+    with exclusive_lock(RunFolder(run).lock, "held"):  # as if another process were training it
+        with pytest.raises(LockedError, match=r"run folder .* is in use by pid \d+"):
+            train(tiny_ring_config(train={"max_steps": 5}), run)
+    assert not (run / "config.toml").exists()  # refused before writing anything
+    assert train(tiny_ring_config(train={"max_steps": 5}), run)["status"] == "completed"  # lock released

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -52,6 +53,19 @@ def run_one(run_id: str, config: dict[str, Any], run_dir: str, threads: int) -> 
             "error": failure["error"],
             "seconds": round(time.perf_counter() - start, 1),
         }
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool worker initializer: exit when the sweep process that started us is gone (killed
+    with SIGTERM or SIGKILL), instead of training on as an orphan; the run resumes from its
+    last checkpoint when the sweep is started again."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 def run_status(run_dir: Path) -> dict[str, Any]:
@@ -104,7 +118,12 @@ def _run_local(jobs: list[tuple], sweep: Sweep, workers: int, report: Callable[[
             results.append(run_one(*job, threads))
             report(_line(results[-1], len(results), len(jobs)))
         return results
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=get_context("spawn"),
+        initializer=_die_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures = [pool.submit(run_one, *job, threads) for job in jobs]
         for future in as_completed(futures):
             results.append(future.result())

@@ -27,6 +27,7 @@ class RunFolder:
         self.samples = self.path / "samples"
         self.tensorboard = self.path / "tensorboard"
         self.checkpoints = self.path / "checkpoints"
+        self.lock = self.path / "run.lock"
 
     def read_summary(self) -> dict[str, Any]:
         return json.loads(self.summary.read_text()) if self.summary.is_file() else {}

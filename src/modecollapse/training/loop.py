@@ -18,6 +18,7 @@ from torch import nn
 from modecollapse.config import Config
 from modecollapse.data import Dataset, load_dataset
 from modecollapse.errors import ConfigError
+from modecollapse.files import exclusive_lock
 from modecollapse.images import make_grid, save_grid, save_scatter
 from modecollapse.metrics.evaluators import Evaluator, default_evaluator
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
@@ -25,6 +26,7 @@ from modecollapse.models import build_models
 from modecollapse.models.guided import LatentSampler
 from modecollapse.objectives import build_objective
 from modecollapse.training.batches import RealBatches
+from modecollapse.training.logging import RunFolder
 from modecollapse.training.run import Callback, Run, TrainerParts, grad_norm
 
 
@@ -38,8 +40,21 @@ def train(
 ) -> dict[str, Any]:
     """Train a GAN as `config` says, writing everything into `run_dir`; return the summary.
 
-    CycleGAN configs (model.family = 'cyclegan') go to training/cyclegan.py.
+    CycleGAN configs (model.family = 'cyclegan') go to training/cyclegan.py. One process at a
+    time: a second one on the same folder is refused while the first is alive (run.lock).
     """
+    with exclusive_lock(RunFolder(run_dir).lock, f"run folder {run_dir}"):
+        return _train(config, run_dir, resume, allow_config_change, evaluator, callbacks)
+
+
+def _train(
+    config: Config,
+    run_dir: str | Path,
+    resume: bool,
+    allow_config_change: bool,
+    evaluator: Evaluator | None,
+    callbacks: Sequence[Callback],
+) -> dict[str, Any]:
     if config.model.family == "cyclegan":
         from modecollapse.training.cyclegan import train_cyclegan
 
