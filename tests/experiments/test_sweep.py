@@ -1,3 +1,4 @@
+import csv
 import json
 import statistics
 
@@ -129,6 +130,10 @@ def test_report_table_is_mean_and_t_interval_over_seeds(tmp_path):
         assert (report / name).is_file()
     runs = (report / "runs.csv").read_text().splitlines()
     assert runs[0].startswith("run,setting,seed,status,step,") and len(runs) == 5
+    curves = list(csv.DictReader((report / "curves.csv").open()))
+    assert len(curves) == sum(len(r.evals) for r in results) > len(results)  # every evaluation
+    first = [c for c in curves if c["run"] == results[0].run_id]
+    assert [float(c["high_quality"]) for c in first] == [e["high_quality"] for e in results[0].evals]
     assert "Baseline: pack=1" in (report / "comparisons.md").read_text()
     text = page.read_text()
     figures = len(list(report.glob("*.png")))

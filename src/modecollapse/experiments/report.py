@@ -3,6 +3,7 @@
 Works on a sweep folder (every setting x seed) or on a single run folder. Writes into
 DIR/report/: table.md, table.csv, comparisons.md (each setting against the first: higher,
 lower or "not established" where the intervals overlap), runs.csv (one row per run),
+curves.csv (one row per evaluation of each run),
 metric-*.png (each metric vs step per setting, the seed spread shaded),
 class-histograms.png, samples-*.png and report.html, a single self-contained page (images
 inlined) that shows all of it.
@@ -108,7 +109,10 @@ def write_tables(rows: list[dict[str, Any]], results: list[RunResult], out: Path
         extra = [row["collapsed"], *onset, row["relative_collapsed"], *relative, row["never_healthy"]]
         writer.writerow([row["setting"], row["finished"], row["runs"], *values, *extra])
     atomic_write_text(out / "table.csv", buffer.getvalue())
-    return [out / "table.md", out / "table.csv", write_comparisons(rows, out), write_runs(results, out)]
+    return [
+        out / "table.md", out / "table.csv", write_comparisons(rows, out), write_runs(results, out),
+        write_curves(results, out),
+    ]  # fmt: skip
 
 
 def write_comparisons(rows: list[dict[str, Any]], out: Path) -> Path:
@@ -132,6 +136,22 @@ def write_comparisons(rows: list[dict[str, Any]], out: Path) -> Path:
             lines.append("| " + " | ".join(cells) + " |")
     atomic_write_text(out / "comparisons.md", "\n".join(lines) + "\n")
     return out / "comparisons.md"
+
+
+def write_curves(results: list[RunResult], out: Path) -> Path:
+    """curves.csv: one row per evaluation of every run (setting, seed, step, epoch, scores), the
+    raw data behind the metric plots and the onsets, small enough to commit beside a table."""
+    evals = [e for r in results for e in r.evals]
+    keys = list(dict.fromkeys(k for e in evals for k, v in e.items() if k not in SKIP and number(v)))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["run", "setting", "seed", "step", "epoch", *keys])
+    for r in results:
+        for e in r.evals:
+            writer.writerow([r.run_id, r.setting_id, r.seed, e.get("step", ""), e.get("epoch", ""),
+                             *[e.get(k, "") for k in keys]])  # fmt: skip
+    atomic_write_text(out / "curves.csv", buffer.getvalue())
+    return out / "curves.csv"
 
 
 def write_runs(results: list[RunResult], out: Path) -> Path:
