@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from modecollapse.data.registry import spec
+from modecollapse.metrics.features import classify
 from modecollapse.models.classifier import EvalClassifier, load_classifier
 
 
@@ -24,11 +25,11 @@ def load_grader(dataset: str) -> EvalClassifier | None:
 def grader_scores(grader: EvalClassifier, images: torch.Tensor, intended: torch.Tensor) -> dict[str, float]:
     """`grader_class_accuracy`: class-conditional accuracy as the independent grader reads it
     (a LeNet trained on MNIST digits none of our GANs, guides or evaluation classifier saw).
-    `images` are 28x28 in [-1, 1]. Nulls: a generator that ignores the class it is asked for,
-    and a constant image (~1/K; tests/metrics/test_conditional.py)."""
-    grader.model.eval()
-    predictions = torch.cat([grader.model(chunk.float())[0].argmax(1) for chunk in images.split(1000)])
-    return {"grader_class_accuracy": class_conditional_accuracy(predictions, intended)}
+    `images` are 28x28 in [-1, 1], graded like every score (fp32, `features.classify`). Nulls:
+    a generator that ignores the class it is asked for, and a constant image (~1/K;
+    tests/metrics/test_conditional.py)."""
+    probabilities, _ = classify(grader, images)
+    return {"grader_class_accuracy": class_conditional_accuracy(probabilities.argmax(1), intended)}
 
 
 def feature_spread(features: torch.Tensor) -> float:

@@ -74,8 +74,8 @@ def image_evaluator(
 
     @torch.no_grad()
     def evaluate(generator: nn.Module, epoch: int) -> dict[str, float]:
-        images = generate(generator, latent, 500).cpu()
-        fake = extract(classifier, prepare_images(images, "-1-1")[0])
+        images = prepare_images(generate(generator, latent, 500).cpu(), "-1-1")[0]
+        fake = extract(classifier, images)
         record: dict = {**score(fake, real), "classifier_sha256": classifier.sha256}
         if real_labels is not None:
             record.update(
@@ -84,7 +84,7 @@ def image_evaluator(
                 )
             )
         if grader is not None:
-            record.update(grader_scores(grader, prepare_images(images, "-1-1")[0], intended))
+            record.update(grader_scores(grader, images, intended))
         if fake.num_classes <= 25:
             record["class_counts"] = torch.bincount(fake.predictions, minlength=fake.num_classes).tolist()
         return record

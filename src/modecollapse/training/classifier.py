@@ -107,8 +107,7 @@ def train_classifier(
         excluded = load_dataset(DataConfig(name=recipe["exclude"], data_dir=data_dir))
         full_size = len(train_set)
         train_set = without_digits(train_set, excluded)
-    card_shape = {"network": recipe.get("network", "DigitClassifier"), "width": recipe.get("width", 32)}
-    model = build_network(card_shape).to(memory_format=torch.channels_last)  # 1.6x here
+    model = build_network(recipe).to(memory_format=torch.channels_last)  # a recipe reads as a card; 1.6x here
     epochs = epochs or recipe["epochs"]
     batch = 128
     steps_per_epoch = len(train_set) // batch
@@ -137,7 +136,8 @@ def train_classifier(
     tmp = weights.with_suffix(".tmp")
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
     tmp.replace(weights)
-    lenet = card_shape["network"] == "LeNet"
+    network = recipe.get("network", "DigitClassifier")
+    lenet = network == "LeNet"
     trained_on = f"{train_set.name} ({len(train_set)} images)"
     if excluded is not None:
         trained_on = (
@@ -157,18 +157,16 @@ def train_classifier(
         "epochs": epochs,
         "seed": recipe["seed"],
         "input": "1x28x28, values in [-1, 1] (x / 127.5 - 1)",
-        "network": card_shape["network"],
+        "network": network,
         "feature_dim": 500 if lenet else FEATURE_DIM,
         "feature_layer": "penultimate ReLU (body output)",
         "architecture": "LeNet(in_channels=1, num_classes=10): Caffe's MNIST LeNet"
         if lenet
-        else f"DigitClassifier(in_channels=1, num_classes=10, width={card_shape['width']})",
-        "width": card_shape["width"],
+        else f"DigitClassifier(in_channels=1, num_classes=10, width={recipe['width']})",
+        **({} if lenet else {"width": recipe["width"]}),
         "train_seconds": round(time.perf_counter() - start, 1),
         "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
         "command": f"modecollapse classifier train --dataset {name}",
     }
-    if lenet:
-        del card["width"]
     atomic_write_json(out_dir / f"classifier-{name}.json", card)
     return card
