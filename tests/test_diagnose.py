@@ -273,6 +273,23 @@ def test_a_ring_run_is_judged_from_its_generator(tmp_path):
     assert report["reference"].startswith("ring8") and report["scores"]["num_samples"] == 2500
 
 
+def test_pacgans_half_scale_ring_is_judged_at_its_own_scale(tmp_path):
+    from tests.conftest import tiny_ring_config
+    from tests.metrics.test_mixtures import RING, RING_STD, real
+
+    np.save(tmp_path / "pacgan_ring.npy", real(RING * 0.5, RING_STD * 0.5).numpy())  # radius 1, std 0.01
+    wrong_scale = diagnose(tmp_path / "pacgan_ring.npy", dataset="ring8")
+    assert wrong_scale["verdict"] == "collapsed" and wrong_scale["scores"]["modes"] == 0
+    right_scale = diagnose(tmp_path / "pacgan_ring.npy", dataset="ring8", mixture_scale=0.5)
+    assert right_scale["verdict"] == "healthy" and right_scale["scores"]["modes_well_formed"] == 8
+    assert "std 0.01 (scale 0.5)" in right_scale["reference"]
+    command = ["diagnose", str(tmp_path / "pacgan_ring.npy"), "--dataset", "ring8", "--mixture-scale", "0.5"]
+    assert main(command) == 0
+    pacgan_ring = {"name": "ring8", "num_samples": 512, "mixture_scale": 0.5}
+    train(tiny_ring_config(data=pacgan_ring), tmp_path / "run")
+    assert "(scale 0.5)" in diagnose(tmp_path / "run")["reference"]  # a run is judged on its own mixture
+
+
 # --- posted sample grids (issue 14) ---
 
 

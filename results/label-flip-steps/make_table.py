@@ -1,6 +1,10 @@
-"""The README's tables from this folder's runs*.csv and curves*.csv (written by `modecollapse
-report`; one pair per sweep folder: runs.csv for label_flip_steps.toml, runs-1pct.csv for
-label_flip_steps_1pct.toml).
+"""The README's tables from this folder's CSV files (written by `modecollapse report`; one pair
+per sweep folder):
+
+- corrected variant: runs.csv / curves.csv (label_flip_steps.toml) and runs-1pct.csv /
+  curves-1pct.csv (label_flip_steps_1pct.toml);
+- as_published variant at 20,000 steps: as-published-20k-runs.csv / as-published-20k-curves.csv
+  (label_flip_steps_as_published_20k.toml).
 
     python results/label-flip-steps/make_table.py
 """
@@ -14,9 +18,14 @@ from scipy import stats
 
 HERE = Path(__file__).parent
 STEPS_PER_PUBLISHED_EPOCH = 938  # 60,000 digits at batch 64
-FROM_STEP = 2000  # the first evaluation (step 1,000) is before any run draws digits
+FROM_STEP = 2000  # the first evaluation (step 1,000) is before any corrected run draws digits
+FLAT = 0.5  # near-duplicate rate at or above which a run is drawing one flat image
 COLUMNS = [("modes", "{:.1f}"), ("kl_uniform", "{:.3f}"), ("fcd", "{:.1f}"), ("recall", "{:.2f}"),
            ("recognizable_share", "{:.2f}"), ("diversity_ratio", "{:.3f}"), ("near_duplicate_rate", "{:.3f}")]  # fmt: skip
+
+
+def read(pattern):
+    return [row for path in sorted(HERE.glob(pattern)) for row in csv.DictReader(path.open())]
 
 
 def cell(values, form):
@@ -34,30 +43,56 @@ def onset(value):
     return f"{step:,} ({step / STEPS_PER_PUBLISHED_EPOCH:.1f} ep)"
 
 
-runs = [r for p in sorted(HERE.glob("runs*.csv")) for r in csv.DictReader(p.open()) if r["status"] == "completed"]
-curves = [c for p in sorted(HERE.glob("curves*.csv")) for c in csv.DictReader(p.open())]
-settings = sorted({r["setting"] for r in runs}, key=lambda s: float(s.split("label_flip_fraction=")[1]))
+def fraction(setting):
+    return float(setting.split("label_flip_fraction=")[1])
 
-print("Final evaluation (mean ± 95 % t-interval over seeds):\n")
-print("| flipped labels | seeds | steps | " + " | ".join(name for name, _ in COLUMNS) + " |")
-print("|---" * (len(COLUMNS) + 3) + "|")
-for setting in settings:
-    group = [r for r in runs if r["setting"] == setting]
-    fraction = float(setting.split("label_flip_fraction=")[1])
-    cells = [cell([float(r[name]) for r in group], form) for name, form in COLUMNS]
-    steps = ", ".join(sorted({r["step"] for r in group}))
-    print(f"| {fraction:.0%} | {len(group)} | {steps} | " + " | ".join(cells) + " |")
 
-print(f"\nPer run: onsets (absolute rule, relative rule) and extremes over the evaluations from step {FROM_STEP:,} on:\n")
-print("| flipped labels | seed | absolute onset step (published epochs) | relative onset step | "
-      "fewest modes | largest KL | largest near-duplicate rate | final verdict |")
-print("|---|---|---|---|---|---|---|---|")
-for setting in settings:
-    for r in sorted((r for r in runs if r["setting"] == setting), key=lambda r: int(r["seed"])):
-        mine = [c for c in curves if c["run"] == r["run"] and int(c["step"]) >= FROM_STEP]
-        fewest = min(float(c["modes"]) for c in mine)
-        kl = max(float(c["kl_uniform"]) for c in mine)
-        dup = max(float(c["near_duplicate_rate"]) for c in mine)
-        fraction = float(setting.split("label_flip_fraction=")[1])
-        print(f"| {fraction:.0%} | {r['seed']} | {onset(r['collapse_onset_step'])} | "
-              f"{onset(r['relative_onset_step'])} | {fewest:.0f} | {kl:.3f} | {dup:.3f} | {r['verdict']} |")
+def flat_spells(curve):
+    """(first step drawing more than one flat image, later steps back at one flat image)."""
+    left = next((int(c["step"]) for c in curve if float(c["near_duplicate_rate"]) < FLAT), None)
+    back = [int(c["step"]) for c in curve if left and int(c["step"]) > left and float(c["near_duplicate_rate"]) >= FLAT]
+    return left, back
+
+
+def tables(runs, curves, as_published=False):
+    runs = [r for r in runs if r["status"] == "completed"]
+    settings = sorted({r["setting"] for r in runs}, key=fraction)
+    print("Final evaluation (mean ± 95 % t-interval over seeds):\n")
+    print("| flipped labels | seeds | steps | " + " | ".join(name for name, _ in COLUMNS) + " |")
+    print("|---" * (len(COLUMNS) + 3) + "|")
+    for setting in settings:
+        group = [r for r in runs if r["setting"] == setting]
+        cells = [cell([float(r[name]) for r in group], form) for name, form in COLUMNS]
+        steps = ", ".join(sorted({r["step"] for r in group}))
+        print(f"| {fraction(setting):.0%} | {len(group)} | {steps} | " + " | ".join(cells) + " |")
+
+    first = 0 if as_published else FROM_STEP
+    print(f"\nPer run: onsets (absolute rule, relative rule) and extremes over the evaluations from step {first:,} on:\n")
+    extra = " leaves the flat image at step | back at one flat image at steps |" if as_published else ""
+    print("| flipped labels | seed |" + extra + " absolute onset step (published epochs) | relative onset step | "
+          "fewest modes | largest KL | largest near-duplicate rate | final verdict |")
+    print("|---" * (8 + (2 if as_published else 0)) + "|")
+    for setting in settings:
+        for r in sorted((r for r in runs if r["setting"] == setting), key=lambda r: int(r["seed"])):
+            mine = sorted((c for c in curves if c["run"] == r["run"]), key=lambda c: int(c["step"]))
+            if as_published:
+                left, back = flat_spells(mine)
+                mine = [c for c in mine if left and int(c["step"]) >= left] or mine
+                spells = f" {left:,} |" if left else " never |"
+                spells += f" {', '.join(f'{s:,}' for s in back) or 'none'} |"
+            else:
+                mine = [c for c in mine if int(c["step"]) >= FROM_STEP]
+                spells = ""
+            fewest = min(float(c["modes"]) for c in mine)
+            kl = max(float(c["kl_uniform"]) for c in mine)
+            dup = max(float(c["near_duplicate_rate"]) for c in mine)
+            print(f"| {fraction(setting):.0%} | {r['seed']} |{spells} {onset(r['collapse_onset_step'])} | "
+                  f"{onset(r['relative_onset_step'])} | {fewest:.0f} | {kl:.3f} | {dup:.3f} | {r['verdict']} |")
+
+
+print("## corrected\n")
+tables(read("runs*.csv"), read("curves*.csv"))
+if (HERE / "as-published-20k-runs.csv").exists():
+    print("\n## as_published, 20,000 steps\n")
+    print("(extremes after the run leaves the flat image)\n")
+    tables(read("as-published-20k-runs.csv"), read("as-published-20k-curves.csv"), as_published=True)

@@ -91,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
         "judge N x 2 point arrays",
     )
     diagnose.add_argument("--num-samples", type=int, default=10_000, help="samples to draw from a generator")
+    diagnose.add_argument(
+        "--mixture-scale", type=float, default=1.0,
+        help="scale of a 2-D mixture's means and std for point arrays (PacGAN's ring: ring8 at 0.5)",
+    )  # fmt: skip
     diagnose.add_argument("--latent-dim", type=int, help="latent size of a TorchScript generator")
     diagnose.add_argument("--latent-shape", help="latent shape of a TorchScript generator, e.g. 100,1,1")
     diagnose.add_argument(
@@ -231,7 +235,7 @@ def _diagnose(args: argparse.Namespace) -> int:
         args.input, args.dataset, args.num_samples, latent_dim=args.latent_dim,
         latent_shape=shape, value_range=args.value_range, data_dir=args.data_dir,
         latent_dist=args.latent_dist, latent_range=args.latent_range, tile_size=args.tile_size,
-        padding=args.padding,
+        padding=args.padding, mixture_scale=args.mixture_scale,
     )  # fmt: skip
     written = write_evidence(report, Path(args.out)) if args.out else []
     public = {key: value for key, value in report.items() if not key.startswith("_")}

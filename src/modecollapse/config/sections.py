@@ -26,6 +26,8 @@ class DataConfig(_Section):
     """Digit source that stacked-mnist and the translation pairs are built from."""
     mixture_std: float | None = Field(default=None, gt=0)
     """Std of each 2-D Gaussian (defaults: ring8 0.02, grid25 0.05, as published)."""
+    mixture_scale: float = Field(default=1.0, gt=0)
+    """Multiplies a 2-D mixture's means and std: ring8 at 0.5 is PacGAN's ring (radius 1, std 0.01)."""
     canvas_size: int | None = Field(default=None, ge=16, le=256)
     """spatial-one/-two canvas side (defaults: 56 and 64)."""
     layout_a: list[tuple[float, float, float, float]] | None = None

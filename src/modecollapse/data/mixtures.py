@@ -1,7 +1,8 @@
 """The standard 2-D Gaussian mixtures used to study mode collapse.
 
 ring8: 8 Gaussians evenly spaced on a circle of radius 2, std 0.02 (Metz et al. 2017,
-Unrolled GANs). PacGAN's code uses radius 1, std 0.01: the same shape at half the scale.
+Unrolled GANs). PacGAN's code uses radius 1, std 0.01: the same shape at half the scale
+(`data.mixture_scale = 0.5`).
 grid25: 25 Gaussians at {-4,-2,0,2,4}^2, std 0.05 (PacGAN / VEEGAN code).
 """
 
@@ -44,10 +45,11 @@ def sample_mixture(
 
 def _mixture_loader(name: str, means: torch.Tensor, std: float) -> Callable[[DataConfig], Dataset]:
     def load(config: DataConfig) -> Dataset:
-        mode_std = config.mixture_std or std
+        scale = config.mixture_scale
+        mode_std = (config.mixture_std or std) * scale
         size = config.num_samples or 100_000
         generator = torch.Generator().manual_seed(config.seed)
-        points, modes = sample_mixture(means, mode_std, size, generator)
+        points, modes = sample_mixture(means * scale, mode_std, size, generator)
         return Dataset(
             name=name,
             kind="points",
@@ -55,7 +57,7 @@ def _mixture_loader(name: str, means: torch.Tensor, std: float) -> Callable[[Dat
             labels=modes,
             num_classes=len(means),
             source=f"{size} points generated with seed {config.seed}",
-            mode_means=means.clone(),
+            mode_means=means * scale,
             mode_std=mode_std,
         )
 

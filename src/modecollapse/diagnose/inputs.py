@@ -8,6 +8,7 @@ import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,6 +20,9 @@ from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.features import prepare_images
 from modecollapse.models import generate
 from modecollapse.trained import is_run, load_run
+
+if TYPE_CHECKING:
+    from modecollapse.config import DataConfig
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
 PROBE_SEED = 7
@@ -120,14 +124,14 @@ def last_healthy_note(path: Path) -> list[str]:
     ]
 
 
-def load_points(path: Path, count: int) -> tuple[torch.Tensor, list[str], str | None]:
-    """(N x 2 points, notes, the run's dataset or None) from a 2-D run folder or an array file."""
+def load_points(path: Path, count: int) -> tuple[torch.Tensor, list[str], DataConfig | None]:
+    """(N x 2 points, notes, the run's data config or None) from a 2-D run folder or an array file."""
     if is_run(path):
         run = load_run(path)
         points, _ = run.sample(count, PROBE_SEED)
         notes = [f"generator from {path} (step {run.step})", f"{count} points drawn with seed {PROBE_SEED}"]
         notes += last_healthy_note(path)
-        return points, notes, run.config.data.name
+        return points, notes, run.config.data
     if path.suffix.lower() not in (".npy", ".npz"):
         raise ModeCollapseError(f"{path}: 2-D samples must be a .npy/.npz array of shape (N, 2)")
     array = read_array(path)

@@ -50,6 +50,7 @@ def diagnose(
     padding: int | None = None,
     rules: DetectorConfig | None = None,
     data_dir: str | None = None,
+    mixture_scale: float = 1.0,
 ) -> dict[str, Any]:
     """Score `source` against real data of `dataset`; return verdict, reasons and numbers.
 
@@ -62,7 +63,8 @@ def diagnose(
     if is_translator(Path(source)):
         report = diagnose_translator(Path(source), num_samples=min(num_samples, 2000), rules=rules)
     elif _judges_points(Path(source), dataset):
-        report = diagnose_points(Path(source), dataset, min(num_samples, PROTOCOL_SAMPLES), rules)
+        count = min(num_samples, PROTOCOL_SAMPLES)
+        report = diagnose_points(Path(source), dataset, count, rules, mixture_scale)
     else:
         latent = None
         if latent_dim is not None or latent_shape is not None:
@@ -145,14 +147,26 @@ def _judges_points(path: Path, dataset: str | None) -> bool:
 
 
 def diagnose_points(
-    path: Path, dataset: str | None, num_samples: int = PROTOCOL_SAMPLES, rules: DetectorConfig | None = None
+    path: Path,
+    dataset: str | None,
+    num_samples: int = PROTOCOL_SAMPLES,
+    rules: DetectorConfig | None = None,
+    mixture_scale: float = 1.0,
 ) -> dict[str, Any]:
-    """Judge N x 2 samples of a 2-D mixture by PacGAN's rules plus the spread check."""
+    """Judge N x 2 samples of a 2-D mixture by PacGAN's rules plus the spread check.
+
+    A run is judged against the mixture it trained on; an array against `dataset` at
+    `mixture_scale` (ring8 at 0.5 is PacGAN's radius-1 ring).
+    """
     points, notes, trained_on = load_points(path, num_samples)
-    dataset = dataset or trained_on
-    if dataset is None:
+    if trained_on is not None and dataset in (None, trained_on.name):
+        data = trained_on.model_copy(update={"num_samples": 1})
+    elif dataset is not None:
+        data = DataConfig(name=dataset, num_samples=1, mixture_scale=mixture_scale)
+    else:
         raise ModeCollapseError(f"{path}: say which mixture the points imitate: --dataset ring8 or grid25")
-    mixture = load_dataset(DataConfig(name=dataset, num_samples=1))
+    dataset = data.name
+    mixture = load_dataset(data)
     scores = mixture_scores(points, mixture.mode_means, mixture.mode_std)
     counts = scores.pop("class_counts")
     verdict, reasons = judge(scores, rules)
@@ -163,7 +177,8 @@ def diagnose_points(
         "reasons": reasons,
         "scores": {**scores, "num_samples": float(len(points))},
         "classifier": None,
-        "reference": f"{dataset}: {len(mixture.mode_means)} Gaussians of std {mixture.mode_std}",
+        "reference": f"{dataset}: {len(mixture.mode_means)} Gaussians of std {mixture.mode_std:g}"
+        + (f" (scale {data.mixture_scale:g})" if data.mixture_scale != 1 else ""),
         "input_notes": notes,
         "class_counts": counts,
         "_points": points,
