@@ -33,7 +33,7 @@ def cell(values, form):
     if len(values) < 2:
         return form.format(mean) + " (1 seed)"
     half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-    return f"{form.format(mean)} ± {form.format(half)}"
+    return f"{form.format(mean)} ± {form.replace('+', '').format(half)}"
 
 
 def onset(value):
@@ -47,11 +47,52 @@ def fraction(setting):
     return float(setting.split("label_flip_fraction=")[1])
 
 
+def draws_digits(c):
+    """Not one flat image (near-duplicates below 0.5) and at least 5 classes among the samples."""
+    return float(c["near_duplicate_rate"]) < FLAT and float(c["modes"]) >= 5
+
+
 def flat_spells(curve):
-    """(first step drawing more than one flat image, later steps back at one flat image)."""
-    left = next((int(c["step"]) for c in curve if float(c["near_duplicate_rate"]) < FLAT), None)
-    back = [int(c["step"]) for c in curve if left and int(c["step"]) > left and float(c["near_duplicate_rate"]) >= FLAT]
+    """(first step drawing digits, later steps when the run stopped drawing digits again)."""
+    left = next((int(c["step"]) for c in curve if draws_digits(c)), None)
+    back = [int(c["step"]) for c in curve if left and int(c["step"]) > left and not draws_digits(c)]
     return left, back
+
+
+def late_window(runs, curves, first_step):
+    """Each run's mean over its evaluations from `first_step` on (the as_published curves swing
+    from one evaluation to the next, so one final evaluation is a noisy summary), then mean ±
+    95 % t-interval over seeds, and each flip fraction minus 0 % paired by seed."""
+    runs = [r for r in runs if r["status"] == "completed"]
+    settings = sorted({r["setting"] for r in runs}, key=fraction)
+    names = [name for name, _ in COLUMNS]
+
+    def run_mean(r, name):
+        return statistics.mean(float(c[name]) for c in curves if c["run"] == r["run"] and int(c["step"]) >= first_step)
+
+    per_run = {(r["setting"], int(r["seed"])): {n: run_mean(r, n) for n in names} for r in runs}
+    print(f"Mean over each run's evaluations from step {first_step:,} to the end, then mean ± 95 % t-interval over seeds:\n")
+    print("| flipped labels | seeds | " + " | ".join(names) + " |")
+    print("|---" * (len(COLUMNS) + 2) + "|")
+    for setting in settings:
+        group = [v for (st, _), v in per_run.items() if st == setting]
+        print(f"| {fraction(setting):.0%} | {len(group)} | " + " | ".join(cell([g[n] for g in group], f) for n, f in COLUMNS) + " |")
+    base = settings[0]
+    print("\nPaired by seed, minus 0 % (95 % t-interval; 'not established' where it contains 0):\n")
+    print("| flipped labels | seeds | " + " | ".join(names) + " |")
+    print("|---" * (len(COLUMNS) + 2) + "|")
+    for setting in settings[1:]:
+        seeds = sorted(seed for (st, seed) in per_run if st == setting and (base, seed) in per_run)
+        cells = []
+        for n, form in COLUMNS:
+            diffs = [per_run[(setting, k)][n] - per_run[(base, k)][n] for k in seeds]
+            text = cell(diffs, "{:+" + form[2:])
+            if len(diffs) > 1:
+                half = stats.t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
+                if abs(statistics.mean(diffs)) <= half:
+                    text += " (not established)"
+            cells.append(text)
+        print(f"| {fraction(setting):.0%} | {len(seeds)} | " + " | ".join(cells) + " |")
 
 
 def tables(runs, curves, as_published=False):
@@ -68,7 +109,7 @@ def tables(runs, curves, as_published=False):
 
     first = 0 if as_published else FROM_STEP
     print(f"\nPer run: onsets (absolute rule, relative rule) and extremes over the evaluations from step {first:,} on:\n")
-    extra = " leaves the flat image at step | back at one flat image at steps |" if as_published else ""
+    extra = " draws digits from step | stops again at steps |" if as_published else ""
     print("| flipped labels | seed |" + extra + " absolute onset step (published epochs) | relative onset step | "
           "fewest modes | largest KL | largest near-duplicate rate | final verdict |")
     print("|---" * (8 + (2 if as_published else 0)) + "|")
@@ -94,5 +135,7 @@ print("## corrected\n")
 tables(read("runs*.csv"), read("curves*.csv"))
 if (HERE / "as-published-20k-runs.csv").exists():
     print("\n## as_published, 20,000 steps\n")
-    print("(extremes after the run leaves the flat image)\n")
+    print("(draws digits: near-duplicate rate below 0.5 and >= 5 classes; extremes from that step on)\n")
     tables(read("as-published-20k-runs.csv"), read("as-published-20k-curves.csv"), as_published=True)
+    print()
+    late_window(read("as-published-20k-runs.csv"), read("as-published-20k-curves.csv"), 16000)
