@@ -87,6 +87,34 @@ def test_relative_onset_dates_a_sustained_fall_from_the_runs_best():
     assert detect(series[:4])["relative_onset_epoch"] is None  # one bad evaluation is not sustained
 
 
+def test_a_confident_blob_at_the_start_is_not_a_best_to_fall_from():
+    # results/label-flip-fashion-cpu, 0 %, seed 0: the first evaluation is one blob the classifier
+    # reads as one class with full confidence; the share settles near 0.5 as classes appear
+    rough = {**HEALTHY, "kl_uniform": 0.2}
+    curve = [(1, 1.0, 0.24), (4, 0.83, 0.42), (6, 0.60, 0.53), (9, 0.42, 0.56), (10, 0.46, 0.58),
+             (10, 0.49, 0.60), (10, 0.49, 0.63), (10, 0.47, 0.64)]  # fmt: skip
+    series = [
+        (
+            epoch,
+            {
+                **rough,
+                "step": 78 * epoch,
+                "modes": modes,
+                "recognizable_share": share,
+                "diversity_ratio": div,
+            },
+        )
+        for epoch, (modes, share, div) in enumerate(curve, start=1)
+    ]
+    assert judge(series[0][1])[0] == "collapsed"
+    assert detect(series)["relative_onset_epoch"] is None
+    fell = series + [
+        (9, {**series[-1][1], "step": 702, "recognizable_share": 0.3}),
+        (10, {**series[-1][1], "step": 780, "recognizable_share": 0.3}),
+    ]
+    assert detect(fell)["relative_onset_step"] == 702  # a real fall after it still counts
+
+
 def test_relative_onset_of_a_smeared_two_d_run():
     good = {"modes": 8, "modes_well_formed": 8, "num_classes": 8, "high_quality": 0.97}
     smeared = {**good, "modes_well_formed": 8, "high_quality": 0.6}

@@ -126,9 +126,8 @@ def relative_drops(scores: dict[str, float], best: dict[str, float], rules: Dete
     largest drop below the running best that real-vs-real resampling held for two evaluations
     at 2,000 samples (benchmarks/relative_margins.py, RESULTS.md), so resampling noise never
     reads as a drop."""
-    classes = scores.get("num_classes", 10)
     margins = {
-        "modes": max(rules.relative_modes_drop, rules.relative_modes_fraction * classes),
+        "modes": _modes_margin(scores, rules),
         "recognizable_share": rules.relative_share_drop,
         "diversity_ratio": rules.relative_share_drop,
         "recall": rules.relative_share_drop,
@@ -140,6 +139,10 @@ def relative_drops(scores: dict[str, float], best: dict[str, float], rules: Dete
         if value is not None and key in best and value <= best[key] - margins[key]:
             drops.append(f"{key} {value:.3g} fell from its best {best[key]:.3g}")
     return drops
+
+
+def _modes_margin(scores: dict[str, float], rules: DetectorConfig) -> float:
+    return max(rules.relative_modes_drop, rules.relative_modes_fraction * scores.get("num_classes", 10))
 
 
 def _tracked(scores: dict[str, float], key: str) -> float | None:
@@ -154,7 +157,10 @@ class CollapseTracker:
 
     Two onsets: the absolute one (verdicts, after the run had been healthy once) and the
     relative one (a sustained drop of a tracked metric from the run's own best so far, which
-    also dates collapses of runs that never pass the absolute thresholds)."""
+    also dates collapses of runs that never pass the absolute thresholds). The best of modes
+    counts from any evaluation; the bests of the other metrics only from evaluations that cover
+    all classes but the modes margin: a first evaluation of one or a few blobs that the
+    classifier reads confidently (recognizable share 1.0) is not a level the run fell from."""
 
     def __init__(self, rules: DetectorConfig | None = None) -> None:
         self.rules = rules or DetectorConfig()
@@ -168,9 +174,13 @@ class CollapseTracker:
         """Record one evaluation; return the absolute onset record the moment it is confirmed."""
         verdict, reasons = judge(scores, self.rules)
         drops = relative_drops(scores, self.best, self.rules)
+        modes = _tracked(scores, "modes")
+        covers = modes is not None and modes >= scores.get("num_classes", 10) - _modes_margin(
+            scores, self.rules
+        )
         for key in RELATIVE_METRICS:
             value = _tracked(scores, key)
-            if value is not None:
+            if value is not None and (key == "modes" or covers):
                 self.best[key] = max(self.best.get(key, value), value)
         self.history.append(
             {
