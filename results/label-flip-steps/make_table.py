@@ -28,12 +28,16 @@ def read(pattern):
     return [row for path in sorted(HERE.glob(pattern)) for row in csv.DictReader(path.open())]
 
 
+def half_width(values):
+    """Half-width of the 95 % t-interval of the mean."""
+    return stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+
+
 def cell(values, form):
     mean = statistics.mean(values)
     if len(values) < 2:
         return form.format(mean) + " (1 seed)"
-    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-    return f"{form.format(mean)} ± {form.replace('+', '').format(half)}"
+    return f"{form.format(mean)} ± {form.replace('+', '').format(half_width(values))}"
 
 
 def onset(value):
@@ -52,7 +56,7 @@ def draws_digits(c):
     return float(c["near_duplicate_rate"]) < FLAT and float(c["modes"]) >= 5
 
 
-def flat_spells(curve):
+def digit_spells(curve):
     """(first step drawing digits, later steps when the run stopped drawing digits again)."""
     left = next((int(c["step"]) for c in curve if draws_digits(c)), None)
     back = [int(c["step"]) for c in curve if left and int(c["step"]) > left and not draws_digits(c)]
@@ -87,10 +91,8 @@ def late_window(runs, curves, first_step):
         for n, form in COLUMNS:
             diffs = [per_run[(setting, k)][n] - per_run[(base, k)][n] for k in seeds]
             text = cell(diffs, "{:+" + form[2:])
-            if len(diffs) > 1:
-                half = stats.t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / math.sqrt(len(diffs))
-                if abs(statistics.mean(diffs)) <= half:
-                    text += " (not established)"
+            if len(diffs) > 1 and abs(statistics.mean(diffs)) <= half_width(diffs):
+                text += " (not established)"
             cells.append(text)
         print(f"| {fraction(setting):.0%} | {len(seeds)} | " + " | ".join(cells) + " |")
 
@@ -117,7 +119,7 @@ def tables(runs, curves, as_published=False):
         for r in sorted((r for r in runs if r["setting"] == setting), key=lambda r: int(r["seed"])):
             mine = sorted((c for c in curves if c["run"] == r["run"]), key=lambda c: int(c["step"]))
             if as_published:
-                left, back = flat_spells(mine)
+                left, back = digit_spells(mine)
                 mine = [c for c in mine if left and int(c["step"]) >= left] or mine
                 spells = f" {left:,} |" if left else " never |"
                 spells += f" {', '.join(f'{s:,}' for s in back) or 'none'} |"

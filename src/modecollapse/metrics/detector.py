@@ -145,6 +145,12 @@ def _modes_margin(scores: dict[str, float], rules: DetectorConfig) -> float:
     return max(rules.relative_modes_drop, rules.relative_modes_fraction * scores.get("num_classes", 10))
 
 
+def _covers_classes(scores: dict[str, float], rules: DetectorConfig) -> bool:
+    """Whether an evaluation shows all classes but the modes margin (the other bests count only then)."""
+    modes = _tracked(scores, "modes")
+    return modes is not None and modes >= scores.get("num_classes", 10) - _modes_margin(scores, rules)
+
+
 def _tracked(scores: dict[str, float], key: str) -> float | None:
     if key == "modes" and "modes_well_formed" in scores:
         key = "modes_well_formed"
@@ -174,10 +180,7 @@ class CollapseTracker:
         """Record one evaluation; return the absolute onset record the moment it is confirmed."""
         verdict, reasons = judge(scores, self.rules)
         drops = relative_drops(scores, self.best, self.rules)
-        modes = _tracked(scores, "modes")
-        covers = modes is not None and modes >= scores.get("num_classes", 10) - _modes_margin(
-            scores, self.rules
-        )
+        covers = _covers_classes(scores, self.rules)
         for key in RELATIVE_METRICS:
             value = _tracked(scores, key)
             if value is not None and (key == "modes" or covers):
