@@ -58,7 +58,8 @@ def main() -> None:
     for row in rows:
         absolute = row["absolute_onset_step"] or ("none (never healthy)" if row["never_healthy"] else "none")
         relative = row["relative_onset_step"] or "none"
-        print(f"| {row['run']} | {row['evaluations']} | {absolute} | {relative} | {row['relative_reasons']} |")
+        reasons = row["relative_reasons"]
+        print(f"| {row['run']} | {row['evaluations']} | {absolute} | {relative} | {reasons} |")
 
 
 if __name__ == "__main__":
