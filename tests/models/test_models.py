@@ -136,3 +136,37 @@ def test_pacgan_layout_matches_dcgan_tensorflow_as_pacgan_builds_it():
     x = generator(torch.randn(5, 100))
     assert x.shape == (5, 3, 28, 28) and x.abs().max() <= 1
     assert discriminator.features(x).shape == (5, 512, 2, 2) and discriminator(x).shape == (5,)
+
+
+def test_metz_layout_matches_the_d_capacity_study_as_pacgan_builds_it():
+    """G 64-32-16-8 filters (g_width 8); D 2-4-8 (1/4 of G) or 4-8-16 (1/2), BN in every D layer."""
+    model = ModelConfig(dcgan_layout="metz", latent_dim=256, g_width=8, d_width=2)
+    generator, discriminator = build_models(model, (3, 28, 28))
+    # by hand, without the biases that BatchNorm makes redundant: linear 256 -> 4x4x64, 3x3
+    # transposed convs 64-32-16-8 with BatchNorm, a 3x3 stride-1 conv to RGB with its bias
+    by_hand = 256 * 1024 + 2 * 64 + 64 * 32 * 9 + 2 * 32 + 32 * 16 * 9 + 2 * 16 + 16 * 8 * 9 + 2 * 8
+    by_hand += 8 * 3 * 9 + 3
+    assert sum(p.numel() for p in generator.parameters()) == by_hand
+    convs = [m for m in discriminator.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.kernel_size for c in convs[:3]] == [(3, 3)] * 3
+    assert [c.out_channels for c in convs[:3]] == [2, 4, 8]
+    norms = [m for m in discriminator.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    slopes = {m.negative_slope for m in discriminator.modules() if isinstance(m, nn.LeakyReLU)}
+    assert len(norms) == 3 and slopes == {0.3}
+    x = generator(torch.randn(5, 256))
+    assert x.shape == (5, 3, 28, 28) and x.abs().max() <= 1
+    assert [m.shape[-1] for m in _feature_maps(generator, torch.randn(5, 256))] == [4, 7, 14, 28, 28]
+    assert discriminator.features(x).shape == (5, 8, 4, 4) and discriminator(x).shape == (5,)
+    half = build_models(model.model_copy(update={"d_width": 4, "pack": 2}), (3, 28, 28))[1]
+    assert [c.out_channels for c in half.modules() if isinstance(c, torch.nn.Conv2d)][:3] == [4, 8, 16]
+    assert half(torch.cat([x, x])[:6]).shape == (3,)  # packing 2: D judges pairs
+
+
+def _feature_maps(generator: nn.Module, z: torch.Tensor) -> list[torch.Tensor]:
+    """The outputs of G's 4-D layers that change the side or end the net (BatchNorm inputs, the image)."""
+    maps, x = [], z
+    for layer in generator.net:
+        x = layer(x)
+        if isinstance(layer, (nn.Unflatten, nn.ConvTranspose2d, nn.Conv2d)):
+            maps.append(x)
+    return maps

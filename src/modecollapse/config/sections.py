@@ -62,10 +62,12 @@ class ModelConfig(_Section):
     g_activation: Literal["relu", "identity"] = "relu"
     """DCGAN generator hidden activation. 'identity' reproduces code that wrote
     nn.LeakyReLU(True): the first argument is the negative slope, so the slope is 1.0."""
-    dcgan_layout: Literal["classic", "pacgan"] = "classic"
-    """DCGAN layout: classic (PyTorch example, 4x4 kernels, G from 1x1 by transposed convs) or
+    dcgan_layout: Literal["classic", "pacgan", "metz"] = "classic"
+    """DCGAN layout: classic (PyTorch example, 4x4 kernels, G from 1x1 by transposed convs),
     pacgan (DCGAN-tensorflow as PacGAN's Stacked MNIST code: 5x5 kernels, linear first G layer,
-    four stride-2 stages, widths up to 8 x width); see models/dcgan.py."""
+    four stride-2 stages, widths up to 8 x width) or metz (the unrolled-GAN paper's small DCGAN
+    for its D-capacity study: 3x3 kernels, three stages; d_width 2 / 4 = D at 1/4 / 1/2 of G at
+    g_width 8); see models/dcgan.py."""
     d_norm: Literal["batch", "none"] = "batch"
     """Normalization inside the DCGAN discriminator (the classic DCGAN uses batch)."""
     spectral_norm: bool = False

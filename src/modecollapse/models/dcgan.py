@@ -10,6 +10,14 @@ stacked_MNIST_experiments/VEEGAN_experiment/model.py): 5x5 kernels, four stride-
 G and D (28 px: 2 -> 4 -> 7 -> 14 -> 28), G starting with a linear layer to 2x2 x 8w, widths
 8w, 4w, 2w, w in G and w, 2w, 4w, 8w in D (w = 64 in their code), BatchNorm in every layer
 but D's first and G's output, D ending in a linear layer.
+
+metz: the small DCGAN of the unrolled-GAN paper's discriminator-capacity study (Metz et al.
+2017) as PacGAN's code builds it (fjxmlzn/PacGAN, stacked_MNIST_experiments/unrolled_GAN_experiment):
+3x3 kernels; G a linear layer to 4x4 x 8w, then transposed convolutions to 4w, 2w, w
+(28 px: 4 -> 7 -> 14 -> 28) with BatchNorm and ReLU, then a stride-1 convolution to the image;
+D three stride-2 convolutions of w, 2w, 4w, each with BatchNorm (the first too) and
+LeakyReLU(0.3), then a linear layer. g_width 8 gives their G (64, 32, 16, 8 filters); d_width
+2 or 4 their D at 1/4 or 1/2 of G's filters (2, 4, 8 or 4, 8, 16).
 """
 
 from __future__ import annotations
@@ -59,6 +67,9 @@ class DCGANGenerator(nn.Module):
         if layout == "pacgan":
             self.net = _pacgan_generator(latent_dim, channels, image_size, width, act)
             return
+        if layout == "metz":
+            self.net = _metz_generator(latent_dim, channels, image_size, width, act)
+            return
         base, stages = plan(image_size)
         self.latent_dim = latent_dim
         widths = [width * 2 ** (stages - 1 - i) for i in range(stages)]  # e.g. 512,256,128,64
@@ -97,6 +108,27 @@ def _pacgan_generator(latent_dim: int, channels: int, image_size: int, width: in
     return nn.Sequential(*layers)
 
 
+def _metz_generator(latent_dim: int, channels: int, image_size: int, width: int, act) -> nn.Sequential:
+    sides = pacgan_sides(image_size)[2::-1] + [image_size]  # 4, 7, 14, 28
+    widths = [width * 8, width * 4, width * 2, width]
+    layers: list[nn.Module] = [
+        nn.Flatten(1),
+        nn.Linear(latent_dim, widths[0] * sides[0] ** 2, bias=False),  # BatchNorm follows
+        nn.Unflatten(1, (widths[0], sides[0], sides[0])),
+        nn.BatchNorm2d(widths[0]),
+        act(),
+    ]
+    for i, (c_in, c_out) in enumerate(zip(widths, widths[1:], strict=False)):
+        extra = sides[i + 1] - 2 * sides[i] + 1  # output_padding that lands on the next side
+        layers += [
+            nn.ConvTranspose2d(c_in, c_out, 3, 2, 1, output_padding=extra, bias=False),
+            nn.BatchNorm2d(c_out),
+            act(),
+        ]
+    layers += [nn.Conv2d(widths[-1], channels, 3, 1, 1), nn.Tanh()]
+    return nn.Sequential(*layers)
+
+
 def dcgan_features(
     in_channels: int, image_size: int, width: int, norm: str, layout: str = "classic"
 ) -> tuple[nn.Module, int, int]:
@@ -110,6 +142,15 @@ def dcgan_features(
                 layers.append(nn.BatchNorm2d(c_out))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
         return nn.Sequential(*layers), widths[-1], pacgan_sides(image_size)[-1]
+    if layout == "metz":
+        widths = [width, width * 2, width * 4]
+        layers = []
+        for c_in, c_out in zip([in_channels, *widths[:-1]], widths, strict=True):
+            layers.append(nn.Conv2d(c_in, c_out, 3, 2, 1, bias=norm != "batch"))
+            if norm == "batch":
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(nn.LeakyReLU(0.3, inplace=True))
+        return nn.Sequential(*layers), widths[-1], pacgan_sides(image_size)[2]
     base, stages = plan(image_size)
     widths = [width * 2**i for i in range(stages)]  # e.g. 64,128,256,512
     layers: list[nn.Module] = [
