@@ -4,7 +4,9 @@ per sweep folder):
 - corrected variant: runs.csv / curves.csv (label_flip_steps.toml) and runs-1pct.csv /
   curves-1pct.csv (label_flip_steps_1pct.toml);
 - as_published variant at 20,000 steps: as-published-20k-runs.csv / as-published-20k-curves.csv
-  (label_flip_steps_as_published_20k.toml).
+  (label_flip_steps_as_published_20k.toml);
+- the same on Fashion-MNIST's 60k: fashion-60k-runs.csv / fashion-60k-curves.csv
+  (label_flip_steps_fashion.toml).
 
     python results/label-flip-steps/make_table.py
 """
@@ -135,9 +137,11 @@ def tables(runs, curves, as_published=False):
 
 print("## corrected\n")
 tables(read("runs*.csv"), read("curves*.csv"))
-if (HERE / "as-published-20k-runs.csv").exists():
-    print("\n## as_published, 20,000 steps\n")
-    print("(draws digits: near-duplicate rate below 0.5 and >= 5 classes; extremes from that step on)\n")
-    tables(read("as-published-20k-runs.csv"), read("as-published-20k-curves.csv"), as_published=True)
-    print()
-    late_window(read("as-published-20k-runs.csv"), read("as-published-20k-curves.csv"), 16000)
+for prefix, title in [("as-published-20k", "as_published, 20,000 steps"),
+                      ("fashion-60k", "Fashion-MNIST 60k, as_published, 20,000 steps")]:
+    if (HERE / f"{prefix}-runs.csv").exists():
+        print(f"\n## {title}\n")
+        print("(draws digits: near-duplicate rate below 0.5 and >= 5 classes; extremes from that step on)\n")
+        tables(read(f"{prefix}-runs.csv"), read(f"{prefix}-curves.csv"), as_published=True)
+        print()
+        late_window(read(f"{prefix}-runs.csv"), read(f"{prefix}-curves.csv"), 16000)
