@@ -94,16 +94,9 @@ class DCGANGenerator(nn.Module):
 def _pacgan_generator(latent_dim: int, channels: int, image_size: int, width: int, act) -> nn.Sequential:
     sides = pacgan_sides(image_size)[::-1] + [image_size]  # 2, 4, 7, 14, 28
     widths = [width * 8, width * 4, width * 2, width]
-    layers: list[nn.Module] = [
-        nn.Flatten(1),
-        nn.Linear(latent_dim, widths[0] * sides[0] ** 2, bias=False),  # BatchNorm follows
-        nn.Unflatten(1, (widths[0], sides[0], sides[0])),
-        nn.BatchNorm2d(widths[0]),
-        act(),
-    ]
+    layers = _projection(latent_dim, widths[0], sides[0], act)
     for i, (c_in, c_out) in enumerate(zip(widths, [*widths[1:], channels], strict=True)):
-        extra = sides[i + 1] - 2 * sides[i] + 1  # output_padding that lands on the next side
-        layers.append(nn.ConvTranspose2d(c_in, c_out, 5, 2, 2, output_padding=extra, bias=c_out == channels))
+        layers.append(_upsample(c_in, c_out, 5, sides[i], sides[i + 1], bias=c_out == channels))
         layers += [nn.BatchNorm2d(c_out), act()] if c_out != channels else [nn.Tanh()]
     return nn.Sequential(*layers)
 
@@ -111,22 +104,34 @@ def _pacgan_generator(latent_dim: int, channels: int, image_size: int, width: in
 def _metz_generator(latent_dim: int, channels: int, image_size: int, width: int, act) -> nn.Sequential:
     sides = pacgan_sides(image_size)[2::-1] + [image_size]  # 4, 7, 14, 28
     widths = [width * 8, width * 4, width * 2, width]
-    layers: list[nn.Module] = [
-        nn.Flatten(1),
-        nn.Linear(latent_dim, widths[0] * sides[0] ** 2, bias=False),  # BatchNorm follows
-        nn.Unflatten(1, (widths[0], sides[0], sides[0])),
-        nn.BatchNorm2d(widths[0]),
-        act(),
-    ]
+    layers = _projection(latent_dim, widths[0], sides[0], act)
     for i, (c_in, c_out) in enumerate(zip(widths, widths[1:], strict=False)):
-        extra = sides[i + 1] - 2 * sides[i] + 1  # output_padding that lands on the next side
         layers += [
-            nn.ConvTranspose2d(c_in, c_out, 3, 2, 1, output_padding=extra, bias=False),
+            _upsample(c_in, c_out, 3, sides[i], sides[i + 1], bias=False),
             nn.BatchNorm2d(c_out),
             act(),
         ]
     layers += [nn.Conv2d(widths[-1], channels, 3, 1, 1), nn.Tanh()]
     return nn.Sequential(*layers)
+
+
+def _projection(latent_dim: int, channels: int, side: int, act) -> list[nn.Module]:
+    """DCGAN-tensorflow's first G layer: a linear map from z to a side x side map, BatchNorm, act."""
+    return [
+        nn.Flatten(1),
+        nn.Linear(latent_dim, channels * side**2, bias=False),  # BatchNorm follows
+        nn.Unflatten(1, (channels, side, side)),
+        nn.BatchNorm2d(channels),
+        act(),
+    ]
+
+
+def _upsample(
+    c_in: int, c_out: int, kernel: int, side: int, next_side: int, bias: bool
+) -> nn.ConvTranspose2d:
+    """A stride-2 transposed conv from `side` to `next_side` (2x, or one less: TF's 'SAME' sides)."""
+    extra = next_side - 2 * side + 1  # output_padding that lands on the next side
+    return nn.ConvTranspose2d(c_in, c_out, kernel, 2, kernel // 2, output_padding=extra, bias=bias)
 
 
 def dcgan_features(
