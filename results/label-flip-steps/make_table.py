@@ -6,7 +6,9 @@ per sweep folder):
 - as_published variant at 20,000 steps: as-published-20k-runs.csv / as-published-20k-curves.csv
   (label_flip_steps_as_published_20k.toml);
 - the same on Fashion-MNIST's 60k: fashion-60k-runs.csv / fashion-60k-curves.csv
-  (label_flip_steps_fashion.toml).
+  (label_flip_steps_fashion.toml);
+- as_published at width 64 (bf16): width64-runs.csv / width64-curves.csv
+  (label_flip_steps_width_check.toml).
 
     python results/label-flip-steps/make_table.py
 """
@@ -138,7 +140,8 @@ def tables(runs, curves, as_published=False):
 print("## corrected\n")
 tables(read("runs*.csv"), read("curves*.csv"))
 for prefix, title in [("as-published-20k", "as_published, 20,000 steps"),
-                      ("fashion-60k", "Fashion-MNIST 60k, as_published, 20,000 steps")]:
+                      ("fashion-60k", "Fashion-MNIST 60k, as_published, 20,000 steps"),
+                      ("width64", "as_published at width 64 (bf16), 20,000 steps")]:
     if (HERE / f"{prefix}-runs.csv").exists():
         print(f"\n## {title}\n")
         print("(draws digits: near-duplicate rate below 0.5 and >= 5 classes; extremes from that step on)\n")
