@@ -4,7 +4,8 @@ per sweep folder):
 - corrected variant: runs.csv / curves.csv (label_flip_steps.toml) and runs-1pct.csv /
   curves-1pct.csv (label_flip_steps_1pct.toml);
 - as_published variant at 20,000 steps: as-published-20k-runs.csv / as-published-20k-curves.csv
-  (label_flip_steps_as_published_20k.toml);
+  (label_flip_steps_as_published_20k.toml) and its 10 % row, as-published-20k-10pct-runs.csv /
+  -curves.csv (label_flip_steps_as_published_10pct.toml);
 - the same on Fashion-MNIST's 60k: fashion-60k-runs.csv / fashion-60k-curves.csv
   (label_flip_steps_fashion.toml);
 - as_published at width 64 (bf16): width64-runs.csv / width64-curves.csv
@@ -145,6 +146,7 @@ for prefix, title in [("as-published-20k", "as_published, 20,000 steps"),
     if (HERE / f"{prefix}-runs.csv").exists():
         print(f"\n## {title}\n")
         print("(draws digits: near-duplicate rate below 0.5 and >= 5 classes; extremes from that step on)\n")
-        tables(read(f"{prefix}-runs.csv"), read(f"{prefix}-curves.csv"), as_published=True)
+        runs, curves = read(f"{prefix}*-runs.csv"), read(f"{prefix}*-curves.csv")
+        tables(runs, curves, as_published=True)
         print()
-        late_window(read(f"{prefix}-runs.csv"), read(f"{prefix}-curves.csv"), 16000)
+        late_window(runs, curves, 16000)
