@@ -1,0 +1,60 @@
+"""The README's late-window table from this folder's runs.csv and curves.csv (written by
+`modecollapse report`): each run's mean over its evaluations from iteration 14,000 on, then
+mean ± 95 % t-interval over seeds, and each setting minus the GAN paired by seed.
+
+    python results/ring8-pacgan-20k/make_table.py            # also: results/grid25-pacgan-20k/...
+"""
+
+import csv
+import math
+import statistics
+import sys
+from pathlib import Path
+
+from scipy import stats
+
+HERE = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
+FIRST_STEP = 14000
+NAMES = {"gan": "GAN", "pacgan4": "PacGAN4", "r1": "R1 (gamma 1)"}
+COLUMNS = [("modes", "{:.1f}"), ("high_quality", "{:.2f}"), ("reverse_kl", "{:.2f}"),
+           ("modes_well_formed", "{:.1f}"), ("mode_spread", "{:.2f}")]  # fmt: skip
+
+
+def half_width(values):
+    return stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def cell(values, form, paired=False):
+    if len(values) < 2:
+        return form.format(statistics.mean(values)) + " (1 seed)"
+    mean, half = statistics.mean(values), half_width(values)
+    text = f"{form.format(mean)} ± {form.replace('+', '').format(half)}"
+    if paired:
+        text = f"**{text}**" if abs(mean) > half else f"{text} (not established)"
+    return text
+
+
+runs = [r for r in csv.DictReader((HERE / "runs.csv").open()) if r["status"] == "completed"]
+curves = list(csv.DictReader((HERE / "curves.csv").open()))
+late = {}
+for r in runs:
+    mine = [c for c in curves if c["run"] == r["run"] and int(c["step"]) >= FIRST_STEP]
+    late[(r["setting"].split("=")[1], int(r["seed"]))] = {n: statistics.mean(float(c[n]) for c in mine) for n, _ in COLUMNS}
+
+variants = [v for v in NAMES if any(k[0] == v for k in late)]
+print(f"Mean over each run's evaluations from iteration {FIRST_STEP:,} on, then over seeds (95 % t):\n")
+print("| setting | seeds | " + " | ".join(n for n, _ in COLUMNS) + " |")
+print("|---" * (len(COLUMNS) + 2) + "|")
+for v in variants:
+    seeds = sorted(s for (w, s) in late if w == v)
+    print(f"| {NAMES[v]} | {len(seeds)} | " + " | ".join(cell([late[(v, s)][n] for s in seeds], f) for n, f in COLUMNS) + " |")
+for v in variants[1:]:
+    seeds = sorted(s for (w, s) in late if w == v and ("gan", s) in late)
+    diffs = {n: [late[(v, s)][n] - late[("gan", s)][n] for s in seeds] for n, _ in COLUMNS}
+    print(f"| {NAMES[v]} - GAN, paired | {len(seeds)} | "
+          + " | ".join(cell(diffs[n], "{:+" + f[2:], paired=True) for n, f in COLUMNS) + " |")
+print("\nFinal evaluation per run (modes / HQ / well-formed):\n")
+for v in variants:
+    rows = sorted((r for r in runs if r["setting"] == f"variant={v}"), key=lambda r: int(r["seed"]))
+    print(f"- {NAMES[v]}: " + "; ".join(f"seed {r['seed']}: {float(r['modes']):.0f} / {float(r['high_quality']):.2f} / "
+                                       f"{float(r['modes_well_formed']):.0f}" for r in rows))

@@ -1,0 +1,65 @@
+"""The README's tables from this folder's runs.csv and curves.csv (written by `modecollapse report`):
+the final evaluation per setting (mean ± 95 % t-interval over seeds), PacDCGAN2 minus DCGAN paired by
+seed, and the curves per run (whether each run had settled).
+
+    python results/stacked-mnist-packing/make_table.py
+"""
+
+import csv
+import math
+import statistics
+from pathlib import Path
+
+from scipy import stats
+
+HERE = Path(__file__).parent
+ORDER = ["dcgan", "pacdcgan2"]
+COLUMNS = [("modes", "{:.0f}"), ("kl_uniform", "{:.2f}"), ("modes_recognizable", "{:.0f}"),
+           ("recognizable_share", "{:.2f}"), ("fcd", "{:.0f}"), ("near_duplicate_rate", "{:.2f}")]  # fmt: skip
+
+
+def half_width(values):
+    return stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def cell(values, form, paired=False):
+    if len(values) < 2:
+        return form.format(statistics.mean(values)) + " (1 seed)"
+    mean, half = statistics.mean(values), half_width(values)
+    text = f"{form.format(mean)} ± {form.replace('+', '').format(half)}"
+    if paired:
+        text = f"**{text}**" if abs(mean) > half else f"{text} (not established)"
+    return text
+
+
+runs = [r for r in csv.DictReader((HERE / "runs.csv").open()) if r["status"] == "completed"]
+curves = list(csv.DictReader((HERE / "curves.csv").open()))
+final = {(r["setting"].split("=")[1], int(r["seed"])): r for r in runs}
+print("Final evaluation (mean ± 95 % t-interval over seeds):\n")
+print("| setting | seeds | steps | " + " | ".join(n for n, _ in COLUMNS) + " | verdicts |")
+print("|---" * (len(COLUMNS) + 4) + "|")
+for v in ORDER:
+    seeds = sorted(s for (w, s) in final if w == v)
+    if not seeds:
+        continue
+    group = [final[(v, s)] for s in seeds]
+    steps = ", ".join(sorted({r["step"] for r in group}))
+    verdicts = ", ".join(sorted({r["verdict"] for r in group}))
+    print(f"| {v} | {len(seeds)} ({', '.join(map(str, seeds))}) | {steps} | "
+          + " | ".join(cell([float(r[n]) for r in group], f) for n, f in COLUMNS) + f" | {verdicts} |")
+paired = sorted(s for (w, s) in final if w == "pacdcgan2" and ("dcgan", s) in final)
+if len(paired) >= 2:
+    print(f"| pacdcgan2 - dcgan, paired | {len(paired)} | | " + " | ".join(
+        cell([float(final[("pacdcgan2", s)][n]) - float(final[("dcgan", s)][n]) for s in paired], "{:+" + f[2:], paired=True)
+        for n, f in COLUMNS) + " | |")
+
+print("\nPer run, modes (any sample) / modes (recognizable) / KL at each evaluation:\n")
+steps = sorted({int(c["step"]) for c in curves})
+print("| setting | seed | " + " | ".join(f"{s:,}" for s in steps) + " |")
+print("|---" * (len(steps) + 2) + "|")
+for v in ORDER:
+    for s in sorted(s for (w, s) in final if w == v):
+        mine = {int(c["step"]): c for c in curves if c["run"] == final[(v, s)]["run"]}
+        print(f"| {v} | {s} | " + " | ".join(
+            f"{float(mine[t]['modes']):.0f} / {float(mine[t]['modes_recognizable']):.0f} / {float(mine[t]['kl_uniform']):.2f}"
+            if t in mine else "" for t in steps) + " |")
