@@ -2,7 +2,11 @@
 `modecollapse report`): each run's mean over its evaluations from iteration 14,000 on, then
 mean ± 95 % t-interval over seeds, and each setting minus the GAN paired by seed.
 
-    python results/ring8-pacgan-20k/make_table.py            # also: results/grid25-pacgan-20k/...
+    python results/ring8-pacgan-20k/make_table.py [FOLDER] [--plots]
+
+FOLDER defaults to this one (the grid's folder works too); --plots redraws metric-*.png from
+curves.csv (mean over seeds per step, ±1 std shaded, as `modecollapse report` draws them), for
+when the runs came from more than one sweep folder.
 """
 
 import csv
@@ -13,7 +17,8 @@ from pathlib import Path
 
 from scipy import stats
 
-HERE = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
+ARGS = [a for a in sys.argv[1:] if a != "--plots"]
+HERE = Path(ARGS[0]) if ARGS else Path(__file__).parent
 FIRST_STEP = 14000
 NAMES = {"gan": "GAN", "pacgan4": "PacGAN4", "r1": "R1 (gamma 1)"}
 COLUMNS = [("modes", "{:.1f}"), ("high_quality", "{:.2f}"), ("reverse_kl", "{:.2f}"),
@@ -58,3 +63,14 @@ for v in variants:
     rows = sorted((r for r in runs if r["setting"] == f"variant={v}"), key=lambda r: int(r["seed"]))
     print(f"- {NAMES[v]}: " + "; ".join(f"seed {r['seed']}: {float(r['modes']):.0f} / {float(r['high_quality']):.2f} / "
                                        f"{float(r['modes_well_formed']):.0f}" for r in rows))
+
+if "--plots" in sys.argv:
+    from modecollapse.experiments.plots import plot_metrics
+    from modecollapse.experiments.results import RunResult
+
+    results = []
+    for r in runs:
+        evals = [{k: (int(v) if k == "step" else float(v)) for k, v in c.items() if k not in ("run", "setting", "seed")}
+                 for c in curves if c["run"] == r["run"]]
+        results.append(RunResult(r["run"], r["setting"], int(r["seed"]), HERE, {}, sorted(evals, key=lambda e: e["step"])))
+    print("\nwrote", ", ".join(p.name for p in plot_metrics(results, HERE)))
