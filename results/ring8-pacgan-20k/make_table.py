@@ -10,12 +10,11 @@ when the runs came from more than one sweep folder.
 """
 
 import csv
-import math
 import statistics
 import sys
 from pathlib import Path
 
-from scipy import stats
+from modecollapse.experiments.stats import t_interval
 
 ARGS = [a for a in sys.argv[1:] if a != "--plots"]
 HERE = Path(ARGS[0]) if ARGS else Path(__file__).parent
@@ -25,14 +24,10 @@ COLUMNS = [("modes", "{:.1f}"), ("high_quality", "{:.2f}"), ("reverse_kl", "{:.2
            ("modes_well_formed", "{:.1f}"), ("mode_spread", "{:.2f}")]  # fmt: skip
 
 
-def half_width(values):
-    return stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-
-
 def cell(values, form, paired=False):
     if len(values) < 2:
         return form.format(statistics.mean(values)) + " (1 seed)"
-    mean, half = statistics.mean(values), half_width(values)
+    mean, half, _ = t_interval(values)
     text = f"{form.format(mean)} ± {form.replace('+', '').format(half)}"
     if paired:
         text = f"**{text}**" if abs(mean) > half else f"{text} (not established)"

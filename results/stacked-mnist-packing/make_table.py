@@ -6,11 +6,10 @@ seed, and the curves per run (whether each run had settled).
 """
 
 import csv
-import math
 import statistics
 from pathlib import Path
 
-from scipy import stats
+from modecollapse.experiments.stats import t_interval
 
 HERE = Path(__file__).parent
 ORDER = ["dcgan", "pacdcgan2"]
@@ -18,14 +17,10 @@ COLUMNS = [("modes", "{:.0f}"), ("kl_uniform", "{:.2f}"), ("modes_recognizable",
            ("recognizable_share", "{:.2f}"), ("fcd", "{:.0f}"), ("near_duplicate_rate", "{:.2f}")]  # fmt: skip
 
 
-def half_width(values):
-    return stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-
-
 def cell(values, form, paired=False):
     if len(values) < 2:
         return form.format(statistics.mean(values)) + " (1 seed)"
-    mean, half = statistics.mean(values), half_width(values)
+    mean, half, _ = t_interval(values)
     text = f"{form.format(mean)} ± {form.replace('+', '').format(half)}"
     if paired:
         text = f"**{text}**" if abs(mean) > half else f"{text} (not established)"
