@@ -1,6 +1,6 @@
 import pytest
 
-from modecollapse.config import Config, config_from_dict, config_to_toml, load_config
+from modecollapse.config import Config, config_from_dict, config_to_toml, lengthens, load_config
 from modecollapse.errors import ConfigError
 
 
@@ -76,6 +76,18 @@ def test_round_trip_through_toml(tmp_path):
     config = load_config(None, ["train.epochs=3", 'data.name="ring8"', 'model.family="mlp"'])
     again = load_config(write(tmp_path, config_to_toml(config)))
     assert again == config
+
+
+def test_only_a_longer_run_counts_as_lengthening():
+    short = load_config(None, ["train.max_steps=100"])
+    assert lengthens(short, load_config(None, ["train.max_steps=200"]))
+    assert lengthens(short, load_config(None, ["train.max_steps=200", "train.epochs=50"]))
+    assert not lengthens(short, short)
+    assert not lengthens(short, load_config(None, ["train.max_steps=50"]))
+    assert not lengthens(short, load_config(None, []))  # no step limit: not a length we can compare
+    assert not lengthens(short, load_config(None, ["train.max_steps=200", "train.lr_g=1e-3"]))
+    decaying = ["train.lr_decay_epochs=2", 'model.family="cyclegan"', 'data.name="mnist-svhn"']
+    assert not lengthens(load_config(None, decaying), load_config(None, [*decaying, "train.epochs=9"]))
 
 
 def test_every_shipped_experiment_validates():

@@ -114,6 +114,16 @@ def test_interrupted_run_is_resumed(tmp_path):
     assert summary["status"] == "completed" and summary["step"] == 32
 
 
+def test_a_longer_sweep_trains_its_finished_runs_on(tmp_path):
+    short = load_sweep(write(tmp_path, SWEEP.replace("epochs = 2", "epochs = 2\nmax_steps = 16")))
+    execute(short, tmp_path / "out", workers=1, report=lambda line: None)
+    longer = load_sweep(write(tmp_path, SWEEP.replace("epochs = 2", "epochs = 2\nmax_steps = 32")))
+    results = execute(longer, tmp_path / "out", workers=1, report=lambda line: None)
+    assert sorted(r["id"] for r in results) == sorted(r.run_id for r in longer.runs)
+    assert {row["step"] for row in sweep_status(tmp_path / "out")} == {32}
+    assert execute(longer, tmp_path / "out", workers=1, report=lambda line: None) == []
+
+
 def test_report_table_is_mean_and_t_interval_over_seeds(tmp_path):
     sweep = load_sweep(write(tmp_path))
     execute(sweep, tmp_path / "out", workers=1, report=lambda line: None)

@@ -180,6 +180,21 @@ def _changed(config: Config, keys: tuple[str, ...]) -> list[str]:
     return changed
 
 
+def lengthens(old: Config, new: Config) -> bool:
+    """Whether `new` only lets a run of `old` train for longer: train.max_steps and/or
+    train.epochs raised, nothing else changed, and no learning-rate decay (whose schedule
+    follows the length). Such a run can go on from its last checkpoint."""
+    before, after = old.model_dump(), new.model_dump()
+    length = [key for key in ("max_steps", "epochs") if before["train"][key] != after["train"][key]]
+    if not length or before["train"]["lr_decay_epochs"]:
+        return False
+    for key in length:
+        was, now = before["train"].pop(key), after["train"].pop(key)
+        if was is None or now is None or now < was:
+            return False
+    return before == after
+
+
 # --- loading, overrides, saving ---------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from modecollapse.config import lengthens, load_config
 from modecollapse.experiments.sweep import RunSpec, Sweep, read_index, write_index
 from modecollapse.files import atomic_write_json
 from modecollapse.speed import default_workers
@@ -80,10 +81,18 @@ def run_status(run_dir: Path) -> dict[str, Any]:
 
 
 def pending_runs(sweep: Sweep, sweep_dir: Path) -> list[RunSpec]:
-    """Unfinished runs, seed by seed: a sweep stopped early holds whole seeds of every setting."""
+    """Unfinished runs, seed by seed: a sweep stopped early holds whole seeds of every setting.
+    A completed run is unfinished again when the sweep now asks for a longer run of it
+    (config.lengthens: e.g. train.max_steps raised); it trains on from its last checkpoint."""
     seeds = {seed: rank for rank, seed in enumerate(dict.fromkeys(r.seed for r in sweep.runs))}
-    todo = [r for r in sweep.runs if run_status(sweep_dir / "runs" / r.run_id)["status"] != "completed"]
+    todo = [r for r in sweep.runs if not _finished(r, sweep_dir / "runs" / r.run_id)]
     return sorted(todo, key=lambda r: seeds[r.seed])
+
+
+def _finished(run: RunSpec, folder: Path) -> bool:
+    if run_status(folder)["status"] != "completed":
+        return False
+    return not lengthens(load_config(folder / "config.toml"), run.config)
 
 
 def execute(

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from modecollapse.config import Config, TrainConfig, config_from_dict, config_to_toml
+from modecollapse.config import Config, TrainConfig, config_from_dict, config_to_toml, lengthens
 from modecollapse.errors import CheckpointError, TrainingDiverged
 from modecollapse.files import atomic_write_text
 from modecollapse.metrics.detector import CollapseTracker
@@ -118,7 +118,9 @@ class Run:
             parts.load_state(tensors, state)
             ckpt.restore_rng(tensors)
             self.step = state["step"]
+            lengthened = self._note_lengthening(config_from_dict(state["config"]))
         else:
+            lengthened = {}
             self.folder.path.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.folder.config, config_to_toml(self.config))
         self.tracker = CollapseTracker(self.config.detector)
@@ -135,6 +137,7 @@ class Run:
             "steps_per_epoch": steps_per_epoch,
             **facts,
             **provenance(),
+            **lengthened,
         }
         self.folder.write_summary(self.summary)
         self.clock = RunClock(self.step, self.summary.get("time_s") if self.checkpoint else None)
@@ -208,6 +211,20 @@ class Run:
         return self.summary
 
     # --- the bookkeeping ---------------------------------------------------------------
+
+    def _note_lengthening(self, saved: Config) -> dict[str, Any]:
+        """When the run goes on past the length it was trained for, config.toml takes the new
+        length and the summary keeps where it was lengthened (a list, one entry per time)."""
+        if not lengthens(saved, self.config):
+            return {}
+        atomic_write_text(self.folder.config, config_to_toml(self.config))
+        earlier = self.folder.read_summary().get("lengthened", [])
+        entry = {
+            "at_step": self.step,
+            "max_steps": [saved.train.max_steps, self.cfg.max_steps],
+            "epochs": [saved.train.epochs, self.cfg.epochs],
+        }
+        return {"lengthened": [*earlier, entry]}
 
     def _flush(self) -> None:
         """Write the buffered per-step numbers (one device sync) and stop on NaN/Inf."""
@@ -313,7 +330,8 @@ class Run:
 
 def checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_change: bool) -> Path | None:
     """The checkpoint a resumed run starts from (None: start afresh); refuses to overwrite a
-    run, or to resume with another config unless `allow_change`."""
+    run, or to resume with another config unless `allow_change` or the new config only
+    lengthens the run (config.lengthens: a finished run then trains on to the new length)."""
     latest = ckpt.latest_checkpoint(run.path)
     if not resume:
         if latest is not None:
@@ -326,7 +344,7 @@ def checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_cha
         return None  # killed before the first checkpoint: start over in the same folder
     _, state = ckpt.load_checkpoint(latest)
     saved = config_from_dict(state["config"], source=f"{latest}")
-    if saved != config and not allow_change:
+    if saved != config and not allow_change and not lengthens(saved, config):
         changed = _diff(saved.model_dump(), config.model_dump())
         raise CheckpointError(
             f"the config differs from the one {run.path} was trained with ({changed}); "
