@@ -82,6 +82,7 @@ def test_only_a_longer_run_counts_as_lengthening():
     short = load_config(None, ["train.max_steps=100"])
     assert lengthens(short, load_config(None, ["train.max_steps=200"]))
     assert lengthens(short, load_config(None, ["train.max_steps=200", "train.epochs=50"]))
+    assert lengthens(short, load_config(None, ["train.max_steps=200", 'name="longer"']))
     assert not lengthens(short, short)
     assert not lengthens(short, load_config(None, ["train.max_steps=50"]))
     assert not lengthens(short, load_config(None, []))  # no step limit: not a length we can compare

@@ -182,9 +182,10 @@ def _changed(config: Config, keys: tuple[str, ...]) -> list[str]:
 
 def lengthens(old: Config, new: Config) -> bool:
     """Whether `new` only lets a run of `old` train for longer: train.max_steps and/or
-    train.epochs raised, nothing else changed, and no learning-rate decay (whose schedule
-    follows the length). Such a run can go on from its last checkpoint."""
-    before, after = old.model_dump(), new.model_dump()
+    train.epochs raised, nothing else changed but the run's name (a label: a longer sweep
+    names its runs after itself), and no learning-rate decay (whose schedule follows the
+    length). Such a run can go on from its last checkpoint."""
+    before, after = old.model_dump(exclude={"name"}), new.model_dump(exclude={"name"})
     length = [key for key in ("max_steps", "epochs") if before["train"][key] != after["train"][key]]
     if not length or before["train"]["lr_decay_epochs"]:
         return False
