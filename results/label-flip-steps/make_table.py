@@ -15,11 +15,10 @@ per sweep folder):
 """
 
 import csv
-import math
 import statistics
 from pathlib import Path
 
-from scipy import stats
+from modecollapse.experiments.stats import seed_cell as cell
 
 HERE = Path(__file__).parent
 STEPS_PER_PUBLISHED_EPOCH = 938  # 60,000 digits at batch 64
@@ -31,18 +30,6 @@ COLUMNS = [("modes", "{:.1f}"), ("kl_uniform", "{:.3f}"), ("fcd", "{:.1f}"), ("r
 
 def read(pattern):
     return [row for path in sorted(HERE.glob(pattern)) for row in csv.DictReader(path.open())]
-
-
-def half_width(values):
-    """Half-width of the 95 % t-interval of the mean."""
-    return stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-
-
-def cell(values, form):
-    mean = statistics.mean(values)
-    if len(values) < 2:
-        return form.format(mean) + " (1 seed)"
-    return f"{form.format(mean)} ± {form.replace('+', '').format(half_width(values))}"
 
 
 def onset(value):
@@ -95,10 +82,7 @@ def late_window(runs, curves, first_step):
         cells = []
         for n, form in COLUMNS:
             diffs = [per_run[(setting, k)][n] - per_run[(base, k)][n] for k in seeds]
-            text = cell(diffs, "{:+" + form[2:])
-            if len(diffs) > 1 and abs(statistics.mean(diffs)) <= half_width(diffs):
-                text += " (not established)"
-            cells.append(text)
+            cells.append(cell(diffs, "{:+" + form[2:], paired=True, bold=False))
         print(f"| {fraction(setting):.0%} | {len(seeds)} | " + " | ".join(cells) + " |")
 
 

@@ -14,7 +14,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from modecollapse.experiments.stats import t_interval
+from modecollapse.experiments.stats import seed_cell as cell
 
 ARGS = [a for a in sys.argv[1:] if a != "--plots"]
 HERE = Path(ARGS[0]) if ARGS else Path(__file__).parent
@@ -22,16 +22,6 @@ FIRST_STEP = 14000
 NAMES = {"gan": "GAN", "pacgan4": "PacGAN4", "r1": "R1 (gamma 1)"}
 COLUMNS = [("modes", "{:.1f}"), ("high_quality", "{:.2f}"), ("reverse_kl", "{:.2f}"),
            ("modes_well_formed", "{:.1f}"), ("mode_spread", "{:.2f}")]  # fmt: skip
-
-
-def cell(values, form, paired=False):
-    if len(values) < 2:
-        return form.format(statistics.mean(values)) + " (1 seed)"
-    mean, half, _ = t_interval(values)
-    text = f"{form.format(mean)} ± {form.replace('+', '').format(half)}"
-    if paired:
-        text = f"**{text}**" if abs(mean) > half else f"{text} (not established)"
-    return text
 
 
 runs = [r for r in csv.DictReader((HERE / "runs.csv").open()) if r["status"] == "completed"]

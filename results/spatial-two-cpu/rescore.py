@@ -1,5 +1,5 @@
 """Re-score the final checkpoint of every run in a CycleGAN sweep with `diagnose_translator`."""
-import json, math, sys
+import json, sys
 from collections import defaultdict
 from pathlib import Path
 from modecollapse.diagnose import diagnose_translator, is_translator

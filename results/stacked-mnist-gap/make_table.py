@@ -4,24 +4,14 @@
 """
 
 import csv
-import math
-import statistics
 from pathlib import Path
 
-from scipy import stats
+from modecollapse.experiments.stats import seed_cell as cell
 
 HERE = Path(__file__).parent
 ORDER = ["dcgan", "pacdcgan2", "classic_uniform_z", "pacgan_layout_normal_z", "pacgan_layout_dcgan"]
 COLUMNS = [("modes", "{:.0f}"), ("kl_uniform", "{:.2f}"), ("recognizable_share", "{:.2f}"),
            ("modes_recognizable", "{:.0f}"), ("fcd", "{:.0f}"), ("near_duplicate_rate", "{:.2f}")]  # fmt: skip
-
-
-def cell(values, form):
-    mean = statistics.mean(values)
-    if len(values) < 2:
-        return form.format(mean)
-    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-    return f"{form.format(mean)} ± {form.format(half)}"
 
 
 rows = [r for r in csv.DictReader((HERE / "runs.csv").open()) if r["status"] == "completed"]

@@ -6,25 +6,14 @@ seed, and the curves per run (whether each run had settled).
 """
 
 import csv
-import statistics
 from pathlib import Path
 
-from modecollapse.experiments.stats import t_interval
+from modecollapse.experiments.stats import seed_cell as cell
 
 HERE = Path(__file__).parent
 ORDER = ["dcgan", "pacdcgan2"]
 COLUMNS = [("modes", "{:.0f}"), ("kl_uniform", "{:.2f}"), ("modes_recognizable", "{:.0f}"),
            ("recognizable_share", "{:.2f}"), ("fcd", "{:.0f}"), ("near_duplicate_rate", "{:.2f}")]  # fmt: skip
-
-
-def cell(values, form, paired=False):
-    if len(values) < 2:
-        return form.format(statistics.mean(values)) + " (1 seed)"
-    mean, half, _ = t_interval(values)
-    text = f"{form.format(mean)} ± {form.replace('+', '').format(half)}"
-    if paired:
-        text = f"**{text}**" if abs(mean) > half else f"{text} (not established)"
-    return text
 
 
 runs = [r for r in csv.DictReader((HERE / "runs.csv").open()) if r["status"] == "completed"]

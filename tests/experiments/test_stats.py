@@ -18,3 +18,13 @@ def test_overlapping_intervals_are_not_established():
     wide = t_interval([0.1, 0.6, 0.3])
     assert compare(wide, low) == "not established"
     assert compare(t_interval([0.9]), low) == "not established"  # one seed establishes nothing
+
+
+def test_a_seed_cell_marks_what_its_interval_establishes():
+    from modecollapse.experiments.stats import seed_cell
+
+    assert seed_cell([1.0, 2.0, 3.0, 4.0, 5.0], "{:.1f}") == "3.0 ± 2.0"
+    assert seed_cell([0.25], "{:.2f}") == "0.25 (1 seed)"
+    assert seed_cell([1.0, 1.2, 1.1], "{:+.1f}", paired=True) == "**+1.1 ± 0.2**"
+    assert seed_cell([1.0, 1.2, 1.1], "{:+.1f}", paired=True, bold=False) == "+1.1 ± 0.2"
+    assert seed_cell([-1.0, 1.5, 0.2], "{:+.1f}", paired=True) == "+0.2 ± 3.1 (not established)"

@@ -37,3 +37,19 @@ def cell(stat: tuple[float, float, int] | None) -> str:
         return "-"
     mean, half, _ = stat
     return f"{mean:.4g} ± {half:.2g}" if not math.isnan(half) else f"{mean:.4g}"
+
+
+def seed_cell(values: list[float], form: str = "{:.3g}", paired: bool = False, bold: bool = True) -> str:
+    """A results table's cell over seeds: 'mean ± half-width' of the 95% t-interval, both in
+    `form` (the half-width without a '+' sign), '(1 seed)' after a lone value. `paired`: the
+    values are differences; their cell is **bold** (`bold`) when the interval excludes 0, else
+    marked '(not established)'."""
+    mean, half, n = t_interval(values)
+    if n < 2:
+        return form.format(mean) + " (1 seed)"
+    text = f"{form.format(mean)} ± {form.replace('+', '').format(half)}"
+    if not paired:
+        return text
+    if abs(mean) > half:
+        return f"**{text}**" if bold else text
+    return f"{text} (not established)"
