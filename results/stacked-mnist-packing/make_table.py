@@ -2,15 +2,18 @@
 the final evaluation per setting (mean ± 95 % t-interval over seeds), PacDCGAN2 minus DCGAN paired by
 seed, and the curves per run (whether each run had settled).
 
-    python results/stacked-mnist-packing/make_table.py
+    python results/stacked-mnist-packing/make_table.py [FOLDER]
+
+FOLDER defaults to this one; `10k/` holds the same runs lengthened to 10,000 iterations.
 """
 
 import csv
+import sys
 from pathlib import Path
 
 from modecollapse.experiments.stats import seed_cell as cell
 
-HERE = Path(__file__).parent
+HERE = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent
 ORDER = ["dcgan", "pacdcgan2"]
 COLUMNS = [("modes", "{:.0f}"), ("kl_uniform", "{:.2f}"), ("modes_recognizable", "{:.0f}"),
            ("recognizable_share", "{:.2f}"), ("fcd", "{:.0f}"), ("near_duplicate_rate", "{:.2f}")]  # fmt: skip
