@@ -115,6 +115,26 @@ def test_a_confident_blob_at_the_start_is_not_a_best_to_fall_from():
     assert detect(fell)["relative_onset_step"] == 702  # a real fall after it still counts
 
 
+def test_a_blurry_first_recall_is_not_a_best_to_fall_from():
+    # results/label-flip-steps, 1 % Bernoulli, seed 2: the first evaluation's blurry digits
+    # reach recall 0.74 at precision 0.31; sharper ones later sit at 0.60-0.64, then 0.74 again
+    rough = {**HEALTHY, "kl_uniform": 0.2, "recognizable_share": 0.5}
+    curve = [(0.74, 0.31), (0.63, 0.49), (0.60, 0.52), (0.62, 0.58), (0.64, 0.60), (0.68, 0.59)]
+    series = [
+        (k, {**rough, "step": 1000 * k, "recall": recall, "precision": precision})
+        for k, (recall, precision) in enumerate(curve, start=1)
+    ]
+    assert detect(series)["relative_onset_step"] is None
+    sharp_fall = series + [
+        (7, {**rough, "step": 7000, "recall": 0.5, "precision": 0.65}),
+        (8, {**rough, "step": 8000, "recall": 0.45, "precision": 0.7}),
+    ]  # a sharper generator losing recall from its own level (0.68 at 0.59) still counts
+    result = detect(sharp_fall)
+    assert result["relative_onset_step"] == 7000 and "recall" in result["relative_onset_reasons"][0]
+    no_precision = [(k, {key: v for key, v in scores.items() if key != "precision"}) for k, scores in series]
+    assert detect(no_precision)["relative_onset_step"] == 2000  # without precision: the plain running best
+
+
 def test_relative_onset_of_a_smeared_two_d_run():
     good = {"modes": 8, "modes_well_formed": 8, "num_classes": 8, "high_quality": 0.97}
     smeared = {**good, "modes_well_formed": 8, "high_quality": 0.6}
