@@ -122,6 +122,13 @@ def test_a_longer_sweep_trains_its_finished_runs_on(tmp_path):
     assert sorted(r["id"] for r in results) == sorted(r.run_id for r in longer.runs)
     assert {row["step"] for row in sweep_status(tmp_path / "out")} == {32}
     assert execute(longer, tmp_path / "out", workers=1, report=lambda line: None) == []
+    more_epochs = load_sweep(write(tmp_path, SWEEP.replace("epochs = 2", "epochs = 9\nmax_steps = 32")))
+    assert (
+        execute(more_epochs, tmp_path / "out", workers=1, report=lambda line: None) == []
+    )  # max_steps binds
+    old = tmp_path / "out" / "runs" / longer.runs[0].run_id / "config.toml"
+    old.write_text(old.read_text() + "\n[legacy]\nremoved_key = 1\n")  # written by another version
+    assert execute(longer, tmp_path / "out", workers=1, report=lambda line: None) == []
 
 
 def test_report_table_is_mean_and_t_interval_over_seeds(tmp_path):

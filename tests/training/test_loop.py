@@ -88,25 +88,36 @@ def test_dcgan_resume_is_exact(tmp_path):
     assert_resume_is_exact(tiny_image_config(train={"epochs": 2, "checkpoint_every": 6}), tmp_path, 9)
 
 
-@pytest.mark.parametrize("short_steps", [16, 13])
-def test_a_finished_run_lengthened_ends_like_the_longer_run(tmp_path, short_steps):
+@pytest.mark.parametrize(
+    "make, short_steps, long_steps",
+    [(tiny_ring_config, 16, 32), (tiny_ring_config, 13, 32), (tiny_image_config, 3, 8)],
+)
+def test_a_finished_run_lengthened_ends_like_the_longer_run(tmp_path, make, short_steps, long_steps):
     """Raising max_steps resumes a finished run without --allow-config-change and ends with
     the weights of a run trained that long from the start: the end of the short run (an
     extra evaluation, sample grid and checkpoint when it is off the schedule) draws nothing
-    from the training's random streams."""
-    train(tiny_ring_config(train={"max_steps": 32}), tmp_path / "straight")
-    train(tiny_ring_config(train={"max_steps": short_steps}), tmp_path / "run")
-    summary = train(tiny_ring_config(train={"max_steps": 32}), tmp_path / "run", resume=True)
-    assert summary["status"] == "completed" and summary["step"] == 32
-    entry = {"at_step": short_steps, "max_steps": [short_steps, 32], "epochs": [2, 2]}
+    from the training's random streams and leaves BatchNorm's statistics alone."""
+    train(make(train={"max_steps": long_steps}), tmp_path / "straight")
+    train(make(train={"max_steps": short_steps}), tmp_path / "run")
+    summary = train(make(train={"max_steps": long_steps}), tmp_path / "run", resume=True)
+    assert summary["status"] == "completed" and summary["step"] == long_steps
+    epochs = make().train.epochs
+    entry = {"at_step": short_steps, "max_steps": [short_steps, long_steps], "epochs": [epochs, epochs]}
     assert summary["lengthened"] == [entry]
-    assert "max_steps = 32" in (tmp_path / "run" / "config.toml").read_text()
+    assert f"max_steps = {long_steps}" in (tmp_path / "run" / "config.toml").read_text()
     straight, _ = final_weights(tmp_path / "straight")
     lengthened, _ = final_weights(tmp_path / "run")
     for key in straight:
         torch.testing.assert_close(lengthened[key], straight[key], rtol=0, atol=0, msg=key)
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
-    assert [json.loads(line)["step"] for line in lines if '"train"' in line] == list(range(1, 33))
+    assert [json.loads(line)["step"] for line in lines if '"train"' in line] == list(range(1, long_steps + 1))
+
+
+def test_a_lengthening_with_no_steps_to_add_keeps_the_finished_summary(tmp_path):
+    done = train(tiny_ring_config(train={"max_steps": 32}), tmp_path / "run")  # 2 epochs: 32 steps
+    again = train(tiny_ring_config(train={"max_steps": 64}), tmp_path / "run", resume=True)
+    assert again["step"] == 32 and again["final"] == done["final"] and "lengthened" not in again
+    assert again["images_per_second"] == done["images_per_second"]
 
 
 def test_a_shorter_run_is_not_a_lengthening(tmp_path):

@@ -61,3 +61,19 @@ def test_continue_runs_to_the_end_and_the_healthy_copy_survives_rotation(tmp_pat
     folders = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir() if p.is_dir())
     assert "last-healthy" in folders and len([f for f in folders if f.startswith("step-")]) == 1
     assert summary["last_healthy"]["step"] == 24
+
+
+def test_a_run_stopped_at_collapse_stays_stopped_when_lengthened(tmp_path, monkeypatch):
+    scripted_verdicts(monkeypatch, healthy_until_step=24)
+    stopped = train(config("stop"), tmp_path / "run")
+    longer = config("stop").model_copy(deep=True)
+    longer.train.epochs = 16
+    again = train(longer, tmp_path / "run", resume=True)
+    assert again["step"] == 40 and again["stopped_at_collapse"] is True
+    assert again["final"] == stopped["final"] and again["images_per_second"] == stopped["images_per_second"]
+    # a short run whose collapse was confirmed at its very last evaluation stops at once, too
+    short = config("stop").model_copy(deep=True)
+    short.train.max_steps = 40
+    assert train(short, tmp_path / "short")["stopped_at_collapse"] is False  # nothing left to stop
+    short.train.max_steps = 80
+    assert train(short, tmp_path / "short", resume=True)["step"] == 40

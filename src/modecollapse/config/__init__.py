@@ -34,7 +34,7 @@ else:  # pragma: no cover
 
 __all__ = [
     "Config", "DataConfig", "DetectorConfig", "ModelConfig", "ObjectiveConfig", "TrainConfig",
-    "apply_override", "config_from_dict", "config_to_toml", "load_config",
+    "apply_override", "config_from_dict", "config_to_toml", "lengthens", "load_config",
 ]  # fmt: skip
 
 
@@ -183,11 +183,11 @@ def _changed(config: Config, keys: tuple[str, ...]) -> list[str]:
 def lengthens(old: Config, new: Config) -> bool:
     """Whether `new` only lets a run of `old` train for longer: train.max_steps and/or
     train.epochs raised, nothing else changed but the run's name (a label: a longer sweep
-    names its runs after itself), and no learning-rate decay (whose schedule follows the
-    length). Such a run can go on from its last checkpoint."""
+    names its runs after itself), and epochs kept when the learning rate decays (CycleGAN's
+    schedule follows train.epochs). Such a run can go on from its last checkpoint."""
     before, after = old.model_dump(exclude={"name"}), new.model_dump(exclude={"name"})
     length = [key for key in ("max_steps", "epochs") if before["train"][key] != after["train"][key]]
-    if not length or before["train"]["lr_decay_epochs"]:
+    if not length or (before["train"]["lr_decay_epochs"] and "epochs" in length):
         return False
     for key in length:
         was, now = before["train"].pop(key), after["train"].pop(key)

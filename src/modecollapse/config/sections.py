@@ -230,6 +230,10 @@ class DetectorConfig(_Section):
     relative_modes_fraction: float = Field(default=0.1, ge=0, le=1)
     relative_share_drop: float = Field(default=0.1, ge=0, le=1)
     """Relative onset: recognizable share, diversity ratio, recall or high-quality share below
-    the run's best by at least this."""
+    the run's best by at least this (recall's best: see recall_precision_window)."""
+    recall_precision_window: float = Field(default=0.1, ge=0, le=1)
+    """Relative onset: recall's best counts only from evaluations whose precision was at most
+    this much below the current one (blurry early samples inflate k-NN recall); 1 = the plain
+    running best."""
     patience: int = Field(default=2, ge=1)
     """Consecutive non-healthy evaluations that confirm a collapse."""

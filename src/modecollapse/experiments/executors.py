@@ -2,12 +2,14 @@
 
 A run that raises is recorded in its folder as failure.json and does not stop the others;
 running the same sweep again retries failed runs, resumes interrupted ones from their last
-checkpoint, and leaves completed ones alone.
+checkpoint, and leaves completed ones alone unless the sweep now lengthens them (a higher
+train.max_steps or train.epochs: they train on from their last checkpoint).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from modecollapse.config import lengthens, load_config
+from modecollapse.errors import ConfigError
 from modecollapse.experiments.sweep import RunSpec, Sweep, read_index, write_index
 from modecollapse.files import atomic_write_json
 from modecollapse.speed import default_workers
@@ -90,9 +93,23 @@ def pending_runs(sweep: Sweep, sweep_dir: Path) -> list[RunSpec]:
 
 
 def _finished(run: RunSpec, folder: Path) -> bool:
-    if run_status(folder)["status"] != "completed":
+    """Completed, and not asked to train further: the sweep's config does not lengthen it
+    past the steps it trained (or it stopped at a collapse, as a longer run would have)."""
+    summary = run_status(folder)
+    if summary["status"] != "completed":
         return False
-    return not lengthens(load_config(folder / "config.toml"), run.config)
+    if summary.get("stopped_at_collapse"):
+        return True
+    try:
+        saved = load_config(folder / "config.toml")
+    except ConfigError:  # written by another version: leave it alone, as before lengthening existed
+        return True
+    if not lengthens(saved, run.config):
+        return True
+    train, per_epoch = run.config.train, summary.get("steps_per_epoch")
+    if not per_epoch:
+        return False
+    return min(train.epochs * per_epoch, train.max_steps or math.inf) <= summary.get("step", 0)
 
 
 def execute(

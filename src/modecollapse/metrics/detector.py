@@ -33,8 +33,9 @@ as `never_healthy` instead.
 The relative onset dates collapse the way the published label-flip study judged it, as a fall
 from what the run had reached: the first of `patience` consecutive evaluations at which modes,
 recognizable share, diversity ratio, recall (or, for 2-D mixtures, the high-quality share)
-sit below the run's own best so far by more than their margins (`relative_drops`). Both
-onsets are reported, in epochs and in steps.
+sit below the run's own best so far by more than their margins (`relative_drops`; recall's
+best only from evaluations of comparable precision, `CollapseTracker`). Both onsets are
+reported, in epochs and in steps.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ RELATIVE_METRICS = ("modes", "recognizable_share", "diversity_ratio", "recall", 
 
 
 def relative_drops(scores: dict[str, float], best: dict[str, float], rules: DetectorConfig) -> list[str]:
-    """Which tracked metrics sit below the run's best so far by at least their margin.
+    """Which tracked metrics sit below `best` (the run's bests so far) by at least their margin.
 
     Margins (DetectorConfig.relative_*): a mode (10% of the classes for many-mode sets), and
     0.1 of recognizable share, diversity ratio, recall or high-quality share: 3.6-13x the
@@ -167,11 +168,13 @@ class CollapseTracker:
     counts from any evaluation; the bests of the other metrics only from evaluations that cover
     all classes but the modes margin: a first evaluation of one or a few blobs that the
     classifier reads confidently (recognizable share 1.0) is not a level the run fell from.
-    Recall's best counts only from evaluations whose precision was at most the share margin
-    below the current one: blurry early samples spread off the data manifold inflate k-NN
-    recall (Naeem et al., 2020, on outliers), and a sharper generator that no longer reaches
-    that recall has not lost modes (label-flip-steps, 1 %, seed 2: recall 0.74 at precision
-    0.31, then 0.60-0.63 at precision 0.49-0.52 while FCD fell from 85 to 46)."""
+    Recall's best counts only from evaluations whose precision was at most
+    `recall_precision_window` below the current one: blurry early samples spread off the data
+    manifold inflate k-NN recall (Naeem et al., 2020, on outliers); results/label-flip-steps,
+    1 %, seed 2: recall 0.74 at precision 0.31, then 0.60-0.63 at precision 0.49-0.52 while FCD
+    fell from 85 to 46, and 0.74 again later. The price: a recall fall that comes with a
+    precision rise above the window is not read as a drop (modes, recognizable share and
+    diversity still are); replayed over 81 committed runs the rule moved 2 onsets."""
 
     def __init__(self, rules: DetectorConfig | None = None) -> None:
         self.rules = rules or DetectorConfig()
@@ -233,7 +236,7 @@ class CollapseTracker:
         """{"recall": the best recall reached at a precision no more than the margin below
         this evaluation's}, or {} when there is none (without precision scores: every one)."""
         precision = _tracked(scores, "precision")
-        floor = -math.inf if precision is None else precision - self.rules.relative_share_drop
+        floor = -math.inf if precision is None else precision - self.rules.recall_precision_window
         reached = [recall for was, recall in self.recalls if was is None or was >= floor]
         return {"recall": max(reached)} if reached else {}
 

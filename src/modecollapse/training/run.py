@@ -36,6 +36,8 @@ from modecollapse.training.clock import RunClock
 from modecollapse.training.logging import MetricsLog, RunFolder, provenance
 
 Callback = Callable[[int, dict[str, nn.Module]], None]
+FINISHED_ONLY = ("final", "epochs", "wall_time_s", "images_per_second", "time_shares", "stopped_at_collapse")
+"""Summary entries of a finished run; a resumed run drops them until it finishes again."""
 
 
 @dataclass
@@ -118,17 +120,19 @@ class Run:
             parts.load_state(tensors, state)
             ckpt.restore_rng(tensors)
             self.step = state["step"]
-            lengthened = self._note_lengthening(config_from_dict(state["config"]))
+            lengthened = self._note_change(config_from_dict(state["config"]))
         else:
             lengthened = {}
             self.folder.path.mkdir(parents=True, exist_ok=True)
             atomic_write_text(self.folder.config, config_to_toml(self.config))
+        self.first_step = self.step
         self.tracker = CollapseTracker(self.config.detector)
         self.log = MetricsLog(self.folder, self.step, self.cfg.tensorboard)
         for record in self.log.records("eval"):  # a resumed run's detector remembers earlier evaluations
             self.tracker.observe(record["epoch"], record)
+        self.previous = self.folder.read_summary()
         self.summary = {
-            **self.folder.read_summary(),
+            **{key: value for key, value in self.previous.items() if key not in FINISHED_ONLY},
             "name": self.config.name,
             "status": "running",
             "device": str(self.speed.device),
@@ -150,8 +154,9 @@ class Run:
         )
         self.pending: list[dict[str, torch.Tensor]] = []
         self.last_logged: dict[str, Any] = {}
-        self.stopped = False
-        """Set when a confirmed collapse ends the run (train.on_collapse = "stop")."""
+        self.stopped = self.tracker.onset is not None and self.cfg.on_collapse == "stop"
+        """Set when a confirmed collapse ends the run (train.on_collapse = "stop"); already at
+        the start when the evaluations replayed on resume confirm one (a lengthened run)."""
 
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
@@ -193,14 +198,19 @@ class Run:
 
     def finish(self, items_per_step: int) -> dict[str, Any]:
         """Mark the run completed with its final numbers, time split and steady throughput
-        (`images_per_second`: training items per second, evaluation and bookkeeping left out)."""
+        (`images_per_second`: training items per second, evaluation and bookkeeping left out).
+        A resumed run that had nothing left to train keeps the numbers it finished with."""
+        if self.step == self.first_step and self.previous.get("status") == "completed":
+            self.summary = {**self.previous, "stopped_at_collapse": self.stopped}
+            self.folder.write_summary(self.summary)
+            return self.summary
         self.summary.update(
             {
                 "status": "completed",
                 "stopped_at_collapse": self.stopped,
                 "step": self.step,
                 "epochs": self.step / self.steps_per_epoch,
-                "final": self.last_logged,
+                "final": self.last_logged or self.previous.get("final", {}),
                 "wall_time_s": self.clock.wall_s(),
                 "images_per_second": self.clock.rate(self.step, items_per_step, digits=1),
                 "time_s": self.clock.time_s(),
@@ -212,19 +222,22 @@ class Run:
 
     # --- the bookkeeping ---------------------------------------------------------------
 
-    def _note_lengthening(self, saved: Config) -> dict[str, Any]:
-        """When the run goes on past the length it was trained for, config.toml takes the new
-        length and the summary keeps where it was lengthened (a list, one entry per time)."""
-        if not lengthens(saved, self.config):
+    def _note_change(self, saved: Config) -> dict[str, Any]:
+        """A resume with another config than the checkpoint's (allowed, or a lengthening):
+        config.toml takes the config the run now trains with, and a lengthening is listed in
+        the summary (`"lengthened"`, one entry per change of length)."""
+        if saved == self.config:
             return {}
         atomic_write_text(self.folder.config, config_to_toml(self.config))
+        if not lengthens(saved, self.config):
+            return {}
         earlier = self.folder.read_summary().get("lengthened", [])
         entry = {
             "at_step": self.step,
             "max_steps": [saved.train.max_steps, self.cfg.max_steps],
             "epochs": [saved.train.epochs, self.cfg.epochs],
         }
-        return {"lengthened": [*earlier, entry]}
+        return {"lengthened": earlier if entry in earlier else [*earlier, entry]}
 
     def _flush(self) -> None:
         """Write the buffered per-step numbers (one device sync) and stop on NaN/Inf."""
