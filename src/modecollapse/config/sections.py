@@ -199,6 +199,10 @@ class TrainConfig(_Section):
     tensorboard: bool = True
     progress: bool = True
 
+    def total_steps(self, steps_per_epoch: int) -> int:
+        """The steps a run takes: `epochs` epochs of `steps_per_epoch`, or `max_steps` if fewer."""
+        return min(self.epochs * steps_per_epoch, self.max_steps or self.epochs * steps_per_epoch)
+
 
 class DetectorConfig(_Section):
     """Thresholds of the collapse detector; see metrics/detector.py for the rule."""

@@ -9,7 +9,6 @@ train.max_steps or train.epochs: they train on from their last checkpoint).
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 import time
@@ -106,10 +105,8 @@ def _finished(run: RunSpec, folder: Path) -> bool:
         return True
     if not lengthens(saved, run.config):
         return True
-    train, per_epoch = run.config.train, summary.get("steps_per_epoch")
-    if not per_epoch:
-        return False
-    return min(train.epochs * per_epoch, train.max_steps or math.inf) <= summary.get("step", 0)
+    per_epoch = summary.get("steps_per_epoch")
+    return bool(per_epoch) and run.config.train.total_steps(per_epoch) <= summary.get("step", 0)
 
 
 def execute(

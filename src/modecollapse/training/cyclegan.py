@@ -67,7 +67,7 @@ def train_cyclegan(
     steps_per_epoch = min(len(data.a), len(data.b)) // batch_size
     if steps_per_epoch < 1:
         raise ConfigError(f"{data.name} has too few images for one batch of {batch_size}")
-    total_steps = min(cfg.epochs * steps_per_epoch, cfg.max_steps or cfg.epochs * steps_per_epoch)
+    total_steps = cfg.total_steps(steps_per_epoch)
 
     def evaluate(epoch: int | float) -> dict[str, Any]:
         for net in nets.values():

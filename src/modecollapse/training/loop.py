@@ -84,7 +84,7 @@ def _train(
             f"{dataset.name} has {len(dataset)} samples: too few for one step of "
             f"{cfg.d_steps} x batch {batch_size}; lower train.batch_size or train.d_steps"
         )
-    total_steps = min(cfg.epochs * steps_per_epoch, cfg.max_steps or cfg.epochs * steps_per_epoch)
+    total_steps = cfg.total_steps(steps_per_epoch)
 
     num_fixed = cfg.num_sample_images if dataset.kind == "image" else PROTOCOL_SAMPLES
     if sampler.conditional:  # one grid row per class

@@ -111,6 +111,7 @@ class Run:
         """Resume from the checkpoint if there is one (weights, optimizers, the trainer's state,
         RNG), open the log, replay earlier evaluations into the detector, mark the run running."""
         self.parts, self.steps_per_epoch, self.total_steps = parts, steps_per_epoch, total_steps
+        self.previous = self.folder.read_summary()
         if self.checkpoint is not None:
             tensors, state = ckpt.load_checkpoint(self.checkpoint)
             for name, module in parts.modules.items():
@@ -130,7 +131,6 @@ class Run:
         self.log = MetricsLog(self.folder, self.step, self.cfg.tensorboard)
         for record in self.log.records("eval"):  # a resumed run's detector remembers earlier evaluations
             self.tracker.observe(record["epoch"], record)
-        self.previous = self.folder.read_summary()
         self.summary = {
             **{key: value for key, value in self.previous.items() if key not in FINISHED_ONLY},
             "name": self.config.name,
@@ -231,7 +231,7 @@ class Run:
         atomic_write_text(self.folder.config, config_to_toml(self.config))
         if not lengthens(saved, self.config):
             return {}
-        earlier = self.folder.read_summary().get("lengthened", [])
+        earlier = self.previous.get("lengthened", [])
         entry = {
             "at_step": self.step,
             "max_steps": [saved.train.max_steps, self.cfg.max_steps],
