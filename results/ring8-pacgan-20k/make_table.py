@@ -2,11 +2,13 @@
 `modecollapse report`): each run's mean over its evaluations from iteration 14,000 on, then
 mean ± 95 % t-interval over seeds, and each setting minus the GAN paired by seed.
 
-    python results/ring8-pacgan-20k/make_table.py [FOLDER] [--plots]
+    python results/ring8-pacgan-20k/make_table.py [FOLDER] [--from STEP] [--plots]
 
-FOLDER defaults to this one (the grid's folder works too); --plots redraws metric-*.png from
-curves.csv (mean over seeds per step, ±1 std shaded, as `modecollapse report` draws them), for
-when the runs came from more than one sweep folder.
+FOLDER defaults to this one (the grid's folder and the pacgan4-40k folders work too); --from
+sets the late window's first iteration (default 14,000; 34,000 for the 40,000-iteration runs);
+--plots redraws metric-*.png from curves.csv (mean over seeds per step, ±1 std shaded, as
+`modecollapse report` draws them), for when the runs came from more than one sweep folder.
+After the tables it prints each setting's mean over seeds at every evaluation.
 """
 
 import csv
@@ -17,8 +19,12 @@ from pathlib import Path
 from modecollapse.experiments.stats import seed_cell as cell
 
 ARGS = [a for a in sys.argv[1:] if a != "--plots"]
-HERE = Path(ARGS[0]) if ARGS else Path(__file__).parent
 FIRST_STEP = 14000
+if "--from" in ARGS:
+    i = ARGS.index("--from")
+    FIRST_STEP = int(ARGS[i + 1])
+    del ARGS[i : i + 2]
+HERE = Path(ARGS[0]) if ARGS else Path(__file__).parent
 NAMES = {"gan": "GAN", "pacgan4": "PacGAN4", "r1": "R1 (gamma 1)"}
 COLUMNS = [("modes", "{:.1f}"), ("high_quality", "{:.2f}"), ("reverse_kl", "{:.2f}"),
            ("modes_well_formed", "{:.1f}"), ("mode_spread", "{:.2f}")]  # fmt: skip
@@ -48,6 +54,15 @@ for v in variants:
     rows = sorted((r for r in runs if r["setting"] == f"variant={v}"), key=lambda r: int(r["seed"]))
     print(f"- {NAMES[v]}: " + "; ".join(f"seed {r['seed']}: {float(r['modes']):.0f} / {float(r['high_quality']):.2f} / "
                                        f"{float(r['modes_well_formed']):.0f}" for r in rows))
+
+STEPS = sorted({int(c["step"]) for c in curves})
+print("\nMean over seeds at each evaluation (iterations in thousands):\n")
+print("| setting | metric | " + " | ".join(f"{t // 1000}k" for t in STEPS) + " |")
+print("|---" * (len(STEPS) + 2) + "|")
+for v in variants:
+    for n, f in (("modes", "{:.1f}"), ("high_quality", "{:.2f}"), ("modes_well_formed", "{:.1f}")):
+        by_step = [[float(c[n]) for c in curves if c["setting"] == f"variant={v}" and int(c["step"]) == t] for t in STEPS]
+        print(f"| {NAMES[v]} | {n} | " + " | ".join(f.format(statistics.mean(x)) if x else "-" for x in by_step) + " |")
 
 if "--plots" in sys.argv:
     from modecollapse.experiments.plots import plot_metrics
