@@ -73,7 +73,7 @@ def test_a_collapsed_ring_is_told_the_measured_fix(tmp_path):
     assert report["verdict"] == "collapsed"
     assert "dropped modes" in collapse_kinds(report)
     assert any(
-        "model.pack = 4" in line and "results/precision-numerics" in line for line in report["suggestions"]
+        "model.pack = 4" in line and "results/ring8-pacgan-20k" in line for line in report["suggestions"]
     )
     assert "try next" in format_report(report)
 
