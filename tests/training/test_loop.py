@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from modecollapse.errors import CheckpointError, TrainingDiverged
+from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.loop import train
 from tests.conftest import tiny_image_config, tiny_ring_config
@@ -111,6 +112,29 @@ def test_a_finished_run_lengthened_ends_like_the_longer_run(tmp_path, make, shor
         torch.testing.assert_close(lengthened[key], straight[key], rtol=0, atol=0, msg=key)
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines if '"train"' in line] == list(range(1, long_steps + 1))
+
+
+def test_a_lengthened_run_judges_the_evaluations_of_the_longer_run(tmp_path, monkeypatch):
+    """The short run's extra last evaluation (off the every-epoch schedule) stays in
+    metrics.jsonl but is not replayed into the detector, so its onsets match the longer run's."""
+    judged = []
+    observe = CollapseTracker.observe
+
+    def spy(tracker, epoch, record):
+        judged.append(record["step"])
+        return observe(tracker, epoch, record)
+
+    monkeypatch.setattr(CollapseTracker, "observe", spy)
+    train(tiny_ring_config(train={"max_steps": 32}), tmp_path / "straight")
+    straight = list(judged)
+    judged.clear()
+    train(tiny_ring_config(train={"max_steps": 13}), tmp_path / "run")
+    assert judged == [13]
+    judged.clear()
+    train(tiny_ring_config(train={"max_steps": 32}), tmp_path / "run", resume=True)
+    assert judged == straight == [16, 32]
+    logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged if r["type"] == "eval"] == [13, 16, 32]
 
 
 def test_a_lengthening_with_no_steps_to_add_keeps_the_finished_summary(tmp_path):

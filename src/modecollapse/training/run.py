@@ -129,7 +129,7 @@ class Run:
         self.first_step = self.step
         self.tracker = CollapseTracker(self.config.detector)
         self.log = MetricsLog(self.folder, self.step, self.cfg.tensorboard)
-        for record in self.log.records("eval"):  # a resumed run's detector remembers earlier evaluations
+        for record in self._replayed_evaluations(lengthened.get("lengthened", [])):
             self.tracker.observe(record["epoch"], record)
         self.summary = {
             **{key: value for key, value in self.previous.items() if key not in FINISHED_ONLY},
@@ -238,6 +238,18 @@ class Run:
             "epochs": [saved.train.epochs, self.cfg.epochs],
         }
         return {"lengthened": earlier if entry in earlier else [*earlier, entry]}
+
+    def _replayed_evaluations(self, lengthenings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The earlier evaluations a resumed run's detector remembers: all of them, but for a
+        shorter run's last one when it fell off the schedule (a lengthened run then judges the
+        evaluations a run trained this long from the start makes; metrics.jsonl keeps it)."""
+        ends = {entry["at_step"] for entry in lengthenings}
+        return [
+            record
+            for record in self.log.records("eval")
+            if record["step"] not in ends
+            or evaluates_at(self.cfg, record["step"], self.steps_per_epoch, is_last=False)
+        ]
 
     def _flush(self) -> None:
         """Write the buffered per-step numbers (one device sync) and stop on NaN/Inf."""
