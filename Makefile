@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/modecollapse demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks results
 
 test: lint
 	$(PY) -m pytest -q

@@ -24,8 +24,15 @@ HERE = Path(__file__).parent
 STEPS_PER_PUBLISHED_EPOCH = 938  # 60,000 digits at batch 64
 FROM_STEP = 2000  # the first evaluation (step 1,000) is before any corrected run draws digits
 FLAT = 0.5  # near-duplicate rate at or above which a run is drawing one flat image
-COLUMNS = [("modes", "{:.1f}"), ("kl_uniform", "{:.3f}"), ("fcd", "{:.1f}"), ("recall", "{:.2f}"),
-           ("recognizable_share", "{:.2f}"), ("diversity_ratio", "{:.3f}"), ("near_duplicate_rate", "{:.3f}")]  # fmt: skip
+COLUMNS = [
+    ("modes", "{:.1f}"),
+    ("kl_uniform", "{:.3f}"),
+    ("fcd", "{:.1f}"),
+    ("recall", "{:.2f}"),
+    ("recognizable_share", "{:.2f}"),
+    ("diversity_ratio", "{:.3f}"),
+    ("near_duplicate_rate", "{:.3f}"),
+]
 
 
 def read(pattern):
@@ -64,15 +71,24 @@ def late_window(runs, curves, first_step):
     names = [name for name, _ in COLUMNS]
 
     def run_mean(r, name):
-        return statistics.mean(float(c[name]) for c in curves if c["run"] == r["run"] and int(c["step"]) >= first_step)
+        return statistics.mean(
+            float(c[name]) for c in curves if c["run"] == r["run"] and int(c["step"]) >= first_step
+        )
 
     per_run = {(r["setting"], int(r["seed"])): {n: run_mean(r, n) for n in names} for r in runs}
-    print(f"Mean over each run's evaluations from step {first_step:,} to the end, then mean ± 95 % t-interval over seeds:\n")
+    print(
+        f"Mean over each run's evaluations from step {first_step:,} to the end, "
+        "then mean ± 95 % t-interval over seeds:\n"
+    )
     print("| flipped labels | seeds | " + " | ".join(names) + " |")
     print("|---" * (len(COLUMNS) + 2) + "|")
     for setting in settings:
         group = [v for (st, _), v in per_run.items() if st == setting]
-        print(f"| {fraction(setting):.0%} | {len(group)} | " + " | ".join(cell([g[n] for g in group], f) for n, f in COLUMNS) + " |")
+        print(
+            f"| {fraction(setting):.0%} | {len(group)} | "
+            + " | ".join(cell([g[n] for g in group], f) for n, f in COLUMNS)
+            + " |"
+        )
     base = settings[0]
     print("\nPaired by seed, minus 0 % (95 % t-interval; 'not established' where it contains 0):\n")
     print("| flipped labels | seeds | " + " | ".join(names) + " |")
@@ -99,10 +115,17 @@ def tables(runs, curves, as_published=False):
         print(f"| {fraction(setting):.0%} | {len(group)} | {steps} | " + " | ".join(cells) + " |")
 
     first = 0 if as_published else FROM_STEP
-    print(f"\nPer run: onsets (absolute rule, relative rule) and extremes over the evaluations from step {first:,} on:\n")
+    print(
+        "\nPer run: onsets (absolute rule, relative rule) and extremes over the evaluations "
+        f"from step {first:,} on:\n"
+    )
     extra = " draws digits from step | stops again at steps |" if as_published else ""
-    print("| flipped labels | seed |" + extra + " absolute onset step (published epochs) | relative onset step | "
-          "fewest modes | largest KL | largest near-duplicate rate | final verdict |")
+    print(
+        "| flipped labels | seed |"
+        + extra
+        + " absolute onset step (published epochs) | relative onset step | "
+        "fewest modes | largest KL | largest near-duplicate rate | final verdict |"
+    )
     print("|---" * (8 + (2 if as_published else 0)) + "|")
     for setting in settings:
         for r in sorted((r for r in runs if r["setting"] == setting), key=lambda r: int(r["seed"])):
@@ -118,15 +141,19 @@ def tables(runs, curves, as_published=False):
             fewest = min(float(c["modes"]) for c in mine)
             kl = max(float(c["kl_uniform"]) for c in mine)
             dup = max(float(c["near_duplicate_rate"]) for c in mine)
-            print(f"| {fraction(setting):.0%} | {r['seed']} |{spells} {onset(r['collapse_onset_step'])} | "
-                  f"{onset(r['relative_onset_step'])} | {fewest:.0f} | {kl:.3f} | {dup:.3f} | {r['verdict']} |")
+            print(
+                f"| {fraction(setting):.0%} | {r['seed']} |{spells} {onset(r['collapse_onset_step'])} | "
+                f"{onset(r['relative_onset_step'])} | {fewest:.0f} | {kl:.3f} | {dup:.3f} | {r['verdict']} |"
+            )
 
 
 print("## corrected\n")
 tables(read("runs*.csv"), read("curves*.csv"))
-for prefix, title in [("as-published-20k", "as_published, 20,000 steps"),
-                      ("fashion-60k", "Fashion-MNIST 60k, as_published, 20,000 steps"),
-                      ("width64", "as_published at width 64 (bf16), 20,000 steps")]:
+for prefix, title in [
+    ("as-published-20k", "as_published, 20,000 steps"),
+    ("fashion-60k", "Fashion-MNIST 60k, as_published, 20,000 steps"),
+    ("width64", "as_published at width 64 (bf16), 20,000 steps"),
+]:
     if (HERE / f"{prefix}-runs.csv").exists():
         print(f"\n## {title}\n")
         print("(draws digits: near-duplicate rate below 0.5 and >= 5 classes; extremes from that step on)\n")

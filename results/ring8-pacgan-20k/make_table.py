@@ -35,7 +35,9 @@ curves = list(csv.DictReader((HERE / "curves.csv").open()))
 late = {}
 for r in runs:
     mine = [c for c in curves if c["run"] == r["run"] and int(c["step"]) >= FIRST_STEP]
-    late[(r["setting"].split("=")[1], int(r["seed"]))] = {n: statistics.mean(float(c[n]) for c in mine) for n, _ in COLUMNS}
+    late[(r["setting"].split("=")[1], int(r["seed"]))] = {
+        n: statistics.mean(float(c[n]) for c in mine) for n, _ in COLUMNS
+    }
 
 variants = [v for v in NAMES if any(k[0] == v for k in late)]
 print(f"Mean over each run's evaluations from iteration {FIRST_STEP:,} on, then over seeds (95 % t):\n")
@@ -43,17 +45,30 @@ print("| setting | seeds | " + " | ".join(n for n, _ in COLUMNS) + " |")
 print("|---" * (len(COLUMNS) + 2) + "|")
 for v in variants:
     seeds = sorted(s for (w, s) in late if w == v)
-    print(f"| {NAMES[v]} | {len(seeds)} | " + " | ".join(cell([late[(v, s)][n] for s in seeds], f) for n, f in COLUMNS) + " |")
+    print(
+        f"| {NAMES[v]} | {len(seeds)} | "
+        + " | ".join(cell([late[(v, s)][n] for s in seeds], f) for n, f in COLUMNS)
+        + " |"
+    )
 for v in variants[1:]:
     seeds = sorted(s for (w, s) in late if w == v and ("gan", s) in late)
     diffs = {n: [late[(v, s)][n] - late[("gan", s)][n] for s in seeds] for n, _ in COLUMNS}
-    print(f"| {NAMES[v]} - GAN, paired | {len(seeds)} | "
-          + " | ".join(cell(diffs[n], "{:+" + f[2:], paired=True) for n, f in COLUMNS) + " |")
+    print(
+        f"| {NAMES[v]} - GAN, paired | {len(seeds)} | "
+        + " | ".join(cell(diffs[n], "{:+" + f[2:], paired=True) for n, f in COLUMNS)
+        + " |"
+    )
 print("\nFinal evaluation per run (modes / HQ / well-formed):\n")
 for v in variants:
     rows = sorted((r for r in runs if r["setting"] == f"variant={v}"), key=lambda r: int(r["seed"]))
-    print(f"- {NAMES[v]}: " + "; ".join(f"seed {r['seed']}: {float(r['modes']):.0f} / {float(r['high_quality']):.2f} / "
-                                       f"{float(r['modes_well_formed']):.0f}" for r in rows))
+    print(
+        f"- {NAMES[v]}: "
+        + "; ".join(
+            f"seed {r['seed']}: {float(r['modes']):.0f} / {float(r['high_quality']):.2f} / "
+            f"{float(r['modes_well_formed']):.0f}"
+            for r in rows
+        )
+    )
 
 STEPS = sorted({int(c["step"]) for c in curves})
 print("\nMean over seeds at each evaluation (iterations in thousands):\n")
@@ -61,8 +76,15 @@ print("| setting | metric | " + " | ".join(f"{t // 1000}k" for t in STEPS) + " |
 print("|---" * (len(STEPS) + 2) + "|")
 for v in variants:
     for n, f in (("modes", "{:.1f}"), ("high_quality", "{:.2f}"), ("modes_well_formed", "{:.1f}")):
-        by_step = [[float(c[n]) for c in curves if c["setting"] == f"variant={v}" and int(c["step"]) == t] for t in STEPS]
-        print(f"| {NAMES[v]} | {n} | " + " | ".join(f.format(statistics.mean(x)) if x else "-" for x in by_step) + " |")
+        by_step = [
+            [float(c[n]) for c in curves if c["setting"] == f"variant={v}" and int(c["step"]) == t]
+            for t in STEPS
+        ]
+        print(
+            f"| {NAMES[v]} | {n} | "
+            + " | ".join(f.format(statistics.mean(x)) if x else "-" for x in by_step)
+            + " |"
+        )
 
 if "--plots" in sys.argv:
     from modecollapse.experiments.plots import plot_metrics
@@ -70,7 +92,18 @@ if "--plots" in sys.argv:
 
     results = []
     for r in runs:
-        evals = [{k: (int(v) if k == "step" else float(v)) for k, v in c.items() if k not in ("run", "setting", "seed")}
-                 for c in curves if c["run"] == r["run"]]
-        results.append(RunResult(r["run"], r["setting"], int(r["seed"]), HERE, {}, sorted(evals, key=lambda e: e["step"])))
+        evals = [
+            {
+                k: (int(v) if k == "step" else float(v))
+                for k, v in c.items()
+                if k not in ("run", "setting", "seed")
+            }
+            for c in curves
+            if c["run"] == r["run"]
+        ]
+        results.append(
+            RunResult(
+                r["run"], r["setting"], int(r["seed"]), HERE, {}, sorted(evals, key=lambda e: e["step"])
+            )
+        )
     print("\nwrote", ", ".join(p.name for p in plot_metrics(results, HERE)))

@@ -1,24 +1,48 @@
 """Re-score the final checkpoint of every run in a CycleGAN sweep with `diagnose_translator`."""
-import json, sys
+
+import json
+import sys
 from collections import defaultdict
 from pathlib import Path
+
 from modecollapse.diagnose import diagnose_translator, is_translator
-sweep = Path(sys.argv[1]); out = Path(sys.argv[2])
-keys = ["identity_kept", "spatial_accuracy", "position_error_px", "size_error", "modes", "kl_uniform", "fcd", "diversity_ratio", "near_duplicate_rate", "cycle_error_a", "identity_kept_b_to_a"]
+
+sweep = Path(sys.argv[1])
+out = Path(sys.argv[2])
+keys = [
+    "identity_kept",
+    "spatial_accuracy",
+    "position_error_px",
+    "size_error",
+    "modes",
+    "kl_uniform",
+    "fcd",
+    "diversity_ratio",
+    "near_duplicate_rate",
+    "cycle_error_a",
+    "identity_kept_b_to_a",
+]
 rows = {}
 by = defaultdict(list)
 for run in sorted((sweep / "runs").iterdir()):
-    if json.loads((run / "summary.json").read_text()).get("status") != "completed": continue
-    if not is_translator(run): continue
+    if json.loads((run / "summary.json").read_text()).get("status") != "completed":
+        continue
+    if not is_translator(run):
+        continue
     r = diagnose_translator(run, num_samples=500)
     rows[run.name] = {"verdict": r["verdict"], **{k: r["scores"][k] for k in keys if k in r["scores"]}}
     by[run.name.split("__")[0]].append(rows[run.name])
-lines = ["| setting | " + " | ".join(k for k in keys if k in next(iter(rows.values()))) + " | verdicts |", "|---" * (2 + sum(k in next(iter(rows.values())) for k in keys)) + "|"]
+lines = [
+    "| setting | " + " | ".join(k for k in keys if k in next(iter(rows.values()))) + " | verdicts |",
+    "|---" * (2 + sum(k in next(iter(rows.values())) for k in keys)) + "|",
+]
 for setting, rs in by.items():
     cells = []
     for k in keys:
-        if k not in rs[0]: continue
-        v = [x[k] for x in rs]; m = sum(v) / len(v)
+        if k not in rs[0]:
+            continue
+        v = [x[k] for x in rs]
+        m = sum(v) / len(v)
         se = (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5 / len(v) ** 0.5 if len(v) > 1 else 0.0
         cells.append(f"{m:.3g} ± {se:.2g}")
     lines.append(f"| {setting} | " + " | ".join(cells) + " | " + ", ".join(x["verdict"] for x in rs) + " |")

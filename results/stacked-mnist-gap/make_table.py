@@ -1,6 +1,6 @@
 """The README's tables from this folder's runs.csv (written by `modecollapse report`).
 
-    python results/stacked-mnist-gap/make_table.py
+python results/stacked-mnist-gap/make_table.py
 """
 
 import csv
@@ -10,8 +10,14 @@ from modecollapse.experiments.stats import seed_cell as cell
 
 HERE = Path(__file__).parent
 ORDER = ["dcgan", "pacdcgan2", "classic_uniform_z", "pacgan_layout_normal_z", "pacgan_layout_dcgan"]
-COLUMNS = [("modes", "{:.0f}"), ("kl_uniform", "{:.2f}"), ("recognizable_share", "{:.2f}"),
-           ("modes_recognizable", "{:.0f}"), ("fcd", "{:.0f}"), ("near_duplicate_rate", "{:.2f}")]  # fmt: skip
+COLUMNS = [
+    ("modes", "{:.0f}"),
+    ("kl_uniform", "{:.2f}"),
+    ("recognizable_share", "{:.2f}"),
+    ("modes_recognizable", "{:.0f}"),
+    ("fcd", "{:.0f}"),
+    ("near_duplicate_rate", "{:.2f}"),
+]
 
 
 rows = [r for r in csv.DictReader((HERE / "runs.csv").open()) if r["status"] == "completed"]
@@ -23,4 +29,8 @@ for variant in ORDER:
         continue
     cells = [cell([float(r[name]) for r in group], form) for name, form in COLUMNS]
     verdicts = ", ".join(sorted({r["verdict"] for r in group}))
-    print(f"| {variant} | {len(group)} ({', '.join(r['seed'] for r in group)}) | " + " | ".join(cells) + f" | {verdicts} |")
+    print(
+        f"| {variant} | {len(group)} ({', '.join(r['seed'] for r in group)}) | "
+        + " | ".join(cells)
+        + f" | {verdicts} |"
+    )
