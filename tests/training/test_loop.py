@@ -114,9 +114,13 @@ def test_a_finished_run_lengthened_ends_like_the_longer_run(tmp_path, make, shor
     assert [json.loads(line)["step"] for line in lines if '"train"' in line] == list(range(1, long_steps + 1))
 
 
-def test_a_lengthened_run_judges_the_evaluations_of_the_longer_run(tmp_path, monkeypatch):
+@pytest.mark.parametrize("killed_after_lengthening", [False, True])
+def test_a_lengthened_run_judges_the_evaluations_of_the_longer_run(
+    tmp_path, monkeypatch, killed_after_lengthening
+):
     """The short run's extra last evaluation (off the every-epoch schedule) stays in
-    metrics.jsonl but is not replayed into the detector, so its onsets match the longer run's."""
+    metrics.jsonl but is not replayed into the detector, so its onsets match the longer run's;
+    also when the lengthened run is killed and resumed from a checkpoint of its own."""
     judged = []
     observe = CollapseTracker.observe
 
@@ -131,6 +135,16 @@ def test_a_lengthened_run_judges_the_evaluations_of_the_longer_run(tmp_path, mon
     train(tiny_ring_config(train={"max_steps": 13}), tmp_path / "run")
     assert judged == [13]
     judged.clear()
+    if killed_after_lengthening:  # the resume below starts from the longer run's checkpoint at 20
+        with pytest.raises(Crash):
+            train(
+                tiny_ring_config(train={"max_steps": 32}),
+                tmp_path / "run",
+                resume=True,
+                callbacks=[crash_at(24)],
+            )
+        assert ckpt.latest_checkpoint(tmp_path / "run").name == "step-00000020"
+        judged.clear()
     train(tiny_ring_config(train={"max_steps": 32}), tmp_path / "run", resume=True)
     assert judged == straight == [16, 32]
     logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]

@@ -129,8 +129,6 @@ class Run:
         self.first_step = self.step
         self.tracker = CollapseTracker(self.config.detector)
         self.log = MetricsLog(self.folder, self.step, self.cfg.tensorboard)
-        for record in self._replayed_evaluations(lengthened.get("lengthened", [])):
-            self.tracker.observe(record["epoch"], record)
         self.summary = {
             **{key: value for key, value in self.previous.items() if key not in FINISHED_ONLY},
             "name": self.config.name,
@@ -143,6 +141,8 @@ class Run:
             **provenance(),
             **lengthened,
         }
+        for record in self._replayed_evaluations():
+            self.tracker.observe(record["epoch"], record)
         self.folder.write_summary(self.summary)
         self.clock = RunClock(self.step, self.summary.get("time_s") if self.checkpoint else None)
         self.bar = tqdm(
@@ -239,11 +239,12 @@ class Run:
         }
         return {"lengthened": earlier if entry in earlier else [*earlier, entry]}
 
-    def _replayed_evaluations(self, lengthenings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _replayed_evaluations(self) -> list[dict[str, Any]]:
         """The earlier evaluations a resumed run's detector remembers: all of them, but for a
         shorter run's last one when it fell off the schedule (a lengthened run then judges the
-        evaluations a run trained this long from the start makes; metrics.jsonl keeps it)."""
-        ends = {entry["at_step"] for entry in lengthenings}
+        evaluations a run trained this long from the start makes; metrics.jsonl keeps it). The
+        lengthenings come from the summary, so a lengthened run killed and resumed skips them too."""
+        ends = {entry["at_step"] for entry in self.summary.get("lengthened", [])}
         return [
             record
             for record in self.log.records("eval")
