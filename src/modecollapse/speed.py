@@ -138,6 +138,55 @@ def native_bf16(device: torch.device) -> tuple[bool, str]:
     return False, "the CPU has no AVX512-BF16, AMX or BF16 instructions"
 
 
+KERNEL_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "asimd", "bf16", "sve")
+"""CPU flags that change which kernels torch runs (x86 and ARM): runs pair only where they agree."""
+
+
+def grading_precision() -> str:
+    """How the evaluation classifier computes on this machine: "bf16" where the CPU runs bf16
+    natively (4-6x faster; metric values within the tolerances of benchmarks/RESULTS.md
+    "Evaluation in bf16"), else "fp32" (emulated bf16 is 10-150x slower)."""
+    return "bf16" if native_bf16(torch.device("cpu"))[0] else "fp32"
+
+
+def machine(plan: SpeedPlan | None = None) -> dict[str, Any]:
+    """What computed a run, as much as changes its numbers: CPU model, the kernel-relevant
+    flags, torch, threads, training and grading precision; `id` is what reports pair on."""
+    cpu = cpu_model()
+    flags = sorted(cpu_flags() & set(KERNEL_FLAGS))
+    record: dict[str, Any] = {
+        "id": f"{cpu} [{' '.join(flags) or 'no listed flags'}] torch {torch.__version__}",
+        "cpu": cpu,
+        "flags": flags,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "grading_precision": grading_precision(),
+    }
+    if plan is not None:
+        record.update({"device": str(plan.device), "precision": plan.precision, "threads": plan.threads})
+        if plan.device.type == "cuda":
+            record["id"] += f" {torch.cuda.get_device_name(plan.device)}"
+    return record
+
+
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's model name with x86's family/model numbers (a virtual machine often shows
+    only a generic name), or what platform says."""
+    fields: dict[str, str] = {}
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if not key.strip():
+                break  # the first processor's block is enough
+            fields.setdefault(key.strip(), " ".join(value.split()))
+    except OSError:
+        pass
+    name = fields.get("model name") or platform.processor() or platform.machine() or "unknown CPU"
+    if "cpu family" in fields and "model" in fields:
+        name += f" (family {fields['cpu family']} model {fields['model']})"
+    return name
+
+
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
     """The CPU's feature flags (x86 'flags', ARM 'Features'); empty where unknown."""
     try:

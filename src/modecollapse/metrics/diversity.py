@@ -36,20 +36,41 @@ def near_duplicate_threshold(real: torch.Tensor, size: int, quantile: float = 0.
     return float(torch.quantile(kth_neighbour_radii(seeded_subset(distinct, size), (1,))[1], quantile))
 
 
-def near_duplicate_rate(fake: torch.Tensor, threshold: float) -> float:
+def near_duplicate_rate(
+    fake: torch.Tensor, threshold: float, fake_nearest: torch.Tensor | None = None
+) -> float:
     """Fraction of samples whose nearest other sample is closer than `threshold`.
-    Null: one image repeated with a little noise (rate 1); real data ~0.01 by construction."""
-    return float((kth_neighbour_radii(fake, (1,))[1] < threshold).float().mean())
+    Null: one image repeated with a little noise (rate 1); real data ~0.01 by construction.
+    `fake_nearest`: the samples' nearest_distances table, when computed already."""
+    nearest = fake_nearest[:, 0] if fake_nearest is not None else kth_neighbour_radii(fake, (1,))[1]
+    return float((nearest < threshold).float().mean())
 
 
-def copy_rate(fake: torch.Tensor, real: torch.Tensor, quantile: float = 0.01) -> float:
+def copy_threshold(real: torch.Tensor, quantile: float = 0.01) -> float:
+    """The distance under which only `quantile` of (distinct) real images have their nearest
+    other real image: closer than that to a real image is a copy."""
+    distinct = torch.unique(real.float(), dim=0)
+    return float(torch.quantile(kth_neighbour_radii(distinct, (1,))[1], quantile))
+
+
+def copy_rate(
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    quantile: float = 0.01,
+    threshold: float | None = None,
+    nearest_real: torch.Tensor | None = None,
+) -> float:
     """Fraction of samples closer to some real image than 99% of (distinct) real images are to
     their nearest other real one: copies of the reference, which is the training data during
-    training. Null: memorized training images (rate ~1); fresh real digits ~0.01."""
-    distinct = torch.unique(real.float(), dim=0)
-    threshold = torch.quantile(kth_neighbour_radii(distinct, (1,))[1], quantile)
-    nearest = torch.cat([torch.cdist(chunk, distinct).min(1).values for chunk in fake.float().split(2048)])
-    return float((nearest < threshold).float().mean())
+    training. Null: memorized training images (rate ~1); fresh real digits ~0.01.
+    `threshold` (copy_threshold) and `nearest_real` (each sample's distance to its nearest real
+    image; duplicates in `real` do not change it) may be passed in when computed already."""
+    if threshold is None:
+        threshold = copy_threshold(real, quantile)
+    if nearest_real is None:
+        chunks = fake.float().split(2048)
+        nearest_real = torch.cat([torch.cdist(chunk, real.float()).min(1).values for chunk in chunks])
+    return float((nearest_real < threshold).float().mean())
 
 
 def vendi_score(features: torch.Tensor, max_samples: int = 10_000) -> float:

@@ -29,6 +29,17 @@ REACH_FACTOR = 2.0
 CHUNK = 2048
 
 
+def reference_reach(real_features: torch.Tensor, channels: int, quantile: float = QUANTILE) -> list[float]:
+    """Per channel: how far from the real reference a recognizable sample's features may lie
+    (REACH_FACTOR x the real 99th percentile of leave-one-out nearest-neighbour distances)."""
+    real_features = real_features.float().reshape(len(real_features), channels, -1)
+    reach = []
+    for c in range(channels):
+        real_c = torch.unique(real_features[:, c], dim=0)  # a digit drawn twice is not its own neighbour
+        reach.append(float(REACH_FACTOR * torch.quantile(kth_neighbour_radii(real_c, (1,))[1], 1 - quantile)))
+    return reach
+
+
 def recognizable_mask(
     fake_probabilities: torch.Tensor,
     fake_features: torch.Tensor,
@@ -36,15 +47,21 @@ def recognizable_mask(
     real_features: torch.Tensor,
     confidence: float | None = None,
     quantile: float = QUANTILE,
+    reach: list[float] | None = None,
+    nearest_real: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """(N,) bool: which fake samples are recognizable against this real reference.
 
     Probabilities are (N, K) for single images or (N, C, K) for C stacked channels, features
     (N, F) or (N, C * F) correspondingly. `confidence` is the classifier's threshold calibrated
-    on held-out real data (its card); without one, the reference's own 1st percentile."""
+    on held-out real data (its card); without one, the reference's own 1st percentile.
+    `reach` (reference_reach) and, for one channel, `nearest_real` (each sample's distance to
+    its nearest real one) may be passed in when computed already."""
     if fake_probabilities.dim() == 2:
         fake_probabilities, real_probabilities = fake_probabilities[:, None], real_probabilities[:, None]
     channels = fake_probabilities.shape[1]
+    if reach is None:
+        reach = reference_reach(real_features, channels, quantile)
     fake_features = fake_features.float().reshape(len(fake_features), channels, -1)
     real_features = real_features.float().reshape(len(real_features), channels, -1)
     mask = torch.ones(len(fake_features), dtype=torch.bool)
@@ -53,9 +70,10 @@ def recognizable_mask(
         if threshold is None:
             threshold = float(torch.quantile(real_probabilities[:, c].max(1).values.float(), quantile))
         mask &= fake_probabilities[:, c].max(1).values >= threshold
-        real_c = torch.unique(real_features[:, c], dim=0)  # a digit drawn twice is not its own neighbour
-        reach = REACH_FACTOR * torch.quantile(kth_neighbour_radii(real_c, (1,))[1], 1 - quantile)
-        chunks = fake_features[:, c].split(CHUNK)
-        nearest = torch.cat([torch.cdist(chunk, real_c).min(1).values for chunk in chunks])
-        mask &= nearest <= reach
+        if channels == 1 and nearest_real is not None:
+            nearest = nearest_real
+        else:
+            chunks = fake_features[:, c].split(CHUNK)
+            nearest = torch.cat([torch.cdist(chunk, real_features[:, c]).min(1).values for chunk in chunks])
+        mask &= nearest <= reach[c]
     return mask

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -20,7 +21,7 @@ from safetensors.torch import load_file, save
 from modecollapse.data.sources import cache_root
 from modecollapse.files import atomic_write_bytes
 from modecollapse.metrics import classes, diversity, frechet, neighbors, recognizable
-from modecollapse.metrics.features import GRADING_COMPUTE, classify
+from modecollapse.metrics.features import classify, grading_compute
 from modecollapse.models.classifier import EvalClassifier
 
 
@@ -33,6 +34,22 @@ class FeatureSet:
     predictions: torch.Tensor  # (N,) class, 0..9 or 0..999 for stacks
     confidence: float | None = None
     """The classifier's held-out calibrated confidence for recognizable samples (its card)."""
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Statistics derived from these features, computed once: a run's reference is graded
+    against at every evaluation, and several metrics share one nearest-neighbour pass."""
+
+    def remember(self, key: str, compute: Callable[[], Any]) -> Any:
+        """`compute()`, computed once per key for this set."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
+
+    def nearest(self, k: int) -> torch.Tensor:
+        """(N, >= k) distances from each sample to its nearest other samples (computed once)."""
+        table = self.memo.get("nearest")
+        if table is None or table.shape[1] < k:
+            table = self.memo["nearest"] = neighbors.nearest_distances(self.features, max(k, NEAREST_K))
+        return table
 
     @property
     def num_classes(self) -> int:
@@ -57,7 +74,7 @@ def extract(classifier: EvalClassifier, images: torch.Tensor) -> FeatureSet:
 def extract_cached(classifier: EvalClassifier, images: torch.Tensor) -> FeatureSet:
     """`extract`, cached on disk under a key that hashes the classifier and every pixel."""
     digest = hashlib.sha256(classifier.sha256.encode())
-    digest.update(GRADING_COMPUTE.encode())
+    digest.update(grading_compute().encode())
     digest.update(str(tuple(images.shape)).encode())
     digest.update(images.detach().float().cpu().contiguous().numpy().tobytes())
     path = cache_root() / "features" / f"{digest.hexdigest()[:32]}.safetensors"
@@ -80,6 +97,23 @@ def extract_cached(classifier: EvalClassifier, images: torch.Tensor) -> FeatureS
     }
     atomic_write_bytes(path, save(tensors))
     return result
+
+
+NEAREST_K = 5
+"""Nearest neighbours kept per sample: the largest k of any metric (density/coverage)."""
+K_PR, K_DC = 3, 5
+
+
+def _manifold_pass(fake: FeatureSet, real: FeatureSet) -> tuple[dict[str, float], torch.Tensor]:
+    """The one fake x real pass: precision/recall/density/coverage and each sample's distance to
+    its nearest real sample (remembered on `fake` for the metrics that share it)."""
+    key = f"manifold-{id(real)}"
+    return fake.remember(
+        key,
+        lambda: neighbors.manifold_pass(
+            real.features, fake.features, K_PR, K_DC, real.nearest(K_DC), fake.nearest(K_PR)
+        ),
+    )
 
 
 Metric = Callable[[FeatureSet, FeatureSet], dict[str, float]]
@@ -119,9 +153,12 @@ def _class_histogram(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
 def _recognizable(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
     """recognizable_share (metrics/recognizable.py), and modes and KL to uniform of the
     recognizable samples alone, beside the all-samples figures."""
+    channels = 1 if fake.probabilities.dim() == 2 else fake.probabilities.shape[1]
+    reach = real.remember("reach", lambda: recognizable.reference_reach(real.features, channels))
     mask = recognizable.recognizable_mask(
-        fake.probabilities, fake.features, real.probabilities, real.features, fake.confidence
-    )
+        fake.probabilities, fake.features, real.probabilities, real.features, fake.confidence,
+        reach=reach, nearest_real=_manifold_pass(fake, real)[1] if channels == 1 else None,
+    )  # fmt: skip
     counts = classes.class_counts(fake.predictions[mask], real.num_classes)
     if not mask.any():
         return {"recognizable_share": 0.0, "modes_recognizable": 0.0, "kl_uniform_recognizable": math.nan}
@@ -147,17 +184,23 @@ def _fcd(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
 
 @metric("precision_recall_k3_density_coverage_k5")
 def _manifold(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
-    return neighbors.manifold_metrics(real.features, fake.features, k_pr=3, k_dc=5)
+    return dict(_manifold_pass(fake, real)[0])
 
 
 @metric("diversity_pairwise_near_duplicates_p99_copies_p99")
 def _diversity(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
-    real_spread = diversity.mean_pairwise_distance(real.features)
-    threshold = diversity.near_duplicate_threshold(real.features, len(fake))
+    real_spread = real.remember("spread", lambda: diversity.mean_pairwise_distance(real.features))
+    threshold = real.remember(
+        f"near-duplicate-threshold-{len(fake)}",
+        lambda: diversity.near_duplicate_threshold(real.features, len(fake)),
+    )
+    copies = real.remember("copy-threshold", lambda: diversity.copy_threshold(real.features))
     return {
         "diversity_ratio": diversity.mean_pairwise_distance(fake.features) / real_spread,
-        "near_duplicate_rate": diversity.near_duplicate_rate(fake.features, threshold),
-        "copy_rate": diversity.copy_rate(fake.features, real.features),
+        "near_duplicate_rate": diversity.near_duplicate_rate(fake.features, threshold, fake.nearest(1)),
+        "copy_rate": diversity.copy_rate(
+            fake.features, real.features, threshold=copies, nearest_real=_manifold_pass(fake, real)[1]
+        ),
     }
 
 
@@ -165,7 +208,10 @@ def _diversity(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
 def _vendi(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
     """The Vendi score of the samples and its ratio to the real reference's (same size)."""
     vendi = diversity.vendi_score(fake.features)
-    real_vendi = diversity.vendi_score(diversity.seeded_subset(real.features, len(fake)))
+    real_vendi = real.remember(
+        f"vendi-{len(fake)}",
+        lambda: diversity.vendi_score(diversity.seeded_subset(real.features, len(fake))),
+    )
     return {"vendi": vendi, "vendi_ratio": vendi / real_vendi}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,8 @@ class EvalClassifier:
     dataset: str
     model: nn.Module
     card: dict[str, Any]
+    memo: dict[str, nn.Module] = field(default_factory=dict, compare=False, repr=False)
+    """Derived networks built once (metrics/features.py: the grading network)."""
 
     @property
     def sha256(self) -> str:
