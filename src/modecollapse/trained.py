@@ -78,13 +78,14 @@ def read_run(path: Path) -> tuple[Path, Config, dict[str, torch.Tensor], int]:
 
 
 def load_run(path: str | Path) -> TrainedRun:
-    """The generator of a GAN run (DCGAN or MLP) at its newest checkpoint."""
+    """The generator of a GAN run (DCGAN or MLP) at its newest checkpoint: the moving average
+    of its weights when the run kept one (model.g_ema), as evaluation saw it."""
     folder, config, tensors, step = read_run(Path(path))
     if config.model.family == "cyclegan":
         raise ModeCollapseError(f"{path} is a CycleGAN run; load it with load_translator")
     num_classes = spec(config.data.name).num_classes
     generator, _ = build_models(config.model, sample_shape(config.data), num_classes)
-    ckpt.load_module("generator", generator, tensors)
+    ckpt.load_module("generator_ema" if config.model.g_ema else "generator", generator, tensors)
     return TrainedRun(folder, config, step, generator.eval(), LatentSampler(config.model, num_classes))
 
 

@@ -103,7 +103,8 @@ class Config(_Section):
         if changed and self.model.family == "cyclegan":
             raise ValueError(
                 f"{', '.join(changed)} do{'es' if len(changed) == 1 else ''} not apply to model.family = "
-                "'cyclegan' (it has no latent; mode seeking would compare inputs, not latents)"
+                "'cyclegan' (it has no latent; mode seeking would compare inputs, not latents; "
+                "the moving average of G, model.g_ema, serves GANs only)"
             )
         if self.model.conditioning != "guided":
             changed = _changed_from_default(self.model, "guided_") + _changed_from_default(
@@ -165,7 +166,7 @@ ONLY_FOR_FAMILY = {
 }  # fmt: skip
 NOT_FOR_CYCLEGAN = (
     "model.latent_dim", "model.latent_distribution", "train.d_steps", "train.g_steps",
-    "objective.mode_seeking_weight",
+    "objective.mode_seeking_weight", "model.g_ema", "model.g_ema_decay",
 )  # fmt: skip
 
 

@@ -95,6 +95,11 @@ class ModelConfig(_Section):
     """CycleGAN PatchGAN depth: 3 = the 70x70 PatchGAN; 2 suits 28-32 pixel images."""
     pack: int = Field(default=1, ge=1)
     """PacGAN: D judges `pack` samples at once, concatenated along channels (Lin et al. 2018)."""
+    g_ema: bool = False
+    """Keep an exponential moving average of G's weights (buffers copied, as StyleGAN2-ADA does);
+    evaluation, sample grids, diagnose and export use the average (Yazici et al. 2019)."""
+    g_ema_decay: float = Field(default=0.999, gt=0, lt=1)
+    """The average's decay per G update (0.999: ProGAN's G_smoothing; a half-life of ~690 steps)."""
 
 
 class ObjectiveConfig(_Section):

@@ -23,6 +23,7 @@ from modecollapse.images import make_grid, save_grid, save_scatter
 from modecollapse.metrics.evaluators import Evaluator, default_evaluator
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.models import build_models
+from modecollapse.models.average import GeneratorAverage
 from modecollapse.models.guided import LatentSampler
 from modecollapse.objectives import build_objective
 from modecollapse.training.batches import RealBatches
@@ -71,6 +72,7 @@ def _train(
     generator, discriminator = (
         speed.prepare(m) for m in build_models(config.model, dataset.sample_shape, dataset.num_classes)
     )
+    average = GeneratorAverage(generator, config.model.g_ema_decay if config.model.g_ema else None)
     betas = (cfg.beta1, cfg.beta2)
     g_optimizer = speed.adam(generator.parameters(), cfg.lr_g, betas)
     d_optimizer = speed.adam(discriminator.parameters(), cfg.lr_d, betas)
@@ -92,9 +94,11 @@ def _train(
     fixed_latent, _ = sampler.fixed(num_fixed, cfg.seed + 1, device, rows=True)
 
     def evaluate(epoch: int | float) -> dict[str, Any]:
-        generator.eval()
-        scores = evaluator(generator, epoch)
-        generator.train()
+        evaluated = average.evaluated  # G, or its moving average (model.g_ema)
+        training = evaluated.training
+        evaluated.eval()
+        scores = evaluator(evaluated, epoch)
+        evaluated.train(training)
         return scores
 
     def load_state(tensors: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
@@ -103,9 +107,11 @@ def _train(
 
     run.start(
         TrainerParts(
-            modules={"generator": generator, "discriminator": discriminator},
+            modules={"generator": generator, "discriminator": discriminator, **average.modules()},
             optimizers={"g_optimizer": g_optimizer, "d_optimizer": d_optimizer},
-            save_samples=lambda step: _save_samples(generator, fixed_latent, dataset, run, step, sampler),
+            save_samples=lambda step: _save_samples(
+                average.evaluated, fixed_latent, dataset, run, step, sampler
+            ),
             evaluate=evaluate if evaluator is not None else None,
             state_tensors=objective.state_tensors,
             state=lambda: {"real_batches_used": real_batches.used},
@@ -164,6 +170,7 @@ def _train(
                     g_loss.backward()
                     g_grad_norm = grad_norm(generator)
                     g_optimizer.step()
+                    average.update()
 
             # --- the run skeleton logs (these numbers, in this order), samples, evaluates, checkpoints ---
             first = {"d_loss": d_stats["d_loss"], "g_loss": g_stats["g_loss"]}
@@ -182,9 +189,10 @@ def _save_samples(
     sampler: LatentSampler,
 ) -> None:
     """A sample grid (one row per class for conditional generators) or a scatter of points."""
+    training = generator.training
     generator.eval()
     samples = generator(latent).float()
-    generator.train()
+    generator.train(training)
     path = run.folder.samples / f"step-{step:08d}.png"
     columns = len(samples) // sampler.num_classes if sampler.conditional else None
     if dataset.kind == "points":

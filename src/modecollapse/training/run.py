@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from modecollapse.config import Config, TrainConfig, config_from_dict, config_to
 from modecollapse.errors import CheckpointError, TrainingDiverged
 from modecollapse.files import atomic_write_text
 from modecollapse.metrics.detector import CollapseTracker
-from modecollapse.speed import SpeedPlan, plan_speed
+from modecollapse.speed import SpeedPlan, machine, plan_speed
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.clock import RunClock
 from modecollapse.training.logging import MetricsLog, RunFolder, provenance
@@ -135,14 +135,20 @@ class Run:
             "status": "running",
             "device": str(self.speed.device),
             "speed": self.speed.record(),
+            "machine": machine(self.speed),
             "total_steps": total_steps,
             "steps_per_epoch": steps_per_epoch,
             **facts,
             **provenance(),
             **lengthened,
         }
-        for record in self._replayed_evaluations():
+        replayed = self._replayed_evaluations()
+        for record in replayed:
             self.tracker.observe(record["epoch"], record)
+        self.signals = TrainingSignals()
+        if self.step:  # the steps since the last evaluation before the kill count towards the next
+            since = max((record["step"] for record in replayed), default=0)
+            self.signals.add(record for record in self.log.records("train") if record["step"] > since)
         self.folder.write_summary(self.summary)
         self.clock = RunClock(self.step, self.summary.get("time_s") if self.checkpoint else None)
         self.bar = tqdm(
@@ -279,6 +285,7 @@ class Run:
                 )
             records.append(record)
         self.log.write(records)
+        self.signals.add(records)
         self.bar.update(self.step - self.bar.n)
         self.last_logged = records[-1]
         self.bar.set_postfix(
@@ -291,7 +298,9 @@ class Run:
         """Score the run, feed the detector, say the moment a collapse is confirmed (and stop
         there if train.on_collapse says so); whether this evaluation was healthy."""
         epoch = epoch_of(step, self.steps_per_epoch)
+        self._flush()
         record = {"type": "eval", "step": step, "epoch": epoch, **self.parts.evaluate(epoch)}
+        record.update(self.signals.means())
         self.log.write([record])
         onset = self.tracker.observe(record["epoch"], record)
         if onset:
@@ -352,6 +361,30 @@ class Run:
     def _diverged(self, step: int) -> None:
         self.summary.update({"status": "diverged", "diverged_at_step": step})
         self.folder.write_summary(self.summary)
+
+
+class TrainingSignals:
+    """The trainer's logged numbers (losses, D(x), D(G(z)), gradient norms) averaged over the
+    steps since the last evaluation: each evaluation record carries them as `train_<name>`,
+    the data for a collapse forecaster."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.steps = 0
+
+    def add(self, records: Iterable[dict[str, Any]]) -> None:
+        for record in records:
+            self.steps += 1
+            for key, value in record.items():
+                if key not in ("type", "step", "epoch") and isinstance(value, (int, float)):
+                    self.sums[key] = self.sums.get(key, 0.0) + value
+
+    def means(self) -> dict[str, float]:
+        """The means since the last call (and `train_steps`, how many steps they cover)."""
+        means = {f"train_{key}": total / self.steps for key, total in self.sums.items()} if self.steps else {}
+        means["train_steps"] = self.steps
+        self.sums, self.steps = {}, 0
+        return means
 
 
 def checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_change: bool) -> Path | None:
