@@ -144,6 +144,12 @@ def _parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="table, plots and an HTML page for a run or sweep folder")
     report.add_argument("folder")
+    report.add_argument(
+        "--allow-cross-machine",
+        action="store_true",
+        help="pair a setting's run with the baseline's of the same seed even when they ran on different "
+        "machines (refused by default: fixed seeds are bit-exact on one CPU kind only)",
+    )
     report.set_defaults(handler=_report)
 
     demo = commands.add_parser("demo", help="show mode collapse and a fix, on embedded data (~2 min)")
@@ -293,8 +299,8 @@ def _sweep(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from modecollapse.experiments.report import build_report
 
-    page = build_report(Path(args.folder))
-    print(f"report: {page} (and table.md, table.csv, plots beside it)")
+    page = build_report(Path(args.folder), args.allow_cross_machine)
+    print(f"report: {page} (and table.md, table.csv, analysis.md, plots beside it)")
     return 0
 
 

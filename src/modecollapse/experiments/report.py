@@ -19,9 +19,11 @@ import math
 from pathlib import Path
 from typing import Any
 
+from modecollapse.experiments.analysis import analyse, write_analysis
 from modecollapse.experiments.plots import copy_sample_grids, plot_feature_map, plot_histograms, plot_metrics
 from modecollapse.experiments.results import SKIP, RunResult, collect, number
 from modecollapse.experiments.stats import cell, compare, t_interval
+from modecollapse.experiments.sweep import INDEX, read_index
 from modecollapse.files import atomic_write_text
 
 
@@ -76,7 +78,8 @@ def _onset_cell(row: dict[str, Any]) -> str:
 
 
 def table_columns(rows: list[dict[str, Any]]) -> list[str]:
-    return list(dict.fromkeys(key for row in rows for key in row["metrics"]))
+    """Metric columns of the tables (the training signals stay in runs.csv and curves.csv)."""
+    return list(dict.fromkeys(key for row in rows for key in row["metrics"] if not key.startswith("train_")))
 
 
 def write_tables(rows: list[dict[str, Any]], results: list[RunResult], out: Path) -> list[Path]:
@@ -154,8 +157,13 @@ def write_curves(results: list[RunResult], out: Path) -> Path:
     return out / "curves.csv"
 
 
+MACHINE_COLUMNS = ("machine_id", "machine_cpu", "machine_flags", "machine_torch", "machine_threads",
+                   "machine_precision", "machine_grading_precision")  # fmt: skip
+"""runs.csv's provenance columns (summary.json's "machine"), then the run's wall time."""
+
+
 def write_runs(results: list[RunResult], out: Path) -> Path:
-    """runs.csv: one row per run (setting, seed, status, steps, final metrics, onsets)."""
+    """runs.csv: one row per run (setting, seed, status, steps, final metrics, onsets, machine)."""
     metric_keys = list(
         dict.fromkeys(k for r in results for k, v in r.final.items() if k not in SKIP and number(v))
     )
@@ -166,20 +174,25 @@ def write_runs(results: list[RunResult], out: Path) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["run", "setting", "seed", "status", "step", *metric_keys, *onset_keys,
-                     "last_healthy_step", "stopped_at_collapse"])  # fmt: skip
+                     "last_healthy_step", "stopped_at_collapse", *MACHINE_COLUMNS,
+                     "wall_time_s"])  # fmt: skip
     for r in results:
         detector = r.detector if r.final else {}
         kept = r.status.get("last_healthy") or {}
+        machine = r.status.get("machine") or {}
         writer.writerow(
             [r.run_id, r.setting_id, r.seed, r.status.get("status"), r.final.get("step", ""),
              *[r.final.get(k, "") for k in metric_keys], *[detector.get(k, "") for k in onset_keys],
-             kept.get("step", ""), r.status.get("stopped_at_collapse", "")]
+             kept.get("step", ""), r.status.get("stopped_at_collapse", ""),
+             *[" ".join(v) if isinstance(v := machine.get(c.removeprefix("machine_"), ""), list) else v
+               for c in MACHINE_COLUMNS],
+             r.status.get("wall_time_s", "")]
         )  # fmt: skip
     atomic_write_text(out / "runs.csv", buffer.getvalue())
     return out / "runs.csv"
 
 
-def build_report(folder: Path) -> Path:
+def build_report(folder: Path, allow_cross_machine: bool = False) -> Path:
     """Write every part of the report into folder/report/ and return the HTML page's path."""
     folder = Path(folder)
     results = collect(folder)
@@ -187,6 +200,9 @@ def build_report(folder: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     rows = aggregate(results)
     write_tables(rows, results, out)
+    if (folder / INDEX).is_file():
+        index = read_index(folder)
+        write_analysis(analyse(results, index, allow_cross_machine), out, index["name"])
     plots = plot_metrics(results, out)
     histogram = plot_histograms(results, out)
     grids = copy_sample_grids(results, out)

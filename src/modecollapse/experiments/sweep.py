@@ -24,14 +24,16 @@ import json
 import re
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from modecollapse.config import Config, apply_override, config_from_dict
 from modecollapse.errors import ConfigError
 from modecollapse.files import atomic_write_json, atomic_write_text
+from modecollapse.metrics.kinds import METRIC_KINDS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,6 +52,44 @@ class Resources(BaseModel):
     num_gpus: float = Field(default=0, ge=0)
 
 
+class Analysis(BaseModel):
+    """A study's comparisons, declared in the sweep file before its runs (`[analysis]`): each
+    setting against `baseline`, paired by seed, on the `primary` metrics at `at`, with Holm's
+    correction across the (setting x primary) family; `modecollapse report` writes analysis.md."""
+
+    model_config = ConfigDict(extra="forbid")
+    baseline: str
+    """The setting the others are compared with: a variant's name or a setting id."""
+    primary: dict[str, Literal["higher", "lower"]] = Field(min_length=1)
+    """Metric -> its better direction (each metric's kind of collapse: metrics/kinds.py)."""
+    at: Literal["final"] | tuple[int, int] = "final"
+    """"final" (each run's last evaluation) or [first, last]: the mean over evaluations in
+    that window of steps."""
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    """Family-wise error rate of the Holm-corrected comparisons."""
+    note: str = ""
+    """Why these metrics and this point (free text, kept with the declaration)."""
+
+    @field_validator("primary")
+    @classmethod
+    def _known_direction(cls, primary: dict[str, str]) -> dict[str, str]:
+        for metric, better in primary.items():
+            if metric not in METRIC_KINDS:
+                known = ", ".join(sorted(METRIC_KINDS))
+                raise ValueError(f"primary metric '{metric}' speaks to no kind of collapse; one of {known}")
+            right = METRIC_KINDS[metric][1]
+            if right != better:
+                raise ValueError(f"primary metric '{metric}' is better {right}, not {better}")
+        return primary
+
+    @field_validator("at")
+    @classmethod
+    def _window(cls, at: str | tuple[int, int]) -> str | tuple[int, int]:
+        if not isinstance(at, str) and not 0 <= at[0] <= at[1]:
+            raise ValueError(f"the window [{at[0]}, {at[1]}] must run from a first step to a later one")
+        return at
+
+
 class SweepFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -61,6 +101,7 @@ class SweepFile(BaseModel):
     """Named sets of overrides that change together (e.g. as_published vs corrected),
     crossed with the grid."""
     resources: Resources = Field(default_factory=Resources)
+    analysis: Analysis | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +124,8 @@ class Sweep:
     runs: list[RunSpec]
     resources: Resources
     source: dict[str, Any]
+    analysis: dict[str, Any] | None = None
+    """The declared [analysis], its baseline resolved to a setting id."""
 
 
 def load_sweep(path: str | Path) -> Sweep:
@@ -124,7 +167,24 @@ def expand(sweep: SweepFile, base: dict[str, Any], source: str = "sweep") -> Swe
             raw["name"] = f"{sweep.name}-{slug}-seed{seed}"
             config = config_from_dict(raw, source=f"{source} [{slug}, seed {seed}]")
             runs.append(RunSpec(f"{slug}__seed{seed}", setting, seed, config))
-    return Sweep(sweep.name, runs, sweep.resources, sweep.model_dump())
+    analysis = None
+    if sweep.analysis is not None:
+        analysis = {**sweep.analysis.model_dump(mode="json"), "baseline": _baseline(sweep, runs, source)}
+    return Sweep(sweep.name, runs, sweep.resources, sweep.model_dump(), analysis)
+
+
+def _baseline(sweep: SweepFile, runs: list[RunSpec], source: str) -> str:
+    """The setting id [analysis].baseline names (a variant's name or a setting id)."""
+    assert sweep.analysis is not None
+    wanted = sweep.analysis.baseline
+    settings = list(dict.fromkeys(run.setting_id for run in runs))
+    matches = [s for s in settings if s == wanted or s == setting_slug({"variant": wanted})]
+    if len(matches) != 1:
+        raise ConfigError(
+            f"{source}: [analysis] baseline '{wanted}' names no single setting; "
+            f"settings: {', '.join(settings)}"
+        )
+    return matches[0]
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -147,12 +207,15 @@ def setting_slug(setting: dict[str, Any]) -> str:
 
 
 def write_index(sweep: Sweep, sweep_dir: Path) -> None:
-    """sweep.toml and index.json: enough to find, resume and report every run."""
+    """sweep.toml and index.json: enough to find, resume and report every run. The [analysis]
+    is recorded the first time it is seen, with whether any run had started by then; a later
+    change to it is kept apart (`analysis_amended`): only the first one counts as declared."""
     import tomli_w
 
     sweep_dir.mkdir(parents=True, exist_ok=True)
+    previous = json.loads((sweep_dir / INDEX).read_text()) if (sweep_dir / INDEX).is_file() else {}
     atomic_write_text(sweep_dir / "sweep.toml", tomli_w.dumps(_plain(sweep.source)))
-    index = {
+    index: dict[str, Any] = {
         "name": sweep.name,
         "runs": [
             {
@@ -165,6 +228,19 @@ def write_index(sweep: Sweep, sweep_dir: Path) -> None:
             for r in sweep.runs
         ],
     }
+    declared = previous.get("analysis")
+    if sweep.analysis is not None and declared is None:
+        started = [r.run_id for r in sweep.runs if (sweep_dir / "runs" / r.run_id / "summary.json").is_file()]
+        declared = {
+            **sweep.analysis,
+            "declared_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "before_runs": not started,
+        }
+    if declared is not None:
+        index["analysis"] = declared
+        terms = {key: value for key, value in declared.items() if key not in ("declared_at", "before_runs")}
+        if sweep.analysis is not None and sweep.analysis != terms:
+            index["analysis_amended"] = sweep.analysis
     atomic_write_json(sweep_dir / INDEX, index)
 
 

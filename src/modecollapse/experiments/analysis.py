@@ -1,0 +1,265 @@
+"""A study's declared comparisons: every setting against the baseline, paired by seed and by
+machine, on the primary metrics at the declared point, with Holm's correction.
+
+The [analysis] block of a sweep file (experiments/sweep.py) is recorded in the sweep folder's
+index.json the first time the sweep runs, with whether any run had started by then. Only such
+a declaration is *declared*; a block added after the runs started, a changed block, and every
+metric that is not primary print as *exploratory* (paired 95% t-intervals, no correction, never
+"established"). `modecollapse report` writes the result as analysis.md and analysis.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scipy import stats
+
+from modecollapse.errors import ModeCollapseError
+from modecollapse.experiments.results import SKIP, RunResult, number
+from modecollapse.experiments.stats import t_interval
+from modecollapse.files import atomic_write_text
+from modecollapse.metrics.kinds import METRIC_KINDS
+
+UNRECORDED = "not recorded"
+
+
+@dataclass
+class Comparison:
+    """One setting against the baseline on one metric, paired by seed on one machine."""
+
+    setting: str
+    metric: str
+    better: str
+    seeds: list[int]
+    baseline_mean: float
+    setting_mean: float
+    change: float
+    half_width: float
+    p: float
+    primary: bool
+    holm_p: float = math.nan
+    established: bool = False
+
+    @property
+    def kind(self) -> str:
+        return METRIC_KINDS.get(self.metric, ("-", ""))[0]
+
+    @property
+    def verdict(self) -> str:
+        if not self.primary:
+            return "exploratory"
+        if not self.established:
+            return "not established"
+        improved = (self.change > 0) == (self.better == "higher")
+        return "better (established)" if improved else "worse (established)"
+
+
+@dataclass
+class AnalysisResult:
+    analysis: dict[str, Any] | None
+    declared: bool
+    why_exploratory: str
+    machines: dict[str, int]
+    refused: list[str]
+    comparisons: list[Comparison]
+    amended: dict[str, Any] | None = None
+    """A later [analysis] in the sweep file than the declared one (not used)."""
+
+
+def value_at(result: RunResult, metric: str, at: str | list[int] | tuple[int, int]) -> float | None:
+    """A run's `metric` at the declared point: its last evaluation ("final") or the mean over
+    its evaluations inside the window [first, last] of steps; None where it has none."""
+    if at == "final":
+        value = result.final.get(metric)
+        return float(value) if number(value) and math.isfinite(value) else None
+    first, last = at
+    values = [e[metric] for e in result.evals if first <= e.get("step", -1) <= last and number(e.get(metric))]
+    values = [float(v) for v in values if math.isfinite(v)]
+    return sum(values) / len(values) if values else None
+
+
+def machine_of(result: RunResult) -> str:
+    return (result.status.get("machine") or {}).get("id", UNRECORDED)
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (nan stays nan and does not count in the family)."""
+    order = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    adjusted = [math.nan] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def analyse(
+    results: list[RunResult], index: dict[str, Any], allow_cross_machine: bool = False
+) -> AnalysisResult:
+    """Each setting against the declared baseline (see the module docstring)."""
+    analysis = index.get("analysis")
+    completed = [r for r in results if r.status.get("status") == "completed" and r.evals]
+    machines: dict[str, int] = {}
+    for r in completed:
+        machines[machine_of(r)] = machines.get(machine_of(r), 0) + 1
+    if analysis is None:
+        return AnalysisResult(None, False, "the sweep file declares no [analysis]", machines, [], [])
+    declared = bool(analysis.get("before_runs"))
+    why = "" if declared else "the [analysis] was first recorded after runs had started"
+    baseline, at, primary = analysis["baseline"], analysis["at"], analysis["primary"]
+    by_setting: dict[str, dict[int, RunResult]] = {}
+    for r in completed:
+        by_setting.setdefault(r.setting_id, {})[r.seed] = r
+    if baseline not in by_setting:
+        raise ModeCollapseError(f"the baseline setting '{baseline}' has no completed run yet")
+    others = dict.fromkeys(k for r in completed for k in r.final if number(r.final[k]))
+    others = {k: None for k in others if k not in primary and k not in SKIP and not k.startswith("train_")}
+    metrics = [*primary, *others]
+    comparisons, refused = [], []
+    for setting, runs in by_setting.items():
+        if setting == baseline:
+            continue
+        seeds = sorted(set(runs) & set(by_setting[baseline]))
+        paired = []
+        for seed in seeds:
+            mine, theirs = machine_of(runs[seed]), machine_of(by_setting[baseline][seed])
+            if mine == theirs or allow_cross_machine:
+                paired.append(seed)
+            else:
+                refused.append(f"{setting} seed {seed}: ran on {mine}, the baseline on {theirs}")
+        for metric in metrics:
+            better = primary.get(metric) or METRIC_KINDS.get(metric, ("", "higher"))[1]
+            pairs = [
+                (value_at(by_setting[baseline][s], metric, at), value_at(runs[s], metric, at), s)
+                for s in paired
+            ]
+            pairs = [(b, f, s) for b, f, s in pairs if b is not None and f is not None]
+            if not pairs:
+                continue
+            differences = [f - b for b, f, _ in pairs]
+            change, half, n = t_interval(differences)
+            p = math.nan
+            if n >= 2:  # a constant difference has no spread: p is 1 for no change, else 0
+                constant = max(differences) == min(differences)
+                if constant:
+                    p = 1.0 if change == 0 else 0.0
+                else:
+                    p = float(stats.ttest_1samp(differences, 0.0).pvalue)
+            comparisons.append(
+                Comparison(
+                    setting, metric, better, [s for _, _, s in pairs],
+                    sum(b for b, _, _ in pairs) / n, sum(f for _, f, _ in pairs) / n, change, half, p,
+                    primary=declared and metric in primary,
+                )
+            )  # fmt: skip
+    family = [c for c in comparisons if c.primary]
+    for c, adjusted in zip(family, holm([c.p for c in family]), strict=True):
+        c.holm_p = adjusted
+        c.established = not math.isnan(adjusted) and adjusted < analysis["alpha"]
+    amended = index.get("analysis_amended")
+    return AnalysisResult(analysis, declared, why, machines, refused, comparisons, amended)
+
+
+def _format(value: float, digits: int = 3) -> str:
+    if math.isnan(value):
+        return "-"
+    return f"{value:.{digits}g}"
+
+
+def _p(value: float) -> str:
+    if math.isnan(value):
+        return "-"
+    return f"{value:.2g}" if value >= 1e-4 else "<1e-4"
+
+
+def render_markdown(result: AnalysisResult, title: str) -> str:
+    """analysis.md: the declaration, the machines, the declared comparisons, then the rest."""
+    lines = [f"# Analysis: {title}", ""]
+    analysis = result.analysis
+    if analysis is None:
+        lines += [
+            f"Nothing is declared ({result.why_exploratory}): every comparison below is exploratory.",
+            "",
+        ]
+    else:
+        window = (
+            "final evaluation"
+            if analysis["at"] == "final"
+            else f"mean over steps {analysis['at'][0]}-{analysis['at'][1]}"
+        )
+        primary = ", ".join(
+            f"{m} ({better}; {METRIC_KINDS[m][0]})" for m, better in analysis["primary"].items()
+        )
+        lines += [
+            f"- Baseline: `{analysis['baseline']}`",
+            f"- Primary metrics: {primary}",
+            f"- Evaluation point: {window}",
+            f"- Declared: {analysis.get('declared_at', '?')}, "
+            f"{'before' if analysis.get('before_runs') else 'after'} the first run started",
+            f"- Family: every setting x primary metric, Holm's correction at alpha {analysis['alpha']}; "
+            "differences are setting - baseline, paired by seed, mean ± half-width of the 95% t-interval",
+        ]
+        if analysis.get("note"):
+            lines.append(f"- Note: {analysis['note']}")
+        if result.amended:
+            lines.append(
+                f"- The sweep file's [analysis] changed after it was declared; the change is not used: "
+                f"{result.amended}"
+            )
+        if result.why_exploratory:
+            lines.append(f"- **Not declared**: {result.why_exploratory}; every comparison is exploratory.")
+        lines.append("")
+    machines = "; ".join(f"{m} ({n} runs)" for m, n in result.machines.items())
+    lines += [f"Machines: {machines or 'no completed runs'}.", ""]
+    if len(result.machines) > 1 or result.refused:
+        lines += ["Only runs from the same machine are paired. Refused pairs:", ""]
+        lines += [f"- {line}" for line in result.refused] or ["- none (cross-machine pairs were allowed)"]
+        lines.append("")
+    header = "| setting | metric | kind | baseline | setting | difference | seeds | p | Holm p | verdict |"
+    rule = "|---|---|---|---|---|---|---|---|---|---|"
+    for title_line, rows in (
+        ("## Declared comparisons", [c for c in result.comparisons if c.primary]),
+        (
+            "## Exploratory (not declared, no correction: never established)",
+            [c for c in result.comparisons if not c.primary],
+        ),
+    ):
+        lines += [title_line, ""]
+        if not rows:
+            lines += ["None.", ""]
+            continue
+        lines += [header, rule]
+        for c in rows:
+            difference = f"{c.change:+.3g} ± {_format(c.half_width, 2)}"
+            verdict = f"**{c.verdict}**" if c.established else c.verdict
+            means = f"{_format(c.baseline_mean)} | {_format(c.setting_mean)}"
+            holm_p = _p(c.holm_p) if c.primary else "-"
+            lines.append(
+                f"| {c.setting} | {c.metric} | {c.kind} | {means} | {difference} | {len(c.seeds)} | "
+                f"{_p(c.p)} | {holm_p} | {verdict} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render_csv(result: AnalysisResult) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["setting", "metric", "kind", "better", "primary", "seeds", "baseline_mean",
+                     "setting_mean", "change", "ci95", "p", "holm_p", "established", "verdict"])  # fmt: skip
+    for c in result.comparisons:
+        writer.writerow([c.setting, c.metric, c.kind, c.better, c.primary, " ".join(map(str, c.seeds)),
+                         c.baseline_mean, c.setting_mean, c.change, c.half_width, c.p, c.holm_p,
+                         c.established, c.verdict])  # fmt: skip
+    return buffer.getvalue()
+
+
+def write_analysis(result: AnalysisResult, out: Path, title: str) -> list[Path]:
+    atomic_write_text(out / "analysis.md", render_markdown(result, title))
+    atomic_write_text(out / "analysis.csv", render_csv(result))
+    return [out / "analysis.md", out / "analysis.csv"]

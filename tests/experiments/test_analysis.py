@@ -1,0 +1,153 @@
+"""The declared [analysis]: validation, the declaration record, and the paired Holm comparisons."""
+
+import json
+import math
+
+import pytest
+from scipy import stats
+
+from modecollapse.errors import ConfigError
+from modecollapse.experiments.analysis import analyse, holm, render_markdown, value_at
+from modecollapse.experiments.executors import execute
+from modecollapse.experiments.report import build_report
+from modecollapse.experiments.results import RunResult
+from modecollapse.experiments.sweep import load_sweep, read_index, write_index
+from tests.experiments.test_sweep import SWEEP, write
+
+ANALYSIS = """
+[analysis]
+baseline = "pack=1"
+primary = { modes = "higher", high_quality = "higher" }
+at = "final"
+"""
+
+
+def test_holm_matches_the_step_down_rule():
+    # sorted 0.01, 0.03, 0.04 -> 3 x 0.01, max(0.03, 2 x 0.03), max(0.06, 1 x 0.04)
+    assert holm([0.04, 0.01, 0.03]) == pytest.approx([0.06, 0.03, 0.06])
+    assert holm([0.5, math.nan]) == pytest.approx([0.5, math.nan], nan_ok=True)
+    assert holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    "block, message",
+    [
+        (ANALYSIS.replace('modes = "higher"', 'modez = "higher"'), "primary metric 'modez'"),
+        (ANALYSIS.replace('modes = "higher"', 'modes = "lower"'), "'modes' is better higher, not lower"),
+        (
+            ANALYSIS.replace('"pack=1"', '"pack=3"'),
+            "baseline 'pack=3' names no single setting; settings: pack=1, pack=2",
+        ),
+        (ANALYSIS.replace('at = "final"', "at = [500, 100]"), "must run from a first step to a later one"),
+        (ANALYSIS + "alpah = 0.1\n", "alpah"),
+    ],
+)
+def test_a_bad_analysis_block_is_named(tmp_path, block, message):
+    with pytest.raises(ConfigError, match=message):
+        load_sweep(write(tmp_path, SWEEP + block))
+
+
+def test_the_declaration_is_recorded_once_and_a_later_change_kept_apart(tmp_path):
+    sweep = load_sweep(write(tmp_path, SWEEP + ANALYSIS))
+    folder = tmp_path / "sweep"
+    write_index(sweep, folder)
+    declared = read_index(folder)["analysis"]
+    assert declared["before_runs"] is True and declared["baseline"] == "pack=1"
+    changed = load_sweep(
+        write(
+            tmp_path,
+            SWEEP
+            + ANALYSIS.replace("high_quality", "reverse_kl").replace(
+                'reverse_kl = "higher"', 'reverse_kl = "lower"'
+            ),
+        )
+    )
+    write_index(changed, folder)
+    index = read_index(folder)
+    assert index["analysis"] == declared
+    assert index["analysis_amended"]["primary"] == {"modes": "higher", "reverse_kl": "lower"}
+
+
+def test_an_analysis_added_after_the_runs_started_is_exploratory(tmp_path):
+    folder = tmp_path / "sweep"
+    execute(load_sweep(write(tmp_path, SWEEP.replace("seeds = [0, 1]", "seeds = [0]"))), folder, workers=1)
+    write_index(
+        load_sweep(write(tmp_path, SWEEP.replace("seeds = [0, 1]", "seeds = [0]") + ANALYSIS)), folder
+    )
+    assert read_index(folder)["analysis"]["before_runs"] is False
+    build_report(folder)
+    text = (folder / "report" / "analysis.md").read_text()
+    assert "**Not declared**: the [analysis] was first recorded after runs had started" in text
+    assert "## Declared comparisons\n\nNone." in text
+
+
+def fake_run(setting, seed, modes, machine="cpu A", quality=0.5):
+    evals = [
+        {"step": 100, "modes": modes - 1, "high_quality": quality},
+        {"step": 200, "modes": modes, "high_quality": quality},
+    ]
+    status = {"status": "completed", "machine": {"id": machine}}
+    return RunResult(f"{setting}__seed{seed}", setting, seed, None, status, evals)
+
+
+INDEX = {
+    "name": "synthetic",
+    "analysis": {"baseline": "base", "primary": {"modes": "higher", "high_quality": "higher"}, "at": "final",
+                 "alpha": 0.05, "before_runs": True, "declared_at": "2026-12-02T00:00:00+00:00"},
+}  # fmt: skip
+
+
+def test_a_clear_paired_gain_is_established_and_noise_is_not():
+    base = [fake_run("base", s, m) for s, m in enumerate([1, 2, 1, 3, 2])]
+    fix = [fake_run("fix", s, m) for s, m in enumerate([6, 7, 7, 8, 6])]
+    noise = [fake_run("noise", s, m) for s, m in enumerate([2, 1, 3, 1, 3])]
+    result = analyse(base + fix + noise, INDEX)
+    by = {(c.setting, c.metric): c for c in result.comparisons}
+    gain = by["fix", "modes"]
+    differences = [5, 5, 6, 5, 4]
+    assert gain.change == pytest.approx(5.0) and gain.seeds == [0, 1, 2, 3, 4]
+    assert gain.p == pytest.approx(stats.ttest_1samp(differences, 0).pvalue)
+    assert gain.established and gain.verdict == "better (established)"
+    assert not by["noise", "modes"].established and by["noise", "modes"].verdict == "not established"
+    # equal quality everywhere: a zero difference, p = 1, in the family but never established
+    assert by["fix", "high_quality"].p == 1.0 and not by["fix", "high_quality"].established
+    family = [c for c in result.comparisons if c.primary]
+    assert len(family) == 4
+    assert gain.holm_p == pytest.approx(min(1.0, 4 * gain.p))
+
+
+def test_runs_from_another_machine_are_not_paired_unless_asked():
+    base = [fake_run("base", s, 1) for s in range(3)]
+    fix = [fake_run("fix", s, 5, machine="cpu B" if s == 2 else "cpu A") for s in range(3)]
+    result = analyse(base + fix, INDEX)
+    modes = next(c for c in result.comparisons if c.metric == "modes")
+    assert modes.seeds == [0, 1]
+    assert result.refused == ["fix seed 2: ran on cpu B, the baseline on cpu A"]
+    assert "Refused pairs" in render_markdown(result, "synthetic")
+    allowed = analyse(base + fix, INDEX, allow_cross_machine=True)
+    assert next(c for c in allowed.comparisons if c.metric == "modes").seeds == [0, 1, 2]
+
+
+def test_a_window_averages_the_evaluations_inside_it():
+    run = fake_run("base", 0, 4)
+    assert value_at(run, "modes", "final") == 4
+    assert value_at(run, "modes", [100, 200]) == 3.5
+    assert value_at(run, "modes", [150, 300]) == 4
+    assert value_at(run, "modes", [300, 400]) is None
+
+
+def test_report_writes_the_declared_analysis(tmp_path):
+    folder = tmp_path / "sweep"
+    execute(load_sweep(write(tmp_path, SWEEP + ANALYSIS)), folder, workers=1)
+    build_report(folder)
+    text = (folder / "report" / "analysis.md").read_text()
+    assert "- Baseline: `pack=1`" in text and "before the first run started" in text
+    rows = (folder / "report" / "analysis.csv").read_text().splitlines()
+    primary = [r for r in rows[1:] if r.split(",")[4] == "True"]
+    assert sorted(r.split(",")[1] for r in primary) == ["high_quality", "modes"]
+    runs = (folder / "report" / "runs.csv").read_text().splitlines()
+    assert (
+        "machine_id" in runs[0]
+        and json.loads((folder / "runs" / "pack=1__seed0" / "summary.json").read_text())["machine"]["id"]
+        in runs[1]
+    )
