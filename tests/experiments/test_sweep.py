@@ -204,7 +204,7 @@ def test_runs_are_started_seed_by_seed(tmp_path):
 def test_the_shipped_study_files_are_valid():
     from pathlib import Path
 
-    for path in sorted((Path(__file__).resolve().parents[2] / "experiments").glob("*.toml")):
+    for path in sorted((Path(__file__).resolve().parents[2] / "experiments").rglob("*.toml")):
         text = path.read_text()
         if "seeds" in text and ("[variants" in text or "[grid]" in text):
             assert load_sweep(path).runs, path
