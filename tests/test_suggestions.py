@@ -1,4 +1,4 @@
-"""'What to try next': built only from measured runs.csv rows, cited only where established."""
+"""'What to try next': built only from declared primary comparisons, cited by kind of collapse."""
 
 import json
 
@@ -10,44 +10,79 @@ from modecollapse.diagnose import diagnose, format_report
 from modecollapse.diagnose.suggest import collapse_kinds, suggest
 from modecollapse.experiments.suggestions import build
 
-MANIFEST = """
-[[comparison]]
-folder = "study"
-data = "ring8"
-switch = "model.pack = 4"
-setting = "a test study"
-baseline = {{ setting = "vanilla" }}
-fix = {{ setting = "{fix}" }}
-metrics = {{ modes = "higher", reverse_kl = "lower" }}
-addresses = ["dropped modes"]
-"""
+HEADER = ("setting,metric,kind,better,primary,seeds,baseline_mean,setting_mean,change,ci95,p,holm_p,"
+          "established,verdict")  # fmt: skip
 
 
-def write_study(root, rows, fix="pacgan4"):
-    (root / "study").mkdir(parents=True)
-    lines = ["run,setting,seed,modes,reverse_kl"] + [
-        f"r{i},{s},{seed},{m},{k}" for i, (s, seed, m, k) in enumerate(rows)
-    ]
-    (root / "study" / "runs.csv").write_text("\n".join(lines) + "\n")
-    (root / "suggestions.toml").write_text(MANIFEST.format(fix=fix))
+def row(setting, metric, kind, better, primary, before, after, change, half, holm_p, verdict):
+    established = verdict.endswith("(established)")
+    fields = [f"variant={setting}", metric, kind, better, primary, "0 1 2 3 4", before, after, change, half,
+              0.001, holm_p, established, verdict]  # fmt: skip
+    return ",".join(map(str, fields))
 
 
-def test_a_fix_is_established_only_when_its_paired_interval_excludes_zero(tmp_path):
-    rows = [("vanilla", s, 1 + s % 2, 2.0) for s in range(5)] + [
-        ("pacgan4", s, 7 + s % 2, 2.0 + d) for s, d in enumerate((0.3, -0.5, 0.2, -0.4, 0.1))
-    ]
-    write_study(tmp_path, rows)
+def write_testbed(root, name, data, rows):
+    folder = root / "fix-atlas" / name
+    folder.mkdir(parents=True)
+    settings = {"variant=baseline": "(the baseline)", "variant=r1": "objective.r1_gamma = 10.0",
+                "variant=pacgan4": "model.pack = 4, train.batch_size = 2048"}  # fmt: skip
+    (folder / "testbed.json").write_text(json.dumps(
+        {"testbed": name, "data": data, "description": f"a {name} recipe", "settings": settings}
+    ))  # fmt: skip
+    (folder / "analysis.csv").write_text("\n".join([HEADER, *rows]) + "\n")
+
+
+BETTER = "better (established)"
+RING_ROWS = [
+    # an established improvement of a primary speaking to dropped modes
+    row("pacgan4", "modes", "dropped modes", "higher", True, 0.6, 6.2, 5.6, 1.1, 0.003, BETTER),
+    # established, but worse: never cited
+    row("pacgan4", "high_quality", "low quality", "higher", True, 0.1, 0.02, -0.08, 0.03, 0.004,
+        "worse (established)"),
+    # a large exploratory effect: never cited
+    row("r1", "reverse_kl", "dropped modes", "lower", False, 2.0, 0.1, -1.9, 0.2, "", "exploratory"),
+    row("r1", "modes", "dropped modes", "higher", True, 0.6, 1.0, 0.4, 0.5, 0.4, "not established"),
+]  # fmt: skip
+
+
+def test_only_established_primary_improvements_enter_the_table(tmp_path):
+    write_testbed(tmp_path, "ring8", "ring8", RING_ROWS)
     (entry,) = build(tmp_path)
-    modes, kl = entry["metrics"]["modes"], entry["metrics"]["reverse_kl"]
-    assert modes["change"] == 6.0 and modes["seeds"] == 5 and modes["established"]
-    assert kl["change"] < 0 and not kl["established"]  # lower on average, but the interval spans 0
+    assert entry["fix"] == "pacgan4" and entry["switch"].startswith("model.pack = 4")
+    assert entry["evidence"] == "results/fix-atlas/ring8" and entry["setting"] == "a ring8 recipe"
+    assert set(entry["metrics"]) == {"modes", "high_quality"}  # declared primaries only
+    assert entry["metrics"]["modes"]["improved"] and not entry["metrics"]["high_quality"]["improved"]
 
 
-def test_seeds_are_paired_and_unmatched_runs_left_out(tmp_path):
-    rows = [("vanilla", 0, 1, 2), ("vanilla", 1, 1, 2), ("pacgan4", 1, 8, 0), ("pacgan4", 2, 8, 0)]
-    write_study(tmp_path, rows)
-    (entry,) = build(tmp_path)
-    assert entry["metrics"] == {}  # a single matched seed is no evidence
+def test_a_fix_is_cited_only_for_the_kind_its_established_primary_speaks_to(tmp_path):
+    write_testbed(tmp_path, "ring8", "ring8", RING_ROWS)
+    table = tuple(build(tmp_path))
+    dropped = {"verdict": "collapsed", "kinds": ["dropped modes"], "scores": {}}
+    (line,) = suggest(dropped, "ring8", table)
+    assert line.startswith("model.pack = 4, train.batch_size = 2048 (pacgan4): modes 0.6 -> 6.2 (+5.6 +- 1.1")
+    assert "Holm p 0.003" in line and "evidence results/fix-atlas/ring8" in line and "measured on" not in line
+    blurry = {"verdict": "partial collapse", "kinds": ["low quality"], "scores": {}}
+    assert suggest(blurry, "ring8", table) == [
+        "no fix for low quality has an established effect in this project's declared studies yet"
+    ]
+
+
+def test_the_testbed_closest_to_the_users_data_comes_first_and_others_say_so(tmp_path):
+    write_testbed(tmp_path, "ring8", "ring8", RING_ROWS)
+    kl = row("pacgan4", "kl_uniform", "dropped modes", "lower", True, 0.3, 0.1, -0.2, 0.05, 0.01, BETTER)
+    write_testbed(tmp_path, "mnist", "mnist", [kl])
+    table = tuple(build(tmp_path))
+    dropped = {"verdict": "collapsed", "kinds": ["dropped modes"], "scores": {}}
+    image_lines = suggest(dropped, "mnist-5k", table)
+    assert "mnist testbed" in image_lines[0] and "measured on" not in image_lines[0]
+    assert "ring8 testbed" in image_lines[1]
+    assert "[measured on ring8, not on data like yours]" in image_lines[1]
+    point_lines = suggest(dropped, "ring8", table)
+    assert "ring8 testbed" in point_lines[0]
+
+
+def test_healthy_gets_no_suggestion(tmp_path):
+    assert suggest({"verdict": "healthy", "kinds": ["healthy"], "scores": {}}, "mnist", ()) == []
 
 
 def test_the_shipped_table_is_what_the_results_give():
@@ -61,40 +96,19 @@ def test_the_shipped_table_is_what_the_results_give():
 
 def one_mode_ring(path):
     ring = load_dataset(DataConfig(name="ring8", num_samples=2500))
-    points = ring.mode_means[0] + 0.01 * np.random.default_rng(0).standard_normal((2500, 2))
-    np.save(
-        path, points.numpy().astype(np.float32) if hasattr(points, "numpy") else points.astype(np.float32)
-    )
+    points = ring.mode_means[0].numpy() + 0.01 * np.random.default_rng(0).standard_normal((2500, 2))
+    np.save(path, points.astype(np.float32))
     return path
 
 
-def test_a_collapsed_ring_is_told_the_measured_fix(tmp_path):
+def test_a_diagnosed_ring_reports_its_kinds_from_the_detector(tmp_path):
     report = diagnose(one_mode_ring(tmp_path / "one.npy"), "ring8")
     assert report["verdict"] == "collapsed"
-    assert "dropped modes" in collapse_kinds(report)
-    assert any(
-        "model.pack = 4" in line and "results/ring8-pacgan-20k" in line for line in report["suggestions"]
-    )
+    # one mode covered (dropped modes), drawn at half the real spread (not well formed: low quality)
+    assert collapse_kinds(report) == report["kinds"] == ["dropped modes", "low quality"]
     assert "try next" in format_report(report)
 
 
-def test_healthy_gets_no_suggestion_and_unmeasured_kinds_are_said_plainly():
-    healthy = {"verdict": "healthy", "reasons": [], "scores": {}}
-    assert suggest(healthy, "mnist") == []
-    blurry = {
-        "verdict": "partial collapse",
-        "reasons": ["only 10% of samples are recognizable as real data"],
-        "scores": {},
-    }
-    (line,) = suggest(blurry, "mnist")
-    assert line == "no fix for low quality has a measured effect in this project's results yet"
-
-
-def test_a_fix_measured_on_other_data_says_so():
-    one_image = {
-        "verdict": "collapsed",
-        "reasons": ["only 1 of 10 modes covered"],
-        "scores": {"near_duplicate_rate": 1.0},
-    }
-    lines = suggest(one_image, "mnist")
-    assert any("measured on ring8, not on data like yours" in line for line in lines)
+def test_a_generator_that_ignores_z_shows_one_output_for_every_z():
+    report = {"verdict": "collapsed", "kinds": ["low quality"], "latent": {"ignores_latent": True}}
+    assert collapse_kinds(report) == ["low quality", "one output for every z"]

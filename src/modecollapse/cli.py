@@ -152,6 +152,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(handler=_report)
 
+    atlas = commands.add_parser(
+        "atlas", help="gather declared fix-vs-baseline sweeps (one per testbed) into results and a matrix"
+    )
+    atlas.add_argument("sweeps", nargs="+", help="sweep folders, each with an [analysis] declared")
+    atlas.add_argument("--out", default="results/fix-atlas", help="results folder (default: %(default)s)")
+    atlas.add_argument("--allow-cross-machine", action="store_true", help="as for report")
+    atlas.set_defaults(handler=_atlas)
+
     demo = commands.add_parser("demo", help="show mode collapse and a fix, on embedded data (~2 min)")
     demo.add_argument("--out", default="demo-output", help="folder for the demo's runs and plots")
     demo.set_defaults(handler=_demo)
@@ -301,6 +309,15 @@ def _report(args: argparse.Namespace) -> int:
 
     page = build_report(Path(args.folder), args.allow_cross_machine)
     print(f"report: {page} (and table.md, table.csv, analysis.md, plots beside it)")
+    return 0
+
+
+def _atlas(args: argparse.Namespace) -> int:
+    from modecollapse.experiments.atlas import build_atlas
+
+    for path in build_atlas([Path(p) for p in args.sweeps], Path(args.out), args.allow_cross_machine):
+        print(f"wrote {path}")
+    print("next: python -m modecollapse.experiments.suggestions  (rebuilds diagnose's 'try next' table)")
     return 0
 
 

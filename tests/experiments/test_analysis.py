@@ -151,3 +151,24 @@ def test_report_writes_the_declared_analysis(tmp_path):
         and json.loads((folder / "runs" / "pack=1__seed0" / "summary.json").read_text())["machine"]["id"]
         in runs[1]
     )
+
+
+def test_the_atlas_gathers_a_declared_sweep_into_a_testbed_folder_and_matrix(tmp_path):
+    from modecollapse.experiments.atlas import build_atlas
+    from modecollapse.experiments.suggestions import build
+
+    folder = tmp_path / "sweeps" / "fix-atlas-mini"
+    sweep = load_sweep(write(tmp_path, SWEEP.replace('"mini"', '"fix-atlas-mini"') + ANALYSIS))
+    execute(sweep, folder, workers=1)
+    out = tmp_path / "results" / "fix-atlas"
+    written = build_atlas([folder], out)
+    assert written == [out / "matrix.md", out / "matrix.png"] and (out / "matrix.png").stat().st_size > 1000
+    testbed = json.loads((out / "mini" / "testbed.json").read_text())
+    assert testbed["testbed"] == "mini" and testbed["data"] == "ring8" and testbed["runs_completed"] == 4
+    assert testbed["settings"] == {"pack=1": "model.pack = 1", "pack=2": "model.pack = 2"}
+    for name in ("analysis.md", "analysis.csv", "runs.csv", "curves.csv", "table.md"):
+        assert (out / "mini" / name).is_file(), name
+    matrix = (out / "matrix.md").read_text()
+    assert "| fix | mini: high_quality | mini: modes |" in matrix and "| pack=2 |" in matrix
+    # two seeds establish nothing, so nothing is cited
+    assert build(tmp_path / "results") == []

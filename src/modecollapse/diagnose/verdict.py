@@ -24,7 +24,7 @@ from modecollapse.diagnose.inputs import (
 from modecollapse.diagnose.suggest import suggest
 from modecollapse.errors import DatasetUnavailable, ModeCollapseError
 from modecollapse.metrics.conditional import conditional_scores, grader_scores, load_grader
-from modecollapse.metrics.detector import judge
+from modecollapse.metrics.detector import assess, reason_kinds
 from modecollapse.metrics.evaluators import reference_features, translation_evaluator
 from modecollapse.metrics.features import classifier_for
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
@@ -108,7 +108,8 @@ def _diagnose_images(
         grader = load_grader(dataset)
         if grader is not None and samples.images.shape[1] == 1:
             scores.update(grader_scores(grader, samples.images, samples.intended))
-    verdict, reasons = judge(scores, rules)
+    verdict, found = assess(scores, rules)
+    reasons, kinds = [reason.text for reason in found], reason_kinds(found)
     if len(samples.images) < 10 * fake.num_classes:
         samples.notes.append(
             f"only {len(samples.images)} samples for {fake.num_classes} classes: modes and KL are judged "
@@ -119,6 +120,7 @@ def _diagnose_images(
         "dataset": dataset,
         "verdict": verdict,
         "reasons": reasons,
+        "kinds": kinds,
         "scores": scores,
         "classifier": {"dataset": classifier.dataset, "sha256": classifier.sha256},
         "reference": reference_name,
@@ -169,12 +171,14 @@ def diagnose_points(
     mixture = load_dataset(data)
     scores = mixture_scores(points, mixture.mode_means, mixture.mode_std)
     counts = scores.pop("class_counts")
-    verdict, reasons = judge(scores, rules)
+    verdict, found = assess(scores, rules)
+    reasons, kinds = [reason.text for reason in found], reason_kinds(found)
     return {
         "source": str(path),
         "dataset": dataset,
         "verdict": verdict,
         "reasons": reasons,
+        "kinds": kinds,
         "scores": {**scores, "num_samples": float(len(points))},
         "classifier": None,
         "reference": f"{dataset}: {len(mixture.mode_means)} Gaussians of std {mixture.mode_std:g}"
@@ -220,7 +224,8 @@ def diagnose_translator(
     data = load_dataset(translator.config.data)
     count = min(num_samples, len(data.held_out.a), len(data.b))
     record = translation_evaluator(data, count)(g_ab, g_ba, 0)
-    verdict, reasons = judge(record, rules)
+    verdict, found = assess(record, rules)
+    reasons, kinds = [reason.text for reason in found], reason_kinds(found)
     inputs = data.held_out.a.batch(torch.arange(min(50, len(data.held_out.a))))
     pairs = torch.stack([inputs, generate(g_ab, inputs)], dim=1).flatten(0, 1)
     scores = {k: v for k, v in record.items() if k not in ("class_counts", "classifier_sha256")}
@@ -229,6 +234,7 @@ def diagnose_translator(
         "dataset": translator.config.data.name,
         "verdict": verdict,
         "reasons": reasons,
+        "kinds": kinds,
         "scores": scores,
         "classifier": {"dataset": "mnist", "sha256": record["classifier_sha256"]},
         "reference": f"{count} real {data.b.name} digits, cropped and normalised like the translations",

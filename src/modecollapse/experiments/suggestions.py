@@ -1,9 +1,10 @@
-"""Build the "what to try next" table from the project's own measured results.
+"""Build diagnose's "what to try next" table from declared comparisons only.
 
-Reads results/suggestions.toml (which comparisons exist) and each named results/*/runs.csv,
-pairs the baseline's and the fix's runs by seed, and writes per metric the mean paired
-difference with its 95% t-interval; a fix is *established* for a metric when that interval
-excludes 0 on the better side. diagnose (diagnose/suggest.py) cites only established fixes.
+Reads every results/**/testbed.json (written by `modecollapse atlas`) and the analysis.csv
+beside it, and keeps each fix's *declared primary* comparisons against its testbed's baseline
+(paired by seed on one machine, Holm-corrected across the testbed's family). A fix enters the
+table when at least one primary is an established improvement; diagnose cites it only for the
+kind of collapse that primary speaks to (metrics/kinds.py). Nothing exploratory is used.
 
     .venv/bin/python -m modecollapse.experiments.suggestions [--results results]
 """
@@ -17,61 +18,57 @@ import math
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
-from modecollapse.experiments.stats import t_interval
 from modecollapse.files import atomic_write_text
 
 TABLE = Path(__file__).resolve().parents[1] / "assets" / "suggestions.json"
-KINDS = ("dropped modes", "one output for every z", "low quality")
 
 
-def _rows(path: Path, match: dict[str, str]) -> dict[int, dict[str, str]]:
-    with path.open(newline="") as handle:
-        rows = [
-            r
-            for r in csv.DictReader(handle)
-            if all(r.get(k) == str(v) for k, v in match.items())
-            and r.get("status") in (None, "", "completed")
-        ]
-    return {int(r["seed"]): r for r in rows}
+def _number(text: str) -> float:
+    return float(text) if text not in ("", None) else math.nan
 
 
-def compare(results: Path, comparison: dict[str, Any]) -> dict[str, Any]:
-    """One comparison's paired numbers (see the module docstring)."""
-    runs = results / comparison["folder"] / "runs.csv"
-    base, fix = _rows(runs, comparison["baseline"]), _rows(runs, comparison["fix"])
-    seeds = sorted(set(base) & set(fix))
-    metrics = {}
-    for metric, better in comparison["metrics"].items():
-        pairs = [(float(base[s][metric] or "nan"), float(fix[s][metric] or "nan")) for s in seeds]
-        pairs = [(b, f) for b, f in pairs if math.isfinite(b) and math.isfinite(f)]
-        if len(pairs) < 2:
+def testbed_entries(testbed_file: Path, results: Path) -> list[dict[str, Any]]:
+    """The table's entries of one testbed: its fixes with an established primary improvement."""
+    testbed = json.loads(testbed_file.read_text())
+    folder = testbed_file.parent
+    by_setting: dict[str, dict[str, dict[str, Any]]] = {}
+    with (folder / "analysis.csv").open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["primary"] != "True":
+                continue
+            by_setting.setdefault(row["setting"], {})[row["metric"]] = {
+                "kind": row["kind"],
+                "better": row["better"],
+                "before": _number(row["baseline_mean"]),
+                "after": _number(row["setting_mean"]),
+                "change": _number(row["change"]),
+                "half_width": _number(row["ci95"]),
+                "seeds": len(row["seeds"].split()),
+                "holm_p": _number(row["holm_p"]),
+                "established": row["established"] == "True",
+                "improved": row["verdict"] == "better (established)",
+            }
+    entries = []
+    for setting, metrics in by_setting.items():
+        if not any(m["improved"] for m in metrics.values()):
             continue
-        before, after = t_interval([b for b, _ in pairs]), t_interval([f for _, f in pairs])
-        change, half, _ = t_interval([f - b for b, f in pairs])
-        sign = 1 if better == "higher" else -1
-        metrics[metric] = {
-            "before": before[0], "after": after[0], "change": change, "half_width": half,
-            "seeds": len(pairs), "better": better,
-            "established": bool(sign * change - half > 0),
-        }  # fmt: skip
-    unknown = set(comparison["addresses"]) - set(KINDS)
-    if unknown:
-        raise ValueError(f"{comparison['folder']}: unknown kinds {sorted(unknown)}; use {KINDS}")
-    return {
-        "switch": comparison["switch"],
-        "data": comparison["data"],
-        "setting": comparison["setting"],
-        "evidence": f"results/{comparison['folder']}",
-        "addresses": comparison["addresses"],
-        "metrics": metrics,
-    }
+        entries.append({
+            "fix": setting.removeprefix("variant="),
+            "switch": testbed["settings"].get(setting, setting),
+            "testbed": testbed["testbed"],
+            "data": testbed["data"],
+            "setting": testbed["description"],
+            "evidence": f"results/{folder.relative_to(results).as_posix()}",
+            "metrics": metrics,
+        })  # fmt: skip
+    return entries
 
 
 def build(results: Path) -> list[dict[str, Any]]:
-    manifest = tomllib.loads((results / "suggestions.toml").read_text())
-    return [compare(results, comparison) for comparison in manifest.get("comparison", [])]
+    """Every testbed's entries, testbeds in path order."""
+    return [
+        entry for path in sorted(results.rglob("testbed.json")) for entry in testbed_entries(path, results)
+    ]
 
 
 def main() -> None:
@@ -85,10 +82,10 @@ def main() -> None:
     atomic_write_text(args.out, json.dumps(table, indent=1) + "\n")
     for entry in table:
         for metric, m in entry["metrics"].items():
-            mark = "established" if m["established"] else "not established"
-            print(f"{entry['switch']} on {entry['data']}: {metric} {m['before']:.3g} -> {m['after']:.3g} "
+            mark = "established improvement" if m["improved"] else "not an established improvement"
+            print(f"{entry['fix']} on {entry['testbed']}: {metric} {m['before']:.3g} -> {m['after']:.3g} "
                   f"({m['change']:+.3g} +- {m['half_width']:.2g}, {m['seeds']} seeds): {mark}")  # fmt: skip
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} ({len(table)} fixes)")
 
 
 if __name__ == "__main__":

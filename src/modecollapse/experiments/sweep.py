@@ -93,6 +93,8 @@ class Analysis(BaseModel):
 class SweepFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
+    description: str = ""
+    """One line on what the study runs (reports and the fix atlas show it)."""
     seeds: list[int] = Field(default=[0], min_length=1)
     base_config: str | None = None
     base: dict[str, Any] = Field(default_factory=dict)

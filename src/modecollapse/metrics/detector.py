@@ -41,17 +41,47 @@ reported, in epochs and in steps.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from modecollapse.config import DetectorConfig
+from modecollapse.metrics.kinds import (
+    DROPPED_MODES,
+    HEALTHY,
+    KINDS,
+    LOST_IDENTITY,
+    LOW_QUALITY,
+    MEMORIZED,
+    METRIC_KINDS,
+    ONE_OUTPUT,
+)
 
 VERDICTS = ("healthy", "partial collapse", "collapsed")
 
 
 def judge(scores: dict[str, float], rules: DetectorConfig | None = None) -> tuple[str, list[str]]:
     """(verdict, reasons) for one evaluation's scores under `rules` ([detector] thresholds)."""
+    verdict, reasons = assess(scores, rules)
+    return verdict, [reason.text for reason in reasons]
+
+
+class Reason(NamedTuple):
+    """One finding behind a verdict: the kind of collapse it shows (metrics/kinds.py), its sentence."""
+
+    kind: str
+    text: str
+
+
+def reason_kinds(reasons: list[Reason]) -> list[str]:
+    """The kinds of collapse a verdict's reasons show, each once, in KINDS order."""
+    found = {reason.kind for reason in reasons}
+    return [kind for kind in KINDS if kind in found]
+
+
+def assess(scores: dict[str, float], rules: DetectorConfig | None = None) -> tuple[str, list[Reason]]:
+    """(verdict, reasons, each with the kind of collapse it shows) for one evaluation's scores."""
     rules = rules or DetectorConfig()
-    collapsed, partial = [], []
+    collapsed: list[Reason] = []
+    partial: list[Reason] = []
     classes = scores.get("num_classes", 10)
     samples = scores.get("num_samples")
     reachable = classes * (1 - math.exp(-samples / classes)) if samples else classes
@@ -60,66 +90,82 @@ def judge(scores: dict[str, float], rules: DetectorConfig | None = None) -> tupl
         smeared = modes - scores["modes_well_formed"]
         modes = scores["modes_well_formed"]
         if smeared > 0:
-            partial.append(f"{smeared:.0f} covered modes are not well formed (samples smeared across them)")
+            text = f"{smeared:.0f} covered modes are not well formed (samples smeared across them)"
+            partial.append(Reason(LOW_QUALITY, text))
     recognizable = scores.get("recognizable_share")
     if recognizable is not None:
         if recognizable < rules.collapsed_recognizable_share:
-            collapsed.append(f"only {100 * recognizable:.0f}% of samples are recognizable at all")
+            collapsed.append(
+                Reason(LOW_QUALITY, f"only {100 * recognizable:.0f}% of samples are recognizable at all")
+            )
         elif recognizable < rules.partial_recognizable_share:
-            partial.append(f"only {100 * recognizable:.0f}% of samples are recognizable as real data")
+            text = f"only {100 * recognizable:.0f}% of samples are recognizable as real data"
+            partial.append(Reason(LOW_QUALITY, text))
     quality = scores.get("high_quality")
     if quality is not None and quality < rules.partial_high_quality:
-        partial.append(f"only {100 * quality:.0f}% of samples lie within 3 std of a mode (real: 98.9%)")
+        text = f"only {100 * quality:.0f}% of samples lie within 3 std of a mode (real: 98.9%)"
+        partial.append(Reason(LOW_QUALITY, text))
     if modes is not None:
         if modes <= max(1.0, rules.collapsed_modes_fraction * reachable):  # 64 samples show <= 64 modes
-            collapsed.append(f"only {modes:.0f} of {classes:.0f} modes covered")
+            collapsed.append(Reason(DROPPED_MODES, f"only {modes:.0f} of {classes:.0f} modes covered"))
         elif modes < rules.partial_modes_fraction * reachable:
-            partial.append(f"{modes:.0f} of {classes:.0f} modes covered")
+            partial.append(Reason(DROPPED_MODES, f"{modes:.0f} of {classes:.0f} modes covered"))
     kl_limit = rules.partial_kl_uniform + ((classes - 1) / (2 * samples) if samples else 0.0)
     if scores.get("kl_uniform", 0.0) > kl_limit:
-        partial.append(f"class histogram far from uniform (KL {scores['kl_uniform']:.3f} > {kl_limit:.3f})")
+        text = f"class histogram far from uniform (KL {scores['kl_uniform']:.3f} > {kl_limit:.3f})"
+        partial.append(Reason(DROPPED_MODES, text))
     diversity = scores.get("diversity_ratio")
     if diversity is not None:
         if diversity < rules.collapsed_diversity_ratio:
-            collapsed.append(f"diversity {diversity:.2f} of real (< {rules.collapsed_diversity_ratio})")
+            text = f"diversity {diversity:.2f} of real (< {rules.collapsed_diversity_ratio})"
+            collapsed.append(Reason(ONE_OUTPUT, text))
         elif diversity < rules.partial_diversity_ratio:
-            partial.append(f"diversity {diversity:.2f} of real (< {rules.partial_diversity_ratio})")
+            partial.append(
+                Reason(ONE_OUTPUT, f"diversity {diversity:.2f} of real (< {rules.partial_diversity_ratio})")
+            )
     per_class = scores.get("per_class_diversity_min")  # conditional generators: the worst class
     if per_class is not None and per_class == per_class:
+        text = f"some class has {per_class:.2f} of real within-class variety"
         if per_class < rules.collapsed_diversity_ratio:
-            collapsed.append(f"some class has {per_class:.2f} of real within-class variety")
+            collapsed.append(Reason(ONE_OUTPUT, text))
         elif per_class < rules.partial_diversity_ratio:
-            partial.append(f"some class has {per_class:.2f} of real within-class variety")
+            partial.append(Reason(ONE_OUTPUT, text))
     duplicates = scores.get("near_duplicate_rate")
     if duplicates is not None:
+        text = f"{100 * duplicates:.0f}% near-duplicates"
         if duplicates >= rules.collapsed_near_duplicate_rate:
-            collapsed.append(f"{100 * duplicates:.0f}% near-duplicates")
+            collapsed.append(Reason(ONE_OUTPUT, text))
         elif duplicates >= rules.partial_near_duplicate_rate:
-            partial.append(f"{100 * duplicates:.0f}% near-duplicates")
+            partial.append(Reason(ONE_OUTPUT, text))
     copies = scores.get("copy_rate")
     if copies is not None and copies >= rules.partial_copy_rate:
-        partial.append(f"{100 * copies:.0f}% of samples are copies of real images (memorized)")
+        partial.append(
+            Reason(MEMORIZED, f"{100 * copies:.0f}% of samples are copies of real images (memorized)")
+        )
     translated = scores.get("translation_score")
     if translated is not None and translated < rules.partial_translation_score:
-        partial.append(
+        text = (
             f"translation score {translated:.2f}: only {100 * scores['translation_accuracy']:.0f}% of "
             f"translations show the input's digit in B's place and size (chance: "
             f"{100 * scores['translation_chance']:.0f}%)"
         )
+        partial.append(Reason(LOST_IDENTITY, text))
     colours = scores.get("colour_diversity_ratio")
     if colours is not None and colours < rules.partial_colour_diversity:
-        partial.append(f"colours vary {colours:.2f}x as much as real B's (one palette for every output)")
+        text = f"colours vary {colours:.2f}x as much as real B's (one palette for every output)"
+        partial.append(Reason(ONE_OUTPUT, text))
     if collapsed:
         return "collapsed", collapsed + partial
     if partial:
         return "partial collapse", partial
-    return "healthy", ["all modes covered, class balance, diversity and duplicates within real-data range"]
+    healthy = "all modes covered, class balance, diversity and duplicates within real-data range"
+    return "healthy", [Reason(HEALTHY, healthy)]
 
 
 RELATIVE_METRICS = ("modes", "recognizable_share", "diversity_ratio", "recall", "high_quality")
 
 
-def relative_drops(scores: dict[str, float], best: dict[str, float], rules: DetectorConfig) -> list[str]:
+def relative_drops(scores: dict[str, float], best: dict[str, float], rules: DetectorConfig) -> list[Reason]:
     """Which tracked metrics sit below `best` (the run's bests so far) by at least their margin.
 
     Margins (DetectorConfig.relative_*): a mode (10% of the classes for many-mode sets), and
@@ -138,7 +184,8 @@ def relative_drops(scores: dict[str, float], best: dict[str, float], rules: Dete
     for key in RELATIVE_METRICS:
         value = _tracked(scores, key)
         if value is not None and key in best and value <= best[key] - margins[key]:
-            drops.append(f"{key} {value:.3g} fell from its best {best[key]:.3g}")
+            text = f"{key} {value:.3g} fell from its best {best[key]:.3g}"
+            drops.append(Reason(METRIC_KINDS[key][0], text))
     return drops
 
 
@@ -188,7 +235,8 @@ class CollapseTracker:
 
     def observe(self, epoch: int | float, scores: dict[str, float]) -> dict[str, Any] | None:
         """Record one evaluation; return the absolute onset record the moment it is confirmed."""
-        verdict, reasons = judge(scores, self.rules)
+        verdict, found = assess(scores, self.rules)
+        reasons = [reason.text for reason in found]
         drops = relative_drops(scores, {**self.best, **self._recall_best(scores)}, self.rules)
         covers = _covers_classes(scores, self.rules)
         for key in RELATIVE_METRICS:
@@ -205,7 +253,9 @@ class CollapseTracker:
                 "step": scores.get("step"),
                 "verdict": verdict,
                 "reasons": reasons,
-                "drops": drops,
+                "kinds": reason_kinds(found),
+                "drops": [drop.text for drop in drops],
+                "drop_kinds": reason_kinds(drops),
             }
         )
         if verdict == "healthy":
@@ -217,6 +267,7 @@ class CollapseTracker:
                 "epoch": window[0]["epoch"],
                 "step": window[0]["step"],
                 "reasons": window[-1]["drops"],
+                "kinds": window[-1]["drop_kinds"],
             }
         if self.onset is not None or not self.seen_healthy:
             return None
@@ -246,11 +297,13 @@ class CollapseTracker:
         return {
             "verdict": last["verdict"] if last else None,
             "reasons": last["reasons"] if last else [],
+            "reason_kinds": last["kinds"] if last else [],
             "collapse_onset_epoch": self.onset["onset_epoch"] if self.onset else None,
             "collapse_onset_step": (self.onset or {}).get("onset_step"),
             "relative_onset_epoch": relative.get("epoch"),
             "relative_onset_step": relative.get("step"),
             "relative_onset_reasons": relative.get("reasons", []),
+            "relative_onset_kinds": relative.get("kinds", []),
             "never_healthy": bool(self.history) and not self.seen_healthy,
             "rules": self.rules.model_dump(),
         }

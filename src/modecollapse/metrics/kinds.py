@@ -11,10 +11,14 @@ DROPPED_MODES = "dropped modes"
 ONE_OUTPUT = "one output for every z"
 LOW_QUALITY = "low quality"
 LOST_IDENTITY = "lost identity"
-KINDS = (DROPPED_MODES, ONE_OUTPUT, LOW_QUALITY, LOST_IDENTITY)
+MEMORIZED = "copies of the training data"
+KINDS = (DROPPED_MODES, ONE_OUTPUT, LOW_QUALITY, LOST_IDENTITY, MEMORIZED)
 """dropped modes: classes or mixture modes missing or unbalanced; one output for every z: the
 samples are (near) copies of each other; low quality: samples that do not look like the data;
-lost identity: a translator whose output does not keep its input's digit."""
+lost identity: a translator whose output does not keep its input's digit; copies of the
+training data: memorization, not collapse, but a reason the detector gives."""
+HEALTHY = "healthy"
+"""The kind of the one reason a healthy verdict gives."""
 
 METRIC_KINDS: dict[str, tuple[str, str]] = {
     "modes": (DROPPED_MODES, "higher"),
@@ -38,6 +42,7 @@ METRIC_KINDS: dict[str, tuple[str, str]] = {
     "high_quality": (LOW_QUALITY, "higher"),
     "translation_score": (LOST_IDENTITY, "higher"),
     "identity_kept": (LOST_IDENTITY, "higher"),
+    "copy_rate": (MEMORIZED, "lower"),
 }
 """metric -> (the kind of collapse it speaks to, the better direction)."""
 

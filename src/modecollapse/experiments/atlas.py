@@ -1,0 +1,202 @@
+"""`modecollapse atlas`: declared fix-vs-baseline studies (one sweep folder per testbed) gathered
+into one results folder, with the fix x testbed matrix that diagnose's "try next" is built from.
+
+    modecollapse atlas sweeps/fix-atlas-ring8 sweeps/fix-atlas-mnist --out results/fix-atlas
+
+For each testbed it writes OUT/<testbed>/: the report's analysis.md/.csv, table.md, runs.csv and
+curves.csv, the baseline's and the best fix's sample grids, and testbed.json (the dataset, the
+sweep's description, each setting's overrides, machines and CPU-hours). Across testbeds:
+OUT/matrix.md and OUT/matrix.png, each fix's declared primary effects (paired difference ±
+95% t, Holm-established or not).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+from typing import Any
+
+from modecollapse.experiments.analysis import AnalysisResult, Comparison, analyse, write_analysis
+from modecollapse.experiments.report import build_report
+from modecollapse.experiments.results import collect
+from modecollapse.experiments.sweep import read_index
+from modecollapse.files import atomic_write_json, atomic_write_text
+
+COPIED = ("table.md", "runs.csv", "curves.csv")
+
+
+def testbed_name(index: dict[str, Any]) -> str:
+    """A testbed's short name: the sweep's name without its study prefix."""
+    return index["name"].removeprefix("fix-atlas-")
+
+
+def switch_text(overrides: dict[str, Any]) -> str:
+    """A setting's overrides as a user types them: `key = value, ...`."""
+    return ", ".join(f"{key} = {json.dumps(value)}" for key, value in overrides.items()) or "(the baseline)"
+
+
+def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tuple[str, AnalysisResult]:
+    """One testbed's folder under `out` (see the module docstring); its name and analysis."""
+    sweep_dir = Path(sweep_dir)
+    index = read_index(sweep_dir)
+    name = testbed_name(index)
+    target = out / name
+    target.mkdir(parents=True, exist_ok=True)
+    build_report(sweep_dir, allow_cross_machine)
+    results = collect(sweep_dir)
+    result = analyse(results, index, allow_cross_machine)
+    write_analysis(result, target, index["name"])
+    for file in COPIED:
+        shutil.copyfile(sweep_dir / "report" / file, target / file)
+    source = _source(sweep_dir)
+    variants = source.get("variants", {})
+    settings = {}
+    for run in index["runs"]:
+        variant = run["setting"].get("variant")
+        overrides = dict(variants.get(variant, {})) if variant else {}
+        overrides.update({k: v for k, v in run["setting"].items() if k != "variant"})
+        settings[run["setting_id"]] = switch_text(overrides)
+    baseline = (index.get("analysis") or {}).get("baseline")
+    best = _best_fix(result)
+    grids = {}
+    for role, setting in (("baseline", baseline), ("best fix", best)):
+        grid = sweep_dir / "report" / f"samples-{setting}.png"
+        if setting and grid.is_file():
+            shutil.copyfile(grid, target / f"samples-{setting}.png")
+            grids[role] = f"samples-{setting}.png"
+    completed = [r for r in results if r.status.get("status") == "completed"]
+    first = completed[0].status if completed else {}
+    atomic_write_json(
+        target / "testbed.json",
+        {
+            "testbed": name,
+            "sweep": index["name"],
+            "description": source.get("description", ""),
+            "data": (first.get("dataset") or {}).get("name"),
+            "baseline": baseline,
+            "settings": settings,
+            "analysis": index.get("analysis"),
+            "machines": result.machines,
+            "runs_completed": len(completed),
+            "runs": len(results),
+            "cpu_hours": round(sum(r.status.get("wall_time_s", 0.0) for r in completed) / 3600, 2),
+            "grids": grids,
+        },
+    )
+    return name, result
+
+
+def _source(sweep_dir: Path) -> dict[str, Any]:
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib.loads((sweep_dir / "sweep.toml").read_text())
+
+
+def _best_fix(result: AnalysisResult) -> str | None:
+    """The setting with the most established primary improvements (ties: the larger first
+    primary's standardised change)."""
+    scores: dict[str, tuple[int, float]] = {}
+    for c in result.comparisons:
+        if not c.primary:
+            continue
+        good = c.verdict == "better (established)"
+        sign = 1 if c.better == "higher" else -1
+        size = sign * c.change / c.half_width if c.half_width and math.isfinite(c.half_width) else 0.0
+        count, total = scores.get(c.setting, (0, 0.0))
+        scores[c.setting] = (count + good, total + size)
+    return max(scores, key=lambda s: scores[s]) if scores else None
+
+
+def _cell(c: Comparison | None) -> str:
+    if c is None:
+        return "-"
+    mark = {"better (established)": " **better**", "worse (established)": " **worse**"}.get(c.verdict, "")
+    return f"{c.change:+.3g} ± {c.half_width:.2g}{mark}"
+
+
+def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
+    """matrix.md and matrix.png: fixes (rows) x each testbed's primary metrics (columns)."""
+    columns = [
+        (name, metric) for name, r in results.items() for metric in (r.analysis or {}).get("primary", {})
+    ]
+    fixes = list(dict.fromkeys(_fix(c.setting) for r in results.values() for c in r.comparisons if c.primary))
+    cells: dict[tuple[str, str, str], Comparison] = {
+        (name, _fix(c.setting), c.metric): c
+        for name, r in results.items()
+        for c in r.comparisons
+        if c.primary
+    }
+    header = ["fix", *[f"{name}: {metric}" for name, metric in columns]]
+    lines = [
+        "Each fix minus the baseline on the same seeds and machine, at each testbed's declared point:",
+        "mean ± half-width of the 95% t-interval; **better** / **worse**: established after Holm's",
+        "correction across that testbed's (fix x primary) family; '-': not run on that testbed.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for fix in fixes:
+        lines.append("| " + " | ".join([fix, *[_cell(cells.get((n, fix, m))) for n, m in columns]]) + " |")
+    atomic_write_text(out / "matrix.md", "\n".join(lines) + "\n")
+    return [out / "matrix.md", _heatmap(fixes, columns, cells, out / "matrix.png")]
+
+
+def _fix(setting: str) -> str:
+    return setting.removeprefix("variant=")
+
+
+def _heatmap(
+    fixes: list[str],
+    columns: list[tuple[str, str]],
+    cells: dict[tuple[str, str, str], Comparison],
+    path: Path,
+) -> Path:
+    """Colour: the paired change in units of its 95% half-width, signed so that better is blue
+    (clipped at ±3); established cells are labelled with the change, the others greyed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    values = np.full((len(fixes), len(columns)), np.nan)
+    for i, fix in enumerate(fixes):
+        for j, (name, metric) in enumerate(columns):
+            c = cells.get((name, fix, metric))
+            if c is not None and c.half_width and math.isfinite(c.half_width):
+                sign = 1 if c.better == "higher" else -1
+                values[i, j] = np.clip(sign * c.change / c.half_width, -3, 3)
+    fig, ax = plt.subplots(figsize=(1.4 * len(columns) + 3, 0.35 * len(fixes) + 1.5), dpi=110)
+    image = ax.imshow(values, cmap="RdBu", vmin=-3, vmax=3, aspect="auto")
+    for i, fix in enumerate(fixes):
+        for j, (name, metric) in enumerate(columns):
+            c = cells.get((name, fix, metric))
+            if c is None:
+                continue
+            text = f"{c.change:+.2g}" + ("*" if c.established else "")
+            ax.text(
+                j, i, text, ha="center", va="center", fontsize=7, color="black" if c.established else "0.45"
+            )
+    ax.set_xticks(range(len(columns)), [f"{n}\n{m}" for n, m in columns], fontsize=7)
+    ax.set_yticks(range(len(fixes)), fixes, fontsize=7)
+    ax.set_title(
+        "fix - baseline (* established, Holm); colour: change / 95% half-width, blue = better", fontsize=8
+    )
+    fig.colorbar(image, ax=ax, shrink=0.6)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def build_atlas(sweep_dirs: list[Path], out: Path, allow_cross_machine: bool = False) -> list[Path]:
+    """Every testbed's folder, then the matrix; the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    results = dict(gather(Path(d), out, allow_cross_machine) for d in sweep_dirs)
+    return write_matrix(results, out)
