@@ -59,13 +59,14 @@ class FeatureSet:
         return len(self.predictions)
 
 
-def extract(classifier: EvalClassifier, images: torch.Tensor) -> FeatureSet:
-    """Classify images in [-1, 1] at 28x28; a 3-channel image is classified channel by channel."""
+def extract(classifier: EvalClassifier, images: torch.Tensor, precision: str | None = None) -> FeatureSet:
+    """Classify images in [-1, 1] at 28x28; a 3-channel image is classified channel by channel.
+    `precision`: the grading precision (default: this machine's, speed.grading_precision)."""
     confidence = classifier.card.get("recognizable_confidence")
     if images.shape[1] == 1:
-        probabilities, features = classify(classifier, images)
+        probabilities, features = classify(classifier, images, precision)
         return FeatureSet(probabilities, features, probabilities.argmax(1), confidence)
-    per_channel = [classify(classifier, images[:, c : c + 1]) for c in range(images.shape[1])]
+    per_channel = [classify(classifier, images[:, c : c + 1], precision) for c in range(images.shape[1])]
     probabilities = torch.stack([p for p, _ in per_channel], dim=1)
     features = torch.cat([f for _, f in per_channel], dim=1)
     return FeatureSet(probabilities, features, classes.stacked_labels(probabilities.argmax(2)), confidence)
