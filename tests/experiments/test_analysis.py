@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 from scipy import stats
@@ -172,3 +173,24 @@ def test_the_atlas_gathers_a_declared_sweep_into_a_testbed_folder_and_matrix(tmp
     assert "| fix | mini: high_quality | mini: modes |" in matrix and "| pack=2 |" in matrix
     # two seeds establish nothing, so nothing is cited
     assert build(tmp_path / "results") == []
+
+
+def test_an_onset_is_compared_as_a_metric_and_a_run_without_one_counts_at_its_last_step():
+    healthy = {"modes": 10, "num_classes": 10, "num_samples": 2000, "kl_uniform": 0.0}
+    fallen = {"modes": 5, "num_classes": 10, "num_samples": 2000, "kl_uniform": 0.7}
+
+    def run(setting, seed, fall_at):
+        evals = [
+            {"step": s, "epoch": s, **(fallen if fall_at and s >= fall_at else healthy)} for s in range(1, 11)
+        ]
+        status = {"status": "completed", "machine": {"id": "A"}}
+        return RunResult(f"{setting}{seed}", setting, seed, Path("/nonexistent"), status, evals)
+
+    index = {"analysis": {**INDEX["analysis"], "primary": {"relative_onset_step": "higher"}}}
+    base = [run("base", s, f) for s, f in enumerate([3, 4, 3])]
+    later = [run("later", s, f) for s, f in enumerate([7, None, 8])]
+    result = analyse(base + later, index)
+    (onset,) = [c for c in result.comparisons if c.metric == "relative_onset_step"]
+    assert onset.baseline_mean == pytest.approx(10 / 3) and onset.setting_mean == pytest.approx(25 / 3)
+    assert result.censored == {"relative_onset_step": 1}
+    assert "1 of 6 completed runs have none" in render_markdown(result, "onsets")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from modecollapse.errors import ModeCollapseError
 from modecollapse.experiments.results import SKIP, RunResult, number
 from modecollapse.experiments.stats import t_interval
 from modecollapse.files import atomic_write_text
-from modecollapse.metrics.kinds import METRIC_KINDS
+from modecollapse.metrics.kinds import METRIC_KINDS, ONSET_METRICS
 
 UNRECORDED = "not recorded"
 
@@ -69,11 +69,17 @@ class AnalysisResult:
     comparisons: list[Comparison]
     amended: dict[str, Any] | None = None
     """A later [analysis] in the sweep file than the declared one (not used)."""
+    censored: dict[str, int] = field(default_factory=dict)
+    """Per onset metric: completed runs without that onset (counted at their last step)."""
 
 
 def value_at(result: RunResult, metric: str, at: str | list[int] | tuple[int, int]) -> float | None:
     """A run's `metric` at the declared point: its last evaluation ("final") or the mean over
-    its evaluations inside the window [first, last] of steps; None where it has none."""
+    its evaluations inside the window [first, last] of steps; None where it has none. The onsets
+    (ONSET_METRICS) are the run's, whatever the point; without one, the last evaluated step."""
+    if metric in ONSET_METRICS:
+        onset = result.detector.get(metric)
+        return float(onset if onset is not None else result.final.get("step", math.nan))
     if at == "final":
         value = result.final.get(metric)
         return float(value) if number(value) and math.isfinite(value) else None
@@ -162,7 +168,9 @@ def analyse(
         c.holm_p = adjusted
         c.established = not math.isnan(adjusted) and adjusted < analysis["alpha"]
     amended = index.get("analysis_amended")
-    return AnalysisResult(analysis, declared, why, machines, refused, comparisons, amended)
+    onsets = [m for m in primary if m in ONSET_METRICS]
+    censored = {m: sum(r.detector.get(m) is None for r in completed) for m in onsets}
+    return AnalysisResult(analysis, declared, why, machines, refused, comparisons, amended, censored)
 
 
 def _format(value: float, digits: int = 3) -> str:
@@ -206,6 +214,11 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
         ]
         if analysis.get("note"):
             lines.append(f"- Note: {analysis['note']}")
+        for metric, count in result.censored.items():
+            lines.append(
+                f"- {metric}: {count} of {sum(result.machines.values())} completed runs have none; they "
+                "count as their last evaluated step (censored: their onset, if any, comes later)"
+            )
         if result.amended:
             lines.append(
                 f"- The sweep file's [analysis] changed after it was declared; the change is not used: "

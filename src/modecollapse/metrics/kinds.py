@@ -17,6 +17,8 @@ KINDS = (DROPPED_MODES, ONE_OUTPUT, LOW_QUALITY, LOST_IDENTITY, MEMORIZED)
 samples are (near) copies of each other; low quality: samples that do not look like the data;
 lost identity: a translator whose output does not keep its input's digit; copies of the
 training data: memorization, not collapse, but a reason the detector gives."""
+ONSET = "onset"
+"""Not a kind of collapse but when it begins: the detector's onsets, compared as metrics."""
 HEALTHY = "healthy"
 """The kind of the one reason a healthy verdict gives."""
 
@@ -43,8 +45,13 @@ METRIC_KINDS: dict[str, tuple[str, str]] = {
     "translation_score": (LOST_IDENTITY, "higher"),
     "identity_kept": (LOST_IDENTITY, "higher"),
     "copy_rate": (MEMORIZED, "lower"),
+    "relative_onset_step": (ONSET, "higher"),
+    "collapse_onset_step": (ONSET, "higher"),
 }
-"""metric -> (the kind of collapse it speaks to, the better direction)."""
+"""metric -> (the kind of collapse it speaks to, the better direction). The two onsets are the
+detector's (metrics/detector.py) over a run's evaluations; a run without one counts as its last
+evaluated step (censored: its onset, if any, comes later)."""
+ONSET_METRICS = ("relative_onset_step", "collapse_onset_step")
 
 
 def kind_of(metric: str) -> str:
