@@ -235,9 +235,9 @@ def _data_fetch(args: argparse.Namespace) -> int:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    import json
-
-    from modecollapse.diagnose import EXIT_CODES, diagnose, format_report, write_evidence
+    from modecollapse import diagnose
+    from modecollapse.diagnose import EXIT_CODES
+    from modecollapse.diagnose.public import report_json
 
     try:
         shape = tuple(int(part) for part in args.latent_shape.split(",")) if args.latent_shape else None
@@ -246,21 +246,19 @@ def _diagnose(args: argparse.Namespace) -> int:
             f"--latent-shape takes sizes separated by commas, e.g. 100,1,1; got {args.latent_shape!r}"
         ) from None
     report = diagnose(
-        args.input, args.dataset, args.num_samples, latent_dim=args.latent_dim,
+        args.input, args.dataset, latent_dim=args.latent_dim, num_samples=args.num_samples,
         latent_shape=shape, value_range=args.value_range, data_dir=args.data_dir,
         latent_dist=args.latent_dist, latent_range=args.latent_range, tile_size=args.tile_size,
         padding=args.padding, mixture_scale=args.mixture_scale,
     )  # fmt: skip
-    written = write_evidence(report, Path(args.out)) if args.out else []
-    public = {key: value for key, value in report.items() if not key.startswith("_")}
-    public["evidence"] = [str(path) for path in written]
+    written = report.save(args.out) if args.out else []
     if args.json:
-        print(json.dumps(public, indent=2))
+        print(report_json(report, written))
     else:
-        print(format_report(report))
+        print(report)
         if written:
             print(f"evidence: {', '.join(str(p) for p in written)}")
-    return EXIT_CODES[report["verdict"]]
+    return EXIT_CODES[report.verdict]
 
 
 def _classifier_train(args: argparse.Namespace) -> int:

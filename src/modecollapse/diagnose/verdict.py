@@ -149,7 +149,7 @@ def _judges_points(path: Path, dataset: str | None) -> bool:
 
 
 def diagnose_points(
-    path: Path,
+    path: Path | tuple[torch.Tensor, list[str]],
     dataset: str | None,
     num_samples: int = PROTOCOL_SAMPLES,
     rules: DetectorConfig | None = None,
@@ -158,9 +158,13 @@ def diagnose_points(
     """Judge N x 2 samples of a 2-D mixture by PacGAN's rules plus the spread check.
 
     A run is judged against the mixture it trained on; an array against `dataset` at
-    `mixture_scale` (ring8 at 0.5 is PacGAN's radius-1 ring).
+    `mixture_scale` (ring8 at 0.5 is PacGAN's radius-1 ring). `path` may also be (points, notes)
+    already in memory.
     """
-    points, notes, trained_on = load_points(path, num_samples)
+    if isinstance(path, tuple):
+        (points, notes), trained_on, path = path, None, Path("samples in memory")
+    else:
+        points, notes, trained_on = load_points(path, num_samples)
     if trained_on is not None and dataset in (None, trained_on.name):
         data = trained_on.model_copy(update={"num_samples": 1})
     elif dataset is not None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modecollapse.config import load_config
+from modecollapse.config import DetectorConfig, load_config
 from modecollapse.errors import ModeCollapseError
 from modecollapse.experiments.executors import run_status
 from modecollapse.experiments.sweep import INDEX, read_index
@@ -42,6 +43,8 @@ class RunResult:
         rules = None
         if (self.folder / "config.toml").is_file():
             rules = load_config(self.folder / "config.toml").detector
+        elif (self.status.get("detector") or {}).get("rules"):  # a Monitor's folder (monitor.py)
+            rules = DetectorConfig(**self.status["detector"]["rules"])
         return detect([(record["epoch"], record) for record in self.evals], rules)
 
 
@@ -50,16 +53,25 @@ def collect(folder: Path) -> list[RunResult]:
     if (folder / INDEX).is_file():
         runs = read_index(folder)["runs"]
         entries = [(r["id"], r["setting_id"], r["seed"], folder / r["dir"]) for r in runs]
-    elif (folder / "config.toml").is_file():
+    elif (folder / "config.toml").is_file() or _is_monitor(folder):
         entries = [(folder.name, folder.name, 0, folder)]
     else:
         raise ModeCollapseError(
-            f"{folder} is neither a sweep folder (index.json) nor a run folder (config.toml)"
+            f"{folder} is neither a sweep folder (index.json), a run folder (config.toml) nor a "
+            "Monitor's folder (summary.json)"
         )
     return [
         RunResult(run_id, setting, seed, path, run_status(path), read_records(path / "metrics.jsonl", "eval"))
         for run_id, setting, seed, path in entries
     ]
+
+
+def _is_monitor(folder: Path) -> bool:
+    """Whether `folder` holds a Monitor's records (modecollapse.monitor)."""
+    try:
+        return bool(json.loads((folder / "summary.json").read_text()).get("monitor"))
+    except (OSError, ValueError):
+        return False
 
 
 def number(value: Any) -> bool:

@@ -92,6 +92,9 @@ def assess(scores: dict[str, float], rules: DetectorConfig | None = None) -> tup
         if smeared > 0:
             text = f"{smeared:.0f} covered modes are not well formed (samples smeared across them)"
             partial.append(Reason(LOW_QUALITY, text))
+    nonfinite = scores.get("nonfinite_share")
+    if nonfinite:  # outputs with NaN/Inf (a diverged generator): nothing else can be scored
+        collapsed.append(Reason(LOW_QUALITY, f"{100 * nonfinite:.0f}% of outputs are NaN or infinite"))
     recognizable = scores.get("recognizable_share")
     if recognizable is not None:
         if recognizable < rules.collapsed_recognizable_share:

@@ -127,9 +127,9 @@ def translation_evaluator(
     rgb_target = data.b.sample_shape[0] == 3
 
     @torch.no_grad()
-    def evaluate(g_ab: nn.Module, g_ba: nn.Module, epoch: int) -> dict[str, float]:
-        fake_b, fake_a = generate(g_ab, inputs_a, 250), generate(g_ba, inputs_b, 250)
-        cycled_a, cycled_b = generate(g_ba, fake_b, 250), generate(g_ab, fake_a, 250)
+    def evaluate(g_ab: nn.Module, g_ba: nn.Module | None, epoch: int) -> dict[str, float]:
+        """Scores of G_AB, and of G_BA and both cycles when G_BA is given."""
+        fake_b = generate(g_ab, inputs_a, 250)
         measured_b = translation.measure_digits(fake_b, data.b_layout)
         features_b = extract(classifier, measured_b.crops)
         record = translation.translation_scores(features_b, digits_a, real_b)
@@ -143,6 +143,15 @@ def translation_evaluator(
             record.update(translation.spatial_errors(measured_b, truth_b, tolerance, size_tolerance))
         if rgb_target:
             record.update(translation.colour_scores(fake_b, inputs_b))
+        record["classifier_sha256"] = classifier.sha256
+        record["class_counts"] = torch.bincount(features_b.predictions, minlength=10).tolist()
+        if predicted.shape[1] > 1:
+            for k in range(predicted.shape[1]):
+                record[f"class_counts_slot{k}"] = torch.bincount(predicted[:, k], minlength=10).tolist()
+        if g_ba is None:
+            return record
+        fake_a = generate(g_ba, inputs_b, 250)
+        cycled_a, cycled_b = generate(g_ba, fake_b, 250), generate(g_ab, fake_a, 250)
         measured_a = translation.measure_digits(fake_a, data.a_layout)
         back = translation.translation_scores(
             extract(classifier, measured_a.crops), data.b_digits[index_b], real_a
@@ -151,11 +160,6 @@ def translation_evaluator(
         record["modes_b_to_a"] = back["modes"]
         record["cycle_error_a"] = float((cycled_a - inputs_a.float()).abs().mean() / 2)
         record["cycle_error_b"] = float((cycled_b - inputs_b.float()).abs().mean() / 2)
-        record["classifier_sha256"] = classifier.sha256
-        record["class_counts"] = torch.bincount(features_b.predictions, minlength=10).tolist()
-        if predicted.shape[1] > 1:
-            for k in range(predicted.shape[1]):
-                record[f"class_counts_slot{k}"] = torch.bincount(predicted[:, k], minlength=10).tolist()
         return record
 
     return evaluate

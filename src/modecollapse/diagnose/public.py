@@ -1,0 +1,186 @@
+"""`from modecollapse import diagnose`: the verdict on a generator, samples or a file, as a `Report`.
+
+    report = diagnose(G, dataset="mnist", latent_dim=100)    # an nn.Module or callable: z -> images
+    report = diagnose(samples, dataset="mnist")               # a tensor or array of images or points
+    report = diagnose("runs/my-run")                          # anything the CLI takes
+    report.verdict, report.reasons, report.suggestions, report.to_json(), report.save("evidence")
+
+In a notebook the report shows itself (verdict, sample grid, class histogram). The CLI
+(`modecollapse diagnose`) is a thin layer over this function.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from modecollapse.config import DetectorConfig
+from modecollapse.data import spec
+from modecollapse.diagnose import verdict as verdicts
+from modecollapse.diagnose.evidence import format_report, write_evidence
+from modecollapse.diagnose.inputs import PROBE_SEED, Latent, Samples
+from modecollapse.diagnose.suggest import suggest
+from modecollapse.errors import ModeCollapseError
+from modecollapse.metrics.features import prepare_images
+from modecollapse.models import generate
+
+
+@dataclass
+class Report:
+    """A verdict with its evidence. `data` holds everything, as the CLI's --json prints it plus the
+    samples the evidence is drawn from (keys starting with '_')."""
+
+    data: dict[str, Any]
+
+    @property
+    def verdict(self) -> str:
+        return self.data["verdict"]
+
+    @property
+    def reasons(self) -> list[str]:
+        return self.data["reasons"]
+
+    @property
+    def kinds(self) -> list[str]:
+        return self.data.get("kinds", [])
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return self.data["scores"]
+
+    @property
+    def suggestions(self) -> list[str]:
+        return self.data.get("suggestions", [])
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def public(self) -> dict[str, Any]:
+        """Everything but the evidence's raw samples, with NaN and infinities as None (strict JSON)."""
+        return _strict({k: v for k, v in self.data.items() if not k.startswith("_")})
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.public(), indent=indent, allow_nan=False)
+
+    def save(self, out: str | Path) -> list[Path]:
+        """The evidence PNGs (samples, class histogram, samples by class) into `out`."""
+        return write_evidence(self.data, Path(out))
+
+    def __str__(self) -> str:
+        return format_report(self.data)
+
+    def _repr_html_(self) -> str:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            figures = "".join(
+                f'<img src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}" '
+                f'style="max-width:45%;margin:4px" alt="{html.escape(p.stem)}">'
+                for p in self.save(folder)[:2]
+            )
+        reasons = "".join(f"<li>{html.escape(r)}</li>" for r in self.reasons)
+        tips = "".join(f"<li>{html.escape(t)}</li>" for t in self.suggestions)
+        colours = {"healthy": "#2a7", "partial collapse": "#d80", "collapsed": "#c22"}
+        colour = colours.get(self.verdict, "#444")
+        return (
+            f'<div><h3 style="color:{colour}">{html.escape(self.verdict.upper())}</h3><ul>{reasons}</ul>'
+            f"{figures}" + (f"<p>try next:</p><ul>{tips}</ul>" if tips else "") + "</div>"
+        )
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    if isinstance(value, torch.Tensor | np.ndarray):
+        return _strict(np.asarray(value).tolist())
+    return value
+
+
+def diagnose(
+    source: str | Path | nn.Module | Callable[[torch.Tensor], torch.Tensor] | torch.Tensor | np.ndarray,
+    dataset: str | None = None,
+    latent_dim: int | None = None,
+    num_samples: int = 10_000,
+    latent_shape: tuple[int, ...] | None = None,
+    latent_dist: str = "normal",
+    latent_range: float = 1.0,
+    value_range: str = "auto",
+    rules: DetectorConfig | None = None,
+    data_dir: str | None = None,
+    **options: Any,
+) -> Report:
+    """Judge a generator (nn.Module or callable z -> samples; give the latent law), samples (a
+    tensor or array of images, or N x 2 points of a 2-D mixture) or a path (run folder, monitor
+    folder, TorchScript, .npy/.npz, grid image, PNG folder): healthy / partial collapse /
+    collapsed, with reasons, scores and measured fixes to try next."""
+    if isinstance(source, str | Path):
+        return Report(
+            verdicts.diagnose(
+                source, dataset, num_samples, latent_dim=latent_dim, latent_shape=latent_shape,
+                value_range=value_range, latent_dist=latent_dist, latent_range=latent_range, rules=rules,
+                data_dir=data_dir, **options,
+            )
+        )  # fmt: skip
+    if num_samples <= 0:
+        raise ModeCollapseError(f"num_samples must be a positive number, got {num_samples}")
+    points = dataset is not None and spec(dataset).kind == "points"
+    if isinstance(source, torch.Tensor | np.ndarray):
+        array = source.detach().cpu() if isinstance(source, torch.Tensor) else torch.as_tensor(source)
+        notes = [f"{len(array)} samples given in memory"]
+        generator = None
+    elif isinstance(source, nn.Module) or callable(source):
+        if latent_dim is None and latent_shape is None:
+            raise ModeCollapseError("a generator needs its latent law: latent_dim=... (or latent_shape=...)")
+        latent = Latent(tuple(latent_shape or (latent_dim,)), latent_dist, latent_range)
+        generator = source.eval() if isinstance(source, nn.Module) else source
+        count = min(num_samples, 2500) if points else num_samples
+        try:
+            array = generate(generator, latent.draw(count, PROBE_SEED).to(_device(source)))
+        except (RuntimeError, TypeError) as error:
+            raise ModeCollapseError(f"the generator failed on {latent.describe()}: {error}") from None
+        notes = [f"generator in memory, {latent.describe()}", f"{count} samples drawn with seed {PROBE_SEED}"]
+    else:
+        raise ModeCollapseError(
+            f"diagnose takes a generator (nn.Module or callable), samples (tensor or array) or a path, "
+            f"not {type(source).__name__}"
+        )
+    if points:
+        if array.dim() != 2 or array.shape[1] != 2:
+            shape = tuple(array.shape)
+            raise ModeCollapseError(f"{dataset} is 2-D points: expected N x 2 samples, got {shape}")
+        report = verdicts.diagnose_points((array.float(), notes), dataset, rules=rules)
+    else:
+        images, more = prepare_images(array, value_range)
+        samples = Samples(images, [*notes, *more], generator if isinstance(generator, nn.Module) else None)
+        if samples.generator is not None:
+            samples.latent = latent
+        report = verdicts._diagnose_images(samples, "samples in memory", dataset, None, rules, data_dir)
+    report["suggestions"] = suggest(report, report["dataset"])
+    return Report(report)
+
+
+def _device(source: Any) -> torch.device:
+    if isinstance(source, nn.Module):
+        for tensor in (*source.parameters(), *source.buffers()):
+            return tensor.device
+    return torch.device("cpu")
+
+
+def report_json(report: Report, written: list[Path]) -> str:
+    """The CLI's --json: the public report and the evidence files, strict JSON."""
+    return json.dumps({**report.public(), "evidence": [str(p) for p in written]}, indent=2, allow_nan=False)
+

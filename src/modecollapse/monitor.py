@@ -1,0 +1,395 @@
+"""A live collapse alarm for any training loop: `Monitor.update(step, G)` in the user's own loop.
+
+    monitor = Monitor(dataset="mnist", every=500, latent_dim=100, out="runs/my-gan")
+    for step in range(steps):
+        ...                                   # the user's own D and G updates
+        status = monitor.update(step, G, d_loss=d_loss.item(), g_loss=g_loss.item())
+        if status.collapsed:
+            G.load_state_dict(monitor.last_healthy_state)
+            break
+
+Every `every` steps it samples G from one fixed latent batch and scores the samples with the
+metrics and collapse detector `modecollapse train` uses (metrics/, metrics/detector.py);
+between evaluations it only adds up the keyword signals. It evaluates in eval mode, without
+autocast, and restores G's mode and the global RNG states, so the loop trains exactly as it
+would without it. Under `out` it writes what a run folder holds for reports (metrics.jsonl,
+summary.json), the last healthy weights (last-healthy.safetensors), the last evaluation's
+samples (samples.npy, samples.png) and TensorBoard scalars.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import save
+from torch import nn
+
+from modecollapse.config import DataConfig, DetectorConfig
+from modecollapse.data import load_dataset, spec
+from modecollapse.errors import ModeCollapseError
+from modecollapse.files import atomic_write_bytes, atomic_write_json
+from modecollapse.metrics.detector import CollapseTracker
+from modecollapse.metrics.evaluators import EVAL_SEED, translation_evaluator
+from modecollapse.metrics.features import classifier_for, prepare_images
+from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
+from modecollapse.metrics.scores import extract, score
+from modecollapse.models.classifier import load_classifier
+from modecollapse.speed import machine
+from modecollapse.training.logging import read_records
+
+DEFAULT_SAMPLES = 2000
+"""Samples per evaluation: at `every` = one MNIST epoch (938 steps) of the PyTorch-example DCGAN
+loop the monitor costs under 5 % of the wall time (benchmarks/RESULTS.md, "The own-loop
+monitor"), and a uniform 10-class generator is 100 % sure to show every class with >= 10 %
+of its share; KL's sampling floor is (K - 1) / 2N = 0.002."""
+
+
+@dataclass
+class Status:
+    """What the monitor knows after `update(step, ...)`."""
+
+    step: int
+    evaluated: bool = False
+    """Whether this step was scored (else the numbers are from the last evaluation)."""
+    verdict: str | None = None
+    """healthy, partial collapse or collapsed, at the last evaluation (None before the first)."""
+    collapsed: bool = False
+    """A collapse has been confirmed (2 non-healthy evaluations in a row after a healthy one)."""
+    onset_step: int | None = None
+    """The evaluation the confirmed collapse began at."""
+    relative_onset_step: int | None = None
+    """A sustained fall from the run's own best (also for runs never healthy)."""
+    last_healthy_step: int | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+
+
+class Monitor:
+    """See the module docstring. `dataset`: what G imitates (its registry name); the latent law:
+    `latent_dim` or `latent_shape`, `latent_dist` ("normal" or "uniform"), `latent_range`; or
+    `sample(G, count, generator) -> samples` for generators whose input is not a plain z (for a
+    translator dataset the monitor feeds G held-out inputs itself)."""
+
+    def __init__(
+        self,
+        dataset: str,
+        every: int = 500,
+        latent_dim: int | None = None,
+        latent_shape: tuple[int, ...] | None = None,
+        latent_dist: str = "normal",
+        latent_range: float = 1.0,
+        sample: Callable[[Any, int, torch.Generator], torch.Tensor] | None = None,
+        num_samples: int = DEFAULT_SAMPLES,
+        out: str | Path | None = None,
+        rules: DetectorConfig | None = None,
+        data_dir: str | None = None,
+        resume: bool = False,
+        verbose: bool = True,
+    ) -> None:
+        self.spec = spec(dataset)
+        self.kind = self.spec.kind
+        if every < 1 or num_samples < 1:
+            raise ModeCollapseError(f"every and num_samples must be positive, got {every} and {num_samples}")
+        if self.kind != "translation" and sample is None and latent_dim is None and latent_shape is None:
+            raise ModeCollapseError(
+                "Monitor needs the latent law G takes: latent_dim=... (or latent_shape=...), "
+                "or sample=callable(G, count, generator) for a generator whose input is not a plain z"
+            )
+        if latent_dist not in ("normal", "uniform"):
+            raise ModeCollapseError(f"latent_dist must be 'normal' or 'uniform', got {latent_dist!r}")
+        self.dataset, self.every, self.num_samples = dataset, every, num_samples
+        self.latent_shape = tuple(latent_shape or (latent_dim,)) if (latent_dim or latent_shape) else None
+        self.latent_dist, self.latent_range, self.sample_fn = latent_dist, latent_range, sample
+        self.rules, self.data_dir, self.verbose = rules or DetectorConfig(), data_dir, verbose
+        self.tracker = CollapseTracker(self.rules)
+        self.status = Status(step=-1)
+        self.last_healthy_state: dict[str, torch.Tensor] | None = None
+        self.signals: dict[str, float] = {}
+        self.signal_steps = 0
+        self.alarmed = False
+        self._scorer: Callable[[Any], dict[str, Any]] | None = None
+        self.out = Path(out) if out is not None else None
+        self.writer = None
+        if self.out is not None:
+            self._open(resume)
+
+    # --- the loop's side --------------------------------------------------------------
+
+    def update(self, step: int, generator: Any = None, **signals: float) -> Status:
+        """Add this step's signals; every `every` steps (step % every == 0) score G and judge."""
+        for key, value in signals.items():
+            value = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
+            self.signals[key] = self.signals.get(key, 0.0) + value
+        self.signal_steps += 1
+        if step % self.every:
+            self.status.step, self.status.evaluated = step, False
+            return self.status
+        return self.evaluate(step, generator)
+
+    def evaluate(self, step: int, generator: Any) -> Status:
+        """Score `generator` now (update does this every `every` steps)."""
+        if generator is None or not (isinstance(generator, nn.Module) or callable(generator)):
+            raise ModeCollapseError(
+                "update(step, G) needs the generator (an nn.Module or a callable), "
+                f"got {type(generator).__name__}"
+            )
+        with _untouched(generator):
+            record, samples = self._score(generator)
+        record.update({f"train_{k}": v / self.signal_steps for k, v in self.signals.items()})
+        record["train_steps"] = self.signal_steps
+        self.signals, self.signal_steps = {}, 0
+        record = {"type": "eval", "step": step, "epoch": step, **record}
+        onset = self.tracker.observe(step, record)
+        summary = self.tracker.summary()
+        healthy = summary["verdict"] == "healthy"
+        if healthy and isinstance(generator, nn.Module):
+            self.last_healthy_state = {
+                k: v.detach().to("cpu", copy=True) for k, v in generator.state_dict().items()
+            }
+        last_healthy = step if healthy else self.status.last_healthy_step
+        self.status = Status(
+            step=step,
+            evaluated=True,
+            verdict=summary["verdict"],
+            collapsed=self.tracker.onset is not None,
+            onset_step=(self.tracker.onset or {}).get("onset_step"),
+            relative_onset_step=summary["relative_onset_step"],
+            last_healthy_step=last_healthy,
+            scores={
+                k: v for k, v in record.items() if isinstance(v, (int, float)) and k not in ("step", "epoch")
+            },
+            reasons=summary["reasons"],
+            kinds=summary["reason_kinds"],
+        )
+        if onset and not self.alarmed:
+            self.alarmed = True
+            if self.verbose:
+                kept = (
+                    f"; last healthy: step {last_healthy} (monitor.last_healthy_state)"
+                    if last_healthy is not None
+                    else ""
+                )
+                print(
+                    f"modecollapse: collapse detected at step {step}: {onset['verdict']} since step "
+                    f"{onset.get('onset_step')} ({'; '.join(onset['reasons'])}){kept}",
+                    flush=True,
+                )
+        if self.out is not None:
+            self._write(record, samples, generator if healthy else None)
+        return self.status
+
+    def close(self) -> None:
+        """Mark the records finished (reports take only finished runs) and close TensorBoard."""
+        if self.out is not None:
+            self._summary("completed")
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- scoring ------------------------------------------------------------------------
+
+    def _score(self, generator: Any) -> tuple[dict[str, Any], np.ndarray | None]:
+        if self._scorer is None:
+            self._scorer = self._build_scorer(generator)
+        return self._scorer(generator)
+
+    def _device(self, generator: Any) -> torch.device:
+        if isinstance(generator, nn.Module):
+            for tensor in (*generator.parameters(), *generator.buffers()):
+                return tensor.device
+        return torch.device("cpu")
+
+    def _draw(self, generator: Any) -> torch.Tensor:
+        """G's outputs on the fixed latent batch (or the user's sampler), fp32, on the CPU."""
+        draw = torch.Generator().manual_seed(EVAL_SEED)
+        if self.sample_fn is not None:
+            return _as_tensor(self.sample_fn(generator, self.num_samples, draw))
+        if self.latent_dist == "uniform":
+            z = (torch.rand(self.num_samples, *self.latent_shape, generator=draw) * 2 - 1) * self.latent_range
+        else:
+            z = torch.randn(self.num_samples, *self.latent_shape, generator=draw)
+        device = self._device(generator)
+        parts = []
+        try:
+            for chunk in z.split(500):
+                parts.append(_as_tensor(generator(chunk.to(device))).float().cpu())
+        except (RuntimeError, TypeError) as error:
+            raise ModeCollapseError(
+                f"G failed on z of shape {tuple(chunk.shape)} (latent_dim/latent_shape {self.latent_shape}); "
+                f"does it match G's input? ({str(error).splitlines()[0]})"
+            ) from None
+        return torch.cat(parts)
+
+    def _build_scorer(self, generator: Any) -> Callable[[Any], tuple[dict[str, Any], np.ndarray | None]]:
+        if self.kind == "translation":
+            data = load_dataset(DataConfig(name=self.dataset, data_dir=self.data_dir))
+            count = min(self.num_samples, len(data.held_out.a), len(data.b))
+            evaluate = translation_evaluator(data, count)
+            return lambda g: (evaluate(g, None, 0), None)
+        if self.kind == "points":
+            mixture = load_dataset(DataConfig(name=self.dataset, num_samples=1))
+
+            def points(g: Any) -> tuple[dict[str, Any], np.ndarray | None]:
+                out = self._draw(g)
+                if out.dim() != 2 or out.shape[1] != 2:
+                    raise ModeCollapseError(
+                        f"{self.dataset} is 2-D points: G should give N x 2, it gave {tuple(out.shape)}"
+                    )
+                finite = torch.isfinite(out).all(1)
+                if not finite.all():
+                    return _nonfinite(finite, len(mixture.mode_means)), None
+                scores = mixture_scores(out[:PROTOCOL_SAMPLES], mixture.mode_means, mixture.mode_std)
+                return scores, out.numpy()
+
+            return points
+        from modecollapse.diagnose.verdict import real_reference
+
+        name = self.spec.reference or self.dataset
+        classifier = load_classifier(classifier_for(name))
+        real, _ = real_reference(name, self.data_dir)
+        channels = 3 if real.num_classes == 1000 else 1
+
+        def images(g: Any) -> tuple[dict[str, Any], np.ndarray | None]:
+            out = self._draw(g)
+            finite = torch.isfinite(out.flatten(1)).all(1) if out.dim() > 1 else torch.isfinite(out)
+            if not finite.all():
+                return _nonfinite(finite, real.num_classes), None
+            try:
+                prepared = prepare_images(out, "-1-1")[0]
+            except ModeCollapseError as error:
+                raise ModeCollapseError(f"G's output does not fit {self.dataset}: {error}") from None
+            if prepared.shape[1] != channels:
+                raise ModeCollapseError(
+                    f"G's output does not fit {self.dataset}: {prepared.shape[1]} channel(s), "
+                    f"{self.dataset} has {channels}"
+                )
+            fake = extract(classifier, prepared)
+            scores = {**score(fake, real), "classifier_sha256": classifier.sha256}
+            if fake.num_classes <= 25:
+                scores["class_counts"] = torch.bincount(fake.predictions, minlength=fake.num_classes).tolist()
+            return scores, prepared.half().numpy()
+
+        return images
+
+    # --- files ----------------------------------------------------------------------------
+
+    def _open(self, resume: bool) -> None:
+        assert self.out is not None
+        metrics = self.out / "metrics.jsonl"
+        if metrics.is_file() and metrics.stat().st_size and not resume:
+            raise ModeCollapseError(
+                f"{self.out} already holds a monitor's records; pass resume=True to continue them, "
+                "or pick another out"
+            )
+        self.out.mkdir(parents=True, exist_ok=True)
+        for record in read_records(metrics, "eval") if resume else []:
+            self.tracker.observe(record["step"], record)
+            if self.tracker.history[-1]["verdict"] == "healthy":
+                self.status.last_healthy_step = record["step"]
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.out / "tensorboard"))
+        except ImportError:  # tensorboard is optional for the monitor
+            self.writer = None
+        self._summary("running")
+
+    def _summary(self, status: str) -> None:
+        assert self.out is not None
+        kept = self.status.last_healthy_step
+        atomic_write_json(
+            self.out / "summary.json",
+            {
+                "monitor": True,
+                "status": status,
+                "dataset": {"name": self.dataset},
+                "every": self.every,
+                "num_samples": self.num_samples,
+                "step": max(self.status.step, 0),
+                "detector": self.tracker.summary(),
+                "last_healthy": {"step": kept, "checkpoint": "last-healthy.safetensors"}
+                if kept is not None
+                else None,
+                "machine": machine(),
+            },
+        )
+
+    def _write(self, record: dict[str, Any], samples: np.ndarray | None, healthy: Any) -> None:
+        assert self.out is not None
+        with (self.out / "metrics.jsonl").open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if isinstance(healthy, nn.Module) and self.last_healthy_state is not None:
+            tensors = {k: v.contiguous() for k, v in self.last_healthy_state.items()}
+            atomic_write_bytes(
+                self.out / "last-healthy.safetensors", save(tensors, {"step": str(record["step"])})
+            )
+        if samples is not None:
+            from modecollapse.images import save_grid
+
+            np.save(self.out / "samples.npy", samples)
+            if samples.ndim == 4:
+                save_grid(torch.from_numpy(samples[:64]).float(), self.out / "samples.png")
+        if self.writer is not None:
+            for key, value in record.items():
+                if isinstance(value, (int, float)) and key not in ("step", "epoch") and math.isfinite(value):
+                    self.writer.add_scalar(f"monitor/{key}", value, record["step"])
+            self.writer.flush()
+        self._summary("running")
+
+
+def _as_tensor(output: Any) -> torch.Tensor:
+    if isinstance(output, (tuple, list)):
+        output = output[0]
+    if not isinstance(output, torch.Tensor):
+        output = torch.as_tensor(np.asarray(output))
+    return output.detach()
+
+
+def _nonfinite(finite: torch.Tensor, classes: int) -> dict[str, Any]:
+    """The record of an evaluation whose outputs hold NaN/Inf: judged collapsed, not a crash."""
+    return {"nonfinite_share": float((~finite).float().mean()), "num_samples": float(len(finite)),
+            "num_classes": float(classes)}  # fmt: skip
+
+
+class _untouched:
+    """Evaluate G in eval mode without autocast; restore its mode and the global RNG states."""
+
+    def __init__(self, generator: Any) -> None:
+        self.generator = generator if isinstance(generator, nn.Module) else None
+
+    def __enter__(self) -> None:
+        self.cpu_rng = torch.get_rng_state()
+        self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+        self.training = self.generator.training if self.generator is not None else None
+        if self.generator is not None:
+            self.generator.eval()
+        self.grad = torch.is_grad_enabled()
+        torch.set_grad_enabled(False)
+        kinds = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+        self.autocast = [torch.autocast(kind, enabled=False) for kind in kinds]
+        for context in self.autocast:
+            context.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        for context in reversed(self.autocast):
+            context.__exit__(None, None, None)
+        torch.set_grad_enabled(self.grad)
+        if self.generator is not None:
+            self.generator.train(self.training)
+        torch.set_rng_state(self.cpu_rng)
+        if self.cuda_rng is not None:
+            torch.cuda.set_rng_state_all(self.cuda_rng)

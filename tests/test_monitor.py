@@ -1,0 +1,162 @@
+"""The own-loop Monitor: a live alarm at the right step, rollback weights, files, and a loop that
+trains bit-identically with and without it."""
+
+import json
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from modecollapse import Monitor
+from modecollapse.data.mixtures import ring_means
+from modecollapse.errors import ModeCollapseError
+from modecollapse.experiments.report import build_report
+
+
+class ScriptedRing(nn.Module):
+    """Draws the 8-Gaussian ring from z (healthy) until `collapse_at`, then one mode only."""
+
+    def __init__(self, collapse_at: int):
+        super().__init__()
+        self.collapse_at = collapse_at
+        self.step = nn.Parameter(torch.zeros(()), requires_grad=False)  # tells the weights apart
+        self.register_buffer("means", ring_means(8, 2.0))
+
+    def forward(self, z):
+        modes = (torch.special.ndtr(z[:, 0]) * 8).long().clamp(0, 7)
+        if self.step >= self.collapse_at:
+            modes = torch.zeros_like(modes)
+        return self.means[modes] + 0.02 * z[:, 1:3]
+
+
+def test_a_collapse_is_flagged_at_the_first_evaluation_after_it_and_never_before(tmp_path, capsys):
+    generator = ScriptedRing(collapse_at=45)
+    monitor = Monitor(dataset="ring8", every=10, latent_dim=3, out=tmp_path / "mon")
+    seen = []
+    for step in range(100):
+        generator.step.fill_(step)
+        status = monitor.update(step, generator, g_loss=float(step))
+        if status.evaluated:
+            seen.append((step, status.verdict, status.collapsed))
+    before = [verdict for step, verdict, _ in seen if step < 45]
+    assert before == ["healthy"] * 5
+    assert seen[5] == (50, "collapsed", False)  # judged at the first evaluation after the collapse
+    assert seen[6] == (60, "collapsed", True)  # confirmed by the second, as train.on_collapse does
+    assert status.onset_step == 50 and status.last_healthy_step == 40
+    assert status.kinds == ["dropped modes"] and any("modes covered" in r for r in status.reasons)
+    assert monitor.last_healthy_state["step"].item() == 40.0  # the weights of the last healthy step
+    alarm = capsys.readouterr().out
+    assert (
+        alarm.count("collapse detected") == 1
+        and "since step 50" in alarm
+        and "last healthy: step 40" in alarm
+    )
+    saved = load_file(str(tmp_path / "mon" / "last-healthy.safetensors"))
+    assert saved["step"].item() == 40.0
+    records = [json.loads(line) for line in (tmp_path / "mon" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == list(range(0, 100, 10))
+    # the signals between evaluations are averaged into the next record
+    assert (
+        records[1]["train_g_loss"] == pytest.approx(sum(range(1, 11)) / 10)
+        and records[1]["train_steps"] == 10
+    )
+    monitor.close()
+    summary = json.loads((tmp_path / "mon" / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["detector"]["collapse_onset_step"] == 50
+    build_report(tmp_path / "mon")  # modecollapse report reads a monitor's folder
+    assert "modes" in (tmp_path / "mon" / "report" / "table.md").read_text()
+
+
+def tiny_gan():
+    torch.manual_seed(0)
+    generator = nn.Sequential(
+        nn.Linear(4, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 2)
+    )
+    discriminator = nn.Sequential(nn.Linear(2, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1))
+    return generator, discriminator
+
+
+def train_loop(monitor=None, steps=40):
+    generator, discriminator = tiny_gan()
+    g_opt = torch.optim.Adam(generator.parameters(), 1e-3)
+    d_opt = torch.optim.Adam(discriminator.parameters(), 1e-3)
+    means = ring_means(8, 2.0)
+    bce = nn.functional.binary_cross_entropy_with_logits
+    for step in range(steps):
+        real = means[torch.randint(8, (64,))] + 0.02 * torch.randn(64, 2)
+        fake = generator(torch.randn(64, 4))
+        d_loss = bce(discriminator(real), torch.ones(64, 1)) + bce(
+            discriminator(fake.detach()), torch.zeros(64, 1)
+        )
+        d_opt.zero_grad()
+        d_loss.backward()
+        d_opt.step()
+        g_loss = bce(discriminator(fake), torch.ones(64, 1))
+        g_opt.zero_grad()
+        g_loss.backward()
+        g_opt.step()
+        if monitor is not None:
+            monitor.update(step, generator, d_loss=d_loss.item(), g_loss=g_loss.item())
+    return generator.state_dict(), discriminator.state_dict(), generator.training
+
+
+def test_a_loop_trains_bit_identical_weights_with_and_without_the_monitor():
+    plain_g, plain_d, _ = train_loop()
+    monitored_g, monitored_d, training = train_loop(
+        Monitor(dataset="ring8", every=7, latent_dim=4, verbose=False)
+    )
+    assert training  # G is back in train mode
+    for plain, monitored in ((plain_g, monitored_g), (plain_d, monitored_d)):
+        for key in plain:
+            torch.testing.assert_close(monitored[key], plain[key], rtol=0, atol=0, msg=key)
+
+
+def test_nan_outputs_are_a_collapse_not_a_crash():
+    class Broken(nn.Module):
+        def forward(self, z):
+            return torch.full((len(z), 2), math.nan)
+
+    monitor = Monitor(dataset="ring8", every=1, latent_dim=2, verbose=False)
+    status = monitor.update(0, Broken())
+    assert status.verdict == "collapsed" and status.reasons == ["100% of outputs are NaN or infinite"]
+
+
+@pytest.mark.parametrize(
+    "make, kwargs, message",
+    [
+        (lambda: nn.Linear(4, 3), {"latent_dim": 4}, r"2-D points: G should give N x 2, it gave \(2000, 3\)"),
+        (
+            lambda: nn.Linear(4, 2),
+            {"latent_dim": 5},
+            r"G failed on z of shape \(500, 5\).*does it match G's input",
+        ),
+        (
+            lambda: "not a network",
+            {"latent_dim": 4},
+            r"needs the generator \(an nn.Module or a callable\), got str",
+        ),
+    ],
+)
+def test_bad_input_is_named(make, kwargs, message):
+    monitor = Monitor(dataset="ring8", every=1, verbose=False, **kwargs)
+    with pytest.raises(ModeCollapseError, match=message):
+        monitor.update(0, make())
+
+
+def test_the_latent_law_is_required_and_a_used_folder_is_not_overwritten(tmp_path):
+    with pytest.raises(ModeCollapseError, match="needs the latent law"):
+        Monitor(dataset="ring8")
+    first = Monitor(dataset="ring8", every=1, latent_dim=3, out=tmp_path / "m", verbose=False)
+    first.update(0, ScriptedRing(10))
+    with pytest.raises(ModeCollapseError, match="already holds a monitor's records; pass resume=True"):
+        Monitor(dataset="ring8", every=1, latent_dim=3, out=tmp_path / "m")
+    again = Monitor(dataset="ring8", every=1, latent_dim=3, out=tmp_path / "m", resume=True, verbose=False)
+    assert again.status.last_healthy_step == 0 and len(again.tracker.history) == 1
+
+
+def test_an_image_generator_out_of_shape_is_named():
+    monitor = Monitor(dataset="mnist-5k", every=1, latent_dim=8, num_samples=64, verbose=False)
+    with pytest.raises(ModeCollapseError, match="G's output does not fit mnist-5k"):
+        monitor.update(0, lambda z: torch.zeros(len(z), 1, 20, 20))

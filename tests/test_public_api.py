@@ -1,0 +1,56 @@
+"""The public API: `from modecollapse import diagnose, Monitor, Report` on objects in memory."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import modecollapse.diagnose.grid  # noqa: F401  (a submodule imported later must not shadow the function)
+from modecollapse import Monitor, Report, diagnose
+from modecollapse.data.mixtures import ring_means
+from modecollapse.errors import ModeCollapseError
+
+
+def test_diagnose_is_the_function_even_beside_its_subpackage():
+    assert callable(diagnose) and diagnose.__module__ == "modecollapse.diagnose.public"
+    assert Monitor.__module__ == "modecollapse.monitor"
+
+
+def test_a_constant_image_generator_is_collapsed_and_the_report_is_strict_json(tmp_path):
+    generator = nn.Sequential(nn.Linear(8, 784), nn.Tanh(), nn.Unflatten(1, (1, 28, 28)))
+    with torch.no_grad():
+        generator[0].weight.zero_()  # ignores z: one image for every z
+    report = diagnose(generator, dataset="mnist", latent_dim=8, num_samples=300)
+    assert isinstance(report, Report) and report.verdict == "collapsed"
+    assert "one output for every z" in report.kinds and report["latent"]["ignores_latent"]
+    parsed = json.loads(report.to_json())  # strict: NaN became null
+    assert parsed["verdict"] == "collapsed" and parsed["scores"]["kl_uniform_recognizable"] is None
+    with pytest.raises(ValueError):
+        json.dumps({"x": float("nan")}, allow_nan=False)  # what to_json guards against
+    written = report.save(tmp_path / "evidence")
+    assert [p.name for p in written][:2] == ["samples.png", "class_histogram.png"]
+    page = report._repr_html_()
+    assert "COLLAPSED" in page and page.count("data:image/png;base64") == 2
+    assert str(report).startswith("verdict: COLLAPSED")
+
+
+def test_points_in_memory_and_a_point_generator_are_judged_against_their_mixture():
+    means = ring_means(8, 2.0)
+    healthy = means[torch.arange(2500) % 8] + 0.02 * torch.randn(
+        2500, 2, generator=torch.Generator().manual_seed(0)
+    )
+    assert diagnose(healthy, dataset="ring8").verdict == "healthy"
+    assert diagnose(healthy.numpy(), dataset="ring8").verdict == "healthy"
+    one_mode = diagnose(lambda z: means[0] + 0.02 * z[:, :2], dataset="ring8", latent_dim=2)
+    assert one_mode.verdict == "collapsed" and "dropped modes" in one_mode.kinds
+
+
+def test_what_diagnose_cannot_take_is_named():
+    with pytest.raises(ModeCollapseError, match="needs its latent law"):
+        diagnose(nn.Linear(2, 2), dataset="ring8")
+    with pytest.raises(ModeCollapseError, match="expected N x 2 samples, got \\(10, 3\\)"):
+        diagnose(np.zeros((10, 3)), dataset="ring8")
+    with pytest.raises(ModeCollapseError, match="not int"):
+        diagnose(3, dataset="mnist")
