@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/modecollapse demo
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks results
+	$(VENV)/bin/ruff check src tests benchmarks results examples
 
 test: lint
 	$(PY) -m pytest -q
