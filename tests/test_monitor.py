@@ -160,3 +160,25 @@ def test_an_image_generator_out_of_shape_is_named():
     monitor = Monitor(dataset="mnist-5k", every=1, latent_dim=8, num_samples=64, verbose=False)
     with pytest.raises(ModeCollapseError, match="G's output does not fit mnist-5k"):
         monitor.update(0, lambda z: torch.zeros(len(z), 1, 20, 20))
+
+
+def test_diagnose_reads_a_monitors_folder(tmp_path):
+    from modecollapse import diagnose
+
+    generator = ScriptedRing(collapse_at=25)
+    monitor = Monitor(dataset="ring8", every=10, latent_dim=3, out=tmp_path / "mon", verbose=False)
+    for step in range(41):
+        generator.step.fill_(step)
+        monitor.update(step, generator)
+    report = diagnose(tmp_path / "mon")
+    assert report.verdict == "collapsed" and report["dataset"] == "ring8"
+    notes = " ".join(report["input_notes"])
+    assert "last evaluation (step 40)" in notes and "collapse confirmed since step 30" in notes
+    assert "last healthy: step 20" in notes
+
+
+def test_a_translator_is_monitored_on_held_out_inputs():
+    monitor = Monitor(dataset="spatial-one", every=1, num_samples=200, verbose=False)
+    status = monitor.update(0, nn.Identity())  # copies A: the wrong place and size for B
+    assert status.verdict != "healthy" and status.scores["translation_score"] == pytest.approx(0.0, abs=0.05)
+    assert "lost identity" in status.kinds

@@ -4,9 +4,11 @@ CycleGAN runs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -26,7 +28,7 @@ from modecollapse.errors import DatasetUnavailable, ModeCollapseError
 from modecollapse.metrics.conditional import conditional_scores, grader_scores, load_grader
 from modecollapse.metrics.detector import assess, reason_kinds
 from modecollapse.metrics.evaluators import reference_features, translation_evaluator
-from modecollapse.metrics.features import classifier_for
+from modecollapse.metrics.features import classifier_for, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
 from modecollapse.metrics.scores import FeatureSet, extract, score
 from modecollapse.models import generate
@@ -60,7 +62,16 @@ def diagnose(
         raise ModeCollapseError(f"--num-samples must be a positive number, got {num_samples}")
     if padding is not None and not 0 <= padding <= 64:
         raise ModeCollapseError(f"--padding must be 0-64 pixels, got {padding}")
-    if is_translator(Path(source)):
+    monitor = monitor_samples(Path(source))
+    if monitor is not None:
+        array, notes, dataset = monitor[0], monitor[1], dataset or monitor[2]
+        if spec(dataset).kind == "points":
+            report = diagnose_points((torch.as_tensor(array).float(), notes), dataset, rules=rules)
+        else:
+            images, more = prepare_images(array, "-1-1")
+            samples = Samples(images, [*notes, *more])
+            report = _diagnose_images(samples, str(source), dataset, reference, rules, data_dir)
+    elif is_translator(Path(source)):
         report = diagnose_translator(Path(source), num_samples=min(num_samples, 2000), rules=rules)
     elif _judges_points(Path(source), dataset):
         count = min(num_samples, PROTOCOL_SAMPLES)
@@ -134,6 +145,30 @@ def _diagnose_images(
     report["_images"] = samples.images
     report["_predictions"] = samples.intended if samples.intended is not None else fake.predictions
     return report
+
+
+def monitor_samples(path: Path) -> tuple[np.ndarray, list[str], str] | None:
+    """A Monitor's folder (modecollapse.monitor): its last evaluation's samples, notes on its
+    onset and last healthy step, and its dataset; None for anything else."""
+    summary_path = path / "summary.json"
+    if not path.is_dir() or not summary_path.is_file():
+        return None
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not summary.get("monitor"):
+        return None
+    if not (path / "samples.npy").is_file():
+        raise ModeCollapseError(f"{path}: this Monitor's folder has no samples.npy (no evaluation ran yet)")
+    detector = summary.get("detector") or {}
+    notes = [f"the Monitor's last evaluation (step {summary.get('step')}) in {path}"]
+    if detector.get("collapse_onset_step") is not None:
+        notes.append(f"collapse confirmed since step {detector['collapse_onset_step']}")
+    if summary.get("last_healthy"):
+        weights = path / "last-healthy.safetensors"
+        notes.append(f"last healthy: step {summary['last_healthy']['step']} ({weights})")
+    return read_array(path / "samples.npy"), notes, summary["dataset"]["name"]
 
 
 def _judges_points(path: Path, dataset: str | None) -> bool:
