@@ -82,10 +82,19 @@ def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tup
             "runs_completed": len(completed),
             "runs": len(results),
             "cpu_hours": round(sum(r.status.get("wall_time_s", 0.0) for r in completed) / 3600, 2),
+            "evaluation_share": _evaluation_share(completed),
             "grids": grids,
         },
     )
     return name, result
+
+
+def _evaluation_share(runs: list[Any]) -> dict[str, float] | None:
+    """The share of each run's wall time spent evaluating: median and largest over the runs."""
+    shares = sorted(r.status["time_shares"]["evaluation"] for r in runs if "time_shares" in r.status)
+    if not shares:
+        return None
+    return {"median": shares[len(shares) // 2], "max": shares[-1]}
 
 
 def _source(sweep_dir: Path) -> dict[str, Any]:
