@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from modecollapse.config import DataConfig, DetectorConfig
-from modecollapse.data import load_dataset, spec
+from modecollapse.data import load_dataset, sample_shape, spec
 from modecollapse.diagnose.inputs import (
     PROBE_SEED,
     Latent,
@@ -96,6 +96,7 @@ def _diagnose_images(
 ) -> dict[str, Any]:
     dataset = dataset or samples.dataset or "mnist"
     dataset = spec(dataset).reference or dataset  # e.g. mnist-5k is judged against MNIST's test set
+    samples.images = match_channels(samples.images, dataset, samples.notes)
     classifier = load_classifier(classifier_for(dataset))
     if reference is None:
         reference, reference_name = real_reference(dataset, data_dir)
@@ -169,6 +170,27 @@ def monitor_samples(path: Path) -> tuple[np.ndarray, list[str], str] | None:
         weights = path / "last-healthy.safetensors"
         notes.append(f"last healthy: step {summary['last_healthy']['step']} ({weights})")
     return read_array(path / "samples.npy"), notes, summary["dataset"]["name"]
+
+
+GREY_TOLERANCE = 2 / 127.5
+"""Channels that differ by no more than 1 grey level of 0..255 (JPEG and resizing aside) are equal."""
+
+
+def match_channels(images: torch.Tensor, dataset: str, notes: list[str]) -> torch.Tensor:
+    """`images` with the channel count of `dataset`: grey digits saved as RGB (R = G = B, as PIL
+    writes them) are read as grey and said so; any other mismatch is a sentence."""
+    want, have = sample_shape(DataConfig(name=dataset))[0], images.shape[1]
+    if have == want:
+        return images
+    if have == 3 and want == 1:
+        if float((images - images[:, :1]).abs().max()) <= GREY_TOLERANCE:
+            notes.append("3 equal colour channels (grey saved as RGB) read as grey")
+            return images[:, :1]
+        raise ModeCollapseError(
+            f"the images have 3 different colour channels, but {dataset} is greyscale; "
+            "for Stacked MNIST stacks pass --dataset stacked-mnist"
+        )
+    raise ModeCollapseError(f"the images have {have} channel(s), but {dataset} has {want}")
 
 
 def _judges_points(path: Path, dataset: str | None) -> bool:

@@ -80,13 +80,3 @@ def manifold_pass(
         "coverage": float((nearest_fake < real_dc).float().mean()),
     }
     return scores, nearest_real
-
-
-def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
-    scores = manifold_metrics(real, fake, k_pr=k)
-    return scores["precision"], scores["recall"]
-
-
-def density_coverage(real: torch.Tensor, fake: torch.Tensor, k: int = 5) -> tuple[float, float]:
-    scores = manifold_metrics(real, fake, k_dc=k)
-    return scores["density"], scores["coverage"]

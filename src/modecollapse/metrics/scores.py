@@ -19,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from modecollapse.data.sources import cache_root
+from modecollapse.errors import ModeCollapseError
 from modecollapse.files import atomic_write_bytes
 from modecollapse.metrics import classes, diversity, frechet, neighbors, recognizable
 from modecollapse.metrics.features import classify, grading_compute
@@ -220,5 +221,7 @@ def score(fake: FeatureSet, real: FeatureSet, names: Iterable[str] | None = None
     """The registered image metrics (all, or `names`) of `fake` against the reference `real`."""
     scores: dict[str, float] = {}
     for name in names or METRICS:
+        if name not in METRICS:
+            raise ModeCollapseError(f"unknown metric '{name}'; the metrics are: {', '.join(METRICS)}")
         scores.update(METRICS[name](fake, real))
     return scores

@@ -1,0 +1,112 @@
+"""What a newcomer hands diagnose: grey digits saved as RGB, a closed pipe, an --out that cannot
+be made, strict JSON, an unknown metric. Each gets an answer or a sentence, never a traceback."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from modecollapse import diagnose
+from modecollapse.config import DataConfig
+from modecollapse.data import load_dataset
+from modecollapse.errors import ModeCollapseError
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_dataset(DataConfig(name="mnist-5k"))
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:600]  # the file is sorted
+    return data.data[order].numpy().reshape(600, 28, 28)  # uint8 real digits of every class
+
+
+def test_grey_digits_saved_as_rgb_pngs_are_read_as_grey(tmp_path, digits):
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for i, digit in enumerate(digits[:300]):
+        Image.fromarray(digit).convert("RGB").save(folder / f"{i:04d}.png")
+    report = diagnose(folder, dataset="mnist")
+    assert "3 equal colour channels (grey saved as RGB) read as grey" in report["input_notes"]
+    assert report.scores["modes"] >= 9 and len(report["class_counts"]) == 10
+
+
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
+def test_grey_digits_as_an_rgb_array_are_read_as_grey(digits, layout):
+    rgb = np.repeat(digits[:300, :, :, None], 3, axis=3)
+    array = rgb if layout == "NHWC" else rgb.transpose(0, 3, 1, 2)
+    report = diagnose(array, dataset="mnist")
+    assert "3 equal colour channels (grey saved as RGB) read as grey" in report["input_notes"]
+    assert report.scores["modes"] >= 9
+
+
+def test_three_different_channels_for_a_grey_dataset_are_a_sentence(digits):
+    stacks = np.stack([digits[:300], digits[300:600], digits[:300][::-1]], axis=1)
+    with pytest.raises(ModeCollapseError, match="3 different colour channels, but mnist is greyscale"):
+        diagnose(stacks, dataset="mnist")
+    assert diagnose(stacks, dataset="stacked-mnist").scores["num_classes"] == 1000
+
+
+def cli(*args, **kwargs):
+    return subprocess.run(
+        [sys.executable, "-m", "modecollapse", *args], capture_output=True, text=True, **kwargs
+    )
+
+
+@pytest.fixture
+def samples_file(tmp_path, digits):
+    path = tmp_path / "samples.npy"
+    np.save(path, digits[:200])
+    return path
+
+
+def test_a_closed_pipe_ends_quietly(samples_file):
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "modecollapse", "diagnose", str(samples_file), "--dataset", "mnist"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    first = reader.stdout.readline()
+    reader.stdout.close()  # as `| head -1` does
+    reader.wait(timeout=300)
+    assert first.startswith(b"verdict:")
+    assert b"Traceback" not in reader.stderr.read()
+
+
+@pytest.mark.parametrize("where", ["file-in-the-way", "proc"])
+def test_an_out_folder_that_cannot_be_made_is_a_sentence(tmp_path, samples_file, where):
+    if where == "proc":
+        out = "/proc/modecollapse-evidence"
+    else:
+        (tmp_path / "blocker").write_text("")
+        out = str(tmp_path / "blocker" / "evidence")
+    result = cli("diagnose", str(samples_file), "--dataset", "mnist", "--out", out, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.startswith("error: cannot use")
+        and "modecollapse-evidence" in result.stderr
+        or "blocker" in result.stderr
+    )
+
+
+def test_json_is_strict(samples_file):
+    result = cli("diagnose", str(samples_file), "--dataset", "mnist", "--json", timeout=300)
+
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+
+    parsed = json.loads(result.stdout, parse_constant=refuse)
+    assert parsed["verdict"] in ("healthy", "partial collapse", "collapsed")
+
+
+def test_an_unknown_metric_lists_the_known_ones():
+    import torch
+
+    from modecollapse.metrics.scores import FeatureSet, score
+
+    features = FeatureSet(torch.full((4, 10), 0.1), torch.zeros(4, 128), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(
+        ModeCollapseError, match="unknown metric 'fid'; the metrics are: class_histogram_10pct"
+    ):
+        score(features, features, ["fid"])
