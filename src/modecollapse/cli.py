@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     from modecollapse.data import DATASETS
+    from modecollapse.models.classifier import shipped_classifiers
 
     parser = argparse.ArgumentParser(
         prog="modecollapse",
@@ -132,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     classifier_train.add_argument(
         "--dataset",
         required=True,
-        choices=["mnist", "fashion-mnist", "guide-mnist", "grader-mnist"],
+        choices=shipped_classifiers(),
         help="guide-mnist: the guided-latent GAN's guide (not an evaluation classifier); "
         "grader-mnist: the independent grader of conditional runs (needs MNIST's 60k training split)",
     )

@@ -24,7 +24,7 @@ from modecollapse.config.sections import (
     TrainConfig,
     _Section,
 )
-from modecollapse.data import DATASETS, dataset_kind, spec
+from modecollapse.data import DATASETS, dataset_kind, names_of, spec
 from modecollapse.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -54,13 +54,13 @@ class Config(_Section):
         kind = dataset_kind(self.data.name)
         if self.model.family == "mlp" and kind != "points":
             raise ValueError(
-                f"model.family = 'mlp' needs a 2-D point dataset (ring8, grid25), "
+                f"model.family = 'mlp' needs a 2-D point dataset ({', '.join(names_of('points'))}), "
                 f"not '{self.data.name}'; use model.family = 'dcgan' for images"
             )
         if (self.model.family == "cyclegan") != (kind == "translation"):
             raise ValueError(
                 f"model.family = '{self.model.family}' does not fit dataset '{self.data.name}': "
-                "translation pairs (spatial-one, spatial-two, mnist-rgb, mnist-svhn) need "
+                f"translation pairs ({', '.join(names_of('translation'))}) need "
                 "model.family = 'cyclegan', and cyclegan needs one of them"
             )
         if self.model.family == "cyclegan":

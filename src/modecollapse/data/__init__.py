@@ -5,12 +5,17 @@ the translation pairs' layouts)."""
 from modecollapse.data import digits, mixtures, translation  # noqa: F401  (each registers its datasets)
 from modecollapse.data.registry import (
     DATASETS,
+    DEFAULT_IMAGES,
     Dataset,
     DatasetSpec,
     dataset_kind,
     load_dataset,
+    names_of,
     sample_shape,
     spec,
 )
 
-__all__ = ["DATASETS", "Dataset", "DatasetSpec", "dataset_kind", "load_dataset", "sample_shape", "spec"]
+__all__ = [
+    "DATASETS", "DEFAULT_IMAGES", "Dataset", "DatasetSpec", "dataset_kind", "load_dataset", "names_of",
+    "sample_shape", "spec",
+]  # fmt: skip

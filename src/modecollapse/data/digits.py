@@ -214,6 +214,8 @@ register(
         grader="grader-mnist",
         files=MNIST_FILES,
         conditional=True,
+        test_split=True,
+        fallback_reference="mnist-5k",
     )
 )
 register(
@@ -243,6 +245,7 @@ register(
         classifier="fashion-mnist",
         files=FASHION_FILES,
         conditional=True,
+        test_split=True,
     )
 )
 register(
@@ -255,5 +258,6 @@ register(
         image_shape(3),
         num_classes=1000,
         classifier="mnist",
+        mode_share=0.0,
     )
 )

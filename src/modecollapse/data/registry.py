@@ -92,6 +92,13 @@ class DatasetSpec:
     """Files `modecollapse data fetch NAME` downloads."""
     conditional: bool = False
     """A class-conditional generator can train on it (single images of `num_classes` classes)."""
+    mode_share: float = 0.1
+    """A class counts as a covered mode with at least this share of a uniform class's samples
+    (Stacked MNIST: 0, any sample, PacGAN's count of its 1,000 modes)."""
+    test_split: bool = False
+    """It has an official test split, which diagnose compares samples with."""
+    fallback_reference: str | None = None
+    """What diagnose compares with when this dataset's files are not on disk."""
 
 
 DATASETS: dict[str, DatasetSpec] = {}
@@ -109,6 +116,15 @@ def spec(name: str) -> DatasetSpec:
     if name not in DATASETS:
         raise DatasetUnavailable(f"unknown dataset '{name}'; choose one of {', '.join(DATASETS)}")
     return DATASETS[name]
+
+
+DEFAULT_IMAGES = "mnist"
+"""The dataset images are judged as when nothing names one."""
+
+
+def names_of(kind: Kind) -> list[str]:
+    """The registered datasets of one kind, for messages and choices."""
+    return [name for name, s in DATASETS.items() if s.kind == kind]
 
 
 def dataset_kind(name: str) -> Kind:

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from modecollapse.config import DataConfig, DetectorConfig
-from modecollapse.data import load_dataset, sample_shape, spec
+from modecollapse.data import DEFAULT_IMAGES, load_dataset, sample_shape, spec
 from modecollapse.diagnose.inputs import (
     PROBE_SEED,
     Latent,
@@ -94,7 +94,7 @@ def _diagnose_images(
     rules: DetectorConfig | None,
     data_dir: str | None,
 ) -> dict[str, Any]:
-    dataset = dataset or samples.dataset or "mnist"
+    dataset = dataset or samples.dataset or DEFAULT_IMAGES
     dataset = spec(dataset).reference or dataset  # e.g. mnist-5k is judged against MNIST's test set
     samples.images = match_channels(samples.images, dataset, samples.notes)
     classifier = load_classifier(classifier_for(dataset))
@@ -252,16 +252,17 @@ def diagnose_points(
 
 
 def real_reference(dataset: str, data_dir: str | None = None, size: int = 10_000) -> tuple[FeatureSet, str]:
-    """Features of real images (the test split; mnist-5k when MNIST is not on disk) and a label."""
-
+    """Features of real images (the test split where the dataset has one; its spec's fallback
+    reference, e.g. mnist-5k for MNIST, when the files are not on disk) and a label."""
     try:
         data = load_dataset(DataConfig(name=dataset, split="test", data_dir=data_dir, download=False))
     except DatasetUnavailable:
-        if dataset != "mnist":
+        fallback = spec(dataset).fallback_reference
+        if fallback is None:
             raise
-        data = load_dataset(DataConfig(name="mnist-5k"))
+        data = load_dataset(DataConfig(name=fallback))
     reference = reference_features(data, classifier_for(dataset), size)
-    split = " test split" if data.name in ("mnist", "fashion-mnist") else ""
+    split = " test split" if spec(data.name).test_split else ""
     return reference, f"{data.name}{split}, {min(size, len(data))} real images"
 
 
@@ -297,7 +298,10 @@ def diagnose_translator(
         "reasons": reasons,
         "kinds": kinds,
         "scores": scores,
-        "classifier": {"dataset": "mnist", "sha256": record["classifier_sha256"]},
+        "classifier": {
+            "dataset": classifier_for(translator.config.data.name),
+            "sha256": record["classifier_sha256"],
+        },
         "reference": f"{count} real {data.b.name} digits, cropped and normalised like the translations",
         "input_notes": [
             f"CycleGAN G_AB from {folder}, {count} held-out inputs of {data.a.name} "

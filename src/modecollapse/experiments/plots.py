@@ -119,7 +119,7 @@ def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | No
         return None
     config = load_config(run.folder / "config.toml")
     data_spec = spec(config.data.name)
-    if config.model.family != "dcgan" or data_spec.classifier is None or data_spec.num_classes != 10:
+    if config.model.family != "dcgan" or data_spec.classifier is None or data_spec.num_classes > 10:
         return None
     trained = load_run(run.folder)
     images, intended = trained.sample(count, 11)
@@ -136,9 +136,10 @@ def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | No
         (axes[0], real_xy, real_labels, "real, by class"),
         (axes[1], fake_xy, colours, generated),
     ):
-        points = ax.scatter(xy[:, 0], xy[:, 1], c=labels.cpu(), cmap="tab10", vmin=-0.5, vmax=9.5, s=4)
+        top = data_spec.num_classes - 0.5
+        points = ax.scatter(xy[:, 0], xy[:, 1], c=labels.cpu(), cmap="tab10", vmin=-0.5, vmax=top, s=4)
         ax.set_title(title, fontsize=10)
-    fig.colorbar(points, ax=axes, ticks=range(10), label="class")
+    fig.colorbar(points, ax=axes, ticks=range(data_spec.num_classes), label="class")
     fig.suptitle(f"{run.setting_id}: classifier features, PCA of the real data", fontsize=10)
     fig.savefig(path)
     plt.close(fig)

@@ -54,7 +54,9 @@ def reference_features(dataset: Dataset, classifier_name: str, size: int = 10_00
     classifier = load_classifier(classifier_name)
     index = seeded_subset(torch.arange(len(dataset)), size).to(dataset.data.device)
     images = torch.cat([dataset.batch(chunk).cpu() for chunk in index.split(1000)])
-    return extract_cached(classifier, prepare_images(images, "-1-1")[0])
+    reference = extract_cached(classifier, prepare_images(images, "-1-1")[0])
+    reference.mode_share = spec(dataset.name).mode_share
+    return reference
 
 
 def image_evaluator(
@@ -110,7 +112,8 @@ def translation_evaluator(
     """
     if data.held_out is None:
         raise ValueError(f"{data.name} has no held-out A split to evaluate translations on")
-    classifier = load_classifier("mnist")
+    classifier = load_classifier(classifier_for(data.name))
+    classes = spec(data.name).num_classes
     size = data.sample_shape[-1]
     tolerance = position_tolerance if position_tolerance is not None else 0.05 * size
     held = data.held_out
@@ -144,10 +147,10 @@ def translation_evaluator(
         if rgb_target:
             record.update(translation.colour_scores(fake_b, inputs_b))
         record["classifier_sha256"] = classifier.sha256
-        record["class_counts"] = torch.bincount(features_b.predictions, minlength=10).tolist()
+        record["class_counts"] = torch.bincount(features_b.predictions, minlength=classes).tolist()
         if predicted.shape[1] > 1:
             for k in range(predicted.shape[1]):
-                record[f"class_counts_slot{k}"] = torch.bincount(predicted[:, k], minlength=10).tolist()
+                record[f"class_counts_slot{k}"] = torch.bincount(predicted[:, k], minlength=classes).tolist()
         if g_ba is None:
             return record
         fake_a = generate(g_ba, inputs_b, 250)

@@ -35,6 +35,10 @@ class FeatureSet:
     predictions: torch.Tensor  # (N,) class, 0..9 or 0..999 for stacks
     confidence: float | None = None
     """The classifier's held-out calibrated confidence for recognizable samples (its card)."""
+    mode_share: float | None = None
+    """As a reference: a class is a covered mode with this share of a uniform class's samples (its
+    dataset spec's, set by metrics/evaluators.reference_features); without one, any sample of a
+    stack's class, else 10 %."""
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """Statistics derived from these features, computed once: a run's reference is graded
     against at every evaluation, and several metrics share one nearest-neighbour pass."""
@@ -54,7 +58,13 @@ class FeatureSet:
 
     @property
     def num_classes(self) -> int:
-        return 1000 if self.probabilities.dim() == 3 else self.probabilities.shape[1]
+        classes = self.probabilities.shape[-1]
+        return classes ** self.probabilities.shape[1] if self.stacked else classes
+
+    @property
+    def stacked(self) -> bool:
+        """Channels classified one by one (Stacked MNIST): probabilities (N, C, K)."""
+        return self.probabilities.dim() == 3
 
     def __len__(self) -> int:
         return len(self.predictions)
@@ -101,6 +111,12 @@ def extract_cached(classifier: EvalClassifier, images: torch.Tensor) -> FeatureS
     return result
 
 
+def _mode_share(real: FeatureSet) -> float:
+    if real.mode_share is not None:
+        return real.mode_share
+    return 0.0 if real.stacked else 0.1
+
+
 NEAREST_K = 5
 """Nearest neighbours kept per sample: the largest k of any metric (density/coverage)."""
 K_PR, K_DC = 3, 5
@@ -143,7 +159,7 @@ def _class_histogram(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
     real_counts = classes.class_counts(real.predictions, num_classes)
     return {
         "num_samples": float(len(fake)),
-        "modes": float(classes.modes_covered(counts, 0.0 if num_classes == 1000 else 0.1)),
+        "modes": float(classes.modes_covered(counts, _mode_share(real))),
         "num_classes": float(num_classes),
         "kl_uniform": classes.kl_to_reference(counts),
         "kl_prior": classes.kl_to_reference(counts, real_counts.clamp_min(0.5)),
@@ -166,14 +182,14 @@ def _recognizable(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
         return {"recognizable_share": 0.0, "modes_recognizable": 0.0, "kl_uniform_recognizable": math.nan}
     return {
         "recognizable_share": float(mask.float().mean()),
-        "modes_recognizable": float(classes.modes_covered(counts, 0.0 if real.num_classes == 1000 else 0.1)),
+        "modes_recognizable": float(classes.modes_covered(counts, _mode_share(real))),
         "kl_uniform_recognizable": classes.kl_to_reference(counts),
     }
 
 
 @metric("classifier_score_10splits")
 def _classifier_score(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
-    if real.num_classes == 1000:  # a score over 1,000 stacked classes is not defined
+    if real.stacked:  # a score over the stacked classes is not defined
         return {}
     mean, std = classes.classifier_score(fake.probabilities)
     return {"classifier_score": mean, "classifier_score_std": std}

@@ -86,6 +86,11 @@ class EvalClassifier:
         return self.card["sha256"]
 
 
+def shipped_classifiers(assets: Path = ASSETS) -> list[str]:
+    """The names of the classifiers the package ships (assets/classifier-NAME.json)."""
+    return sorted(p.stem.removeprefix("classifier-") for p in assets.glob("classifier-*.json"))
+
+
 def load_classifier(dataset: str, assets: Path = ASSETS) -> EvalClassifier:
     """The pinned classifier for `dataset`; its weights must match the SHA-256 on its card."""
     card_path, weights_path = (
@@ -93,7 +98,7 @@ def load_classifier(dataset: str, assets: Path = ASSETS) -> EvalClassifier:
         assets / f"classifier-{dataset}.safetensors",
     )
     if not card_path.is_file() or not weights_path.is_file():
-        shipped = sorted(p.stem.removeprefix("classifier-") for p in assets.glob("classifier-*.json"))
+        shipped = shipped_classifiers(assets)
         raise ModeCollapseError(
             f"no evaluation classifier for '{dataset}'; shipped: {', '.join(shipped) or 'none'}"
         )
