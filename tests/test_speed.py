@@ -12,7 +12,7 @@ from modecollapse.metrics.evaluators import image_evaluator
 from modecollapse.metrics.scores import extract
 from modecollapse.models import build_models
 from modecollapse.models.classifier import load_classifier
-from modecollapse.models.guided import LatentSampler
+from modecollapse.models.latent import LatentSampler
 from modecollapse.training.loop import train
 from tests.conftest import tiny_cyclegan, tiny_image_config, tiny_ring_config
 from tests.training.test_loop import assert_resume_is_exact

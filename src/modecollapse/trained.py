@@ -20,7 +20,7 @@ from modecollapse.config import Config, config_from_dict
 from modecollapse.data import sample_shape, spec
 from modecollapse.errors import ModeCollapseError
 from modecollapse.models import build_cyclegan, build_models, generate
-from modecollapse.models.guided import LatentSampler
+from modecollapse.models.latent import LatentSampler
 from modecollapse.training import checkpoint as ckpt
 
 

@@ -3,7 +3,7 @@ import torch
 
 from modecollapse.config import ModelConfig
 from modecollapse.models.classifier import load_classifier
-from modecollapse.models.guided import LatentSampler
+from modecollapse.models.latent import LatentSampler
 from modecollapse.objectives.guided import GuideTerm, class_statistics, statistics_distance
 
 

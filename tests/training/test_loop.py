@@ -274,7 +274,7 @@ def test_g_steps_update_the_generator_that_many_times_per_step(tmp_path):
 
 
 def test_uniform_latents_reach_training_and_evaluation(tmp_path):
-    from modecollapse.models.guided import LatentSampler
+    from modecollapse.models.latent import LatentSampler
 
     config = tiny_ring_config(model={"latent_distribution": "uniform"})
     sampler = LatentSampler(config.model, 8)

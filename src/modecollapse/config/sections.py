@@ -81,7 +81,7 @@ class ModelConfig(_Section):
     minibatch_discrimination_kernel_dim: int = Field(default=5, ge=1)
     conditioning: Literal["none", "guided", "embedding", "acgan"] = "none"
     """DCGAN class conditioning: none; guided (class-partitioned latent + guide classifier, see
-    models/guided.py); embedding (conditional GAN); acgan (auxiliary-classifier GAN)."""
+    models/latent.py, models/guided.py); embedding (conditional GAN); acgan (auxiliary-classifier GAN)."""
     guided_subspace_dim: int = Field(default=10, ge=1)
     """guided: dims of each class's latent block (z has num_classes x this many dims)."""
     guided_other_blocks: Literal["zero", "noise"] = "zero"

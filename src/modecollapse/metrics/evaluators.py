@@ -21,7 +21,7 @@ from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
 from modecollapse.metrics.scores import FeatureSet, extract, extract_cached, score
 from modecollapse.models import generate
 from modecollapse.models.classifier import load_classifier
-from modecollapse.models.guided import LatentSampler
+from modecollapse.models.latent import LatentSampler
 
 Evaluator = Callable[[nn.Module, int], dict[str, float]]
 EVAL_SEED = 20_170_101  # evaluation draws from its own generator, never the training RNG

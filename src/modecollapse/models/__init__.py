@@ -10,11 +10,8 @@ from torch import nn
 
 from modecollapse.models.cyclegan import init_normal, patch_discriminator, resnet_generator
 from modecollapse.models.dcgan import DCGANGenerator, dcgan_features
-from modecollapse.models.guided import (
-    AuxiliaryClassifierDiscriminator,
-    ConditionalDiscriminator,
-    LatentSampler,
-)
+from modecollapse.models.guided import AuxiliaryClassifierDiscriminator, ConditionalDiscriminator
+from modecollapse.models.latent import LatentSampler
 from modecollapse.models.layers import (
     Discriminator,
     apply_spectral_norm,

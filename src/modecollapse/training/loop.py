@@ -24,7 +24,7 @@ from modecollapse.metrics.evaluators import Evaluator, default_evaluator
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.models import build_models
 from modecollapse.models.average import GeneratorAverage
-from modecollapse.models.guided import LatentSampler
+from modecollapse.models.latent import LatentSampler
 from modecollapse.objectives import build_objective
 from modecollapse.training.batches import RealBatches
 from modecollapse.training.logging import RunFolder
