@@ -26,7 +26,7 @@ from modecollapse.data.sources import FileSet, RemoteFile, fetch, file_in, find_
 from modecollapse.errors import DataFileError, DatasetUnavailable
 
 if TYPE_CHECKING:
-    from modecollapse.config import DataConfig
+    from modecollapse.data.settings import DataConfig
 
 
 # --- MNIST and Fashion-MNIST (IDX files) -------------------------------------------------

@@ -17,7 +17,7 @@ import torch
 from modecollapse.data.registry import Dataset, DatasetSpec, always, register
 
 if TYPE_CHECKING:
-    from modecollapse.config import DataConfig
+    from modecollapse.data.settings import DataConfig
 
 RING8_STD = 0.02
 GRID25_STD = 0.05

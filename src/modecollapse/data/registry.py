@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from modecollapse.errors import DataFileError, DatasetUnavailable
 
 if TYPE_CHECKING:
-    from modecollapse.config import DataConfig
+    from modecollapse.data.settings import DataConfig
     from modecollapse.data.sources import FileSet
 
 Kind = Literal["image", "points", "translation"]

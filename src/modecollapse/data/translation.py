@@ -21,7 +21,7 @@ from modecollapse.data.sources import FileSet, RemoteFile, fetch, file_in, find_
 from modecollapse.errors import DataFileError
 
 if TYPE_CHECKING:
-    from modecollapse.config import DataConfig
+    from modecollapse.data.settings import DataConfig
 
 Truth = Callable[[torch.Tensor], torch.Tensor]
 """Indices of domain-X images -> uint8 images of their perfect translation into the other domain."""
