@@ -23,6 +23,9 @@ from modecollapse.models import build_cyclegan, build_models, generate
 from modecollapse.models.latent import LatentSampler
 from modecollapse.training import checkpoint as ckpt
 
+Read = tuple[Path, Config, dict[str, torch.Tensor], int]
+"""What read_run returns: (checkpoint folder, config, tensors, step)."""
+
 
 @dataclass
 class TrainedRun:
@@ -70,17 +73,18 @@ def checkpoint_of(path: Path) -> Path:
     return folder
 
 
-def read_run(path: Path) -> tuple[Path, Config, dict[str, torch.Tensor], int]:
+def read_run(path: Path) -> Read:
     """(checkpoint folder, config, tensors, step) of a run or checkpoint folder."""
     folder = checkpoint_of(path)
     tensors, state = ckpt.load_checkpoint(folder)
     return folder, config_from_dict(state["config"], source=str(folder)), tensors, state["step"]
 
 
-def load_run(path: str | Path) -> TrainedRun:
+def load_run(path: str | Path, read: Read | None = None) -> TrainedRun:
     """The generator of a GAN run (DCGAN or MLP) at its newest checkpoint: the moving average
-    of its weights when the run kept one (model.g_ema), as evaluation saw it."""
-    folder, config, tensors, step = read_run(Path(path))
+    of its weights when the run kept one (model.g_ema), as evaluation saw it. `read`: the
+    checkpoint already read (read_run), so it is not read again."""
+    folder, config, tensors, step = read or read_run(Path(path))
     if config.model.family == "cyclegan":
         raise ModeCollapseError(f"{path} is a CycleGAN run; load it with load_translator")
     num_classes = spec(config.data.name).num_classes
@@ -89,9 +93,9 @@ def load_run(path: str | Path) -> TrainedRun:
     return TrainedRun(folder, config, step, generator.eval(), LatentSampler(config.model, num_classes))
 
 
-def load_translator(path: str | Path) -> TrainedTranslator:
-    """G_AB and G_BA of a CycleGAN run at its newest checkpoint."""
-    folder, config, tensors, step = read_run(Path(path))
+def load_translator(path: str | Path, read: Read | None = None) -> TrainedTranslator:
+    """G_AB and G_BA of a CycleGAN run at its newest checkpoint (`read`: as for load_run)."""
+    folder, config, tensors, step = read or read_run(Path(path))
     if config.model.family != "cyclegan":
         raise ModeCollapseError(f"{path} is not a CycleGAN run (model.family = '{config.model.family}')")
     g_ab, g_ba, _, _ = build_cyclegan(config.model, sample_shape(config.data))

@@ -19,7 +19,7 @@ from modecollapse.diagnose.grid import GRID_SUFFIXES, split_grid
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.features import prepare_images
 from modecollapse.models import generate
-from modecollapse.trained import is_run, load_run
+from modecollapse.trained import Read, is_run, load_run, read_run
 
 if TYPE_CHECKING:
     from modecollapse.config import DataConfig
@@ -65,8 +65,37 @@ class Latent:
         return f"z ~ {law} of shape {self.shape}"
 
 
+@dataclass
+class Opened:
+    """A path diagnose was given, opened once: a run's checkpoint read (or why it could not
+    be), a .npy/.npz file's array; every later step reads from here, not from disk again."""
+
+    path: Path
+    run: Read | None = None
+    run_error: ModeCollapseError | None = None
+    array: np.ndarray | None = None
+
+    def checkpoint(self) -> Read:
+        if self.run is None:
+            raise self.run_error or ModeCollapseError(f"{self.path} is not a run folder")
+        return self.run
+
+
+def open_input(path: Path) -> Opened:
+    """Open `path` once (see Opened)."""
+    opened = Opened(Path(path))
+    if is_run(opened.path):
+        try:
+            opened.run = read_run(opened.path)
+        except ModeCollapseError as error:  # e.g. killed before its first checkpoint
+            opened.run_error = error
+    elif opened.path.suffix.lower() in (".npy", ".npz") and opened.path.is_file():
+        opened.array = read_array(opened.path)
+    return opened
+
+
 def load_samples(
-    path: Path,
+    path: Path | Opened,
     num_samples: int,
     latent: Latent | None = None,
     value_range: str = "auto",
@@ -75,10 +104,15 @@ def load_samples(
 ) -> Samples:
     if num_samples <= 0:
         raise ModeCollapseError(f"--num-samples must be a positive number, got {num_samples}")
+    opened = path if isinstance(path, Opened) else open_input(Path(path))
+    path = opened.path
     if not path.exists():
         raise ModeCollapseError(f"{path}: no such file or folder")
     if is_run(path):
-        return _from_run(path, num_samples)
+        return _from_run(path, num_samples, opened.checkpoint())
+    if opened.array is not None:
+        images, notes = prepare_images(opened.array, value_range)
+        return Samples(images, [f"{len(images)} samples from {path.name}", *notes])
     if path.is_dir():
         return _png_folder(path, value_range)
     suffix = path.suffix.lower()
@@ -124,17 +158,19 @@ def last_healthy_note(path: Path) -> list[str]:
     ]
 
 
-def load_points(path: Path, count: int) -> tuple[torch.Tensor, list[str], DataConfig | None]:
+def load_points(path: Path | Opened, count: int) -> tuple[torch.Tensor, list[str], DataConfig | None]:
     """(N x 2 points, notes, the run's data config or None) from a 2-D run folder or an array file."""
+    opened = path if isinstance(path, Opened) else open_input(Path(path))
+    path = opened.path
     if is_run(path):
-        run = load_run(path)
+        run = load_run(path, opened.checkpoint())
         points, _ = run.sample(count, PROBE_SEED)
         notes = [f"generator from {path} (step {run.step})", f"{count} points drawn with seed {PROBE_SEED}"]
         notes += last_healthy_note(path)
         return points, notes, run.config.data
     if path.suffix.lower() not in (".npy", ".npz"):
         raise ModeCollapseError(f"{path}: 2-D samples must be a .npy/.npz array of shape (N, 2)")
-    array = read_array(path)
+    array = opened.array if opened.array is not None else read_array(path)
     if array.ndim != 2 or array.shape[1] != 2 or len(array) == 0:
         raise ModeCollapseError(f"{path}: 2-D samples must have shape (N, 2), got {array.shape}")
     points = torch.as_tensor(np.asarray(array, dtype=np.float32))
@@ -213,9 +249,9 @@ def _looks_pickled(path: Path) -> bool:
     return head[:1] == b"\x80" or zipfile.is_zipfile(path)
 
 
-def _from_run(path: Path, count: int) -> Samples:
+def _from_run(path: Path, count: int, read: Read | None = None) -> Samples:
     """Samples of a run's generator at its newest checkpoint (class-balanced when conditional)."""
-    run = load_run(path)
+    run = load_run(path, read)
     if dataset_kind(run.config.data.name) != "image":
         raise ModeCollapseError(
             f"{path} trained on 2-D points ({run.config.data.name}); diagnose judges images. "

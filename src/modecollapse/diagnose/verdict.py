@@ -17,10 +17,12 @@ from modecollapse.data import DEFAULT_IMAGES, load_dataset, sample_shape, spec
 from modecollapse.diagnose.inputs import (
     PROBE_SEED,
     Latent,
+    Opened,
     Samples,
     last_healthy_note,
     load_points,
     load_samples,
+    open_input,
     read_array,
 )
 from modecollapse.diagnose.suggest import suggest
@@ -32,8 +34,8 @@ from modecollapse.metrics.features import classifier_for, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
 from modecollapse.metrics.scores import FeatureSet, extract, score
 from modecollapse.models import generate
-from modecollapse.models.classifier import load_classifier
-from modecollapse.trained import is_run, load_translator, read_run
+from modecollapse.models.classifier import EvalClassifier, load_classifier
+from modecollapse.trained import load_translator
 
 EXIT_CODES = {"healthy": 0, "partial collapse": 4, "collapsed": 5}
 
@@ -71,16 +73,16 @@ def diagnose(
             images, more = prepare_images(array, "-1-1")
             samples = Samples(images, [*notes, *more])
             report = _diagnose_images(samples, str(source), dataset, reference, rules, data_dir)
-    elif is_translator(Path(source)):
-        report = diagnose_translator(Path(source), num_samples=min(num_samples, 2000), rules=rules)
-    elif _judges_points(Path(source), dataset):
+    elif (opened := open_input(Path(source))).run is not None and opened.run[1].model.family == "cyclegan":
+        report = diagnose_translator(opened, num_samples=min(num_samples, 2000), rules=rules)
+    elif _judges_points(opened, dataset):
         count = min(num_samples, PROTOCOL_SAMPLES)
-        report = diagnose_points(Path(source), dataset, count, rules, mixture_scale)
+        report = diagnose_points(opened, dataset, count, rules, mixture_scale)
     else:
         latent = None
         if latent_dim is not None or latent_shape is not None:
             latent = Latent(latent_shape or (latent_dim,), latent_dist, latent_range)
-        samples = load_samples(Path(source), num_samples, latent, value_range, tile_size, padding)
+        samples = load_samples(opened, num_samples, latent, value_range, tile_size, padding)
         report = _diagnose_images(samples, str(Path(source)), dataset, reference, rules, data_dir)
     report["suggestions"] = suggest(report, report["dataset"])
     return report
@@ -99,7 +101,7 @@ def _diagnose_images(
     samples.images = match_channels(samples.images, dataset, samples.notes)
     classifier = load_classifier(classifier_for(dataset))
     if reference is None:
-        reference, reference_name = real_reference(dataset, data_dir)
+        reference, reference_name = real_reference(dataset, data_dir, classifier=classifier)
     else:
         reference_name = "given reference features"
     real = reference
@@ -193,20 +195,19 @@ def match_channels(images: torch.Tensor, dataset: str, notes: list[str]) -> torc
     raise ModeCollapseError(f"the images have {have} channel(s), but {dataset} has {want}")
 
 
-def _judges_points(path: Path, dataset: str | None) -> bool:
+def _judges_points(opened: Opened, dataset: str | None) -> bool:
     """A 2-D mixture's samples: so named, a 2-D run, or an array of shape (N, 2)."""
     if dataset is not None:
         return spec(dataset).kind == "points"
-    if is_run(path):
-        return spec(read_run(path)[1].data.name).kind == "points"
-    if path.suffix.lower() in (".npy", ".npz") and path.is_file():
-        shape = read_array(path).shape
-        return len(shape) == 2 and shape[1] == 2
+    if opened.run is not None:
+        return spec(opened.run[1].data.name).kind == "points"
+    if opened.array is not None:
+        return opened.array.ndim == 2 and opened.array.shape[1] == 2
     return False
 
 
 def diagnose_points(
-    path: Path | tuple[torch.Tensor, list[str]],
+    path: Path | Opened | tuple[torch.Tensor, list[str]],
     dataset: str | None,
     num_samples: int = PROTOCOL_SAMPLES,
     rules: DetectorConfig | None = None,
@@ -222,6 +223,7 @@ def diagnose_points(
         (points, notes), trained_on, path = path, None, Path("samples in memory")
     else:
         points, notes, trained_on = load_points(path, num_samples)
+        path = path.path if isinstance(path, Opened) else path
     if trained_on is not None and dataset in (None, trained_on.name):
         data = trained_on.model_copy(update={"num_samples": 1})
     elif dataset is not None:
@@ -251,7 +253,9 @@ def diagnose_points(
     }
 
 
-def real_reference(dataset: str, data_dir: str | None = None, size: int = 10_000) -> tuple[FeatureSet, str]:
+def real_reference(
+    dataset: str, data_dir: str | None = None, size: int = 10_000, classifier: EvalClassifier | None = None
+) -> tuple[FeatureSet, str]:
     """Features of real images (the test split where the dataset has one; its spec's fallback
     reference, e.g. mnist-5k for MNIST, when the files are not on disk) and a label."""
     try:
@@ -261,27 +265,25 @@ def real_reference(dataset: str, data_dir: str | None = None, size: int = 10_000
         if fallback is None:
             raise
         data = load_dataset(DataConfig(name=fallback))
-    reference = reference_features(data, classifier_for(dataset), size)
+    reference = reference_features(data, classifier or classifier_for(dataset), size)
     split = " test split" if spec(data.name).test_split else ""
     return reference, f"{data.name}{split}, {min(size, len(data))} real images"
 
 
 def is_translator(path: Path) -> bool:
     """Whether `path` is a CycleGAN run or checkpoint folder with a checkpoint."""
-    if not is_run(path):
-        return False
-    try:
-        return read_run(path)[1].model.family == "cyclegan"
-    except ModeCollapseError:
-        return False
+    run = open_input(path).run
+    return run is not None and run[1].model.family == "cyclegan"
 
 
 @torch.no_grad()
 def diagnose_translator(
-    path: Path, num_samples: int = 2000, rules: DetectorConfig | None = None
+    path: Path | Opened, num_samples: int = 2000, rules: DetectorConfig | None = None
 ) -> dict[str, Any]:
     """Translate held inputs A -> B and judge identity, spatial rule, coverage and diversity."""
-    translator = load_translator(path)
+    opened = path if isinstance(path, Opened) else open_input(Path(path))
+    path = opened.path
+    translator = load_translator(path, opened.checkpoint())
     g_ab, g_ba, folder = translator.g_ab, translator.g_ba, translator.checkpoint
     data = load_dataset(translator.config.data)
     count = min(num_samples, len(data.held_out.a), len(data.b))

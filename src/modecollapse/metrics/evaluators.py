@@ -20,7 +20,7 @@ from modecollapse.metrics.features import classifier_for, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
 from modecollapse.metrics.scores import FeatureSet, extract, extract_cached, score
 from modecollapse.models import generate
-from modecollapse.models.classifier import load_classifier
+from modecollapse.models.classifier import EvalClassifier, load_classifier
 from modecollapse.models.latent import LatentSampler
 
 Evaluator = Callable[[nn.Module, int], dict[str, float]]
@@ -49,9 +49,12 @@ def _mixture_evaluator(dataset: Dataset, sampler: LatentSampler, device: torch.d
     return evaluate
 
 
-def reference_features(dataset: Dataset, classifier_name: str, size: int = 10_000) -> FeatureSet:
-    """Classifier features of a seeded subset of `dataset`'s real images (cached on disk)."""
-    classifier = load_classifier(classifier_name)
+def reference_features(
+    dataset: Dataset, classifier: str | EvalClassifier, size: int = 10_000
+) -> FeatureSet:
+    """Classifier features of a seeded subset of `dataset`'s real images (cached on disk);
+    `classifier`: its name, or the classifier already loaded."""
+    classifier = load_classifier(classifier) if isinstance(classifier, str) else classifier
     index = seeded_subset(torch.arange(len(dataset)), size).to(dataset.data.device)
     images = torch.cat([dataset.batch(chunk).cpu() for chunk in index.split(1000)])
     reference = extract_cached(classifier, prepare_images(images, "-1-1")[0])
