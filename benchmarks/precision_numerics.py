@@ -28,6 +28,8 @@ from modecollapse.experiments.executors import execute
 from modecollapse.experiments.sweep import load_sweep
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+SETTING_COLUMNS = ("study", "train_precision", "seed")
+"""runs.csv's first columns: what a run was; the metrics follow (one of them is `precision`)."""
 STUDIES = {
     "ring8-vanilla": ("ring8_vanilla.toml", {}, ("modes", "high_quality", "reverse_kl")),
     "ring8-pacgan4": ("ring8_vanilla.toml", {"model.pack": 4}, ("modes", "high_quality", "reverse_kl")),
@@ -109,7 +111,9 @@ def main() -> None:
             ] == "completed":
                 precision = run.config.train.precision
                 by_precision[precision][run.seed] = final_eval(run_dir)
-                rows.append({"study": name, "precision": precision, "seed": run.seed, **{
+                # The setting is `train_precision`: the DCGAN's metrics include `precision`
+                # (k-NN precision), which a column named "precision" would overwrite.
+                rows.append({"study": name, "train_precision": precision, "seed": run.seed, **{
                     k: by_precision[precision][run.seed].get(k) for k in (*metrics, "wall_time_s", "ips")
                 }})  # fmt: skip
         seeds = sorted(set(by_precision["fp32"]) & set(by_precision["bf16"]))
@@ -128,9 +132,7 @@ def main() -> None:
     print(table)
     (args.out_dir / "table.md").write_text(table + "\n")
     with (args.out_dir / "runs.csv").open("w", newline="") as handle:
-        fields = sorted(
-            {key for row in rows for key in row}, key=lambda k: (k not in ("study", "precision", "seed"), k)
-        )
+        fields = [*SETTING_COLUMNS, *sorted({key for row in rows for key in row} - set(SETTING_COLUMNS))]
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)

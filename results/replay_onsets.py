@@ -1,10 +1,25 @@
 """Replay a committed curves.csv through the current collapse detector and print each run's onsets.
 
-    python results/replay_onsets.py results/<study>/curves.csv [--samples N] [--classes K]
+    python results/replay_onsets.py results/<study>/curves.csv --sweep experiments/<study>.toml
+    python results/replay_onsets.py results/<study>/curves.csv --classes K --samples N|none
 
 Tables written before a detector fix carry the old rule's onsets; this recomputes them from the
 per-evaluation metrics (runs.csv keeps the old ones, so the two can be set side by side).
-`--samples` is the evaluation sample count (the absolute rule's sampling floors need it).
+
+The absolute rule needs each evaluation's class count (the modes a generator can reach, the modes
+margin) and sample count (the sampling floors of modes and KL), and the run's detector rules. They
+come from the run's own records, per run, in this order:
+  1. curves.csv's `num_classes` / `num_samples` columns, where the file has them;
+  2. `--classes` / `--samples`, as the study's README records them (refused where they
+     contradict 1 or 3);
+  3. `--sweep`, the sweep file that ran the runs (a run is found by its id, else by its setting):
+     the class count of its dataset; the sample count its evaluations scored (images:
+     `train.eval_samples`; 2-D mixtures: none, their records carry no sample count, so the floors
+     stay off as they were at training; translators: give `--samples`); its [detector] rules.
+Without a sweep file the rules are the detector's defaults (no committed study sets any).
+A run that none of these gives a class count and a sample count is refused, not replayed with
+defaults (10 classes and no sample floor changed 5 of 15 grid25 onsets). Where each run's
+settings came from is printed on stderr, so the table on stdout is the same as before.
 """
 
 from __future__ import annotations
@@ -12,27 +27,95 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-from collections import defaultdict
+import sys
+from collections import Counter, defaultdict
 
+from modecollapse.config import DetectorConfig
 from modecollapse.metrics.detector import detect
 
 NOT_METRICS = {"run", "setting", "seed", "step", "epoch"}
+UNSET = object()
+"""A setting the command line does not give."""
+TRANSLATOR = object()
+"""A translator's sample count: the inputs it scored x digits per image (give --samples)."""
 
 
-def replay(path: str, samples: int | None, classes: int) -> list[dict[str, object]]:
+class Refused(SystemExit):
+    def __init__(self, message: str) -> None:
+        super().__init__(f"replay_onsets.py: {message}")
+
+
+def sweep_settings(path: str) -> dict[str, tuple[int, object, DetectorConfig]]:
+    """{run id, and setting id: (classes, samples, rules)} for the runs of a sweep file."""
+    from modecollapse.data.registry import spec
+    from modecollapse.experiments.sweep import load_sweep
+
+    found: dict[str, tuple[int, object, DetectorConfig]] = {}
+    for run in load_sweep(path).runs:
+        data = spec(run.config.data.name)
+        samples = {"image": run.config.train.eval_samples, "points": None, "translation": TRANSLATOR}
+        found[run.run_id] = (data.num_classes, samples[data.kind], run.config.detector)
+        found.setdefault(run.setting_id, found[run.run_id])
+    return found
+
+
+def settle(
+    run: str, evaluations: list, key: str, given: object, from_sweep: object, sweep: str | None
+) -> str:
+    """Put `key` into every evaluation of `run` from the first source that has it; say which."""
+    flag = "--" + key.removeprefix("num_")
+    recorded = {scores.get(key) for _, scores in evaluations}
+    if recorded != {None}:
+        if None in recorded:
+            raise Refused(f"run {run}: curves.csv has {key} for some evaluations only")
+        if given is not UNSET and {None if given is None else float(given)} != recorded:
+            raise Refused(f"run {run}: {flag} {given} contradicts curves.csv's {key}")
+        return f"{key} from curves.csv"
+    if given is not UNSET:
+        if from_sweep not in (UNSET, TRANSLATOR) and given != from_sweep:
+            raise Refused(f"run {run}: {flag} {given} contradicts {sweep} ({from_sweep})")
+        value, source = given, flag
+    elif from_sweep is TRANSLATOR:
+        raise Refused(f"run {run} is a translator: give --samples (inputs scored x digits per image)")
+    elif from_sweep is not UNSET:
+        value, source = from_sweep, sweep
+    else:
+        raise Refused(f"run {run}: curves.csv records no {key}; give --sweep or {flag} (no default)")
+    if value is not None:
+        for _, scores in evaluations:
+            scores[key] = value
+    return f"{key} {'none' if value is None else value} ({source})"
+
+
+def replay(
+    path: str, samples: object = UNSET, classes: object = UNSET, sweep: str | None = None
+) -> list[dict[str, object]]:
+    """Each run's onsets under the current detector; `samples` None: the evaluations recorded no
+    sample count (2-D mixtures), so the sampling floors are off as they were at training."""
+    configs = sweep_settings(sweep) if sweep else {}
     series: dict[str, list[tuple[float, dict[str, float]]]] = defaultdict(list)
+    settings: dict[str, str] = {}
     with open(path, newline="") as handle:
         for row in csv.DictReader(handle):
             scores = {k: float(v) for k, v in row.items() if k not in NOT_METRICS and v not in ("", None)}
             scores = {k: v for k, v in scores.items() if not math.isnan(v)}
-            scores |= {"step": int(float(row["step"])), "num_classes": classes}
-            if samples:
-                scores["num_samples"] = samples
+            scores["step"] = int(float(row["step"]))
             series[row["run"]].append((float(row["epoch"]), scores))
-    rows = []
+            settings[row["run"]] = row.get("setting", "")
+    rows, sources = [], Counter()
     for run, evaluations in series.items():
         evaluations.sort(key=lambda item: item[1]["step"])
-        summary = detect(evaluations)
+        config = configs.get(run) or configs.get(settings[run])
+        if sweep and config is None:
+            raise Refused(f"run {run} (setting {settings[run]}) is not in {sweep}")
+        from_sweep = config or (UNSET, UNSET, None)
+        where = [
+            settle(run, evaluations, "num_classes", classes, from_sweep[0], sweep),
+            settle(run, evaluations, "num_samples", samples, from_sweep[1], sweep),
+            f"rules: {sweep}'s [detector] (defaults where unset)" if config else "rules: the defaults",
+        ]
+        sources["; ".join(where)] += 1
+        summary = detect(evaluations, from_sweep[2])
         rows.append(
             {
                 "run": run,
@@ -41,18 +124,27 @@ def replay(path: str, samples: int | None, classes: int) -> list[dict[str, objec
                 "relative_onset_step": summary["relative_onset_step"],
                 "relative_reasons": "; ".join(summary["relative_onset_reasons"]),
                 "never_healthy": summary["never_healthy"],
+                "verdict": summary["verdict"],
             }
         )
+    for text, count in sources.items():
+        print(f"{count} run(s): {text}", file=sys.stderr)
     return rows
+
+
+def count_or_none(text: str) -> int | None:
+    return None if text.lower() == "none" else int(text)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("curves")
-    parser.add_argument("--samples", type=int, default=None)
-    parser.add_argument("--classes", type=int, default=10)
+    parser.add_argument("--sweep", help="the sweep file that ran the runs (their configs)")
+    parser.add_argument("--samples", type=count_or_none, default=UNSET,
+                        help="samples scored per evaluation, or 'none' (the records carry none)")  # fmt: skip
+    parser.add_argument("--classes", type=int, default=UNSET)
     args = parser.parse_args()
-    rows = replay(args.curves, args.samples, args.classes)
+    rows = replay(args.curves, args.samples, args.classes, args.sweep)
     print("| run | evaluations | absolute onset step | relative onset step | relative rule's reasons |")
     print("|---|---|---|---|---|")
     for row in rows:

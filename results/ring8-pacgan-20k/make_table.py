@@ -5,7 +5,9 @@ mean ± 95 % t-interval over seeds, and each setting minus the GAN paired by see
     python results/ring8-pacgan-20k/make_table.py [FOLDER] [--from STEP] [--plots]
 
 FOLDER defaults to this one (the grid's folder and the pacgan4-40k folders work too); --from
-sets the late window's first iteration (default 14,000; 34,000 for the 40,000-iteration runs);
+sets the late window's first iteration (default 14,000, the last 6,000 of a 20,000-iteration
+run; for longer runs --from is required, 34,000 for the 40,000-iteration runs: the default would
+silently average 14,000-40,000);
 --plots redraws metric-*.png from curves.csv (mean over seeds per step, ±1 std shaded, as
 `modecollapse report` draws them), for when the runs came from more than one sweep folder.
 After the tables it prints each setting's mean over seeds at every evaluation.
@@ -19,7 +21,7 @@ from pathlib import Path
 from modecollapse.experiments.stats import seed_cell as cell
 
 ARGS = [a for a in sys.argv[1:] if a != "--plots"]
-FIRST_STEP = 14000
+FIRST_STEP = None
 if "--from" in ARGS:
     i = ARGS.index("--from")
     FIRST_STEP = int(ARGS[i + 1])
@@ -32,6 +34,15 @@ COLUMNS = [("modes", "{:.1f}"), ("high_quality", "{:.2f}"), ("reverse_kl", "{:.2
 
 runs = [r for r in csv.DictReader((HERE / "runs.csv").open()) if r["status"] == "completed"]
 curves = list(csv.DictReader((HERE / "curves.csv").open()))
+LAST_STEP = max(int(c["step"]) for c in curves)
+if FIRST_STEP is None:
+    if LAST_STEP > 20000:
+        sys.exit(
+            f"{HERE}: the runs go to {LAST_STEP:,} iterations; give --from STEP, the late window's "
+            "first iteration (34000 for 40,000-iteration runs; the 20,000-iteration default, 14000, "
+            f"would span 14,000-{LAST_STEP:,})"
+        )
+    FIRST_STEP = 14000
 late = {}
 for r in runs:
     mine = [c for c in curves if c["run"] == r["run"] and int(c["step"]) >= FIRST_STEP]

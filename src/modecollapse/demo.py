@@ -2,7 +2,8 @@
 
 1. A vanilla GAN on ring8 whose generator is faster than its discriminator (lr 1e-3 vs
    1e-4): the textbook setting where G hops from mode to mode as one blob.
-2. The same run with PacGAN packing (D judges 4 samples at once): it spreads over the ring.
+2. The same run with PacGAN packing (D judges 4 samples at once): at this length it smears its
+   samples around the ring (most or all modes touched, few samples near any mode), not a fix yet.
 3. A short DCGAN on mnist-5k (5,000 real digits), to show the image path end to end.
 """
 
@@ -88,10 +89,12 @@ def run_demo(out: Path, runs: dict[str, dict[str, Any]] | None = None) -> dict[s
 _EXPLAIN = (
     "Modes covered and high-quality samples follow PacGAN's protocol (2,500 samples; a sample is\n"
     "high quality within 3 std = 0.06 of its nearest mode). The vanilla GAN keeps its mass on one\n"
-    "or two modes at a time and hops between them; packing spreads it over the ring (see\n"
-    "ring8-side-by-side.png). These runs are short (3,120 steps; PacGAN trains 400 epochs), so\n"
-    "few samples are yet that close to a mode centre. The digits in mnist5k-dcgan-samples.png\n"
-    "come from a 12-epoch CPU run."
+    "or two modes at a time and hops between them. Packing does not fix that yet: its samples\n"
+    "smear around the ring, so PacGAN's count sees most or all modes touched while only a few\n"
+    "percent of samples lie near a mode, and the detector finds no well-formed mode (see\n"
+    "ring8-side-by-side.png). These runs are short (3,120 steps; PacGAN trains 400 epochs); at\n"
+    "PacGAN's own settings and 20,000 steps packing does help (results/ring8-pacgan-20k). The\n"
+    "digits in mnist5k-dcgan-samples.png come from a 12-epoch CPU run."
 )
 
 

@@ -6,7 +6,9 @@ sample goes to its nearest mode centre, distance measured in units of the mode's
 *high quality* when that distance is below 3 (within 3 std); a mode is *covered* when at least
 one high-quality sample lands on it; 2,500 samples are scored. PacGAN's code does not compute
 the reverse KL it tabulates; ours is KL(p_gen || uniform) over the modes' shares of the
-high-quality samples (natural log), infinite when a mode has none.
+high-quality samples (natural log). A mode with no high-quality sample adds 0 (0 log 0), so
+the value is finite, at most ln K (all on one of K modes: 2.079 for 8), whenever any sample is
+high quality; it is infinite only when none is (no sample within 3 std of any mode).
 
 The spread check: a mode is *well formed* when it holds at least 20 high-quality samples whose
 root-mean-square distance to the centre is 0.6-1.3 times what a real mode's samples have
