@@ -189,11 +189,13 @@ def _train(args: argparse.Namespace) -> int:
         overrides.append(f'train.device="{args.device}"')
     if args.data_dir:
         overrides.append(f'data.data_dir="{args.data_dir}"')
+    from modecollapse.runfolder import RunFolder
+
     config_path = args.config
     if args.resume:
         run_dir = Path(args.resume)
         if config_path is None:
-            config_path = run_dir / "config.toml"
+            config_path = RunFolder(run_dir).config
     elif config_path is None:
         raise ConfigError("give a CONFIG.toml to train, or --resume RUN_DIR")
     config = load_config(config_path, overrides)

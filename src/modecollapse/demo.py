@@ -15,7 +15,7 @@ from typing import Any
 
 from modecollapse.config import config_from_dict
 from modecollapse.files import atomic_write_bytes, atomic_write_text
-from modecollapse.training.logging import RunFolder, read_records
+from modecollapse.runfolder import RunFolder, read_records
 from modecollapse.training.loop import train
 
 _RING = {

@@ -34,15 +34,15 @@ from torch import nn
 from modecollapse.config import DataConfig, DetectorConfig
 from modecollapse.data import load_dataset, spec
 from modecollapse.errors import ModeCollapseError
-from modecollapse.files import atomic_write_bytes, atomic_write_json
+from modecollapse.files import atomic_write_bytes
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.metrics.evaluators import EVAL_SEED, translation_evaluator
 from modecollapse.metrics.features import classifier_for, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
 from modecollapse.metrics.scores import extract, score
 from modecollapse.models.classifier import load_classifier
+from modecollapse.runfolder import RunFolder
 from modecollapse.speed import machine
-from modecollapse.training.logging import read_records
 
 DEFAULT_SAMPLES = 2000
 """Samples per evaluation: at `every` = one MNIST epoch (938 steps) of the PyTorch-example DCGAN
@@ -116,7 +116,7 @@ class Monitor:
         self.signal_steps = 0
         self.alarmed = False
         self._scorer: Callable[[Any], dict[str, Any]] | None = None
-        self.out = Path(out) if out is not None else None
+        self.out = RunFolder(out) if out is not None else None
         self.writer = None
         if self.out is not None:
             self._open(resume)
@@ -289,21 +289,21 @@ class Monitor:
 
     def _open(self, resume: bool) -> None:
         assert self.out is not None
-        metrics = self.out / "metrics.jsonl"
+        metrics = self.out.metrics
         if metrics.is_file() and metrics.stat().st_size and not resume:
             raise ModeCollapseError(
-                f"{self.out} already holds a monitor's records; pass resume=True to continue them, "
+                f"{self.out.path} already holds a monitor's records; pass resume=True to continue them, "
                 "or pick another out"
             )
-        self.out.mkdir(parents=True, exist_ok=True)
-        for record in read_records(metrics, "eval") if resume else []:
+        self.out.path.mkdir(parents=True, exist_ok=True)
+        for record in self.out.records("eval") if resume else []:
             self.tracker.observe(record["step"], record)
             if self.tracker.history[-1]["verdict"] == "healthy":
                 self.status.last_healthy_step = record["step"]
         try:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(self.out / "tensorboard"))
+            self.writer = SummaryWriter(str(self.out.tensorboard))
         except ImportError:  # tensorboard is optional for the monitor
             self.writer = None
         self._summary("running")
@@ -311,8 +311,8 @@ class Monitor:
     def _summary(self, status: str) -> None:
         assert self.out is not None
         kept = self.status.last_healthy_step
-        atomic_write_json(
-            self.out / "summary.json",
+        weights = self.out.last_healthy_weights.name
+        self.out.write_summary(
             {
                 "monitor": True,
                 "status": status,
@@ -321,28 +321,24 @@ class Monitor:
                 "num_samples": self.num_samples,
                 "step": max(self.status.step, 0),
                 "detector": self.tracker.summary(),
-                "last_healthy": {"step": kept, "checkpoint": "last-healthy.safetensors"}
-                if kept is not None
-                else None,
+                "last_healthy": {"step": kept, "checkpoint": weights} if kept is not None else None,
                 "machine": machine(),
             },
         )
 
     def _write(self, record: dict[str, Any], samples: np.ndarray | None, healthy: Any) -> None:
         assert self.out is not None
-        with (self.out / "metrics.jsonl").open("a") as handle:
+        with self.out.metrics.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
         if isinstance(healthy, nn.Module) and self.last_healthy_state is not None:
             tensors = {k: v.contiguous() for k, v in self.last_healthy_state.items()}
-            atomic_write_bytes(
-                self.out / "last-healthy.safetensors", save(tensors, {"step": str(record["step"])})
-            )
+            atomic_write_bytes(self.out.last_healthy_weights, save(tensors, {"step": str(record["step"])}))
         if samples is not None:
             from modecollapse.images import save_grid
 
-            np.save(self.out / "samples.npy", samples)
+            np.save(self.out.last_samples, samples)
             if samples.ndim == 4:
-                save_grid(torch.from_numpy(samples[:64]).float(), self.out / "samples.png")
+                save_grid(torch.from_numpy(samples[:64]).float(), self.out.last_grid)
         if self.writer is not None:
             for key, value in record.items():
                 if isinstance(value, (int, float)) and key not in ("step", "epoch") and math.isfinite(value):

@@ -21,6 +21,7 @@ from modecollapse.data import sample_shape, spec
 from modecollapse.errors import ModeCollapseError
 from modecollapse.models import build_cyclegan, build_models, generate
 from modecollapse.models.latent import LatentSampler
+from modecollapse.runfolder import RunFolder
 from modecollapse.training import checkpoint as ckpt
 
 Read = tuple[Path, Config, dict[str, torch.Tensor], int]
@@ -61,7 +62,7 @@ class TrainedTranslator:
 def is_run(path: Path) -> bool:
     """Whether `path` is a run folder or a checkpoint folder written by this tool."""
     path = Path(path)
-    return path.is_dir() and ((path / "config.toml").is_file() or (path / ckpt.STATE).is_file())
+    return path.is_dir() and (RunFolder(path).config.is_file() or (path / ckpt.STATE).is_file())
 
 
 def checkpoint_of(path: Path) -> Path:

@@ -35,7 +35,7 @@ def test_the_summary_records_the_run_for_reproduction(tmp_path):
 def test_a_run_folder_has_one_writer_at_a_time(tmp_path):
     from modecollapse.errors import LockedError
     from modecollapse.files import exclusive_lock
-    from modecollapse.training.logging import RunFolder
+    from modecollapse.runfolder import RunFolder
 
     run = tmp_path / "run"
     with exclusive_lock(RunFolder(run).lock, "held"):  # as if another process were training it

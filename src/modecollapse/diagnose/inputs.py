@@ -19,6 +19,7 @@ from modecollapse.diagnose.grid import GRID_SUFFIXES, split_grid
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.features import prepare_images
 from modecollapse.models import generate
+from modecollapse.runfolder import RunFolder
 from modecollapse.trained import Read, is_run, load_run, read_run
 
 if TYPE_CHECKING:
@@ -145,9 +146,8 @@ def load_samples(
 
 def last_healthy_note(path: Path) -> list[str]:
     """A run folder's last healthy checkpoint, as an input note (none if it has none)."""
-    summary = Path(path) / "summary.json"
     try:
-        kept = json.loads(summary.read_text()).get("last_healthy") if summary.is_file() else None
+        kept = RunFolder(path).read_summary().get("last_healthy")
     except (OSError, json.JSONDecodeError):
         return []
     if not kept:

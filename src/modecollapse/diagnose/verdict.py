@@ -4,7 +4,6 @@ CycleGAN runs."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
 from modecollapse.metrics.scores import FeatureSet, extract, score
 from modecollapse.models import generate
 from modecollapse.models.classifier import EvalClassifier, load_classifier
+from modecollapse.runfolder import RunFolder
 from modecollapse.trained import load_translator
 
 EXIT_CODES = {"healthy": 0, "partial collapse": 4, "collapsed": 5}
@@ -153,25 +153,20 @@ def _diagnose_images(
 def monitor_samples(path: Path) -> tuple[np.ndarray, list[str], str] | None:
     """A Monitor's folder (modecollapse.monitor): its last evaluation's samples, notes on its
     onset and last healthy step, and its dataset; None for anything else."""
-    summary_path = path / "summary.json"
-    if not path.is_dir() or not summary_path.is_file():
+    folder = RunFolder(path)
+    if not path.is_dir() or not folder.is_monitor():
         return None
-    try:
-        summary = json.loads(summary_path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not summary.get("monitor"):
-        return None
-    if not (path / "samples.npy").is_file():
+    summary = folder.read_summary()
+    if not folder.last_samples.is_file():
         raise ModeCollapseError(f"{path}: this Monitor's folder has no samples.npy (no evaluation ran yet)")
     detector = summary.get("detector") or {}
     notes = [f"the Monitor's last evaluation (step {summary.get('step')}) in {path}"]
     if detector.get("collapse_onset_step") is not None:
         notes.append(f"collapse confirmed since step {detector['collapse_onset_step']}")
     if summary.get("last_healthy"):
-        weights = path / "last-healthy.safetensors"
+        weights = folder.last_healthy_weights
         notes.append(f"last healthy: step {summary['last_healthy']['step']} ({weights})")
-    return read_array(path / "samples.npy"), notes, summary["dataset"]["name"]
+    return read_array(folder.last_samples), notes, summary["dataset"]["name"]
 
 
 GREY_TOLERANCE = 2 / 127.5

@@ -23,9 +23,8 @@ from modecollapse.config import lengthens, load_config
 from modecollapse.errors import ConfigError
 from modecollapse.experiments.sweep import RunSpec, Sweep, read_index, write_index
 from modecollapse.files import atomic_write_json
+from modecollapse.runfolder import RunFolder
 from modecollapse.speed import default_workers
-
-FAILURE = "failure.json"
 
 
 def run_one(run_id: str, config: dict[str, Any], run_dir: str, threads: int) -> dict[str, Any]:
@@ -37,10 +36,10 @@ def run_one(run_id: str, config: dict[str, Any], run_dir: str, threads: int) -> 
 
     torch.set_num_threads(threads)
     folder = Path(run_dir)
-    (folder / FAILURE).unlink(missing_ok=True)
+    RunFolder(folder).failure.unlink(missing_ok=True)
     start = time.perf_counter()
     try:
-        resume = (folder / "config.toml").is_file()
+        resume = RunFolder(folder).config.is_file()
         summary = train(config_from_dict(config), folder, resume=resume)
         return {"id": run_id, "status": summary["status"], "seconds": round(time.perf_counter() - start, 1)}
     except Exception as error:  # noqa: BLE001 - a failed run must not stop the sweep
@@ -49,7 +48,7 @@ def run_one(run_id: str, config: dict[str, Any], run_dir: str, threads: int) -> 
             "traceback": traceback.format_exc(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
-        atomic_write_json(folder / FAILURE, failure)
+        atomic_write_json(RunFolder(folder).failure, failure)
         return {
             "id": run_id,
             "status": "failed",
@@ -73,7 +72,7 @@ def _die_with_parent(parent: int) -> None:
 
 def run_status(run_dir: Path) -> dict[str, Any]:
     """pending / running / completed / diverged / interrupted / failed, with progress."""
-    summary_path, failure_path = run_dir / "summary.json", run_dir / FAILURE
+    summary_path, failure_path = RunFolder(run_dir).summary, RunFolder(run_dir).failure
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     if failure_path.is_file() and summary.get("status") != "completed":
         return {**summary, "status": "failed", "error": json.loads(failure_path.read_text())["error"]}
@@ -100,7 +99,7 @@ def _finished(run: RunSpec, folder: Path) -> bool:
     if summary.get("stopped_at_collapse"):
         return True
     try:
-        saved = load_config(folder / "config.toml")
+        saved = load_config(RunFolder(folder).config)
     except ConfigError:  # written by another version: leave it alone, as before lengthening existed
         return True
     if not lengthens(saved, run.config):

@@ -11,6 +11,7 @@ import torch
 
 from modecollapse.config import load_config
 from modecollapse.experiments.results import PLOTTED, RunResult, number
+from modecollapse.runfolder import RunFolder
 
 
 def plot_metrics(results: list[RunResult], out: Path) -> list[Path]:
@@ -115,9 +116,10 @@ def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | No
     from modecollapse.trained import load_run
     from modecollapse.training import checkpoint as ckpt
 
-    if ckpt.latest_checkpoint(run.folder) is None or not (run.folder / "config.toml").is_file():
+    folder = RunFolder(run.folder)
+    if ckpt.latest_checkpoint(run.folder) is None or not folder.config.is_file():
         return None
-    config = load_config(run.folder / "config.toml")
+    config = load_config(folder.config)
     data_spec = spec(config.data.name)
     if config.model.family != "dcgan" or data_spec.classifier is None or data_spec.num_classes > 10:
         return None

@@ -15,6 +15,7 @@ import base64
 import csv
 import html
 import io
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -141,18 +142,26 @@ def write_comparisons(rows: list[dict[str, Any]], out: Path) -> Path:
     return out / "comparisons.md"
 
 
+REPLAY_FACTS = ("num_samples", "num_classes")
+"""Kept in curves.csv although no table shows them: a replay of the detector needs them."""
+
+
 def write_curves(results: list[RunResult], out: Path) -> Path:
-    """curves.csv: one row per evaluation of every run (setting, seed, step, epoch, scores), the
-    raw data behind the metric plots and the onsets, small enough to commit beside a table."""
+    """curves.csv: one row per evaluation of every run (setting, seed, step, epoch, scores, the
+    sample and class counts, and the run's detector rules where they differ from the defaults:
+    all a replay of the detector needs), small enough to commit beside a table."""
     evals = [e for r in results for e in r.evals]
-    keys = list(dict.fromkeys(k for e in evals for k, v in e.items() if k not in SKIP and number(v)))
+    keys = list(dict.fromkeys(
+        k for e in evals for k, v in e.items() if (k not in SKIP or k in REPLAY_FACTS) and number(v)
+    ))  # fmt: skip
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["run", "setting", "seed", "step", "epoch", *keys])
+    writer.writerow(["run", "setting", "seed", "step", "epoch", *keys, "detector_rules"])
     for r in results:
+        rules = json.dumps(r.rules_changed(), sort_keys=True)
         for e in r.evals:
             writer.writerow([r.run_id, r.setting_id, r.seed, e.get("step", ""), e.get("epoch", ""),
-                             *[e.get(k, "") for k in keys]])  # fmt: skip
+                             *[e.get(k, "") for k in keys], rules])  # fmt: skip
     atomic_write_text(out / "curves.csv", buffer.getvalue())
     return out / "curves.csv"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from modecollapse.errors import ModeCollapseError
 from modecollapse.experiments.executors import run_status
 from modecollapse.experiments.sweep import INDEX, read_index
 from modecollapse.metrics.detector import detect
-from modecollapse.training.logging import read_records
+from modecollapse.runfolder import RunFolder
 
 SKIP = {"type", "step", "epoch", "num_samples", "num_classes", "classifier_sha256", "class_counts",
         "per_class_diversity"}  # fmt: skip
@@ -37,15 +36,24 @@ class RunResult:
         return self.evals[-1] if self.evals else {}
 
     @property
+    def rules(self) -> DetectorConfig:
+        """The run's own [detector] rules (a Monitor's from its summary; else the defaults)."""
+        if self.folder is not None and RunFolder(self.folder).config.is_file():
+            return load_config(RunFolder(self.folder).config).detector
+        if (self.status.get("detector") or {}).get("rules"):  # a Monitor's folder (monitor.py)
+            return DetectorConfig(**self.status["detector"]["rules"])
+        return DetectorConfig()
+
+    def rules_changed(self) -> dict[str, Any]:
+        """The run's detector rules that differ from the defaults."""
+        defaults = DetectorConfig().model_dump()
+        return {k: v for k, v in self.rules.model_dump().items() if defaults[k] != v}
+
+    @property
     def detector(self) -> dict[str, Any]:
         """The detector re-run over the logged evaluations with the run's own [detector] rules,
         so a report applies today's rule to every run alike."""
-        rules = None
-        if (self.folder / "config.toml").is_file():
-            rules = load_config(self.folder / "config.toml").detector
-        elif (self.status.get("detector") or {}).get("rules"):  # a Monitor's folder (monitor.py)
-            rules = DetectorConfig(**self.status["detector"]["rules"])
-        return detect([(record["epoch"], record) for record in self.evals], rules)
+        return detect([(record["epoch"], record) for record in self.evals], self.rules)
 
 
 def collect(folder: Path) -> list[RunResult]:
@@ -53,7 +61,7 @@ def collect(folder: Path) -> list[RunResult]:
     if (folder / INDEX).is_file():
         runs = read_index(folder)["runs"]
         entries = [(r["id"], r["setting_id"], r["seed"], folder / r["dir"]) for r in runs]
-    elif (folder / "config.toml").is_file() or _is_monitor(folder):
+    elif RunFolder(folder).config.is_file() or RunFolder(folder).is_monitor():
         entries = [(folder.name, folder.name, 0, folder)]
     else:
         raise ModeCollapseError(
@@ -61,17 +69,9 @@ def collect(folder: Path) -> list[RunResult]:
             "Monitor's folder (summary.json)"
         )
     return [
-        RunResult(run_id, setting, seed, path, run_status(path), read_records(path / "metrics.jsonl", "eval"))
+        RunResult(run_id, setting, seed, path, run_status(path), RunFolder(path).records("eval"))
         for run_id, setting, seed, path in entries
     ]
-
-
-def _is_monitor(folder: Path) -> bool:
-    """Whether `folder` holds a Monitor's records (modecollapse.monitor)."""
-    try:
-        return bool(json.loads((folder / "summary.json").read_text()).get("monitor"))
-    except (OSError, ValueError):
-        return False
 
 
 def number(value: Any) -> bool:

@@ -26,8 +26,8 @@ from modecollapse.models import build_models
 from modecollapse.models.average import GeneratorAverage
 from modecollapse.models.latent import LatentSampler
 from modecollapse.objectives import build_objective
+from modecollapse.runfolder import RunFolder
 from modecollapse.training.batches import RealBatches
-from modecollapse.training.logging import RunFolder
 from modecollapse.training.run import Callback, Run, TrainerParts, grad_norm
 
 

@@ -30,10 +30,10 @@ from modecollapse.config import Config, TrainConfig, config_from_dict, config_to
 from modecollapse.errors import CheckpointError, TrainingDiverged
 from modecollapse.files import atomic_write_text
 from modecollapse.metrics.detector import CollapseTracker
+from modecollapse.runfolder import MetricsLog, RunFolder, provenance
 from modecollapse.speed import SpeedPlan, machine, plan_speed
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.clock import RunClock
-from modecollapse.training.logging import MetricsLog, RunFolder, provenance
 
 Callback = Callable[[int, dict[str, nn.Module]], None]
 FINISHED_ONLY = ("final", "epochs", "wall_time_s", "images_per_second", "time_shares", "stopped_at_collapse")
@@ -113,7 +113,7 @@ class Run:
         self.parts, self.steps_per_epoch, self.total_steps = parts, steps_per_epoch, total_steps
         self.previous = self.folder.read_summary()
         if self.checkpoint is not None:
-            tensors, state = ckpt.load_checkpoint(self.checkpoint)
+            _, tensors, state = self.checkpoint
             for name, module in parts.modules.items():
                 ckpt.load_module(name, module, tensors)
             for name, optimizer in parts.optimizers.items():
@@ -387,10 +387,14 @@ class TrainingSignals:
         return means
 
 
-def checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_change: bool) -> Path | None:
-    """The checkpoint a resumed run starts from (None: start afresh); refuses to overwrite a
-    run, or to resume with another config unless `allow_change` or the new config only
-    lengthens the run (config.lengthens: a finished run then trains on to the new length)."""
+Loaded = tuple[Path, dict[str, torch.Tensor], dict[str, Any]]
+"""A checkpoint read from disk: (its folder, tensors, JSON state)."""
+
+
+def checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_change: bool) -> Loaded | None:
+    """The checkpoint a resumed run starts from, read once (None: start afresh); refuses to
+    overwrite a run, or to resume with another config unless `allow_change` or the new config
+    only lengthens the run (config.lengthens: a finished run then trains on to the new length)."""
     latest = ckpt.latest_checkpoint(run.path)
     if not resume:
         if latest is not None:
@@ -401,7 +405,7 @@ def checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_cha
         return None
     if latest is None:
         return None  # killed before the first checkpoint: start over in the same folder
-    _, state = ckpt.load_checkpoint(latest)
+    tensors, state = ckpt.load_checkpoint(latest)
     saved = config_from_dict(state["config"], source=f"{latest}")
     if saved != config and not allow_change and not lengthens(saved, config):
         changed = _diff(saved.model_dump(), config.model_dump())
@@ -409,7 +413,7 @@ def checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_cha
             f"the config differs from the one {run.path} was trained with ({changed}); "
             "pass --allow-config-change to resume anyway"
         )
-    return latest
+    return latest, tensors, state
 
 
 def _diff(old: dict, new: dict, prefix: str = "") -> str:

@@ -1,4 +1,7 @@
-"""The run folder: resolved config, metrics.jsonl, TensorBoard events, samples, summary."""
+"""The run-folder format, the one place that names its files: resolved config, metrics.jsonl
+(step and evaluation records), summary.json, samples, TensorBoard events, checkpoints, and what a
+sweep (failure.json) or the own-loop Monitor (last-healthy.safetensors, samples.npy) adds.
+Every writer and reader of run folders goes through `RunFolder`."""
 
 from __future__ import annotations
 
@@ -28,9 +31,27 @@ class RunFolder:
         self.tensorboard = self.path / "tensorboard"
         self.checkpoints = self.path / "checkpoints"
         self.lock = self.path / "run.lock"
+        self.failure = self.path / "failure.json"
+        """A sweep's record of a run that raised (experiments/executors.py)."""
+        self.last_healthy_weights = self.path / "last-healthy.safetensors"
+        """The Monitor's copy of G at its last healthy evaluation."""
+        self.last_samples = self.path / "samples.npy"
+        """The Monitor's last evaluated samples."""
+        self.last_grid = self.path / "samples.png"
 
     def read_summary(self) -> dict[str, Any]:
         return json.loads(self.summary.read_text()) if self.summary.is_file() else {}
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        """The metrics.jsonl records of one type ("train" or "eval")."""
+        return read_records(self.metrics, kind)
+
+    def is_monitor(self) -> bool:
+        """Whether this folder holds a Monitor's records (modecollapse.monitor)."""
+        try:
+            return bool(self.read_summary().get("monitor"))
+        except (OSError, ValueError):
+            return False
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         atomic_write_json(self.summary, summary)
