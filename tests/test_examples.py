@@ -4,9 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+@pytest.mark.slow
 def test_the_own_loop_example_runs_and_leaves_records(tmp_path):
     out = tmp_path / "own-loop"
     result = subprocess.run(

@@ -10,7 +10,7 @@ pl = pytest.importorskip("lightning.pytorch", reason="the lightning extra is not
 
 from modecollapse.data.mixtures import ring_means  # noqa: E402
 from modecollapse.integrations.lightning import CollapseMonitor  # noqa: E402
-from tests.test_monitor import ScriptedRing  # noqa: E402
+from tests.helpers import ScriptedRing  # noqa: E402
 
 
 class TinyGAN(pl.LightningModule):

@@ -13,22 +13,7 @@ from modecollapse import Monitor
 from modecollapse.data.mixtures import ring_means
 from modecollapse.errors import ModeCollapseError
 from modecollapse.experiments.report import build_report
-
-
-class ScriptedRing(nn.Module):
-    """Draws the 8-Gaussian ring from z (healthy) until `collapse_at`, then one mode only."""
-
-    def __init__(self, collapse_at: int):
-        super().__init__()
-        self.collapse_at = collapse_at
-        self.step = nn.Parameter(torch.zeros(()), requires_grad=False)  # tells the weights apart
-        self.register_buffer("means", ring_means(8, 2.0))
-
-    def forward(self, z):
-        modes = (torch.special.ndtr(z[:, 0]) * 8).long().clamp(0, 7)
-        if self.step >= self.collapse_at:
-            modes = torch.zeros_like(modes)
-        return self.means[modes] + 0.02 * z[:, 1:3]
+from tests.helpers import ScriptedRing
 
 
 def test_a_collapse_is_flagged_at_the_first_evaluation_after_it_and_never_before(tmp_path, capsys):

@@ -15,7 +15,7 @@ from modecollapse.models.classifier import load_classifier
 from modecollapse.models.latent import LatentSampler
 from modecollapse.training.loop import train
 from tests.conftest import tiny_cyclegan, tiny_image_config, tiny_ring_config
-from tests.training.test_loop import assert_resume_is_exact
+from tests.helpers import assert_resume_is_exact
 
 AVX2_ONLY = {"fpu", "sse2", "avx", "avx2", "fma"}
 SAPPHIRE_RAPIDS = AVX2_ONLY | {"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}

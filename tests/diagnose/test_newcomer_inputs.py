@@ -62,6 +62,7 @@ def samples_file(tmp_path, digits):
     return path
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_quietly(samples_file):
     reader = subprocess.Popen(
         [sys.executable, "-m", "modecollapse", "diagnose", str(samples_file), "--dataset", "mnist"],
@@ -75,6 +76,7 @@ def test_a_closed_pipe_ends_quietly(samples_file):
 
 
 @pytest.mark.parametrize("where", ["file-in-the-way", "proc"])
+@pytest.mark.slow
 def test_an_out_folder_that_cannot_be_made_is_a_sentence(tmp_path, samples_file, where):
     if where == "proc":
         out = "/proc/modecollapse-evidence"
@@ -87,6 +89,7 @@ def test_an_out_folder_that_cannot_be_made_is_a_sentence(tmp_path, samples_file,
     assert result.stderr.startswith("error: cannot use") and named in result.stderr
 
 
+@pytest.mark.slow
 def test_json_is_strict(samples_file):
     result = cli("diagnose", str(samples_file), "--dataset", "mnist", "--json", timeout=300)
 

@@ -13,7 +13,7 @@ from modecollapse.experiments.executors import execute
 from modecollapse.experiments.report import build_report
 from modecollapse.experiments.results import RunResult
 from modecollapse.experiments.sweep import load_sweep, read_index, write_index
-from tests.experiments.test_sweep import SWEEP, write
+from tests.helpers import SWEEP, write
 
 ANALYSIS = """
 [analysis]

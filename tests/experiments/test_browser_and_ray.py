@@ -8,7 +8,7 @@ import pytest
 from modecollapse.experiments.executors import execute, sweep_status
 from modecollapse.experiments.report import build_report
 from modecollapse.experiments.sweep import load_sweep
-from tests.experiments.test_sweep import SWEEP, write
+from tests.helpers import SWEEP, write
 
 
 def _chromium():

@@ -9,35 +9,7 @@ from modecollapse.errors import ConfigError
 from modecollapse.experiments.executors import execute, sweep_status
 from modecollapse.experiments.report import aggregate, build_report, collect
 from modecollapse.experiments.sweep import load_sweep
-
-SWEEP = """
-name = "mini"
-seeds = [0, 1]
-[base]
-[base.data]
-name = "ring8"
-num_samples = 512
-[base.model]
-family = "mlp"
-latent_dim = 4
-g_width = 16
-d_width = 16
-mlp_hidden_layers = 2
-[base.train]
-epochs = 2
-batch_size = 32
-tensorboard = false
-progress = false
-sample_every = 16
-[grid]
-"model.pack" = [1, 2]
-"""
-
-
-def write(tmp_path, text=SWEEP, name="sweep.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+from tests.helpers import SWEEP, write
 
 
 def test_grid_times_seeds_expands_into_validated_configs(tmp_path):

@@ -1,8 +1,11 @@
 import json
 
+import pytest
+
 from modecollapse.cli import main
 
 
+@pytest.mark.slow
 def test_classifier_training_is_deterministic_and_writes_a_card(tmp_path, mnist_dir):
     for run in ("a", "b"):
         args = ["classifier", "train", "--dataset", "mnist", "--epochs", "1"]

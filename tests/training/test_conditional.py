@@ -5,7 +5,7 @@ import pytest
 from modecollapse.errors import ConfigError
 from modecollapse.training.loop import train
 from tests.conftest import tiny_image_config
-from tests.training.test_loop import assert_resume_is_exact
+from tests.helpers import assert_resume_is_exact
 
 
 @pytest.mark.parametrize("conditioning", ["guided", "embedding", "acgan"])

@@ -8,40 +8,7 @@ from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.loop import train
 from tests.conftest import tiny_image_config, tiny_ring_config
-
-
-class Crash(Exception):
-    pass
-
-
-def crash_at(step_to_crash):
-    def callback(step, models):
-        if step == step_to_crash:
-            raise Crash(step)
-
-    return callback
-
-
-def final_weights(run_dir):
-    tensors, state = ckpt.load_checkpoint(ckpt.latest_checkpoint(run_dir))
-    return tensors, state
-
-
-def assert_resume_is_exact(config, tmp_path, crash_step, resumes_from=None):
-    """A run killed at `crash_step` (its last checkpoint then `resumes_from`, when given) and
-    resumed ends with the weights of one never killed."""
-    train(config, tmp_path / "straight")
-    with pytest.raises(Crash):
-        train(config, tmp_path / "killed", callbacks=[crash_at(crash_step)])
-    if resumes_from is not None:
-        assert ckpt.latest_checkpoint(tmp_path / "killed").name == resumes_from
-    summary = train(config, tmp_path / "killed", resume=True)
-    straight, _ = final_weights(tmp_path / "straight")
-    resumed, _ = final_weights(tmp_path / "killed")
-    assert straight.keys() == resumed.keys()
-    for key in straight:
-        torch.testing.assert_close(resumed[key], straight[key], rtol=0, atol=0, msg=key)
-    return summary
+from tests.helpers import Crash, assert_resume_is_exact, crash_at, final_weights
 
 
 def test_run_folder_has_everything(tmp_path):
@@ -203,7 +170,7 @@ def test_separate_learning_rates_reach_the_optimizers(tmp_path):
     assert state["d_optimizer"]["param_groups"][0]["lr"] == 3e-4
 
 
-def test_every_loss_trains_a_few_dcgan_steps(tmp_path):
+def test_every_loss_runs_a_few_dcgan_steps_to_finite_numbers(tmp_path):
     for loss in ("bce", "lsgan", "hinge", "wgan-gp", "rpgan"):
         config = tiny_image_config(
             objective={
@@ -216,15 +183,6 @@ def test_every_loss_trains_a_few_dcgan_steps(tmp_path):
         summary = train(config, tmp_path / loss)
         assert summary["status"] == "completed"
         assert all(abs(v) < 1e6 for k, v in summary["final"].items() if isinstance(v, float))
-
-
-def test_checkpoint_refuses_foreign_files(tmp_path):
-    folder = tmp_path / "step-00000001"
-    folder.mkdir()
-    (folder / "weights.safetensors").write_bytes(b"\x80\x04pickle")
-    (folder / "state.json").write_text('{"format": "modecollapse-checkpoint-v1"}')
-    with pytest.raises(CheckpointError, match="not a readable modecollapse checkpoint"):
-        ckpt.load_checkpoint(folder)
 
 
 def test_image_runs_are_scored_and_judged_each_epoch(tmp_path, capsys):
@@ -273,7 +231,7 @@ def test_g_steps_update_the_generator_that_many_times_per_step(tmp_path):
     assert tensors["d_optimizer.state.0.step"].item() == 16
 
 
-def test_uniform_latents_reach_training_and_evaluation(tmp_path):
+def test_uniform_latents_are_drawn_in_range_and_a_run_trains_on_them(tmp_path):
     from modecollapse.models.latent import LatentSampler
 
     config = tiny_ring_config(model={"latent_distribution": "uniform"})

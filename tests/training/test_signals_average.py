@@ -11,7 +11,7 @@ from modecollapse.trained import load_run
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.loop import train
 from tests.conftest import tiny_ring_config
-from tests.training.test_loop import assert_resume_is_exact
+from tests.helpers import assert_resume_is_exact
 
 
 def records(run, kind):

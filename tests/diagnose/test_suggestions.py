@@ -90,7 +90,7 @@ def test_the_shipped_table_is_what_the_results_give():
 
     from modecollapse.diagnose.suggest import TABLE
 
-    results = Path(__file__).resolve().parents[1] / "results"
+    results = Path(__file__).resolve().parents[2] / "results"
     assert json.loads(TABLE.read_text()) == json.loads(json.dumps(build(results)))
 
 

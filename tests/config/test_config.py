@@ -96,7 +96,7 @@ def test_every_shipped_experiment_validates():
 
     from modecollapse.experiments.sweep import load_sweep
 
-    files = sorted((Path(__file__).parents[1] / "experiments").rglob("*.toml"))
+    files = sorted((Path(__file__).resolve().parents[2] / "experiments").rglob("*.toml"))
     sweeps = [path for path in files if "seeds" in path.read_text()]
     assert len(sweeps) >= 5 and len(files) > len(sweeps)
     for path in files:
