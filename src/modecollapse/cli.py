@@ -151,6 +151,16 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--executor", choices=["local", "ray"], default="local")
     sweep.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     sweep.add_argument("--status", metavar="DIR", help="show the progress of a sweep folder and exit")
+    sweep.add_argument(
+        "--only", action="append", metavar="SETTING",
+        help="run only this setting (a variant's name or a setting id; repeatable)",
+    )
+    sweep.add_argument("--seeds", help="run only these seeds, e.g. 0-4 or 0,2,5")
+    sweep.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config value in every selected run, e.g. --set train.max_steps=20000 "
+        "(a finished run trains on to the new length)",
+    )  # fmt: skip
     sweep.set_defaults(handler=_sweep)
 
     report = commands.add_parser("report", help="table, plots and an HTML page for a run or sweep folder")
@@ -286,7 +296,7 @@ def _classifier_train(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from modecollapse.errors import ConfigError
     from modecollapse.experiments.executors import execute, sweep_status
-    from modecollapse.experiments.sweep import load_sweep
+    from modecollapse.experiments.sweep import load_sweep, parse_seeds, select
 
     if args.status:
         rows = sweep_status(Path(args.status))
@@ -307,6 +317,8 @@ def _sweep(args: argparse.Namespace) -> int:
     if not args.file:
         raise ConfigError("give a sweep FILE, or --status DIR")
     sweep = load_sweep(args.file)
+    if args.only or args.seeds or args.set:
+        sweep = select(sweep, args.only, parse_seeds(args.seeds) if args.seeds else None, args.set)
     folder = Path(args.out) if args.out else Path("sweeps") / sweep.name
     results = execute(sweep, folder, args.executor, args.workers, args.address)
     failed = [r for r in results if r["status"] == "failed"]

@@ -219,3 +219,22 @@ def test_pool_workers_exit_when_the_sweep_process_is_killed(tmp_path):
         time.sleep(0.2)
     os.kill(worker, signal.SIGKILL)
     pytest.fail("the pool worker kept running after its sweep process was killed")
+
+
+def test_only_seeds_and_set_select_and_change_runs_and_the_index_keeps_them_all(tmp_path):
+    from modecollapse.experiments.sweep import parse_seeds, read_index, select
+
+    assert parse_seeds("0-2,5") == [0, 1, 2, 5]
+    with pytest.raises(ConfigError, match="--seeds takes seeds like 0-4"):
+        parse_seeds("a-b")
+    sweep = load_sweep(write(tmp_path))
+    one = select(sweep, ["pack=2"], [1], ["train.epochs=3"])
+    assert [r.run_id for r in one.runs] == ["pack=2__seed1"] and one.runs[0].config.train.epochs == 3
+    with pytest.raises(ConfigError, match="names no setting of mini; settings: pack=1, pack=2"):
+        select(sweep, ["pack=9"])
+    folder = tmp_path / "sweep"
+    execute(select(sweep, ["pack=1"], [0]), folder, workers=1)
+    execute(select(sweep, ["pack=2"], [1]), folder, workers=1)
+    assert [r["id"] for r in read_index(folder)["runs"]] == ["pack=1__seed0", "pack=2__seed1"]
+    status = {row["id"]: row["status"] for row in sweep_status(folder)}
+    assert status == {"pack=1__seed0": "completed", "pack=2__seed1": "completed"}

@@ -176,6 +176,58 @@ def expand(sweep: SweepFile, base: dict[str, Any], source: str = "sweep") -> Swe
     return Sweep(sweep.name, runs, sweep.resources, sweep.model_dump(), analysis)
 
 
+def parse_seeds(text: str) -> list[int]:
+    """'0-4' or '0,2,5' (or both: '0-2,7') -> seeds."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            first, _, last = part.strip().partition("-")
+            seeds += list(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise ConfigError(f"--seeds takes seeds like 0-4 or 0,2,5, not {text!r}") from None
+    return seeds
+
+
+def select(
+    sweep: Sweep, only: list[str] | None = None, seeds: list[int] | None = None, overrides: list[str] = ()
+) -> Sweep:
+    """The runs of `sweep` of the settings `only` names (variant names or setting ids) and the
+    given `seeds`, each config with `overrides` (KEY=VALUE, as --set) applied and validated.
+    A selection replaces one-row and lengthened copies of a sweep file."""
+    settings = list(dict.fromkeys(r.setting_id for r in sweep.runs))
+    wanted = None
+    if only:
+        wanted = set()
+        for name in only:
+            match = [s for s in settings if s == name or s == setting_slug({"variant": name})]
+            if not match:
+                raise ConfigError(
+                    f"--only {name!r} names no setting of {sweep.name}; settings: {', '.join(settings)}"
+                )
+            wanted.update(match)
+    runs = []
+    for run in sweep.runs:
+        if (wanted is not None and run.setting_id not in wanted) or (
+            seeds is not None and run.seed not in seeds
+        ):
+            continue
+        config = run.config
+        if overrides:
+            raw = config.model_dump(mode="json")
+            for override in overrides:
+                apply_override(raw, override)
+            config = config_from_dict(
+                raw, source=f"{sweep.name} [{run.setting_id}, seed {run.seed}] with --set"
+            )
+        runs.append(RunSpec(run.run_id, run.setting, run.seed, config))
+    if not runs:
+        raise ConfigError(
+            f"the selection leaves no run of {sweep.name} (seeds {sorted({r.seed for r in sweep.runs})})"
+        )
+    selection = {"only": only, "seeds": seeds, "set": list(overrides)}
+    return Sweep(sweep.name, runs, sweep.resources, {**sweep.source, "selection": selection}, sweep.analysis)
+
+
 def _baseline(sweep: SweepFile, runs: list[RunSpec], source: str) -> str:
     """The setting id [analysis].baseline names (a variant's name or a setting id)."""
     assert sweep.analysis is not None
@@ -218,19 +270,13 @@ def write_index(sweep: Sweep, sweep_dir: Path) -> None:
     sweep_dir.mkdir(parents=True, exist_ok=True)
     previous = json.loads((sweep_dir / INDEX).read_text()) if (sweep_dir / INDEX).is_file() else {}
     atomic_write_text(sweep_dir / "sweep.toml", tomli_w.dumps(_plain(sweep.source)))
-    index: dict[str, Any] = {
-        "name": sweep.name,
-        "runs": [
-            {
-                "id": r.run_id,
-                "setting": r.setting,
-                "setting_id": r.setting_id,
-                "seed": r.seed,
-                "dir": f"runs/{r.run_id}",
-            }
-            for r in sweep.runs
-        ],
-    }
+    entries = {entry["id"]: entry for entry in previous.get("runs", [])}  # a selection adds runs
+    for r in sweep.runs:
+        entries[r.run_id] = {
+            "id": r.run_id, "setting": r.setting, "setting_id": r.setting_id, "seed": r.seed,
+            "dir": f"runs/{r.run_id}",
+        }  # fmt: skip
+    index: dict[str, Any] = {"name": sweep.name, "runs": list(entries.values())}
     declared = previous.get("analysis")
     if sweep.analysis is not None and declared is None:
         started = [r.run_id for r in sweep.runs if RunFolder(sweep_dir / "runs" / r.run_id).summary.is_file()]
