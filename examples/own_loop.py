@@ -42,7 +42,7 @@ def train(steps=3000, every=300, out="runs/own-loop", monitored=True, nz=100, ba
     loss = nn.BCEWithLogitsLoss()
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    monitor = Monitor(dataset="mnist-5k", every=every, latent_shape=(nz, 1, 1), out=out)  # <-
+    monitor = Monitor(dataset="mnist-5k", every=every, latent_shape=(nz, 1, 1), out=out, resume=True)  # <-
     monitor = monitor if monitored else None  # (the overhead benchmark's loop without it)
     for step in range(steps):
         real = digits.batch(torch.randint(len(digits), (batch,)))

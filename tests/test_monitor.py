@@ -59,6 +59,7 @@ def tiny_gan():
     generator = nn.Sequential(
         nn.Linear(4, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Dropout(0.1), nn.Linear(32, 2)
     )
+    generator[1].eval()  # a frozen submodule: it must stay in eval mode
     discriminator = nn.Sequential(nn.Linear(2, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1))
     return generator, discriminator
 
@@ -72,9 +73,8 @@ def train_loop(monitor=None, steps=40):
     for step in range(steps):
         real = means[torch.randint(8, (64,))] + 0.02 * torch.randn(64, 2)
         fake = generator(torch.randn(64, 4))
-        d_loss = bce(discriminator(real), torch.ones(64, 1)) + bce(
-            discriminator(fake.detach()), torch.zeros(64, 1)
-        )
+        d_real, d_fake = discriminator(real), discriminator(fake.detach())
+        d_loss = bce(d_real, torch.ones(64, 1)) + bce(d_fake, torch.zeros(64, 1))
         d_opt.zero_grad()
         d_loss.backward()
         d_opt.step()
@@ -84,18 +84,34 @@ def train_loop(monitor=None, steps=40):
         g_opt.step()
         if monitor is not None:
             monitor.update(step, generator, d_loss=d_loss.item(), g_loss=g_loss.item())
-    return generator.state_dict(), discriminator.state_dict(), generator.training
+    return generator.state_dict(), discriminator.state_dict(), [m.training for m in generator.modules()]
+
+
+def global_rng_sampler(generator, count, draw):
+    """A user's sampler that draws from the global RNG (the monitor must put it back)."""
+    return generator(torch.randn(count, 4))
 
 
 def test_a_loop_trains_bit_identical_weights_with_and_without_the_monitor():
-    plain_g, plain_d, _ = train_loop()
-    monitored_g, monitored_d, training = train_loop(
-        Monitor(dataset="ring8", every=7, latent_dim=4, verbose=False)
-    )
-    assert training  # G is back in train mode
-    for plain, monitored in ((plain_g, monitored_g), (plain_d, monitored_d)):
-        for key in plain:
-            torch.testing.assert_close(monitored[key], plain[key], rtol=0, atol=0, msg=key)
+    plain_g, plain_d, plain_modes = train_loop()
+    for monitor in (
+        Monitor(dataset="ring8", every=7, latent_dim=4, verbose=False),
+        Monitor(dataset="ring8", every=7, sample=global_rng_sampler, verbose=False),
+    ):
+        monitored_g, monitored_d, modes = train_loop(monitor)
+        assert modes == plain_modes == [True, True, False, True, True, True]  # the frozen BN stays frozen
+        for plain, monitored in ((plain_g, monitored_g), (plain_d, monitored_d)):
+            for key in plain:
+                torch.testing.assert_close(monitored[key], plain[key], rtol=0, atol=0, msg=key)
+
+
+def test_a_signal_given_on_some_steps_is_averaged_over_those_steps():
+    monitor = Monitor(dataset="ring8", every=10, latent_dim=3, verbose=False)
+    for step in range(11):
+        extra = {"d_loss": 4.0} if step % 2 else {}
+        status = monitor.update(step, ScriptedRing(100), g_loss=1.0, **extra)
+    assert status.scores["train_d_loss"] == 4.0 and status.scores["train_g_loss"] == 1.0
+    assert status.scores["train_steps"] == 10
 
 
 def test_nan_outputs_are_a_collapse_not_a_crash():
@@ -138,7 +154,8 @@ def test_the_latent_law_is_required_and_a_used_folder_is_not_overwritten(tmp_pat
     with pytest.raises(ModeCollapseError, match="already holds a monitor's records; pass resume=True"):
         Monitor(dataset="ring8", every=1, latent_dim=3, out=tmp_path / "m")
     again = Monitor(dataset="ring8", every=1, latent_dim=3, out=tmp_path / "m", resume=True, verbose=False)
-    assert again.status.last_healthy_step == 0 and len(again.tracker.history) == 1
+    again.update(1, ScriptedRing(10))  # the records before step 1 are replayed first
+    assert again.status.last_healthy_step == 1 and [h["step"] for h in again.tracker.history] == [0, 1]
 
 
 def test_an_image_generator_out_of_shape_is_named():
@@ -167,3 +184,46 @@ def test_a_translator_is_monitored_on_held_out_inputs():
     status = monitor.update(0, nn.Identity())  # copies A: the wrong place and size for B
     assert status.verdict != "healthy" and status.scores["translation_score"] == pytest.approx(0.0, abs=0.05)
     assert "lost identity" in status.kinds
+
+
+def test_nan_samples_leave_no_stale_samples_behind(tmp_path):
+    from modecollapse import diagnose
+
+    class BreaksAt(ScriptedRing):
+        def forward(self, z):
+            out = super().forward(z)
+            return out * math.nan if self.step >= 25 else out
+
+    generator = BreaksAt(collapse_at=1000)
+    monitor = Monitor(dataset="ring8", every=10, latent_dim=3, out=tmp_path / "mon", verbose=False)
+    for step in range(31):
+        generator.step.fill_(step)
+        monitor.update(step, generator)
+    assert not (tmp_path / "mon" / "samples.npy").exists()
+    with pytest.raises(ModeCollapseError, match="left no samples to judge .* judged it collapsed"):
+        diagnose(tmp_path / "mon")
+
+
+def test_a_resumed_monitor_replaces_later_records_and_takes_back_the_healthy_weights(tmp_path):
+    generator = ScriptedRing(collapse_at=45)
+    first = Monitor(dataset="ring8", every=10, latent_dim=3, out=tmp_path / "mon", verbose=False)
+    for step in range(61):
+        generator.step.fill_(step)
+        first.update(step, generator)
+    again = Monitor(dataset="ring8", every=10, latent_dim=3, out=tmp_path / "mon", resume=True, verbose=False)
+    generator.step.fill_(30)
+    status = again.update(30, generator)  # the loop restarted from its step-30 checkpoint
+    records = [json.loads(line) for line in (tmp_path / "mon" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [0, 10, 20, 30]
+    assert status.verdict == "healthy" and again.last_healthy_state["step"].item() == 30.0
+    resumed = Monitor(
+        dataset="ring8", every=10, latent_dim=3, out=tmp_path / "mon", resume=True, verbose=False
+    )
+    resumed.update(31, generator)  # between evaluations: the records up to 30 are kept and replayed
+    assert resumed.status.last_healthy_step == 30 and resumed.last_healthy_state["step"].item() == 30.0
+
+
+def test_a_translator_giving_nan_is_a_collapse_not_a_crash():
+    monitor = Monitor(dataset="spatial-one", every=1, num_samples=100, verbose=False)
+    status = monitor.update(0, lambda x: x * math.nan)
+    assert status.verdict == "collapsed" and "NaN" in status.reasons[0]

@@ -22,19 +22,20 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import save
 from torch import nn
 
 from modecollapse.config import DataConfig, DetectorConfig
 from modecollapse.data import load_dataset, spec
 from modecollapse.errors import ModeCollapseError
-from modecollapse.files import atomic_write_bytes
+from modecollapse.files import atomic_write_bytes, atomic_write_text
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.metrics.evaluators import EVAL_SEED, translation_evaluator
 from modecollapse.metrics.features import classifier_for, prepare_images
@@ -112,9 +113,12 @@ class Monitor:
         self.tracker = CollapseTracker(self.rules)
         self.status = Status(step=-1)
         self.last_healthy_state: dict[str, torch.Tensor] | None = None
-        self.signals: dict[str, float] = {}
+        self.signals: dict[str, tuple[float, int]] = {}
+        self.resumed_from: int | None = None if out is not None and resume else -1
+        """The first step this session updated (its records from there on are replaced)."""
         self.signal_steps = 0
         self.alarmed = False
+        self.samples_step: int | None = None
         self._scorer: Callable[[Any], dict[str, Any]] | None = None
         self.out = RunFolder(out) if out is not None else None
         self.writer = None
@@ -125,12 +129,15 @@ class Monitor:
 
     def update(self, step: int, generator: Any = None, **signals: float) -> Status:
         """Add this step's signals; every `every` steps (step % every == 0) score G and judge."""
+        if self.resumed_from is None:
+            self._continue_from(step)
         for key, value in signals.items():
             value = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
-            self.signals[key] = self.signals.get(key, 0.0) + value
+            total, count = self.signals.get(key, (0.0, 0))
+            self.signals[key] = (total + value, count + 1)  # a signal may come only on some steps
         self.signal_steps += 1
         if step % self.every:
-            self.status.step, self.status.evaluated = step, False
+            self.status = replace(self.status, step=step, evaluated=False)
             return self.status
         return self.evaluate(step, generator)
 
@@ -143,7 +150,7 @@ class Monitor:
             )
         with _untouched(generator):
             record, samples = self._score(generator)
-        record.update({f"train_{k}": v / self.signal_steps for k, v in self.signals.items()})
+        record.update({f"train_{k}": total / count for k, (total, count) in self.signals.items()})
         record["train_steps"] = self.signal_steps
         self.signals, self.signal_steps = {}, 0
         record = {"type": "eval", "step": step, "epoch": step, **record}
@@ -217,7 +224,7 @@ class Monitor:
         """G's outputs on the fixed latent batch (or the user's sampler), fp32, on the CPU."""
         draw = torch.Generator().manual_seed(EVAL_SEED)
         if self.sample_fn is not None:
-            return _as_tensor(self.sample_fn(generator, self.num_samples, draw))
+            return _as_tensor(self.sample_fn(generator, self.num_samples, draw)).float().cpu()
         if self.latent_dist == "uniform":
             z = (torch.rand(self.num_samples, *self.latent_shape, generator=draw) * 2 - 1) * self.latent_range
         else:
@@ -239,7 +246,16 @@ class Monitor:
             data = load_dataset(DataConfig(name=self.dataset, data_dir=self.data_dir))
             count = min(self.num_samples, len(data.held_out.a), len(data.b))
             evaluate = translation_evaluator(data, count)
-            return lambda g: (evaluate(g, None, 0), None)
+            probe = data.held_out.a.batch(torch.arange(min(count, 16)))
+
+            def translations(g: Any) -> tuple[dict[str, Any], np.ndarray | None]:
+                on_device = _OnDevice(g, self._device(g))
+                finite = torch.isfinite(on_device(probe).flatten(1)).all(1)
+                if not finite.all():
+                    return _nonfinite(finite, self.spec.num_classes), None
+                return evaluate(on_device, None, 0), None
+
+            return translations
         if self.kind == "points":
             mixture = load_dataset(DataConfig(name=self.dataset, num_samples=1))
 
@@ -296,10 +312,6 @@ class Monitor:
                 "or pick another out"
             )
         self.out.path.mkdir(parents=True, exist_ok=True)
-        for record in self.out.records("eval") if resume else []:
-            self.tracker.observe(record["step"], record)
-            if self.tracker.history[-1]["verdict"] == "healthy":
-                self.status.last_healthy_step = record["step"]
         try:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -307,6 +319,24 @@ class Monitor:
         except ImportError:  # tensorboard is optional for the monitor
             self.writer = None
         self._summary("running")
+
+    def _continue_from(self, step: int) -> None:
+        """On resume, at the first update: keep the records before `step` (a loop restarted from
+        an earlier checkpoint replaces what came after), replay them into the detector, and take
+        back the last healthy weights saved before `step`."""
+        assert self.out is not None
+        self.resumed_from = step
+        kept = [r for r in self.out.records("eval") if r["step"] < step]
+        atomic_write_text(self.out.metrics, "".join(json.dumps(r) + "\n" for r in kept))
+        for record in kept:
+            self.tracker.observe(record["step"], record)
+            if self.tracker.history[-1]["verdict"] == "healthy":
+                self.status.last_healthy_step = record["step"]
+        weights = self.out.last_healthy_weights
+        if self.status.last_healthy_step is not None and weights.is_file():
+            with safe_open(str(weights), "pt") as handle:
+                if int(handle.metadata().get("step", -1)) == self.status.last_healthy_step:
+                    self.last_healthy_state = {key: handle.get_tensor(key) for key in handle.keys()}
 
     def _summary(self, status: str) -> None:
         assert self.out is not None
@@ -320,6 +350,8 @@ class Monitor:
                 "every": self.every,
                 "num_samples": self.num_samples,
                 "step": max(self.status.step, 0),
+                "samples_step": self.samples_step,
+                "verdict": self.status.verdict,
                 "detector": self.tracker.summary(),
                 "last_healthy": {"step": kept, "checkpoint": weights} if kept is not None else None,
                 "machine": machine(),
@@ -339,6 +371,11 @@ class Monitor:
             np.save(self.out.last_samples, samples)
             if samples.ndim == 4:
                 save_grid(torch.from_numpy(samples[:64]).float(), self.out.last_grid)
+            self.samples_step = record["step"]
+        else:  # no samples (NaN outputs, a translator): the files must not pass for this step's
+            self.out.last_samples.unlink(missing_ok=True)
+            self.out.last_grid.unlink(missing_ok=True)
+            self.samples_step = None
         if self.writer is not None:
             for key, value in record.items():
                 if isinstance(value, (int, float)) and key not in ("step", "epoch") and math.isfinite(value):
@@ -361,6 +398,17 @@ def _nonfinite(finite: torch.Tensor, classes: int) -> dict[str, Any]:
             "num_classes": float(classes)}  # fmt: skip
 
 
+class _OnDevice(nn.Module):
+    """A network fed on its own device, answering on the CPU (evaluators keep inputs on the CPU)."""
+
+    def __init__(self, network: Any, device: torch.device) -> None:
+        super().__init__()
+        self.network, self.device = network, device
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _as_tensor(self.network(x.to(self.device))).float().cpu()
+
+
 class _untouched:
     """Evaluate G in eval mode without autocast; restore its mode and the global RNG states."""
 
@@ -370,7 +418,8 @@ class _untouched:
     def __enter__(self) -> None:
         self.cpu_rng = torch.get_rng_state()
         self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-        self.training = self.generator.training if self.generator is not None else None
+        modules = self.generator.modules() if self.generator is not None else ()
+        self.modes = [(module, module.training) for module in modules]  # each one: some may be frozen
         if self.generator is not None:
             self.generator.eval()
         self.grad = torch.is_grad_enabled()
@@ -384,8 +433,8 @@ class _untouched:
         for context in reversed(self.autocast):
             context.__exit__(None, None, None)
         torch.set_grad_enabled(self.grad)
-        if self.generator is not None:
-            self.generator.train(self.training)
+        for module, training in self.modes:
+            module.training = training
         torch.set_rng_state(self.cpu_rng)
         if self.cuda_rng is not None:
             torch.cuda.set_rng_state_all(self.cuda_rng)

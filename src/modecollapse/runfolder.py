@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import torch
 
-import modecollapse
 from modecollapse.files import atomic_write_json, atomic_write_text
 
 
@@ -60,7 +59,7 @@ class RunFolder:
 def provenance() -> dict[str, Any]:
     """What produced a number: package version, git commit, Python, torch, machine."""
     return {
-        "modecollapse_version": modecollapse.__version__,
+        "modecollapse_version": _version(),
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "python": sys.version.split()[0],
@@ -70,7 +69,7 @@ def provenance() -> dict[str, Any]:
 
 
 def _git(*args: str) -> str | None:
-    source = Path(modecollapse.__file__).resolve().parent
+    source = Path(__file__).resolve().parent
     try:
         result = subprocess.run(["git", "-C", str(source), *args], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
@@ -136,8 +135,25 @@ def _step_of(line: str) -> int:
 
 
 def read_records(path: Path, kind: str) -> list[dict[str, Any]]:
-    """The metrics.jsonl records of one type ("train" or "eval")."""
+    """The metrics.jsonl records of one type ("train" or "eval"); a torn last line (a kill
+    while writing) is left out."""
     if not path.is_file():
         return []
-    records = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(lines):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number < len(lines) - 1:
+                raise
     return [record for record in records if record.get("type") == kind]
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("modecollapse")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0.0.0+unknown"

@@ -60,6 +60,7 @@ def test_a_fix_is_cited_only_for_the_kind_its_established_primary_speaks_to(tmp_
     dropped = {"verdict": "collapsed", "kinds": ["dropped modes"], "scores": {}}
     (line,) = suggest(dropped, "ring8", table)
     assert line.startswith("model.pack = 4, train.batch_size = 2048 (pacgan4): modes 0.6 -> 6.2 (+5.6 +- 1.1")
+    assert "(but established worse: high_quality 0.1 -> 0.02)" in line
     assert "Holm p 0.003" in line and "evidence results/fix-atlas/ring8" in line and "measured on" not in line
     blurry = {"verdict": "partial collapse", "kinds": ["low quality"], "scores": {}}
     assert suggest(blurry, "ring8", table) == [

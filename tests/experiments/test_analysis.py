@@ -194,3 +194,48 @@ def test_an_onset_is_compared_as_a_metric_and_a_run_without_one_counts_at_its_la
     assert onset.baseline_mean == pytest.approx(10 / 3) and onset.setting_mean == pytest.approx(25 / 3)
     assert result.censored == {"relative_onset_step": 1}
     assert "1 of 6 completed runs have none" in render_markdown(result, "onsets")
+
+
+def test_a_constant_difference_gets_the_sign_flip_p_not_zero():
+    base = [fake_run("base", s, 7) for s in range(2)]
+    fix = [fake_run("fix", s, 8) for s in range(2)]
+    modes = next(c for c in analyse(base + fix, INDEX).comparisons if c.metric == "modes")
+    assert modes.p == 0.5 and not modes.established  # 2 of 2^2 sign patterns are as extreme
+    base = [fake_run("base", s, 7) for s in range(6)]
+    fix = [fake_run("fix", s, 8) for s in range(6)]
+    modes = next(c for c in analyse(base + fix, INDEX).comparisons if c.metric == "modes")
+    assert modes.p == pytest.approx(2 / 64)
+
+
+def test_a_never_healthy_run_counts_at_step_zero_for_an_onset():
+    never = {"modes": 1, "num_classes": 10, "num_samples": 2000, "kl_uniform": 2.0}
+    healthy = {"modes": 10, "num_classes": 10, "num_samples": 2000, "kl_uniform": 0.0}
+
+    def run(setting, seed, scores):
+        evals = [{"step": s, "epoch": s, **scores} for s in range(1, 6)]
+        status = {"status": "completed", "machine": {"id": "A"}}
+        return RunResult(f"{setting}{seed}", setting, seed, Path("/nonexistent"), status, evals)
+
+    index = {"analysis": {**INDEX["analysis"], "primary": {"collapse_onset_step": "higher"}}}
+    runs = [run("base", s, healthy) for s in range(3)] + [run("fix", s, never) for s in range(3)]
+    result = analyse(runs, index)
+    onset = next(c for c in result.comparisons if c.metric == "collapse_onset_step")
+    assert onset.baseline_mean == 5 and onset.setting_mean == 0  # censored at 5 vs collapsed from the start
+    assert result.censored == {"collapse_onset_step": 3} and result.never_healthy == 3
+
+
+def test_runs_resumed_on_another_machine_pair_with_none():
+    base = [fake_run("base", s, 1) for s in range(3)]
+    fix = [fake_run("fix", s, 5) for s in range(3)]
+    fix[0].status["machines"] = [{"id": "cpu A"}, {"id": "cpu B"}]
+    result = analyse(base + fix, INDEX)
+    assert result.refused == ["fix seed 0: ran on cpu A + cpu B, the baseline on cpu A"]
+
+
+def test_an_analysis_added_after_a_selection_ran_is_not_declared(tmp_path):
+    from modecollapse.experiments.sweep import select
+
+    folder = tmp_path / "sweep"
+    execute(select(load_sweep(write(tmp_path)), ["pack=1"], [0]), folder, workers=1)
+    write_index(select(load_sweep(write(tmp_path, SWEEP + ANALYSIS)), ["pack=2"], [0]), folder)
+    assert read_index(folder)["analysis"]["before_runs"] is False

@@ -137,6 +137,22 @@ def diagnose(
         )  # fmt: skip
     if num_samples <= 0:
         raise ModeCollapseError(f"num_samples must be a positive number, got {num_samples}")
+    modes = [(m, m.training) for m in source.modules()] if isinstance(source, nn.Module) else []
+    try:
+        if isinstance(source, nn.Module):
+            source.eval()  # sampled and probed in eval mode, then put back as it came
+        return _in_memory(source, dataset, latent_dim, num_samples, latent_shape, latent_dist, latent_range,
+                          value_range, rules, data_dir)  # fmt: skip
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+def _in_memory(
+    source: Any, dataset: str | None, latent_dim: int | None, num_samples: int,
+    latent_shape: tuple[int, ...] | None, latent_dist: str, latent_range: float, value_range: str,
+    rules: DetectorConfig | None, data_dir: str | None,
+) -> Report:  # fmt: skip
     points = dataset is not None and spec(dataset).kind == "points"
     if isinstance(source, torch.Tensor | np.ndarray):
         array = source.detach().cpu() if isinstance(source, torch.Tensor) else torch.as_tensor(source)
@@ -146,10 +162,10 @@ def diagnose(
         if latent_dim is None and latent_shape is None:
             raise ModeCollapseError("a generator needs its latent law: latent_dim=... (or latent_shape=...)")
         latent = Latent(tuple(latent_shape or (latent_dim,)), latent_dist, latent_range)
-        generator = source.eval() if isinstance(source, nn.Module) else source
+        generator = source
         count = min(num_samples, 2500) if points else num_samples
         try:
-            array = generate(generator, latent.draw(count, PROBE_SEED).to(_device(source)))
+            array = generate(generator, latent.draw(count, PROBE_SEED).to(_device(source))).cpu()
         except (RuntimeError, TypeError) as error:
             raise ModeCollapseError(f"the generator failed on {latent.describe()}: {error}") from None
         notes = [f"generator in memory, {latent.describe()}", f"{count} samples drawn with seed {PROBE_SEED}"]
@@ -158,6 +174,9 @@ def diagnose(
             f"diagnose takes a generator (nn.Module or callable), samples (tensor or array) or a path, "
             f"not {type(source).__name__}"
         )
+    if not torch.isfinite(array.float()).all():
+        bad = int((~torch.isfinite(array.float().flatten(1))).any(1).sum())
+        raise ModeCollapseError(f"{bad} of {len(array)} samples contain NaN or infinite values")
     if points:
         if array.dim() != 2 or array.shape[1] != 2:
             shape = tuple(array.shape)

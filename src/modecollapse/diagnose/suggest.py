@@ -65,9 +65,15 @@ def suggest(
             f"{m['seeds']} seeds, Holm p {m['holm_p']:.2g})"
             for name, m in shown
         )
+        worse = "; ".join(
+            f"{name} {m['before']:.3g} -> {m['after']:.3g}"
+            for name, m in fix["metrics"].items()
+            if m["established"] and not m["improved"]
+        )
+        harm = f" (but established worse: {worse})" if worse else ""
         elsewhere = "" if not closeness[1] else f" [measured on {fix['data']}, not on data like yours]"
         lines.append(
-            f"{fix['switch']} ({fix['fix']}): {numbers} on the {fix['testbed']} testbed; "
+            f"{fix['switch']} ({fix['fix']}): {numbers}{harm} on the {fix['testbed']} testbed; "
             f"evidence {fix['evidence']}{elsewhere}"
         )
     if len(cited) > SHOWN:

@@ -158,9 +158,14 @@ def monitor_samples(path: Path) -> tuple[np.ndarray, list[str], str] | None:
         return None
     summary = folder.read_summary()
     if not folder.last_samples.is_file():
-        raise ModeCollapseError(f"{path}: this Monitor's folder has no samples.npy (no evaluation ran yet)")
+        raise ModeCollapseError(
+            f"{path}: the Monitor's last evaluation (step {summary.get('step')}) left no samples to "
+            "judge (its outputs held NaN or infinite values, or G is a translator); the Monitor judged it "
+            f"{summary.get('verdict')}"
+        )
     detector = summary.get("detector") or {}
-    notes = [f"the Monitor's last evaluation (step {summary.get('step')}) in {path}"]
+    evaluated = summary.get("samples_step", summary.get("step"))
+    notes = [f"the Monitor's last evaluation (step {evaluated}) in {path}"]
     if detector.get("collapse_onset_step") is not None:
         notes.append(f"collapse confirmed since step {detector['collapse_onset_step']}")
     if summary.get("last_healthy"):
@@ -170,7 +175,7 @@ def monitor_samples(path: Path) -> tuple[np.ndarray, list[str], str] | None:
 
 
 GREY_TOLERANCE = 2 / 127.5
-"""Channels that differ by no more than 1 grey level of 0..255 (JPEG and resizing aside) are equal."""
+"""Channels that differ by at most 2 grey levels of 0..255 (rounding, JPEG) count as equal."""
 
 
 def match_channels(images: torch.Tensor, dataset: str, notes: list[str]) -> torch.Tensor:
@@ -318,10 +323,15 @@ def probe_latent(generator: nn.Module, latent: Latent, real: FeatureSet, count: 
     Distances are mean absolute pixel differences in [-1, 1] units. A generator whose outputs
     for independent z differ by far less than real images differ from each other ignores z.
     """
+    device = next((p.device for p in generator.parameters()), torch.device("cpu"))
+
+    def run(z: torch.Tensor) -> torch.Tensor:
+        return generator(z.to(device)).float().cpu()
+
     shape = latent.shape
     z = latent.draw(count, PROBE_SEED + 1)
-    out = generator(z).float()
-    other = generator(latent.draw(count, PROBE_SEED + 2)).float()
+    out = run(z).float()
+    other = run(latent.draw(count, PROBE_SEED + 2)).float()
     spread = float((out - other).abs().mean())
     step = 0.5
     flat = z.reshape(count, -1)
@@ -329,13 +339,13 @@ def probe_latent(generator: nn.Module, latent: Latent, real: FeatureSet, count: 
     for d in range(flat.shape[1]):
         moved = flat.clone()
         moved[:, d] += step
-        per_dimension.append(float((generator(moved.reshape(z.shape)).float() - out).abs().mean() / step))
+        per_dimension.append(float((run(moved.reshape(z.shape)).float() - out).abs().mean() / step))
     sensitivities = torch.tensor(per_dimension)
     dead = int((sensitivities < 0.01 * sensitivities.max().clamp_min(1e-12)).sum())
     dims = flat.shape[1]
     height = 3.0 if latent.distribution == "normal" else latent.range  # far out, yet a value z takes
     one_hot = torch.eye(dims)[: min(dims, 100)].reshape(-1, *shape) * height
-    one_hot_out = generator(one_hot).float()
+    one_hot_out = run(one_hot).float()
     one_hot_spread = float(
         torch.cdist(one_hot_out.flatten(1), one_hot_out.flatten(1), p=1).mean() / one_hot_out[0].numel()
     )

@@ -71,6 +71,8 @@ class AnalysisResult:
     """A later [analysis] in the sweep file than the declared one (not used)."""
     censored: dict[str, int] = field(default_factory=dict)
     """Per onset metric: completed runs without that onset (counted at their last step)."""
+    never_healthy: int = 0
+    """Completed runs never healthy: an onset metric counts them at step 0."""
 
 
 def value_at(result: RunResult, metric: str, at: str | list[int] | tuple[int, int]) -> float | None:
@@ -78,8 +80,13 @@ def value_at(result: RunResult, metric: str, at: str | list[int] | tuple[int, in
     its evaluations inside the window [first, last] of steps; None where it has none. The onsets
     (ONSET_METRICS) are the run's, whatever the point; without one, the last evaluated step."""
     if metric in ONSET_METRICS:
-        onset = result.detector.get(metric)
-        return float(onset if onset is not None else result.final.get("step", math.nan))
+        detector = result.detector
+        onset = detector.get(metric)
+        if onset is not None:
+            return float(onset)
+        if detector.get("never_healthy"):  # collapsed from the first evaluation: not a late onset
+            return 0.0
+        return float(result.final.get("step", math.nan))  # censored: no onset before the last step
     if at == "final":
         value = result.final.get(metric)
         return float(value) if number(value) and math.isfinite(value) else None
@@ -90,7 +97,10 @@ def value_at(result: RunResult, metric: str, at: str | list[int] | tuple[int, in
 
 
 def machine_of(result: RunResult) -> str:
-    return (result.status.get("machine") or {}).get("id", UNRECORDED)
+    """The machine a run trained on, or all of them joined with ' + ' when it was resumed on
+    another (such a run pairs with no single-machine run)."""
+    history = result.status.get("machines") or [result.status.get("machine") or {}]
+    return " + ".join(dict.fromkeys(m.get("id", UNRECORDED) for m in history))
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -150,10 +160,9 @@ def analyse(
             differences = [f - b for b, f, _ in pairs]
             change, half, n = t_interval(differences)
             p = math.nan
-            if n >= 2:  # a constant difference has no spread: p is 1 for no change, else 0
-                constant = max(differences) == min(differences)
-                if constant:
-                    p = 1.0 if change == 0 else 0.0
+            if n >= 2:  # a constant difference has no spread for a t-test: use the sign-flip test
+                if max(differences) == min(differences):
+                    p = 1.0 if change == 0 else min(1.0, 2 * 0.5**n)
                 else:
                     p = float(stats.ttest_1samp(differences, 0.0).pvalue)
             comparisons.append(
@@ -169,8 +178,12 @@ def analyse(
         c.established = not math.isnan(adjusted) and adjusted < analysis["alpha"]
     amended = index.get("analysis_amended")
     onsets = [m for m in primary if m in ONSET_METRICS]
-    censored = {m: sum(r.detector.get(m) is None for r in completed) for m in onsets}
-    return AnalysisResult(analysis, declared, why, machines, refused, comparisons, amended, censored)
+    censored = {
+        m: sum(r.detector.get(m) is None and not r.detector.get("never_healthy") for r in completed)
+        for m in onsets
+    }
+    never = sum(bool(r.detector.get("never_healthy")) for r in completed) if onsets else 0
+    return AnalysisResult(analysis, declared, why, machines, refused, comparisons, amended, censored, never)
 
 
 def _format(value: float, digits: int = 3) -> str:
@@ -218,6 +231,11 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
             lines.append(
                 f"- {metric}: {count} of {sum(result.machines.values())} completed runs have none; they "
                 "count as their last evaluated step (censored: their onset, if any, comes later)"
+            )
+        if result.censored:
+            lines.append(
+                f"- {result.never_healthy} completed runs were never healthy; an onset counts them at "
+                "step 0 (collapsed from the first evaluation)"
             )
         if result.amended:
             lines.append(

@@ -34,7 +34,6 @@ from modecollapse.config import Config, apply_override, config_from_dict
 from modecollapse.errors import ConfigError
 from modecollapse.files import atomic_write_json, atomic_write_text
 from modecollapse.metrics.kinds import METRIC_KINDS
-from modecollapse.runfolder import RunFolder
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -279,7 +278,7 @@ def write_index(sweep: Sweep, sweep_dir: Path) -> None:
     index: dict[str, Any] = {"name": sweep.name, "runs": list(entries.values())}
     declared = previous.get("analysis")
     if sweep.analysis is not None and declared is None:
-        started = [r.run_id for r in sweep.runs if RunFolder(sweep_dir / "runs" / r.run_id).summary.is_file()]
+        started = any((sweep_dir / "runs").glob("*/summary.json"))  # any run, selected or not
         declared = {
             **sweep.analysis,
             "declared_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

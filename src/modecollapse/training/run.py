@@ -135,7 +135,7 @@ class Run:
             "status": "running",
             "device": str(self.speed.device),
             "speed": self.speed.record(),
-            "machine": machine(self.speed),
+            **machines(self.previous, machine(self.speed)),
             "total_steps": total_steps,
             "steps_per_epoch": steps_per_epoch,
             **facts,
@@ -389,6 +389,15 @@ class TrainingSignals:
 
 Loaded = tuple[Path, dict[str, torch.Tensor], dict[str, Any]]
 """A checkpoint read from disk: (its folder, tensors, JSON state)."""
+
+
+def machines(previous: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """The summary's machine entries: the one training now, and every machine that trained this
+    run ("machines"; a run resumed on another machine lists both, and reports pair only runs
+    that trained on one machine throughout)."""
+    seen = previous.get("machines") or ([previous["machine"]] if "machine" in previous else [])
+    history = seen if any(m.get("id") == now["id"] for m in seen) else [*seen, now]
+    return {"machine": now, "machines": history}
 
 
 def checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_change: bool) -> Loaded | None:
