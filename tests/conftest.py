@@ -19,6 +19,22 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     torch.set_num_threads(1)
 
 
+SLICE_DIR = REPO / "tests" / "fixtures" / "mnist"
+"""The first 4,000 official MNIST test digits, committed (tests/fixtures/README.md)."""
+
+
+@pytest.fixture(scope="session")
+def mnist_digits():
+    """(images uint8 N x 28 x 28, labels, full): MNIST's test split next to the checkout, else
+    the committed 4,000-digit slice, so the tests that need real digits run in any clone."""
+    from modecollapse.data.idx import read_idx
+
+    folder = MNIST_DIR if (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file() else SLICE_DIR
+    images = read_idx(folder / "t10k-images-idx3-ubyte.gz")
+    labels = read_idx(folder / "t10k-labels-idx1-ubyte.gz")
+    return images, labels, folder == MNIST_DIR
+
+
 @pytest.fixture
 def mnist_dir() -> Path:
     if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():

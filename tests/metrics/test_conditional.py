@@ -46,15 +46,14 @@ def test_grader_is_another_network_trained_on_other_digits():
     assert evaluation.card["trained_on"].startswith("mnist-5k")
 
 
-def test_grader_passes_real_digits_and_fails_its_nulls(mnist_dir):
+def test_grader_passes_real_digits_and_fails_its_nulls(mnist_digits):
     import numpy as np
 
-    from modecollapse.data.idx import read_idx
     from modecollapse.metrics.conditional import grader_scores, load_grader
     from modecollapse.metrics.features import prepare_images
 
-    images = prepare_images(read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:2000])[0]
-    labels = torch.from_numpy(read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")[:2000].astype(np.int64))
+    images = prepare_images(mnist_digits[0][:2000])[0]
+    labels = torch.from_numpy(mnist_digits[1][:2000].astype(np.int64))
     grader = load_grader("mnist-5k")
     assert grader_scores(grader, images, labels)["grader_class_accuracy"] >= 0.98
     ignored = labels[torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))]

@@ -27,16 +27,15 @@ def test_shipped_cards_match_their_weights():
         assert "[-1, 1]" in card["input"]
 
 
-def test_mnist_classifier_meets_its_accuracy_target(mnist_dir):
-    from modecollapse.data.idx import read_idx
-
-    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")
-    labels = torch.from_numpy(read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz").astype(np.int64))
+def test_mnist_classifier_meets_its_accuracy_target(mnist_digits):
+    images, labels, full = mnist_digits
+    labels = torch.from_numpy(labels.astype(np.int64))
     classifier = load_classifier("mnist")
     features = extract(classifier, prepare_images(images)[0])
     accuracy = (features.predictions == labels).float().mean().item()
     assert accuracy >= 0.985
-    assert abs(accuracy - classifier.card["test_accuracy"]) < 2e-3  # the card tells the truth
+    if full:  # the card's number is on all 10,000 test digits
+        assert abs(accuracy - classifier.card["test_accuracy"]) < 2e-3  # the card tells the truth
 
 
 def test_tampered_weights_are_refused(tmp_path):
@@ -100,13 +99,12 @@ def test_feature_cache_hits_and_keys_on_pixels():
     assert not torch.equal(other.features, first.features)
 
 
-def test_guide_is_a_different_network_and_still_accurate(mnist_dir):
-    from modecollapse.data.idx import read_idx
+def test_guide_is_a_different_network_and_still_accurate(mnist_digits):
 
     guide, grader = load_classifier("guide-mnist"), load_classifier("mnist")
     assert guide.card["width"] != grader.card.get("width", 32) and guide.card["seed"] != grader.card["seed"]
-    images = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:2000]
-    labels = torch.from_numpy(read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")[:2000].astype(np.int64))
+    images = mnist_digits[0][:2000]
+    labels = torch.from_numpy(mnist_digits[1][:2000].astype(np.int64))
     x = torch.from_numpy(images).float().unsqueeze(1) / 127.5 - 1
     with torch.no_grad():
         accuracy = float((guide.model(x)[0].argmax(1) == labels).float().mean())
