@@ -1,8 +1,8 @@
 """Does bf16 change the science? The same short studies in fp32 and in bf16, same seeds.
 
 Three studies, each trained with `train.precision` = fp32 and = bf16 on seeds 0..4:
-ring8 vanilla (experiments/ring8_vanilla.toml), ring8 PacGAN4 (the same with model.pack = 4)
-and DCGAN-28 on mnist-5k (experiments/dcgan28_mnist5k.toml). Every run is a sweep run
+ring8 vanilla (experiments/configs/ring8_vanilla.toml), ring8 PacGAN4 (the same with model.pack = 4)
+and DCGAN-28 on mnist-5k (experiments/configs/dcgan28_mnist5k.toml). Every run is a sweep run
 (resumable: run the command again after a stop). The table gives each final metric's mean
 with a 95% t-interval per precision, and the paired bf16 - fp32 difference over the seeds
 with its 95% t-interval: where that interval excludes 0, bf16 changed the result.

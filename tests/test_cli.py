@@ -16,13 +16,17 @@ def test_data_list_shows_every_dataset(capsys, mnist_dir):
 
 
 def test_dry_run_prints_resolved_config(capsys):
-    assert main(["train", "experiments/dcgan64_mnist.toml", "--set", "train.epochs=3", "--dry-run"]) == 0
+    assert (
+        main(["train", "experiments/configs/dcgan64_mnist.toml", "--set", "train.epochs=3", "--dry-run"]) == 0
+    )
     out = capsys.readouterr().out
     assert "epochs = 3" in out and "image_size = 64" in out
 
 
 def test_unknown_key_exits_2_with_suggestion(capsys):
-    code = main(["train", "experiments/dcgan28_mnist5k.toml", "--set", "train.batchsize=32", "--dry-run"])
+    code = main(
+        ["train", "experiments/configs/dcgan28_mnist5k.toml", "--set", "train.batchsize=32", "--dry-run"]
+    )
     assert code == 2
     assert "did you mean 'train.batch_size'" in capsys.readouterr().err
 
