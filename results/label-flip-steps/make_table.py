@@ -2,10 +2,10 @@
 per sweep folder):
 
 - corrected variant: runs.csv / curves.csv (label_flip_steps.toml) and runs-1pct.csv /
-  curves-1pct.csv (label_flip_steps_1pct.toml);
+  curves-1pct.csv (label_flip_steps.toml, its 1 % row);
 - as_published variant at 20,000 steps: as-published-20k-runs.csv / as-published-20k-curves.csv
   (label_flip_steps_as_published_20k.toml) and its 10 % row, as-published-20k-10pct-runs.csv /
-  -curves.csv (label_flip_steps_as_published_10pct.toml);
+  -curves.csv (label_flip_steps_as_published_20k.toml, its 10 % row);
 - the same on Fashion-MNIST's 60k: fashion-60k-runs.csv / fashion-60k-curves.csv
   (label_flip_steps_fashion.toml);
 - as_published at width 64 (bf16): width64-runs.csv / width64-curves.csv
