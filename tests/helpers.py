@@ -83,6 +83,15 @@ sample_every = 16
 """
 
 
+ANALYSIS = """
+[analysis]
+baseline = "pack=1"
+primary = { modes = "higher", high_quality = "higher" }
+at = "final"
+"""
+"""A declared analysis for SWEEP."""
+
+
 def write(tmp_path, text=SWEEP, name="sweep.toml"):
     path = tmp_path / name
     path.write_text(text)

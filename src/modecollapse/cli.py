@@ -157,6 +157,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--seeds", help="run only these seeds, e.g. 0-4 or 0,2,5")
     sweep.add_argument(
+        "--restore",
+        metavar="RESULTS",
+        help="first write the finished runs a study's results folder records (its records.jsonl, "
+        "from another machine or session) into the sweep folder; they are not run again",
+    )
+    sweep.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a config value in every selected run, e.g. --set train.max_steps=20000 "
         "(a finished run trains on to the new length)",
@@ -296,6 +302,7 @@ def _classifier_train(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from modecollapse.errors import ConfigError
     from modecollapse.experiments.executors import execute, sweep_status
+    from modecollapse.experiments.records import restore
     from modecollapse.experiments.sweep import load_sweep, parse_seeds, select
 
     if args.status:
@@ -316,10 +323,13 @@ def _sweep(args: argparse.Namespace) -> int:
         return 0
     if not args.file:
         raise ConfigError("give a sweep FILE, or --status DIR")
-    sweep = load_sweep(args.file)
+    sweep = whole = load_sweep(args.file)
     if args.only or args.seeds or args.set:
         sweep = select(sweep, args.only, parse_seeds(args.seeds) if args.seeds else None, args.set)
     folder = Path(args.out) if args.out else Path("sweeps") / sweep.name
+    if args.restore:
+        restored = restore(whole, folder, Path(args.restore))
+        print(f"restored {len(restored)} finished runs from {args.restore}")
     results = execute(sweep, folder, args.executor, args.workers, args.address)
     failed = [r for r in results if r["status"] == "failed"]
     print(f"sweep folder: {folder}" + (f"; {len(failed)} runs failed (see --status)" if failed else ""))

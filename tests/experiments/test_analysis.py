@@ -13,14 +13,7 @@ from modecollapse.experiments.executors import execute
 from modecollapse.experiments.report import build_report
 from modecollapse.experiments.results import RunResult
 from modecollapse.experiments.sweep import load_sweep, read_index, write_index
-from tests.helpers import SWEEP, write
-
-ANALYSIS = """
-[analysis]
-baseline = "pack=1"
-primary = { modes = "higher", high_quality = "higher" }
-at = "final"
-"""
+from tests.helpers import ANALYSIS, SWEEP, write
 
 
 def test_holm_matches_the_step_down_rule():

@@ -3,9 +3,10 @@ into one results folder, with the fix x testbed matrix that diagnose's "try next
 
     modecollapse atlas sweeps/fix-atlas-ring8 sweeps/fix-atlas-mnist --out results/fix-atlas
 
-For each testbed it writes OUT/<testbed>/: the report's analysis.md/.csv, table.md, runs.csv and
-curves.csv, the baseline's and the best fix's sample grids, and testbed.json (the dataset, the
-sweep's description, each setting's overrides, machines and CPU-hours). Across testbeds:
+For each testbed it writes OUT/<testbed>/: the report's analysis.md/.csv, table.md, runs.csv,
+curves.csv, records.jsonl and the sweep's index.json (what `sweep --restore` reads), the
+baseline's and the best fix's sample grids, and testbed.json (the dataset, the sweep's
+description, each setting's overrides, machines and CPU-hours). Across testbeds:
 OUT/matrix.md and OUT/matrix.png, each fix's declared primary effects (paired difference ±
 95% t, Holm-established or not).
 """
@@ -21,10 +22,10 @@ from typing import Any
 from modecollapse.experiments.analysis import AnalysisResult, Comparison, analyse, write_analysis
 from modecollapse.experiments.report import build_report
 from modecollapse.experiments.results import collect
-from modecollapse.experiments.sweep import read_index
+from modecollapse.experiments.sweep import INDEX, read_index
 from modecollapse.files import atomic_write_json, atomic_write_text
 
-COPIED = ("table.md", "runs.csv", "curves.csv")
+COPIED = ("table.md", "runs.csv", "curves.csv", "records.jsonl")
 
 
 def testbed_name(index: dict[str, Any]) -> str:
@@ -50,6 +51,7 @@ def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tup
     write_analysis(result, target, index["name"])
     for file in COPIED:
         shutil.copyfile(sweep_dir / "report" / file, target / file)
+    shutil.copyfile(sweep_dir / INDEX, target / INDEX)  # with records.jsonl: what `sweep --restore` reads
     source = _source(sweep_dir)
     variants = source.get("variants", {})
     settings = {}

@@ -22,6 +22,7 @@ from typing import Any
 
 from modecollapse.experiments.analysis import analyse, write_analysis
 from modecollapse.experiments.plots import copy_sample_grids, plot_feature_map, plot_histograms, plot_metrics
+from modecollapse.experiments.records import write_records
 from modecollapse.experiments.results import SKIP, RunResult, collect, number
 from modecollapse.experiments.stats import cell, compare, t_interval
 from modecollapse.experiments.sweep import INDEX, read_index
@@ -212,6 +213,7 @@ def build_report(folder: Path, allow_cross_machine: bool = False) -> Path:
     if (folder / INDEX).is_file():
         index = read_index(folder)
         write_analysis(analyse(results, index, allow_cross_machine), out, index["name"])
+        write_records(results, index["name"], out)
     plots = plot_metrics(results, out)
     histogram = plot_histograms(results, out)
     grids = copy_sample_grids(results, out)

@@ -1,0 +1,116 @@
+"""A sweep's finished runs as one small file, `records.jsonl` (per line: a run's id, config,
+summary and evaluation records; no weights): what a study commits under results/, so a new
+machine loses only the runs in flight. `restore` writes those runs back into a sweep folder,
+beside the sweep's index.json, so `modecollapse sweep --restore` skips them and the report
+covers them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from modecollapse.config import config_to_toml
+from modecollapse.errors import ConfigError
+from modecollapse.experiments.executors import run_status
+from modecollapse.experiments.results import RunResult
+from modecollapse.experiments.sweep import INDEX, Sweep, write_index
+from modecollapse.files import atomic_write_text
+from modecollapse.runfolder import RunFolder
+
+RECORDS = "records.jsonl"
+
+
+def record_of(result: RunResult, sweep_name: str) -> dict[str, Any]:
+    """One finished run as a records.jsonl line."""
+    config = RunFolder(result.folder).config
+    return {
+        "sweep": sweep_name,
+        "id": result.run_id,
+        "setting_id": result.setting_id,
+        "seed": result.seed,
+        "config": config.read_text() if config.is_file() else None,
+        "summary": result.status,
+        "evals": result.evals,
+    }
+
+
+def write_records(results: list[RunResult], sweep_name: str, out: Path) -> Path:
+    """out/records.jsonl: every completed run of `results`, in their order."""
+    lines = [
+        json.dumps(record_of(r, sweep_name), sort_keys=True)
+        for r in results
+        if r.status.get("status") == "completed" and r.evals
+    ]
+    path = Path(out) / RECORDS
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+    return path
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    path = Path(path)
+    if path.is_dir():
+        path = path / RECORDS
+    if not path.is_file():
+        raise ConfigError(f"no {RECORDS} at {path}: --restore takes a study's results folder or that file")
+    records = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{path}, line {number}: not a JSON record ({error.msg})") from None
+        missing = [key for key in ("sweep", "id", "summary", "evals") if key not in record]
+        if missing:
+            raise ConfigError(f"{path}, line {number}: a run record without {', '.join(missing)}")
+        records.append(record)
+    return records
+
+
+def restore(sweep: Sweep, sweep_dir: Path, source: Path) -> list[str]:
+    """Write the finished runs recorded at `source` (a results folder or its records.jsonl) into
+    `sweep_dir` as run folders, and the recorded index.json (whose [analysis] declaration keeps
+    its date) when `sweep_dir` has none yet. A run already completed in `sweep_dir` is left
+    alone. Refused: records of another sweep, or a run whose config differs from the sweep
+    file's now. Returns the ids restored."""
+    source, sweep_dir = Path(source), Path(sweep_dir)
+    folder = source if source.is_dir() else source.parent
+    records = read_records(source)
+    specs = {run.run_id: run for run in sweep.runs}
+    others = sorted({r["sweep"] for r in records} - {sweep.name})
+    if others:
+        raise ConfigError(f"{source} records runs of {', '.join(others)}, not of {sweep.name}")
+    unknown = [r["id"] for r in records if r["id"] not in specs]
+    if unknown:
+        raise ConfigError(f"{source} records runs {sweep.name} does not have: {', '.join(unknown[:5])}")
+    changed = [
+        r["id"] for r in records if r.get("config") and r["config"] != config_to_toml(specs[r["id"]].config)
+    ]
+    if changed:
+        raise ConfigError(
+            f"the sweep file's config of {', '.join(changed[:5])} differs from the recorded one at "
+            f"{source}: restore into a sweep of the recorded file, or rerun those runs"
+        )
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    if (folder / INDEX).is_file() and not (sweep_dir / INDEX).is_file():
+        recorded = json.loads((folder / INDEX).read_text())
+        if recorded.get("name") != sweep.name:
+            raise ConfigError(f"{folder / INDEX} is the index of {recorded.get('name')}, not {sweep.name}")
+        shutil.copyfile(folder / INDEX, sweep_dir / INDEX)
+    restored = []
+    for record in records:
+        run = RunFolder(sweep_dir / "runs" / record["id"])
+        if run_status(run.path)["status"] == "completed":
+            continue
+        run.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(run.config, record.get("config") or config_to_toml(specs[record["id"]].config))
+        evals = [{**e, "type": "eval"} for e in record["evals"]]
+        atomic_write_text(run.metrics, "".join(json.dumps(e, sort_keys=True) + "\n" for e in evals))
+        run.write_summary({**record["summary"], "restored_from": str(source)})
+        restored.append(record["id"])
+    if restored:  # their index entries (a recorded index.json has them already)
+        runs = [specs[run_id] for run_id in restored]
+        write_index(Sweep(sweep.name, runs, sweep.resources, sweep.source, sweep.analysis), sweep_dir)
+    return restored

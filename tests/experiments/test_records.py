@@ -1,0 +1,83 @@
+"""records.jsonl and `sweep --restore`: a study's committed records stand in for its run
+folders on a new machine."""
+
+import json
+import shutil
+
+import pytest
+
+from modecollapse.errors import ConfigError
+from modecollapse.experiments.executors import execute, pending_runs
+from modecollapse.experiments.records import read_records, restore
+from modecollapse.experiments.report import build_report
+from modecollapse.experiments.sweep import load_sweep, read_index, select
+from tests.helpers import ANALYSIS, SWEEP, write
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A declared sweep, run and reported; its report folder is what a study commits."""
+    tmp = tmp_path_factory.mktemp("records")
+    sweep = load_sweep(write(tmp, SWEEP + ANALYSIS))
+    folder = tmp / "sweep"
+    execute(sweep, folder, workers=1)
+    build_report(folder)
+    results = tmp / "results"
+    shutil.copytree(folder / "report", results)
+    shutil.copyfile(folder / "index.json", results / "index.json")
+    return sweep, folder, results
+
+
+def test_a_restored_sweep_skips_its_recorded_runs_and_reports_the_same_analysis(finished, tmp_path):
+    sweep, folder, results = finished
+    assert len(read_records(results)) == 4
+    again = tmp_path / "again"
+    restored = restore(sweep, again, results)
+    assert sorted(restored) == sorted(r.run_id for r in sweep.runs)
+    assert pending_runs(sweep, again) == []
+    assert read_index(again)["analysis"] == read_index(folder)["analysis"]  # the declaration keeps its date
+    build_report(again)
+    assert (again / "report" / "analysis.csv").read_text() == (folder / "report" / "analysis.csv").read_text()
+    summary = json.loads((again / "runs" / restored[0] / "summary.json").read_text())
+    assert summary["restored_from"] == str(results) and summary["status"] == "completed"
+
+
+def test_a_partial_record_leaves_the_other_runs_to_run(finished, tmp_path):
+    sweep, _, results = finished
+    lines = (results / "records.jsonl").read_text().splitlines()
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "records.jsonl").write_text(lines[0] + "\n")
+    restored = restore(sweep, tmp_path / "sweep", partial)
+    todo = [r.run_id for r in pending_runs(sweep, tmp_path / "sweep")]
+    assert len(restored) == 1 and restored[0] not in todo and len(todo) == 3
+    assert {r["id"] for r in read_index(tmp_path / "sweep")["runs"]} == set(restored)
+
+
+def test_records_of_another_sweep_or_another_config_are_refused(finished, tmp_path):
+    sweep, _, results = finished
+    other = load_sweep(write(tmp_path, SWEEP.replace('"mini"', '"other"') + ANALYSIS))
+    with pytest.raises(ConfigError, match="records runs of mini, not of other"):
+        restore(other, tmp_path / "a", results)
+    longer = select(sweep, overrides=["train.epochs=3"])
+    with pytest.raises(ConfigError, match="differs from the recorded one"):
+        restore(longer, tmp_path / "b", results)
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_torn_or_missing_record_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="no records.jsonl"):
+        read_records(tmp_path)
+    (tmp_path / "records.jsonl").write_text('{"sweep": "mini", "id": "x", "summary": {}, "evals": []}\n{"sw')
+    with pytest.raises(ConfigError, match="line 2: not a JSON record"):
+        read_records(tmp_path)
+
+
+def test_sweep_restore_on_the_command_line_runs_only_what_is_not_recorded(finished, tmp_path, capsys):
+    from modecollapse.cli import main
+
+    _, _, results = finished
+    file = write(tmp_path, SWEEP + ANALYSIS)
+    assert main(["sweep", str(file), "--out", str(tmp_path / "s"), "--seeds", "1", "--restore", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "restored 4 finished runs" in out and "2 runs, 2 already completed, 0 to run" in out
