@@ -13,6 +13,7 @@ import csv
 import json
 from pathlib import Path
 
+IDS = ("run", "setting", "seed", "detector_rules")
 MACHINE = ("id", "cpu", "flags", "torch", "threads", "precision", "grading_precision")
 
 
@@ -26,7 +27,7 @@ def number(text: str) -> float | int | None:
 def lines(folder: Path, sweep: str, wanted: list[str]) -> list[str]:
     curves: dict[str, list[dict]] = {}
     for row in csv.DictReader(open(folder / "curves.csv")):
-        record = {k: number(v) for k, v in row.items() if k not in ("run", "setting", "seed", "detector_rules")}
+        record = {k: number(v) for k, v in row.items() if k not in IDS}
         curves.setdefault(row["run"], []).append({k: v for k, v in record.items() if v is not None})
     out = []
     for row in csv.DictReader(open(folder / "runs.csv")):

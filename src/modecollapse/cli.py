@@ -152,7 +152,9 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     sweep.add_argument("--status", metavar="DIR", help="show the progress of a sweep folder and exit")
     sweep.add_argument(
-        "--only", action="append", metavar="SETTING",
+        "--only",
+        action="append",
+        metavar="SETTING",
         help="run only this setting (a variant's name or a setting id; repeatable)",
     )
     sweep.add_argument("--seeds", help="run only these seeds, e.g. 0-4 or 0,2,5")
@@ -178,6 +180,54 @@ def _parser() -> argparse.ArgumentParser:
         "machines (refused by default: fixed seeds are bit-exact on one CPU kind only)",
     )
     report.set_defaults(handler=_report)
+
+    table = commands.add_parser(
+        "table", help="a study's Markdown tables from its runs.csv and curves.csv (mean ± 95%% t, paired)"
+    )
+    table.add_argument("folder", help="a results folder (or a sweep's report folder)")
+    table.add_argument("--runs", default="runs.csv", help="glob of runs files (default: %(default)s)")
+    table.add_argument(
+        "--columns",
+        nargs="+",
+        default=["modes:.2f"],
+        metavar="METRIC[:FORMAT]",
+        help="metrics and their format, e.g. modes:.1f kl_uniform:.3f",
+    )
+    table.add_argument("--window", help="average each run over steps FROM[-TO], not its final evaluation")
+    table.add_argument("--baseline", help="the setting others are paired with (default: the first)")
+    table.add_argument("--sort-by", metavar="KEY", help="order settings by this key's value (a number)")
+    table.add_argument("--label-by", metavar="KEY", help="name settings by this key alone")
+    table.add_argument("--per-run", action="store_true", help="also one row per run")
+    table.add_argument(
+        "--extremes",
+        nargs="+",
+        default=[],
+        metavar="METRIC:min|max[:FORMAT]",
+        help="per run: the extreme over the window (or from the step --when first holds)",
+    )
+    table.add_argument(
+        "--extremes-from",
+        type=int,
+        default=0,
+        metavar="STEP",
+        help="per run: the extremes over the evaluations from this step on",
+    )
+    table.add_argument(
+        "--when",
+        metavar="CONDITIONS",
+        help="per run: the first step these hold and later steps they do not, e.g. 'modes>=5'",
+    )
+    table.add_argument("--steps-per-epoch", type=float, help="per run: onsets also in epochs of this length")
+    table.add_argument(
+        "--per-step",
+        nargs="+",
+        default=[],
+        metavar="METRIC[:FORMAT]",
+        help="also the mean over seeds of these metrics at every evaluation",
+    )
+    table.add_argument("--plots", action="store_true", help="also redraw metric-*.png in FOLDER from curves")
+    table.add_argument("--by-run", action="store_true", help="--per-step: each run's values, not the mean")
+    table.set_defaults(handler=_table)
 
     atlas = commands.add_parser(
         "atlas", help="gather declared fix-vs-baseline sweeps (one per testbed) into results and a matrix"
@@ -342,6 +392,36 @@ def _report(args: argparse.Namespace) -> int:
 
     page = build_report(Path(args.folder), args.allow_cross_machine)
     print(f"report: {page} (and table.md, table.csv, analysis.md, plots beside it)")
+    return 0
+
+
+def _table(args: argparse.Namespace) -> int:
+    from modecollapse.experiments import table as tables
+
+    study = tables.read_study(Path(args.folder), args.runs)
+    study.label_by = args.label_by
+    columns = [tables.parse_column(c) for c in args.columns]
+    window = tables.parse_window(args.window) if args.window else None
+    parts = [tables.summary_table(study, columns, window, args.baseline, args.sort_by)]
+    if args.per_run or args.extremes or args.when:
+        parts.append(
+            tables.per_run_table(
+                study,
+                columns,
+                window,
+                args.extremes,
+                args.when,
+                args.sort_by,
+                args.steps_per_epoch,
+                args.extremes_from,
+            )
+        )
+    if args.per_step:
+        metrics = [tables.parse_column(m) for m in args.per_step]
+        parts.append(tables.per_step_table(study, metrics, args.sort_by, args.by_run))
+    print("\n".join(parts), end="")
+    if args.plots:
+        print("\nwrote", ", ".join(p.name for p in tables.redraw_plots(study, Path(args.folder))))
     return 0
 
 

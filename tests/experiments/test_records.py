@@ -78,6 +78,7 @@ def test_sweep_restore_on_the_command_line_runs_only_what_is_not_recorded(finish
 
     _, _, results = finished
     file = write(tmp_path, SWEEP + ANALYSIS)
-    assert main(["sweep", str(file), "--out", str(tmp_path / "s"), "--seeds", "1", "--restore", str(results)]) == 0
+    args = ["sweep", str(file), "--out", str(tmp_path / "s"), "--seeds", "1", "--restore", str(results)]
+    assert main(args) == 0
     out = capsys.readouterr().out
     assert "restored 4 finished runs" in out and "2 runs, 2 already completed, 0 to run" in out

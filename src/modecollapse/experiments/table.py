@@ -1,0 +1,317 @@
+"""`modecollapse table`: a study's Markdown tables from its committed runs.csv and curves.csv
+(as `modecollapse report` writes them), the one tool the results READMEs print their tables with.
+
+    modecollapse table results/ring8-pacgan-20k --columns modes:.1f high_quality:.2f \\
+        --window 14000 --baseline gan --per-run --per-step modes:.1f
+
+Each setting: mean ± half-width of the 95% t-interval over seeds, of each run's final
+evaluation or of its mean over a window of steps; each other setting minus the baseline, paired
+by seed ('not established' where the interval holds 0). Optionally one row per run (onsets,
+values, extremes over a window, the steps a condition starts and stops holding) and the mean
+over seeds at every evaluation.
+"""
+
+from __future__ import annotations
+
+import csv
+import operator
+import re
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modecollapse.errors import ConfigError
+from modecollapse.experiments.stats import seed_cell
+
+CONDITION = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|<|>|==)\s*(-?[0-9.eE+-]+)\s*$")
+OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
+
+
+@dataclass
+class Study:
+    """A study's completed runs (runs.csv rows) and each run's evaluations, by step."""
+
+    runs: list[dict[str, str]]
+    curves: dict[str, list[dict[str, str]]]
+    label_by: str | None = None
+    """Name settings by this key alone ('label_flip_fraction=0.1'), not by their whole id."""
+
+    def label(self, setting: str) -> str:
+        if self.label_by:
+            return f"{self.label_by}={_key_value(setting, self.label_by)}"
+        return label(setting)
+
+    def settings(self, sort_by: str | None = None) -> list[str]:
+        settings = list(dict.fromkeys(r["setting"] for r in self.runs))
+        if sort_by:
+            settings.sort(key=lambda s: float(_key_value(s, sort_by)))
+        return settings
+
+    def group(self, setting: str) -> list[dict[str, str]]:
+        return sorted((r for r in self.runs if r["setting"] == setting), key=lambda r: int(r["seed"]))
+
+
+def read_study(folder: Path, runs: str = "runs.csv") -> Study:
+    """The completed runs of every file in `folder` matching the glob `runs`, with the
+    evaluations of the curves files beside them (the same names with 'runs' -> 'curves')."""
+    folder = Path(folder)
+    files = sorted(folder.glob(runs))
+    if not files:
+        raise ConfigError(f"no file matches {runs!r} in {folder} (a study's results folder holds runs.csv)")
+    rows, curves = [], {}
+    for file in files:
+        rows += [r for r in csv.DictReader(file.open()) if r["status"] == "completed"]
+        partner = file.with_name(_rreplace(file.name, "runs", "curves"))
+        if partner.is_file():
+            for row in csv.DictReader(partner.open()):
+                curves.setdefault(row["run"], []).append(row)
+    for run in curves.values():
+        run.sort(key=lambda c: int(c["step"]))
+    return Study(rows, curves)
+
+
+def parse_column(text: str) -> tuple[str, str]:
+    """'modes:.1f' -> ('modes', '{:.1f}'); a bare name gets 3 significant digits."""
+    name, _, form = text.partition(":")
+    return name, "{:" + (form or ".3g") + "}"
+
+
+def label(setting: str) -> str:
+    """A setting's name in a table: its id without the 'variant=' of a lone variant."""
+    return setting.removeprefix("variant=") if setting.count("=") == 1 else setting
+
+
+def find_setting(study: Study, name: str) -> str:
+    matches = [s for s in study.settings() if name in (s, label(s), study.label(s))]
+    if len(matches) != 1:
+        raise ConfigError(f"--baseline {name!r} names no setting; settings: {', '.join(study.settings())}")
+    return matches[0]
+
+
+def run_value(study: Study, run: dict[str, str], name: str, window: tuple[int, int] | None) -> float:
+    """The run's final `name`, or its mean over its evaluations inside `window` (both ends in)."""
+    if window is None:
+        return _number(run, name)
+    inside = [
+        _number(c, name) for c in study.curves.get(run["run"], []) if window[0] <= int(c["step"]) <= window[1]
+    ]
+    if not inside:
+        raise ConfigError(f"{run['run']} has no evaluation between steps {window[0]:,} and {window[1]:,}")
+    return statistics.mean(inside)
+
+
+def summary_table(
+    study: Study,
+    columns: list[tuple[str, str]],
+    window: tuple[int, int] | None = None,
+    baseline: str | None = None,
+    sort_by: str | None = None,
+) -> str:
+    settings = study.settings(sort_by)
+    names = [n for n, _ in columns]
+    if window is None:
+        lines = ["Final evaluation (mean ± 95% t-interval over seeds):", ""]
+    else:
+        lines = [f"Mean over each run's evaluations from step {_span(window)}, then mean ± 95% t-interval "
+                 "over seeds:", ""]  # fmt: skip
+    lines += [
+        "| setting | seeds | steps | " + " | ".join(names) + " | verdicts |",
+        "|---" * (len(names) + 4) + "|",
+    ]
+    values = {}
+    for setting in settings:
+        group = study.group(setting)
+        for run in group:
+            values[(setting, int(run["seed"]))] = {n: run_value(study, run, n, window) for n in names}
+        seeds = [int(r["seed"]) for r in group]
+        steps = ", ".join(sorted({r["step"] for r in group}, key=int))
+        verdicts = ", ".join(sorted({r["verdict"] for r in group}))
+        cells = [seed_cell([values[(setting, s)][n] for s in seeds], form) for n, form in columns]
+        name = study.label(setting)
+        lines.append(
+            f"| {name} | {len(seeds)} ({_seeds(seeds)}) | {steps} | " + " | ".join(cells) + f" | {verdicts} |"
+        )
+    base = find_setting(study, baseline) if baseline else settings[0]
+    for setting in settings:
+        seeds = sorted(s for (st, s) in values if st == setting and (base, s) in values)
+        if setting == base or len(seeds) < 2:
+            continue
+        cells = [
+            seed_cell(
+                [values[(setting, s)][n] - values[(base, s)][n] for s in seeds], "{:+" + form[2:], paired=True
+            )
+            for n, form in columns
+        ]
+        name = f"{study.label(setting)} - {study.label(base)}, paired"
+        lines.append(f"| {name} | {len(seeds)} | | " + " | ".join(cells) + " | |")
+    return "\n".join(lines) + "\n"
+
+
+def per_run_table(
+    study: Study,
+    columns: list[tuple[str, str]],
+    window: tuple[int, int] | None = None,
+    extremes: list[str] = (),
+    when: str | None = None,
+    sort_by: str | None = None,
+    steps_per_epoch: float | None = None,
+    extremes_from: int = 0,
+) -> str:
+    """One row per run: its steps, the span a `when` condition holds, both onsets, the columns
+    at its final evaluation, and each `extremes` entry ('modes:min', 'fcd:max') over the
+    evaluations from `extremes_from` on, or from the step `when` first holds on."""
+    condition = _condition(when) if when else None
+    picks = [_extreme(e) for e in extremes]
+    head = ["setting", "seed", "steps"]
+    if condition:
+        head += [f"{when} from step", "stops holding at steps"]
+    head += ["absolute onset step", "relative onset step", *[n for n, _ in columns]]
+    head += [f"{how} {name}" for name, how, _ in picks] + ["verdict"]
+    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    for setting in study.settings(sort_by):
+        for run in study.group(setting):
+            curve = study.curves.get(run["run"], [])
+            cells = [study.label(setting), run["seed"], run["step"]]
+            span = (extremes_from, 10**12)
+            if condition:
+                first, stops = _spells(curve, condition)
+                cells += [
+                    f"{first:,}" if first is not None else "never",
+                    ", ".join(f"{s:,}" for s in stops) or "none",
+                ]
+                if first is not None:
+                    span = (max(first, extremes_from), 10**12)
+            cells += [_onset(run["collapse_onset_step"], steps_per_epoch),
+                      _onset(run["relative_onset_step"], steps_per_epoch)]  # fmt: skip
+            cells += [form.format(_number(run, n)) for n, form in columns]
+            inside = [c for c in curve if span[0] <= int(c["step"]) <= span[1]] or curve
+            for name, how, form in picks:
+                pick = min if how == "min" else max
+                cells.append(form.format(pick(_number(c, name) for c in inside)) if inside else "-")
+            cells.append(run["verdict"])
+            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def per_step_table(
+    study: Study, metrics: list[tuple[str, str]], sort_by: str | None = None, by_run: bool = False
+) -> str:
+    """Each setting's mean over seeds of each metric at every evaluation step (`by_run`: each
+    run's own values, the metrics joined by ' / ' in one cell)."""
+    steps = sorted({int(c["step"]) for curve in study.curves.values() for c in curve})
+    if by_run:
+        caption = "Per run, " + " / ".join(n for n, _ in metrics) + " at each evaluation:"
+        head = "| setting | seed | "
+    else:
+        caption, head = "Mean over seeds at each evaluation:", "| setting | metric | "
+    lines = [caption, "", head + " | ".join(f"{s:,}" for s in steps) + " |", "|---" * (len(steps) + 2) + "|"]
+    for setting in study.settings(sort_by):
+        group = study.group(setting)
+        if by_run:
+            for run in group:
+                at = {int(c["step"]): c for c in study.curves.get(run["run"], [])}
+                cells = [
+                    " / ".join(f.format(_number(at[s], n)) for n, f in metrics) if s in at else ""
+                    for s in steps
+                ]
+                lines.append(f"| {study.label(setting)} | {run['seed']} | " + " | ".join(cells) + " |")
+            continue
+        rows = [c for run in group for c in study.curves.get(run["run"], [])]
+        for name, form in metrics:
+            by_step = [[_number(c, name) for c in rows if int(c["step"]) == s] for s in steps]
+            cells = [form.format(statistics.mean(v)) if v else "-" for v in by_step]
+            lines.append(f"| {study.label(setting)} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def redraw_plots(study: Study, folder: Path) -> list[Path]:
+    """metric-*.png from the curves (mean over seeds per step, ±1 std shaded, as the report draws
+    them): for a study whose runs came from more than one sweep folder."""
+    from modecollapse.experiments.plots import plot_metrics
+    from modecollapse.experiments.results import RunResult
+
+    results = []
+    for run in study.runs:
+        evals = [
+            {k: (int(v) if k == "step" else float(v)) for k, v in c.items() if k not in IDS and _is_number(v)}
+            for c in study.curves.get(run["run"], [])
+        ]
+        results.append(RunResult(run["run"], run["setting"], int(run["seed"]), Path(folder), {}, evals))
+    return plot_metrics(results, Path(folder))
+
+
+IDS = ("run", "setting", "seed")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_window(text: str) -> tuple[int, int]:
+    """'14000' (to the end) or '16000-20000' -> (first, last) steps."""
+    first, _, last = text.replace(",", "").partition("-")
+    try:
+        return int(first), int(last) if last else 10**12
+    except ValueError:
+        raise ConfigError(f"--window takes steps like 14000 or 16000-20000, not {text!r}") from None
+
+
+def _number(row: dict[str, Any], name: str) -> float:
+    if name not in row:
+        raise ConfigError(f"no column {name!r} in {row.get('run', 'this study')}; columns: {', '.join(row)}")
+    return float(row[name]) if row[name] != "" else float("nan")
+
+
+def _key_value(setting: str, key: str) -> str:
+    for part in setting.split(","):
+        name, _, value = part.partition("=")
+        if name == key:
+            return value
+    raise ConfigError(f"setting {setting!r} has no key {key!r}")
+
+
+def _condition(text: str):
+    parts = [CONDITION.match(p) for p in text.split(",")]
+    if not all(parts):
+        raise ConfigError(f"--when takes conditions like 'near_duplicate_rate<0.5,modes>=5', not {text!r}")
+    tests = [(m.group(1), OPERATORS[m.group(2)], float(m.group(3))) for m in parts]
+    return lambda row: all(op(_number(row, name), value) for name, op, value in tests)
+
+
+def _spells(curve: list[dict[str, str]], holds) -> tuple[int | None, list[int]]:
+    """(the first step the condition holds, the later steps it does not)."""
+    first = next((int(c["step"]) for c in curve if holds(c)), None)
+    stops = [int(c["step"]) for c in curve if first is not None and int(c["step"]) > first and not holds(c)]
+    return first, stops
+
+
+def _extreme(text: str) -> tuple[str, str, str]:
+    name, how, *form = text.split(":")
+    if how not in ("min", "max"):
+        raise ConfigError(f"--extremes takes entries like modes:min or kl_uniform:max:.3f, not {text!r}")
+    return name, how, "{:" + (form[0] if form else ".3g") + "}"
+
+
+def _onset(value: str, steps_per_epoch: float | None) -> str:
+    if not value:
+        return "none"
+    step = int(float(value))
+    return f"{step:,}" + (f" ({step / steps_per_epoch:.1f} ep)" if steps_per_epoch else "")
+
+
+def _span(window: tuple[int, int]) -> str:
+    return f"{window[0]:,} to the end" if window[1] >= 10**12 else f"{window[0]:,} to {window[1]:,}"
+
+
+def _seeds(seeds: list[int]) -> str:
+    return ", ".join(map(str, seeds))
+
+
+def _rreplace(text: str, old: str, new: str) -> str:
+    head, found, tail = text.rpartition(old)
+    return head + new + tail if found else text

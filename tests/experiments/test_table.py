@@ -1,0 +1,110 @@
+"""`modecollapse table`: a study's tables from runs.csv and curves.csv."""
+
+import csv
+
+import pytest
+
+from modecollapse.cli import main
+from modecollapse.errors import ConfigError
+from modecollapse.experiments import table as tables
+
+RUN_FIELDS = ["run", "setting", "seed", "status", "step", "modes", "collapse_onset_step",
+              "relative_onset_step", "verdict"]  # fmt: skip
+CURVE_FIELDS = ["run", "setting", "seed", "step", "modes"]
+
+
+def write_study(folder, gain=2.0, prefix=""):
+    """Two settings x 3 seeds, 4 evaluations each: 'fix' has `gain` more modes than 'base' from
+    step 3,000 on, seed by seed; one base run also fails `modes>=5` at step 4,000."""
+    folder.mkdir(parents=True, exist_ok=True)
+    runs, curves = [], []
+    for setting in ("base", "fix"):
+        for seed in range(3):
+            run = f"variant={setting}__seed{seed}"
+            values = [1.0 + seed, 5.0 + seed, 6.0 + seed + (gain if setting == "fix" else 0), 4.0 + seed]
+            if setting == "fix":
+                values[3] += gain
+            for step, value in zip((1000, 2000, 3000, 4000), values, strict=True):
+                curves.append(
+                    {"run": run, "setting": f"variant={setting}", "seed": seed, "step": step, "modes": value}
+                )
+            runs.append({"run": run, "setting": f"variant={setting}", "seed": seed, "status": "completed",
+                         "step": 4000, "modes": values[-1], "collapse_onset_step": 4000 if seed == 0 else "",
+                         "relative_onset_step": "", "verdict": "healthy"})  # fmt: skip
+    runs.append({**runs[0], "run": "variant=fix__seed9", "status": "failed"})
+    for name, rows, fields in (
+        (f"{prefix}runs.csv", runs, RUN_FIELDS),
+        (f"{prefix}curves.csv", curves, CURVE_FIELDS),
+    ):
+        with (folder / name).open("w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+    return folder
+
+
+def test_a_paired_gain_is_established_and_a_window_averages_the_steps_inside_it(tmp_path):
+    study = tables.read_study(write_study(tmp_path / "s"))
+    assert len(study.runs) == 6  # the failed run is left out
+    text = tables.summary_table(study, [("modes", "{:.1f}")])
+    assert "| base | 3 (0, 1, 2) | 4000 | 5.0 ± 2.5 | healthy |" in text
+    assert "| fix - base, paired | 3 | | **+2.0 ± 0.0** | |" in text
+    windowed = tables.summary_table(study, [("modes", "{:.2f}")], tables.parse_window("2000-3000"))
+    assert (
+        "from step 2,000 to 3,000" in windowed and "| base | 3 (0, 1, 2) | 4000 | 6.50 ± 2.48 |" in windowed
+    )
+    assert "**+1.00 ± 0.00**" in windowed
+
+
+def test_no_gain_is_not_established(tmp_path):
+    study = tables.read_study(write_study(tmp_path / "s", gain=0.0))
+    assert "+0.0 ± 0.0 (not established)" in tables.summary_table(study, [("modes", "{:.1f}")])
+
+
+def test_per_run_rows_give_onsets_extremes_and_when_a_condition_holds(tmp_path):
+    study = tables.read_study(write_study(tmp_path / "s"))
+    text = tables.per_run_table(
+        study, [("modes", "{:.0f}")], extremes=["modes:min:.0f"], when="modes>=5", steps_per_epoch=1000
+    )
+    assert "| base | 0 | 4000 | 2,000 | 4,000 | 4,000 (4.0 ep) | none | 4 | 4 | healthy |" in text
+    assert (
+        "| fix | 2 | 4000 | 2,000 | none | none | none | 8 | 7 | healthy |"
+    )  # minimum from 2,000 on in text
+    per_step = tables.per_step_table(study, [("modes", "{:.1f}")])
+    assert "| base | modes | 2.0 | 6.0 | 7.0 | 5.0 |" in per_step
+
+
+def test_settings_sort_and_label_by_a_key(tmp_path):
+    study = tables.Study(
+        [{"setting": "v=a,f=0.2"}, {"setting": "v=a,f=0.05"}, {"setting": "v=a,f=0.1"}], {}, label_by="f"
+    )
+    assert [study.label(s) for s in study.settings(sort_by="f")] == ["f=0.05", "f=0.1", "f=0.2"]
+    with pytest.raises(ConfigError, match="has no key 'g'"):
+        study.settings(sort_by="g")
+
+
+def test_bad_input_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="no file matches 'runs.csv'"):
+        tables.read_study(tmp_path)
+    study = tables.read_study(write_study(tmp_path / "s"))
+    with pytest.raises(ConfigError, match="no column 'fcd'"):
+        tables.summary_table(study, [("fcd", "{:.1f}")])
+    with pytest.raises(ConfigError, match="--window takes steps"):
+        tables.parse_window("late")
+    with pytest.raises(ConfigError, match="no evaluation between steps 9,000"):
+        tables.summary_table(study, [("modes", "{:.1f}")], (9000, 10000))
+    with pytest.raises(ConfigError, match="--when takes conditions"):
+        tables.per_run_table(study, [], when="modes is high")
+    with pytest.raises(ConfigError, match="--baseline 'nope' names no setting"):
+        tables.summary_table(study, [("modes", "{:.1f}")], baseline="nope")
+
+
+def test_the_command_reads_several_runs_files_by_glob(tmp_path, capsys):
+    write_study(tmp_path / "s")
+    write_study(tmp_path / "s", prefix="extra-")
+    assert (
+        main(["table", str(tmp_path / "s"), "--runs", "*runs.csv", "--columns", "modes:.1f", "--per-run"])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "| base | 6 (0, 0, 1, 1, 2, 2) |" in out and out.count("| fix | 2 |") == 2
