@@ -3,7 +3,7 @@ study's committed runs.csv and curves.csv (what was committed before records.jso
 The lines lack the evaluations' class_counts (never in curves.csv) and the run's config text
 (restore takes it from the sweep file, unchanged since those runs).
 
-    python results/fix-atlas/records_from_csv.py results/fix-atlas/ring8 --runs 'seed0,seed1' > lines
+    python results/records_from_csv.py results/fix-atlas/ring8 --runs 'seed0,seed1' > lines
 """
 
 from __future__ import annotations
