@@ -32,3 +32,12 @@ def test_no_two_modules_import_each_other():
         modules[name] = imports_of(path)
     cycles = [(a, b) for a, deps in modules.items() for b in deps if a in modules.get(b, ()) and a < b]
     assert not cycles, cycles
+
+
+def test_no_source_module_is_over_400_lines():
+    long = {
+        p.relative_to(PACKAGE).as_posix(): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 400
+    }
+    assert not long, long

@@ -36,6 +36,7 @@ from modecollapse.config import DataConfig, DetectorConfig
 from modecollapse.data import load_dataset, spec
 from modecollapse.errors import ModeCollapseError
 from modecollapse.files import atomic_write_bytes, atomic_write_text
+from modecollapse.generators import OnDevice, as_tensor, untouched
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.metrics.evaluators import EVAL_SEED, translation_evaluator
 from modecollapse.metrics.features import classifier_for, prepare_images
@@ -148,7 +149,7 @@ class Monitor:
                 "update(step, G) needs the generator (an nn.Module or a callable), "
                 f"got {type(generator).__name__}"
             )
-        with _untouched(generator):
+        with untouched(generator):
             record, samples = self._score(generator)
         record.update({f"train_{k}": total / count for k, (total, count) in self.signals.items()})
         record["train_steps"] = self.signal_steps
@@ -224,7 +225,7 @@ class Monitor:
         """G's outputs on the fixed latent batch (or the user's sampler), fp32, on the CPU."""
         draw = torch.Generator().manual_seed(EVAL_SEED)
         if self.sample_fn is not None:
-            return _as_tensor(self.sample_fn(generator, self.num_samples, draw)).float().cpu()
+            return as_tensor(self.sample_fn(generator, self.num_samples, draw)).float().cpu()
         if self.latent_dist == "uniform":
             z = (torch.rand(self.num_samples, *self.latent_shape, generator=draw) * 2 - 1) * self.latent_range
         else:
@@ -233,7 +234,7 @@ class Monitor:
         parts = []
         try:
             for chunk in z.split(500):
-                parts.append(_as_tensor(generator(chunk.to(device))).float().cpu())
+                parts.append(as_tensor(generator(chunk.to(device))).float().cpu())
         except (RuntimeError, TypeError) as error:
             raise ModeCollapseError(
                 f"G failed on z of shape {tuple(chunk.shape)} (latent_dim/latent_shape {self.latent_shape}); "
@@ -249,7 +250,7 @@ class Monitor:
             probe = data.held_out.a.batch(torch.arange(min(count, 16)))
 
             def translations(g: Any) -> tuple[dict[str, Any], np.ndarray | None]:
-                on_device = _OnDevice(g, self._device(g))
+                on_device = OnDevice(g, self._device(g))
                 finite = torch.isfinite(on_device(probe).flatten(1)).all(1)
                 if not finite.all():
                     return _nonfinite(finite, self.spec.num_classes), None
@@ -384,57 +385,7 @@ class Monitor:
         self._summary("running")
 
 
-def _as_tensor(output: Any) -> torch.Tensor:
-    if isinstance(output, (tuple, list)):
-        output = output[0]
-    if not isinstance(output, torch.Tensor):
-        output = torch.as_tensor(np.asarray(output))
-    return output.detach()
-
-
 def _nonfinite(finite: torch.Tensor, classes: int) -> dict[str, Any]:
     """The record of an evaluation whose outputs hold NaN/Inf: judged collapsed, not a crash."""
     return {"nonfinite_share": float((~finite).float().mean()), "num_samples": float(len(finite)),
             "num_classes": float(classes)}  # fmt: skip
-
-
-class _OnDevice(nn.Module):
-    """A network fed on its own device, answering on the CPU (evaluators keep inputs on the CPU)."""
-
-    def __init__(self, network: Any, device: torch.device) -> None:
-        super().__init__()
-        self.network, self.device = network, device
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _as_tensor(self.network(x.to(self.device))).float().cpu()
-
-
-class _untouched:
-    """Evaluate G in eval mode without autocast; restore its mode and the global RNG states."""
-
-    def __init__(self, generator: Any) -> None:
-        self.generator = generator if isinstance(generator, nn.Module) else None
-
-    def __enter__(self) -> None:
-        self.cpu_rng = torch.get_rng_state()
-        self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
-        modules = self.generator.modules() if self.generator is not None else ()
-        self.modes = [(module, module.training) for module in modules]  # each one: some may be frozen
-        if self.generator is not None:
-            self.generator.eval()
-        self.grad = torch.is_grad_enabled()
-        torch.set_grad_enabled(False)
-        kinds = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
-        self.autocast = [torch.autocast(kind, enabled=False) for kind in kinds]
-        for context in self.autocast:
-            context.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        for context in reversed(self.autocast):
-            context.__exit__(None, None, None)
-        torch.set_grad_enabled(self.grad)
-        for module, training in self.modes:
-            module.training = training
-        torch.set_rng_state(self.cpu_rng)
-        if self.cuda_rng is not None:
-            torch.cuda.set_rng_state_all(self.cuda_rng)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +27,15 @@ from torch import nn
 from tqdm import tqdm
 
 from modecollapse.config import Config, TrainConfig, config_from_dict, config_to_toml, lengthens
-from modecollapse.errors import CheckpointError, TrainingDiverged
+from modecollapse.errors import TrainingDiverged
 from modecollapse.files import atomic_write_text
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.runfolder import MetricsLog, RunFolder, provenance
 from modecollapse.speed import SpeedPlan, machine, plan_speed
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.clock import RunClock
+from modecollapse.training.resume import checkpoint_to_resume
+from modecollapse.training.signals import TrainingSignals
 
 Callback = Callable[[int, dict[str, nn.Module]], None]
 FINISHED_ONLY = ("final", "epochs", "wall_time_s", "images_per_second", "time_shares", "stopped_at_collapse")
@@ -363,34 +365,6 @@ class Run:
         self.folder.write_summary(self.summary)
 
 
-class TrainingSignals:
-    """The trainer's logged numbers (losses, D(x), D(G(z)), gradient norms) averaged over the
-    steps since the last evaluation: each evaluation record carries them as `train_<name>`,
-    the data for a collapse forecaster."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.steps = 0
-
-    def add(self, records: Iterable[dict[str, Any]]) -> None:
-        for record in records:
-            self.steps += 1
-            for key, value in record.items():
-                if key not in ("type", "step", "epoch") and isinstance(value, (int, float)):
-                    self.sums[key] = self.sums.get(key, 0.0) + value
-
-    def means(self) -> dict[str, float]:
-        """The means since the last call (and `train_steps`, how many steps they cover)."""
-        means = {f"train_{key}": total / self.steps for key, total in self.sums.items()} if self.steps else {}
-        means["train_steps"] = self.steps
-        self.sums, self.steps = {}, 0
-        return means
-
-
-Loaded = tuple[Path, dict[str, torch.Tensor], dict[str, Any]]
-"""A checkpoint read from disk: (its folder, tensors, JSON state)."""
-
-
 def machines(previous: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     """The summary's machine entries: the one training now, and every machine that trained this
     run ("machines"; a run resumed on another machine lists both, and reports pair only runs
@@ -398,41 +372,3 @@ def machines(previous: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     seen = previous.get("machines") or ([previous["machine"]] if "machine" in previous else [])
     history = seen if any(m.get("id") == now["id"] for m in seen) else [*seen, now]
     return {"machine": now, "machines": history}
-
-
-def checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_change: bool) -> Loaded | None:
-    """The checkpoint a resumed run starts from, read once (None: start afresh); refuses to
-    overwrite a run, or to resume with another config unless `allow_change` or the new config
-    only lengthens the run (config.lengthens: a finished run then trains on to the new length)."""
-    latest = ckpt.latest_checkpoint(run.path)
-    if not resume:
-        if latest is not None:
-            raise CheckpointError(
-                f"{run.path} already holds a run with checkpoints; resume it with "
-                f"--resume {run.path}, or pick a new --out"
-            )
-        return None
-    if latest is None:
-        return None  # killed before the first checkpoint: start over in the same folder
-    tensors, state = ckpt.load_checkpoint(latest)
-    saved = config_from_dict(state["config"], source=f"{latest}")
-    if saved != config and not allow_change and not lengthens(saved, config):
-        changed = _diff(saved.model_dump(), config.model_dump())
-        raise CheckpointError(
-            f"the config differs from the one {run.path} was trained with ({changed}); "
-            "pass --allow-config-change to resume anyway"
-        )
-    return latest, tensors, state
-
-
-def _diff(old: dict, new: dict, prefix: str = "") -> str:
-    changes = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            inner = _diff(a, b, f"{prefix}{key}.")
-            if inner:
-                changes.append(inner)
-        elif a != b:
-            changes.append(f"{prefix}{key}: {a!r} -> {b!r}")
-    return ", ".join(changes)

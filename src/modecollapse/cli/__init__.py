@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from modecollapse.cli import studies
 from modecollapse.errors import ModeCollapseError, TrainingDiverged
 
 
@@ -144,98 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     classifier_train.add_argument("--epochs", type=int)
     classifier_train.set_defaults(handler=_classifier_train)
 
-    sweep = commands.add_parser("sweep", help="run a sweep file: settings x seeds, in parallel")
-    sweep.add_argument("file", nargs="?", help="sweep TOML (experiments/*.toml)")
-    sweep.add_argument("--out", help="sweep folder (default sweeps/<name>)")
-    sweep.add_argument("--workers", type=int, help="runs at once in the local pool")
-    sweep.add_argument("--executor", choices=["local", "ray"], default="local")
-    sweep.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
-    sweep.add_argument("--status", metavar="DIR", help="show the progress of a sweep folder and exit")
-    sweep.add_argument(
-        "--only",
-        action="append",
-        metavar="SETTING",
-        help="run only this setting (a variant's name or a setting id; repeatable)",
-    )
-    sweep.add_argument("--seeds", help="run only these seeds, e.g. 0-4 or 0,2,5")
-    sweep.add_argument(
-        "--restore",
-        metavar="RESULTS",
-        help="first write the finished runs a study's results folder records (its records.jsonl, "
-        "from another machine or session) into the sweep folder; they are not run again",
-    )
-    sweep.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE",
-        help="override a config value in every selected run, e.g. --set train.max_steps=20000 "
-        "(a finished run trains on to the new length)",
-    )  # fmt: skip
-    sweep.set_defaults(handler=_sweep)
-
-    report = commands.add_parser("report", help="table, plots and an HTML page for a run or sweep folder")
-    report.add_argument("folder")
-    report.add_argument(
-        "--allow-cross-machine",
-        action="store_true",
-        help="pair a setting's run with the baseline's of the same seed even when they ran on different "
-        "machines (refused by default: fixed seeds are bit-exact on one CPU kind only)",
-    )
-    report.set_defaults(handler=_report)
-
-    table = commands.add_parser(
-        "table", help="a study's Markdown tables from its runs.csv and curves.csv (mean ± 95%% t, paired)"
-    )
-    table.add_argument("folder", help="a results folder (or a sweep's report folder)")
-    table.add_argument("--runs", default="runs.csv", help="glob of runs files (default: %(default)s)")
-    table.add_argument(
-        "--columns",
-        nargs="+",
-        default=["modes:.2f"],
-        metavar="METRIC[:FORMAT]",
-        help="metrics and their format, e.g. modes:.1f kl_uniform:.3f",
-    )
-    table.add_argument("--window", help="average each run over steps FROM[-TO], not its final evaluation")
-    table.add_argument("--baseline", help="the setting others are paired with (default: the first)")
-    table.add_argument("--sort-by", metavar="KEY", help="order settings by this key's value (a number)")
-    table.add_argument("--label-by", metavar="KEY", help="name settings by this key alone")
-    table.add_argument("--per-run", action="store_true", help="also one row per run")
-    table.add_argument(
-        "--extremes",
-        nargs="+",
-        default=[],
-        metavar="METRIC:min|max[:FORMAT]",
-        help="per run: the extreme over the window (or from the step --when first holds)",
-    )
-    table.add_argument(
-        "--extremes-from",
-        type=int,
-        default=0,
-        metavar="STEP",
-        help="per run: the extremes over the evaluations from this step on",
-    )
-    table.add_argument(
-        "--when",
-        metavar="CONDITIONS",
-        help="per run: the first step these hold and later steps they do not, e.g. 'modes>=5'",
-    )
-    table.add_argument("--steps-per-epoch", type=float, help="per run: onsets also in epochs of this length")
-    table.add_argument(
-        "--per-step",
-        nargs="+",
-        default=[],
-        metavar="METRIC[:FORMAT]",
-        help="also the mean over seeds of these metrics at every evaluation",
-    )
-    table.add_argument("--plots", action="store_true", help="also redraw metric-*.png in FOLDER from curves")
-    table.add_argument("--by-run", action="store_true", help="--per-step: each run's values, not the mean")
-    table.set_defaults(handler=_table)
-
-    atlas = commands.add_parser(
-        "atlas", help="gather declared fix-vs-baseline sweeps (one per testbed) into results and a matrix"
-    )
-    atlas.add_argument("sweeps", nargs="+", help="sweep folders, each with an [analysis] declared")
-    atlas.add_argument("--out", default="results/fix-atlas", help="results folder (default: %(default)s)")
-    atlas.add_argument("--allow-cross-machine", action="store_true", help="as for report")
-    atlas.set_defaults(handler=_atlas)
+    studies.add_commands(commands)
 
     demo = commands.add_parser("demo", help="show mode collapse and a fix, on embedded data (~2 min)")
     demo.add_argument("--out", default="demo-output", help="folder for the demo's runs and plots")
@@ -346,91 +256,6 @@ def _classifier_train(args: argparse.Namespace) -> int:
 
     card = train_classifier(args.dataset, Path(args.out) if args.out else ASSETS, args.data_dir, args.epochs)
     print(f"{args.dataset}: test accuracy {card['test_accuracy']:.4f}, sha256 {card['sha256']}")
-    return 0
-
-
-def _sweep(args: argparse.Namespace) -> int:
-    from modecollapse.errors import ConfigError
-    from modecollapse.experiments.executors import execute, sweep_status
-    from modecollapse.experiments.records import restore
-    from modecollapse.experiments.sweep import load_sweep, parse_seeds, select
-
-    if args.status:
-        rows = sweep_status(Path(args.status))
-        for row in rows:
-            progress = f"{row['step']}/{row['total_steps']}" if row["total_steps"] else "-"
-            verdict = f" {row['verdict']}" + (
-                f" since step {row['onset_step']}" if row["onset_step"] is not None else ""
-            )
-            if row["relative_onset_step"] is not None:
-                verdict += f" (fell from its best at step {row['relative_onset_step']})"
-            error = f"  {row['error']}" if row["error"] else ""
-            print(
-                f"{row['status']:<11} {progress:>11}  {row['id']}{verdict if row['verdict'] else ''}{error}"
-            )
-        counts = {s: sum(r["status"] == s for r in rows) for s in dict.fromkeys(r["status"] for r in rows)}
-        print(", ".join(f"{n} {s}" for s, n in counts.items()))
-        return 0
-    if not args.file:
-        raise ConfigError("give a sweep FILE, or --status DIR")
-    sweep = whole = load_sweep(args.file)
-    if args.only or args.seeds or args.set:
-        sweep = select(sweep, args.only, parse_seeds(args.seeds) if args.seeds else None, args.set)
-    folder = Path(args.out) if args.out else Path("sweeps") / sweep.name
-    if args.restore:
-        restored = restore(whole, folder, Path(args.restore))
-        print(f"restored {len(restored)} finished runs from {args.restore}")
-    results = execute(sweep, folder, args.executor, args.workers, args.address)
-    failed = [r for r in results if r["status"] == "failed"]
-    print(f"sweep folder: {folder}" + (f"; {len(failed)} runs failed (see --status)" if failed else ""))
-    print(f"next: modecollapse report {folder}")
-    return 1 if failed else 0
-
-
-def _report(args: argparse.Namespace) -> int:
-    from modecollapse.experiments.report import build_report
-
-    page = build_report(Path(args.folder), args.allow_cross_machine)
-    print(f"report: {page} (and table.md, table.csv, analysis.md, plots beside it)")
-    return 0
-
-
-def _table(args: argparse.Namespace) -> int:
-    from modecollapse.experiments import table as tables
-
-    study = tables.read_study(Path(args.folder), args.runs)
-    study.label_by = args.label_by
-    columns = [tables.parse_column(c) for c in args.columns]
-    window = tables.parse_window(args.window) if args.window else None
-    parts = [tables.summary_table(study, columns, window, args.baseline, args.sort_by)]
-    if args.per_run or args.extremes or args.when:
-        parts.append(
-            tables.per_run_table(
-                study,
-                columns,
-                window,
-                args.extremes,
-                args.when,
-                args.sort_by,
-                args.steps_per_epoch,
-                args.extremes_from,
-            )
-        )
-    if args.per_step:
-        metrics = [tables.parse_column(m) for m in args.per_step]
-        parts.append(tables.per_step_table(study, metrics, args.sort_by, args.by_run))
-    print("\n".join(parts), end="")
-    if args.plots:
-        print("\nwrote", ", ".join(p.name for p in tables.redraw_plots(study, Path(args.folder))))
-    return 0
-
-
-def _atlas(args: argparse.Namespace) -> int:
-    from modecollapse.experiments.atlas import build_atlas
-
-    for path in build_atlas([Path(p) for p in args.sweeps], Path(args.out), args.allow_cross_machine):
-        print(f"wrote {path}")
-    print("next: python -m modecollapse.experiments.suggestions  (rebuilds diagnose's 'try next' table)")
     return 0
 
 

@@ -1,0 +1,61 @@
+"""A user's generator seen from outside: called without disturbing its training (mode, RNG,
+autocast), fed on its own device, its output as a tensor. The Monitor's way in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+
+def as_tensor(output: Any) -> torch.Tensor:
+    """A generator's output (a tensor, an array, or a tuple led by one) as a detached tensor."""
+    if isinstance(output, (tuple, list)):
+        output = output[0]
+    if not isinstance(output, torch.Tensor):
+        output = torch.as_tensor(np.asarray(output))
+    return output.detach()
+
+
+class OnDevice(nn.Module):
+    """A network fed on its own device, answering on the CPU (evaluators keep inputs on the CPU)."""
+
+    def __init__(self, network: Any, device: torch.device) -> None:
+        super().__init__()
+        self.network, self.device = network, device
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return as_tensor(self.network(x.to(self.device))).float().cpu()
+
+
+class untouched:
+    """Evaluate G in eval mode without autocast; restore its mode and the global RNG states."""
+
+    def __init__(self, generator: Any) -> None:
+        self.generator = generator if isinstance(generator, nn.Module) else None
+
+    def __enter__(self) -> None:
+        self.cpu_rng = torch.get_rng_state()
+        self.cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+        modules = self.generator.modules() if self.generator is not None else ()
+        self.modes = [(module, module.training) for module in modules]  # each one: some may be frozen
+        if self.generator is not None:
+            self.generator.eval()
+        self.grad = torch.is_grad_enabled()
+        torch.set_grad_enabled(False)
+        kinds = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+        self.autocast = [torch.autocast(kind, enabled=False) for kind in kinds]
+        for context in self.autocast:
+            context.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        for context in reversed(self.autocast):
+            context.__exit__(None, None, None)
+        torch.set_grad_enabled(self.grad)
+        for module, training in self.modes:
+            module.training = training
+        torch.set_rng_state(self.cpu_rng)
+        if self.cuda_rng is not None:
+            torch.cuda.set_rng_state_all(self.cuda_rng)
