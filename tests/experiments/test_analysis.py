@@ -156,7 +156,8 @@ def test_the_atlas_gathers_a_declared_sweep_into_a_testbed_folder_and_matrix(tmp
     execute(sweep, folder, workers=1)
     out = tmp_path / "results" / "fix-atlas"
     written = build_atlas([folder], out)
-    assert written == [out / "matrix.md", out / "matrix.png"] and (out / "matrix.png").stat().st_size > 1000
+    matrix = out / "figures" / "matrix.png"
+    assert written == [out / "matrix.md", matrix] and matrix.stat().st_size > 1000
     testbed = json.loads((out / "mini" / "testbed.json").read_text())
     assert testbed["testbed"] == "mini" and testbed["data"] == "ring8" and testbed["runs_completed"] == 4
     assert testbed["settings"] == {"pack=1": "model.pack = 1", "pack=2": "model.pack = 2"}

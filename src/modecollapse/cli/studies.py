@@ -89,7 +89,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         metavar="METRIC[:FORMAT]",
         help="also the mean over seeds of these metrics at every evaluation",
     )
-    table.add_argument("--plots", action="store_true", help="also redraw metric-*.png in FOLDER from curves")
+    table.add_argument("--plots", action="store_true", help="also redraw FOLDER/figures/metric-*.png")
     table.add_argument("--by-run", action="store_true", help="--per-step: each run's values, not the mean")
     table.set_defaults(handler=_table)
 

@@ -5,9 +5,9 @@ into one results folder, with the fix x testbed matrix that diagnose's "try next
 
 For each testbed it writes OUT/<testbed>/: the report's analysis.md/.csv, table.md, runs.csv,
 curves.csv, records.jsonl and the sweep's index.json (what `sweep --restore` reads), the
-baseline's and the best fix's sample grids, and testbed.json (the dataset, the sweep's
+baseline's and the best fix's sample grids (figures/), and testbed.json (the dataset, the sweep's
 description, each setting's overrides, machines and CPU-hours). Across testbeds:
-OUT/matrix.md and OUT/matrix.png, each fix's declared primary effects (paired difference ±
+OUT/matrix.md and OUT/figures/matrix.png, each fix's declared primary effects (paired difference ±
 95% t, Holm-established or not).
 """
 
@@ -66,8 +66,9 @@ def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tup
     for role, setting in (("baseline", baseline), ("best fix", best)):
         grid = sweep_dir / "report" / f"samples-{setting}.png"
         if setting and grid.is_file():
-            shutil.copyfile(grid, target / f"samples-{setting}.png")
-            grids[role] = f"samples-{setting}.png"
+            (target / "figures").mkdir(exist_ok=True)
+            shutil.copyfile(grid, target / "figures" / f"samples-{setting}.png")
+            grids[role] = f"figures/samples-{setting}.png"
     completed = [r for r in results if r.status.get("status") == "completed"]
     first = completed[0].status if completed else {}
     atomic_write_json(
@@ -132,7 +133,7 @@ def _cell(c: Comparison | None) -> str:
 
 
 def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
-    """matrix.md and matrix.png: fixes (rows) x each testbed's primary metrics (columns)."""
+    """matrix.md and figures/matrix.png: fixes (rows) x each testbed's primary metrics (columns)."""
     columns = [
         (name, metric) for name, r in results.items() for metric in (r.analysis or {}).get("primary", {})
     ]
@@ -155,7 +156,8 @@ def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
     for fix in fixes:
         lines.append("| " + " | ".join([fix, *[_cell(cells.get((n, fix, m))) for n, m in columns]]) + " |")
     atomic_write_text(out / "matrix.md", "\n".join(lines) + "\n")
-    return [out / "matrix.md", _heatmap(fixes, columns, cells, out / "matrix.png")]
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    return [out / "matrix.md", _heatmap(fixes, columns, cells, out / "figures" / "matrix.png")]
 
 
 def _fix(setting: str) -> str:

@@ -226,7 +226,7 @@ def per_step_table(
 
 
 def redraw_plots(study: Study, folder: Path) -> list[Path]:
-    """metric-*.png from the curves (mean over seeds per step, ±1 std shaded, as the report draws
+    """figures/metric-*.png from the curves (mean over seeds per step, ±1 std shaded, as the report draws
     them): for a study whose runs came from more than one sweep folder."""
     from modecollapse.experiments.plots import plot_metrics
     from modecollapse.experiments.results import RunResult
@@ -238,7 +238,8 @@ def redraw_plots(study: Study, folder: Path) -> list[Path]:
             for c in study.curves.get(run["run"], [])
         ]
         results.append(RunResult(run["run"], run["setting"], int(run["seed"]), Path(folder), {}, evals))
-    return plot_metrics(results, Path(folder))
+    (Path(folder) / "figures").mkdir(exist_ok=True)
+    return plot_metrics(results, Path(folder) / "figures")
 
 
 IDS = ("run", "setting", "seed")
