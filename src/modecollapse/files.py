@@ -15,11 +15,24 @@ from typing import Any
 from modecollapse.errors import LockedError
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()
+"""The process's umask, read once at import (reading it sets it, which is not thread-safe)."""
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `path` whole or not at all, with the permissions a plain open() would give it
+    (mkstemp's own are owner-only)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~UMASK)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

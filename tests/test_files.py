@@ -1,0 +1,29 @@
+"""Atomic writes: whole or not at all, with ordinary permissions."""
+
+import os
+import stat
+
+import pytest
+
+from modecollapse import files
+
+
+def test_an_atomic_write_leaves_no_temporary_file_and_the_umask_permissions(tmp_path):
+    target = tmp_path / "deep" / "summary.json"
+    files.atomic_write_json(target, {"a": 1})
+    assert target.read_text() == '{\n  "a": 1\n}\n'
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~files.UMASK
+    assert [p.name for p in target.parent.iterdir()] == ["summary.json"]
+
+
+def test_a_failed_write_keeps_the_old_content(tmp_path, monkeypatch):
+    target = tmp_path / "records.jsonl"
+    files.atomic_write_text(target, "old\n")
+
+    def broken_fsync(fd):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="disk full"):
+        files.atomic_write_text(target, "new\n")
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["records.jsonl"]
