@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from modecollapse.config import config_to_toml
 from modecollapse.errors import ConfigError
 from modecollapse.experiments.executors import execute, pending_runs
 from modecollapse.experiments.records import read_records, restore
@@ -82,3 +83,36 @@ def test_sweep_restore_on_the_command_line_runs_only_what_is_not_recorded(finish
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "restored 4 finished runs" in out and "2 runs, 2 already completed, 0 to run" in out
+
+
+def test_a_run_folder_with_local_progress_is_not_overwritten(finished, tmp_path):
+    sweep, _, results = finished
+    run = tmp_path / "s" / "runs" / sweep.runs[0].run_id
+    run.mkdir(parents=True)
+    (run / "metrics.jsonl").write_text('{"type": "train", "step": 10}\n')
+    with pytest.raises(ConfigError, match="hold local progress"):
+        restore(sweep, tmp_path / "s", results)
+    assert (run / "metrics.jsonl").read_text() == '{"type": "train", "step": 10}\n'
+
+
+def test_a_declaration_made_after_the_recorded_runs_does_not_stay_before_the_runs(finished, tmp_path):
+    sweep, _, results = finished
+    later = load_sweep(write(tmp_path, SWEEP + ANALYSIS.replace('"final"', "[0, 100]")))
+    execute(select(later, seeds=[0], only=["pack=1"]), tmp_path / "s", workers=1)  # declares: before_runs
+    assert read_index(tmp_path / "s")["analysis"]["before_runs"] is True
+    records = tmp_path / "records"
+    records.mkdir()
+    lines = (results / "records.jsonl").read_text().splitlines()
+    (records / "records.jsonl").write_text("".join(line + "\n" for line in lines if "seed1" in line))
+    restored = restore(later, tmp_path / "s", records)
+    assert len(restored) == 2 and read_index(tmp_path / "s")["analysis"]["before_runs"] is False
+
+
+def test_a_lengthened_run_is_restored_into_the_lengthened_selection(finished, tmp_path):
+    sweep, _, results = finished
+    record = json.loads((results / "records.jsonl").read_text().splitlines()[0])
+    longer = select(sweep, overrides=["train.epochs=3"])
+    record["config"] = config_to_toml(next(r for r in longer.runs if r.run_id == record["id"]).config)
+    (tmp_path / "records.jsonl").write_text(json.dumps(record) + "\n")
+    assert restore(sweep, tmp_path / "s", tmp_path) == [record["id"]]  # longer than the file asks: finished
+    assert record["id"] not in [r.run_id for r in pending_runs(sweep, tmp_path / "s")]

@@ -99,12 +99,52 @@ def test_bad_input_is_named(tmp_path):
         tables.summary_table(study, [("modes", "{:.1f}")], baseline="nope")
 
 
-def test_the_command_reads_several_runs_files_by_glob(tmp_path, capsys):
+def test_the_command_reads_several_runs_files_by_glob_and_counts_each_run_once(tmp_path, capsys):
     write_study(tmp_path / "s")
-    write_study(tmp_path / "s", prefix="extra-")
-    assert (
-        main(["table", str(tmp_path / "s"), "--runs", "*runs.csv", "--columns", "modes:.1f", "--per-run"])
-        == 0
+    other = write_study(tmp_path / "other")
+    for name in ("runs.csv", "curves.csv"):  # the same study's seeds 3-5 in a second pair of files
+        text = (
+            (other / name)
+            .read_text()
+            .replace("seed0", "seed3")
+            .replace("seed1", "seed4")
+            .replace("seed2", "seed5")
+        )
+        text = text.replace(",0,", ",3,").replace(",1,", ",4,").replace(",2,", ",5,")
+        (tmp_path / "s" / f"extra-{name}").write_text(text)
+    assert main(["table", str(tmp_path / "s"), "--runs", "*runs.csv", "--columns", "modes:.1f"]) == 0
+    assert "| base | 6 (0, 1, 2, 3, 4, 5) |" in capsys.readouterr().out
+    write_study(tmp_path / "s", prefix="copy-")
+    with pytest.raises(ConfigError, match="both hold"):
+        tables.read_study(tmp_path / "s", "*runs.csv")
+
+
+def test_missing_values_are_left_out_of_windows_extremes_and_conditions(tmp_path):
+    folder = write_study(tmp_path / "s")
+    curves = (folder / "curves.csv").read_text().splitlines()
+    blank = [line if ",3000," not in line else line.rsplit(",", 1)[0] + "," for line in curves]
+    (folder / "curves.csv").write_text("\n".join(blank) + "\n")
+    study = tables.read_study(folder)
+    text = tables.summary_table(study, [("modes", "{:.2f}")], tables.parse_window("2000-4000"))
+    assert "| base | 3 (0, 1, 2) | 4000 | 5.50 ± 2.48 |" in text  # the mean of steps 2,000 and 4,000
+    per_run = tables.per_run_table(study, [], extremes=["modes:max:.0f"], when="modes>=5")
+    assert "| base | 0 | 4000 | 2,000 | 4,000 | 4,000 | none | 5 | healthy |" in per_run
+
+
+def test_seeds_from_another_machine_are_not_paired_unless_asked(tmp_path):
+    study = tables.read_study(write_study(tmp_path / "s"))
+    for run in study.runs:
+        run["machine_id"] = "cpu A" if run["setting"] == "variant=base" or run["seed"] == "0" else "cpu B"
+    text = tables.summary_table(study, [("modes", "{:.1f}")])
+    assert "| fix - base, paired | 1 | | fewer than 2 seeds paired (2 seeds ran on another machine" in text
+    assert "| 3 | | **+2.0 ± 0.0** |" in tables.summary_table(
+        study, [("modes", "{:.1f}")], allow_cross_machine=True
     )
-    out = capsys.readouterr().out
-    assert "| base | 6 (0, 0, 1, 1, 2, 2) |" in out and out.count("| fix | 2 |") == 2
+
+
+def test_a_study_without_a_completed_run_is_named(tmp_path):
+    folder = write_study(tmp_path / "s")
+    text = (folder / "runs.csv").read_text().replace(",completed,", ",running,")
+    (folder / "runs.csv").write_text(text)
+    with pytest.raises(ConfigError, match="no completed run in runs.csv"):
+        tables.read_study(folder)

@@ -63,11 +63,17 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     table.add_argument("--label-by", metavar="KEY", help="name settings by this key alone")
     table.add_argument("--per-run", action="store_true", help="also one row per run")
     table.add_argument(
+        "--allow-cross-machine",
+        action="store_true",
+        help="pair seeds that ran on different machines (as report)",
+    )
+    table.add_argument(
         "--extremes",
         nargs="+",
         default=[],
         metavar="METRIC:min|max[:FORMAT]",
-        help="per run: the extreme over the window (or from the step --when first holds)",
+        help="per run: the extreme over the evaluations from --extremes-from (or from the step --when "
+        "first holds) on",
     )
     table.add_argument(
         "--extremes-from",
@@ -131,7 +137,9 @@ def _sweep(args: argparse.Namespace) -> int:
         sweep = select(sweep, args.only, parse_seeds(args.seeds) if args.seeds else None, args.set)
     folder = Path(args.out) if args.out else Path("sweeps") / sweep.name
     if args.restore:
-        restored = restore(whole, folder, Path(args.restore))
+        restored = restore(
+            select(whole, overrides=args.set) if args.set else whole, folder, Path(args.restore)
+        )
         print(f"restored {len(restored)} finished runs from {args.restore}")
     results = execute(sweep, folder, args.executor, args.workers, args.address)
     failed = [r for r in results if r["status"] == "failed"]
@@ -155,13 +163,14 @@ def _table(args: argparse.Namespace) -> int:
     study.label_by = args.label_by
     columns = [tables.parse_column(c) for c in args.columns]
     window = tables.parse_window(args.window) if args.window else None
-    parts = [tables.summary_table(study, columns, window, args.baseline, args.sort_by)]
+    parts = [
+        tables.summary_table(study, columns, window, args.baseline, args.sort_by, args.allow_cross_machine)
+    ]
     if args.per_run or args.extremes or args.when:
         parts.append(
             tables.per_run_table(
                 study,
                 columns,
-                window,
                 args.extremes,
                 args.when,
                 args.sort_by,

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
-from modecollapse.config import config_to_toml
+from modecollapse.config import Config, config_from_dict, config_to_toml, lengthens
 from modecollapse.errors import ConfigError
 from modecollapse.experiments.executors import run_status
 from modecollapse.experiments.results import RunResult
 from modecollapse.experiments.sweep import INDEX, Sweep, write_index
-from modecollapse.files import atomic_write_text
+from modecollapse.files import atomic_write_json, atomic_write_text
 from modecollapse.runfolder import RunFolder
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 RECORDS = "records.jsonl"
 
@@ -73,8 +79,8 @@ def restore(sweep: Sweep, sweep_dir: Path, source: Path) -> list[str]:
     """Write the finished runs recorded at `source` (a results folder or its records.jsonl) into
     `sweep_dir` as run folders, and the recorded index.json (whose [analysis] declaration keeps
     its date) when `sweep_dir` has none yet. A run already completed in `sweep_dir` is left
-    alone. Refused: records of another sweep, or a run whose config differs from the sweep
-    file's now. Returns the ids restored."""
+    alone. Refused: records of another sweep, a run whose config is not the sweep file's now
+    (or a lengthening of it), and a run folder with local progress. Returns the ids restored."""
     source, sweep_dir = Path(source), Path(sweep_dir)
     folder = source if source.is_dir() else source.parent
     records = read_records(source)
@@ -85,32 +91,65 @@ def restore(sweep: Sweep, sweep_dir: Path, source: Path) -> list[str]:
     unknown = [r["id"] for r in records if r["id"] not in specs]
     if unknown:
         raise ConfigError(f"{source} records runs {sweep.name} does not have: {', '.join(unknown[:5])}")
-    changed = [
-        r["id"] for r in records if r.get("config") and r["config"] != config_to_toml(specs[r["id"]].config)
-    ]
+    changed = [r["id"] for r in records if not _same_or_longer(r.get("config"), specs[r["id"]].config)]
     if changed:
         raise ConfigError(
             f"the sweep file's config of {', '.join(changed[:5])} differs from the recorded one at "
-            f"{source}: restore into a sweep of the recorded file, or rerun those runs"
+            f"{source}: restore into a sweep of the recorded file (with the same --set), or rerun those runs"
+        )
+    todo = [r for r in records if run_status(sweep_dir / "runs" / r["id"])["status"] != "completed"]
+    busy = [r["id"] for r in todo if _has_progress(RunFolder(sweep_dir / "runs" / r["id"]))]
+    if busy:
+        raise ConfigError(
+            f"{', '.join(busy[:5])} in {sweep_dir} hold local progress (checkpoints or records); "
+            "move those folders aside to restore the recorded runs"
         )
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    if (folder / INDEX).is_file() and not (sweep_dir / INDEX).is_file():
-        recorded = json.loads((folder / INDEX).read_text())
-        if recorded.get("name") != sweep.name:
-            raise ConfigError(f"{folder / INDEX} is the index of {recorded.get('name')}, not {sweep.name}")
+    recorded = json.loads((folder / INDEX).read_text()) if (folder / INDEX).is_file() else None
+    if recorded is not None and recorded.get("name") != sweep.name:
+        raise ConfigError(f"{folder / INDEX} is the index of {recorded.get('name')}, not {sweep.name}")
+    if recorded is not None and not (sweep_dir / INDEX).is_file():
         shutil.copyfile(folder / INDEX, sweep_dir / INDEX)
-    restored = []
-    for record in records:
+    for record in todo:
         run = RunFolder(sweep_dir / "runs" / record["id"])
-        if run_status(run.path)["status"] == "completed":
-            continue
         run.path.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run.config, record.get("config") or config_to_toml(specs[record["id"]].config))
         evals = [{**e, "type": "eval"} for e in record["evals"]]
         atomic_write_text(run.metrics, "".join(json.dumps(e, sort_keys=True) + "\n" for e in evals))
         run.write_summary({**record["summary"], "restored_from": str(source)})
-        restored.append(record["id"])
+    restored = [r["id"] for r in todo]
     if restored:  # their index entries (a recorded index.json has them already)
         runs = [specs[run_id] for run_id in restored]
         write_index(Sweep(sweep.name, runs, sweep.resources, sweep.source, sweep.analysis), sweep_dir)
+        _keep_declaration_honest(sweep_dir, recorded)
     return restored
+
+
+def _same_or_longer(text: str | None, config: Config) -> bool:
+    """Whether a recorded config (TOML text; None: not recorded) is `config`, or a lengthening
+    of it that the sweep then counts as finished (compared parsed, so a later version's new
+    defaulted keys do not count as a change)."""
+    if not text:
+        return True
+    try:
+        recorded = config_from_dict(tomllib.loads(text), source="a recorded run")
+    except (ConfigError, tomllib.TOMLDecodeError):
+        return False
+    return recorded == config or lengthens(config, recorded)
+
+
+def _has_progress(run: RunFolder) -> bool:
+    return run.metrics.is_file() or run.checkpoints.is_dir() or run.summary.is_file()
+
+
+def _keep_declaration_honest(sweep_dir: Path, recorded: dict[str, Any] | None) -> None:
+    """Restored runs finished before any declaration this sweep folder made itself: its
+    [analysis] stays "before the runs" only when it is the recorded declaration."""
+    index = json.loads((sweep_dir / INDEX).read_text())
+    declared = index.get("analysis")
+    if not declared or not declared.get("before_runs"):
+        return
+    if recorded is not None and recorded.get("analysis") == declared:
+        return
+    index["analysis"] = {**declared, "before_runs": False}
+    atomic_write_json(sweep_dir / INDEX, index)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 from scipy import stats
@@ -45,8 +46,9 @@ def seed_cell(values: list[float], form: str = "{:.3g}", paired: bool = False, b
     values are differences; their cell is **bold** (`bold`) when the interval excludes 0, else
     marked '(not established)'."""
     mean, half, n = t_interval(values)
-    if float(form.replace("+", "").format(mean)) == 0:
-        mean = 0.0  # no '-0'
+    with contextlib.suppress(ValueError):  # a format float() cannot read back, e.g. '{:.0%}'
+        if float(form.replace("+", "").format(mean)) == 0:
+            mean = 0.0  # no '-0'
     if n < 2:
         return form.format(mean) + " (1 seed)"
     text = f"{form.format(mean)} ± {form.replace('+', '').format(half)}"

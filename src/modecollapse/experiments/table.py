@@ -14,6 +14,7 @@ over seeds at every evaluation.
 from __future__ import annotations
 
 import csv
+import math
 import operator
 import re
 import statistics
@@ -59,13 +60,25 @@ def read_study(folder: Path, runs: str = "runs.csv") -> Study:
     files = sorted(folder.glob(runs))
     if not files:
         raise ConfigError(f"no file matches {runs!r} in {folder} (a study's results folder holds runs.csv)")
-    rows, curves = [], {}
+    rows, curves, source = [], {}, {}
     for file in files:
-        rows += [r for r in csv.DictReader(file.open()) if r["status"] == "completed"]
+        mine = [r for r in csv.DictReader(file.open()) if r["status"] == "completed"]
+        for row in mine:
+            for key in (row["run"], (row["setting"], row["seed"])):
+                if key in source:
+                    raise ConfigError(
+                        f"{file.name} and {source[key]} both hold {key}: a table counts each run once; "
+                        "narrow --runs to one of them"
+                    )
+                source[key] = file.name
+        rows += mine
         partner = file.with_name(_rreplace(file.name, "runs", "curves"))
         if partner.is_file():
             for row in csv.DictReader(partner.open()):
-                curves.setdefault(row["run"], []).append(row)
+                if source.get(row["run"]) == file.name:
+                    curves.setdefault(row["run"], []).append(row)
+    if not rows:
+        raise ConfigError(f"no completed run in {', '.join(f.name for f in files)} (status 'completed')")
     for run in curves.values():
         run.sort(key=lambda c: int(c["step"]))
     return Study(rows, curves)
@@ -84,21 +97,23 @@ def label(setting: str) -> str:
 
 def find_setting(study: Study, name: str) -> str:
     matches = [s for s in study.settings() if name in (s, label(s), study.label(s))]
-    if len(matches) != 1:
+    if len(matches) > 1:
+        raise ConfigError(f"--baseline {name!r} names {len(matches)} settings: {', '.join(matches)}")
+    if not matches:
         raise ConfigError(f"--baseline {name!r} names no setting; settings: {', '.join(study.settings())}")
     return matches[0]
 
 
 def run_value(study: Study, run: dict[str, str], name: str, window: tuple[int, int] | None) -> float:
-    """The run's final `name`, or its mean over its evaluations inside `window` (both ends in)."""
+    """The run's final `name`, or its mean over its evaluations inside `window` (both ends in;
+    an evaluation without the metric, NaN, is left out)."""
     if window is None:
         return _number(run, name)
-    inside = [
-        _number(c, name) for c in study.curves.get(run["run"], []) if window[0] <= int(c["step"]) <= window[1]
-    ]
+    inside = [c for c in study.curves.get(run["run"], []) if window[0] <= int(c["step"]) <= window[1]]
     if not inside:
         raise ConfigError(f"{run['run']} has no evaluation between steps {window[0]:,} and {window[1]:,}")
-    return statistics.mean(inside)
+    values = [v for v in (_number(c, name) for c in inside) if math.isfinite(v)]
+    return statistics.mean(values) if values else math.nan
 
 
 def summary_table(
@@ -107,7 +122,10 @@ def summary_table(
     window: tuple[int, int] | None = None,
     baseline: str | None = None,
     sort_by: str | None = None,
+    allow_cross_machine: bool = False,
 ) -> str:
+    """Each setting over seeds, then each setting minus the baseline paired by seed, on one
+    machine (runs.csv's machine_id, where recorded) unless `allow_cross_machine`."""
     settings = study.settings(sort_by)
     names = [n for n, _ in columns]
     if window is None:
@@ -119,11 +137,12 @@ def summary_table(
         "| setting | seeds | steps | " + " | ".join(names) + " | verdicts |",
         "|---" * (len(names) + 4) + "|",
     ]
-    values = {}
+    values, machines = {}, {}
     for setting in settings:
         group = study.group(setting)
         for run in group:
             values[(setting, int(run["seed"]))] = {n: run_value(study, run, n, window) for n in names}
+            machines[(setting, int(run["seed"]))] = run.get("machine_id") or None
         seeds = [int(r["seed"]) for r in group]
         steps = ", ".join(sorted({r["step"] for r in group}, key=int))
         verdicts = ", ".join(sorted({r["verdict"] for r in group}))
@@ -134,8 +153,18 @@ def summary_table(
         )
     base = find_setting(study, baseline) if baseline else settings[0]
     for setting in settings:
-        seeds = sorted(s for (st, s) in values if st == setting and (base, s) in values)
-        if setting == base or len(seeds) < 2:
+        if setting == base:
+            continue
+        shared = sorted(s for (st, s) in values if st == setting and (base, s) in values)
+        seeds = [s for s in shared if allow_cross_machine or _same_machine(machines, setting, base, s)]
+        name = f"{study.label(setting)} - {study.label(base)}, paired"
+        note = f" ({len(shared) - len(seeds)} seeds ran on another machine than the baseline's)" * (
+            len(seeds) < len(shared)
+        )
+        if len(seeds) < 2:
+            lines.append(
+                f"| {name} | {len(seeds)} | | fewer than 2 seeds paired{note} |" + " |" * len(columns)
+            )
             continue
         cells = [
             seed_cell(
@@ -143,15 +172,13 @@ def summary_table(
             )
             for n, form in columns
         ]
-        name = f"{study.label(setting)} - {study.label(base)}, paired"
-        lines.append(f"| {name} | {len(seeds)} | | " + " | ".join(cells) + " | |")
+        lines.append(f"| {name}{note} | {len(seeds)} | | " + " | ".join(cells) + " | |")
     return "\n".join(lines) + "\n"
 
 
 def per_run_table(
     study: Study,
     columns: list[tuple[str, str]],
-    window: tuple[int, int] | None = None,
     extremes: list[str] = (),
     when: str | None = None,
     sort_by: str | None = None,
@@ -185,10 +212,10 @@ def per_run_table(
             cells += [_onset(run["collapse_onset_step"], steps_per_epoch),
                       _onset(run["relative_onset_step"], steps_per_epoch)]  # fmt: skip
             cells += [form.format(_number(run, n)) for n, form in columns]
-            inside = [c for c in curve if span[0] <= int(c["step"]) <= span[1]] or curve
+            inside = [c for c in curve if span[0] <= int(c["step"]) <= span[1]]
             for name, how, form in picks:
-                pick = min if how == "min" else max
-                cells.append(form.format(pick(_number(c, name) for c in inside)) if inside else "-")
+                finite = [v for v in (_number(c, name) for c in inside) if math.isfinite(v)]
+                cells.append(form.format((min if how == "min" else max)(finite)) if finite else "-")
             cells.append(run["verdict"])
             lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
@@ -268,6 +295,11 @@ def _number(row: dict[str, Any], name: str) -> float:
     return float(row[name]) if row[name] != "" else float("nan")
 
 
+def _same_machine(machines: dict, setting: str, base: str, seed: int) -> bool:
+    a, b = machines.get((setting, seed)), machines.get((base, seed))
+    return a is None or b is None or a == b
+
+
 def _key_value(setting: str, key: str) -> str:
     for part in setting.split(","):
         name, _, value = part.partition("=")
@@ -281,13 +313,23 @@ def _condition(text: str):
     if not all(parts):
         raise ConfigError(f"--when takes conditions like 'near_duplicate_rate<0.5,modes>=5', not {text!r}")
     tests = [(m.group(1), OPERATORS[m.group(2)], float(m.group(3))) for m in parts]
-    return lambda row: all(op(_number(row, name), value) for name, op, value in tests)
+
+    def holds(row: dict[str, str]) -> bool | None:
+        """True / False, or None where a metric it reads is missing (NaN) at that evaluation."""
+        numbers = [_number(row, name) for name, _, _ in tests]
+        if not all(math.isfinite(v) for v in numbers):
+            return None
+        return all(op(v, value) for v, (_, op, value) in zip(numbers, tests, strict=True))
+
+    return holds
 
 
 def _spells(curve: list[dict[str, str]], holds) -> tuple[int | None, list[int]]:
     """(the first step the condition holds, the later steps it does not)."""
     first = next((int(c["step"]) for c in curve if holds(c)), None)
-    stops = [int(c["step"]) for c in curve if first is not None and int(c["step"]) > first and not holds(c)]
+    stops = [
+        int(c["step"]) for c in curve if first is not None and int(c["step"]) > first and holds(c) is False
+    ]
     return first, stops
 
 
