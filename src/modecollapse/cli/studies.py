@@ -124,6 +124,8 @@ def _sweep(args: argparse.Namespace) -> int:
             if row["relative_onset_step"] is not None:
                 verdict += f" (fell from its best at step {row['relative_onset_step']})"
             error = f"  {row['error']}" if row["error"] else ""
+            if row["restored_from"]:
+                error += f"  (restored from {row['restored_from']})"
             print(
                 f"{row['status']:<11} {progress:>11}  {row['id']}{verdict if row['verdict'] else ''}{error}"
             )

@@ -196,5 +196,6 @@ def sweep_status(sweep_dir: Path) -> list[dict[str, Any]]:
             "onset_step": detector.get("collapse_onset_step"),
             "relative_onset_step": detector.get("relative_onset_step"),
             "error": status.get("error"),
+            "restored_from": status.get("restored_from"),
         })  # fmt: skip
     return rows
