@@ -70,14 +70,13 @@ def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tup
             shutil.copyfile(grid, target / "figures" / f"samples-{setting}.png")
             grids[role] = f"figures/samples-{setting}.png"
     completed = [r for r in results if r.status.get("status") == "completed"]
-    first = completed[0].status if completed else {}
     atomic_write_json(
         target / "testbed.json",
         {
             "testbed": name,
             "sweep": index["name"],
             "description": source.get("description", ""),
-            "data": (first.get("dataset") or {}).get("name"),
+            "data": _dataset(completed),
             "baseline": baseline,
             "settings": settings,
             "analysis": index.get("analysis"),
@@ -90,6 +89,14 @@ def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tup
         },
     )
     return name, result
+
+
+def _dataset(runs: list[Any]) -> str | None:
+    """The testbed's dataset, from its runs' summaries (a run restored from older records may
+    lack it)."""
+    return next(
+        (r.status["dataset"]["name"] for r in runs if (r.status.get("dataset") or {}).get("name")), None
+    )
 
 
 def _evaluation_share(runs: list[Any]) -> dict[str, float] | None:
