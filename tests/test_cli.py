@@ -63,8 +63,8 @@ def test_demo_pipeline_on_tiny_runs(tmp_path, capsys):
         "train": {"epochs": 2, "batch_size": 64, "tensorboard": False, "progress": False},
     }
     runs = {
-        "ring8-vanilla": tiny_ring,
-        "ring8-pacgan4": {**tiny_ring, "model": {**tiny_ring["model"], "pack": 4}},
+        "ring8-gan": tiny_ring,
+        "ring8-pacgan2": {**tiny_ring, "model": {**tiny_ring["model"], "pack": 2}},
         "mnist5k-dcgan": {
             "data": {"name": "mnist-5k", "num_samples": 64},
             "model": {"family": "dcgan", "latent_dim": 8, "g_width": 4, "d_width": 4},
@@ -75,8 +75,13 @@ def test_demo_pipeline_on_tiny_runs(tmp_path, capsys):
     assert set(results) == set(runs)
     for name in runs:
         assert (tmp_path / f"{name}-samples.png").is_file()
-    assert (tmp_path / "ring8-modes-per-epoch.png").is_file()
+    assert (tmp_path / "ring8-modes-per-step.png").is_file()
     assert (tmp_path / "ring8-side-by-side.png").is_file()
     summary = (tmp_path / "summary.md").read_text()
-    assert "| ring8-vanilla |" in summary and "| ring8-pacgan4 |" in summary
+    assert "| ring8-gan |" in summary and "| ring8-pacgan2 |" in summary
+    gan = results["ring8-gan"]["summary"]["detector"]
+    assert f"ring8-gan: {gan['verdict']}" in summary  # the first 2-D run is the one diagnosed
+    if gan["verdict"] != "healthy":
+        assert "Try next (the fix atlas's measured fixes" in summary
+        assert "results/fix-atlas/ring8" in summary
     run_demo(tmp_path, runs)  # a second demo into the same folder replaces the first
