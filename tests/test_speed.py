@@ -1,4 +1,5 @@
 import json
+import time
 
 import pytest
 import torch
@@ -13,9 +14,10 @@ from modecollapse.metrics.scores import extract
 from modecollapse.models import build_models
 from modecollapse.models.classifier import load_classifier
 from modecollapse.models.latent import LatentSampler
+from modecollapse.training.clock import RunClock
 from modecollapse.training.loop import train
 from tests.conftest import tiny_cyclegan, tiny_image_config, tiny_ring_config
-from tests.helpers import assert_resume_is_exact
+from tests.helpers import Crash, assert_resume_is_exact, crash_at
 
 AVX2_ONLY = {"fpu", "sse2", "avx", "avx2", "fma"}
 SAPPHIRE_RAPIDS = AVX2_ONLY | {"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}
@@ -133,6 +135,7 @@ def test_both_trainers_split_their_wall_time_and_rate_training_alone(tmp_path, m
     assert shares["evaluation"] > 0 and shares["samples_checkpoints"] > 0
     seconds = summary["time_s"]
     assert sum(seconds.values()) == pytest.approx(summary["wall_time_s"], rel=0.05, abs=0.05)
+    assert 0 < summary["cpu_s"]
     # the steady rate leaves evaluation and bookkeeping out: at least the all-inclusive rate
     items = summary["step"] * make().train.batch_size
     assert summary["images_per_second"] >= items / summary["wall_time_s"]
@@ -152,3 +155,22 @@ def test_unsupported_precision_is_refused_on_mps(monkeypatch):
     monkeypatch.setattr(speed, "pick_device", lambda name: torch.device("mps"))
     with pytest.raises(ConfigError, match="not supported on Apple MPS"):
         speed.plan_speed(cfg, "dcgan")
+
+
+def test_the_clock_counts_cpu_time_which_a_pause_does_not_inflate():
+    clock = RunClock(0, previous_cpu_s=5.0)
+    time.sleep(0.3)  # a paused or crowded process: wall time passes, CPU time hardly
+    assert clock.wall_s() >= 0.3 and clock.cpu_s() < 5.0 + 0.1
+    busy = time.process_time() + 0.3
+    while time.process_time() < busy:
+        pass
+    assert clock.cpu_s() >= 5.0 + 0.3
+
+
+def test_a_resumed_run_adds_up_its_sessions_cpu_time(tmp_path):
+    config = tiny_ring_config(train={"checkpoint_every": 10})
+    with pytest.raises(Crash):
+        train(config, tmp_path / "run", callbacks=[crash_at(25)])
+    before = json.loads((tmp_path / "run" / "summary.json").read_text())["cpu_s"]
+    summary = train(config, tmp_path / "run", resume=True)
+    assert 0 < before < summary["cpu_s"]

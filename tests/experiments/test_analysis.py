@@ -160,6 +160,7 @@ def test_the_atlas_gathers_a_declared_sweep_into_a_testbed_folder_and_matrix(tmp
     assert written == [out / "matrix.md", matrix] and matrix.stat().st_size > 1000
     testbed = json.loads((out / "mini" / "testbed.json").read_text())
     assert testbed["testbed"] == "mini" and testbed["data"] == "ring8" and testbed["runs_completed"] == 4
+    assert testbed["cpu_hours_from"] == {"cpu_s": 4} and testbed["cpu_hours"] >= 0
     assert testbed["settings"] == {"pack=1": "model.pack = 1", "pack=2": "model.pack = 2"}
     for name in ("analysis.md", "analysis.csv", "runs.csv", "curves.csv", "table.md"):
         assert (out / "mini" / name).is_file(), name
@@ -233,3 +234,17 @@ def test_an_analysis_added_after_a_selection_ran_is_not_declared(tmp_path):
     execute(select(load_sweep(write(tmp_path)), ["pack=1"], [0]), folder, workers=1)
     write_index(select(load_sweep(write(tmp_path, SWEEP + ANALYSIS)), ["pack=2"], [0]), folder)
     assert read_index(folder)["analysis"]["before_runs"] is False
+
+
+def test_the_atlas_counts_cpu_time_where_recorded_else_wall_time_over_every_session():
+    from types import SimpleNamespace
+
+    from modecollapse.experiments.atlas import _cpu_hours
+
+    runs = [
+        SimpleNamespace(status={"cpu_s": 1800.0, "time_s": {"training": 9000.0}, "wall_time_s": 9000.0}),
+        SimpleNamespace(status={"time_s": {"training": 1000.0, "evaluation": 800.0}, "wall_time_s": 900.0}),
+        SimpleNamespace(status={"wall_time_s": 3600.0}),  # restored from CSV records
+    ]
+    counted = _cpu_hours(runs)
+    assert counted == {"cpu_hours": 2.0, "cpu_hours_from": {"cpu_s": 1, "time_s": 1, "wall_time_s": 1}}

@@ -83,7 +83,7 @@ def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tup
             "machines": result.machines,
             "runs_completed": len(completed),
             "runs": len(results),
-            "cpu_hours": round(sum(r.status.get("wall_time_s", 0.0) for r in completed) / 3600, 2),
+            **_cpu_hours(completed),
             "evaluation_share": _evaluation_share(completed),
             "grids": grids,
         },
@@ -97,6 +97,22 @@ def _dataset(runs: list[Any]) -> str | None:
     return next(
         (r.status["dataset"]["name"] for r in runs if (r.status.get("dataset") or {}).get("name")), None
     )
+
+
+def _cpu_hours(runs: list[Any]) -> dict[str, Any]:
+    """The runs' cost: each run's process CPU time (`cpu_s`, every session) where recorded, else
+    its wall time over every session (`time_s`), else its last session's wall time; and how many
+    runs each basis covers."""
+    seconds, basis = 0.0, {"cpu_s": 0, "time_s": 0, "wall_time_s": 0}
+    for run in runs:
+        status = run.status
+        if "cpu_s" in status:
+            seconds, basis["cpu_s"] = seconds + status["cpu_s"], basis["cpu_s"] + 1
+        elif "time_s" in status:
+            seconds, basis["time_s"] = seconds + sum(status["time_s"].values()), basis["time_s"] + 1
+        else:
+            seconds, basis["wall_time_s"] = seconds + status.get("wall_time_s", 0.0), basis["wall_time_s"] + 1
+    return {"cpu_hours": round(seconds / 3600, 2), "cpu_hours_from": {k: n for k, n in basis.items() if n}}
 
 
 def _evaluation_share(runs: list[Any]) -> dict[str, float] | None:

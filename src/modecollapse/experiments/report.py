@@ -185,7 +185,7 @@ def write_runs(results: list[RunResult], out: Path) -> Path:
     writer = csv.writer(buffer)
     writer.writerow(["run", "setting", "seed", "status", "step", *metric_keys, *onset_keys,
                      "last_healthy_step", "stopped_at_collapse", *MACHINE_COLUMNS,
-                     "wall_time_s"])  # fmt: skip
+                     "wall_time_s", "cpu_s"])  # fmt: skip
     for r in results:
         detector = r.detector if r.final else {}
         kept = r.status.get("last_healthy") or {}
@@ -196,7 +196,7 @@ def write_runs(results: list[RunResult], out: Path) -> Path:
              kept.get("step", ""), r.status.get("stopped_at_collapse", ""),
              *[" ".join(v) if isinstance(v := machine.get(c.removeprefix("machine_"), ""), list) else v
                for c in MACHINE_COLUMNS],
-             r.status.get("wall_time_s", "")]
+             r.status.get("wall_time_s", ""), r.status.get("cpu_s", "")]
         )  # fmt: skip
     atomic_write_text(out / "runs.csv", buffer.getvalue())
     return out / "runs.csv"

@@ -11,13 +11,19 @@ class RunClock:
     """Wall time of a (re)started run, split into training and the named `section`s around it
     (evaluation, samples and checkpoints, logging). Throughput counts steady training only:
     the first step after a (re)start is warm-up, and every section is left out. Seconds carry
-    over from earlier sessions of the run through `previous` (summary.json's `time_s`)."""
+    over from earlier sessions of the run through `previous` (summary.json's `time_s`) and
+    `previous_cpu_s` (its `cpu_s`: the process's CPU time, every thread, which neither a paused
+    nor a crowded machine inflates)."""
 
     SECTIONS = ("evaluation", "samples_checkpoints", "logging")
 
-    def __init__(self, step: int, previous: dict[str, float] | None = None) -> None:
+    def __init__(
+        self, step: int, previous: dict[str, float] | None = None, previous_cpu_s: float = 0.0
+    ) -> None:
         self.start_step = step
         self.start = self.steady_start = time.perf_counter()
+        self.cpu_start = time.process_time()
+        self.previous_cpu_s = previous_cpu_s
         self.seconds = dict.fromkeys(self.SECTIONS, 0.0)
         self.steady_sections_s = 0.0
         self.previous = previous or {}
@@ -39,6 +45,10 @@ class RunClock:
 
     def wall_s(self) -> float:
         return round(time.perf_counter() - self.start, 2)
+
+    def cpu_s(self) -> float:
+        """CPU seconds of this process since the run's first session began (all threads)."""
+        return round(time.process_time() - self.cpu_start + self.previous_cpu_s, 2)
 
     def time_s(self) -> dict[str, float]:
         """Seconds per part over every session of the run: training, then each section."""

@@ -152,7 +152,11 @@ class Run:
             since = max((record["step"] for record in replayed), default=0)
             self.signals.add(record for record in self.log.records("train") if record["step"] > since)
         self.folder.write_summary(self.summary)
-        self.clock = RunClock(self.step, self.summary.get("time_s") if self.checkpoint else None)
+        self.clock = RunClock(
+            self.step,
+            self.summary.get("time_s") if self.checkpoint else None,
+            self.summary.get("cpu_s", 0.0) if self.checkpoint else 0.0,
+        )
         self.bar = tqdm(
             total=total_steps,
             initial=self.step,
@@ -172,7 +176,9 @@ class Run:
         try:
             yield
         except KeyboardInterrupt:
-            self.summary.update({"status": "interrupted", "time_s": self.clock.time_s()})
+            self.summary.update(
+                {"status": "interrupted", "time_s": self.clock.time_s(), "cpu_s": self.clock.cpu_s()}
+            )
             self.folder.write_summary(self.summary)
             raise
         finally:
@@ -222,6 +228,7 @@ class Run:
                 "wall_time_s": self.clock.wall_s(),
                 "images_per_second": self.clock.rate(self.step, items_per_step, digits=1),
                 "time_s": self.clock.time_s(),
+                "cpu_s": self.clock.cpu_s(),
                 "time_shares": self.clock.time_shares(),
             }
         )
@@ -355,7 +362,12 @@ class Run:
             tensors.update(flat)
         saved = ckpt.save_checkpoint(self.folder.path, self.step, tensors, state, self.cfg.keep_checkpoints)
         self.summary.update(
-            {"step": self.step, "last_checkpoint_step": self.step, "time_s": self.clock.time_s()}
+            {
+                "step": self.step,
+                "last_checkpoint_step": self.step,
+                "time_s": self.clock.time_s(),
+                "cpu_s": self.clock.cpu_s(),
+            }
         )
         self.folder.write_summary(self.summary)
         return saved
