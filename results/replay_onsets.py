@@ -1,6 +1,7 @@
 """Replay a committed curves.csv through the current collapse detector and print each run's onsets.
 
     python results/replay_onsets.py results/<study>/curves.csv --sweep experiments/<study>.toml
+    python results/replay_onsets.py results/<study>/curves.csv --records results/<study>/records.jsonl
     python results/replay_onsets.py results/<study>/curves.csv --classes K --samples N|none
 
 Tables written before a detector fix carry the old rule's onsets; this recomputes them from the
@@ -12,20 +13,23 @@ come from the run's own records, per run, in this order:
   1. curves.csv's `num_classes` / `num_samples` columns, where the file has them;
   2. `--classes` / `--samples`, as the study's README records them (refused where they
      contradict 1 or 3);
-  3. `--sweep`, the sweep file that ran the runs (a run is found by its id, else by its setting):
-     the class count of its dataset; the sample count its evaluations scored (images:
-     `train.eval_samples`; 2-D mixtures: none, their records carry no sample count, so the floors
-     stay off as they were at training; translators: give `--samples`); its [detector] rules.
-Without a sweep file the rules are the detector's defaults (no committed study sets any).
-A run that none of these gives a class count and a sample count is refused, not replayed with
-defaults (10 classes and no sample floor changed 5 of 15 grid25 onsets). Where each run's
-settings came from is printed on stderr, so the table on stdout is the same as before.
+  3. the run's config: its own, from `--records` (a study's records.jsonl, found by run id), else
+     `--sweep`, the sweep file that ran the runs (found by run id, else by setting): the class
+     count of its dataset; the sample count its evaluations scored (images: `train.eval_samples`;
+     2-D mixtures: none, their records carry no sample count, so the floors stay off as they were
+     at training; translators: give `--samples`); its [detector] rules.
+A run that none of these gives a class count, a sample count and its rules is refused, not
+replayed with defaults (10 classes and no sample floor changed 5 of 15 grid25 onsets);
+`--default-rules` replays a run without a config under the detector's default rules (no committed
+study sets other rules). Where each run's settings came from is printed on stderr, so the table on
+stdout is the same as before.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import sys
 from collections import Counter, defaultdict
@@ -33,7 +37,7 @@ from collections import Counter, defaultdict
 from modecollapse.config import DetectorConfig
 from modecollapse.metrics.detector import detect
 
-NOT_METRICS = {"run", "setting", "seed", "step", "epoch"}
+NOT_METRICS = {"run", "setting", "seed", "step", "epoch", "detector_rules"}
 UNSET = object()
 """A setting the command line does not give."""
 TRANSLATOR = object()
@@ -47,16 +51,38 @@ class Refused(SystemExit):
 
 def sweep_settings(path: str) -> dict[str, tuple[int, object, DetectorConfig]]:
     """{run id, and setting id: (classes, samples, rules)} for the runs of a sweep file."""
-    from modecollapse.data.registry import spec
     from modecollapse.experiments.sweep import load_sweep
 
     found: dict[str, tuple[int, object, DetectorConfig]] = {}
     for run in load_sweep(path).runs:
-        data = spec(run.config.data.name)
-        samples = {"image": run.config.train.eval_samples, "points": None, "translation": TRANSLATOR}
-        found[run.run_id] = (data.num_classes, samples[data.kind], run.config.detector)
+        found[run.run_id] = _settings_of(run.config)
         found.setdefault(run.setting_id, found[run.run_id])
     return found
+
+
+def records_settings(path: str) -> dict[str, tuple[int, object, DetectorConfig]]:
+    """{run id: (classes, samples, rules)} from the configs a study's records.jsonl keeps."""
+    from pathlib import Path
+
+    import tomllib
+
+    from modecollapse.config import config_from_dict
+    from modecollapse.experiments.records import read_records
+
+    found = {}
+    for record in read_records(Path(path)):
+        if record.get("config"):
+            config = config_from_dict(tomllib.loads(record["config"]), source=f"{path}: {record['id']}")
+            found[record["id"]] = _settings_of(config)
+    return found
+
+
+def _settings_of(config) -> tuple[int, object, DetectorConfig]:
+    from modecollapse.data.registry import spec
+
+    data = spec(config.data.name)
+    samples = {"image": config.train.eval_samples, "points": None, "translation": TRANSLATOR}
+    return data.num_classes, samples[data.kind], config.detector
 
 
 def settle(
@@ -80,21 +106,51 @@ def settle(
     elif from_sweep is not UNSET:
         value, source = from_sweep, sweep
     else:
-        raise Refused(f"run {run}: curves.csv records no {key}; give --sweep or {flag} (no default)")
+        raise Refused(
+            f"run {run}: curves.csv records no {key}; give --records, --sweep or {flag} (no default)"
+        )
     if value is not None:
         for _, scores in evaluations:
             scores[key] = value
     return f"{key} {'none' if value is None else value} ({source})"
 
 
+def settle_rules(
+    run: str, recorded: str | None, configured: DetectorConfig | None, origin: str | None, default_rules: bool
+) -> tuple[DetectorConfig | None, str]:
+    """The run's detector rules: curves.csv's `detector_rules` (the rules that differ from the
+    defaults, as the run recorded them), else its config's, else the defaults if asked for."""
+    if recorded is not None:
+        rules = DetectorConfig(**json.loads(recorded))
+        if configured is not None and configured != rules:
+            raise Refused(f"run {run}: {origin}'s [detector] contradicts curves.csv's detector_rules")
+        return rules, "rules from curves.csv"
+    if configured is not None:
+        return configured, f"rules: {origin}'s [detector] (defaults where unset)"
+    if default_rules:
+        return None, "rules: the defaults (--default-rules)"
+    raise Refused(
+        f"run {run}: curves.csv records no detector rules; give --records or --sweep, or --default-rules"
+    )
+
+
 def replay(
-    path: str, samples: object = UNSET, classes: object = UNSET, sweep: str | None = None
+    path: str,
+    samples: object = UNSET,
+    classes: object = UNSET,
+    sweep: str | None = None,
+    records: str | None = None,
+    default_rules: bool = False,
 ) -> list[dict[str, object]]:
     """Each run's onsets under the current detector; `samples` None: the evaluations recorded no
     sample count (2-D mixtures), so the sampling floors are off as they were at training."""
-    configs = sweep_settings(sweep) if sweep else {}
+    configs = {key: (value, sweep) for key, value in (sweep_settings(sweep) if sweep else {}).items()}
+    configs.update(
+        {key: (value, records) for key, value in (records_settings(records) if records else {}).items()}
+    )
     series: dict[str, list[tuple[float, dict[str, float]]]] = defaultdict(list)
     settings: dict[str, str] = {}
+    recorded_rules: dict[str, str] = {}
     with open(path, newline="") as handle:
         for row in csv.DictReader(handle):
             scores = {k: float(v) for k, v in row.items() if k not in NOT_METRICS and v not in ("", None)}
@@ -102,20 +158,24 @@ def replay(
             scores["step"] = int(float(row["step"]))
             series[row["run"]].append((float(row["epoch"]), scores))
             settings[row["run"]] = row.get("setting", "")
+            if row.get("detector_rules"):
+                recorded_rules[row["run"]] = row["detector_rules"]
     rows, sources = [], Counter()
     for run, evaluations in series.items():
         evaluations.sort(key=lambda item: item[1]["step"])
-        config = configs.get(run) or configs.get(settings[run])
-        if sweep and config is None:
-            raise Refused(f"run {run} (setting {settings[run]}) is not in {sweep}")
+        config, origin = configs.get(run) or configs.get(settings[run]) or (None, None)
+        if (sweep or records) and config is None:
+            named = " or ".join(name for name in (records, sweep) if name)
+            raise Refused(f"run {run} (setting {settings[run]}) is not in {named}")
         from_sweep = config or (UNSET, UNSET, None)
+        rules, rules_from = settle_rules(run, recorded_rules.get(run), from_sweep[2], origin, default_rules)
         where = [
-            settle(run, evaluations, "num_classes", classes, from_sweep[0], sweep),
-            settle(run, evaluations, "num_samples", samples, from_sweep[1], sweep),
-            f"rules: {sweep}'s [detector] (defaults where unset)" if config else "rules: the defaults",
+            settle(run, evaluations, "num_classes", classes, from_sweep[0], origin),
+            settle(run, evaluations, "num_samples", samples, from_sweep[1], origin),
+            rules_from,
         ]
         sources["; ".join(where)] += 1
-        summary = detect(evaluations, from_sweep[2])
+        summary = detect(evaluations, rules)
         rows.append(
             {
                 "run": run,
@@ -140,11 +200,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("curves")
     parser.add_argument("--sweep", help="the sweep file that ran the runs (their configs)")
+    parser.add_argument("--records", help="the study's records.jsonl (each run's own config)")
+    parser.add_argument("--default-rules", action="store_true",
+                        help="replay runs without a config under the detector's default rules")  # fmt: skip
     parser.add_argument("--samples", type=count_or_none, default=UNSET,
                         help="samples scored per evaluation, or 'none' (the records carry none)")  # fmt: skip
     parser.add_argument("--classes", type=int, default=UNSET)
     args = parser.parse_args()
-    rows = replay(args.curves, args.samples, args.classes, args.sweep)
+    rows = replay(args.curves, args.samples, args.classes, args.sweep, args.records, args.default_rules)
     print("| run | evaluations | absolute onset step | relative onset step | relative rule's reasons |")
     print("|---|---|---|---|---|")
     for row in rows:

@@ -146,9 +146,9 @@ _EXPLAIN = (
     "numbers illustrate the atlas's, they do not replace them. The detector may still call a fixed\n"
     "run partial: it also asks for well-formed modes (samples gathered at each centre, not smeared),\n"
     "which even the atlas's best fixes hold only at some evaluations of 25,000 steps. The last\n"
-    "healthy weights are the checkpoint the trainer keeps at the last evaluation judged healthy;\n"
-    "this GAN collapses before its first evaluation, so it has none. The digits in\n"
-    "mnist5k-dcgan-samples.png come from a 12-epoch CPU run."
+    "healthy weights are the checkpoint the trainer keeps at the last evaluation judged healthy\n"
+    "(none when the run never was). The digits in mnist5k-dcgan-samples.png come from a 12-epoch\n"
+    "CPU run."
 )
 
 

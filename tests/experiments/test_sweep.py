@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from modecollapse.errors import ConfigError
-from modecollapse.experiments.executors import execute, sweep_status
+from modecollapse.experiments.executors import busy_machine_warning, execute, sweep_status
 from modecollapse.experiments.report import aggregate, build_report, collect
 from modecollapse.experiments.sweep import load_sweep
 from tests.helpers import SWEEP, write
@@ -238,3 +238,22 @@ def test_only_seeds_and_set_select_and_change_runs_and_the_index_keeps_them_all(
     assert [r["id"] for r in read_index(folder)["runs"]] == ["pack=1__seed0", "pack=2__seed1"]
     status = {row["id"]: row["status"] for row in sweep_status(folder)}
     assert status == {"pack=1__seed0": "completed", "pack=2__seed1": "completed"}
+
+
+@pytest.mark.parametrize(
+    "load, threads, busy", [(0.2, 2, False), (1.0, 1, False), (2.0, 2, True), (1.2, 2, True)]
+)
+def test_a_sweep_warns_when_the_machine_is_already_busy(monkeypatch, load, threads, busy):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.setattr("os.getloadavg", lambda: (load, load, load))
+    warning = busy_machine_warning(threads)
+    assert (warning is not None) == busy
+    if busy:
+        assert f"load {load:.1f}" in warning and "2 cores" in warning and "cpu_s" in warning
+
+
+def test_the_busy_warning_reaches_the_sweeps_output(tmp_path, monkeypatch):
+    monkeypatch.setattr("os.getloadavg", lambda: (64.0, 64.0, 64.0))
+    lines = []
+    execute(load_sweep(write(tmp_path, SWEEP)), tmp_path / "sweep", workers=1, report=lines.append)
+    assert sum(line.startswith("warning: this machine is busy") for line in lines) == 1

@@ -127,7 +127,27 @@ def execute(
     if executor == "ray":
         return _run_ray(jobs, sweep, address, report)
     workers = workers or sweep.resources.workers or default_workers(sweep.resources.threads_per_worker)
+    warning = busy_machine_warning(min(workers, len(jobs)) * sweep.resources.threads_per_worker)
+    if warning:
+        report(warning)
     return _run_local(jobs, sweep, workers, report)
+
+
+def busy_machine_warning(threads: int) -> str | None:
+    """A warning when the load already on this machine and the sweep's threads exceed its cores
+    (another sweep still running, say): every run then trains slower and records a longer wall time."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # not on every platform
+        return None
+    if load < 1.0 or load + threads <= cores + 0.5:
+        return None
+    return (
+        f"warning: this machine is busy (load {load:.1f} over the last minute, {cores} cores) and this "
+        f"sweep adds {threads} threads: runs will train slower and record longer wall times (their "
+        "CPU time, summary.json's cpu_s, is not affected); see what else runs with `top`"
+    )
 
 
 def _run_local(jobs: list[tuple], sweep: Sweep, workers: int, report: Callable[[str], None]) -> list[dict]:
