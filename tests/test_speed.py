@@ -157,14 +157,13 @@ def test_unsupported_precision_is_refused_on_mps(monkeypatch):
         speed.plan_speed(cfg, "dcgan")
 
 
-def test_the_clock_counts_cpu_time_which_a_pause_does_not_inflate():
+def test_the_clock_counts_cpu_time_which_a_pause_does_not_inflate(monkeypatch):
+    cpu = iter([100.0, 100.0, 102.5])  # the process's CPU seconds at each reading
+    monkeypatch.setattr(time, "process_time", lambda: next(cpu))
     clock = RunClock(0, previous_cpu_s=5.0)
-    time.sleep(0.3)  # a paused or crowded process: wall time passes, CPU time hardly
-    assert clock.wall_s() >= 0.3 and clock.cpu_s() < 5.0 + 0.1
-    busy = time.process_time() + 0.3
-    while time.process_time() < busy:
-        pass
-    assert clock.cpu_s() >= 5.0 + 0.3
+    time.sleep(0.2)  # a paused or crowded process: wall time passes, its CPU time does not
+    assert clock.wall_s() >= 0.2 and clock.cpu_s() == 5.0
+    assert clock.cpu_s() == 7.5  # 2.5 s of work on top of the earlier sessions' 5
 
 
 def test_a_resumed_run_adds_up_its_sessions_cpu_time(tmp_path):
