@@ -64,16 +64,16 @@ def records_settings(path: str) -> dict[str, tuple[int, object, DetectorConfig]]
     """{run id: (classes, samples, rules)} from the configs a study's records.jsonl keeps."""
     from pathlib import Path
 
-    import tomllib
-
-    from modecollapse.config import config_from_dict
+    from modecollapse.config import config_from_toml
     from modecollapse.experiments.records import read_records
 
     found = {}
     for record in read_records(Path(path)):
-        if record.get("config"):
-            config = config_from_dict(tomllib.loads(record["config"]), source=f"{path}: {record['id']}")
-            found[record["id"]] = _settings_of(config)
+        if not record.get("config"):  # restored from CSV records: no config kept
+            raise Refused(f"{path}: run {record['id']} keeps no config; use --sweep")
+        found[record["id"]] = _settings_of(
+            config_from_toml(record["config"], source=f"{path}: {record['id']}")
+        )
     return found
 
 

@@ -81,7 +81,20 @@ def test_demo_pipeline_on_tiny_runs(tmp_path, capsys):
     assert "| ring8-gan |" in summary and "| ring8-pacgan2 |" in summary
     gan = results["ring8-gan"]["summary"]["detector"]
     assert f"ring8-gan: {gan['verdict']}" in summary  # the first 2-D run is the one diagnosed
-    if gan["verdict"] != "healthy":
-        assert "Try next (the fix atlas's measured fixes" in summary
-        assert "results/fix-atlas/ring8" in summary
     run_demo(tmp_path, runs)  # a second demo into the same folder replaces the first
+
+
+def test_the_demo_cites_the_atlas_for_a_collapse_and_names_the_fix_it_trains():
+    from modecollapse.demo import _diagnosis
+
+    detector = {
+        "verdict": "collapsed",
+        "reasons": ["only 1 of 8 modes covered"],
+        "reason_kinds": ["dropped modes"],
+    }
+    text = _diagnosis("ring8-gan", {"summary": {"detector": detector}})
+    assert text.startswith("ring8-gan: collapsed\n  - only 1 of 8 modes covered")
+    assert "(pacgan2): " in text and "Holm p" in text and "evidence results/fix-atlas/ring8" in text
+    assert "The demo trains pacgan2 (model.pack = 2, train.batch_size = 1024)" in text
+    healthy = _diagnosis("ring8-gan", {"summary": {"detector": {"verdict": "healthy", "reasons": []}}})
+    assert "What diagnose cites" not in healthy

@@ -62,3 +62,18 @@ def test_the_runs_own_records_give_its_counts_and_rules(tmp_path):
     assert row["absolute_onset_step"] is None and row["verdict"] == "healthy"
     with pytest.raises(SystemExit, match="contradicts"):
         replay_onsets.replay(str(curves), classes=3, records=str(records))
+
+
+def test_the_rules_the_run_recorded_in_curves_come_first_and_a_contradiction_is_refused(tmp_path):
+    curves = write_curves(tmp_path / "curves.csv")
+    loose = {"partial_modes_fraction": 0.4, "partial_kl_uniform": 1.0}
+    lines = curves.read_text().splitlines()
+    rules = '"' + json.dumps(loose).replace('"', '""') + '"'  # a CSV field holding JSON
+    curves.write_text(
+        "\n".join([lines[0] + ",detector_rules", *[line + "," + rules for line in lines[1:]]]) + "\n"
+    )
+    (row,) = replay_onsets.replay(str(curves), samples=2000, classes=10)  # no config needed for the rules
+    assert row["absolute_onset_step"] is None and row["verdict"] == "healthy"
+    records = write_records(tmp_path / "records.jsonl", {})  # a config with the default rules
+    with pytest.raises(SystemExit, match="contradicts curves.csv's detector_rules"):
+        replay_onsets.replay(str(curves), records=str(records))

@@ -147,7 +147,7 @@ def _parser() -> argparse.ArgumentParser:
 
     studies.add_commands(commands)
 
-    demo = commands.add_parser("demo", help="a collapse caught and a measured fix, on embedded data (~3 min)")
+    demo = commands.add_parser("demo", help="a collapse caught and a measured fix, on embedded data (~4 min)")
     demo.add_argument("--out", default="demo-output", help="folder for the demo's runs and plots")
     demo.set_defaults(handler=_demo)
     return parser

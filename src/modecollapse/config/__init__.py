@@ -34,7 +34,7 @@ else:  # pragma: no cover
 
 __all__ = [
     "Config", "DataConfig", "DetectorConfig", "ModelConfig", "ObjectiveConfig", "TrainConfig",
-    "apply_override", "config_from_dict", "config_to_toml", "lengthens", "load_config",
+    "apply_override", "config_from_dict", "config_from_toml", "config_to_toml", "lengthens", "load_config",
 ]  # fmt: skip
 
 
@@ -224,6 +224,15 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     for override in overrides or []:
         apply_override(raw, override)
     return config_from_dict(raw, source=str(path) if path else "config")
+
+
+def config_from_toml(text: str, source: str = "config") -> Config:
+    """Validate a config's TOML text (a run folder's config.toml, a records.jsonl entry)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{source} is not valid TOML: {error}") from None
+    return config_from_dict(raw, source=source)
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:

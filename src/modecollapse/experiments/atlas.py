@@ -106,7 +106,7 @@ def _cpu_hours(runs: list[Any]) -> dict[str, Any]:
     seconds, basis = 0.0, {"cpu_s": 0, "time_s": 0, "wall_time_s": 0}
     for run in runs:
         status = run.status
-        if "cpu_s" in status:
+        if status.get("cpu_s") is not None:
             seconds, basis["cpu_s"] = seconds + status["cpu_s"], basis["cpu_s"] + 1
         elif "time_s" in status:
             seconds, basis["time_s"] = seconds + sum(status["time_s"].values()), basis["time_s"] + 1

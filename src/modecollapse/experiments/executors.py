@@ -127,10 +127,18 @@ def execute(
     if executor == "ray":
         return _run_ray(jobs, sweep, address, report)
     workers = workers or sweep.resources.workers or default_workers(sweep.resources.threads_per_worker)
-    warning = busy_machine_warning(min(workers, len(jobs)) * sweep.resources.threads_per_worker)
+    warning = busy_machine_warning(min(workers, len(jobs)) * _threads_per_worker(sweep, workers))
     if warning:
         report(warning)
     return _run_local(jobs, sweep, workers, report)
+
+
+def _threads_per_worker(sweep: Sweep, workers: int) -> int:
+    """The sweep's threads per run; left unset with several workers, the cores shared out."""
+    threads = sweep.resources.threads_per_worker
+    if workers > 1 and threads == 1 and "threads_per_worker" not in sweep.source.get("resources", {}):
+        threads = max(1, (os.cpu_count() or 1) // workers)
+    return threads
 
 
 def busy_machine_warning(threads: int) -> str | None:
@@ -146,14 +154,12 @@ def busy_machine_warning(threads: int) -> str | None:
     return (
         f"warning: this machine is busy (load {load:.1f} over the last minute, {cores} cores) and this "
         f"sweep adds {threads} threads: runs will train slower and record longer wall times (their "
-        "CPU time, summary.json's cpu_s, is not affected); see what else runs with `top`"
+        "CPU time, summary.json's cpu_s, much less so); see what else runs with `top`"
     )
 
 
 def _run_local(jobs: list[tuple], sweep: Sweep, workers: int, report: Callable[[str], None]) -> list[dict]:
-    threads = sweep.resources.threads_per_worker
-    if workers > 1 and threads == 1 and "threads_per_worker" not in sweep.source.get("resources", {}):
-        threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = _threads_per_worker(sweep, workers)
     results = []
     if workers == 1:
         for job in jobs:

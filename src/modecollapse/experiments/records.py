@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
-from modecollapse.config import Config, config_from_dict, config_to_toml, lengthens
+from modecollapse.config import Config, config_from_toml, config_to_toml, lengthens
 from modecollapse.errors import ConfigError
 from modecollapse.experiments.executors import run_status
 from modecollapse.experiments.results import RunResult
 from modecollapse.experiments.sweep import INDEX, Sweep, write_index
 from modecollapse.files import atomic_write_json, atomic_write_text
 from modecollapse.runfolder import RunFolder
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 RECORDS = "records.jsonl"
 
@@ -132,8 +126,8 @@ def _same_or_longer(text: str | None, config: Config) -> bool:
     if not text:
         return True
     try:
-        recorded = config_from_dict(tomllib.loads(text), source="a recorded run")
-    except (ConfigError, tomllib.TOMLDecodeError):
+        recorded = config_from_toml(text, source="a recorded run")
+    except ConfigError:
         return False
     return recorded == config or lengthens(config, recorded)
 

@@ -159,7 +159,7 @@ def write_curves(results: list[RunResult], out: Path) -> Path:
     writer = csv.writer(buffer)
     writer.writerow(["run", "setting", "seed", "step", "epoch", *keys, "detector_rules"])
     for r in results:
-        rules = json.dumps(r.rules_changed(), sort_keys=True)
+        rules = json.dumps(r.rules_changed(), sort_keys=True) if r.rules_known else ""  # "": not recorded
         for e in r.evals:
             writer.writerow([r.run_id, r.setting_id, r.seed, e.get("step", ""), e.get("epoch", ""),
                              *[e.get(k, "") for k in keys], rules])  # fmt: skip
@@ -169,7 +169,7 @@ def write_curves(results: list[RunResult], out: Path) -> Path:
 
 MACHINE_COLUMNS = ("machine_id", "machine_cpu", "machine_flags", "machine_torch", "machine_threads",
                    "machine_precision", "machine_grading_precision")  # fmt: skip
-"""runs.csv's provenance columns (summary.json's "machine"), then the run's wall time."""
+"""runs.csv's provenance columns (summary.json's "machine"), then the run's wall time and CPU time."""
 
 
 def write_runs(results: list[RunResult], out: Path) -> Path:

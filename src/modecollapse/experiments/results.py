@@ -44,6 +44,12 @@ class RunResult:
             return DetectorConfig(**self.status["detector"]["rules"])
         return DetectorConfig()
 
+    @property
+    def rules_known(self) -> bool:
+        """Whether the run recorded its rules (a config file, or a Monitor's summary)."""
+        has_config = self.folder is not None and RunFolder(self.folder).config.is_file()
+        return has_config or bool((self.status.get("detector") or {}).get("rules"))
+
     def rules_changed(self) -> dict[str, Any]:
         """The run's detector rules that differ from the defaults."""
         defaults = DetectorConfig().model_dump()

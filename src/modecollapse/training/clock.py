@@ -12,13 +12,15 @@ class RunClock:
     (evaluation, samples and checkpoints, logging). Throughput counts steady training only:
     the first step after a (re)start is warm-up, and every section is left out. Seconds carry
     over from earlier sessions of the run through `previous` (summary.json's `time_s`) and
-    `previous_cpu_s` (its `cpu_s`: the process's CPU time, every thread, which neither a paused
-    nor a crowded machine inflates)."""
+    `previous_cpu_s` (its `cpu_s`: the process's CPU time, every thread, from the start of
+    training; a pause does not add to it and other processes far less than to wall time; set-up
+    before training and work lost to a kill after the last checkpoint are not in it; None: an
+    earlier session did not record it, so the total is unknown)."""
 
     SECTIONS = ("evaluation", "samples_checkpoints", "logging")
 
     def __init__(
-        self, step: int, previous: dict[str, float] | None = None, previous_cpu_s: float = 0.0
+        self, step: int, previous: dict[str, float] | None = None, previous_cpu_s: float | None = 0.0
     ) -> None:
         self.start_step = step
         self.start = self.steady_start = time.perf_counter()
@@ -46,8 +48,11 @@ class RunClock:
     def wall_s(self) -> float:
         return round(time.perf_counter() - self.start, 2)
 
-    def cpu_s(self) -> float:
-        """CPU seconds of this process since the run's first session began (all threads)."""
+    def cpu_s(self) -> float | None:
+        """CPU seconds of this process in this session (all threads) plus what earlier sessions
+        recorded; None when an earlier session recorded none."""
+        if self.previous_cpu_s is None:
+            return None
         return round(time.process_time() - self.cpu_start + self.previous_cpu_s, 2)
 
     def time_s(self) -> dict[str, float]:

@@ -155,7 +155,7 @@ class Run:
         self.clock = RunClock(
             self.step,
             self.summary.get("time_s") if self.checkpoint else None,
-            self.summary.get("cpu_s", 0.0) if self.checkpoint else 0.0,
+            self.summary.get("cpu_s") if self.checkpoint else 0.0,  # None: an older session kept none
         )
         self.bar = tqdm(
             total=total_steps,
