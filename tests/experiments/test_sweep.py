@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 
 from modecollapse.errors import ConfigError
-from modecollapse.experiments.executors import busy_machine_warning, execute, sweep_status
+from modecollapse.experiments.executors import (
+    _run_seconds,
+    busy_machine_warning,
+    execute,
+    sweep_status,
+    work_left_s,
+)
 from modecollapse.experiments.report import aggregate, build_report, collect
 from modecollapse.experiments.sweep import load_sweep
 from tests.helpers import SWEEP, write
@@ -263,3 +269,20 @@ def test_the_busy_warning_reaches_the_sweeps_output(tmp_path, monkeypatch):
     lines = []
     execute(load_sweep(write(tmp_path, SWEEP)), tmp_path / "sweep", workers=1, report=lines.append)
     assert sum(line.startswith("warning: this machine is busy") for line in lines) == 1
+
+
+def test_the_work_left_comes_from_each_settings_completed_runs():
+    def row(setting, status, seconds=None, step=0, total=10):
+        return {"setting": setting, "status": status, "seconds": seconds, "step": step, "total_steps": total}
+
+    rows = [row("a", "completed", 100, 10), row("a", "completed", 300, 10), row("b", "completed", 1000, 10)]
+    assert work_left_s(rows) == 0
+    rows += [row("a", "running", 50, step=5), row("c", "pending", total=None)]
+    assert work_left_s(rows) == 200 * 0.5 + 300  # half of a's median, all of the overall median
+    assert work_left_s([row("a", "pending")]) is None  # nothing to estimate from yet
+
+
+def test_a_runs_time_is_its_cpu_time_per_thread_where_recorded():
+    assert _run_seconds({"cpu_s": 400.0, "machine": {"threads": 2}, "time_s": {"training": 900.0}}) == 200.0
+    assert _run_seconds({"cpu_s": None, "time_s": {"training": 900.0, "evaluation": 100.0}}) == 1000.0
+    assert _run_seconds({"wall_time_s": 50.0}) == 50.0

@@ -4,6 +4,7 @@ from them)."""
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 
@@ -110,7 +111,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def _sweep(args: argparse.Namespace) -> int:
     from modecollapse.errors import ConfigError
-    from modecollapse.experiments.executors import execute, sweep_status
+    from modecollapse.experiments.executors import execute, sweep_status, work_left_s
     from modecollapse.experiments.records import restore
     from modecollapse.experiments.sweep import load_sweep, parse_seeds, select
 
@@ -131,6 +132,14 @@ def _sweep(args: argparse.Namespace) -> int:
             )
         counts = {s: sum(r["status"] == s for r in rows) for s in dict.fromkeys(r["status"] for r in rows)}
         print(", ".join(f"{n} {s}" for s, n in counts.items()))
+        left = work_left_s(rows)
+        if left:
+            at_once = counts.get("running") or os.cpu_count() or 1
+            hours = left / 3600
+            print(
+                f"work left: ~{hours:.1f} run-hours, ~{hours / at_once:.1f} h at {at_once} runs at a time "
+                "(each setting's completed runs' median; a run that stopped still counts as running)"
+            )
         return 0
     if not args.file:
         raise ConfigError("give a sweep FILE, or --status DIR")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import threading
 import time
 import traceback
@@ -214,7 +215,9 @@ def sweep_status(sweep_dir: Path) -> list[dict[str, Any]]:
         detector = status.get("detector") or {}
         rows.append({
             "id": run["id"],
+            "setting": run.get("setting_id"),
             "status": status["status"],
+            "seconds": _run_seconds(status),
             "step": status.get("step", 0),
             "total_steps": status.get("total_steps"),
             "verdict": detector.get("verdict"),
@@ -225,3 +228,33 @@ def sweep_status(sweep_dir: Path) -> list[dict[str, Any]]:
             "restored_from": status.get("restored_from"),
         })  # fmt: skip
     return rows
+
+
+def _run_seconds(summary: dict[str, Any]) -> float | None:
+    """A run's time: its CPU time per thread where recorded (a crowded or paused machine hardly
+    changes it), else its wall time over every session, else its last session's."""
+    threads = (summary.get("machine") or {}).get("threads") or 1
+    if summary.get("cpu_s") is not None:
+        return summary["cpu_s"] / threads
+    return sum((summary.get("time_s") or {}).values()) or summary.get("wall_time_s")
+
+
+def work_left_s(rows: list[dict[str, Any]]) -> float | None:
+    """Seconds of run time a sweep still needs: each unfinished run's expected length (the median
+    of its setting's completed runs, else of every completed run) less the share of steps it has
+    done. None before any run has completed."""
+    done = [r for r in rows if r["status"] == "completed" and r.get("seconds")]
+    if not done:
+        return None
+    by_setting: dict[Any, list[float]] = {}
+    for row in done:
+        by_setting.setdefault(row["setting"], []).append(row["seconds"])
+    overall = statistics.median(r["seconds"] for r in done)
+    left = 0.0
+    for row in rows:
+        if row["status"] == "completed":
+            continue
+        expected = statistics.median(by_setting[row["setting"]]) if row["setting"] in by_setting else overall
+        share_done = min(row["step"] / row["total_steps"], 1.0) if row.get("total_steps") else 0.0
+        left += expected * (1.0 - share_done)
+    return left
