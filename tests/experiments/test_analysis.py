@@ -110,6 +110,13 @@ def test_a_clear_paired_gain_is_established_and_noise_is_not():
     assert gain.holm_p == pytest.approx(min(1.0, 4 * gain.p))
 
 
+def test_two_seeds_establish_nothing_however_large_the_gain():
+    base = [fake_run("base", s, m) for s, m in enumerate([1, 2])]
+    fix = [fake_run("fix", s, m) for s, m in enumerate([7, 8.001])]  # p of a t-test: ~1e-4
+    gain = {(c.setting, c.metric): c for c in analyse(base + fix, INDEX).comparisons}["fix", "modes"]
+    assert gain.holm_p < 0.05 and not gain.established
+
+
 def test_runs_from_another_machine_are_not_paired_unless_asked():
     base = [fake_run("base", s, 1) for s in range(3)]
     fix = [fake_run("fix", s, 5, machine="cpu B" if s == 2 else "cpu A") for s in range(3)]

@@ -26,6 +26,8 @@ from modecollapse.files import atomic_write_text
 from modecollapse.metrics.kinds import METRIC_KINDS, ONSET_METRICS
 
 UNRECORDED = "not recorded"
+MIN_SEEDS = 3
+"""Fewest paired seeds that can establish an effect (the project's floor; 5 is the standard)."""
 
 
 @dataclass
@@ -175,7 +177,7 @@ def analyse(
     family = [c for c in comparisons if c.primary]
     for c, adjusted in zip(family, holm([c.p for c in family]), strict=True):
         c.holm_p = adjusted
-        c.established = not math.isnan(adjusted) and adjusted < analysis["alpha"]
+        c.established = len(c.seeds) >= MIN_SEEDS and not math.isnan(adjusted) and adjusted < analysis["alpha"]
     amended = index.get("analysis_amended")
     onsets = [m for m in primary if m in ONSET_METRICS]
     censored = {
