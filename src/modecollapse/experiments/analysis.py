@@ -177,7 +177,8 @@ def analyse(
     family = [c for c in comparisons if c.primary]
     for c, adjusted in zip(family, holm([c.p for c in family]), strict=True):
         c.holm_p = adjusted
-        c.established = len(c.seeds) >= MIN_SEEDS and not math.isnan(adjusted) and adjusted < analysis["alpha"]
+        significant = not math.isnan(adjusted) and adjusted < analysis["alpha"]
+        c.established = significant and len(c.seeds) >= MIN_SEEDS
     amended = index.get("analysis_amended")
     onsets = [m for m in primary if m in ONSET_METRICS]
     censored = {
