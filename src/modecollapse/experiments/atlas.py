@@ -16,10 +16,12 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from modecollapse.experiments.analysis import AnalysisResult, Comparison, analyse, write_analysis
+from modecollapse.experiments.executors import run_cost
 from modecollapse.experiments.report import build_report
 from modecollapse.experiments.results import collect
 from modecollapse.experiments.sweep import INDEX, read_index
@@ -103,16 +105,11 @@ def _cpu_hours(runs: list[Any]) -> dict[str, Any]:
     """The runs' cost: each run's process CPU time (`cpu_s`, every session) where recorded, else
     its wall time over every session (`time_s`), else its last session's wall time; and how many
     runs each basis covers."""
-    seconds, basis = 0.0, {"cpu_s": 0, "time_s": 0, "wall_time_s": 0}
+    total, counted = 0.0, Counter()
     for run in runs:
-        status = run.status
-        if status.get("cpu_s") is not None:
-            seconds, basis["cpu_s"] = seconds + status["cpu_s"], basis["cpu_s"] + 1
-        elif "time_s" in status:
-            seconds, basis["time_s"] = seconds + sum(status["time_s"].values()), basis["time_s"] + 1
-        else:
-            seconds, basis["wall_time_s"] = seconds + status.get("wall_time_s", 0.0), basis["wall_time_s"] + 1
-    return {"cpu_hours": round(seconds / 3600, 2), "cpu_hours_from": {k: n for k, n in basis.items() if n}}
+        seconds, basis = run_cost(run.status)
+        total, counted[basis] = total + (seconds or 0.0), counted[basis] + 1
+    return {"cpu_hours": round(total / 3600, 2), "cpu_hours_from": dict(counted)}
 
 
 def _evaluation_share(runs: list[Any]) -> dict[str, float] | None:

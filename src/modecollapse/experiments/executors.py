@@ -230,13 +230,23 @@ def sweep_status(sweep_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def run_cost(summary: dict[str, Any]) -> tuple[float | None, str]:
+    """A run's cost in seconds and what it was counted from: its CPU time over every session
+    (`cpu_s`) where recorded, else its wall time over every session (`time_s`), else its last
+    session's (`wall_time_s`)."""
+    if summary.get("cpu_s") is not None:
+        return summary["cpu_s"], "cpu_s"
+    if summary.get("time_s"):
+        return sum(summary["time_s"].values()), "time_s"
+    return summary.get("wall_time_s"), "wall_time_s"
+
+
 def _run_seconds(summary: dict[str, Any]) -> float | None:
     """A run's time: its CPU time per thread where recorded (a crowded or paused machine hardly
     changes it), else its wall time over every session, else its last session's."""
+    seconds, basis = run_cost(summary)
     threads = (summary.get("machine") or {}).get("threads") or 1
-    if summary.get("cpu_s") is not None:
-        return summary["cpu_s"] / threads
-    return sum((summary.get("time_s") or {}).values()) or summary.get("wall_time_s")
+    return seconds / threads if basis == "cpu_s" else seconds
 
 
 def work_left_s(rows: list[dict[str, Any]]) -> float | None:

@@ -159,7 +159,8 @@ def write_curves(results: list[RunResult], out: Path) -> Path:
     writer = csv.writer(buffer)
     writer.writerow(["run", "setting", "seed", "step", "epoch", *keys, "detector_rules"])
     for r in results:
-        rules = json.dumps(r.rules_changed(), sort_keys=True) if r.rules_known else ""  # "": not recorded
+        changed = r.rules_changed()
+        rules = "" if changed is None else json.dumps(changed, sort_keys=True)  # "": not recorded
         for e in r.evals:
             writer.writerow([r.run_id, r.setting_id, r.seed, e.get("step", ""), e.get("epoch", ""),
                              *[e.get(k, "") for k in keys], rules])  # fmt: skip

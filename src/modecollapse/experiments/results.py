@@ -35,25 +35,27 @@ class RunResult:
     def final(self) -> dict[str, Any]:
         return self.evals[-1] if self.evals else {}
 
-    @property
-    def rules(self) -> DetectorConfig:
-        """The run's own [detector] rules (a Monitor's from its summary; else the defaults)."""
+    def _recorded_rules(self) -> DetectorConfig | None:
+        """The [detector] rules the run recorded: its config's, or a Monitor's summary's."""
         if self.folder is not None and RunFolder(self.folder).config.is_file():
             return load_config(RunFolder(self.folder).config).detector
         if (self.status.get("detector") or {}).get("rules"):  # a Monitor's folder (monitor.py)
             return DetectorConfig(**self.status["detector"]["rules"])
-        return DetectorConfig()
+        return None
 
     @property
-    def rules_known(self) -> bool:
-        """Whether the run recorded its rules (a config file, or a Monitor's summary)."""
-        has_config = self.folder is not None and RunFolder(self.folder).config.is_file()
-        return has_config or bool((self.status.get("detector") or {}).get("rules"))
+    def rules(self) -> DetectorConfig:
+        """The run's own [detector] rules (a Monitor's from its summary; else the defaults)."""
+        recorded = self._recorded_rules()
+        return DetectorConfig() if recorded is None else recorded
 
-    def rules_changed(self) -> dict[str, Any]:
-        """The run's detector rules that differ from the defaults."""
+    def rules_changed(self) -> dict[str, Any] | None:
+        """The run's detector rules that differ from the defaults; None when it recorded none."""
+        recorded = self._recorded_rules()
+        if recorded is None:
+            return None
         defaults = DetectorConfig().model_dump()
-        return {k: v for k, v in self.rules.model_dump().items() if defaults[k] != v}
+        return {k: v for k, v in recorded.model_dump().items() if defaults[k] != v}
 
     @property
     def detector(self) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from typing import Any
 
 
 class RunClock:
@@ -54,6 +55,10 @@ class RunClock:
         if self.previous_cpu_s is None:
             return None
         return round(time.process_time() - self.cpu_start + self.previous_cpu_s, 2)
+
+    def totals(self) -> dict[str, Any]:
+        """summary.json's running totals over every session: `time_s` and `cpu_s`."""
+        return {"time_s": self.time_s(), "cpu_s": self.cpu_s()}
 
     def time_s(self) -> dict[str, float]:
         """Seconds per part over every session of the run: training, then each section."""

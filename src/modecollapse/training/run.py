@@ -176,9 +176,7 @@ class Run:
         try:
             yield
         except KeyboardInterrupt:
-            self.summary.update(
-                {"status": "interrupted", "time_s": self.clock.time_s(), "cpu_s": self.clock.cpu_s()}
-            )
+            self.summary.update({"status": "interrupted", **self.clock.totals()})
             self.folder.write_summary(self.summary)
             raise
         finally:
@@ -227,8 +225,7 @@ class Run:
                 "final": self.last_logged or self.previous.get("final", {}),
                 "wall_time_s": self.clock.wall_s(),
                 "images_per_second": self.clock.rate(self.step, items_per_step, digits=1),
-                "time_s": self.clock.time_s(),
-                "cpu_s": self.clock.cpu_s(),
+                **self.clock.totals(),
                 "time_shares": self.clock.time_shares(),
             }
         )
@@ -365,8 +362,7 @@ class Run:
             {
                 "step": self.step,
                 "last_checkpoint_step": self.step,
-                "time_s": self.clock.time_s(),
-                "cpu_s": self.clock.cpu_s(),
+                **self.clock.totals(),
             }
         )
         self.folder.write_summary(self.summary)
