@@ -1,5 +1,6 @@
 """The declared [analysis]: validation, the declaration record, and the paired Holm comparisons."""
 
+import csv
 import json
 import math
 from pathlib import Path
@@ -232,6 +233,17 @@ def test_runs_resumed_on_another_machine_pair_with_none():
     fix[0].status["machines"] = [{"id": "cpu A"}, {"id": "cpu B"}]
     result = analyse(base + fix, INDEX)
     assert result.refused == ["fix seed 0: ran on cpu A + cpu B, the baseline on cpu A"]
+
+
+def test_runs_csv_names_every_machine_a_resumed_run_trained_on(tmp_path):
+    from modecollapse.experiments.report import write_runs
+
+    runs = [fake_run("base", 0, 1), fake_run("fix", 0, 5)]
+    runs[1].status["machines"] = [{"id": "cpu A"}, {"id": "cpu B"}]
+    for r in runs:
+        r.evals = [{**e, "epoch": e["step"] / 100} for e in r.evals]
+    rows = list(csv.DictReader(write_runs(runs, tmp_path).open()))
+    assert [r["machine_id"] for r in rows] == ["cpu A", "cpu A + cpu B"]
 
 
 def test_an_analysis_added_after_a_selection_ran_is_not_declared(tmp_path):

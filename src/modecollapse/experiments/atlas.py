@@ -131,8 +131,8 @@ def _source(sweep_dir: Path) -> dict[str, Any]:
 
 
 def _best_fix(result: AnalysisResult) -> str | None:
-    """The setting with the most established primary improvements (ties: the larger first
-    primary's standardised change)."""
+    """The setting with the most established primary improvements (ties: the larger sum of its
+    primaries' standardised changes, change / half-width, signed so that better is positive)."""
     scores: dict[str, tuple[int, float]] = {}
     for c in result.comparisons:
         if not c.primary:

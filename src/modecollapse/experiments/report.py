@@ -20,7 +20,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from modecollapse.experiments.analysis import analyse, write_analysis
+from modecollapse.experiments.analysis import analyse, machine_of, write_analysis
 from modecollapse.experiments.plots import copy_sample_grids, plot_feature_map, plot_histograms, plot_metrics
 from modecollapse.experiments.records import write_records
 from modecollapse.experiments.results import SKIP, RunResult, collect, number
@@ -170,7 +170,8 @@ def write_curves(results: list[RunResult], out: Path) -> Path:
 
 MACHINE_COLUMNS = ("machine_id", "machine_cpu", "machine_flags", "machine_torch", "machine_threads",
                    "machine_precision", "machine_grading_precision")  # fmt: skip
-"""runs.csv's provenance columns (summary.json's "machine"), then the run's wall time and CPU time."""
+"""runs.csv's provenance columns (summary.json's "machine"; machine_id joins every session's id
+with ' + ', the id analyses pair on), then the run's wall time and CPU time."""
 
 
 def write_runs(results: list[RunResult], out: Path) -> Path:
@@ -190,7 +191,7 @@ def write_runs(results: list[RunResult], out: Path) -> Path:
     for r in results:
         detector = r.detector if r.final else {}
         kept = r.status.get("last_healthy") or {}
-        machine = r.status.get("machine") or {}
+        machine = {**(r.status.get("machine") or {}), "id": machine_of(r)}
         writer.writerow(
             [r.run_id, r.setting_id, r.seed, r.status.get("status"), r.final.get("step", ""),
              *[r.final.get(k, "") for k in metric_keys], *[detector.get(k, "") for k in onset_keys],
