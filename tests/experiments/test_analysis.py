@@ -267,3 +267,14 @@ def test_the_atlas_counts_cpu_time_where_recorded_else_wall_time_over_every_sess
     ]
     counted = _cpu_hours(runs)
     assert counted == {"cpu_hours": 2.0, "cpu_hours_from": {"cpu_s": 1, "time_s": 1, "wall_time_s": 1}}
+
+
+def test_the_atlas_evaluation_share_prefers_cpu_time_where_recorded():
+    from types import SimpleNamespace
+
+    from modecollapse.experiments.atlas import _evaluation_share
+
+    paused = {"time_shares": {"evaluation": 0.5}, "cpu_shares": {"evaluation": 0.05}}
+    older = {"time_shares": {"evaluation": 0.08}}
+    share = _evaluation_share([SimpleNamespace(status=paused), SimpleNamespace(status=older)])
+    assert share == {"median": 0.08, "max": 0.08, "from": {"cpu_shares": 1, "time_shares": 1}}

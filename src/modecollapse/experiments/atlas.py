@@ -112,12 +112,19 @@ def _cpu_hours(runs: list[Any]) -> dict[str, Any]:
     return {"cpu_hours": round(total / 3600, 2), "cpu_hours_from": dict(counted)}
 
 
-def _evaluation_share(runs: list[Any]) -> dict[str, float] | None:
-    """The share of each run's wall time spent evaluating: median and largest over the runs."""
-    shares = sorted(r.status["time_shares"]["evaluation"] for r in runs if "time_shares" in r.status)
+def _evaluation_share(runs: list[Any]) -> dict[str, Any] | None:
+    """The share of each run's time spent evaluating, median and largest over the runs: of its
+    CPU time where recorded (a pause or a busy core does not move it), else of its wall time."""
+    shares, counted = [], {"cpu_shares": 0, "time_shares": 0}
+    for run in runs:
+        basis = "cpu_shares" if run.status.get("cpu_shares") else "time_shares"
+        if run.status.get(basis):
+            shares.append(run.status[basis]["evaluation"])
+            counted[basis] += 1
     if not shares:
         return None
-    return {"median": shares[len(shares) // 2], "max": shares[-1]}
+    shares.sort()
+    return {"median": shares[len(shares) // 2], "max": shares[-1], "from": counted}
 
 
 def _source(sweep_dir: Path) -> dict[str, Any]:

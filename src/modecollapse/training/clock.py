@@ -16,18 +16,27 @@ class RunClock:
     `previous_cpu_s` (its `cpu_s`: the process's CPU time, every thread, from the start of
     training; a pause does not add to it and other processes far less than to wall time; set-up
     before training and work lost to a kill after the last checkpoint are not in it; None: an
-    earlier session did not record it, so the total is unknown)."""
+    earlier session did not record it, so the total is unknown). The same CPU time is split
+    into training and the sections (`cpu_time_s`, carried over through `previous_cpu_parts`), so
+    a share of it is not moved by a pause or by another process on the cores."""
 
     SECTIONS = ("evaluation", "samples_checkpoints", "logging")
 
     def __init__(
-        self, step: int, previous: dict[str, float] | None = None, previous_cpu_s: float | None = 0.0
+        self,
+        step: int,
+        previous: dict[str, float] | None = None,
+        previous_cpu_s: float | None = 0.0,
+        previous_cpu_parts: dict[str, float] | None = None,
     ) -> None:
         self.start_step = step
         self.start = self.steady_start = time.perf_counter()
         self.cpu_start = time.process_time()
         self.previous_cpu_s = previous_cpu_s
         self.seconds = dict.fromkeys(self.SECTIONS, 0.0)
+        self.cpu_seconds = dict.fromkeys(self.SECTIONS, 0.0)
+        # a resumed run (earlier sessions' `previous`) whose sessions kept no split: unknown
+        self.previous_cpu_parts = previous_cpu_parts if previous_cpu_parts is not None or previous else {}
         self.steady_sections_s = 0.0
         self.previous = previous or {}
 
@@ -38,12 +47,13 @@ class RunClock:
 
     @contextlib.contextmanager
     def section(self, name: str) -> Iterator[None]:
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             spent = time.perf_counter() - began
             self.seconds[name] += spent
+            self.cpu_seconds[name] += time.process_time() - cpu_began
             self.steady_sections_s += spent
 
     def wall_s(self) -> float:
@@ -57,8 +67,24 @@ class RunClock:
         return round(time.process_time() - self.cpu_start + self.previous_cpu_s, 2)
 
     def totals(self) -> dict[str, Any]:
-        """summary.json's running totals over every session: `time_s` and `cpu_s`."""
-        return {"time_s": self.time_s(), "cpu_s": self.cpu_s()}
+        """summary.json's running totals over every session: `time_s`, `cpu_s`, `cpu_time_s`."""
+        return {"time_s": self.time_s(), "cpu_s": self.cpu_s(), "cpu_time_s": self.cpu_time_s()}
+
+    def cpu_time_s(self) -> dict[str, float] | None:
+        """CPU seconds per part over every session (None when an earlier session kept none)."""
+        if self.previous_cpu_parts is None:
+            return None
+        session = time.process_time() - self.cpu_start
+        parts = {"training": session - sum(self.cpu_seconds.values()), **self.cpu_seconds}
+        return {key: round(value + self.previous_cpu_parts.get(key, 0.0), 3) for key, value in parts.items()}
+
+    def cpu_shares(self) -> dict[str, float] | None:
+        """Share of the run's CPU time per part (they add up to 1; None when not recorded)."""
+        parts = self.cpu_time_s()
+        if parts is None:
+            return None
+        total = sum(parts.values()) or 1.0
+        return {key: round(value / total, 4) for key, value in parts.items()}
 
     def time_s(self) -> dict[str, float]:
         """Seconds per part over every session of the run: training, then each section."""

@@ -38,7 +38,9 @@ from modecollapse.training.resume import checkpoint_to_resume
 from modecollapse.training.signals import TrainingSignals
 
 Callback = Callable[[int, dict[str, nn.Module]], None]
-FINISHED_ONLY = ("final", "epochs", "wall_time_s", "images_per_second", "time_shares", "stopped_at_collapse")
+FINISHED_ONLY = (
+    "final", "epochs", "wall_time_s", "images_per_second", "time_shares", "cpu_shares", "stopped_at_collapse",
+)  # fmt: skip
 """Summary entries of a finished run; a resumed run drops them until it finishes again."""
 
 
@@ -156,6 +158,7 @@ class Run:
             self.step,
             self.summary.get("time_s") if self.checkpoint else None,
             self.summary.get("cpu_s") if self.checkpoint else 0.0,  # None: an older session kept none
+            self.summary.get("cpu_time_s") if self.checkpoint else None,
         )
         self.bar = tqdm(
             total=total_steps,
@@ -227,6 +230,7 @@ class Run:
                 "images_per_second": self.clock.rate(self.step, items_per_step, digits=1),
                 **self.clock.totals(),
                 "time_shares": self.clock.time_shares(),
+                "cpu_shares": self.clock.cpu_shares(),
             }
         )
         self.folder.write_summary(self.summary)
