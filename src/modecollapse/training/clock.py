@@ -35,8 +35,10 @@ class RunClock:
         self.previous_cpu_s = previous_cpu_s
         self.seconds = dict.fromkeys(self.SECTIONS, 0.0)
         self.cpu_seconds = dict.fromkeys(self.SECTIONS, 0.0)
-        # a resumed run (earlier sessions' `previous`) whose sessions kept no split: unknown
-        self.previous_cpu_parts = previous_cpu_parts if previous_cpu_parts is not None or previous else {}
+        # a fresh run starts its CPU split at zero; a resumed one (earlier sessions' `previous`)
+        # whose sessions kept none has an unknown split (None)
+        resumed = bool(previous)
+        self.previous_cpu_parts = previous_cpu_parts if resumed else {}
         self.steady_sections_s = 0.0
         self.previous = previous or {}
 
@@ -74,29 +76,20 @@ class RunClock:
         """CPU seconds per part over every session (None when an earlier session kept none)."""
         if self.previous_cpu_parts is None:
             return None
-        session = time.process_time() - self.cpu_start
-        parts = {"training": session - sum(self.cpu_seconds.values()), **self.cpu_seconds}
-        return {key: round(value + self.previous_cpu_parts.get(key, 0.0), 3) for key, value in parts.items()}
+        return _parts(time.process_time() - self.cpu_start, self.cpu_seconds, self.previous_cpu_parts)
 
     def cpu_shares(self) -> dict[str, float] | None:
         """Share of the run's CPU time per part (they add up to 1; None when not recorded)."""
         parts = self.cpu_time_s()
-        if parts is None:
-            return None
-        total = sum(parts.values()) or 1.0
-        return {key: round(value / total, 4) for key, value in parts.items()}
+        return None if parts is None else _shares(parts)
 
     def time_s(self) -> dict[str, float]:
         """Seconds per part over every session of the run: training, then each section."""
-        now = time.perf_counter() - self.start
-        parts = {"training": now - sum(self.seconds.values()), **self.seconds}
-        return {key: round(value + self.previous.get(key, 0.0), 3) for key, value in parts.items()}
+        return _parts(time.perf_counter() - self.start, self.seconds, self.previous)
 
     def time_shares(self) -> dict[str, float]:
         """Share of the run's wall time per part (they add up to 1)."""
-        parts = self.time_s()
-        total = sum(parts.values()) or 1.0
-        return {key: round(value / total, 4) for key, value in parts.items()}
+        return _shares(self.time_s())
 
     def rate(self, step: int, items_per_step: int, digits: int) -> float | None:
         """Items per second over the steady steps so far (None before any)."""
@@ -105,3 +98,15 @@ class RunClock:
             return None
         seconds = time.perf_counter() - self.steady_start - self.steady_sections_s
         return round(steady_steps * items_per_step / max(seconds, 1e-9), digits)
+
+
+def _parts(session_s: float, sections: dict[str, float], previous: dict[str, float]) -> dict[str, float]:
+    """A session's seconds split into training (what no section took) and the sections, plus
+    the earlier sessions' seconds per part."""
+    parts = {"training": session_s - sum(sections.values()), **sections}
+    return {key: round(value + previous.get(key, 0.0), 3) for key, value in parts.items()}
+
+
+def _shares(parts: dict[str, float]) -> dict[str, float]:
+    total = sum(parts.values()) or 1.0
+    return {key: round(value / total, 4) for key, value in parts.items()}
