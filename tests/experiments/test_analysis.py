@@ -210,7 +210,7 @@ def test_a_constant_difference_gets_the_sign_flip_p_not_zero():
     assert modes.p == pytest.approx(2 / 64)
 
 
-def test_a_never_healthy_run_counts_at_step_zero_for_an_onset():
+def test_a_never_healthy_run_counts_at_step_zero_for_the_absolute_onset_only():
     never = {"modes": 1, "num_classes": 10, "num_samples": 2000, "kl_uniform": 2.0}
     healthy = {"modes": 10, "num_classes": 10, "num_samples": 2000, "kl_uniform": 0.0}
 
@@ -225,6 +225,13 @@ def test_a_never_healthy_run_counts_at_step_zero_for_an_onset():
     onset = next(c for c in result.comparisons if c.metric == "collapse_onset_step")
     assert onset.baseline_mean == 5 and onset.setting_mean == 0  # censored at 5 vs collapsed from the start
     assert result.censored == {"collapse_onset_step": 3} and result.never_healthy == 3
+    # the relative onset needs no healthy evaluation: a run that never falls from its best is censored
+    index = {"analysis": {**INDEX["analysis"], "primary": {"relative_onset_step": "higher"}}}
+    result = analyse(runs, index)
+    onset = next(c for c in result.comparisons if c.metric == "relative_onset_step")
+    assert onset.baseline_mean == 5 and onset.setting_mean == 5
+    assert result.censored == {"relative_onset_step": 6} and result.never_healthy == 0
+    assert "never healthy" not in render_markdown(result, "onsets")
 
 
 def test_runs_resumed_on_another_machine_pair_with_none():

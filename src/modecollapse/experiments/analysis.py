@@ -74,20 +74,22 @@ class AnalysisResult:
     censored: dict[str, int] = field(default_factory=dict)
     """Per onset metric: completed runs without that onset (counted at their last step)."""
     never_healthy: int = 0
-    """Completed runs never healthy: an onset metric counts them at step 0."""
+    """Completed runs never healthy: the absolute onset (collapse_onset_step) counts them at step 0.
+    The relative onset needs no healthy evaluation, so a run without one is censored."""
 
 
 def value_at(result: RunResult, metric: str, at: str | list[int] | tuple[int, int]) -> float | None:
     """A run's `metric` at the declared point: its last evaluation ("final") or the mean over
     its evaluations inside the window [first, last] of steps; None where it has none. The onsets
-    (ONSET_METRICS) are the run's, whatever the point; without one, the last evaluated step."""
+    (ONSET_METRICS) are the run's, whatever the point; without one, the last evaluated step
+    (censored), except the absolute onset of a run never healthy: step 0."""
     if metric in ONSET_METRICS:
         detector = result.detector
         onset = detector.get(metric)
         if onset is not None:
             return float(onset)
-        if detector.get("never_healthy"):  # collapsed from the first evaluation: not a late onset
-            return 0.0
+        if metric == "collapse_onset_step" and detector.get("never_healthy"):
+            return 0.0  # the absolute onset needs a healthy evaluation first: collapsed from the start
         return float(result.final.get("step", math.nan))  # censored: no onset before the last step
     if at == "final":
         value = result.final.get(metric)
@@ -181,12 +183,18 @@ def analyse(
         c.established = significant and len(c.seeds) >= MIN_SEEDS
     amended = index.get("analysis_amended")
     onsets = [m for m in primary if m in ONSET_METRICS]
+    never = [bool(r.detector.get("never_healthy")) for r in completed] if onsets else []
     censored = {
-        m: sum(r.detector.get(m) is None and not r.detector.get("never_healthy") for r in completed)
+        m: sum(
+            r.detector.get(m) is None and not (m == "collapse_onset_step" and n)
+            for r, n in zip(completed, never, strict=True)
+        )
         for m in onsets
     }
-    never = sum(bool(r.detector.get("never_healthy")) for r in completed) if onsets else 0
-    return AnalysisResult(analysis, declared, why, machines, refused, comparisons, amended, censored, never)
+    never_count = sum(never) if "collapse_onset_step" in onsets else 0
+    return AnalysisResult(
+        analysis, declared, why, machines, refused, comparisons, amended, censored, never_count
+    )
 
 
 def _format(value: float, digits: int = 3) -> str:
@@ -235,10 +243,10 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
                 f"- {metric}: {count} of {sum(result.machines.values())} completed runs have none; they "
                 "count as their last evaluated step (censored: their onset, if any, comes later)"
             )
-        if result.censored:
+        if result.never_healthy:
             lines.append(
-                f"- {result.never_healthy} completed runs were never healthy; an onset counts them at "
-                "step 0 (collapsed from the first evaluation)"
+                f"- collapse_onset_step: {result.never_healthy} completed runs were never healthy; the "
+                "absolute onset counts them at step 0 (collapsed from the first evaluation)"
             )
         if result.amended:
             lines.append(
