@@ -11,14 +11,16 @@ spec.loader.exec_module(verdicts)
 SETTING = "variant=as_published,label_flip_fraction={}"
 
 
-def write(folder: Path, onsets: dict[float, list[str]], delays: dict[float, tuple[float, bool]]) -> Path:
+def write(folder: Path, onsets: dict, delays: dict, seeds: str = "0 1 2") -> Path:
     rows = ["run,setting,seed,status,relative_onset_step"]
     for share, values in onsets.items():
         rows += [f'r{share}{s},"{SETTING.format(share)}",{s},completed,{v}' for s, v in enumerate(values)]
     rows.append(f'x,"{SETTING.format(0.2)}",9,running,')
     (folder / "runs.csv").write_text("\n".join(rows) + "\n")
-    rows = ["setting,metric,change,ci95,holm_p,established"]
-    rows += [f'"{SETTING.format(k)}",relative_onset_step,{c},100,0.01,{e}' for k, (c, e) in delays.items()]
+    rows = ["setting,metric,seeds,change,ci95,holm_p,established"]
+    rows += [
+        f'"{SETTING.format(k)}",relative_onset_step,{seeds},{c},100,0.01,{e}' for k, (c, e) in delays.items()
+    ]
     (folder / "analysis.csv").write_text("\n".join(rows) + "\n")
     return folder
 
@@ -55,4 +57,6 @@ def test_the_baseline_row_fails_or_stays_open_when_it_should(tmp_path):
     short = {0.0: ["6000", "7000"], 0.1: [""]}
     got = rows(write(tmp_path, short, {}))
     assert got["0%13 epochs"].startswith("not answered") and got["10%70+ epochs"].startswith("not answered")
+    assert got["10% vs 0 %flipping delays collapse"].startswith("not answered")
+    got = rows(write(tmp_path, short, {0.1: (20000.0, False)}, seeds="0"))  # paired on one seed so far
     assert got["10% vs 0 %flipping delays collapse"].startswith("not answered")

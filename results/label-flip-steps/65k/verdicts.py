@@ -61,6 +61,9 @@ def delay_row(folder: Path, share: float) -> tuple[str, str]:
     """(what was tested, verdict) for 'flipping delays collapse' at one level."""
     for row in csv.DictReader(open(folder / "analysis.csv", newline="")):
         if row["setting"] == SETTING.format(share) and row["metric"] == "relative_onset_step":
+            paired = len(row["seeds"].split())
+            if paired < SEEDS:
+                return f"paired on {paired} of {SEEDS} seeds so far", "not answered (runs missing)"
             change, half = float(row["change"]), float(row["ci95"])
             tested = f"onset {change:+,.0f} ± {half:,.0f} steps vs 0 % (Holm p {float(row['holm_p']):.2g})"
             if row["established"] != "True":
