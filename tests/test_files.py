@@ -27,3 +27,22 @@ def test_a_failed_write_keeps_the_old_content(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         files.atomic_write_text(target, "new\n")
     assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["records.jsonl"]
+
+
+def test_a_lock_files_holder_is_told_alive_gone_or_unknown(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    lock = tmp_path / "run.lock"
+    with files.exclusive_lock(lock, "the run"):
+        assert files.lock_holder_alive(lock) is True  # this process holds it
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    lock.write_text(f"pid {gone.pid} on {socket.gethostname()}")
+    assert files.lock_holder_alive(lock) is False
+    lock.write_text(f"pid {os.getpid()} on another-host-{socket.gethostname()}")
+    assert files.lock_holder_alive(lock) is None  # cannot look at another host's processes
+    assert files.lock_holder_alive(tmp_path / "missing.lock") is None
+    lock.write_text("")
+    assert files.lock_holder_alive(lock) is None

@@ -78,3 +78,22 @@ def exclusive_lock(path: str | Path, what: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def lock_holder_alive(path: str | Path) -> bool | None:
+    """Whether the process an `exclusive_lock` file names ("pid N on HOST") still lives: False
+    when it is gone, None when that cannot be told here (no file, another host, no pid). Reads
+    the file only, so it never gets in the way of a process taking the lock."""
+    try:
+        words = Path(path).read_text().split()
+    except OSError:
+        return None
+    if len(words) != 4 or words[0] != "pid" or not words[1].isdigit() or words[3] != socket.gethostname():
+        return None
+    try:
+        os.kill(int(words[1]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True

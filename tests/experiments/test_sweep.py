@@ -246,6 +246,27 @@ def test_only_seeds_and_set_select_and_change_runs_and_the_index_keeps_them_all(
     assert status == {"pack=1__seed0": "completed", "pack=2__seed1": "completed"}
 
 
+def test_status_tells_a_running_run_from_one_whose_process_is_gone(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    folder = tmp_path / "sweep"
+    execute(load_sweep(write(tmp_path, SWEEP)), folder, workers=1)
+    run = next((folder / "runs").iterdir())
+    summary = json.loads((run / "summary.json").read_text())
+    (run / "summary.json").write_text(json.dumps({**summary, "status": "running"}))
+    (run / "run.lock").write_text(f"pid {os.getpid()} on {socket.gethostname()}")
+    status = {row["id"]: row["status"] for row in sweep_status(folder)}
+    assert status[run.name] == "running"
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (run / "run.lock").write_text(f"pid {gone.pid} on {socket.gethostname()}")
+    status = {row["id"]: row["status"] for row in sweep_status(folder)}
+    assert status[run.name] == "stopped" and "running" not in status.values()
+
+
 @pytest.mark.parametrize(
     "load, threads, busy", [(0.2, 2, False), (1.0, 1, False), (2.0, 2, True), (1.2, 2, True)]
 )

@@ -138,7 +138,7 @@ def _sweep(args: argparse.Namespace) -> int:
             hours = left / 3600
             print(
                 f"work left: ~{hours:.1f} run-hours, ~{hours / at_once:.1f} h at {at_once} runs at a time "
-                "(each setting's completed runs' median; a run that stopped still counts as running)"
+                "(each setting's completed runs' median)"
             )
         return 0
     if not args.file:

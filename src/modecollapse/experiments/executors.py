@@ -23,7 +23,7 @@ from typing import Any
 from modecollapse.config import lengthens, load_config
 from modecollapse.errors import ConfigError
 from modecollapse.experiments.sweep import RunSpec, Sweep, read_index, write_index
-from modecollapse.files import atomic_write_json
+from modecollapse.files import atomic_write_json, lock_holder_alive
 from modecollapse.runfolder import RunFolder
 from modecollapse.speed import default_workers
 
@@ -208,15 +208,19 @@ def _line(result: dict[str, Any], count: int, total: int) -> str:
 
 
 def sweep_status(sweep_dir: Path) -> list[dict[str, Any]]:
-    """One row per run of a sweep folder: id, status, steps done, detector verdict."""
+    """One row per run of a sweep folder: id, status, steps done, detector verdict. A run whose
+    summary says running but whose process is gone (run.lock) is `stopped`."""
     rows = []
     for run in read_index(sweep_dir)["runs"]:
         status = run_status(sweep_dir / run["dir"])
         detector = status.get("detector") or {}
+        state = status["status"]
+        if state == "running" and lock_holder_alive(RunFolder(sweep_dir / run["dir"]).lock) is False:
+            state = "stopped"  # its process is gone: it resumes when the sweep is started again
         rows.append({
             "id": run["id"],
             "setting": run.get("setting_id"),
-            "status": status["status"],
+            "status": state,
             "seconds": _run_seconds(status),
             "step": status.get("step", 0),
             "total_steps": status.get("total_steps"),
