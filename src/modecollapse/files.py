@@ -83,7 +83,8 @@ def exclusive_lock(path: str | Path, what: str) -> Iterator[None]:
 def lock_holder_alive(path: str | Path) -> bool | None:
     """Whether the process an `exclusive_lock` file names ("pid N on HOST") still lives: False
     when it is gone, None when that cannot be told here (no file, another host, no pid). Reads
-    the file only, so it never gets in the way of a process taking the lock."""
+    the file only, so it never gets in the way of a process taking the lock. A pid reused since
+    (after a restart) reads as alive: the safe side, it only keeps a stopped run 'running'."""
     try:
         words = Path(path).read_text().split()
     except OSError:

@@ -11,36 +11,52 @@ from __future__ import annotations
 import argparse
 import csv
 from pathlib import Path
+from typing import NamedTuple
 
 from modecollapse.experiments.stats import t_interval
 
 STEPS_PER_EPOCH = 937
 LENGTH = 65600
-SEEDS = 3
+SEEDS = (0, 1, 2)
+LEVELS = (0.1, 0.15, 0.2)
+PRIMARY = ("relative_onset_step", "modes", "kl_uniform")  # the declared Holm family: 3 levels x these
 PUBLISHED = {0.0: "13", 0.01: "15", 0.05: "25", 0.1: "70+", 0.15: "70+", 0.2: "70+"}
 SETTING = "variant=as_published,label_flip_fraction={}"
 
 
-def onsets(folder: Path) -> dict[float, list[float | None]]:
-    """Per flipped share: each completed run's relative onset step (None: no onset)."""
-    found: dict[float, list[float | None]] = {}
-    for row in csv.DictReader(open(folder / "runs.csv", newline="")):
-        if row["status"] != "completed":
+class Run(NamedTuple):
+    onset: float | None
+    """The relative onset step; None: none in 65,600 steps (censored)."""
+    never_healthy: bool
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def runs_by_level(folder: Path) -> dict[float, dict[int, Run]]:
+    """Per flipped share: the completed runs of the declared seeds, by seed."""
+    found: dict[float, dict[int, Run]] = {}
+    for row in read_csv(folder / "runs.csv"):
+        if row["status"] != "completed" or int(row["seed"]) not in SEEDS:
             continue
         share = float(row["setting"].rsplit("=", 1)[1])
-        onset = row["relative_onset_step"]
-        found.setdefault(share, []).append(float(onset) if onset else None)
+        onset = float(row["relative_onset_step"]) if row["relative_onset_step"] else None
+        found.setdefault(share, {})[int(row["seed"])] = Run(onset, row["never_healthy"] == "True")
     return found
 
 
-def onset_row(share: float, runs: list[float | None]) -> tuple[str, str]:
+def onset_row(share: float, runs: dict[int, Run]) -> tuple[str, str]:
     """(what was tested, verdict) for one published 'epochs to mode collapse' row."""
-    if len(runs) < SEEDS:
-        return f"{len(runs)} of {SEEDS} runs finished", "not answered (runs missing)"
-    dated = [r for r in runs if r is not None]
+    if len(runs) < len(SEEDS):
+        return f"{len(runs)} of {len(SEEDS)} runs finished", "not answered (runs missing)"
+    dated = [r.onset for r in runs.values() if r.onset is not None]
+    never = sum(r.never_healthy and r.onset is None for r in runs.values())
+    flat = f"; {never} of them never healthy (absolute rule)" if never else ""
     if share == 0.0:
         if len(dated) < len(runs):
-            return f"{len(runs) - len(dated)} of {len(runs)} runs have no onset", "not answered"
+            return f"{len(runs) - len(dated)} of {len(runs)} runs have no onset{flat}", "not answered"
         mean, half, _ = t_interval([r / STEPS_PER_EPOCH for r in dated])
         low, high = mean - half, mean + half
         tested = f"onset epochs {', '.join(f'{r / STEPS_PER_EPOCH:.1f}' for r in dated)}: 95 % t-interval "
@@ -50,6 +66,8 @@ def onset_row(share: float, runs: list[float | None]) -> tuple[str, str]:
     tested = f"{len(early)} of {len(runs)} runs have an onset before {LENGTH:,} steps"
     if early:
         tested += f" (steps {', '.join(f'{r:,.0f}' for r in early)})"
+    if len(early) < len(runs):
+        tested += f"; {len(runs) - len(early)} without{flat}"
     if not early:
         return tested, "holds"
     if len(early) == len(runs):
@@ -57,33 +75,43 @@ def onset_row(share: float, runs: list[float | None]) -> tuple[str, str]:
     return tested, f"holds in {len(runs) - len(early)} of {len(runs)} seeds"
 
 
-def delay_row(folder: Path, share: float) -> tuple[str, str]:
-    """(what was tested, verdict) for 'flipping delays collapse' at one level."""
-    for row in csv.DictReader(open(folder / "analysis.csv", newline="")):
-        if row["setting"] == SETTING.format(share) and row["metric"] == "relative_onset_step":
+def delay_row(comparisons: list[dict[str, str]], share: float) -> tuple[str, str]:
+    """(what was tested, verdict) for 'flipping delays collapse' at one level. Holm's correction
+    spans every level and primary metric, so no verdict until that whole family is paired on
+    every seed; an analysis not declared before the runs gives none (exploratory)."""
+    family = [c for c in comparisons if c["primary"] == "True"]
+    complete = len(family) == len(LEVELS) * len(PRIMARY)
+    complete = complete and all(len(c["seeds"].split()) == len(SEEDS) for c in family)
+    for row in comparisons:
+        if row["setting"] != SETTING.format(share) or row["metric"] != "relative_onset_step":
+            continue
+        if row["primary"] != "True":
+            return "the analysis was not declared before the runs", "exploratory"
+        if not complete:
             paired = len(row["seeds"].split())
-            if paired < SEEDS:
-                return f"paired on {paired} of {SEEDS} seeds so far", "not answered (runs missing)"
-            change, half = float(row["change"]), float(row["ci95"])
-            tested = f"onset {change:+,.0f} ± {half:,.0f} steps vs 0 % (Holm p {float(row['holm_p']):.2g})"
-            if row["established"] != "True":
-                return tested, "not established"
-            return tested, "holds" if change > 0 else "does not hold"
+            return f"paired on {paired} of {len(SEEDS)} seeds; Holm family incomplete", "not answered"
+        change, half = float(row["change"]), float(row["ci95"])
+        tested = f"onset {change:+,.0f} ± {half:,.0f} steps vs 0 % (Holm p {float(row['holm_p']):.2g})"
+        if row["established"] != "True":
+            return tested, "not established"
+        return tested, "holds" if change > 0 else "does not hold"
     return "no paired comparison yet", "not answered (runs missing)"
 
 
 def table(folder: Path) -> str:
-    found = onsets(folder)
+    """The Markdown table: one row per published row, then the delay per level."""
+    found = runs_by_level(folder)
+    comparisons = read_csv(folder / "analysis.csv")
     lines = ["| flipped | published | tested (relative onset, as_published, 65,600 steps) | verdict |"]
     lines.append("|---|---|---|---|")
     for share, published in PUBLISHED.items():
-        if share not in (0.0, 0.1, 0.15, 0.2):
+        if share not in (0.0, *LEVELS):
             lines.append(f"| {share:.0%} | {published} epochs | not run at 65,600 steps | not answered |")
             continue
-        tested, verdict = onset_row(share, found.get(share, []))
+        tested, verdict = onset_row(share, found.get(share, {}))
         lines.append(f"| {share:.0%} | {published} epochs | {tested} | {verdict} |")
-    for share in (0.1, 0.15, 0.2):
-        tested, verdict = delay_row(folder, share)
+    for share in LEVELS:
+        tested, verdict = delay_row(comparisons, share)
         lines.append(f"| {share:.0%} vs 0 % | flipping delays collapse | {tested} | {verdict} |")
     return "\n".join(lines)
 
