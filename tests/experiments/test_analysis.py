@@ -285,3 +285,19 @@ def test_the_atlas_evaluation_share_prefers_cpu_time_where_recorded():
     older = {"time_shares": {"evaluation": 0.08}}
     share = _evaluation_share([SimpleNamespace(status=paused), SimpleNamespace(status=older)])
     assert share == {"median": 0.08, "max": 0.08, "from": {"cpu_shares": 1, "time_shares": 1}}
+
+
+def test_an_analysis_with_runs_still_to_finish_says_it_is_provisional():
+    base = [fake_run("base", s, m) for s, m in enumerate([1, 2, 1])]
+    fix = [fake_run("fix", s, m) for s, m in enumerate([6, 7, 7])]
+    assert "Provisional" not in render_markdown(analyse(base + fix, INDEX), "done")
+    waiting = fake_run("other", 0, 5)
+    waiting.status["status"] = "running"
+    result = analyse([*base, *fix, waiting], INDEX)
+    assert (
+        result.unfinished == 1
+        and "**Provisional**: runs of the sweep still to finish: 1." in render_markdown(result, "part")
+    )
+    failed = fake_run("other", 1, 5)
+    failed.status["status"] = "failed"  # final: it will not change the family
+    assert analyse([*base, *fix, failed], INDEX).unfinished == 0

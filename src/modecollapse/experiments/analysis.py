@@ -26,6 +26,7 @@ from modecollapse.files import atomic_write_text
 from modecollapse.metrics.kinds import METRIC_KINDS, ONSET_METRICS
 
 UNRECORDED = "not recorded"
+UNFINISHED = ("pending", "running", "interrupted")
 MIN_SEEDS = 3
 """Fewest paired seeds that can establish an effect (the project's floor; 5 is the standard)."""
 
@@ -73,6 +74,9 @@ class AnalysisResult:
     """A later [analysis] in the sweep file than the declared one (not used)."""
     censored: dict[str, int] = field(default_factory=dict)
     """Per onset metric: completed runs without that onset (counted at their last step)."""
+    unfinished: int = 0
+    """Runs of the sweep still to finish (pending, running, interrupted): Holm's correction covers
+    only the comparisons present, so an established result may change when they finish."""
     never_healthy: int = 0
     """Completed runs never healthy: the absolute onset (collapse_onset_step) counts them at step 0.
     The relative onset needs no healthy evaluation, so a run without one is censored."""
@@ -192,8 +196,9 @@ def analyse(
         for m in onsets
     }
     never_count = sum(never) if "collapse_onset_step" in onsets else 0
+    unfinished = sum(r.status.get("status") in UNFINISHED for r in results)
     return AnalysisResult(
-        analysis, declared, why, machines, refused, comparisons, amended, censored, never_count
+        analysis, declared, why, machines, refused, comparisons, amended, censored, unfinished, never_count
     )
 
 
@@ -247,6 +252,12 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
             lines.append(
                 f"- collapse_onset_step: {result.never_healthy} completed runs were never healthy; the "
                 "absolute onset counts them at step 0 (collapsed from the first evaluation)"
+            )
+        if result.unfinished:
+            lines.append(
+                f"- **Provisional**: runs of the sweep still to finish: {result.unfinished}. Holm's "
+                "correction covers only the comparisons present, so an "
+                "established result may change when they finish."
             )
         if result.amended:
             lines.append(
