@@ -15,7 +15,7 @@ SETTING = "variant=as_published,label_flip_fraction={}"
 RUN_COLUMNS = ["run", "setting", "seed", "status", "relative_onset_step", "never_healthy"]
 
 
-def write(folder: Path, onsets: dict, delays: dict, seeds=(0, 1, 2), primary=True) -> Path:
+def write(folder: Path, onsets: dict, delays: dict, seeds=(0, 1, 2), primary=True, raw_p=0.01) -> Path:
     """runs.csv with RUN_COLUMNS; analysis.csv by the analysis's own writer, the whole declared
     family (3 levels x 3 metrics) with the onset rows from `delays` {share: (change, established)}."""
     rows = [",".join(RUN_COLUMNS)]
@@ -33,7 +33,7 @@ def write(folder: Path, onsets: dict, delays: dict, seeds=(0, 1, 2), primary=Tru
             moved = change if onset else 0.0
             family.append(
                 Comparison(SETTING.format(share), metric, "higher", list(seeds), 0.0, moved, moved,
-                           100.0, 0.01, primary, 0.01, established and onset and primary)
+                           100.0, raw_p, primary, 0.01, established and onset and primary)
             )  # fmt: skip
     result = AnalysisResult({"alpha": 0.05}, primary, "", {}, [], family)
     (folder / "analysis.csv").write_text(render_csv(result))
@@ -83,6 +83,8 @@ def test_no_delay_verdict_before_the_whole_holm_family_is_paired(tmp_path):
     assert got["10% vs 0 %flipping delays collapse"] == "not answered"
     got = rows(write(tmp_path, {}, {0.1: ALL[0.1], 0.2: ALL[0.2]}))  # 15 % not in the family yet
     assert got["20% vs 0 %flipping delays collapse"] == "not answered"
+    got = rows(write(tmp_path, {}, {0.2: ALL[0.2]}, raw_p=0.13))  # its own seeds in, raw p too high
+    assert got["20% vs 0 %flipping delays collapse"] == "not established"
     got = rows(write(tmp_path, {}, ALL, primary=False))  # declared after the runs started
     assert got["10% vs 0 %flipping delays collapse"] == "exploratory"
 

@@ -18,6 +18,7 @@ from modecollapse.experiments.stats import t_interval
 STEPS_PER_EPOCH = 937
 LENGTH = 65600
 SEEDS = (0, 1, 2)
+ALPHA = 0.05
 LEVELS = (0.1, 0.15, 0.2)
 PRIMARY = ("relative_onset_step", "modes", "kl_uniform")  # the declared Holm family: 3 levels x these
 PUBLISHED = {0.0: "13", 0.01: "15", 0.05: "25", 0.1: "70+", 0.15: "70+", 0.2: "70+"}
@@ -78,7 +79,8 @@ def onset_row(share: float, runs: dict[int, Run]) -> tuple[str, str]:
 def delay_row(comparisons: list[dict[str, str]], share: float) -> tuple[str, str]:
     """(what was tested, verdict) for 'flipping delays collapse' at one level. Holm's correction
     spans every level and primary metric, so no verdict until that whole family is paired on
-    every seed; an analysis not declared before the runs gives none (exploratory)."""
+    every seed, except 'not established' for a level whose own seeds are in with a raw p at or
+    above alpha (Holm only raises p); an analysis declared after the runs gives 'exploratory'."""
     family = [c for c in comparisons if c["primary"] == "True"]
     complete = len(family) == len(LEVELS) * len(PRIMARY)
     complete = complete and all(len(c["seeds"].split()) == len(SEEDS) for c in family)
@@ -87,10 +89,14 @@ def delay_row(comparisons: list[dict[str, str]], share: float) -> tuple[str, str
             continue
         if row["primary"] != "True":
             return "the analysis was not declared before the runs", "exploratory"
-        if not complete:
-            paired = len(row["seeds"].split())
-            return f"paired on {paired} of {len(SEEDS)} seeds; Holm family incomplete", "not answered"
+        paired = len(row["seeds"].split())
         change, half = float(row["change"]), float(row["ci95"])
+        if not complete:
+            tested = f"paired on {paired} of {len(SEEDS)} seeds; Holm family incomplete"
+            if paired == len(SEEDS) and float(row["p"]) >= ALPHA:  # Holm's p is never below the raw p
+                tested += f"; onset {change:+,.0f} ± {half:,.0f} steps vs 0 %, raw p {float(row['p']):.2g}"
+                return tested, "not established"
+            return tested, "not answered"
         tested = f"onset {change:+,.0f} ± {half:,.0f} steps vs 0 % (Holm p {float(row['holm_p']):.2g})"
         if row["established"] != "True":
             return tested, "not established"
