@@ -301,3 +301,22 @@ def test_an_analysis_with_runs_still_to_finish_says_it_is_provisional():
     failed = fake_run("other", 1, 5)
     failed.status["status"] = "failed"  # final: it will not change the family
     assert analyse([*base, *fix, failed], INDEX).unfinished == 0
+
+
+def test_an_analysis_runs_the_detector_once_per_run(monkeypatch):
+    from modecollapse.experiments import results
+
+    calls = []
+
+    def counting(evals, rules):
+        calls.append(len(evals))
+        return {"collapse_onset_step": None, "never_healthy": False}
+
+    monkeypatch.setattr(results, "detect", counting)
+    runs = [fake_run(setting, s, 2) for setting in ("base", "fix") for s in range(3)]
+    for r in runs:
+        r.evals = [{**e, "epoch": e["step"] / 100} for e in r.evals]
+    index = {**INDEX, "analysis": {**INDEX["analysis"], "primary": {"collapse_onset_step": "higher"}}}
+    result = analyse(runs, index)
+    assert len(calls) == len(runs)
+    assert result.censored == {"collapse_onset_step": 6} and result.never_healthy == 0

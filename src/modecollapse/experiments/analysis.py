@@ -82,19 +82,25 @@ class AnalysisResult:
     The relative onset needs no healthy evaluation, so a run without one is censored."""
 
 
+def onset_of(result: RunResult, metric: str) -> float | None:
+    """A run's onset (one of ONSET_METRICS); None when censored (no onset before its last step).
+    The absolute onset needs a healthy evaluation first, so a run never healthy has it at step 0."""
+    detector = result.detector
+    if detector.get(metric) is not None:
+        return float(detector[metric])
+    if metric == "collapse_onset_step" and detector.get("never_healthy"):
+        return 0.0
+    return None
+
+
 def value_at(result: RunResult, metric: str, at: str | list[int] | tuple[int, int]) -> float | None:
     """A run's `metric` at the declared point: its last evaluation ("final") or the mean over
     its evaluations inside the window [first, last] of steps; None where it has none. The onsets
     (ONSET_METRICS) are the run's, whatever the point; without one, the last evaluated step
     (censored), except the absolute onset of a run never healthy: step 0."""
     if metric in ONSET_METRICS:
-        detector = result.detector
-        onset = detector.get(metric)
-        if onset is not None:
-            return float(onset)
-        if metric == "collapse_onset_step" and detector.get("never_healthy"):
-            return 0.0  # the absolute onset needs a healthy evaluation first: collapsed from the start
-        return float(result.final.get("step", math.nan))  # censored: no onset before the last step
+        onset = onset_of(result, metric)
+        return float(result.final.get("step", math.nan)) if onset is None else onset
     if at == "final":
         value = result.final.get(metric)
         return float(value) if number(value) and math.isfinite(value) else None
@@ -187,15 +193,9 @@ def analyse(
         c.established = significant and len(c.seeds) >= MIN_SEEDS
     amended = index.get("analysis_amended")
     onsets = [m for m in primary if m in ONSET_METRICS]
-    never = [bool(r.detector.get("never_healthy")) for r in completed] if onsets else []
-    censored = {
-        m: sum(
-            r.detector.get(m) is None and not (m == "collapse_onset_step" and n)
-            for r, n in zip(completed, never, strict=True)
-        )
-        for m in onsets
-    }
-    never_count = sum(never) if "collapse_onset_step" in onsets else 0
+    censored = {m: sum(onset_of(r, m) is None for r in completed) for m in onsets}
+    absolute = "collapse_onset_step" in onsets
+    never_count = sum(bool(r.detector.get("never_healthy")) for r in completed) if absolute else 0
     unfinished = sum(r.status.get("status") in UNFINISHED for r in results)
     return AnalysisResult(
         analysis, declared, why, machines, refused, comparisons, amended, censored, unfinished, never_count

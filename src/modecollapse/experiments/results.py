@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +58,10 @@ class RunResult:
         defaults = DetectorConfig().model_dump()
         return {k: v for k, v in recorded.model_dump().items() if defaults[k] != v}
 
-    @property
+    @cached_property
     def detector(self) -> dict[str, Any]:
         """The detector re-run over the logged evaluations with the run's own [detector] rules,
-        so a report applies today's rule to every run alike."""
+        so a report applies today's rule to every run alike (once per RunResult)."""
         return detect([(record["epoch"], record) for record in self.evals], self.rules)
 
 
