@@ -307,3 +307,36 @@ def test_a_runs_time_is_its_cpu_time_per_thread_where_recorded():
     assert _run_seconds({"cpu_s": 400.0, "machine": {"threads": 2}, "time_s": {"training": 900.0}}) == 200.0
     assert _run_seconds({"cpu_s": None, "time_s": {"training": 900.0, "evaluation": 100.0}}) == 1000.0
     assert _run_seconds({"wall_time_s": 50.0}) == 50.0
+
+
+def test_sigint_to_the_sweep_process_alone_stops_its_runs_at_once(tmp_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "modecollapse", "sweep", str(write(tmp_path)), "--workers", "2"]
+    command += ["--out", str(out), "--set", "train.epochs=100000"]  # far longer than the test waits
+
+    def as_from_a_terminal():  # a shell's background job (as pytest may be) inherits SIGINT ignored
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    sweep = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal
+    )
+    summaries = [out / "runs" / f"pack={p}__seed0" / "summary.json" for p in (1, 2)]
+    deadline = time.monotonic() + 120
+    while not all(s.is_file() for s in summaries):
+        assert sweep.poll() is None and time.monotonic() < deadline, "the runs never started"
+        time.sleep(0.2)
+    sweep.send_signal(signal.SIGINT)  # to the sweep process only, as `kill -INT PID` does
+    try:
+        _, err = sweep.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        sweep.kill()
+        pytest.fail("the sweep waited for its runs to finish after SIGINT")
+    assert sweep.returncode == 130 and "run the same sweep command again" in err
+    assert [json.loads(s.read_text())["status"] for s in summaries] == ["interrupted", "interrupted"]
+    assert not (out / "runs" / "pack=1__seed1").exists()  # queued to a worker, never started

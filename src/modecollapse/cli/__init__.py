@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted; continue with --resume RUN_DIR", file=sys.stderr)
+        hint = getattr(args, "resume_hint", "continue with --resume RUN_DIR")
+        print(f"\ninterrupted; {hint}", file=sys.stderr)
         return 130
     except OSError as error:  # e.g. an --out that cannot be made: a file in the way, a read-only place
         where = f" {error.filename}" if error.filename else ""

@@ -34,7 +34,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="override a config value in every selected run, e.g. --set train.max_steps=20000 "
         "(a finished run trains on to the new length)",
     )  # fmt: skip
-    sweep.set_defaults(handler=_sweep)
+    sweep.set_defaults(handler=_sweep, resume_hint="run the same sweep command again to resume")
 
     report = commands.add_parser("report", help="table, plots and an HTML page for a run or sweep folder")
     report.add_argument("folder")

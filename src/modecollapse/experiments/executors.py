@@ -9,7 +9,9 @@ train.max_steps or train.epochs: they train on from their last checkpoint).
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import signal
 import statistics
 import threading
 import time
@@ -35,6 +37,8 @@ def run_one(run_id: str, config: dict[str, Any], run_dir: str, threads: int) -> 
     from modecollapse.config import config_from_dict
     from modecollapse.training.loop import train
 
+    if _stopping:
+        return {"id": run_id, "status": "not started", "seconds": 0.0}
     torch.set_num_threads(threads)
     folder = Path(run_dir)
     RunFolder(folder).failure.unlink(missing_ok=True)
@@ -69,6 +73,35 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
+def _pool_worker_setup(parent: int) -> None:
+    """Pool worker initializer. The sweep process alone takes SIGINT (a terminal's Ctrl-C reaches
+    the whole process group) and passes it on as one SIGTERM per worker, which interrupts the
+    run as Ctrl-C interrupts `modecollapse train`: it is marked interrupted and resumes from its
+    last checkpoint."""
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_worker)
+
+
+_stopping = False
+"""Set in a pool worker told to stop: it starts none of the runs already queued to it."""
+
+
+def _stop_worker(signum: int, frame: Any) -> None:
+    global _stopping
+    _stopping = True
+    raise KeyboardInterrupt
+
+
+def _interrupt_workers() -> None:
+    """Interrupt every pool worker (see _pool_worker_setup)."""
+    for child in multiprocessing.active_children():
+        try:
+            os.kill(child.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
 
 
 def run_status(run_dir: Path) -> dict[str, Any]:
@@ -167,16 +200,22 @@ def _run_local(jobs: list[tuple], sweep: Sweep, workers: int, report: Callable[[
             results.append(run_one(*job, threads))
             report(_line(results[-1], len(results), len(jobs)))
         return results
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=get_context("spawn"),
-        initializer=_die_with_parent,
+        initializer=_pool_worker_setup,
         initargs=(os.getpid(),),
-    ) as pool:
+    )
+    try:
         futures = [pool.submit(run_one, *job, threads) for job in jobs]
         for future in as_completed(futures):
             results.append(future.result())
             report(_line(results[-1], len(results), len(jobs)))
+    except KeyboardInterrupt:  # SIGINT to the sweep process: the runs in flight stop and save
+        _interrupt_workers()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown()
     return results
 
 
