@@ -309,6 +309,7 @@ def test_a_runs_time_is_its_cpu_time_per_thread_where_recorded():
     assert _run_seconds({"wall_time_s": 50.0}) == 50.0
 
 
+@pytest.mark.slow
 def test_sigint_to_the_sweep_process_alone_stops_its_runs_at_once(tmp_path):
     import json
     import signal
@@ -326,17 +327,26 @@ def test_sigint_to_the_sweep_process_alone_stops_its_runs_at_once(tmp_path):
     sweep = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal
     )
-    summaries = [out / "runs" / f"pack={p}__seed0" / "summary.json" for p in (1, 2)]
-    deadline = time.monotonic() + 120
-    while not all(s.is_file() for s in summaries):
-        assert sweep.poll() is None and time.monotonic() < deadline, "the runs never started"
-        time.sleep(0.2)
-    sweep.send_signal(signal.SIGINT)  # to the sweep process only, as `kill -INT PID` does
+    runs = [out / "runs" / f"pack={p}__seed0" for p in (1, 2)]
     try:
-        _, err = sweep.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        sweep.kill()
-        pytest.fail("the sweep waited for its runs to finish after SIGINT")
+        deadline = time.monotonic() + 120
+        while not all('"train"' in _text(run / "metrics.jsonl") for run in runs):  # both are training
+            assert sweep.poll() is None and time.monotonic() < deadline, "the runs never started"
+            time.sleep(0.2)
+        sweep.send_signal(signal.SIGINT)  # to the sweep process only, as `kill -INT PID` does
+        try:
+            _, err = sweep.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the sweep waited for its runs to finish after SIGINT")
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+            sweep.communicate()
     assert sweep.returncode == 130 and "run the same sweep command again" in err
-    assert [json.loads(s.read_text())["status"] for s in summaries] == ["interrupted", "interrupted"]
+    statuses = [json.loads((run / "summary.json").read_text())["status"] for run in runs]
+    assert statuses == ["interrupted", "interrupted"]
     assert not (out / "runs" / "pack=1__seed1").exists()  # queued to a worker, never started
+
+
+def _text(path):
+    return path.read_text() if path.is_file() else ""

@@ -37,6 +37,7 @@ def run_one(run_id: str, config: dict[str, Any], run_dir: str, threads: int) -> 
     from modecollapse.config import config_from_dict
     from modecollapse.training.loop import train
 
+    global _in_run
     if _stopping:
         return {"id": run_id, "status": "not started", "seconds": 0.0}
     torch.set_num_threads(threads)
@@ -45,6 +46,7 @@ def run_one(run_id: str, config: dict[str, Any], run_dir: str, threads: int) -> 
     start = time.perf_counter()
     try:
         resume = RunFolder(folder).config.is_file()
+        _in_run = True
         summary = train(config_from_dict(config), folder, resume=resume)
         return {"id": run_id, "status": summary["status"], "seconds": round(time.perf_counter() - start, 1)}
     except Exception as error:  # noqa: BLE001 - a failed run must not stop the sweep
@@ -60,6 +62,8 @@ def run_one(run_id: str, config: dict[str, Any], run_dir: str, threads: int) -> 
             "error": failure["error"],
             "seconds": round(time.perf_counter() - start, 1),
         }
+    finally:
+        _in_run = False
 
 
 def _die_with_parent(parent: int) -> None:
@@ -87,17 +91,26 @@ def _pool_worker_setup(parent: int) -> None:
 
 _stopping = False
 """Set in a pool worker told to stop: it starts none of the runs already queued to it."""
+_in_run = False
+"""Set in a pool worker while it trains a run: only then does a stop interrupt anything."""
 
 
 def _stop_worker(signum: int, frame: Any) -> None:
+    """A pool worker's SIGTERM: interrupt the run in training, once; an idle worker (waiting
+    for work, between runs) only remembers to start no more."""
     global _stopping
+    first = not _stopping
     _stopping = True
-    raise KeyboardInterrupt
+    if first and _in_run:
+        raise KeyboardInterrupt
 
 
-def _interrupt_workers() -> None:
-    """Interrupt every pool worker (see _pool_worker_setup)."""
+def _interrupt_workers(before: set[int]) -> None:
+    """Interrupt the pool workers (see _pool_worker_setup): this process's children that
+    were not already running (`before`: their pids) when the pool started."""
     for child in multiprocessing.active_children():
+        if child.pid in before:
+            continue
         try:
             os.kill(child.pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -200,6 +213,7 @@ def _run_local(jobs: list[tuple], sweep: Sweep, workers: int, report: Callable[[
             results.append(run_one(*job, threads))
             report(_line(results[-1], len(results), len(jobs)))
         return results
+    before = {child.pid for child in multiprocessing.active_children()}
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=get_context("spawn"),
@@ -212,10 +226,11 @@ def _run_local(jobs: list[tuple], sweep: Sweep, workers: int, report: Callable[[
             results.append(future.result())
             report(_line(results[-1], len(results), len(jobs)))
     except KeyboardInterrupt:  # SIGINT to the sweep process: the runs in flight stop and save
-        _interrupt_workers()
+        _interrupt_workers(before)
         pool.shutdown(wait=True, cancel_futures=True)
         raise
-    pool.shutdown()
+    finally:
+        pool.shutdown()
     return results
 
 
