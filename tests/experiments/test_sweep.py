@@ -310,7 +310,8 @@ def test_a_runs_time_is_its_cpu_time_per_thread_where_recorded():
 
 
 @pytest.mark.slow
-def test_sigint_to_the_sweep_process_alone_stops_its_runs_at_once(tmp_path):
+@pytest.mark.parametrize("stop", ["SIGINT", "SIGTERM"])
+def test_a_signal_to_the_sweep_process_alone_stops_its_runs_at_once(tmp_path, stop):
     import json
     import signal
     import subprocess
@@ -333,11 +334,11 @@ def test_sigint_to_the_sweep_process_alone_stops_its_runs_at_once(tmp_path):
         while not all('"train"' in _text(run / "metrics.jsonl") for run in runs):  # both are training
             assert sweep.poll() is None and time.monotonic() < deadline, "the runs never started"
             time.sleep(0.2)
-        sweep.send_signal(signal.SIGINT)  # to the sweep process only, as `kill -INT PID` does
+        sweep.send_signal(getattr(signal, stop))  # to the sweep process only, as `kill PID` does
         try:
             _, err = sweep.communicate(timeout=60)
         except subprocess.TimeoutExpired:
-            pytest.fail("the sweep waited for its runs to finish after SIGINT")
+            pytest.fail(f"the sweep waited for its runs to finish after {stop}")
     finally:
         if sweep.poll() is None:
             sweep.kill()

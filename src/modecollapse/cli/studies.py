@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 from pathlib import Path
 
 
@@ -152,6 +153,7 @@ def _sweep(args: argparse.Namespace) -> int:
             select(whole, overrides=args.set) if args.set else whole, folder, Path(args.restore)
         )
         print(f"restored {len(restored)} finished runs from {args.restore}")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the runs as Ctrl-C does
     results = execute(sweep, folder, args.executor, args.workers, args.address)
     failed = [r for r in results if r["status"] == "failed"]
     print(f"sweep folder: {folder}" + (f"; {len(failed)} runs failed (see --status)" if failed else ""))
