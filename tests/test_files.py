@@ -46,3 +46,19 @@ def test_a_lock_files_holder_is_told_alive_gone_or_unknown(tmp_path):
     assert files.lock_holder_alive(tmp_path / "missing.lock") is None
     lock.write_text("")
     assert files.lock_holder_alive(lock) is None
+
+
+def test_a_pid_reused_by_a_later_process_is_not_the_locks_holder(tmp_path):
+    import socket
+
+    start = files.process_start(os.getpid())
+    if start is None:
+        pytest.skip("no /proc here to tell when a process started")
+    lock = tmp_path / "run.lock"
+    with files.exclusive_lock(lock, "the run"):
+        assert lock.read_text().endswith(f"(start {start})") and files.lock_holder_alive(lock) is True
+    boot, ticks = start.split(":")
+    lock.write_text(f"pid {os.getpid()} on {socket.gethostname()} (start {boot}:{int(ticks) - 1})")
+    assert files.lock_holder_alive(lock) is False  # same pid, another process: the holder is gone
+    lock.write_text(f"pid {os.getpid()} on {socket.gethostname()}")  # an older version's lock
+    assert files.lock_holder_alive(lock) is True

@@ -72,7 +72,8 @@ def exclusive_lock(path: str | Path, what: str) -> Iterator[None]:
             raise LockedError(f"{what} is in use by {holder}; wait for it to finish or stop it") from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        start = process_start(os.getpid())
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}" + (f" (start {start})" if start else ""))
         handle.flush()
         try:
             yield
@@ -80,21 +81,37 @@ def exclusive_lock(path: str | Path, what: str) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def process_start(pid: int) -> str | None:
+    """When process `pid` started, as "BOOT:TICKS" (this boot's id, clock ticks since boot), so
+    a pid reused by a later process reads differently; None where /proc cannot tell."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return f"{boot}:{stat.rsplit(')', 1)[1].split()[19]}"  # field 22, starttime
+
+
 def lock_holder_alive(path: str | Path) -> bool | None:
-    """Whether the process an `exclusive_lock` file names ("pid N on HOST") still lives: False
-    when it is gone, None when that cannot be told here (no file, another host, no pid). Reads
-    the file only, so it never gets in the way of a process taking the lock. A pid reused since
-    (after a restart) reads as alive: the safe side, it only keeps a stopped run 'running'."""
+    """Whether the process an `exclusive_lock` file names ("pid N on HOST (start S)") still
+    lives: False when it is gone or its pid now belongs to a process started since; None when
+    that cannot be told here (no file, another host, no pid). Reads the file only, so it never
+    gets in the way of a process taking the lock. A lock written without a start (by an older
+    version) and a reused pid read as alive: the safe side, a stopped run stays 'running'."""
     try:
         words = Path(path).read_text().split()
     except OSError:
         return None
-    if len(words) != 4 or words[0] != "pid" or not words[1].isdigit() or words[3] != socket.gethostname():
+    if len(words) not in (4, 6) or words[0] != "pid" or not words[1].isdigit():
+        return None
+    if words[3] != socket.gethostname():
         return None
     try:
         os.kill(int(words[1]), 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # alive, another user's
-        return True
-    return True
+        pass
+    recorded = words[5].rstrip(")") if len(words) == 6 and words[4] == "(start" else None
+    now = process_start(int(words[1]))
+    return not (recorded and now and recorded != now)
