@@ -86,10 +86,10 @@ def process_start(pid: int) -> str | None:
     a pid reused by a later process reads differently; None where /proc cannot tell."""
     try:
         boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_bytes()  # bytes: a process name need not be UTF-8
     except OSError:
         return None
-    return f"{boot}:{stat.rsplit(')', 1)[1].split()[19]}"  # field 22, starttime
+    return f"{boot}:{stat.rsplit(b')', 1)[1].split()[19].decode()}"  # field 22, starttime
 
 
 def lock_holder_alive(path: str | Path) -> bool | None:

@@ -75,12 +75,16 @@ def test_a_torn_or_missing_record_file_is_named(tmp_path):
 
 
 def test_sweep_restore_on_the_command_line_runs_only_what_is_not_recorded(finished, tmp_path, capsys):
+    import signal
+
     from modecollapse.cli import main
 
     _, _, results = finished
     file = write(tmp_path, SWEEP + ANALYSIS)
     args = ["sweep", str(file), "--out", str(tmp_path / "s"), "--seeds", "1", "--restore", str(results)]
+    before = signal.getsignal(signal.SIGTERM)
     assert main(args) == 0
+    assert signal.getsignal(signal.SIGTERM) is before  # `kill` stops runs only while the sweep runs
     out = capsys.readouterr().out
     assert "restored 4 finished runs" in out and "2 runs, 2 already completed, 0 to run" in out
     assert main(["sweep", "--status", str(tmp_path / "s")]) == 0

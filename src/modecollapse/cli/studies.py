@@ -6,7 +6,12 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modecollapse.experiments.sweep import Sweep
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
@@ -112,7 +117,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def _sweep(args: argparse.Namespace) -> int:
     from modecollapse.errors import ConfigError
-    from modecollapse.experiments.executors import execute, sweep_status, work_left_s
+    from modecollapse.experiments.executors import sweep_status, work_left_s
     from modecollapse.experiments.records import restore
     from modecollapse.experiments.sweep import load_sweep, parse_seeds, select
 
@@ -153,12 +158,25 @@ def _sweep(args: argparse.Namespace) -> int:
             select(whole, overrides=args.set) if args.set else whole, folder, Path(args.restore)
         )
         print(f"restored {len(restored)} finished runs from {args.restore}")
-    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill` stops the runs as Ctrl-C does
-    results = execute(sweep, folder, args.executor, args.workers, args.address)
+    results = _execute_stopped_by_kill(sweep, folder, args)
     failed = [r for r in results if r["status"] == "failed"]
     print(f"sweep folder: {folder}" + (f"; {len(failed)} runs failed (see --status)" if failed else ""))
     print(f"next: modecollapse report {folder}")
     return 1 if failed else 0
+
+
+def _execute_stopped_by_kill(sweep: Sweep, folder: Path, args: argparse.Namespace) -> list[dict]:
+    """Run the sweep; with the local executor `kill` (SIGTERM) stops its runs as Ctrl-C does
+    (Ray installs its own handler)."""
+    from modecollapse.experiments.executors import execute
+
+    local = args.executor == "local" and threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if local else None
+    try:
+        return execute(sweep, folder, args.executor, args.workers, args.address)
+    finally:
+        if local:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _report(args: argparse.Namespace) -> int:
