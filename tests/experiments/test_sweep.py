@@ -318,6 +318,8 @@ def test_a_signal_to_the_sweep_process_alone_stops_its_runs_at_once(tmp_path, st
     import sys
     import time
 
+    from modecollapse.runfolder import RunFolder
+
     out = tmp_path / "out"
     command = [sys.executable, "-m", "modecollapse", "sweep", str(write(tmp_path)), "--workers", "2"]
     command += ["--out", str(out), "--set", "train.epochs=100000"]  # far longer than the test waits
@@ -331,7 +333,7 @@ def test_a_signal_to_the_sweep_process_alone_stops_its_runs_at_once(tmp_path, st
     runs = [out / "runs" / f"pack={p}__seed0" for p in (1, 2)]
     try:
         deadline = time.monotonic() + 120
-        while not all('"train"' in _text(run / "metrics.jsonl") for run in runs):  # both are training
+        while not all(RunFolder(run).records("train") for run in runs):  # both are training
             assert sweep.poll() is None and time.monotonic() < deadline, "the runs never started"
             time.sleep(0.2)
         sweep.send_signal(getattr(signal, stop))  # to the sweep process only, as `kill PID` does
@@ -347,7 +349,3 @@ def test_a_signal_to_the_sweep_process_alone_stops_its_runs_at_once(tmp_path, st
     statuses = [json.loads((run / "summary.json").read_text())["status"] for run in runs]
     assert statuses == ["interrupted", "interrupted"]
     assert not (out / "runs" / "pack=1__seed1").exists()  # queued to a worker, never started
-
-
-def _text(path):
-    return path.read_text() if path.is_file() else ""

@@ -67,9 +67,9 @@ def run_one(run_id: str, config: dict[str, Any], run_dir: str, threads: int) -> 
 
 
 def _die_with_parent(parent: int) -> None:
-    """Pool worker initializer: exit when the sweep process that started us is gone (killed
-    with SIGTERM or SIGKILL), instead of training on as an orphan; the run resumes from its
-    last checkpoint when the sweep is started again."""
+    """In a pool worker (see _pool_worker_setup): exit when the sweep process that started us is
+    gone (killed with SIGKILL, say), instead of training on as an orphan; the run resumes from
+    its last checkpoint when the sweep is started again."""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -220,17 +220,18 @@ def _run_local(jobs: list[tuple], sweep: Sweep, workers: int, report: Callable[[
         initializer=_pool_worker_setup,
         initargs=(os.getpid(),),
     )
+    interrupted = False
     try:
         futures = [pool.submit(run_one, *job, threads) for job in jobs]
         for future in as_completed(futures):
             results.append(future.result())
             report(_line(results[-1], len(results), len(jobs)))
     except KeyboardInterrupt:  # SIGINT to the sweep process: the runs in flight stop and save
+        interrupted = True
         _interrupt_workers(before)
-        pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
-        pool.shutdown()
+        pool.shutdown(cancel_futures=interrupted)
     return results
 
 
