@@ -65,10 +65,10 @@ def records_settings(path: str) -> dict[str, tuple[int, object, DetectorConfig]]
     from pathlib import Path
 
     from modecollapse.config import config_from_toml
-    from modecollapse.experiments.records import read_records
+    from modecollapse.experiments.records import read_study_records
 
     found = {}
-    for record in read_records(Path(path)):
+    for record in read_study_records(Path(path)):
         if not record.get("config"):  # restored from CSV records: no config kept
             raise Refused(f"{path}: run {record['id']} keeps no config; use --sweep")
         found[record["id"]] = _settings_of(

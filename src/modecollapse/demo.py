@@ -19,7 +19,7 @@ from typing import Any
 from modecollapse.config import config_from_dict
 from modecollapse.diagnose.suggest import measured_fixes, suggest
 from modecollapse.files import atomic_write_bytes, atomic_write_text
-from modecollapse.runfolder import RunFolder, read_records
+from modecollapse.runfolder import RunFolder
 from modecollapse.training.loop import train
 
 _RING = {
@@ -155,7 +155,7 @@ _EXPLAIN = (
 
 
 def _evals(run: RunFolder) -> list[dict]:
-    return read_records(run.metrics, "eval")
+    return run.records("eval")
 
 
 def _side_by_side(paths: list[Path], out: Path) -> None:

@@ -1,18 +1,40 @@
-"""Atomic file writes (a reader sees the old content or the new, never half of either) and an
-exclusive lock (one writer per run folder)."""
+"""Atomic file writes (a reader sees the old content or the new, never half of either), an
+exclusive lock (one writer per run folder) and TOML reading with a clear error."""
 
 from __future__ import annotations
 
 import json
 import os
 import socket
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from modecollapse.errors import LockedError
+from modecollapse.errors import ConfigError, LockedError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """TOML text as a dict; a syntax error is a ConfigError naming `source`."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{source} is not valid TOML: {error}") from None
+
+
+def read_toml(path: str | Path, what: str = "file") -> dict[str, Any]:
+    """A TOML file as a dict; a missing file or a syntax error is a ConfigError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} not found: {path}")
+    return parse_toml(path.read_text(), str(path))
 
 
 def _read_umask() -> int:

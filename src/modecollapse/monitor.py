@@ -19,8 +19,6 @@ samples (samples.npy, samples.png) and TensorBoard scalars.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,7 +33,7 @@ from torch import nn
 from modecollapse.config import DataConfig, DetectorConfig
 from modecollapse.data import load_dataset, spec
 from modecollapse.errors import ModeCollapseError
-from modecollapse.files import atomic_write_bytes, atomic_write_text
+from modecollapse.files import atomic_write_bytes
 from modecollapse.generators import OnDevice, as_tensor, untouched
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.metrics.evaluators import EVAL_SEED, translation_evaluator
@@ -43,8 +41,9 @@ from modecollapse.metrics.features import classifier_for, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
 from modecollapse.metrics.scores import extract, score
 from modecollapse.models.classifier import load_classifier
-from modecollapse.runfolder import RunFolder
+from modecollapse.runfolder import MetricsLog, RunFolder
 from modecollapse.speed import machine
+from modecollapse.training.signals import TrainingSignals
 
 DEFAULT_SAMPLES = 2000
 """Samples per evaluation: at `every` = one MNIST epoch (938 steps) of the PyTorch-example DCGAN
@@ -114,15 +113,17 @@ class Monitor:
         self.tracker = CollapseTracker(self.rules)
         self.status = Status(step=-1)
         self.last_healthy_state: dict[str, torch.Tensor] | None = None
-        self.signals: dict[str, tuple[float, int]] = {}
-        self.resumed_from: int | None = None if out is not None and resume else -1
-        """The first step this session updated (its records from there on are replaced)."""
-        self.signal_steps = 0
+        self.signals = TrainingSignals()
+        self.resuming = out is not None and resume
+        """Whether the first update still has to continue the records under `out`."""
+        self.resumed_from: int | None = None
+        """The first step of a resumed session (its records from there on are replaced); None
+        when this session started the records."""
+        self.log: MetricsLog | None = None
         self.alarmed = False
         self.samples_step: int | None = None
         self._scorer: Callable[[Any], dict[str, Any]] | None = None
         self.out = RunFolder(out) if out is not None else None
-        self.writer = None
         if self.out is not None:
             self._open(resume)
 
@@ -130,13 +131,9 @@ class Monitor:
 
     def update(self, step: int, generator: Any = None, **signals: float) -> Status:
         """Add this step's signals; every `every` steps (step % every == 0) score G and judge."""
-        if self.resumed_from is None:
+        if self.resuming:
             self._continue_from(step)
-        for key, value in signals.items():
-            value = float(value.detach()) if isinstance(value, torch.Tensor) else float(value)
-            total, count = self.signals.get(key, (0.0, 0))
-            self.signals[key] = (total + value, count + 1)  # a signal may come only on some steps
-        self.signal_steps += 1
+        self.signals.add([{key: _scalar(key, value) for key, value in signals.items()}])
         if step % self.every:
             self.status = replace(self.status, step=step, evaluated=False)
             return self.status
@@ -151,10 +148,8 @@ class Monitor:
             )
         with untouched(generator):
             record, samples = self._score(generator)
-        record.update({f"train_{k}": total / count for k, (total, count) in self.signals.items()})
-        record["train_steps"] = self.signal_steps
-        self.signals, self.signal_steps = {}, 0
-        record = {"type": "eval", "step": step, "epoch": step, **record}
+        record.update(self.signals.means())
+        record = {"type": "eval", "step": step, **record}
         onset = self.tracker.observe(step, record)
         summary = self.tracker.summary()
         healthy = summary["verdict"] == "healthy"
@@ -198,9 +193,9 @@ class Monitor:
         """Mark the records finished (reports take only finished runs) and close TensorBoard."""
         if self.out is not None:
             self._summary("completed")
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
     def __enter__(self) -> Monitor:
         return self
@@ -313,12 +308,8 @@ class Monitor:
                 "or pick another out"
             )
         self.out.path.mkdir(parents=True, exist_ok=True)
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(str(self.out.tensorboard))
-        except ImportError:  # tensorboard is optional for the monitor
-            self.writer = None
+        if not resume:
+            self.log = MetricsLog(self.out, None, tensorboard=True)
         self._summary("running")
 
     def _continue_from(self, step: int) -> None:
@@ -326,10 +317,9 @@ class Monitor:
         an earlier checkpoint replaces what came after), replay them into the detector, and take
         back the last healthy weights saved before `step`."""
         assert self.out is not None
-        self.resumed_from = step
-        kept = [r for r in self.out.records("eval") if r["step"] < step]
-        atomic_write_text(self.out.metrics, "".join(json.dumps(r) + "\n" for r in kept))
-        for record in kept:
+        self.resuming, self.resumed_from = False, step
+        self.log = MetricsLog(self.out, step, tensorboard=True)
+        for record in self.log.records("eval"):
             self.tracker.observe(record["step"], record)
             if self.tracker.history[-1]["verdict"] == "healthy":
                 self.status.last_healthy_step = record["step"]
@@ -360,9 +350,8 @@ class Monitor:
         )
 
     def _write(self, record: dict[str, Any], samples: np.ndarray | None, healthy: Any) -> None:
-        assert self.out is not None
-        with self.out.metrics.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
+        assert self.out is not None and self.log is not None
+        self.log.write([record])
         if isinstance(healthy, nn.Module) and self.last_healthy_state is not None:
             tensors = {k: v.contiguous() for k, v in self.last_healthy_state.items()}
             atomic_write_bytes(self.out.last_healthy_weights, save(tensors, {"step": str(record["step"])}))
@@ -377,12 +366,27 @@ class Monitor:
             self.out.last_samples.unlink(missing_ok=True)
             self.out.last_grid.unlink(missing_ok=True)
             self.samples_step = None
-        if self.writer is not None:
-            for key, value in record.items():
-                if isinstance(value, (int, float)) and key not in ("step", "epoch") and math.isfinite(value):
-                    self.writer.add_scalar(f"monitor/{key}", value, record["step"])
-            self.writer.flush()
         self._summary("running")
+
+
+def _scalar(key: str, value: Any) -> float:
+    """A signal as a float: a number, or a tensor or array of one element."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value.detach())
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return float(value)
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return float(value)
+    raise ModeCollapseError(
+        f"signal {key}={_describe(value)}: signals are single numbers, e.g. {key}=loss.item() "
+        "(a per-sample loss: pass its mean)"
+    )
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        return f"a {type(value).__name__} of shape {tuple(value.shape)}"
+    return repr(value) if value is None else f"a {type(value).__name__}"
 
 
 def _nonfinite(finite: torch.Tensor, classes: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Every writer and reader of run folders goes through `RunFolder`."""
 from __future__ import annotations
 
 import json
+import math
 import platform
 import subprocess
 import sys
@@ -40,6 +41,14 @@ class RunFolder:
 
     def read_summary(self) -> dict[str, Any]:
         return json.loads(self.summary.read_text()) if self.summary.is_file() else {}
+
+    def status(self) -> dict[str, Any]:
+        """The summary, with `status` one of pending / running / completed / diverged /
+        interrupted / failed (a sweep's failure.json, with its `error`)."""
+        summary = self.read_summary()
+        if self.failure.is_file() and summary.get("status") != "completed":
+            return {**summary, "status": "failed", "error": json.loads(self.failure.read_text())["error"]}
+        return summary or {"status": "pending"}
 
     def records(self, kind: str) -> list[dict[str, Any]]:
         """The metrics.jsonl records of one type ("train" or "eval")."""
@@ -78,30 +87,32 @@ def _git(*args: str) -> str | None:
 
 
 class MetricsLog:
-    """Appends one JSON line per record and mirrors numbers to TensorBoard.
+    """Appends one JSON line per record and mirrors numbers to TensorBoard; the trainer and the
+    Monitor both write through it.
 
-    On resume from step S, records after S (written before the kill) are dropped first,
+    `keep_before`: None starts the records afresh; a step S resumes them, dropping the records
+    at S and after (written before a kill, or by a loop restarted from an earlier checkpoint),
     so the log reads as if the run had never stopped.
     """
 
-    def __init__(self, run: RunFolder, start_step: int, tensorboard: bool) -> None:
+    def __init__(self, run: RunFolder, keep_before: int | None, tensorboard: bool) -> None:
         self.run = run
         run.path.mkdir(parents=True, exist_ok=True)
-        if start_step and run.metrics.is_file():
+        if keep_before is None:
+            run.metrics.unlink(missing_ok=True)
+        elif run.metrics.is_file():
             kept = [
                 line
                 for line in run.metrics.read_text().splitlines()
-                if line.strip() and _step_of(line) <= start_step
+                if line.strip() and _step_of(line) < keep_before
             ]
             atomic_write_text(run.metrics, "".join(line + "\n" for line in kept))
-        elif not start_step:
-            run.metrics.unlink(missing_ok=True)
         self.handle = run.metrics.open("a")
         self.writer = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(str(run.tensorboard), purge_step=start_step or None)
+            self.writer = SummaryWriter(str(run.tensorboard), purge_step=keep_before)
 
     def records(self, kind: str) -> list[dict[str, Any]]:
         """Records of one type already in metrics.jsonl (e.g. evaluations before a resume)."""
@@ -113,7 +124,7 @@ class MetricsLog:
             if self.writer is not None:
                 group = record.get("type", "train")
                 for key, value in record.items():
-                    if key not in ("type", "step", "epoch") and isinstance(value, (int, float)):
+                    if key not in ("type", "step", "epoch") and _finite_number(value):
                         self.writer.add_scalar(f"{group}/{key}", value, record["step"])
         self.handle.flush()
 
@@ -125,6 +136,10 @@ class MetricsLog:
         self.handle.close()
         if self.writer is not None:
             self.writer.close()
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _step_of(line: str) -> int:

@@ -13,7 +13,8 @@ from modecollapse.experiments.analysis import analyse, holm, render_markdown, va
 from modecollapse.experiments.executors import execute
 from modecollapse.experiments.report import build_report
 from modecollapse.experiments.results import RunResult
-from modecollapse.experiments.sweep import load_sweep, read_index, write_index
+from modecollapse.experiments.sweep import load_sweep, write_index
+from modecollapse.sweepfolder import SweepFolder
 from tests.helpers import ANALYSIS, SWEEP, write
 
 
@@ -46,7 +47,7 @@ def test_the_declaration_is_recorded_once_and_a_later_change_kept_apart(tmp_path
     sweep = load_sweep(write(tmp_path, SWEEP + ANALYSIS))
     folder = tmp_path / "sweep"
     write_index(sweep, folder)
-    declared = read_index(folder)["analysis"]
+    declared = SweepFolder(folder).read_index()["analysis"]
     assert declared["before_runs"] is True and declared["baseline"] == "pack=1"
     changed = load_sweep(
         write(
@@ -58,7 +59,7 @@ def test_the_declaration_is_recorded_once_and_a_later_change_kept_apart(tmp_path
         )
     )
     write_index(changed, folder)
-    index = read_index(folder)
+    index = SweepFolder(folder).read_index()
     assert index["analysis"] == declared
     assert index["analysis_amended"]["primary"] == {"modes": "higher", "reverse_kl": "lower"}
 
@@ -69,7 +70,7 @@ def test_an_analysis_added_after_the_runs_started_is_exploratory(tmp_path):
     write_index(
         load_sweep(write(tmp_path, SWEEP.replace("seeds = [0, 1]", "seeds = [0]") + ANALYSIS)), folder
     )
-    assert read_index(folder)["analysis"]["before_runs"] is False
+    assert SweepFolder(folder).read_index()["analysis"]["before_runs"] is False
     build_report(folder)
     text = (folder / "report" / "analysis.md").read_text()
     assert "**Not declared**: the [analysis] was first recorded after runs had started" in text
@@ -237,7 +238,7 @@ def test_a_never_healthy_run_counts_at_step_zero_for_the_absolute_onset_only():
 def test_runs_resumed_on_another_machine_pair_with_none():
     base = [fake_run("base", s, 1) for s in range(3)]
     fix = [fake_run("fix", s, 5) for s in range(3)]
-    fix[0].status["machines"] = [{"id": "cpu A"}, {"id": "cpu B"}]
+    fix[0].summary["machines"] = [{"id": "cpu A"}, {"id": "cpu B"}]
     result = analyse(base + fix, INDEX)
     assert result.refused == ["fix seed 0: ran on cpu A + cpu B, the baseline on cpu A"]
 
@@ -246,7 +247,7 @@ def test_runs_csv_names_every_machine_a_resumed_run_trained_on(tmp_path):
     from modecollapse.experiments.report import write_runs
 
     runs = [fake_run("base", 0, 1), fake_run("fix", 0, 5)]
-    runs[1].status["machines"] = [{"id": "cpu A"}, {"id": "cpu B"}]
+    runs[1].summary["machines"] = [{"id": "cpu A"}, {"id": "cpu B"}]
     for r in runs:
         r.evals = [{**e, "epoch": e["step"] / 100} for e in r.evals]
     rows = list(csv.DictReader(write_runs(runs, tmp_path).open()))
@@ -259,7 +260,7 @@ def test_an_analysis_added_after_a_selection_ran_is_not_declared(tmp_path):
     folder = tmp_path / "sweep"
     execute(select(load_sweep(write(tmp_path)), ["pack=1"], [0]), folder, workers=1)
     write_index(select(load_sweep(write(tmp_path, SWEEP + ANALYSIS)), ["pack=2"], [0]), folder)
-    assert read_index(folder)["analysis"]["before_runs"] is False
+    assert SweepFolder(folder).read_index()["analysis"]["before_runs"] is False
 
 
 def test_the_atlas_counts_cpu_time_where_recorded_else_wall_time_over_every_session():
@@ -268,9 +269,9 @@ def test_the_atlas_counts_cpu_time_where_recorded_else_wall_time_over_every_sess
     from modecollapse.experiments.atlas import _cpu_hours
 
     runs = [
-        SimpleNamespace(status={"cpu_s": 1800.0, "time_s": {"training": 9000.0}, "wall_time_s": 9000.0}),
-        SimpleNamespace(status={"time_s": {"training": 1000.0, "evaluation": 800.0}, "wall_time_s": 900.0}),
-        SimpleNamespace(status={"wall_time_s": 3600.0}),  # restored from CSV records
+        SimpleNamespace(summary={"cpu_s": 1800.0, "time_s": {"training": 9000.0}, "wall_time_s": 9000.0}),
+        SimpleNamespace(summary={"time_s": {"training": 1000.0, "evaluation": 800.0}, "wall_time_s": 900.0}),
+        SimpleNamespace(summary={"wall_time_s": 3600.0}),  # restored from CSV records
     ]
     counted = _cpu_hours(runs)
     assert counted == {"cpu_hours": 2.0, "cpu_hours_from": {"cpu_s": 1, "time_s": 1, "wall_time_s": 1}}
@@ -283,7 +284,7 @@ def test_the_atlas_evaluation_share_prefers_cpu_time_where_recorded():
 
     paused = {"time_shares": {"evaluation": 0.5}, "cpu_shares": {"evaluation": 0.05}}
     older = {"time_shares": {"evaluation": 0.08}}
-    share = _evaluation_share([SimpleNamespace(status=paused), SimpleNamespace(status=older)])
+    share = _evaluation_share([SimpleNamespace(summary=paused), SimpleNamespace(summary=older)])
     assert share == {"median": 0.08, "max": 0.08, "from": {"cpu_shares": 1, "time_shares": 1}}
 
 
@@ -292,14 +293,14 @@ def test_an_analysis_with_runs_still_to_finish_says_it_is_provisional():
     fix = [fake_run("fix", s, m) for s, m in enumerate([6, 7, 7])]
     assert "Provisional" not in render_markdown(analyse(base + fix, INDEX), "done")
     waiting = fake_run("other", 0, 5)
-    waiting.status["status"] = "running"
+    waiting.summary["status"] = "running"
     result = analyse([*base, *fix, waiting], INDEX)
     assert (
         result.unfinished == 1
         and "**Provisional**: runs of the sweep still to finish: 1." in render_markdown(result, "part")
     )
     failed = fake_run("other", 1, 5)
-    failed.status["status"] = "failed"  # final: it will not change the family
+    failed.summary["status"] = "failed"  # final: it will not change the family
     assert analyse([*base, *fix, failed], INDEX).unfinished == 0
 
 

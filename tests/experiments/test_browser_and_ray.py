@@ -5,9 +5,10 @@ import tempfile
 
 import pytest
 
-from modecollapse.experiments.executors import execute, sweep_status
+from modecollapse.experiments.executors import execute
 from modecollapse.experiments.report import build_report
 from modecollapse.experiments.sweep import load_sweep
+from modecollapse.sweepfolder import SweepFolder
 from tests.helpers import SWEEP, write
 
 
@@ -26,7 +27,7 @@ def test_report_page_renders_in_headless_chromium(tmp_path):
     webdriver = pytest.importorskip("selenium.webdriver")
     sweep = load_sweep(write(tmp_path))
     execute(sweep, tmp_path / "out", workers=1, report=lambda line: None)
-    page = build_report(tmp_path / "out")
+    page = build_report(tmp_path / "out").page
 
     options = webdriver.ChromeOptions()
     options.binary_location = _chromium()
@@ -63,7 +64,7 @@ def test_ray_executor_on_a_local_ray(tmp_path):
         assert sorted((r["id"], r["status"]) for r in results) == [
             ("pack=1__seed0", "completed"), ("pack=2__seed0", "completed"),
         ]  # fmt: skip
-        assert all(row["step"] == 32 for row in sweep_status(tmp_path / "out"))
+        assert all(row["step"] == 32 for row in SweepFolder(tmp_path / "out").status_rows())
     finally:
         ray.shutdown()
         shutil.rmtree(short, ignore_errors=True)

@@ -9,9 +9,10 @@ import pytest
 from modecollapse.config import config_to_toml
 from modecollapse.errors import ConfigError
 from modecollapse.experiments.executors import execute, pending_runs
-from modecollapse.experiments.records import read_records, restore
+from modecollapse.experiments.records import read_study_records, restore
 from modecollapse.experiments.report import build_report
-from modecollapse.experiments.sweep import load_sweep, read_index, select
+from modecollapse.experiments.sweep import load_sweep, select
+from modecollapse.sweepfolder import SweepFolder
 from tests.helpers import ANALYSIS, SWEEP, write
 
 
@@ -31,12 +32,13 @@ def finished(tmp_path_factory):
 
 def test_a_restored_sweep_skips_its_recorded_runs_and_reports_the_same_analysis(finished, tmp_path):
     sweep, folder, results = finished
-    assert len(read_records(results)) == 4
+    assert len(read_study_records(results)) == 4
     again = tmp_path / "again"
     restored = restore(sweep, again, results)
     assert sorted(restored) == sorted(r.run_id for r in sweep.runs)
     assert pending_runs(sweep, again) == []
-    assert read_index(again)["analysis"] == read_index(folder)["analysis"]  # the declaration keeps its date
+    # the declaration keeps its date
+    assert SweepFolder(again).read_index()["analysis"] == SweepFolder(folder).read_index()["analysis"]
     build_report(again)
     assert (again / "report" / "analysis.csv").read_text() == (folder / "report" / "analysis.csv").read_text()
     summary = json.loads((again / "runs" / restored[0] / "summary.json").read_text())
@@ -52,7 +54,7 @@ def test_a_partial_record_leaves_the_other_runs_to_run(finished, tmp_path):
     restored = restore(sweep, tmp_path / "sweep", partial)
     todo = [r.run_id for r in pending_runs(sweep, tmp_path / "sweep")]
     assert len(restored) == 1 and restored[0] not in todo and len(todo) == 3
-    assert {r["id"] for r in read_index(tmp_path / "sweep")["runs"]} == set(restored)
+    assert {r["id"] for r in SweepFolder(tmp_path / "sweep").read_index()["runs"]} == set(restored)
 
 
 def test_records_of_another_sweep_or_another_config_are_refused(finished, tmp_path):
@@ -68,10 +70,10 @@ def test_records_of_another_sweep_or_another_config_are_refused(finished, tmp_pa
 
 def test_a_torn_or_missing_record_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="no records.jsonl"):
-        read_records(tmp_path)
+        read_study_records(tmp_path)
     (tmp_path / "records.jsonl").write_text('{"sweep": "mini", "id": "x", "summary": {}, "evals": []}\n{"sw')
     with pytest.raises(ConfigError, match="line 2: not a JSON record"):
-        read_records(tmp_path)
+        read_study_records(tmp_path)
 
 
 def test_sweep_restore_on_the_command_line_runs_only_what_is_not_recorded(finished, tmp_path, capsys):
@@ -105,13 +107,14 @@ def test_a_declaration_made_after_the_recorded_runs_does_not_stay_before_the_run
     sweep, _, results = finished
     later = load_sweep(write(tmp_path, SWEEP + ANALYSIS.replace('"final"', "[0, 100]")))
     execute(select(later, seeds=[0], only=["pack=1"]), tmp_path / "s", workers=1)  # declares: before_runs
-    assert read_index(tmp_path / "s")["analysis"]["before_runs"] is True
+    assert SweepFolder(tmp_path / "s").read_index()["analysis"]["before_runs"] is True
     records = tmp_path / "records"
     records.mkdir()
     lines = (results / "records.jsonl").read_text().splitlines()
     (records / "records.jsonl").write_text("".join(line + "\n" for line in lines if "seed1" in line))
     restored = restore(later, tmp_path / "s", records)
-    assert len(restored) == 2 and read_index(tmp_path / "s")["analysis"]["before_runs"] is False
+    assert len(restored) == 2
+    assert SweepFolder(tmp_path / "s").read_index()["analysis"]["before_runs"] is False
 
 
 def test_a_lengthened_run_is_restored_into_the_lengthened_selection(finished, tmp_path):

@@ -6,15 +6,10 @@ from pathlib import Path
 import pytest
 
 from modecollapse.errors import ConfigError
-from modecollapse.experiments.executors import (
-    _run_seconds,
-    busy_machine_warning,
-    execute,
-    sweep_status,
-    work_left_s,
-)
+from modecollapse.experiments.executors import busy_machine_warning, execute
 from modecollapse.experiments.report import aggregate, build_report, collect
 from modecollapse.experiments.sweep import load_sweep
+from modecollapse.sweepfolder import SweepFolder, run_seconds, work_left_s
 from tests.helpers import SWEEP, write
 
 
@@ -61,7 +56,7 @@ def test_local_pool_runs_skips_finished_and_records_failures(tmp_path):
         "num_samples=512__seed0": "completed", "num_samples=512__seed1": "completed",
         "num_samples=8__seed0": "failed", "num_samples=8__seed1": "failed",
     }  # fmt: skip
-    rows = {row["id"]: row for row in sweep_status(tmp_path / "out")}
+    rows = {row["id"]: row for row in SweepFolder(tmp_path / "out").status_rows()}
     assert "too few for one step" in rows["num_samples=8__seed0"]["error"]
     assert rows["num_samples=512__seed1"]["step"] == 32
     again = execute(sweep, tmp_path / "out", workers=1, report=lambda line: None)
@@ -98,7 +93,7 @@ def test_a_longer_sweep_trains_its_finished_runs_on(tmp_path):
     longer = load_sweep(write(tmp_path, SWEEP.replace("epochs = 2", "epochs = 2\nmax_steps = 32")))
     results = execute(longer, tmp_path / "out", workers=1, report=lambda line: None)
     assert sorted(r["id"] for r in results) == sorted(r.run_id for r in longer.runs)
-    assert {row["step"] for row in sweep_status(tmp_path / "out")} == {32}
+    assert {row["step"] for row in SweepFolder(tmp_path / "out").status_rows()} == {32}
     assert execute(longer, tmp_path / "out", workers=1, report=lambda line: None) == []
     more_epochs = load_sweep(write(tmp_path, SWEEP.replace("epochs = 2", "epochs = 9\nmax_steps = 32")))
     assert (
@@ -120,7 +115,7 @@ def test_report_table_is_mean_and_t_interval_over_seeds(tmp_path):
         assert n == 2 and mean == pytest.approx(statistics.mean(finals))
         # 95% t-interval with 1 degree of freedom: t = 12.706
         assert half == pytest.approx(12.7062 * statistics.stdev(finals) / 2**0.5, rel=1e-4)
-    page = build_report(tmp_path / "out")
+    page = build_report(tmp_path / "out").page
     report = page.parent
     for name in ("table.md", "table.csv", "metric-modes.png", "class-histograms.png", "samples-pack=1.png"):
         assert (report / name).is_file()
@@ -148,7 +143,7 @@ def test_report_on_a_single_run(tmp_path):
     from tests.conftest import tiny_ring_config
 
     train(tiny_ring_config(), tmp_path / "run")
-    page = build_report(tmp_path / "run")
+    page = build_report(tmp_path / "run").page
     assert "| run | 1/1 |" in (page.parent / "table.md").read_text()
     assert "<td>run</td><td>1/1</td>" in page.read_text()
 
@@ -228,7 +223,7 @@ def test_pool_workers_exit_when_the_sweep_process_is_killed(tmp_path):
 
 
 def test_only_seeds_and_set_select_and_change_runs_and_the_index_keeps_them_all(tmp_path):
-    from modecollapse.experiments.sweep import parse_seeds, read_index, select
+    from modecollapse.experiments.sweep import parse_seeds, select
 
     assert parse_seeds("0-2,5") == [0, 1, 2, 5]
     with pytest.raises(ConfigError, match="--seeds takes seeds like 0-4"):
@@ -241,8 +236,8 @@ def test_only_seeds_and_set_select_and_change_runs_and_the_index_keeps_them_all(
     folder = tmp_path / "sweep"
     execute(select(sweep, ["pack=1"], [0]), folder, workers=1)
     execute(select(sweep, ["pack=2"], [1]), folder, workers=1)
-    assert [r["id"] for r in read_index(folder)["runs"]] == ["pack=1__seed0", "pack=2__seed1"]
-    status = {row["id"]: row["status"] for row in sweep_status(folder)}
+    assert [r["id"] for r in SweepFolder(folder).read_index()["runs"]] == ["pack=1__seed0", "pack=2__seed1"]
+    status = {row["id"]: row["status"] for row in SweepFolder(folder).status_rows()}
     assert status == {"pack=1__seed0": "completed", "pack=2__seed1": "completed"}
 
 
@@ -258,12 +253,12 @@ def test_status_tells_a_running_run_from_one_whose_process_is_gone(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     (run / "summary.json").write_text(json.dumps({**summary, "status": "running"}))
     (run / "run.lock").write_text(f"pid {os.getpid()} on {socket.gethostname()}")
-    status = {row["id"]: row["status"] for row in sweep_status(folder)}
+    status = {row["id"]: row["status"] for row in SweepFolder(folder).status_rows()}
     assert status[run.name] == "running"
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
     (run / "run.lock").write_text(f"pid {gone.pid} on {socket.gethostname()}")
-    status = {row["id"]: row["status"] for row in sweep_status(folder)}
+    status = {row["id"]: row["status"] for row in SweepFolder(folder).status_rows()}
     assert status[run.name] == "stopped" and "running" not in status.values()
 
 
@@ -304,9 +299,9 @@ def test_the_work_left_comes_from_each_settings_completed_runs():
 
 
 def test_a_runs_time_is_its_cpu_time_per_thread_where_recorded():
-    assert _run_seconds({"cpu_s": 400.0, "machine": {"threads": 2}, "time_s": {"training": 900.0}}) == 200.0
-    assert _run_seconds({"cpu_s": None, "time_s": {"training": 900.0, "evaluation": 100.0}}) == 1000.0
-    assert _run_seconds({"wall_time_s": 50.0}) == 50.0
+    assert run_seconds({"cpu_s": 400.0, "machine": {"threads": 2}, "time_s": {"training": 900.0}}) == 200.0
+    assert run_seconds({"cpu_s": None, "time_s": {"training": 900.0, "evaluation": 100.0}}) == 1000.0
+    assert run_seconds({"wall_time_s": 50.0}) == 50.0
 
 
 @pytest.mark.slow

@@ -117,12 +117,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
 
 def _sweep(args: argparse.Namespace) -> int:
     from modecollapse.errors import ConfigError
-    from modecollapse.experiments.executors import sweep_status, work_left_s
     from modecollapse.experiments.records import restore
     from modecollapse.experiments.sweep import load_sweep, parse_seeds, select
+    from modecollapse.sweepfolder import SweepFolder, work_left_s
 
     if args.status:
-        rows = sweep_status(Path(args.status))
+        rows = SweepFolder(args.status).status_rows()
         for row in rows:
             progress = f"{row['step']}/{row['total_steps']}" if row["total_steps"] else "-"
             verdict = f" {row['verdict']}" + (
@@ -182,7 +182,7 @@ def _execute_stopped_by_kill(sweep: Sweep, folder: Path, args: argparse.Namespac
 def _report(args: argparse.Namespace) -> int:
     from modecollapse.experiments.report import build_report
 
-    page = build_report(Path(args.folder), args.allow_cross_machine)
+    page = build_report(Path(args.folder), args.allow_cross_machine).page
     print(f"report: {page} (and table.md, table.csv, analysis.md, plots beside it)")
     return 0
 

@@ -9,7 +9,6 @@ live in [model] because they are applied when the networks are built.
 from __future__ import annotations
 
 import difflib
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +25,7 @@ from modecollapse.config.sections import (
 )
 from modecollapse.data import DATASETS, dataset_kind, names_of, spec
 from modecollapse.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from modecollapse.files import parse_toml, read_toml, tomllib
 
 __all__ = [
     "Config", "DataConfig", "DetectorConfig", "ModelConfig", "ObjectiveConfig", "TrainConfig",
@@ -214,13 +209,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """Read a TOML config (or the defaults), apply `key=value` overrides, validate."""
     raw: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            raw = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{path} is not valid TOML: {error}") from None
+        raw = read_toml(path, "config file")
     for override in overrides or []:
         apply_override(raw, override)
     return config_from_dict(raw, source=str(path) if path else "config")
@@ -228,11 +217,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 
 def config_from_toml(text: str, source: str = "config") -> Config:
     """Validate a config's TOML text (a run folder's config.toml, a records.jsonl entry)."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{source} is not valid TOML: {error}") from None
-    return config_from_dict(raw, source=source)
+    return config_from_dict(parse_toml(text, source), source=source)
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:

@@ -113,7 +113,7 @@ def value_at(result: RunResult, metric: str, at: str | list[int] | tuple[int, in
 def machine_of(result: RunResult) -> str:
     """The machine a run trained on, or all of them joined with ' + ' when it was resumed on
     another (such a run pairs with no single-machine run)."""
-    history = result.status.get("machines") or [result.status.get("machine") or {}]
+    history = result.summary.get("machines") or [result.summary.get("machine") or {}]
     return " + ".join(dict.fromkeys(m.get("id", UNRECORDED) for m in history))
 
 
@@ -133,7 +133,7 @@ def analyse(
 ) -> AnalysisResult:
     """Each setting against the declared baseline (see the module docstring)."""
     analysis = index.get("analysis")
-    completed = [r for r in results if r.status.get("status") == "completed" and r.evals]
+    completed = [r for r in results if r.state == "completed" and r.evals]
     machines: dict[str, int] = {}
     for r in completed:
         machines[machine_of(r)] = machines.get(machine_of(r), 0) + 1
@@ -196,7 +196,7 @@ def analyse(
     censored = {m: sum(onset_of(r, m) is None for r in completed) for m in onsets}
     absolute = "collapse_onset_step" in onsets
     never_count = sum(bool(r.detector.get("never_healthy")) for r in completed) if absolute else 0
-    unfinished = sum(r.status.get("status") in UNFINISHED for r in results)
+    unfinished = sum(r.state in UNFINISHED for r in results)
     return AnalysisResult(
         analysis, declared, why, machines, refused, comparisons, amended, censored, unfinished, never_count
     )

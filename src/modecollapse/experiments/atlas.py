@@ -20,12 +20,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from modecollapse.experiments.analysis import AnalysisResult, Comparison, analyse, write_analysis
-from modecollapse.experiments.executors import run_cost
+from modecollapse.experiments.analysis import AnalysisResult, Comparison, write_analysis
 from modecollapse.experiments.report import build_report
-from modecollapse.experiments.results import collect
-from modecollapse.experiments.sweep import INDEX, read_index
-from modecollapse.files import atomic_write_json, atomic_write_text
+from modecollapse.files import atomic_write_json, atomic_write_text, read_toml
+from modecollapse.sweepfolder import INDEX, SweepFolder, run_cost
 
 COPIED = ("table.md", "runs.csv", "curves.csv", "records.jsonl")
 
@@ -42,19 +40,19 @@ def switch_text(overrides: dict[str, Any]) -> str:
 
 def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tuple[str, AnalysisResult]:
     """One testbed's folder under `out` (see the module docstring); its name and analysis."""
-    sweep_dir = Path(sweep_dir)
-    index = read_index(sweep_dir)
+    sweep = SweepFolder(sweep_dir)
+    index = sweep.read_index()
     name = testbed_name(index)
     target = out / name
     target.mkdir(parents=True, exist_ok=True)
-    build_report(sweep_dir, allow_cross_machine)
-    results = collect(sweep_dir)
-    result = analyse(results, index, allow_cross_machine)
+    built = build_report(sweep.path, allow_cross_machine)
+    results, result = built.results, built.analysis
+    assert result is not None  # a sweep folder's report always analyses it
     write_analysis(result, target, index["name"])
     for file in COPIED:
-        shutil.copyfile(sweep_dir / "report" / file, target / file)
-    shutil.copyfile(sweep_dir / INDEX, target / INDEX)  # with records.jsonl: what `sweep --restore` reads
-    source = _source(sweep_dir)
+        shutil.copyfile(sweep.report / file, target / file)
+    shutil.copyfile(sweep.index, target / INDEX)  # with records.jsonl: what `sweep --restore` reads
+    source = read_toml(sweep.sweep_file)
     variants = source.get("variants", {})
     settings = {}
     for run in index["runs"]:
@@ -66,12 +64,12 @@ def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tup
     best = _best_fix(result)
     grids = {}
     for role, setting in (("baseline", baseline), ("best fix", best)):
-        grid = sweep_dir / "report" / f"samples-{setting}.png"
+        grid = sweep.report / f"samples-{setting}.png"
         if setting and grid.is_file():
             (target / "figures").mkdir(exist_ok=True)
             shutil.copyfile(grid, target / "figures" / f"samples-{setting}.png")
             grids[role] = f"figures/samples-{setting}.png"
-    completed = [r for r in results if r.status.get("status") == "completed"]
+    completed = [r for r in results if r.state == "completed"]
     atomic_write_json(
         target / "testbed.json",
         {
@@ -97,7 +95,7 @@ def _dataset(runs: list[Any]) -> str | None:
     """The testbed's dataset, from its runs' summaries (a run restored from older records may
     lack it)."""
     return next(
-        (r.status["dataset"]["name"] for r in runs if (r.status.get("dataset") or {}).get("name")), None
+        (r.summary["dataset"]["name"] for r in runs if (r.summary.get("dataset") or {}).get("name")), None
     )
 
 
@@ -107,7 +105,7 @@ def _cpu_hours(runs: list[Any]) -> dict[str, Any]:
     runs each basis covers."""
     total, counted = 0.0, Counter()
     for run in runs:
-        seconds, basis = run_cost(run.status)
+        seconds, basis = run_cost(run.summary)
         total, counted[basis] = total + (seconds or 0.0), counted[basis] + 1
     return {"cpu_hours": round(total / 3600, 2), "cpu_hours_from": dict(counted)}
 
@@ -117,24 +115,14 @@ def _evaluation_share(runs: list[Any]) -> dict[str, Any] | None:
     CPU time where recorded (a pause or a busy core does not move it), else of its wall time."""
     shares, counted = [], {"cpu_shares": 0, "time_shares": 0}
     for run in runs:
-        basis = "cpu_shares" if run.status.get("cpu_shares") else "time_shares"
-        if run.status.get(basis):
-            shares.append(run.status[basis]["evaluation"])
+        basis = "cpu_shares" if run.summary.get("cpu_shares") else "time_shares"
+        if run.summary.get(basis):
+            shares.append(run.summary[basis]["evaluation"])
             counted[basis] += 1
     if not shares:
         return None
     shares.sort()
     return {"median": shares[len(shares) // 2], "max": shares[-1], "from": counted}
-
-
-def _source(sweep_dir: Path) -> dict[str, Any]:
-    import sys
-
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    return tomllib.loads((sweep_dir / "sweep.toml").read_text())
 
 
 def _best_fix(result: AnalysisResult) -> str | None:

@@ -8,11 +8,9 @@ train.max_steps or train.epochs: they train on from their last checkpoint).
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import signal
-import statistics
 import threading
 import time
 import traceback
@@ -24,10 +22,11 @@ from typing import Any
 
 from modecollapse.config import lengthens, load_config
 from modecollapse.errors import ConfigError
-from modecollapse.experiments.sweep import RunSpec, Sweep, read_index, write_index
-from modecollapse.files import atomic_write_json, lock_holder_alive
+from modecollapse.experiments.sweep import RunSpec, Sweep, write_index
+from modecollapse.files import atomic_write_json
 from modecollapse.runfolder import RunFolder
 from modecollapse.speed import default_workers
+from modecollapse.sweepfolder import SweepFolder
 
 
 def run_one(run_id: str, config: dict[str, Any], run_dir: str, threads: int) -> dict[str, Any]:
@@ -117,36 +116,26 @@ def _interrupt_workers(before: set[int]) -> None:
             pass
 
 
-def run_status(run_dir: Path) -> dict[str, Any]:
-    """pending / running / completed / diverged / interrupted / failed, with progress."""
-    summary_path, failure_path = RunFolder(run_dir).summary, RunFolder(run_dir).failure
-    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-    if failure_path.is_file() and summary.get("status") != "completed":
-        return {**summary, "status": "failed", "error": json.loads(failure_path.read_text())["error"]}
-    if not summary:
-        return {"status": "pending"}
-    return summary
-
-
 def pending_runs(sweep: Sweep, sweep_dir: Path) -> list[RunSpec]:
     """Unfinished runs, seed by seed: a sweep stopped early holds whole seeds of every setting.
     A completed run is unfinished again when the sweep now asks for a longer run of it
     (config.lengthens: e.g. train.max_steps raised); it trains on from its last checkpoint."""
     seeds = {seed: rank for rank, seed in enumerate(dict.fromkeys(r.seed for r in sweep.runs))}
-    todo = [r for r in sweep.runs if not _finished(r, sweep_dir / "runs" / r.run_id)]
+    folder = SweepFolder(sweep_dir)
+    todo = [r for r in sweep.runs if not _finished(r, folder.run(r.run_id))]
     return sorted(todo, key=lambda r: seeds[r.seed])
 
 
-def _finished(run: RunSpec, folder: Path) -> bool:
+def _finished(run: RunSpec, folder: RunFolder) -> bool:
     """Completed, and not asked to train further: the sweep's config does not lengthen it
     past the steps it trained (or it stopped at a collapse, as a longer run would have)."""
-    summary = run_status(folder)
+    summary = folder.status()
     if summary["status"] != "completed":
         return False
     if summary.get("stopped_at_collapse"):
         return True
     try:
-        saved = load_config(RunFolder(folder).config)
+        saved = load_config(folder.config)
     except ConfigError:  # written by another version: leave it alone, as before lengthening existed
         return True
     if not lengthens(saved, run.config):
@@ -170,7 +159,8 @@ def execute(
     report(f"sweep {sweep.name}: {len(sweep.runs)} runs, {done} already completed, {len(todo)} to run")
     if not todo:
         return []
-    jobs = [(r.run_id, r.config.model_dump(mode="json"), str(sweep_dir / "runs" / r.run_id)) for r in todo]
+    folder = SweepFolder(sweep_dir)
+    jobs = [(r.run_id, r.config.model_dump(mode="json"), str(folder.run(r.run_id).path)) for r in todo]
     if executor == "ray":
         return _run_ray(jobs, sweep, address, report)
     workers = workers or sweep.resources.workers or default_workers(sweep.resources.threads_per_worker)
@@ -241,8 +231,6 @@ def _run_ray(
     try:
         import ray
     except ImportError:
-        from modecollapse.errors import ConfigError
-
         raise ConfigError("--executor ray needs Ray: pip install 'ray>=2.9'") from None
     ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
     resources = sweep.resources
@@ -260,70 +248,3 @@ def _run_ray(
 def _line(result: dict[str, Any], count: int, total: int) -> str:
     extra = f": {result['error']}" if result.get("error") else ""
     return f"[{count}/{total}] {result['id']}: {result['status']} ({result['seconds']} s){extra}"
-
-
-def sweep_status(sweep_dir: Path) -> list[dict[str, Any]]:
-    """One row per run of a sweep folder: id, status, steps done, detector verdict. A run whose
-    summary says running but whose process is gone (run.lock) is `stopped`."""
-    rows = []
-    for run in read_index(sweep_dir)["runs"]:
-        status = run_status(sweep_dir / run["dir"])
-        detector = status.get("detector") or {}
-        state = status["status"]
-        if state == "running" and lock_holder_alive(RunFolder(sweep_dir / run["dir"]).lock) is False:
-            state = "stopped"  # its process is gone: it resumes when the sweep is started again
-        rows.append({
-            "id": run["id"],
-            "setting": run.get("setting_id"),
-            "status": state,
-            "seconds": _run_seconds(status),
-            "step": status.get("step", 0),
-            "total_steps": status.get("total_steps"),
-            "verdict": detector.get("verdict"),
-            "onset_epoch": detector.get("collapse_onset_epoch"),
-            "onset_step": detector.get("collapse_onset_step"),
-            "relative_onset_step": detector.get("relative_onset_step"),
-            "error": status.get("error"),
-            "restored_from": status.get("restored_from"),
-        })  # fmt: skip
-    return rows
-
-
-def run_cost(summary: dict[str, Any]) -> tuple[float | None, str]:
-    """A run's cost in seconds and what it was counted from: its CPU time over every session
-    (`cpu_s`) where recorded, else its wall time over every session (`time_s`), else its last
-    session's (`wall_time_s`)."""
-    if summary.get("cpu_s") is not None:
-        return summary["cpu_s"], "cpu_s"
-    if summary.get("time_s"):
-        return sum(summary["time_s"].values()), "time_s"
-    return summary.get("wall_time_s"), "wall_time_s"
-
-
-def _run_seconds(summary: dict[str, Any]) -> float | None:
-    """A run's time: its CPU time per thread where recorded (a crowded or paused machine hardly
-    changes it), else its wall time over every session, else its last session's."""
-    seconds, basis = run_cost(summary)
-    threads = (summary.get("machine") or {}).get("threads") or 1
-    return seconds / threads if basis == "cpu_s" else seconds
-
-
-def work_left_s(rows: list[dict[str, Any]]) -> float | None:
-    """Seconds of run time a sweep still needs: each unfinished run's expected length (the median
-    of its setting's completed runs, else of every completed run) less the share of steps it has
-    done. None before any run has completed."""
-    done = [r for r in rows if r["status"] == "completed" and r.get("seconds")]
-    if not done:
-        return None
-    by_setting: dict[Any, list[float]] = {}
-    for row in done:
-        by_setting.setdefault(row["setting"], []).append(row["seconds"])
-    overall = statistics.median(r["seconds"] for r in done)
-    left = 0.0
-    for row in rows:
-        if row["status"] == "completed":
-            continue
-        expected = statistics.median(by_setting[row["setting"]]) if row["setting"] in by_setting else overall
-        share_done = min(row["step"] / row["total_steps"], 1.0) if row.get("total_steps") else 0.0
-        left += expected * (1.0 - share_done)
-    return left

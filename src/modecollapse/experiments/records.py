@@ -13,11 +13,11 @@ from typing import Any
 
 from modecollapse.config import Config, config_from_toml, config_to_toml, lengthens
 from modecollapse.errors import ConfigError
-from modecollapse.experiments.executors import run_status
 from modecollapse.experiments.results import RunResult
-from modecollapse.experiments.sweep import INDEX, Sweep, write_index
-from modecollapse.files import atomic_write_json, atomic_write_text
+from modecollapse.experiments.sweep import Sweep, write_index
+from modecollapse.files import atomic_write_text
 from modecollapse.runfolder import RunFolder
+from modecollapse.sweepfolder import INDEX, SweepFolder
 
 RECORDS = "records.jsonl"
 
@@ -31,7 +31,7 @@ def record_of(result: RunResult, sweep_name: str) -> dict[str, Any]:
         "setting_id": result.setting_id,
         "seed": result.seed,
         "config": config.read_text() if config.is_file() else None,
-        "summary": result.status,
+        "summary": result.summary,
         "evals": result.evals,
     }
 
@@ -41,14 +41,14 @@ def write_records(results: list[RunResult], sweep_name: str, out: Path) -> Path:
     lines = [
         json.dumps(record_of(r, sweep_name), sort_keys=True)
         for r in results
-        if r.status.get("status") == "completed" and r.evals
+        if r.state == "completed" and r.evals
     ]
     path = Path(out) / RECORDS
     atomic_write_text(path, "".join(line + "\n" for line in lines))
     return path
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
+def read_study_records(path: Path) -> list[dict[str, Any]]:
     path = Path(path)
     if path.is_dir():
         path = path / RECORDS
@@ -77,7 +77,7 @@ def restore(sweep: Sweep, sweep_dir: Path, source: Path) -> list[str]:
     (or a lengthening of it), and a run folder with local progress. Returns the ids restored."""
     source, sweep_dir = Path(source), Path(sweep_dir)
     folder = source if source.is_dir() else source.parent
-    records = read_records(source)
+    records = read_study_records(source)
     specs = {run.run_id: run for run in sweep.runs}
     others = sorted({r["sweep"] for r in records} - {sweep.name})
     if others:
@@ -91,8 +91,9 @@ def restore(sweep: Sweep, sweep_dir: Path, source: Path) -> list[str]:
             f"the sweep file's config of {', '.join(changed[:5])} differs from the recorded one at "
             f"{source}: restore into a sweep of the recorded file (with the same --set), or rerun those runs"
         )
-    todo = [r for r in records if run_status(sweep_dir / "runs" / r["id"])["status"] != "completed"]
-    busy = [r["id"] for r in todo if _has_progress(RunFolder(sweep_dir / "runs" / r["id"]))]
+    target = SweepFolder(sweep_dir)
+    todo = [r for r in records if target.run(r["id"]).status()["status"] != "completed"]
+    busy = [r["id"] for r in todo if _has_progress(target.run(r["id"]))]
     if busy:
         raise ConfigError(
             f"{', '.join(busy[:5])} in {sweep_dir} hold local progress (checkpoints or records); "
@@ -102,10 +103,10 @@ def restore(sweep: Sweep, sweep_dir: Path, source: Path) -> list[str]:
     recorded = json.loads((folder / INDEX).read_text()) if (folder / INDEX).is_file() else None
     if recorded is not None and recorded.get("name") != sweep.name:
         raise ConfigError(f"{folder / INDEX} is the index of {recorded.get('name')}, not {sweep.name}")
-    if recorded is not None and not (sweep_dir / INDEX).is_file():
-        shutil.copyfile(folder / INDEX, sweep_dir / INDEX)
+    if recorded is not None and not target.is_sweep():
+        shutil.copyfile(folder / INDEX, target.index)
     for record in todo:
-        run = RunFolder(sweep_dir / "runs" / record["id"])
+        run = target.run(record["id"])
         run.path.mkdir(parents=True, exist_ok=True)
         atomic_write_text(run.config, record.get("config") or config_to_toml(specs[record["id"]].config))
         evals = [{**e, "type": "eval"} for e in record["evals"]]
@@ -115,7 +116,7 @@ def restore(sweep: Sweep, sweep_dir: Path, source: Path) -> list[str]:
     if restored:  # their index entries (a recorded index.json has them already)
         runs = [specs[run_id] for run_id in restored]
         write_index(Sweep(sweep.name, runs, sweep.resources, sweep.source, sweep.analysis), sweep_dir)
-        _keep_declaration_honest(sweep_dir, recorded)
+        _keep_declaration_honest(target, recorded)
     return restored
 
 
@@ -136,14 +137,12 @@ def _has_progress(run: RunFolder) -> bool:
     return run.metrics.is_file() or run.checkpoints.is_dir() or run.summary.is_file()
 
 
-def _keep_declaration_honest(sweep_dir: Path, recorded: dict[str, Any] | None) -> None:
+def _keep_declaration_honest(target: SweepFolder, recorded: dict[str, Any] | None) -> None:
     """Restored runs finished before any declaration this sweep folder made itself: its
     [analysis] stays "before the runs" only when it is the recorded declaration."""
-    index = json.loads((sweep_dir / INDEX).read_text())
-    declared = index.get("analysis")
+    declared = target.read_index().get("analysis")
     if not declared or not declared.get("before_runs"):
         return
     if recorded is not None and recorded.get("analysis") == declared:
         return
-    index["analysis"] = {**declared, "before_runs": False}
-    atomic_write_json(sweep_dir / INDEX, index)
+    target.declared_after_runs()

@@ -17,16 +17,17 @@ import html
 import io
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modecollapse.experiments.analysis import analyse, machine_of, write_analysis
+from modecollapse.experiments.analysis import AnalysisResult, analyse, machine_of, write_analysis
 from modecollapse.experiments.plots import copy_sample_grids, plot_feature_map, plot_histograms, plot_metrics
 from modecollapse.experiments.records import write_records
 from modecollapse.experiments.results import SKIP, RunResult, collect, number
 from modecollapse.experiments.stats import cell, compare, t_interval
-from modecollapse.experiments.sweep import INDEX, read_index
 from modecollapse.files import atomic_write_text
+from modecollapse.sweepfolder import SweepFolder
 
 
 def aggregate(results: list[RunResult]) -> list[dict[str, Any]]:
@@ -35,7 +36,7 @@ def aggregate(results: list[RunResult]) -> list[dict[str, Any]]:
     for setting in dict.fromkeys(r.setting_id for r in results):
         group = [r for r in results if r.setting_id == setting]
         # only completed runs: a run still training (or stopped mid-way) would mix lengths
-        finished = [r for r in group if r.final and r.status.get("status") == "completed"]
+        finished = [r for r in group if r.final and r.state == "completed"]
         metrics = {}
         keys = [k for k, v in (finished[0].final.items() if finished else []) if k not in SKIP and number(v)]
         for key in keys:
@@ -49,7 +50,7 @@ def aggregate(results: list[RunResult]) -> list[dict[str, Any]]:
             "setting": setting,
             "runs": len(group),
             "finished": len(finished),
-            "failed": sum(r.status.get("status") == "failed" for r in group),
+            "failed": sum(r.state == "failed" for r in group),
             "metrics": metrics,
             "collapsed": len(onsets),
             "never_healthy": sum(d["never_healthy"] for d in detectors),
@@ -190,31 +191,43 @@ def write_runs(results: list[RunResult], out: Path) -> Path:
                      "wall_time_s", "cpu_s"])  # fmt: skip
     for r in results:
         detector = r.detector if r.final else {}
-        kept = r.status.get("last_healthy") or {}
-        machine = {**(r.status.get("machine") or {}), "id": machine_of(r)}
+        kept = r.summary.get("last_healthy") or {}
+        machine = {**(r.summary.get("machine") or {}), "id": machine_of(r)}
         writer.writerow(
-            [r.run_id, r.setting_id, r.seed, r.status.get("status"), r.final.get("step", ""),
+            [r.run_id, r.setting_id, r.seed, r.state, r.final.get("step", ""),
              *[r.final.get(k, "") for k in metric_keys], *[detector.get(k, "") for k in onset_keys],
-             kept.get("step", ""), r.status.get("stopped_at_collapse", ""),
+             kept.get("step", ""), r.summary.get("stopped_at_collapse", ""),
              *[" ".join(v) if isinstance(v := machine.get(c.removeprefix("machine_"), ""), list) else v
                for c in MACHINE_COLUMNS],
-             r.status.get("wall_time_s", ""), r.status.get("cpu_s", "")]
+             r.summary.get("wall_time_s", ""), r.summary.get("cpu_s", "")]
         )  # fmt: skip
     atomic_write_text(out / "runs.csv", buffer.getvalue())
     return out / "runs.csv"
 
 
-def build_report(folder: Path, allow_cross_machine: bool = False) -> Path:
-    """Write every part of the report into folder/report/ and return the HTML page's path."""
+@dataclass
+class BuiltReport:
+    """What `build_report` wrote (`page`: report.html) and what it read and concluded."""
+
+    page: Path
+    results: list[RunResult]
+    analysis: AnalysisResult | None
+
+
+def build_report(folder: Path, allow_cross_machine: bool = False) -> BuiltReport:
+    """Write every part of the report into folder/report/: runs read and analysed once."""
     folder = Path(folder)
     results = collect(folder)
-    out = folder / "report"
+    sweep = SweepFolder(folder)
+    out = sweep.report
     out.mkdir(parents=True, exist_ok=True)
     rows = aggregate(results)
     write_tables(rows, results, out)
-    if (folder / INDEX).is_file():
-        index = read_index(folder)
-        write_analysis(analyse(results, index, allow_cross_machine), out, index["name"])
+    analysis = None
+    if sweep.is_sweep():
+        index = sweep.read_index()
+        analysis = analyse(results, index, allow_cross_machine)
+        write_analysis(analysis, out, index["name"])
         write_records(results, index["name"], out)
     plots = plot_metrics(results, out)
     histogram = plot_histograms(results, out)
@@ -226,7 +239,7 @@ def build_report(folder: Path, allow_cross_machine: bool = False) -> Path:
             grids.append((f"{setting}: feature map (seed {first.seed})", mapped))
     page = render_html(folder.name, rows, results, plots, histogram, grids)
     atomic_write_text(out / "report.html", page)
-    return out / "report.html"
+    return BuiltReport(out / "report.html", results, analysis)
 
 
 def _inline(path: Path) -> str:
@@ -259,8 +272,8 @@ def render_html(
         ]
         body += "<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in cells) + "</tr>\n"
     runs = "".join(
-        f"<tr><td>{esc(r.run_id)}</td><td>{esc(str(r.status.get('status')))}</td>"
-        f"<td>{esc(str(r.status.get('error') or ''))}</td></tr>\n"
+        f"<tr><td>{esc(r.run_id)}</td><td>{esc(str(r.state))}</td>"
+        f"<td>{esc(str(r.summary.get('error') or ''))}</td></tr>\n"
         for r in results
     )
     figures = "".join(_figure(p, p.stem) for p in plots)

@@ -9,10 +9,9 @@ from typing import Any
 
 from modecollapse.config import DetectorConfig, load_config
 from modecollapse.errors import ModeCollapseError
-from modecollapse.experiments.executors import run_status
-from modecollapse.experiments.sweep import INDEX, read_index
 from modecollapse.metrics.detector import detect
 from modecollapse.runfolder import RunFolder
+from modecollapse.sweepfolder import SweepFolder
 
 SKIP = {"type", "step", "epoch", "num_samples", "num_classes", "classifier_sha256", "class_counts",
         "per_class_diversity"}  # fmt: skip
@@ -29,8 +28,14 @@ class RunResult:
     setting_id: str
     seed: int
     folder: Path
-    status: dict[str, Any]
+    summary: dict[str, Any]
+    """summary.json, with `status` as RunFolder.status gives it (pending, failed, ...)."""
     evals: list[dict[str, Any]]
+
+    @property
+    def state(self) -> str:
+        """pending / running / completed / diverged / interrupted / failed."""
+        return self.summary.get("status", "pending")
 
     @property
     def final(self) -> dict[str, Any]:
@@ -40,8 +45,8 @@ class RunResult:
         """The [detector] rules the run recorded: its config's, or a Monitor's summary's."""
         if self.folder is not None and RunFolder(self.folder).config.is_file():
             return load_config(RunFolder(self.folder).config).detector
-        if (self.status.get("detector") or {}).get("rules"):  # a Monitor's folder (monitor.py)
-            return DetectorConfig(**self.status["detector"]["rules"])
+        if (self.summary.get("detector") or {}).get("rules"):  # a Monitor's folder (monitor.py)
+            return DetectorConfig(**self.summary["detector"]["rules"])
         return None
 
     @property
@@ -62,14 +67,14 @@ class RunResult:
     def detector(self) -> dict[str, Any]:
         """The detector re-run over the logged evaluations with the run's own [detector] rules,
         so a report applies today's rule to every run alike (once per RunResult)."""
-        return detect([(record["epoch"], record) for record in self.evals], self.rules)
+        return detect([(record.get("epoch"), record) for record in self.evals], self.rules)
 
 
 def collect(folder: Path) -> list[RunResult]:
     folder = Path(folder)
-    if (folder / INDEX).is_file():
-        runs = read_index(folder)["runs"]
-        entries = [(r["id"], r["setting_id"], r["seed"], folder / r["dir"]) for r in runs]
+    sweep = SweepFolder(folder)
+    if sweep.is_sweep():
+        entries = [(r["id"], r["setting_id"], r["seed"], sweep.folder_of(r).path) for r in sweep.entries()]
     elif RunFolder(folder).config.is_file() or RunFolder(folder).is_monitor():
         entries = [(folder.name, folder.name, 0, folder)]
     else:
@@ -78,7 +83,7 @@ def collect(folder: Path) -> list[RunResult]:
             "Monitor's folder (summary.json)"
         )
     return [
-        RunResult(run_id, setting, seed, path, run_status(path), RunFolder(path).records("eval"))
+        RunResult(run_id, setting, seed, path, RunFolder(path).status(), RunFolder(path).records("eval"))
         for run_id, setting, seed, path in entries
     ]
 

@@ -13,8 +13,7 @@
     num_cpus = 1                             # per run, for Ray
     num_gpus = 0
 
-A sweep folder holds `sweep.toml` (the resolved sweep), `index.json` (every run: id,
-setting, seed, folder) and one run folder per (setting, seed) under `runs/`.
+The sweep folder it runs into is sweepfolder.py's.
 """
 
 from __future__ import annotations
@@ -22,9 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,15 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from modecollapse.config import Config, apply_override, config_from_dict
 from modecollapse.errors import ConfigError
-from modecollapse.files import atomic_write_json, atomic_write_text
+from modecollapse.files import read_toml
 from modecollapse.metrics.kinds import METRIC_KINDS
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-INDEX = "index.json"
+from modecollapse.sweepfolder import SweepFolder
 
 
 class Resources(BaseModel):
@@ -133,12 +124,7 @@ class Sweep:
 def load_sweep(path: str | Path) -> Sweep:
     """Read and expand a sweep file; every run's config is validated before any work starts."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"sweep file not found: {path}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    raw = read_toml(path, "sweep file")
     try:
         sweep = SweepFile.model_validate(raw)
     except ValidationError as error:
@@ -149,7 +135,7 @@ def load_sweep(path: str | Path) -> Sweep:
         base_path = (path.parent / sweep.base_config).resolve()
         if not base_path.is_file():
             raise ConfigError(f"{path}: base_config {sweep.base_config} not found at {base_path}")
-        base = deep_merge(tomllib.loads(base_path.read_text()), base)
+        base = deep_merge(read_toml(base_path), base)
     return expand(sweep, base, str(path))
 
 
@@ -261,47 +247,8 @@ def setting_slug(setting: dict[str, Any]) -> str:
 
 
 def write_index(sweep: Sweep, sweep_dir: Path) -> None:
-    """sweep.toml and index.json: enough to find, resume and report every run. The [analysis]
-    is recorded the first time it is seen, with whether any run had started by then; a later
-    change to it is kept apart (`analysis_amended`): only the first one counts as declared."""
-    import tomli_w
-
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    previous = json.loads((sweep_dir / INDEX).read_text()) if (sweep_dir / INDEX).is_file() else {}
-    atomic_write_text(sweep_dir / "sweep.toml", tomli_w.dumps(_plain(sweep.source)))
-    entries = {entry["id"]: entry for entry in previous.get("runs", [])}  # a selection adds runs
-    for r in sweep.runs:
-        entries[r.run_id] = {
-            "id": r.run_id, "setting": r.setting, "setting_id": r.setting_id, "seed": r.seed,
-            "dir": f"runs/{r.run_id}",
-        }  # fmt: skip
-    index: dict[str, Any] = {"name": sweep.name, "runs": list(entries.values())}
-    declared = previous.get("analysis")
-    if sweep.analysis is not None and declared is None:
-        started = any((sweep_dir / "runs").glob("*/summary.json"))  # any run, selected or not
-        declared = {
-            **sweep.analysis,
-            "declared_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "before_runs": not started,
-        }
-    if declared is not None:
-        index["analysis"] = declared
-        terms = {key: value for key, value in declared.items() if key not in ("declared_at", "before_runs")}
-        if sweep.analysis is not None and sweep.analysis != terms:
-            index["analysis_amended"] = sweep.analysis
-    atomic_write_json(sweep_dir / INDEX, index)
-
-
-def read_index(sweep_dir: Path) -> dict[str, Any]:
-    path = Path(sweep_dir) / INDEX
-    if not path.is_file():
-        raise ConfigError(f"{sweep_dir} is not a sweep folder (no {INDEX})")
-    return json.loads(path.read_text())
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+    """The sweep's index in its folder (SweepFolder.write_index): its runs and its [analysis]."""
+    runs = [
+        {"id": r.run_id, "setting": r.setting, "setting_id": r.setting_id, "seed": r.seed} for r in sweep.runs
+    ]
+    SweepFolder(sweep_dir).write_index(sweep.name, runs, sweep.source, sweep.analysis)

@@ -132,7 +132,7 @@ class Run:
             atomic_write_text(self.folder.config, config_to_toml(self.config))
         self.first_step = self.step
         self.tracker = CollapseTracker(self.config.detector)
-        self.log = MetricsLog(self.folder, self.step, self.cfg.tensorboard)
+        self.log = MetricsLog(self.folder, self.step + 1 if self.step else None, self.cfg.tensorboard)
         self.summary = {
             **{key: value for key, value in self.previous.items() if key not in FINISHED_ONLY},
             "name": self.config.name,

@@ -7,24 +7,28 @@ from typing import Any
 
 
 class TrainingSignals:
-    """The trainer's logged numbers (losses, D(x), D(G(z)), gradient norms) averaged over the
-    steps since the last evaluation: each evaluation record carries them as `train_<name>`,
-    the data for a collapse forecaster."""
+    """The logged numbers of a training loop (losses, D(x), D(G(z)), gradient norms) averaged
+    since the last evaluation: each evaluation record carries them as `train_<name>`, the data
+    for a collapse forecaster. The trainer and the Monitor both keep them here. A number that
+    comes only on some steps is averaged over the steps that gave it."""
 
     def __init__(self) -> None:
         self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
         self.steps = 0
 
     def add(self, records: Iterable[dict[str, Any]]) -> None:
+        """One record per step (the step's numbers by name; `type`, `step`, `epoch` are skipped)."""
         for record in records:
             self.steps += 1
             for key, value in record.items():
                 if key not in ("type", "step", "epoch") and isinstance(value, (int, float)):
                     self.sums[key] = self.sums.get(key, 0.0) + value
+                    self.counts[key] = self.counts.get(key, 0) + 1
 
     def means(self) -> dict[str, float]:
         """The means since the last call (and `train_steps`, how many steps they cover)."""
-        means = {f"train_{key}": total / self.steps for key, total in self.sums.items()} if self.steps else {}
+        means = {f"train_{key}": total / self.counts[key] for key, total in self.sums.items()}
         means["train_steps"] = self.steps
-        self.sums, self.steps = {}, 0
+        self.sums, self.counts, self.steps = {}, {}, 0
         return means

@@ -1,0 +1,163 @@
+"""The sweep-folder format, the one place that names its files: `sweep.toml` (the sweep as it was
+run), `index.json` (every run's id, setting, seed and folder, and the declared [analysis]), one run
+folder per run under `runs/`, and `report/`. Every reader and writer of sweep folders goes through
+`SweepFolder`, which also tells each run's status, so readers never import the runner."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from modecollapse.errors import ConfigError
+from modecollapse.files import atomic_write_json, atomic_write_text, lock_holder_alive
+from modecollapse.runfolder import RunFolder
+
+INDEX = "index.json"
+
+
+class SweepFolder:
+    """Names of everything a sweep writes, its index, and its runs' status."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.index = self.path / INDEX
+        self.sweep_file = self.path / "sweep.toml"
+        self.runs = self.path / "runs"
+        self.report = self.path / "report"
+
+    def run(self, run_id: str) -> RunFolder:
+        return RunFolder(self.runs / run_id)
+
+    def is_sweep(self) -> bool:
+        return self.index.is_file()
+
+    def read_index(self) -> dict[str, Any]:
+        if not self.index.is_file():
+            raise ConfigError(f"{self.path} is not a sweep folder (no {INDEX})")
+        return json.loads(self.index.read_text())
+
+    def entries(self) -> list[dict[str, Any]]:
+        """index.json's runs: id, setting, setting_id, seed, dir."""
+        return self.read_index()["runs"]
+
+    def folder_of(self, entry: dict[str, Any]) -> RunFolder:
+        return RunFolder(self.path / entry["dir"])
+
+    def any_started(self) -> bool:
+        """Whether any run (listed or not) has written its summary."""
+        return any(self.runs.glob("*/summary.json"))
+
+    def write_index(
+        self, name: str, runs: list[dict[str, Any]], source: dict[str, Any], analysis: dict[str, Any] | None
+    ) -> None:
+        """sweep.toml and index.json. `runs` are added to those already listed (a selection adds
+        runs). The [analysis] is recorded the first time it is seen, with whether any run had
+        started by then; a later change to it is kept apart (`analysis_amended`): only the
+        first one counts as declared."""
+        import tomli_w
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        previous = json.loads(self.index.read_text()) if self.index.is_file() else {}
+        atomic_write_text(self.sweep_file, tomli_w.dumps(_plain(source)))
+        entries = {entry["id"]: entry for entry in previous.get("runs", [])}
+        for run in runs:
+            entries[run["id"]] = {**run, "dir": f"runs/{run['id']}"}
+        index: dict[str, Any] = {"name": name, "runs": list(entries.values())}
+        declared = previous.get("analysis")
+        if analysis is not None and declared is None:
+            declared = {
+                **analysis,
+                "declared_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "before_runs": not self.any_started(),
+            }
+        if declared is not None:
+            index["analysis"] = declared
+            terms = {k: v for k, v in declared.items() if k not in ("declared_at", "before_runs")}
+            if analysis is not None and analysis != terms:
+                index["analysis_amended"] = analysis
+        atomic_write_json(self.index, index)
+
+    def declared_after_runs(self) -> None:
+        """Mark the [analysis] as declared after runs had finished (runs restored into the folder)."""
+        index = self.read_index()
+        if index.get("analysis"):
+            index["analysis"] = {**index["analysis"], "before_runs": False}
+            atomic_write_json(self.index, index)
+
+    def status_rows(self) -> list[dict[str, Any]]:
+        """One row per run: id, status, steps done, time, detector verdict and onsets. A run
+        whose summary says running but whose process is gone (run.lock) is `stopped`."""
+        rows = []
+        for entry in self.entries():
+            folder = self.folder_of(entry)
+            summary = folder.status()
+            detector = summary.get("detector") or {}
+            state = summary["status"]
+            if state == "running" and lock_holder_alive(folder.lock) is False:
+                state = "stopped"  # its process is gone: it resumes when the sweep is started again
+            rows.append({
+                "id": entry["id"],
+                "setting": entry.get("setting_id"),
+                "status": state,
+                "seconds": run_seconds(summary),
+                "step": summary.get("step", 0),
+                "total_steps": summary.get("total_steps"),
+                "verdict": detector.get("verdict"),
+                "onset_epoch": detector.get("collapse_onset_epoch"),
+                "onset_step": detector.get("collapse_onset_step"),
+                "relative_onset_step": detector.get("relative_onset_step"),
+                "error": summary.get("error"),
+                "restored_from": summary.get("restored_from"),
+            })  # fmt: skip
+        return rows
+
+
+def run_cost(summary: dict[str, Any]) -> tuple[float | None, str]:
+    """A run's cost in seconds and what it was counted from: its CPU time over every session
+    (`cpu_s`) where recorded, else its wall time over every session (`time_s`), else its last
+    session's (`wall_time_s`)."""
+    if summary.get("cpu_s") is not None:
+        return summary["cpu_s"], "cpu_s"
+    if summary.get("time_s"):
+        return sum(summary["time_s"].values()), "time_s"
+    return summary.get("wall_time_s"), "wall_time_s"
+
+
+def run_seconds(summary: dict[str, Any]) -> float | None:
+    """A run's time: its CPU time per thread where recorded (a crowded or paused machine hardly
+    changes it), else its wall time over every session, else its last session's."""
+    seconds, basis = run_cost(summary)
+    threads = (summary.get("machine") or {}).get("threads") or 1
+    return seconds / threads if basis == "cpu_s" else seconds
+
+
+def work_left_s(rows: list[dict[str, Any]]) -> float | None:
+    """Seconds of run time a sweep still needs: each unfinished run's expected length (the median
+    of its setting's completed runs, else of every completed run) less the share of steps it has
+    done. None before any run has completed."""
+    done = [r for r in rows if r["status"] == "completed" and r.get("seconds")]
+    if not done:
+        return None
+    by_setting: dict[Any, list[float]] = {}
+    for row in done:
+        by_setting.setdefault(row["setting"], []).append(row["seconds"])
+    overall = statistics.median(r["seconds"] for r in done)
+    left = 0.0
+    for row in rows:
+        if row["status"] == "completed":
+            continue
+        expected = statistics.median(by_setting[row["setting"]]) if row["setting"] in by_setting else overall
+        share_done = min(row["step"] / row["total_steps"], 1.0) if row.get("total_steps") else 0.0
+        left += expected * (1.0 - share_done)
+    return left
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
