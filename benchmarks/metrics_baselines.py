@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from modecollapse.data.idx import read_idx
-from modecollapse.diagnose import real_reference
+from modecollapse.diagnosis import real_reference
 from modecollapse.metrics import classes
 from modecollapse.metrics.features import prepare_images
 from modecollapse.metrics.scores import extract, score

@@ -70,7 +70,7 @@ def overhead() -> None:
 
 def reliability() -> None:
     classifier = load_classifier("mnist")
-    from modecollapse.diagnose.verdict import real_reference
+    from modecollapse.diagnosis.verdict import real_reference
 
     reference, name = real_reference("mnist")
     train = load_dataset(DataConfig(name="mnist", split="train"))

@@ -1,11 +1,11 @@
-"""Re-score the final checkpoint of every run in a CycleGAN sweep with `diagnose_translator`."""
+"""Re-score the final checkpoint of every run in a CycleGAN sweep with `judge_translator`."""
 
 import json
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-from modecollapse.diagnose import diagnose_translator, is_translator
+from modecollapse.diagnosis import is_translator, judge_translator
 
 sweep = Path(sys.argv[1])
 out = Path(sys.argv[2])
@@ -29,7 +29,7 @@ for run in sorted((sweep / "runs").iterdir()):
         continue
     if not is_translator(run):
         continue
-    r = diagnose_translator(run, num_samples=500)
+    r = judge_translator(run, num_samples=500)
     rows[run.name] = {"verdict": r["verdict"], **{k: r["scores"][k] for k in keys if k in r["scores"]}}
     by[run.name.split("__")[0]].append(rows[run.name])
 lines = [

@@ -7,10 +7,8 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-# The public API. modecollapse.diagnose is also the name of the subpackage behind it: importing it
-# first and binding the function afterwards keeps `from modecollapse import diagnose` the function
-# (later imports of its submodules do not rebind the name).
-from modecollapse.diagnose.public import Report, diagnose  # noqa: E402
+# The public API (the package behind diagnose is modecollapse.diagnosis, named apart from it).
+from modecollapse.diagnosis.public import Report, diagnose  # noqa: E402
 from modecollapse.monitor import Monitor, Status  # noqa: E402
 
 __all__ = ["Monitor", "Report", "Status", "diagnose", "__version__"]

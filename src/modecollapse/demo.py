@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from modecollapse.config import config_from_dict
-from modecollapse.diagnose.suggest import measured_fixes, suggest
+from modecollapse.diagnosis.suggest import measured_fixes, suggest
 from modecollapse.files import atomic_write_bytes, atomic_write_text
 from modecollapse.runfolder import RunFolder
 from modecollapse.training.loop import train

@@ -268,7 +268,7 @@ class Monitor:
                 return scores, out.numpy()
 
             return points
-        from modecollapse.diagnose.verdict import real_reference
+        from modecollapse.diagnosis.verdict import real_reference
 
         name = self.spec.reference or self.dataset
         classifier = load_classifier(classifier_for(name))

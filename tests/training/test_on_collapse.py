@@ -2,7 +2,7 @@
 
 import json
 
-from modecollapse.diagnose import diagnose
+from modecollapse.diagnosis import diagnose
 from modecollapse.training.loop import train
 from tests.conftest import tiny_ring_config
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from modecollapse.data import dataset_kind
-from modecollapse.diagnose.grid import GRID_SUFFIXES, split_grid
+from modecollapse.diagnosis.grid import GRID_SUFFIXES, split_grid
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.features import prepare_images
 from modecollapse.models import generate

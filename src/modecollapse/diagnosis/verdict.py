@@ -13,7 +13,7 @@ from torch import nn
 
 from modecollapse.config import DataConfig, DetectorConfig
 from modecollapse.data import DEFAULT_IMAGES, load_dataset, sample_shape, spec
-from modecollapse.diagnose.inputs import (
+from modecollapse.diagnosis.inputs import (
     PROBE_SEED,
     Latent,
     Opened,
@@ -24,7 +24,7 @@ from modecollapse.diagnose.inputs import (
     open_input,
     read_array,
 )
-from modecollapse.diagnose.suggest import suggest
+from modecollapse.diagnosis.suggest import suggest
 from modecollapse.errors import DatasetUnavailable, ModeCollapseError
 from modecollapse.metrics.conditional import conditional_scores, grader_scores, load_grader
 from modecollapse.metrics.detector import assess, reason_kinds
@@ -40,7 +40,7 @@ from modecollapse.trained import load_translator
 EXIT_CODES = {"healthy": 0, "partial collapse": 4, "collapsed": 5}
 
 
-def diagnose(
+def judge_path(
     source: str | Path,
     dataset: str | None = None,
     num_samples: int = 10_000,
@@ -56,10 +56,9 @@ def diagnose(
     data_dir: str | None = None,
     mixture_scale: float = 1.0,
 ) -> dict[str, Any]:
-    """Score `source` against real data of `dataset`; return verdict, reasons and numbers.
-
-    A CycleGAN run folder is judged as a translator (see `diagnose_translator`).
-    """
+    """Score the file or folder `source` against real data of `dataset`; return verdict, reasons
+    and numbers. A CycleGAN run folder is judged as a translator (see `judge_translator`). The
+    public entry is `modecollapse.diagnose`, which calls this for paths."""
     if num_samples <= 0:
         raise ModeCollapseError(f"--num-samples must be a positive number, got {num_samples}")
     if padding is not None and not 0 <= padding <= 64:
@@ -68,27 +67,27 @@ def diagnose(
     if monitor is not None:
         array, notes, dataset = monitor[0], monitor[1], dataset or monitor[2]
         if spec(dataset).kind == "points":
-            report = diagnose_points((torch.as_tensor(array).float(), notes), dataset, rules=rules)
+            report = judge_points((torch.as_tensor(array).float(), notes), dataset, rules=rules)
         else:
             images, more = prepare_images(array, "-1-1")
             samples = Samples(images, [*notes, *more])
-            report = _diagnose_images(samples, str(source), dataset, reference, rules, data_dir)
+            report = judge_images(samples, str(source), dataset, reference, rules, data_dir)
     elif (opened := open_input(Path(source))).run is not None and opened.run[1].model.family == "cyclegan":
-        report = diagnose_translator(opened, num_samples=min(num_samples, 2000), rules=rules)
+        report = judge_translator(opened, num_samples=min(num_samples, 2000), rules=rules)
     elif _judges_points(opened, dataset):
         count = min(num_samples, PROTOCOL_SAMPLES)
-        report = diagnose_points(opened, dataset, count, rules, mixture_scale)
+        report = judge_points(opened, dataset, count, rules, mixture_scale)
     else:
         latent = None
         if latent_dim is not None or latent_shape is not None:
             latent = Latent(latent_shape or (latent_dim,), latent_dist, latent_range)
         samples = load_samples(opened, num_samples, latent, value_range, tile_size, padding)
-        report = _diagnose_images(samples, str(Path(source)), dataset, reference, rules, data_dir)
+        report = judge_images(samples, str(Path(source)), dataset, reference, rules, data_dir)
     report["suggestions"] = suggest(report, report["dataset"])
     return report
 
 
-def _diagnose_images(
+def judge_images(
     samples: Samples,
     source: str,
     dataset: str | None,
@@ -206,7 +205,7 @@ def _judges_points(opened: Opened, dataset: str | None) -> bool:
     return False
 
 
-def diagnose_points(
+def judge_points(
     path: Path | Opened | tuple[torch.Tensor, list[str]],
     dataset: str | None,
     num_samples: int = PROTOCOL_SAMPLES,
@@ -277,7 +276,7 @@ def is_translator(path: Path) -> bool:
 
 
 @torch.no_grad()
-def diagnose_translator(
+def judge_translator(
     path: Path | Opened, num_samples: int = 2000, rules: DetectorConfig | None = None
 ) -> dict[str, Any]:
     """Translate held inputs A -> B and judge identity, spatial rule, coverage and diversity."""

@@ -26,10 +26,10 @@ from torch import nn
 
 from modecollapse.config import DetectorConfig
 from modecollapse.data import spec
-from modecollapse.diagnose import verdict as verdicts
-from modecollapse.diagnose.evidence import format_report, write_evidence
-from modecollapse.diagnose.inputs import PROBE_SEED, Latent, Samples
-from modecollapse.diagnose.suggest import suggest
+from modecollapse.diagnosis import verdict as verdicts
+from modecollapse.diagnosis.evidence import format_report, write_evidence
+from modecollapse.diagnosis.inputs import PROBE_SEED, Latent, Samples
+from modecollapse.diagnosis.suggest import suggest
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.features import prepare_images
 from modecollapse.models import generate
@@ -64,6 +64,9 @@ class Report:
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.data
 
     def public(self) -> dict[str, Any]:
         """Everything but the evidence's raw samples, with NaN and infinities as None (strict JSON)."""
@@ -129,7 +132,7 @@ def diagnose(
     collapsed, with reasons, scores and measured fixes to try next."""
     if isinstance(source, str | Path):
         return Report(
-            verdicts.diagnose(
+            verdicts.judge_path(
                 source, dataset, num_samples, latent_dim=latent_dim, latent_shape=latent_shape,
                 value_range=value_range, latent_dist=latent_dist, latent_range=latent_range, rules=rules,
                 data_dir=data_dir, **options,
@@ -181,13 +184,13 @@ def _in_memory(
         if array.dim() != 2 or array.shape[1] != 2:
             shape = tuple(array.shape)
             raise ModeCollapseError(f"{dataset} is 2-D points: expected N x 2 samples, got {shape}")
-        report = verdicts.diagnose_points((array.float(), notes), dataset, rules=rules)
+        report = verdicts.judge_points((array.float(), notes), dataset, rules=rules)
     else:
         images, more = prepare_images(array, value_range)
         samples = Samples(images, [*notes, *more], generator if isinstance(generator, nn.Module) else None)
         if samples.generator is not None:
             samples.latent = latent
-        report = verdicts._diagnose_images(samples, "samples in memory", dataset, None, rules, data_dir)
+        report = verdicts.judge_images(samples, "samples in memory", dataset, None, rules, data_dir)
     report["suggestions"] = suggest(report, report["dataset"])
     return Report(report)
 

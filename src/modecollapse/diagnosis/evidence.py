@@ -148,6 +148,6 @@ def _format_points(report: dict[str, Any]) -> str:
 
 
 def _suggestions(report: dict[str, Any]) -> list[str]:
-    """The "what to try next" lines: measured fixes only (diagnose/suggest.py)."""
+    """The "what to try next" lines: measured fixes only (diagnosis/suggest.py)."""
     found = report.get("suggestions") or []
     return [f"{'try next' if i == 0 else '':<18} {line}" for i, line in enumerate(found)]

@@ -6,8 +6,8 @@ import numpy as np
 
 from modecollapse.config import DataConfig
 from modecollapse.data import load_dataset
-from modecollapse.diagnose import diagnose, format_report
-from modecollapse.diagnose.suggest import collapse_kinds, suggest
+from modecollapse.diagnosis import diagnose
+from modecollapse.diagnosis.suggest import collapse_kinds, suggest
 from modecollapse.experiments.suggestions import build
 
 HEADER = ("setting,metric,kind,better,primary,seeds,baseline_mean,setting_mean,change,ci95,p,holm_p,"
@@ -89,7 +89,7 @@ def test_healthy_gets_no_suggestion(tmp_path):
 def test_the_shipped_table_is_what_the_results_give():
     from pathlib import Path
 
-    from modecollapse.diagnose.suggest import TABLE
+    from modecollapse.diagnosis.suggest import TABLE
 
     results = Path(__file__).resolve().parents[2] / "results"
     assert json.loads(TABLE.read_text()) == json.loads(json.dumps(build(results)))
@@ -106,8 +106,8 @@ def test_a_diagnosed_ring_reports_its_kinds_from_the_detector(tmp_path):
     report = diagnose(one_mode_ring(tmp_path / "one.npy"), "ring8")
     assert report["verdict"] == "collapsed"
     # one mode covered (dropped modes), drawn at half the real spread (not well formed: low quality)
-    assert collapse_kinds(report) == report["kinds"] == ["dropped modes", "low quality"]
-    assert "try next" in format_report(report)
+    assert collapse_kinds(report.data) == report["kinds"] == ["dropped modes", "low quality"]
+    assert "try next" in str(report)
 
 
 def test_a_generator_that_ignores_z_shows_one_output_for_every_z():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from modecollapse.cli import main
-from modecollapse.diagnose import diagnose, format_report
+from modecollapse.diagnosis import diagnose
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.detector import judge
 from modecollapse.metrics.features import prepare_images
@@ -205,7 +205,7 @@ def test_stacked_mnist_samples_of_real_stacks_are_healthy(tmp_path):
 
 
 def test_diagnose_judges_a_cyclegan_translator(tmp_path):
-    from modecollapse.diagnose import write_evidence
+    from modecollapse.diagnosis import write_evidence
     from tests.conftest import tiny_cyclegan
 
     config = tiny_cyclegan(data={"name": "spatial-one", "num_samples": 32}, train={"epochs": 1})
@@ -215,7 +215,7 @@ def test_diagnose_judges_a_cyclegan_translator(tmp_path):
     assert any("translation score" in reason for reason in report["reasons"])
     for key in ("translation_score", "identity_kept", "spatial_accuracy", "cycle_error_a", "modes"):
         assert key in report["scores"]
-    assert "spatial rule" in format_report(report) and "translation score" in format_report(report)
+    assert "spatial rule" in str(report) and "translation score" in str(report)
     assert report["_images"].shape == (100, 1, 56, 56)  # 50 held-out (input, translation) pairs
     written = write_evidence(report, tmp_path / "evidence")
     assert [p.name for p in written] == ["samples.png", "class_histogram.png"]
@@ -223,7 +223,7 @@ def test_diagnose_judges_a_cyclegan_translator(tmp_path):
 
 @pytest.mark.parametrize("conditioning", ["guided", "acgan"])
 def test_diagnose_judges_a_conditional_generator_per_class(tmp_path, conditioning):
-    from modecollapse.diagnose import write_evidence
+    from modecollapse.diagnosis import write_evidence
     from tests.conftest import tiny_image_config
 
     train(tiny_image_config(model={"conditioning": conditioning}), tmp_path / "run")
@@ -233,7 +233,7 @@ def test_diagnose_judges_a_conditional_generator_per_class(tmp_path, conditionin
     assert expected <= set(report["scores"])
     assert "latent" not in report  # the probe is for unconditional z
     assert torch.equal(report["_predictions"], torch.arange(200) // 20)  # grouped by the class drawn for
-    text = format_report(report)
+    text = str(report)
     assert "class accuracy" in text and "per-class variety" in text
     written = write_evidence(report, tmp_path / "evidence")
     assert "samples_by_class.png" in [p.name for p in written]
@@ -251,7 +251,7 @@ def test_two_dimensional_samples_are_judged_with_the_mixture_rules(tmp_path):
     assert (out / "samples.png").is_file() and (out / "class_histogram.png").is_file()
     smear = diagnose(tmp_path / "smear.npy", dataset="ring8")
     assert smear["scores"]["modes"] == 8 and smear["scores"]["modes_well_formed"] == 0
-    assert "well formed" in format_report(smear)
+    assert "well formed" in str(smear)
     with pytest.raises(ModeCollapseError, match="--dataset ring8 or grid25"):
         diagnose(tmp_path / "grid.npy")
     np.save(tmp_path / "wide.npy", np.zeros((10, 3), np.float32))
@@ -363,9 +363,9 @@ def test_uniform_latent_generator_is_sampled_as_told(tmp_path, mnist_test):
 
     torch.jit.script(OnlyInsideTheCube()).save(str(tmp_path / "g.ts"))
     _, _, reference = mnist_test
-    normal = diagnose(tmp_path / "g.ts", "mnist", 500, reference=reference, latent_dim=4)
+    normal = diagnose(tmp_path / "g.ts", "mnist", num_samples=500, reference=reference, latent_dim=4)
     uniform = diagnose(
-        tmp_path / "g.ts", "mnist", 500, reference=reference, latent_dim=4, latent_dist="uniform"
+        tmp_path / "g.ts", "mnist", num_samples=500, reference=reference, latent_dim=4, latent_dist="uniform"
     )
     assert any("N(0, I)" in note for note in normal["input_notes"])
     assert any("U(-1, 1)" in note for note in uniform["input_notes"])

@@ -4,7 +4,7 @@ one time each per call."""
 import numpy as np
 
 from modecollapse import diagnose
-from modecollapse.diagnose import inputs
+from modecollapse.diagnosis import inputs
 from modecollapse.models import classifier as classifiers
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.loop import train
