@@ -19,6 +19,7 @@ samples (samples.npy, samples.png) and TensorBoard scalars.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -95,17 +96,9 @@ class Monitor:
         resume: bool = False,
         verbose: bool = True,
     ) -> None:
+        self.check_options(dataset, every, latent_dim, latent_shape, latent_dist, sample, num_samples)
         self.spec = spec(dataset)
         self.kind = self.spec.kind
-        if every < 1 or num_samples < 1:
-            raise ModeCollapseError(f"every and num_samples must be positive, got {every} and {num_samples}")
-        if self.kind != "translation" and sample is None and latent_dim is None and latent_shape is None:
-            raise ModeCollapseError(
-                "Monitor needs the latent law G takes: latent_dim=... (or latent_shape=...), "
-                "or sample=callable(G, count, generator) for a generator whose input is not a plain z"
-            )
-        if latent_dist not in ("normal", "uniform"):
-            raise ModeCollapseError(f"latent_dist must be 'normal' or 'uniform', got {latent_dist!r}")
         self.dataset, self.every, self.num_samples = dataset, every, num_samples
         self.latent_shape = tuple(latent_shape or (latent_dim,)) if (latent_dim or latent_shape) else None
         self.latent_dist, self.latent_range, self.sample_fn = latent_dist, latent_range, sample
@@ -121,20 +114,52 @@ class Monitor:
         when this session started the records."""
         self.log: MetricsLog | None = None
         self.alarmed = False
+        self.next_evaluation = 0
+        """The step at or after which update() scores G next (a multiple of `every`)."""
         self.samples_step: int | None = None
         self._scorer: Callable[[Any], dict[str, Any]] | None = None
         self.out = RunFolder(out) if out is not None else None
         if self.out is not None:
             self._open(resume)
 
+    @staticmethod
+    def check_options(
+        dataset: str,
+        every: int = 500,
+        latent_dim: int | None = None,
+        latent_shape: tuple[int, ...] | None = None,
+        latent_dist: str = "normal",
+        sample: Callable | None = None,
+        num_samples: int = DEFAULT_SAMPLES,
+        **others: Any,
+    ) -> None:
+        """Raise the Monitor's own error for options it would refuse, without building one."""
+        kind = spec(dataset).kind
+        if every < 1 or num_samples < 1:
+            raise ModeCollapseError(f"every and num_samples must be positive, got {every} and {num_samples}")
+        if kind != "translation" and sample is None and latent_dim is None and latent_shape is None:
+            raise ModeCollapseError(
+                "Monitor needs the latent law G takes: latent_dim=... (or latent_shape=...), "
+                "or sample=callable(G, count, generator) for a generator whose input is not a plain z"
+            )
+        if latent_dist not in ("normal", "uniform"):
+            raise ModeCollapseError(f"latent_dist must be 'normal' or 'uniform', got {latent_dist!r}")
+        known = set(inspect.signature(Monitor.__init__).parameters) - {"self"}
+        unknown = sorted(set(others) - known)
+        if unknown:
+            raise ModeCollapseError(
+                f"Monitor takes no option {', '.join(unknown)} (it takes {', '.join(sorted(known))})"
+            )
+
     # --- the loop's side --------------------------------------------------------------
 
     def update(self, step: int, generator: Any = None, **signals: float) -> Status:
-        """Add this step's signals; every `every` steps (step % every == 0) score G and judge."""
+        """Add this step's signals; at step 0 and at the first step at or past each multiple of
+        `every` (every `every` steps when the loop counts one by one), score G and judge."""
         if self.resuming:
             self._continue_from(step)
         self.signals.add([{key: _scalar(key, value) for key, value in signals.items()}])
-        if step % self.every:
+        if step < self.next_evaluation:
             self.status = replace(self.status, step=step, evaluated=False)
             return self.status
         return self.evaluate(step, generator)
@@ -148,6 +173,7 @@ class Monitor:
             )
         with untouched(generator):
             record, samples = self._score(generator)
+        self.next_evaluation = (step // self.every + 1) * self.every
         record.update(self.signals.means())
         record = {"type": "eval", "step": step, **record}
         onset = self.tracker.observe(step, record)
@@ -189,10 +215,11 @@ class Monitor:
             self._write(record, samples, generator if healthy else None)
         return self.status
 
-    def close(self) -> None:
-        """Mark the records finished (reports take only finished runs) and close TensorBoard."""
+    def close(self, status: str = "completed") -> None:
+        """Mark the records finished (reports take only completed runs; a crashed loop passes
+        "failed", a stopped one "interrupted") and close TensorBoard."""
         if self.out is not None:
-            self._summary("completed")
+            self._summary(status)
         if self.log is not None:
             self.log.close()
             self.log = None
@@ -318,6 +345,7 @@ class Monitor:
         back the last healthy weights saved before `step`."""
         assert self.out is not None
         self.resuming, self.resumed_from = False, step
+        self.next_evaluation = -(-step // self.every) * self.every
         self.log = MetricsLog(self.out, step, tensorboard=True)
         for record in self.log.records("eval"):
             self.tracker.observe(record["step"], record)
