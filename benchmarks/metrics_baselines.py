@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from modecollapse.data.idx import read_idx
-from modecollapse.diagnosis import real_reference
 from modecollapse.metrics import classes
 from modecollapse.metrics.features import prepare_images
+from modecollapse.metrics.samples import real_reference
 from modecollapse.metrics.scores import extract, score
 from modecollapse.models.classifier import load_classifier
 

@@ -25,7 +25,7 @@ import torch
 
 from modecollapse.config import DataConfig
 from modecollapse.data import load_dataset
-from modecollapse.metrics.detector import judge
+from modecollapse.metrics.detector import verdict_of
 from modecollapse.metrics.scores import extract, score
 from modecollapse.models.classifier import load_classifier
 from modecollapse.monitor import DEFAULT_SAMPLES, Monitor
@@ -70,7 +70,7 @@ def overhead() -> None:
 
 def reliability() -> None:
     classifier = load_classifier("mnist")
-    from modecollapse.diagnosis.verdict import real_reference
+    from modecollapse.metrics.samples import real_reference
 
     reference, name = real_reference("mnist")
     train = load_dataset(DataConfig(name="mnist", split="train"))
@@ -87,10 +87,10 @@ def reliability() -> None:
             start = time.perf_counter()
             scores = score(extract(classifier, images[pick]), reference)
             seconds.append(time.perf_counter() - start)
-            healthy += judge(scores)[0] == "healthy"
+            healthy += verdict_of(scores)[0] == "healthy"
             nine = torch.nonzero(labels != 7).flatten()
             pick = nine[torch.randperm(len(nine), generator=generator)[:count]]
-            caught += judge(score(extract(classifier, images[pick]), reference))[0] != "healthy"
+            caught += verdict_of(score(extract(classifier, images[pick]), reference))[0] != "healthy"
         print(f"| {count} | {statistics.median(seconds):.2f} | {healthy}/20 | {caught}/20 |")
 
 

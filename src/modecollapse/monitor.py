@@ -38,10 +38,7 @@ from modecollapse.files import atomic_write_bytes
 from modecollapse.generators import OnDevice, as_tensor, untouched
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.metrics.evaluators import EVAL_SEED, translation_evaluator
-from modecollapse.metrics.features import classifier_for, prepare_images
-from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
-from modecollapse.metrics.scores import extract, score
-from modecollapse.models.classifier import load_classifier
+from modecollapse.metrics.samples import image_scorer, nonfinite_record, points_scorer
 from modecollapse.runfolder import MetricsLog, RunFolder
 from modecollapse.speed import machine
 from modecollapse.training.signals import TrainingSignals
@@ -275,54 +272,15 @@ class Monitor:
                 on_device = OnDevice(g, self._device(g))
                 finite = torch.isfinite(on_device(probe).flatten(1)).all(1)
                 if not finite.all():
-                    return _nonfinite(finite, self.spec.num_classes), None
+                    return nonfinite_record(finite, self.spec.num_classes), None
                 return evaluate(on_device, None, 0), None
 
             return translations
         if self.kind == "points":
-            mixture = load_dataset(DataConfig(name=self.dataset, num_samples=1))
-
-            def points(g: Any) -> tuple[dict[str, Any], np.ndarray | None]:
-                out = self._draw(g)
-                if out.dim() != 2 or out.shape[1] != 2:
-                    raise ModeCollapseError(
-                        f"{self.dataset} is 2-D points: G should give N x 2, it gave {tuple(out.shape)}"
-                    )
-                finite = torch.isfinite(out).all(1)
-                if not finite.all():
-                    return _nonfinite(finite, len(mixture.mode_means)), None
-                scores = mixture_scores(out[:PROTOCOL_SAMPLES], mixture.mode_means, mixture.mode_std)
-                return scores, out.numpy()
-
-            return points
-        from modecollapse.diagnosis.verdict import real_reference
-
-        name = self.spec.reference or self.dataset
-        classifier = load_classifier(classifier_for(name))
-        real, _ = real_reference(name, self.data_dir)
-        channels = 3 if real.num_classes == 1000 else 1
-
-        def images(g: Any) -> tuple[dict[str, Any], np.ndarray | None]:
-            out = self._draw(g)
-            finite = torch.isfinite(out.flatten(1)).all(1) if out.dim() > 1 else torch.isfinite(out)
-            if not finite.all():
-                return _nonfinite(finite, real.num_classes), None
-            try:
-                prepared = prepare_images(out, "-1-1")[0]
-            except ModeCollapseError as error:
-                raise ModeCollapseError(f"G's output does not fit {self.dataset}: {error}") from None
-            if prepared.shape[1] != channels:
-                raise ModeCollapseError(
-                    f"G's output does not fit {self.dataset}: {prepared.shape[1]} channel(s), "
-                    f"{self.dataset} has {channels}"
-                )
-            fake = extract(classifier, prepared)
-            scores = {**score(fake, real), "classifier_sha256": classifier.sha256}
-            if fake.num_classes <= 25:
-                scores["class_counts"] = torch.bincount(fake.predictions, minlength=fake.num_classes).tolist()
-            return scores, prepared.half().numpy()
-
-        return images
+            scorer = points_scorer(self.dataset)
+        else:
+            scorer = image_scorer(self.dataset, self.data_dir)
+        return lambda g: scorer(self._draw(g))
 
     # --- files ----------------------------------------------------------------------------
 
@@ -415,9 +373,3 @@ def _describe(value: Any) -> str:
     if isinstance(value, (torch.Tensor, np.ndarray)):
         return f"a {type(value).__name__} of shape {tuple(value.shape)}"
     return repr(value) if value is None else f"a {type(value).__name__}"
-
-
-def _nonfinite(finite: torch.Tensor, classes: int) -> dict[str, Any]:
-    """The record of an evaluation whose outputs hold NaN/Inf: judged collapsed, not a crash."""
-    return {"nonfinite_share": float((~finite).float().mean()), "num_samples": float(len(finite)),
-            "num_classes": float(classes)}  # fmt: skip

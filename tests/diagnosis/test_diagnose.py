@@ -10,7 +10,7 @@ import torch
 from modecollapse.cli import main
 from modecollapse.diagnosis import diagnose
 from modecollapse.errors import ModeCollapseError
-from modecollapse.metrics.detector import judge
+from modecollapse.metrics.detector import verdict_of
 from modecollapse.metrics.features import prepare_images
 from modecollapse.metrics.scores import extract
 from modecollapse.models.classifier import load_classifier
@@ -135,7 +135,8 @@ def test_run_folder_generator_is_probed(tmp_path, mnist_test):
     train(tiny_image_config(), tmp_path / "run")
     report = diagnose(tmp_path / "run", num_samples=300, reference=reference)
     assert report["scores"]["num_samples"] == 300
-    assert report["verdict"] == judge(report["scores"])[0]  # the verdict is the detector's on these scores
+    # the verdict is the detector's on these scores
+    assert report["verdict"] == verdict_of(report["scores"])[0]
     latent = report["latent"]
     assert latent["latent_dimensions"] == 8 and 0 <= latent["dead_dimensions"] <= 8
     assert latent["output_spread"] > 0

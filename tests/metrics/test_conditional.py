@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from modecollapse.metrics.conditional import conditional_scores, per_class_diversity
-from modecollapse.metrics.detector import judge
+from modecollapse.metrics.detector import verdict_of
 
 
 def real_set():
@@ -25,7 +25,7 @@ def test_one_fixed_image_per_class_is_flagged():
     scores = conditional_scores(fake, labels, labels, features, labels, 10)
     assert scores["per_class_diversity_min"] == 0.0
     assert scores["class_conditional_accuracy"] == 1.0
-    verdict, reasons = judge({"per_class_diversity_min": scores["per_class_diversity_min"]})
+    verdict, reasons = verdict_of({"per_class_diversity_min": scores["per_class_diversity_min"]})
     assert verdict == "collapsed" and "within-class variety" in reasons[0]
 
 

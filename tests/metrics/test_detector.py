@@ -1,5 +1,5 @@
 from modecollapse.config import DetectorConfig
-from modecollapse.metrics.detector import CollapseTracker, detect, judge
+from modecollapse.metrics.detector import CollapseTracker, detect, verdict_of
 
 HEALTHY = {
     "modes": 10,
@@ -11,27 +11,27 @@ HEALTHY = {
 
 
 def test_rules():
-    assert judge(HEALTHY)[0] == "healthy"
-    assert judge({**HEALTHY, "modes": 9})[0] == "partial collapse"
-    assert judge({**HEALTHY, "kl_uniform": 0.3})[0] == "partial collapse"
-    assert judge({**HEALTHY, "diversity_ratio": 0.6})[0] == "partial collapse"
-    assert judge({**HEALTHY, "near_duplicate_rate": 0.25})[0] == "partial collapse"
-    verdict, reasons = judge({**HEALTHY, "modes": 1})
+    assert verdict_of(HEALTHY)[0] == "healthy"
+    assert verdict_of({**HEALTHY, "modes": 9})[0] == "partial collapse"
+    assert verdict_of({**HEALTHY, "kl_uniform": 0.3})[0] == "partial collapse"
+    assert verdict_of({**HEALTHY, "diversity_ratio": 0.6})[0] == "partial collapse"
+    assert verdict_of({**HEALTHY, "near_duplicate_rate": 0.25})[0] == "partial collapse"
+    verdict, reasons = verdict_of({**HEALTHY, "modes": 1})
     assert verdict == "collapsed" and reasons == ["only 1 of 10 modes covered"]
-    assert judge({**HEALTHY, "diversity_ratio": 0.2})[0] == "collapsed"
-    assert judge({**HEALTHY, "near_duplicate_rate": 0.6})[0] == "collapsed"
+    assert verdict_of({**HEALTHY, "diversity_ratio": 0.2})[0] == "collapsed"
+    assert verdict_of({**HEALTHY, "near_duplicate_rate": 0.6})[0] == "collapsed"
 
 
 def test_thresholds_are_configurable():
     assert (
-        judge({**HEALTHY, "diversity_ratio": 0.6}, DetectorConfig(partial_diversity_ratio=0.5))[0]
+        verdict_of({**HEALTHY, "diversity_ratio": 0.6}, DetectorConfig(partial_diversity_ratio=0.5))[0]
         == "healthy"
     )
 
 
 def test_mixture_scores_use_their_own_mode_count():
-    assert judge({"modes": 8, "num_classes": 8})[0] == "healthy"
-    assert judge({"modes": 1, "num_classes": 25})[0] == "collapsed"
+    assert verdict_of({"modes": 8, "num_classes": 8})[0] == "healthy"
+    assert verdict_of({"modes": 1, "num_classes": 25})[0] == "collapsed"
 
 
 def test_onset_needs_two_consecutive_bad_evaluations():
@@ -55,9 +55,9 @@ def test_tracker_reports_the_moment_of_confirmation():
 def test_sampling_floor_is_allowed_for_many_modes():
     # a perfect uniform generator over 1,000 modes with 2,000 samples: ~865 modes, KL ~0.25
     perfect = {"modes": 866, "num_classes": 1000, "num_samples": 2000, "kl_uniform": 0.25}
-    assert judge(perfect)[0] == "healthy"
-    assert judge({**perfect, "modes": 700})[0] == "partial collapse"
-    assert judge({**perfect, "kl_uniform": 0.5})[0] == "partial collapse"
+    assert verdict_of(perfect)[0] == "healthy"
+    assert verdict_of({**perfect, "modes": 700})[0] == "partial collapse"
+    assert verdict_of({**perfect, "kl_uniform": 0.5})[0] == "partial collapse"
 
 
 def test_an_untrained_blob_is_not_a_collapse_onset():
@@ -106,7 +106,7 @@ def test_a_confident_blob_at_the_start_is_not_a_best_to_fall_from():
         )
         for epoch, (modes, share, div) in enumerate(curve, start=1)
     ]
-    assert judge(series[0][1])[0] == "collapsed"
+    assert verdict_of(series[0][1])[0] == "collapsed"
     assert detect(series)["relative_onset_epoch"] is None
     fell = series + [
         (9, {**series[-1][1], "step": 702, "recognizable_share": 0.3}),
@@ -145,5 +145,5 @@ def test_relative_onset_of_a_smeared_two_d_run():
 def test_few_samples_of_many_classes_are_judged_by_the_modes_they_can_reach():
     # 64 samples can show at most 64 of Stacked MNIST's 1,000 modes: 61 is full coverage
     scores = {"modes": 61, "num_classes": 1000, "num_samples": 64, "kl_uniform": 0.0}
-    assert judge(scores)[0] == "healthy"
-    assert judge({**scores, "modes": 5})[0] == "collapsed"
+    assert verdict_of(scores)[0] == "healthy"
+    assert verdict_of({**scores, "modes": 5})[0] == "collapsed"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from modecollapse.data import mixtures as data
-from modecollapse.metrics.detector import judge
+from modecollapse.metrics.detector import verdict_of
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, REAL_RMS, mixture_scores
 
 RING, RING_STD = data.ring_means(8, 2.0), data.RING8_STD
@@ -36,7 +36,7 @@ def test_real_samples_pass(means, std):
     assert scores["modes"] == scores["modes_well_formed"] == len(means)
     assert 0.98 <= scores["high_quality"] <= 1.0  # 1 - exp(-4.5) = 98.9% within 3 std
     assert scores["reverse_kl"] < 0.02 and 0.9 < scores["mode_spread"] < 1.1
-    assert judge(scores)[0] == "healthy"
+    assert verdict_of(scores)[0] == "healthy"
 
 
 def test_a_smeared_ring_is_not_eight_modes():
@@ -45,7 +45,7 @@ def test_a_smeared_ring_is_not_eight_modes():
     assert scores["high_quality"] < 0.05  # ... but few samples sit near a mode
     assert scores["modes_well_formed"] == 0  # and none of the modes has a Gaussian's spread
     assert scores["mode_spread"] > 1.3
-    verdict, reasons = judge(scores)
+    verdict, reasons = verdict_of(scores)
     assert verdict == "collapsed" and any("well formed" in r for r in reasons)
 
 
@@ -54,10 +54,10 @@ def test_one_mode_and_noise_fail():
     scores = mixture_scores(one, RING, RING_STD)
     assert scores["modes"] == scores["modes_well_formed"] == 1
     assert scores["reverse_kl"] == pytest.approx(math.log(8))
-    assert judge(scores)[0] == "collapsed"
+    assert verdict_of(scores)[0] == "collapsed"
     noise = torch.rand(PROTOCOL_SAMPLES, 2, generator=torch.Generator().manual_seed(3)) * 12 - 6
     noisy = mixture_scores(noise, GRID, GRID_STD)
     assert noisy["high_quality"] < 0.05 and noisy["modes_well_formed"] == 0
-    assert judge(noisy)[0] == "collapsed"
+    assert verdict_of(noisy)[0] == "collapsed"
     point = mixture_scores(RING[:1].repeat(PROTOCOL_SAMPLES, 1), RING, RING_STD)
     assert point["modes_well_formed"] == 0 and point["mode_spread"] < 0.1  # a point mass is not a mode

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from modecollapse.config import DataConfig
 from modecollapse.data import load_dataset
-from modecollapse.metrics.detector import judge
+from modecollapse.metrics.detector import verdict_of
 from modecollapse.metrics.scores import extract, score
 from modecollapse.models.classifier import load_classifier
 
@@ -54,7 +54,7 @@ def test_real_data_passes(panel):
     assert 0.9 < real["diversity_ratio"] < 1.1 and 0.9 < real["vendi_ratio"] < 1.15
     assert real["near_duplicate_rate"] < 0.05 and real["copy_rate"] < 0.05
     assert real["fcd"] < 5 and real["precision"] > 0.6 and real["recall"] > 0.6
-    assert judge(real)[0] == "healthy"
+    assert verdict_of(real)[0] == "healthy"
 
 
 LOW, HIGH = "at most", "at least"
@@ -77,7 +77,7 @@ def test_each_null_fails_the_metrics_built_to_catch_it(panel, null, failed):
     for metric, (side, bound) in failed.items():
         assert scores[metric] <= bound if side == LOW else scores[metric] >= bound, (metric, scores[metric])
     assert scores["fcd"] > 10 * panel["real"]["fcd"] or null == "three classes"
-    assert judge(scores)[0] != "healthy"
+    assert verdict_of(scores)[0] != "healthy"
 
 
 def test_three_classes_fail_the_histogram(panel):
@@ -88,5 +88,5 @@ def test_memorized_training_images_are_caught_only_by_the_copy_rate(panel):
     memorized = panel["memorized"]
     assert memorized["fcd"] <= panel["real"]["fcd"] and memorized["precision"] > 0.9  # fooled ...
     assert memorized["copy_rate"] > 0.95  # ... the copy rate is not
-    verdict, reasons = judge(memorized)
+    verdict, reasons = verdict_of(memorized)
     assert verdict == "partial collapse" and any("copies of real images" in r for r in reasons)

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from modecollapse.config import DataConfig
 from modecollapse.data import load_dataset
-from modecollapse.metrics.detector import judge
+from modecollapse.metrics.detector import verdict_of
 from modecollapse.metrics.scores import extract, score
 from modecollapse.models.classifier import load_classifier
 
@@ -46,7 +46,7 @@ def test_noise_and_blobs_are_not_digits(reference, name, images):
     assert fake.probabilities.max(1).values.median() > 0.99  # the classifier alone is fooled ...
     scores = score(fake, real)
     assert scores["recognizable_share"] < 0.01  # ... the recognizable share is not
-    verdict, reasons = judge(scores)
+    verdict, reasons = verdict_of(scores)
     assert verdict == "collapsed" and any("recognizable" in r for r in reasons)
 
 

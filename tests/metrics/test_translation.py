@@ -4,7 +4,7 @@ import torch
 from modecollapse.config import DataConfig
 from modecollapse.data import load_dataset
 from modecollapse.data.translation import split_pool
-from modecollapse.metrics.detector import judge
+from modecollapse.metrics.detector import verdict_of
 from modecollapse.metrics.evaluators import translation_evaluator
 from modecollapse.metrics.scores import extract
 from modecollapse.metrics.translation import (
@@ -41,7 +41,7 @@ def test_perfect_translator_scores_about_100_percent(name, classifier):
     assert scores["identity_kept"] == pytest.approx(1.0, abs=0.02)
     assert scores["spatial_accuracy"] == 1.0 and scores["position_error_px"] == 0.0
     assert scores["modes"] == 10
-    assert judge(scores)[0] == "healthy"
+    assert verdict_of(scores)[0] == "healthy"
 
 
 @pytest.mark.parametrize("name", ["spatial-one", "spatial-two"])
@@ -50,7 +50,7 @@ def test_constant_translator_is_flagged_collapsed(name, classifier):
     index = torch.arange(400)
     constant = (data.a_to_b_truth(index[:1]).float() / 127.5 - 1).expand(400, -1, -1, -1)
     scores = scores_of(data, constant, index, classifier)
-    assert judge(scores)[0] == "collapsed"
+    assert verdict_of(scores)[0] == "collapsed"
     assert scores["near_duplicate_rate"] == 1.0
     assert scores["identity_kept"] < 0.2
 
@@ -72,7 +72,7 @@ def test_translation_that_swaps_digits_loses_identity(classifier):
     shuffled = data.a_to_b_truth(index.roll(1)).float() / 127.5 - 1  # someone else's digit
     scores = scores_of(data, shuffled, index, classifier)
     assert scores["identity_kept"] < 0.25 and scores["spatial_accuracy"] > 0.4  # right place, wrong digit
-    assert judge(scores)[0] == "healthy"  # diverse and balanced: only identity shows it
+    assert verdict_of(scores)[0] == "healthy"  # diverse and balanced: only identity shows it
 
 
 def test_rgb_digits_are_read_on_any_background(classifier):
@@ -159,7 +159,7 @@ def test_translators_that_ignore_their_input_score_near_zero(pair, classifier):
     for name, translated in nulls.items():
         scores = joint(pair, translated, classifier)
         assert abs(scores["translation_score"]) < 0.1, (name, scores)
-        assert judge({**scores, "num_samples": n})[0] != "healthy", name
+        assert verdict_of({**scores, "num_samples": n})[0] != "healthy", name
 
 
 def test_two_digit_layouts_score_each_slot(classifier):
@@ -185,7 +185,7 @@ def test_colour_scores_flag_one_palette_and_grey_copies():
         scores = colour_scores(translated, real_b)
         assert scores["colour_diversity_ratio"] < 0.2, name
         assert scores["colour_distance"] > 10 * real["colour_distance"], name
-        assert judge(scores)[0] == "partial collapse", name
+        assert verdict_of(scores)[0] == "partial collapse", name
 
 
 def test_evaluator_uses_the_held_out_split():
@@ -195,4 +195,4 @@ def test_evaluator_uses_the_held_out_split():
     assert record["num_samples"] == 500  # capped at the held-out split
     assert record["near_duplicate_rate"] < 0.02  # each source digit once (was 8% by construction)
     assert record["colour_diversity_ratio"] < 0.2  # grey copies of A are not B
-    assert judge(record)[0] == "partial collapse"
+    assert verdict_of(record)[0] == "partial collapse"

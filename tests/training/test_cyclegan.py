@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from modecollapse.errors import ConfigError
-from modecollapse.metrics.detector import judge
+from modecollapse.metrics.detector import verdict_of
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.cyclegan import lr_factor
 from modecollapse.training.loop import train
@@ -29,7 +29,7 @@ def test_cyclegan_run_writes_translations_and_scores(tmp_path):
     assert [r["epoch"] for r in evals] == [1, 2]
     for key in ("identity_kept", "modes", "fcd", "diversity_ratio", "cycle_error_a", "identity_kept_b_to_a"):
         assert key in evals[0]
-    assert summary["detector"]["verdict"] == judge(evals[-1])[0]  # the last evaluation's own verdict
+    assert summary["detector"]["verdict"] == verdict_of(evals[-1])[0]  # the last evaluation's own verdict
     assert sorted(p.name for p in (tmp_path / "run" / "samples").glob("*.png")) == [
         "step-00000006.png",
         "step-00000012.png",

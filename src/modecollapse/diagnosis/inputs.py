@@ -117,8 +117,6 @@ def load_samples(
     if path.is_dir():
         return _png_folder(path, value_range)
     suffix = path.suffix.lower()
-    if suffix in (".npy", ".npz"):
-        return _array_file(path, value_range)
     if suffix in GRID_SUFFIXES:
         tiles, notes = split_grid(path, tile_size, padding)
         images, more = prepare_images(tiles, value_range)
@@ -208,12 +206,6 @@ def read_array(path: Path) -> np.ndarray:
         raise ModeCollapseError(f"{path}: not a readable .npy/.npz file ({error})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as error:
         raise ModeCollapseError(f"{path}: not a readable .npy/.npz file ({error})") from None
-
-
-def _array_file(path: Path, value_range: str) -> Samples:
-    array = read_array(path)
-    images, notes = prepare_images(array, value_range)
-    return Samples(images, [f"{len(images)} samples from {path.name}", *notes])
 
 
 def _png_folder(path: Path, value_range: str) -> Samples:

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
+import modecollapse.diagnosis.verdict as verdicts
 from modecollapse.config import DetectorConfig
 from modecollapse.data import spec
-from modecollapse.diagnosis import verdict as verdicts
 from modecollapse.diagnosis.evidence import format_report, write_evidence
 from modecollapse.diagnosis.inputs import PROBE_SEED, Latent, Samples
 from modecollapse.diagnosis.suggest import suggest

@@ -18,6 +18,7 @@ from modecollapse.data import spec
 from modecollapse.metrics.kinds import ONE_OUTPUT
 
 TABLE = Path(__file__).resolve().parents[1] / "assets" / "suggestions.json"
+"""The fix table diagnose reads; experiments/suggestions.py writes it from the declared studies."""
 SHOWN = 5
 """At most this many fixes are cited; the rest are counted and pointed to."""
 

@@ -25,15 +25,16 @@ from modecollapse.diagnosis.inputs import (
     read_array,
 )
 from modecollapse.diagnosis.suggest import suggest
-from modecollapse.errors import DatasetUnavailable, ModeCollapseError
+from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.conditional import conditional_scores, grader_scores, load_grader
 from modecollapse.metrics.detector import assess, reason_kinds
-from modecollapse.metrics.evaluators import reference_features, translation_evaluator
+from modecollapse.metrics.evaluators import translation_evaluator
 from modecollapse.metrics.features import classifier_for, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
+from modecollapse.metrics.samples import real_reference
 from modecollapse.metrics.scores import FeatureSet, extract, score
 from modecollapse.models import generate
-from modecollapse.models.classifier import EvalClassifier, load_classifier
+from modecollapse.models.classifier import load_classifier
 from modecollapse.runfolder import RunFolder
 from modecollapse.trained import load_translator
 
@@ -250,23 +251,6 @@ def judge_points(
         "_points": points,
         "_means": mixture.mode_means,
     }
-
-
-def real_reference(
-    dataset: str, data_dir: str | None = None, size: int = 10_000, classifier: EvalClassifier | None = None
-) -> tuple[FeatureSet, str]:
-    """Features of real images (the test split where the dataset has one; its spec's fallback
-    reference, e.g. mnist-5k for MNIST, when the files are not on disk) and a label."""
-    try:
-        data = load_dataset(DataConfig(name=dataset, split="test", data_dir=data_dir, download=False))
-    except DatasetUnavailable:
-        fallback = spec(dataset).fallback_reference
-        if fallback is None:
-            raise
-        data = load_dataset(DataConfig(name=fallback))
-    reference = reference_features(data, classifier or classifier_for(dataset), size)
-    split = " test split" if spec(data.name).test_split else ""
-    return reference, f"{data.name}{split}, {min(size, len(data))} real images"
 
 
 def is_translator(path: Path) -> bool:

@@ -18,9 +18,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from modecollapse.diagnosis.suggest import TABLE
 from modecollapse.files import atomic_write_text
-
-TABLE = Path(__file__).resolve().parents[1] / "assets" / "suggestions.json"
 
 
 def _number(text: str) -> float:

@@ -58,7 +58,7 @@ from modecollapse.metrics.kinds import (
 VERDICTS = ("healthy", "partial collapse", "collapsed")
 
 
-def judge(scores: dict[str, float], rules: DetectorConfig | None = None) -> tuple[str, list[str]]:
+def verdict_of(scores: dict[str, float], rules: DetectorConfig | None = None) -> tuple[str, list[str]]:
     """(verdict, reasons) for one evaluation's scores under `rules` ([detector] thresholds)."""
     verdict, reasons = assess(scores, rules)
     return verdict, [reason.text for reason in reasons]

@@ -52,11 +52,3 @@ METRIC_KINDS: dict[str, tuple[str, str]] = {
 detector's (metrics/detector.py) over a run's evaluations; a run without one counts as its last
 evaluated step (censored: its onset, if any, comes later)."""
 ONSET_METRICS = ("relative_onset_step", "collapse_onset_step")
-
-
-def kind_of(metric: str) -> str:
-    """The kind of collapse `metric` speaks to; a clear error for a metric without one."""
-    if metric not in METRIC_KINDS:
-        known = ", ".join(sorted(METRIC_KINDS))
-        raise ValueError(f"metric '{metric}' speaks to no kind of collapse; metrics with a kind: {known}")
-    return METRIC_KINDS[metric][0]
