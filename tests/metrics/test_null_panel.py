@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from modecollapse.config import DataConfig
 from modecollapse.data import load_dataset
 from modecollapse.metrics.detector import verdict_of
-from modecollapse.metrics.scores import extract, score
+from modecollapse.metrics.scores import METRICS, extract, score
 from modecollapse.models.classifier import load_classifier
 
 N = 1000
@@ -64,9 +64,11 @@ LOW, HIGH = "at most", "at least"
     "null, failed",
     [
         ("constant", {"modes": (LOW, 1), "diversity_ratio": (LOW, 0.05), "near_duplicate_rate": (HIGH, 0.99),
-                      "vendi": (LOW, 1.5)}),
+                      "vendi": (LOW, 1.5), "recall": (LOW, 0.05), "coverage": (LOW, 0.05),
+                      "classifier_score": (LOW, 1.05)}),
         ("one image with noise", {"modes": (LOW, 1), "diversity_ratio": (LOW, 0.3),
-                                  "near_duplicate_rate": (HIGH, 0.9), "vendi": (LOW, 3)}),
+                                  "near_duplicate_rate": (HIGH, 0.9), "vendi": (LOW, 3),
+                                  "recall": (LOW, 0.1)}),
         ("pixel noise", {"recognizable_share": (LOW, 0.01), "precision": (LOW, 0.05)}),
         ("blobs", {"recognizable_share": (LOW, 0.01), "precision": (LOW, 0.05)}),
         ("three classes", {"modes": (LOW, 3), "recall": (LOW, 0.5), "coverage": (LOW, 0.5)}),
@@ -90,3 +92,8 @@ def test_memorized_training_images_are_caught_only_by_the_copy_rate(panel):
     assert memorized["copy_rate"] > 0.95  # ... the copy rate is not
     verdict, reasons = verdict_of(memorized)
     assert verdict == "partial collapse" and any("copies of real images" in r for r in reasons)
+
+
+def test_every_registered_metric_names_its_null():
+    unnamed = [name for name, function in METRICS.items() if "null" not in (function.__doc__ or "").lower()]
+    assert not unnamed, unnamed

@@ -46,15 +46,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from modecollapse.data import DATASETS
-    from modecollapse.models.classifier import shipped_classifiers
-
     parser = argparse.ArgumentParser(
         prog="modecollapse",
         description="Train, measure, diagnose and compare mode collapse in GANs.",
     )
     commands = parser.add_subparsers(title="commands")
+    _add_train(commands)
+    _add_data(commands)
+    _add_diagnose(commands)
+    _add_classifier(commands)
+    studies.add_commands(commands)
+    demo = commands.add_parser("demo", help="a collapse caught and a measured fix, on embedded data (~4 min)")
+    demo.add_argument("--out", default="demo-output", help="folder for the demo's runs and plots")
+    demo.set_defaults(handler=_demo)
+    return parser
 
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="train a GAN from a TOML config")
     train.add_argument("config", nargs="?", help="TOML config (optional with --resume)")
     train.add_argument(
@@ -78,6 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     train.set_defaults(handler=_train)
 
+
+def _add_data(commands: argparse._SubParsersAction) -> None:
+    from modecollapse.data import DATASETS
+
     data = commands.add_parser("data", help="list or fetch datasets")
     data_commands = data.add_subparsers(title="data commands")
     listing = data_commands.add_parser("list", help="each dataset, where it comes from, whether it is here")
@@ -87,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     fetch.add_argument("name", choices=sorted(_fetchable(DATASETS)))
     fetch.add_argument("--data-dir")
     fetch.set_defaults(handler=_data_fetch)
+
+
+def _add_diagnose(commands: argparse._SubParsersAction) -> None:
+    from modecollapse.data import DATASETS
 
     diagnose = commands.add_parser(
         "diagnose",
@@ -127,6 +143,10 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--out", help="write samples.png, class_histogram.png, samples_by_class.png here")
     diagnose.set_defaults(handler=_diagnose)
 
+
+def _add_classifier(commands: argparse._SubParsersAction) -> None:
+    from modecollapse.models.classifier import shipped_classifiers
+
     classifier = commands.add_parser("classifier", help="the shipped evaluation classifiers")
     classifier_commands = classifier.add_subparsers(title="classifier commands")
     classifier_train = classifier_commands.add_parser(
@@ -145,13 +165,6 @@ def _parser() -> argparse.ArgumentParser:
     classifier_train.add_argument("--data-dir")
     classifier_train.add_argument("--epochs", type=int)
     classifier_train.set_defaults(handler=_classifier_train)
-
-    studies.add_commands(commands)
-
-    demo = commands.add_parser("demo", help="a collapse caught and a measured fix, on embedded data (~4 min)")
-    demo.add_argument("--out", default="demo-output", help="folder for the demo's runs and plots")
-    demo.set_defaults(handler=_demo)
-    return parser
 
 
 def _train(args: argparse.Namespace) -> int:

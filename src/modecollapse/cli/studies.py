@@ -15,6 +15,14 @@ if TYPE_CHECKING:
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
+    """sweep, report, table and atlas."""
+    _add_sweep(commands)
+    _add_report(commands)
+    _add_table(commands)
+    _add_atlas(commands)
+
+
+def _add_sweep(commands: argparse._SubParsersAction) -> None:
     sweep = commands.add_parser("sweep", help="run a sweep file: settings x seeds, in parallel")
     sweep.add_argument("file", nargs="?", help="sweep TOML (experiments/*.toml)")
     sweep.add_argument("--out", help="sweep folder (default sweeps/<name>)")
@@ -42,6 +50,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     sweep.set_defaults(handler=_sweep, resume_hint="run the same sweep command again to resume")
 
+
+def _add_report(commands: argparse._SubParsersAction) -> None:
     report = commands.add_parser("report", help="table, plots and an HTML page for a run or sweep folder")
     report.add_argument("folder")
     report.add_argument(
@@ -52,6 +62,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     )
     report.set_defaults(handler=_report)
 
+
+def _add_table(commands: argparse._SubParsersAction) -> None:
     table = commands.add_parser(
         "table", help="a study's Markdown tables from its runs.csv and curves.csv (mean ± 95%% t, paired)"
     )
@@ -106,6 +118,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     table.add_argument("--by-run", action="store_true", help="--per-step: each run's values, not the mean")
     table.set_defaults(handler=_table)
 
+
+def _add_atlas(commands: argparse._SubParsersAction) -> None:
     atlas = commands.add_parser(
         "atlas", help="gather declared fix-vs-baseline sweeps (one per testbed) into results and a matrix"
     )

@@ -43,6 +43,17 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
+        """Combinations that cannot work are refused before any work starts, each in a sentence."""
+        self._check_family()
+        self._check_cyclegan()
+        self._check_conditioning()
+        self._check_keys_read()
+        self._check_batches()
+        self._check_objective()
+        return self
+
+    def _check_family(self) -> None:
+        """Known datasets, and a model family that fits the dataset's kind."""
         for key, name in (("data.name", self.data.name), ("data.base", self.data.base)):
             if name not in DATASETS:
                 raise ValueError(_unknown_choice(key, name, sorted(DATASETS)))
@@ -58,6 +69,13 @@ class Config(_Section):
                 f"translation pairs ({', '.join(names_of('translation'))}) need "
                 "model.family = 'cyclegan', and cyclegan needs one of them"
             )
+        if self.model.family == "dcgan" and kind != "image":
+            raise ValueError(
+                f"model.family = 'dcgan' needs an image dataset, not '{self.data.name}'; "
+                "use model.family = 'mlp' for 2-D points"
+            )
+
+    def _check_cyclegan(self) -> None:
         if self.model.family == "cyclegan":
             if self.model.minibatch_discrimination:
                 raise ValueError(
@@ -71,6 +89,8 @@ class Config(_Section):
                     f"train.lr_decay_epochs ({self.train.lr_decay_epochs}) exceeds train.epochs "
                     f"({self.train.epochs})"
                 )
+
+    def _check_conditioning(self) -> None:
         if self.model.conditioning != "none":
             if self.model.family != "dcgan":
                 raise ValueError("model.conditioning needs model.family = 'dcgan'")
@@ -87,6 +107,9 @@ class Config(_Section):
                     "model.pack, objective.history_buffer_size and objective.unrolled_steps do not "
                     "combine with model.conditioning 'embedding' or 'acgan' (D needs each input's class)"
                 )
+
+    def _check_keys_read(self) -> None:
+        """Keys set away from their defaults where the code never reads them are refused."""
         for family, keys in ONLY_FOR_FAMILY.items():
             changed = _changed(self, keys)
             if changed and self.model.family != family:
@@ -111,6 +134,8 @@ class Config(_Section):
                     "model.conditioning = 'guided' "
                     f"(it is '{self.model.conditioning}')"
                 )
+
+    def _check_batches(self) -> None:
         if self.train.eval_every_steps and self.train.eval_every_epochs != 1:
             raise ValueError(
                 "train.eval_every_steps and train.eval_every_epochs are both set; keep one "
@@ -118,16 +143,15 @@ class Config(_Section):
             )
         if self.model.family != "cyclegan" and self.train.batch_size < 2:
             raise ValueError(f"train.batch_size must be at least 2 for model.family = '{self.model.family}'")
-        if self.model.family == "dcgan" and kind != "image":
-            raise ValueError(
-                f"model.family = 'dcgan' needs an image dataset, not '{self.data.name}'; "
-                "use model.family = 'mlp' for 2-D points"
-            )
         if self.train.batch_size % self.model.pack:
             raise ValueError(
                 f"train.batch_size ({self.train.batch_size}) must be a multiple of "
                 f"model.pack ({self.model.pack})"
             )
+        if self.objective.mode_seeking_weight and self.train.batch_size < 4:
+            raise ValueError("objective.mode_seeking_weight needs train.batch_size >= 4")
+
+    def _check_objective(self) -> None:
         if self.objective.loss == "rpgan":
             if self.objective.label_flip_fraction:
                 raise ValueError(
@@ -144,9 +168,6 @@ class Config(_Section):
                 "objective.label_smoothing needs objective.loss = 'bce' or 'lsgan' "
                 f"(targets mean nothing to '{self.objective.loss}')"
             )
-        if self.objective.mode_seeking_weight and self.train.batch_size < 4:
-            raise ValueError("objective.mode_seeking_weight needs train.batch_size >= 4")
-        return self
 
 
 # keys a family's code never reads: set away from their defaults on another family, refused

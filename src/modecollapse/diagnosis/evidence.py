@@ -60,6 +60,7 @@ def _histogram(report: dict[str, Any], out: Path, unit: str) -> Path:
 
 
 def format_report(report: dict[str, Any]) -> str:
+    """The report as the CLI prints it: verdict and reasons, the numbers, fixes, provenance."""
     s = report["scores"]
     if "modes_well_formed" in s:
         return _format_points(report)
@@ -67,6 +68,23 @@ def format_report(report: dict[str, Any]) -> str:
         f"verdict: {report['verdict'].upper()}",
         *[f"  - {reason}" for reason in report["reasons"]],
         "",
+        *_image_lines(report),
+        *_translation_lines(s),
+    ]
+    if "latent" in report:
+        lines.append(f"latent probe       {report['latent']['statement']}")
+    lines += _suggestions(report)
+    lines += [
+        f"classifier         {report['classifier']['dataset']}, sha256 {report['classifier']['sha256']}",
+        f"reference          {report['reference']}",
+        *[f"input: {note}" for note in report["input_notes"]],
+    ]
+    return "\n".join(lines)
+
+
+def _image_lines(report: dict[str, Any]) -> list[str]:
+    s = report["scores"]
+    lines = [
         f"modes covered      {s['modes']:.0f} / {s['num_classes']:.0f}",
         f"KL(gen || uniform) {s['kl_uniform']:.4f}    KL(gen || data) {s['kl_prior']:.4f}",
         f"largest class      {100 * s['largest_class_share']:.1f}% of samples",
@@ -92,6 +110,11 @@ def format_report(report: dict[str, Any]) -> str:
             f"grader accuracy    {100 * s['grader_class_accuracy']:.1f}%  (the independent grader: "
             "LeNet trained on MNIST digits disjoint from mnist-5k)"
         )
+    return lines
+
+
+def _translation_lines(s: dict[str, Any]) -> list[str]:
+    lines = []
     if "translation_score" in s:
         lines.append(
             f"translation score  {s['translation_score']:.2f}  ({100 * s['translation_accuracy']:.1f}% "
@@ -116,15 +139,7 @@ def format_report(report: dict[str, Any]) -> str:
             f"cycle error        A {s['cycle_error_a']:.4f}, B {s['cycle_error_b']:.4f} "
             "(mean |x - F(G(x))|, 0..1)"
         )
-    if "latent" in report:
-        lines.append(f"latent probe       {report['latent']['statement']}")
-    lines += _suggestions(report)
-    lines += [
-        f"classifier         {report['classifier']['dataset']}, sha256 {report['classifier']['sha256']}",
-        f"reference          {report['reference']}",
-        *[f"input: {note}" for note in report["input_notes"]],
-    ]
-    return "\n".join(lines)
+    return lines
 
 
 def _format_points(report: dict[str, Any]) -> str:

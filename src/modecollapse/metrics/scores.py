@@ -153,7 +153,8 @@ def metric(name: str) -> Callable[[Metric], Metric]:
 @metric("class_histogram_10pct")
 def _class_histogram(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
     """modes (classes with >= 10% of a uniform share; Stacked MNIST: any sample, as PacGAN),
-    KL to uniform and to the real histogram, the largest class's share."""
+    KL to uniform and to the real histogram, the largest class's share. Nulls it must fail:
+    constant output and three classes only (tests/metrics/test_null_panel.py)."""
     num_classes = real.num_classes
     counts = classes.class_counts(fake.predictions, num_classes)
     real_counts = classes.class_counts(real.predictions, num_classes)
@@ -170,7 +171,8 @@ def _class_histogram(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
 @metric("recognizable_p99real")
 def _recognizable(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
     """recognizable_share (metrics/recognizable.py), and modes and KL to uniform of the
-    recognizable samples alone, beside the all-samples figures."""
+    recognizable samples alone, beside the all-samples figures. Nulls it must fail: pixel noise
+    and smooth blobs."""
     channels = 1 if fake.probabilities.dim() == 2 else fake.probabilities.shape[1]
     reach = real.remember("reach", lambda: recognizable.reference_reach(real.features, channels))
     mask = recognizable.recognizable_mask(
@@ -189,6 +191,8 @@ def _recognizable(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
 
 @metric("classifier_score_10splits")
 def _classifier_score(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
+    """The Inception-score analogue over the classifier's probabilities (10 splits). Null it must
+    fail: constant output (score 1); tests/metrics/test_classes.py."""
     if real.stacked:  # a score over the stacked classes is not defined
         return {}
     mean, std = classes.classifier_score(fake.probabilities)
@@ -197,16 +201,25 @@ def _classifier_score(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
 
 @metric("fcd_features128")
 def _fcd(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
+    """Fréchet distance of the classifier's 128-d features (pytorch-fid's formula). Nulls it must
+    fail: constant output, pixel noise, smooth blobs."""
     return {"fcd": frechet.fcd(real.features, fake.features)}
 
 
 @metric("precision_recall_k3_density_coverage_k5")
 def _manifold(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
+    """Precision and recall (k = 3, Kynkäänniemi et al.), density and coverage (k = 5, Naeem et
+    al.; prdc is the test oracle). Nulls it must fail: pixel noise and blobs (precision), constant
+    output, one image with noise and three classes (recall, coverage)."""
     return dict(_manifold_pass(fake, real)[0])
 
 
 @metric("diversity_pairwise_near_duplicates_p99_copies_p99")
 def _diversity(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
+    """Mean pairwise feature distance over the real one's, the near-duplicate rate (pairs closer
+    than real data's 1st percentile) and the copy rate (samples that close to a real one). Nulls
+    they must fail: constant output and one image with noise (diversity, near-duplicates);
+    memorized training images (copy rate)."""
     real_spread = real.remember("spread", lambda: diversity.mean_pairwise_distance(real.features))
     threshold = real.remember(
         f"near-duplicate-threshold-{len(fake)}",
@@ -224,7 +237,8 @@ def _diversity(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
 
 @metric("vendi_cosine_features")
 def _vendi(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
-    """The Vendi score of the samples and its ratio to the real reference's (same size)."""
+    """The Vendi score of the samples and its ratio to the real reference's (same size). Nulls it
+    must fail: constant output and one image with noise."""
     vendi = diversity.vendi_score(fake.features)
     real_vendi = real.remember(
         f"vendi-{len(fake)}",

@@ -96,7 +96,8 @@ def accuracy(model: torch.nn.Module, dataset: Dataset, batch: int = 1000) -> flo
 def train_classifier(
     name: str, out_dir: Path, data_dir: str | None = None, epochs: int | None = None
 ) -> dict:
-    """Train the recipe `name`; write classifier-NAME.safetensors and .json into out_dir."""
+    """Train the recipe `name`; write classifier-NAME.safetensors and .json into out_dir. Over 60
+    lines on purpose, so that the recipe that made a shipped classifier reads in one place."""
     recipe = RECIPES[name]
     torch.manual_seed(recipe["seed"])
     generator = torch.Generator().manual_seed(recipe["seed"])

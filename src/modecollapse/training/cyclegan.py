@@ -44,7 +44,9 @@ def train_cyclegan(
     allow_config_change: bool = False,
     callbacks: Sequence[Callback] = (),
 ) -> dict[str, Any]:
-    """Train a CycleGAN as `config` says, writing everything into `run_dir`; return the summary."""
+    """Train a CycleGAN as `config` says, writing everything into `run_dir`; return the summary.
+    One function on purpose (over 60 lines): the translator's step reads top to bottom, as the
+    GAN step does in loop.py."""
     run = Run(config, run_dir, resume, allow_config_change, callbacks)
     cfg, speed = config.train, run.speed
     device, autocast = speed.device, speed.autocast

@@ -56,6 +56,8 @@ def _train(
     evaluator: Evaluator | None,
     callbacks: Sequence[Callback],
 ) -> dict[str, Any]:
+    """The GAN trainer, set-up then steps. One function on purpose (over 60 lines): a reader follows
+    one step from the data to `optimizer.step()` top to bottom, as in nanoGPT, without jumping."""
     if config.model.family == "cyclegan":
         from modecollapse.training.cyclegan import train_cyclegan
 

@@ -113,7 +113,8 @@ class Run:
         self, parts: TrainerParts, steps_per_epoch: int, total_steps: int, facts: dict[str, Any]
     ) -> None:
         """Resume from the checkpoint if there is one (weights, optimizers, the trainer's state,
-        RNG), open the log, replay earlier evaluations into the detector, mark the run running."""
+        RNG), open the log, replay earlier evaluations into the detector, mark the run running.
+        Over 60 lines on purpose: what a resume restores, in the order it must, in one place."""
         self.parts, self.steps_per_epoch, self.total_steps = parts, steps_per_epoch, total_steps
         self.previous = self.folder.read_summary()
         if self.checkpoint is not None:

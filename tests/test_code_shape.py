@@ -1,6 +1,7 @@
-"""The package's imports follow the layer order docs/architecture.md gives: the doc's first code
-block lists one layer a row, the top first; every module imports only from rows below its own
-(TYPE_CHECKING imports included), and every module of the package sits in some row."""
+"""The code's shape: imports follow the layer order docs/architecture.md gives (its first code
+block lists one layer a row, top first; a module imports only from rows below its own, TYPE_CHECKING
+imports included, and every module sits in some row); no module over 400 lines; no function over 60
+unless its docstring says why."""
 
 import ast
 import re
@@ -99,4 +100,16 @@ def test_no_source_module_is_over_400_lines():
         for p in PACKAGE.rglob("*.py")
         if (n := len(p.read_text().splitlines())) > limit
     }
+    assert not long, long
+
+
+def test_no_function_is_over_60_lines_unless_its_docstring_says_why():
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = node.end_lineno - node.lineno + 1
+                why = " ".join((ast.get_docstring(node) or "").lower().split())
+                if length > 60 and "over 60 lines" not in why:
+                    long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({length} lines)")
     assert not long, long
