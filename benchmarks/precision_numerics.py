@@ -27,7 +27,7 @@ from scipy import stats
 from modecollapse.experiments.executors import execute
 from modecollapse.experiments.sweep import load_sweep
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 SETTING_COLUMNS = ("study", "train_precision", "seed")
 """runs.csv's first columns: what a run was; the metrics follow (one of them is `precision`)."""
 STUDIES = {
