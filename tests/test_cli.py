@@ -2,6 +2,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from modecollapse.cli import main
 from modecollapse.demo import run_demo
 
@@ -31,6 +33,7 @@ def test_unknown_key_exits_2_with_suggestion(capsys):
     assert "did you mean 'train.batch_size'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_train_and_resume_from_the_command_line(tmp_path):
     config = tmp_path / "ring.toml"
     config.write_text(
@@ -56,6 +59,7 @@ def test_train_and_resume_from_the_command_line(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
 
 
+@pytest.mark.slow
 def test_demo_pipeline_on_tiny_runs(tmp_path, capsys):
     tiny_ring = {
         "data": {"name": "ring8", "num_samples": 512},

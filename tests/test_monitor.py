@@ -158,6 +158,7 @@ def test_the_latent_law_is_required_and_a_used_folder_is_not_overwritten(tmp_pat
     assert again.status.last_healthy_step == 1 and [h["step"] for h in again.tracker.history] == [0, 1]
 
 
+@pytest.mark.slow
 def test_an_image_generator_out_of_shape_is_named():
     monitor = Monitor(dataset="mnist-5k", every=1, latent_dim=8, num_samples=64, verbose=False)
     with pytest.raises(ModeCollapseError, match="G's output does not fit mnist-5k"):
@@ -179,6 +180,7 @@ def test_diagnose_reads_a_monitors_folder(tmp_path):
     assert "last healthy: step 20" in notes
 
 
+@pytest.mark.slow
 def test_a_translator_is_monitored_on_held_out_inputs():
     monitor = Monitor(dataset="spatial-one", every=1, num_samples=200, verbose=False)
     status = monitor.update(0, nn.Identity())  # copies A: the wrong place and size for B
@@ -223,6 +225,7 @@ def test_a_resumed_monitor_replaces_later_records_and_takes_back_the_healthy_wei
     assert resumed.status.last_healthy_step == 30 and resumed.last_healthy_state["step"].item() == 30.0
 
 
+@pytest.mark.slow
 def test_a_translator_giving_nan_is_a_collapse_not_a_crash():
     monitor = Monitor(dataset="spatial-one", every=1, num_samples=100, verbose=False)
     status = monitor.update(0, lambda x: x * math.nan)

@@ -30,6 +30,7 @@ def test_diagnose_is_the_function_and_its_package_is_a_module():
             assert importlib.util.find_spec(f"modecollapse.{name}") is None, name
 
 
+@pytest.mark.slow
 def test_a_constant_image_generator_is_collapsed_and_the_report_is_strict_json(tmp_path):
     generator = nn.Sequential(nn.Linear(8, 784), nn.Tanh(), nn.Unflatten(1, (1, 28, 28)))
     with torch.no_grad():

@@ -79,6 +79,7 @@ def test_bf16_autocast_keeps_losses_norm_statistics_and_adam_state_in_fp32():
     assert next(generator.parameters()).is_contiguous(memory_format=torch.channels_last)
 
 
+@pytest.mark.slow
 def test_bf16_run_resumes_exactly_and_records_its_speed_plan(tmp_path):
     config = tiny_image_config(train={"epochs": 2, "checkpoint_every": 6, "precision": "bf16"})
     summary = assert_resume_is_exact(config, tmp_path, 9)
@@ -87,6 +88,7 @@ def test_bf16_run_resumes_exactly_and_records_its_speed_plan(tmp_path):
     assert set(summary["speed"]["reasons"]) == {"precision", "memory_format", "adam", "threads"}
 
 
+@pytest.mark.slow
 def test_grading_does_not_depend_on_training_precision_or_layout(tmp_path):
     """The evaluator called inside a bf16 autocast region (as if from a bf16 training step)
     scores exactly as outside it, and the same images in either memory format get the same
@@ -124,6 +126,7 @@ def test_eval_clocks_cannot_both_be_set():
         tiny_ring_config(train={"eval_every_steps": 10, "eval_every_epochs": 2})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [tiny_image_config, tiny_cyclegan])
 def test_both_trainers_split_their_wall_time_and_rate_training_alone(tmp_path, make):
     summary = train(make(train={"eval_samples": 100}), tmp_path / "run")
@@ -139,6 +142,7 @@ def test_both_trainers_split_their_wall_time_and_rate_training_alone(tmp_path, m
     assert summary["images_per_second"] >= items / summary["wall_time_s"]
 
 
+@pytest.mark.slow
 def test_time_spent_adds_up_over_a_resume(tmp_path):
     settings = {"epochs": 2, "eval_samples": 100}
     first = train(tiny_image_config(train={**settings, "max_steps": 10}), tmp_path / "run")

@@ -7,6 +7,7 @@ from modecollapse.training.loop import train
 from tests.conftest import tiny_cyclegan, tiny_image_config, tiny_ring_config
 
 
+@pytest.mark.slow
 def test_a_loaded_run_samples_what_training_drew(tmp_path):
     config = tiny_image_config(model={"latent_distribution": "uniform"})
     train(config, tmp_path / "run")
@@ -23,12 +24,14 @@ def test_a_loaded_run_samples_what_training_drew(tmp_path):
     torch.testing.assert_close(checkpoint.sample(5, 1)[0], run.sample(5, 1)[0], rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_conditional_runs_sample_by_class(tmp_path):
     train(tiny_image_config(model={"conditioning": "embedding"}), tmp_path / "run")
     images, classes = load_run(tmp_path / "run").sample(20, seed=0, rows=True)
     assert classes.tolist() == [k for k in range(10) for _ in range(2)]
 
 
+@pytest.mark.slow
 def test_the_wrong_kind_of_run_is_refused(tmp_path):
     train(tiny_cyclegan(train={"epochs": 1}), tmp_path / "cycle")
     with pytest.raises(ModeCollapseError, match="load it with load_translator"):

@@ -27,6 +27,7 @@ def mnist_test(mnist_digits):
     return images[:half], labels[:half], reference
 
 
+@pytest.mark.slow
 def test_the_real_set_against_itself_is_memorized(tmp_path, mnist_test, mnist_dir):
     images, _, _ = mnist_test
     np.save(tmp_path / "real.npy", images)
@@ -36,6 +37,7 @@ def test_the_real_set_against_itself_is_memorized(tmp_path, mnist_test, mnist_di
     assert any("cop" in reason for reason in report["reasons"])
 
 
+@pytest.mark.slow
 def test_real_test_set_is_healthy(tmp_path, mnist_test):
     images, _, reference = mnist_test
     np.save(tmp_path / "real.npy", images)
@@ -44,6 +46,7 @@ def test_real_test_set_is_healthy(tmp_path, mnist_test):
     assert report["scores"]["modes"] == 10
 
 
+@pytest.mark.slow
 def test_one_repeated_digit_is_collapsed(tmp_path, mnist_test):
     images, labels, reference = mnist_test
     rng = np.random.default_rng(0)
@@ -56,6 +59,7 @@ def test_one_repeated_digit_is_collapsed(tmp_path, mnist_test):
     assert any("[0, 1]" in note for note in report["input_notes"])
 
 
+@pytest.mark.slow
 def test_three_classes_is_partial_with_three_modes(tmp_path, mnist_test):
     images, labels, reference = mnist_test
     np.savez(tmp_path / "three.npz", samples=images[np.isin(labels, [2, 5, 8])] / 127.5 - 1)
@@ -64,6 +68,7 @@ def test_three_classes_is_partial_with_three_modes(tmp_path, mnist_test):
     assert report["scores"]["modes"] == 3
 
 
+@pytest.mark.slow
 def test_png_folder_at_32_pixels(tmp_path, mnist_test):
     from PIL import Image
 
@@ -127,6 +132,7 @@ def test_torchscript_generator_that_ignores_z(tmp_path, mnist_test):
     assert report["latent"]["dead_dimensions"] == 8
 
 
+@pytest.mark.slow
 def test_run_folder_generator_is_probed(tmp_path, mnist_test):
     from modecollapse.training.loop import train
     from tests.conftest import tiny_image_config
@@ -142,6 +148,7 @@ def test_run_folder_generator_is_probed(tmp_path, mnist_test):
     assert latent["output_spread"] > 0
 
 
+@pytest.mark.slow
 def test_cli_exit_code_json_and_evidence(tmp_path, mnist_test, capsys):
     from tests.conftest import MNIST_DIR
 
@@ -172,6 +179,7 @@ def test_cli_bad_shape_exits_2(tmp_path, capsys):
     assert "1 or 3 channels" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_checkpoint_folder_input(tmp_path, mnist_test):
     from modecollapse.training import checkpoint as ckpt
     from modecollapse.training.loop import train
@@ -184,6 +192,7 @@ def test_checkpoint_folder_input(tmp_path, mnist_test):
     assert report["scores"]["num_samples"] == 200 and "latent" in report
 
 
+@pytest.mark.slow
 def test_stacked_mnist_samples_of_real_stacks_are_healthy(tmp_path):
     from modecollapse.config import DataConfig
     from modecollapse.data import load_dataset
@@ -205,6 +214,7 @@ def test_stacked_mnist_samples_of_real_stacks_are_healthy(tmp_path):
     assert few["scores"]["modes"] <= 20 and few["verdict"] == "collapsed"
 
 
+@pytest.mark.slow
 def test_diagnose_judges_a_cyclegan_translator(tmp_path):
     from modecollapse.diagnosis import write_evidence
     from tests.conftest import tiny_cyclegan
@@ -222,6 +232,7 @@ def test_diagnose_judges_a_cyclegan_translator(tmp_path):
     assert [p.name for p in written] == ["samples.png", "class_histogram.png"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("conditioning", ["guided", "acgan"])
 def test_diagnose_judges_a_conditional_generator_per_class(tmp_path, conditioning):
     from modecollapse.diagnosis import write_evidence
@@ -354,6 +365,7 @@ def test_a_grid_without_padding_is_read_by_its_tiles(tmp_path, mnist_test):
     assert "7 x 7 tiles of 32 px" in forced["input_notes"][0]
 
 
+@pytest.mark.slow
 def test_uniform_latent_generator_is_sampled_as_told(tmp_path, mnist_test):
     class OnlyInsideTheCube(torch.nn.Module):
         """Varies with z only for z in [-1, 1]^d, as a generator trained on U(-1, 1) may."""

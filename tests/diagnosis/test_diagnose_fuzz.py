@@ -122,6 +122,7 @@ def trained(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_malformed_inputs_exit_2_with_a_message_and_write_nothing(tmp_path, capsys, trained):
     cases = build_cases(tmp_path, trained)
     assert len(cases) >= 30

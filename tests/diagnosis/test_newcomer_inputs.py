@@ -23,6 +23,7 @@ def digits():
     return data.data[order].numpy().reshape(600, 28, 28)  # uint8 real digits of every class
 
 
+@pytest.mark.slow
 def test_grey_digits_saved_as_rgb_pngs_are_read_as_grey(tmp_path, digits):
     folder = tmp_path / "pngs"
     folder.mkdir()
@@ -33,6 +34,7 @@ def test_grey_digits_saved_as_rgb_pngs_are_read_as_grey(tmp_path, digits):
     assert report.scores["modes"] >= 9 and len(report["class_counts"]) == 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
 def test_grey_digits_as_an_rgb_array_are_read_as_grey(digits, layout):
     rgb = np.repeat(digits[:300, :, :, None], 3, axis=3)
@@ -42,6 +44,7 @@ def test_grey_digits_as_an_rgb_array_are_read_as_grey(digits, layout):
     assert report.scores["modes"] >= 9
 
 
+@pytest.mark.slow
 def test_three_different_channels_for_a_grey_dataset_are_a_sentence(digits):
     stacks = np.stack([digits[:300], digits[300:600], digits[:300][::-1]], axis=1)
     with pytest.raises(ModeCollapseError, match="3 different colour channels, but mnist is greyscale"):

@@ -2,6 +2,7 @@
 one time each per call."""
 
 import numpy as np
+import pytest
 
 from modecollapse import diagnose
 from modecollapse.diagnosis import inputs
@@ -23,6 +24,7 @@ def counting(monkeypatch, module, name):
     return calls
 
 
+@pytest.mark.slow
 def test_a_run_folder_is_read_once(tmp_path, monkeypatch):
     for name, config in (("ring", tiny_ring_config()), ("images", tiny_image_config())):
         train(config, tmp_path / name)

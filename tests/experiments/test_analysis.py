@@ -64,6 +64,7 @@ def test_the_declaration_is_recorded_once_and_a_later_change_kept_apart(tmp_path
     assert index["analysis_amended"]["primary"] == {"modes": "higher", "reverse_kl": "lower"}
 
 
+@pytest.mark.slow
 def test_an_analysis_added_after_the_runs_started_is_exploratory(tmp_path):
     folder = tmp_path / "sweep"
     execute(load_sweep(write(tmp_path, SWEEP.replace("seeds = [0, 1]", "seeds = [0]"))), folder, workers=1)
@@ -139,6 +140,7 @@ def test_a_window_averages_the_evaluations_inside_it():
     assert value_at(run, "modes", [300, 400]) is None
 
 
+@pytest.mark.slow
 def test_report_writes_the_declared_analysis(tmp_path):
     folder = tmp_path / "sweep"
     execute(load_sweep(write(tmp_path, SWEEP + ANALYSIS)), folder, workers=1)
@@ -156,6 +158,7 @@ def test_report_writes_the_declared_analysis(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_the_atlas_gathers_a_declared_sweep_into_a_testbed_folder_and_matrix(tmp_path):
     from modecollapse.experiments.atlas import build_atlas
     from modecollapse.experiments.suggestions import build

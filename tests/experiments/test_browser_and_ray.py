@@ -19,6 +19,7 @@ def _chromium():
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not (_chromium() and shutil.which("chromedriver")),
     reason="Debian chromium + chromium-driver not installed",
@@ -54,6 +55,7 @@ def test_report_page_renders_in_headless_chromium(tmp_path):
         driver.quit()
 
 
+@pytest.mark.slow
 def test_ray_executor_on_a_local_ray(tmp_path):
     ray = pytest.importorskip("ray")
     short = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay under 108 bytes

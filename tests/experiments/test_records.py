@@ -30,6 +30,7 @@ def finished(tmp_path_factory):
     return sweep, folder, results
 
 
+@pytest.mark.slow
 def test_a_restored_sweep_skips_its_recorded_runs_and_reports_the_same_analysis(finished, tmp_path):
     sweep, folder, results = finished
     assert len(read_study_records(results)) == 4
@@ -45,6 +46,7 @@ def test_a_restored_sweep_skips_its_recorded_runs_and_reports_the_same_analysis(
     assert summary["restored_from"] == str(results) and summary["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_a_partial_record_leaves_the_other_runs_to_run(finished, tmp_path):
     sweep, _, results = finished
     lines = (results / "records.jsonl").read_text().splitlines()

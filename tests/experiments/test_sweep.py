@@ -47,6 +47,7 @@ def test_inline_base_tables_change_keys_not_whole_tables(tmp_path):
     assert config.train.progress is False
 
 
+@pytest.mark.slow
 def test_local_pool_runs_skips_finished_and_records_failures(tmp_path):
     text = SWEEP.replace('"model.pack" = [1, 2]', '"data.num_samples" = [512, 8]')  # 8 < one batch: fails
     sweep = load_sweep(write(tmp_path, text))
@@ -63,6 +64,7 @@ def test_local_pool_runs_skips_finished_and_records_failures(tmp_path):
     assert sorted(r["id"] for r in again) == ["num_samples=8__seed0", "num_samples=8__seed1"]  # only retries
 
 
+@pytest.mark.slow
 def test_interrupted_run_is_resumed(tmp_path):
     from modecollapse.training.loop import train
 
@@ -87,6 +89,7 @@ def test_interrupted_run_is_resumed(tmp_path):
     assert summary["status"] == "completed" and summary["step"] == 32
 
 
+@pytest.mark.slow
 def test_a_longer_sweep_trains_its_finished_runs_on(tmp_path):
     short = load_sweep(write(tmp_path, SWEEP.replace("epochs = 2", "epochs = 2\nmax_steps = 16")))
     execute(short, tmp_path / "out", workers=1, report=lambda line: None)
@@ -104,6 +107,7 @@ def test_a_longer_sweep_trains_its_finished_runs_on(tmp_path):
     assert execute(longer, tmp_path / "out", workers=1, report=lambda line: None) == []
 
 
+@pytest.mark.slow
 def test_report_table_is_mean_and_t_interval_over_seeds(tmp_path):
     sweep = load_sweep(write(tmp_path))
     execute(sweep, tmp_path / "out", workers=1, report=lambda line: None)
@@ -138,6 +142,7 @@ def test_report_table_is_mean_and_t_interval_over_seeds(tmp_path):
     assert rows["pack=2"]["finished"] == 1 and rows["pack=2"]["metrics"]["high_quality"][2] == 1
 
 
+@pytest.mark.slow
 def test_report_on_a_single_run(tmp_path):
     from modecollapse.training.loop import train
     from tests.conftest import tiny_ring_config
@@ -183,6 +188,7 @@ def test_the_shipped_study_files_are_valid():
             assert load_sweep(path).runs, path
 
 
+@pytest.mark.slow
 def test_pool_workers_exit_when_the_sweep_process_is_killed(tmp_path):
     import os
     import signal
@@ -241,6 +247,7 @@ def test_only_seeds_and_set_select_and_change_runs_and_the_index_keeps_them_all(
     assert status == {"pack=1__seed0": "completed", "pack=2__seed1": "completed"}
 
 
+@pytest.mark.slow
 def test_status_tells_a_running_run_from_one_whose_process_is_gone(tmp_path):
     import os
     import socket
@@ -279,6 +286,7 @@ def test_no_load_figure_no_warning(monkeypatch):
     assert busy_machine_warning(64) is None
 
 
+@pytest.mark.slow
 def test_the_busy_warning_reaches_the_sweeps_output(tmp_path, monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
     monkeypatch.setattr("os.getloadavg", lambda: (2.0, 2.0, 2.0), raising=False)

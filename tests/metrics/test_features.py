@@ -27,6 +27,7 @@ def test_shipped_cards_match_their_weights():
         assert "[-1, 1]" in card["input"]
 
 
+@pytest.mark.slow
 def test_mnist_classifier_meets_its_accuracy_target(mnist_digits):
     images, labels, full = mnist_digits
     labels = torch.from_numpy(labels.astype(np.int64))
@@ -99,6 +100,7 @@ def test_feature_cache_hits_and_keys_on_pixels():
     assert not torch.equal(other.features, first.features)
 
 
+@pytest.mark.slow
 def test_guide_is_a_different_network_and_still_accurate(mnist_digits):
 
     guide, grader = load_classifier("guide-mnist"), load_classifier("mnist")

@@ -22,6 +22,7 @@ from modecollapse.metrics.scores import METRICS, extract, score
 from modecollapse.models.classifier import load_classifier
 
 N = 1000
+pytestmark = pytest.mark.slow  # the panel scores 7,000 real and made-up images once
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,7 @@ def panel():
     return {name: score(extract(classifier, images), real) for name, images in cases.items()}
 
 
+@pytest.mark.slow
 def test_real_data_passes(panel):
     real = panel["real"]
     assert real["modes"] == 10 and real["kl_uniform"] < 0.02 and real["recognizable_share"] > 0.97

@@ -51,6 +51,7 @@ def test_frechet_of_identical_sets_is_zero():
     torch.testing.assert_close(frechet.fcd(x, x), 0.0, rtol=0, atol=1e-8)
 
 
+@pytest.mark.slow
 def test_prdc_matches_reference_code():
     prdc = pytest.importorskip("prdc")
     rng = np.random.default_rng(1)
@@ -62,6 +63,7 @@ def test_prdc_matches_reference_code():
         torch.testing.assert_close(ours[key], float(expected[key]), rtol=0, atol=1e-6, msg=key)
 
 
+@pytest.mark.slow
 def test_prdc_published_gaussian_example():
     """prdc's README: 10,000 real and fake N(0, I) in 1000-D, k=5 -> P 0.4772, R 0.4705,
     D 1.0555, C 0.9735 for one draw; we allow the spread of other draws."""

@@ -26,6 +26,7 @@ def blobs(n=1000):
     return F.avg_pool2d(smooth, 5, 1, 2).clamp(-1, 1)
 
 
+@pytest.mark.slow
 def test_real_digits_are_recognizable(reference):
     classifier, real, held_out = reference
     scores = score(extract(classifier, held_out), real)
@@ -33,6 +34,7 @@ def test_real_digits_are_recognizable(reference):
     assert scores["modes_recognizable"] == 10 and scores["kl_uniform_recognizable"] < 0.02
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name, images",
     [
@@ -50,6 +52,7 @@ def test_noise_and_blobs_are_not_digits(reference, name, images):
     assert verdict == "collapsed" and any("recognizable" in r for r in reasons)
 
 
+@pytest.mark.slow
 def test_stacks_need_every_channel_legible(reference):
     classifier, _, held_out = reference
     real_stacks = held_out[:900].reshape(300, 3, 28, 28)

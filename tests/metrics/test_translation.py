@@ -32,6 +32,7 @@ def scores_of(data, translated, index, classifier):
     return scores
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["spatial-one", "spatial-two"])
 def test_perfect_translator_scores_about_100_percent(name, classifier):
     data = load_dataset(DataConfig(name=name, num_samples=400))
@@ -44,6 +45,7 @@ def test_perfect_translator_scores_about_100_percent(name, classifier):
     assert verdict_of(scores)[0] == "healthy"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["spatial-one", "spatial-two"])
 def test_constant_translator_is_flagged_collapsed(name, classifier):
     data = load_dataset(DataConfig(name=name, num_samples=400))
@@ -146,6 +148,7 @@ def test_perfect_translator_scores_near_one(pair, classifier):
     assert scores["translation_score"] > 0.9 and scores["translation_accuracy"] > 0.9
 
 
+@pytest.mark.slow
 def test_translators_that_ignore_their_input_score_near_zero(pair, classifier):
     n = len(pair.held_out.a)
     perfect = pair.held_out.truth.float() / 127.5 - 1
@@ -188,6 +191,7 @@ def test_colour_scores_flag_one_palette_and_grey_copies():
         assert verdict_of(scores)[0] == "partial collapse", name
 
 
+@pytest.mark.slow
 def test_evaluator_uses_the_held_out_split():
     data = load_dataset(DataConfig(name="mnist-rgb", num_samples=600))
     copy = torch.nn.Identity()

@@ -8,6 +8,7 @@ from tests.conftest import tiny_image_config
 from tests.helpers import assert_resume_is_exact
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("conditioning", ["guided", "embedding", "acgan"])
 def test_conditional_runs_resume_exactly(tmp_path, conditioning):
     config = tiny_image_config(
@@ -30,6 +31,7 @@ def test_conditional_runs_resume_exactly(tmp_path, conditioning):
         assert all(r["guide_stats_loss"] > 0 and r["guide_class_loss"] > 0 for r in steps)
 
 
+@pytest.mark.slow
 def test_guided_grid_has_one_row_per_class(tmp_path):
     from PIL import Image
 

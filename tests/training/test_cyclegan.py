@@ -18,6 +18,7 @@ def test_linear_decay_follows_the_reference_policy():
     assert lr_factor(4, 6, 0) == 1.0
 
 
+@pytest.mark.slow
 def test_cyclegan_run_writes_translations_and_scores(tmp_path):
     summary = train(tiny_cyclegan(), tmp_path / "run")
     assert summary["status"] == "completed" and summary["step"] == 12
@@ -36,18 +37,21 @@ def test_cyclegan_run_writes_translations_and_scores(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_spatial_runs_report_the_spatial_rule(tmp_path):
     config = tiny_cyclegan(data={"name": "spatial-one", "num_samples": 32}, train={"epochs": 1})
     summary = train(config, tmp_path / "run")
     assert {"spatial_accuracy", "position_error_px", "size_error"} <= set(summary["last_eval"])
 
 
+@pytest.mark.slow
 def test_identity_loss_off_is_zero(tmp_path):
     train(tiny_cyclegan(objective={"identity_weight": 0.0}, train={"epochs": 1}), tmp_path / "run")
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert all(r["identity_loss"] == 0 for r in records if r["type"] == "train")
 
 
+@pytest.mark.slow
 def test_resumed_cyclegan_ends_with_identical_weights(tmp_path):
     config = tiny_cyclegan()
     train(config, tmp_path / "whole")

@@ -35,6 +35,7 @@ def test_run_folder_has_everything(tmp_path):
     assert ckpt.latest_checkpoint(run).name == "step-00000032"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "objective, model",
     [
@@ -52,10 +53,12 @@ def test_resumed_run_ends_with_identical_weights(tmp_path, objective, model):
     assert steps == list(range(1, 33))  # no duplicated steps from before the kill
 
 
+@pytest.mark.slow
 def test_dcgan_resume_is_exact(tmp_path):
     assert_resume_is_exact(tiny_image_config(train={"epochs": 2, "checkpoint_every": 6}), tmp_path, 9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "make, short_steps, long_steps",
     [(tiny_ring_config, 16, 32), (tiny_ring_config, 13, 32), (tiny_image_config, 3, 8)],
@@ -81,6 +84,7 @@ def test_a_finished_run_lengthened_ends_like_the_longer_run(tmp_path, make, shor
     assert [json.loads(line)["step"] for line in lines if '"train"' in line] == list(range(1, long_steps + 1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("killed_after_lengthening", [False, True])
 def test_a_lengthened_run_judges_the_evaluations_of_the_longer_run(
     tmp_path, monkeypatch, killed_after_lengthening
@@ -170,6 +174,7 @@ def test_separate_learning_rates_reach_the_optimizers(tmp_path):
     assert state["d_optimizer"]["param_groups"][0]["lr"] == 3e-4
 
 
+@pytest.mark.slow
 def test_every_loss_runs_a_few_dcgan_steps_to_finite_numbers(tmp_path):
     for loss in ("bce", "lsgan", "hinge", "wgan-gp", "rpgan"):
         config = tiny_image_config(
@@ -185,6 +190,7 @@ def test_every_loss_runs_a_few_dcgan_steps_to_finite_numbers(tmp_path):
         assert all(abs(v) < 1e6 for k, v in summary["final"].items() if isinstance(v, float))
 
 
+@pytest.mark.slow
 def test_image_runs_are_scored_and_judged_each_epoch(tmp_path, capsys):
     config = tiny_image_config(train={"epochs": 2, "eval_samples": 100})
     summary = train(config, tmp_path / "run")
@@ -213,6 +219,7 @@ def test_image_runs_are_scored_and_judged_each_epoch(tmp_path, capsys):
     assert "collapse detected" not in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_detector_memory_survives_resume(tmp_path):
     config = tiny_ring_config(train={"epochs": 4}, detector={"patience": 3})
     train(config, tmp_path / "straight")

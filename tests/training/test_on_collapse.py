@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from modecollapse.diagnosis import diagnose
 from modecollapse.training.loop import train
 from tests.conftest import tiny_ring_config
@@ -44,6 +46,7 @@ def test_stop_ends_the_run_and_keeps_the_last_healthy_checkpoint(tmp_path):
     assert any("last healthy: step 24" in note for note in report["input_notes"])
 
 
+@pytest.mark.slow
 def test_continue_runs_to_the_end_and_the_healthy_copy_survives_rotation(tmp_path):
     summary = train(config("continue"), tmp_path / "run", evaluator=scripted(24))
     assert summary["stopped_at_collapse"] is False and summary["step"] == summary["total_steps"]
@@ -52,6 +55,7 @@ def test_continue_runs_to_the_end_and_the_healthy_copy_survives_rotation(tmp_pat
     assert summary["last_healthy"]["step"] == 24
 
 
+@pytest.mark.slow
 def test_a_run_stopped_at_collapse_stays_stopped_when_lengthened(tmp_path):
     stopped = train(config("stop"), tmp_path / "run", evaluator=scripted(24))
     longer = config("stop").model_copy(deep=True)

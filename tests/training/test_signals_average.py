@@ -34,6 +34,7 @@ def test_each_evaluation_carries_the_training_signals_since_the_last_one(tmp_pat
         previous = e["step"]
 
 
+@pytest.mark.slow
 def test_a_resumed_run_counts_the_steps_before_the_kill_towards_the_next_evaluation(tmp_path):
     config = tiny_ring_config(train={"eval_every_steps": 10, "checkpoint_every": 7})
     assert_resume_is_exact(config, tmp_path, crash_step=9)  # killed after checkpoint 7, before eval 10
@@ -88,6 +89,7 @@ def test_a_run_with_g_ema_is_evaluated_and_exported_through_the_average(tmp_path
         torch.testing.assert_close(value, averaged[key], rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_a_run_with_g_ema_resumes_exactly(tmp_path):
     assert_resume_is_exact(tiny_ring_config(model={"g_ema": True}), tmp_path, crash_step=13)
 
