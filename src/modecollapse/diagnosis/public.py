@@ -68,6 +68,9 @@ class Report:
     def __contains__(self, key: str) -> bool:
         return key in self.data
 
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
     def public(self) -> dict[str, Any]:
         """Everything but the evidence's raw samples, with NaN and infinities as None (strict JSON)."""
         return _strict({k: v for k, v in self.data.items() if not k.startswith("_")})
