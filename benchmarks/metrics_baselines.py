@@ -17,7 +17,7 @@ import torch
 from modecollapse.data.idx import read_idx
 from modecollapse.metrics import classes
 from modecollapse.metrics.features import prepare_images
-from modecollapse.metrics.samples import real_reference
+from modecollapse.metrics.samples import reference_for
 from modecollapse.metrics.scores import extract, score
 from modecollapse.models.classifier import load_classifier
 
@@ -73,7 +73,7 @@ def main() -> None:
         os.environ["MODECOLLAPSE_CACHE"] = cache
         for label in ("cold (reference features computed)", "warm (reference features cached)"):
             start = time.perf_counter()
-            reference, _ = real_reference("mnist", data_dir)
+            reference = reference_for("mnist", data_dir).real
             fake = extract(classifier, prepare_images(images)[0])
             score(fake, reference)
             print(f"- {label}: {time.perf_counter() - start:.1f} s")

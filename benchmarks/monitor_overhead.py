@@ -70,9 +70,10 @@ def overhead() -> None:
 
 def reliability() -> None:
     classifier = load_classifier("mnist")
-    from modecollapse.metrics.samples import real_reference
+    from modecollapse.metrics.samples import reference_for
 
-    reference, name = real_reference("mnist")
+    mnist = reference_for("mnist")
+    reference, name = mnist.real, mnist.label
     train = load_dataset(DataConfig(name="mnist", split="train"))
     images = train.batch(torch.arange(len(train)))
     labels = train.labels

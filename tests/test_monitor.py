@@ -127,11 +127,11 @@ def test_nan_outputs_are_a_collapse_not_a_crash():
 @pytest.mark.parametrize(
     "make, kwargs, message",
     [
-        (lambda: nn.Linear(4, 3), {"latent_dim": 4}, r"2-D points: G should give N x 2, it gave \(2000, 3\)"),
+        (lambda: nn.Linear(4, 3), {"latent_dim": 4}, r"2-D points: expected N x 2 samples, got \(2500, 3\)"),
         (
             lambda: nn.Linear(4, 2),
             {"latent_dim": 5},
-            r"G failed on z of shape \(500, 5\).*does it match G's input",
+            r"G failed on z ~ N\(0, I\) of shape \(5,\) \(a batch of shape \(500, 5\).*does the latent law",
         ),
         (
             lambda: "not a network",

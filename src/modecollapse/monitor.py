@@ -32,13 +32,21 @@ from safetensors.torch import save
 from torch import nn
 
 from modecollapse.config import DataConfig, DetectorConfig
-from modecollapse.data import load_dataset, spec
+from modecollapse.data import dataset_name, load_dataset, spec
 from modecollapse.errors import ModeCollapseError
 from modecollapse.files import atomic_write_bytes
 from modecollapse.generators import OnDevice, as_tensor, untouched
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.metrics.evaluators import EVAL_SEED, translation_evaluator
-from modecollapse.metrics.samples import image_scorer, nonfinite_record, points_scorer
+from modecollapse.metrics.samples import (
+    Reference,
+    nonfinite_record,
+    protocol_samples,
+    reference_for,
+    score_samples,
+    training_data,
+)
+from modecollapse.models.latent import Latent, placement, sample_from
 from modecollapse.runfolder import MetricsLog, RunFolder
 from modecollapse.speed import machine
 from modecollapse.training.signals import TrainingSignals
@@ -69,6 +77,11 @@ class Status:
     scores: dict[str, float] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """How the samples were read (value range, shape, polarity) and what they were judged against
+    (e.g. a fallback reference when the dataset's files are not on disk)."""
+    protocol: str | None = None
+    """The reference and sample count behind the scores, e.g. 'mnist-test10k/n2000'."""
 
 
 class Monitor:
@@ -92,13 +105,21 @@ class Monitor:
         data_dir: str | None = None,
         resume: bool = False,
         verbose: bool = True,
+        value_range: str = "auto",
     ) -> None:
-        self.check_options(dataset, every, latent_dim, latent_shape, latent_dist, sample, num_samples)
+        law = (latent_dim, latent_shape, latent_dist, sample)
+        self.check_options(dataset, every, *law, num_samples, value_range=value_range)
+        dataset = dataset_name(dataset)
         self.spec = spec(dataset)
         self.kind = self.spec.kind
         self.dataset, self.every, self.num_samples = dataset, every, num_samples
-        self.latent_shape = tuple(latent_shape or (latent_dim,)) if (latent_dim or latent_shape) else None
-        self.latent_dist, self.latent_range, self.sample_fn = latent_dist, latent_range, sample
+        self.latent = None
+        if latent_dim or latent_shape:
+            self.latent = Latent(tuple(latent_shape or (latent_dim,)), latent_dist, latent_range)
+        self.sample_fn, self.value_range = sample, value_range
+        self.reference: Reference | None = None
+        self.notes: list[str] = []
+        """How the last evaluation's samples were read, and what they were judged against."""
         self.rules, self.data_dir, self.verbose = rules or DetectorConfig(), data_dir, verbose
         self.tracker = CollapseTracker(self.rules)
         self.status = Status(step=-1)
@@ -131,7 +152,7 @@ class Monitor:
         **others: Any,
     ) -> None:
         """Raise the Monitor's own error for options it would refuse, without building one."""
-        kind = spec(dataset).kind
+        kind = spec(dataset_name(dataset)).kind
         if every < 1 or num_samples < 1:
             raise ModeCollapseError(f"every and num_samples must be positive, got {every} and {num_samples}")
         if kind != "translation" and sample is None and latent_dim is None and latent_shape is None:
@@ -141,6 +162,9 @@ class Monitor:
             )
         if latent_dist not in ("normal", "uniform"):
             raise ModeCollapseError(f"latent_dist must be 'normal' or 'uniform', got {latent_dist!r}")
+        if others.get("value_range", "auto") not in ("auto", "0-255", "0-1", "-1-1"):
+            asked = others["value_range"]
+            raise ModeCollapseError(f"value_range must be auto, 0-255, 0-1 or -1-1, not {asked!r}")
         known = set(inspect.signature(Monitor.__init__).parameters) - {"self"}
         unknown = sorted(set(others) - known)
         if unknown:
@@ -194,6 +218,8 @@ class Monitor:
             },
             reasons=summary["reasons"],
             kinds=summary["reason_kinds"],
+            notes=list(self.notes),
+            protocol=record.get("protocol"),
         )
         if onset and not self.alarmed:
             self.alarmed = True
@@ -231,56 +257,53 @@ class Monitor:
 
     def _score(self, generator: Any) -> tuple[dict[str, Any], np.ndarray | None]:
         if self._scorer is None:
-            self._scorer = self._build_scorer(generator)
+            self._scorer = self._build_scorer()
         return self._scorer(generator)
 
-    def _device(self, generator: Any) -> torch.device:
-        if isinstance(generator, nn.Module):
-            for tensor in (*generator.parameters(), *generator.buffers()):
-                return tensor.device
-        return torch.device("cpu")
-
-    def _draw(self, generator: Any) -> torch.Tensor:
+    def _draw(self, generator: Any, count: int) -> torch.Tensor:
         """G's outputs on the fixed latent batch (or the user's sampler), fp32, on the CPU."""
-        draw = torch.Generator().manual_seed(EVAL_SEED)
         if self.sample_fn is not None:
-            return as_tensor(self.sample_fn(generator, self.num_samples, draw)).float().cpu()
-        if self.latent_dist == "uniform":
-            z = (torch.rand(self.num_samples, *self.latent_shape, generator=draw) * 2 - 1) * self.latent_range
-        else:
-            z = torch.randn(self.num_samples, *self.latent_shape, generator=draw)
-        device = self._device(generator)
-        parts = []
-        try:
-            for chunk in z.split(500):
-                parts.append(as_tensor(generator(chunk.to(device))).float().cpu())
-        except (RuntimeError, TypeError) as error:
-            raise ModeCollapseError(
-                f"G failed on z of shape {tuple(chunk.shape)} (latent_dim/latent_shape {self.latent_shape}); "
-                f"does it match G's input? ({str(error).splitlines()[0]})"
-            ) from None
-        return torch.cat(parts)
+            draw = torch.Generator().manual_seed(EVAL_SEED)
+            return as_tensor(self.sample_fn(generator, count, draw)).float().cpu()
+        return sample_from(generator, self.latent, count, EVAL_SEED)
 
-    def _build_scorer(self, generator: Any) -> Callable[[Any], tuple[dict[str, Any], np.ndarray | None]]:
+    def _build_scorer(self) -> Callable[[Any], tuple[dict[str, Any], np.ndarray | None]]:
         if self.kind == "translation":
-            data = load_dataset(DataConfig(name=self.dataset, data_dir=self.data_dir))
-            count = min(self.num_samples, len(data.held_out.a), len(data.b))
-            evaluate = translation_evaluator(data, count)
-            probe = data.held_out.a.batch(torch.arange(min(count, 16)))
+            return self._translation_scorer()
+        training = training_data(DataConfig(name=self.dataset, data_dir=self.data_dir))
+        reference = reference_for(self.dataset, self.data_dir, training if self.kind == "image" else None)
+        self.reference = reference
+        count = protocol_samples(reference, self.num_samples)
 
-            def translations(g: Any) -> tuple[dict[str, Any], np.ndarray | None]:
-                on_device = OnDevice(g, self._device(g))
-                finite = torch.isfinite(on_device(probe).flatten(1)).all(1)
-                if not finite.all():
-                    return nonfinite_record(finite, self.spec.num_classes), None
-                return evaluate(on_device, None, 0), None
+        def scorer(generator: Any) -> tuple[dict[str, Any], np.ndarray | None]:
+            try:
+                scored = score_samples(self._draw(generator, count), reference, self.value_range)
+            except ModeCollapseError as error:
+                if str(error).startswith("G failed"):
+                    raise
+                raise ModeCollapseError(f"G's output does not fit {self.dataset}: {error}") from None
+            self.notes = [*reference.notes, *scored.notes]
+            kept = None if scored.samples is None else scored.samples.numpy()
+            if kept is not None and reference.kind == "image":
+                kept = scored.samples.half().numpy()
+            return scored.record, kept
 
-            return translations
-        if self.kind == "points":
-            scorer = points_scorer(self.dataset)
-        else:
-            scorer = image_scorer(self.dataset, self.data_dir)
-        return lambda g: scorer(self._draw(g))
+        return scorer
+
+    def _translation_scorer(self) -> Callable[[Any], tuple[dict[str, Any], np.ndarray | None]]:
+        data = load_dataset(DataConfig(name=self.dataset, data_dir=self.data_dir))
+        count = min(self.num_samples, len(data.held_out.a), len(data.b))
+        evaluate = translation_evaluator(data, count)
+        probe = data.held_out.a.batch(torch.arange(min(count, 16)))
+
+        def translations(g: Any) -> tuple[dict[str, Any], np.ndarray | None]:
+            on_device = OnDevice(g, placement(g)[0])
+            finite = torch.isfinite(on_device(probe).flatten(1)).all(1)
+            if not finite.all():
+                return nonfinite_record(finite, self.spec.num_classes), None
+            return evaluate(on_device, None, 0), None
+
+        return translations
 
     # --- files ----------------------------------------------------------------------------
 
@@ -332,6 +355,8 @@ class Monitor:
                 "detector": self.tracker.summary(),
                 "last_healthy": {"step": kept, "checkpoint": weights} if kept is not None else None,
                 "machine": machine(),
+                "reference": self.reference.label if self.reference is not None else None,
+                "notes": self.notes,
             },
         )
 

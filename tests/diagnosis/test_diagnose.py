@@ -216,7 +216,6 @@ def test_stacked_mnist_samples_of_real_stacks_are_healthy(tmp_path):
 
 @pytest.mark.slow
 def test_diagnose_judges_a_cyclegan_translator(tmp_path):
-    from modecollapse.diagnosis import write_evidence
     from tests.conftest import tiny_cyclegan
 
     config = tiny_cyclegan(data={"name": "spatial-one", "num_samples": 32}, train={"epochs": 1})
@@ -228,14 +227,13 @@ def test_diagnose_judges_a_cyclegan_translator(tmp_path):
         assert key in report["scores"]
     assert "spatial rule" in str(report) and "translation score" in str(report)
     assert report["_images"].shape == (100, 1, 56, 56)  # 50 held-out (input, translation) pairs
-    written = write_evidence(report, tmp_path / "evidence")
+    written = report.save(tmp_path / "evidence")
     assert [p.name for p in written] == ["samples.png", "class_histogram.png"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("conditioning", ["guided", "acgan"])
 def test_diagnose_judges_a_conditional_generator_per_class(tmp_path, conditioning):
-    from modecollapse.diagnosis import write_evidence
     from tests.conftest import tiny_image_config
 
     train(tiny_image_config(model={"conditioning": conditioning}), tmp_path / "run")
@@ -247,7 +245,7 @@ def test_diagnose_judges_a_conditional_generator_per_class(tmp_path, conditionin
     assert torch.equal(report["_predictions"], torch.arange(200) // 20)  # grouped by the class drawn for
     text = str(report)
     assert "class accuracy" in text and "per-class variety" in text
-    written = write_evidence(report, tmp_path / "evidence")
+    written = report.save(tmp_path / "evidence")
     assert "samples_by_class.png" in [p.name for p in written]
 
 

@@ -31,12 +31,7 @@ def build_cases(root, trained=None):
     def case(name, path, *extra):
         cases[name] = [str(path), *extra]
 
-    nan = digits.astype(np.float32)
-    nan[3, 5, 5] = np.nan
-    case("NaN samples", npy(root / "nan.npy", nan))
-    inf = digits.astype(np.float32)
-    inf[0, 0, 0] = np.inf
-    case("infinite samples", npy(root / "inf.npy", inf))
+    npy(root / "digits.npy", digits.astype(np.float32))  # well formed: the spoiled files start from it
     case("empty array", npy(root / "empty.npy", np.zeros((0, 28, 28), np.float32)))
     case("1-D array", npy(root / "flat.npy", np.zeros(784, np.float32)))
     case("wrong image size", npy(root / "size.npy", np.zeros((10, 27, 27), np.float32)))
@@ -46,7 +41,7 @@ def build_cases(root, trained=None):
     case("complex", npy(root / "complex.npy", np.zeros((4, 28, 28), np.complex64)))
     np.save(root / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     case("object array (pickle)", root / "objects.npy")
-    raw = (root / "nan.npy").read_bytes()
+    raw = (root / "digits.npy").read_bytes()
     (root / "truncated.npy").write_bytes(raw[: len(raw) // 2])
     case("truncated npy", root / "truncated.npy")
     (root / "garbage.npy").write_bytes(b"not numpy at all")
@@ -83,8 +78,8 @@ def build_cases(root, trained=None):
         archive.writestr("fake/code/__torch__.py", b"x")
     case("broken TorchScript", root / "fake.ts", "--latent-dim", "100")
     case("TorchScript without a latent size", root / "fake.ts")
-    case("zero samples", root / "nan.npy", "--num-samples", "0")
-    case("negative samples", root / "nan.npy", "--num-samples", "-5")
+    case("zero samples", root / "digits.npy", "--num-samples", "0")
+    case("negative samples", root / "digits.npy", "--num-samples", "-5")
     case("negative padding", root / "noise.png", "--padding", "-1")
     case("bad latent shape", root / "fake.ts", "--latent-shape", "a,b")
     case("negative latent range", root / "fake.ts", "--latent-dim", "4", "--latent-dist", "uniform",
@@ -151,7 +146,6 @@ def test_malformed_inputs_exit_2_with_a_message_and_write_nothing(tmp_path, caps
 def test_messages_name_the_problem(tmp_path, capsys):
     cases = build_cases(tmp_path)
     expected = {
-        "NaN samples": "NaN",
         "empty array": "empty",
         "zero samples": "--num-samples",
         "ambiguous grid": "--tile-size",
@@ -162,3 +156,14 @@ def test_messages_name_the_problem(tmp_path, capsys):
     for name, phrase in expected.items():
         assert main(["diagnose", *cases[name]]) == 2
         assert phrase in capsys.readouterr().err, name
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_samples_holding_nan_or_inf_are_judged_collapsed_not_refused(tmp_path, capsys, bad):
+    """The one NaN policy (trainer, Monitor, diagnose alike): a verdict, with the share said."""
+    samples = np.random.default_rng(0).random((20, 28, 28)).astype(np.float32)
+    samples[3, 5, 5] = bad
+    code = main(["diagnose", str(npy(tmp_path / "bad.npy", samples)), "--out", str(tmp_path / "evidence")])
+    out = capsys.readouterr().out
+    assert code == 5 and "verdict: COLLAPSED" in out
+    assert "5% of outputs are NaN or infinite" in out and "1 of 20 samples hold NaN or infinite values" in out

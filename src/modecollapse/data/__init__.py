@@ -9,6 +9,7 @@ from modecollapse.data.registry import (
     Dataset,
     DatasetSpec,
     dataset_kind,
+    dataset_name,
     load_dataset,
     names_of,
     sample_shape,
@@ -16,6 +17,6 @@ from modecollapse.data.registry import (
 )
 
 __all__ = [
-    "DATASETS", "DEFAULT_IMAGES", "Dataset", "DatasetSpec", "dataset_kind", "load_dataset", "names_of",
-    "sample_shape", "spec",
+    "DATASETS", "DEFAULT_IMAGES", "Dataset", "DatasetSpec", "dataset_kind", "dataset_name", "load_dataset",
+    "names_of", "sample_shape", "spec",
 ]  # fmt: skip

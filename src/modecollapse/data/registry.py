@@ -9,6 +9,7 @@ data/translation.py (imported by data/__init__.py, which registers them).
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -111,11 +112,22 @@ def register(spec: DatasetSpec) -> DatasetSpec:
     return spec
 
 
+def dataset_name(name: str) -> str:
+    """The registered name `name` means, case aside ('MNIST' -> 'mnist'); an unknown name gets the
+    nearest registered one and the list of all."""
+    if name in DATASETS:
+        return name
+    folded = {key.lower(): key for key in DATASETS}
+    if isinstance(name, str) and name.lower() in folded:
+        return folded[name.lower()]
+    near = difflib.get_close_matches(str(name).lower(), list(folded), n=1, cutoff=0.6)
+    hint = f" (did you mean '{folded[near[0]]}'?)" if near else ""
+    raise DatasetUnavailable(f"unknown dataset '{name}'{hint}; choose one of {', '.join(DATASETS)}")
+
+
 def spec(name: str) -> DatasetSpec:
-    """The spec of dataset `name`; an unknown name lists the valid ones."""
-    if name not in DATASETS:
-        raise DatasetUnavailable(f"unknown dataset '{name}'; choose one of {', '.join(DATASETS)}")
-    return DATASETS[name]
+    """The spec of dataset `name` (case aside); an unknown name lists the valid ones."""
+    return DATASETS[dataset_name(name)]
 
 
 DEFAULT_IMAGES = "mnist"

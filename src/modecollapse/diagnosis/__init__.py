@@ -16,10 +16,9 @@ from modecollapse.diagnosis.verdict import (
     judge_points,
     judge_translator,
     probe_latent,
-    real_reference,
 )
 
 __all__ = [
     "EXIT_CODES", "PROBE_SEED", "Report", "Samples", "diagnose", "format_report", "is_translator",
-    "judge_points", "judge_translator", "load_samples", "probe_latent", "real_reference", "write_evidence",
+    "judge_points", "judge_translator", "load_samples", "probe_latent", "write_evidence",
 ]  # fmt: skip

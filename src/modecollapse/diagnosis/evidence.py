@@ -18,6 +18,8 @@ def write_evidence(report: dict[str, Any], out: Path) -> list[Path]:
     matplotlib.use("Agg")
 
     out.mkdir(parents=True, exist_ok=True)
+    if report.get("_points") is None and report.get("_images") is None:  # NaN outputs: nothing to draw
+        return []
     if "_points" in report:
         return [
             save_scatter(report["_points"], out / "samples.png", report["_means"], title=report["verdict"]),
@@ -62,6 +64,8 @@ def _histogram(report: dict[str, Any], out: Path, unit: str) -> Path:
 def format_report(report: dict[str, Any]) -> str:
     """The report as the CLI prints it: verdict and reasons, the numbers, fixes, provenance."""
     s = report["scores"]
+    if "nonfinite_share" in s:
+        return _format_nonfinite(report)
     if "modes_well_formed" in s:
         return _format_points(report)
     lines = [
@@ -140,6 +144,22 @@ def _translation_lines(s: dict[str, Any]) -> list[str]:
             "(mean |x - F(G(x))|, 0..1)"
         )
     return lines
+
+
+def _format_nonfinite(report: dict[str, Any]) -> str:
+    """Samples holding NaN or infinite values: the verdict and why; nothing else can be scored."""
+    return "\n".join(
+        [
+            f"verdict: {report['verdict'].upper()}",
+            *[f"  - {reason}" for reason in report["reasons"]],
+            "",
+            f"samples            {report['scores']['num_samples']:.0f}, of which "
+            f"{100 * report['scores']['nonfinite_share']:.1f}% hold NaN or infinite values",
+            *_suggestions(report),
+            f"reference          {report['reference']}",
+            *[f"input: {note}" for note in report["input_notes"]],
+        ]
+    )
 
 
 def _format_points(report: dict[str, Any]) -> str:

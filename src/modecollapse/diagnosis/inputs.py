@@ -17,8 +17,7 @@ from torch import nn
 from modecollapse.data import dataset_kind
 from modecollapse.diagnosis.grid import GRID_SUFFIXES, split_grid
 from modecollapse.errors import ModeCollapseError
-from modecollapse.metrics.features import prepare_images
-from modecollapse.models import generate
+from modecollapse.models.latent import Latent, sample_from
 from modecollapse.runfolder import RunFolder
 from modecollapse.trained import Read, is_run, load_run, read_run
 
@@ -31,39 +30,17 @@ PROBE_SEED = 7
 
 @dataclass
 class Samples:
-    images: torch.Tensor  # [-1, 1], N x C x 28 x 28
+    """Samples as read, not yet scored: metrics/samples.score_samples reads their values (with
+    `value_range`: "auto", or known from where they came) by the one set of rules."""
+
+    values: torch.Tensor
     notes: list[str] = field(default_factory=list)
     generator: nn.Module | None = None
     latent: Latent | None = None  # how z was drawn, for the latent probe
     dataset: str | None = None  # what the generator was trained on, when known
     intended: torch.Tensor | None = None  # conditional generators: the class each sample was drawn for
-
-
-@dataclass(frozen=True)
-class Latent:
-    """How to draw z for a TorchScript generator: N(0, I), or U(-r, r) with r = `range`."""
-
-    shape: tuple[int, ...]
-    distribution: str = "normal"
-    range: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not self.shape or any(d <= 0 for d in self.shape):
-            raise ModeCollapseError(f"the latent shape must be positive sizes, got {self.shape}")
-        if self.distribution not in ("normal", "uniform"):
-            raise ModeCollapseError(f"--latent-dist must be normal or uniform, got {self.distribution!r}")
-        if not (self.range > 0 and np.isfinite(self.range)):
-            raise ModeCollapseError(f"--latent-range must be a positive number, got {self.range}")
-
-    def draw(self, count: int, seed: int) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(seed)
-        if self.distribution == "uniform":
-            return (torch.rand(count, *self.shape, generator=generator) * 2 - 1) * self.range
-        return torch.randn(count, *self.shape, generator=generator)
-
-    def describe(self) -> str:
-        law = f"U(-{self.range:g}, {self.range:g})" if self.distribution == "uniform" else "N(0, I)"
-        return f"z ~ {law} of shape {self.shape}"
+    value_range: str = "auto"
+    training: DataConfig | None = None  # a run's training data: its copies are counted against it
 
 
 @dataclass
@@ -112,15 +89,14 @@ def load_samples(
     if is_run(path):
         return _from_run(path, num_samples, opened.checkpoint())
     if opened.array is not None:
-        images, notes = prepare_images(opened.array, value_range)
-        return Samples(images, [f"{len(images)} samples from {path.name}", *notes])
+        values = _numbers(opened.array, path)
+        return Samples(values, [f"{len(values)} samples from {path.name}"], value_range=value_range)
     if path.is_dir():
         return _png_folder(path, value_range)
     suffix = path.suffix.lower()
     if suffix in GRID_SUFFIXES:
         tiles, notes = split_grid(path, tile_size, padding)
-        images, more = prepare_images(tiles, value_range)
-        return Samples(images, [*notes, *more])
+        return Samples(_numbers(tiles, path), notes, value_range=value_range)
     if _is_torchscript(path):
         if latent is None:
             raise ModeCollapseError("a TorchScript generator needs --latent-dim N (or --latent-shape)")
@@ -128,7 +104,8 @@ def load_samples(
             generator = torch.jit.load(str(path), map_location="cpu").eval()
         except RuntimeError as error:
             raise ModeCollapseError(f"{path}: not a loadable TorchScript file ({error})") from None
-        return _sample(generator, latent, num_samples, [f"TorchScript generator, {latent.describe()}"])
+        notes = [f"TorchScript generator, {latent.describe()}"]
+        return _sample(generator, latent, num_samples, notes, value_range)
     if suffix in PICKLE_SUFFIXES or _looks_pickled(path):
         raise ModeCollapseError(
             f"{path} is a pickle (torch.save of a model or state_dict); loading it could run "
@@ -223,8 +200,8 @@ def _png_folder(path: Path, value_range: str) -> Samples:
     shapes = {a.shape for a in arrays}
     if len(shapes) > 1:
         raise ModeCollapseError(f"{path}: images differ in size ({sorted(shapes)[:3]})")
-    images, notes = prepare_images(np.stack(arrays), value_range)
-    return Samples(images, [f"{len(files)} PNG images from {path}", *notes])
+    notes = [f"{len(files)} PNG images from {path}"]
+    return Samples(_numbers(np.stack(arrays), path), notes, value_range=value_range)
 
 
 def _is_torchscript(path: Path) -> bool:
@@ -255,23 +232,26 @@ def _from_run(path: Path, count: int, read: Read | None = None) -> Samples:
         count = max(count // sampler.num_classes, 1) * sampler.num_classes
         notes.append(f"{sampler.kind} conditioning: {count // sampler.num_classes} samples per class")
     images, intended = run.sample(count, PROBE_SEED, rows=True)
-    images, more = prepare_images(images, "-1-1")
     if not sampler.conditional:
         latent = run.config.model.latent_distribution
         notes.append(f"{count} samples drawn with seed {PROBE_SEED} (z ~ {latent})")
     latent = Latent((sampler.input_dim,), run.config.model.latent_distribution)
-    samples = Samples(images, [*notes, *more], run.generator, latent, intended=intended)
-    samples.dataset = run.config.data.name
-    return samples
+    return Samples(
+        images, notes, run.generator, latent, run.config.data.name, intended, "-1-1", run.config.data
+    )
 
 
-@torch.no_grad()
-def _sample(generator: nn.Module, latent: Latent, count: int, notes: list[str]) -> Samples:
-    try:
-        images = generate(generator, latent.draw(count, PROBE_SEED))
-    except RuntimeError as error:
-        raise ModeCollapseError(f"the generator failed on {latent.describe()}: {error}") from None
-    images, more = prepare_images(images, "-1-1")
-    samples = Samples(images, [*notes, f"{count} samples drawn with seed {PROBE_SEED}", *more], generator)
-    samples.latent = latent
-    return samples
+def _sample(generator: nn.Module, latent: Latent, count: int, notes: list[str], value_range: str) -> Samples:
+    values = sample_from(generator, latent, count, PROBE_SEED)
+    notes = [*notes, f"{count} samples drawn with seed {PROBE_SEED}"]
+    return Samples(values, notes, generator, latent, value_range=value_range)
+
+
+def _numbers(array: np.ndarray, path: Path) -> torch.Tensor:
+    """An array read from a file as a float tensor; a clear sentence for what is not numbers."""
+    array = np.asarray(array)
+    if array.dtype.kind not in "biuf":
+        raise ModeCollapseError(f"{path}: samples must be numbers, got an array of dtype {array.dtype}")
+    if array.size == 0:
+        raise ModeCollapseError(f"{path}: no samples (the array is empty, shape {array.shape})")
+    return torch.as_tensor(array.astype(np.float32))

@@ -28,11 +28,11 @@ import modecollapse.diagnosis.verdict as verdicts
 from modecollapse.config import DetectorConfig
 from modecollapse.data import spec
 from modecollapse.diagnosis.evidence import format_report, write_evidence
-from modecollapse.diagnosis.inputs import PROBE_SEED, Latent, Samples
+from modecollapse.diagnosis.inputs import PROBE_SEED, Samples
 from modecollapse.diagnosis.suggest import suggest
 from modecollapse.errors import ModeCollapseError
-from modecollapse.metrics.features import prepare_images
-from modecollapse.models import generate
+from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
+from modecollapse.models.latent import Latent, sample_from
 
 
 @dataclass
@@ -67,6 +67,9 @@ class Report:
 
     def __contains__(self, key: str) -> bool:
         return key in self.data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
 
     def public(self) -> dict[str, Any]:
         """Everything but the evidence's raw samples, with NaN and infinities as None (strict JSON)."""
@@ -157,8 +160,9 @@ def _in_memory(
     rules: DetectorConfig | None, data_dir: str | None,
 ) -> Report:  # fmt: skip
     points = dataset is not None and spec(dataset).kind == "points"
+    latent = None
     if isinstance(source, torch.Tensor | np.ndarray):
-        array = source.detach().cpu() if isinstance(source, torch.Tensor) else torch.as_tensor(source)
+        array = source.detach().cpu().float() if isinstance(source, torch.Tensor) else _numbers(source)
         notes = [f"{len(array)} samples given in memory"]
         generator = None
     elif isinstance(source, nn.Module) or callable(source):
@@ -166,40 +170,30 @@ def _in_memory(
             raise ModeCollapseError("a generator needs its latent law: latent_dim=... (or latent_shape=...)")
         latent = Latent(tuple(latent_shape or (latent_dim,)), latent_dist, latent_range)
         generator = source
-        count = min(num_samples, 2500) if points else num_samples
-        try:
-            array = generate(generator, latent.draw(count, PROBE_SEED).to(_device(source))).cpu()
-        except (RuntimeError, TypeError) as error:
-            raise ModeCollapseError(f"the generator failed on {latent.describe()}: {error}") from None
+        count = min(num_samples, PROTOCOL_SAMPLES) if points else num_samples
+        array = sample_from(generator, latent, count, PROBE_SEED)
         notes = [f"generator in memory, {latent.describe()}", f"{count} samples drawn with seed {PROBE_SEED}"]
     else:
         raise ModeCollapseError(
             f"diagnose takes a generator (nn.Module or callable), samples (tensor or array) or a path, "
             f"not {type(source).__name__}"
         )
-    if not torch.isfinite(array.float()).all():
-        bad = int((~torch.isfinite(array.float().flatten(1))).any(1).sum())
-        raise ModeCollapseError(f"{bad} of {len(array)} samples contain NaN or infinite values")
     if points:
-        if array.dim() != 2 or array.shape[1] != 2:
-            shape = tuple(array.shape)
-            raise ModeCollapseError(f"{dataset} is 2-D points: expected N x 2 samples, got {shape}")
-        report = verdicts.judge_points((array.float(), notes), dataset, rules=rules)
+        report = verdicts.judge_points((array, notes), dataset, rules=rules)
     else:
-        images, more = prepare_images(array, value_range)
-        samples = Samples(images, [*notes, *more], generator if isinstance(generator, nn.Module) else None)
-        if samples.generator is not None:
-            samples.latent = latent
-        report = verdicts.judge_images(samples, "samples in memory", dataset, None, rules, data_dir)
+        module = generator if isinstance(generator, nn.Module) else None
+        samples = Samples(array, notes, module, latent, value_range=value_range)
+        source_name = "generator in memory" if generator is not None else "samples in memory"
+        report = verdicts.judge_images(samples, source_name, dataset, None, rules, data_dir)
     report["suggestions"] = suggest(report, report["dataset"])
     return Report(report)
 
 
-def _device(source: Any) -> torch.device:
-    if isinstance(source, nn.Module):
-        for tensor in (*source.parameters(), *source.buffers()):
-            return tensor.device
-    return torch.device("cpu")
+def _numbers(array: np.ndarray) -> torch.Tensor:
+    array = np.asarray(array)
+    if array.dtype.kind not in "biuf":
+        raise ModeCollapseError(f"samples must be numbers, got an array of dtype {array.dtype}")
+    return torch.as_tensor(array.astype(np.float32))
 
 
 def report_json(report: Report, written: list[Path]) -> str:

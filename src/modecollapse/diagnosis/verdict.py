@@ -12,10 +12,9 @@ import torch
 from torch import nn
 
 from modecollapse.config import DataConfig, DetectorConfig
-from modecollapse.data import DEFAULT_IMAGES, load_dataset, sample_shape, spec
+from modecollapse.data import DEFAULT_IMAGES, Dataset, dataset_name, load_dataset, spec
 from modecollapse.diagnosis.inputs import (
     PROBE_SEED,
-    Latent,
     Opened,
     Samples,
     last_healthy_note,
@@ -26,15 +25,22 @@ from modecollapse.diagnosis.inputs import (
 )
 from modecollapse.diagnosis.suggest import suggest
 from modecollapse.errors import ModeCollapseError
+from modecollapse.generators import as_tensor
 from modecollapse.metrics.conditional import conditional_scores, grader_scores, load_grader
 from modecollapse.metrics.detector import assess, reason_kinds
 from modecollapse.metrics.evaluators import translation_evaluator
-from modecollapse.metrics.features import classifier_for, prepare_images
-from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
-from modecollapse.metrics.samples import real_reference
-from modecollapse.metrics.scores import FeatureSet, extract, score
+from modecollapse.metrics.features import classifier_for
+from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
+from modecollapse.metrics.samples import (
+    Reference,
+    reference_for,
+    reference_from_features,
+    score_samples,
+    training_data,
+)
+from modecollapse.metrics.scores import FeatureSet
 from modecollapse.models import generate
-from modecollapse.models.classifier import load_classifier
+from modecollapse.models.latent import Latent, placement
 from modecollapse.runfolder import RunFolder
 from modecollapse.trained import load_translator
 
@@ -70,8 +76,7 @@ def judge_path(
         if spec(dataset).kind == "points":
             report = judge_points((torch.as_tensor(array).float(), notes), dataset, rules=rules)
         else:
-            images, more = prepare_images(array, "-1-1")
-            samples = Samples(images, [*notes, *more])
+            samples = Samples(torch.as_tensor(array).float(), notes, value_range="-1-1")
             report = judge_images(samples, str(source), dataset, reference, rules, data_dir)
     elif (opened := open_input(Path(source))).run is not None and opened.run[1].model.family == "cyclegan":
         report = judge_translator(opened, num_samples=min(num_samples, 2000), rules=rules)
@@ -92,62 +97,69 @@ def judge_images(
     samples: Samples,
     source: str,
     dataset: str | None,
-    reference: FeatureSet | None,
+    reference: Reference | FeatureSet | None,
     rules: DetectorConfig | None,
     data_dir: str | None,
 ) -> dict[str, Any]:
-    dataset = dataset or samples.dataset or DEFAULT_IMAGES
-    dataset = spec(dataset).reference or dataset  # e.g. mnist-5k is judged against MNIST's test set
-    samples.images = match_channels(samples.images, dataset, samples.notes)
-    classifier = load_classifier(classifier_for(dataset))
-    if reference is None:
-        reference, reference_name = real_reference(dataset, data_dir, classifier=classifier)
-    else:
-        reference_name = "given reference features"
-    real = reference
-    fake = extract(classifier, samples.images)
-    scores = score(fake, real)
-    per_class: list[float] | None = None
-    if samples.intended is not None:  # real classes as the classifier reads them (99.3% right)
+    """Score images with the one scorer (metrics/samples.py) and judge them; a conditional
+    generator's samples also by class."""
+    named = dataset_name(dataset or samples.dataset or DEFAULT_IMAGES)
+    if isinstance(reference, FeatureSet):
+        reference = reference_from_features(named, reference, "given reference features")
+    elif reference is None:
+        reference = reference_for(named, data_dir, training=_training_data(named, samples, data_dir))
+    scored = score_samples(samples.values, reference, samples.value_range)
+    notes = [*samples.notes, *reference.notes, *scored.notes]
+    scores = {k: v for k, v in scored.record.items() if not isinstance(v, (str, list))}
+    fake, per_class = scored.features, None
+    if samples.intended is not None and fake is not None:  # real classes as the classifier reads them
         conditional = conditional_scores(
-            fake.features,
-            fake.predictions,
-            samples.intended,
-            real.features,
-            real.predictions,
+            fake.features, fake.predictions, samples.intended, reference.real.features,
+            reference.real_labels if reference.real_labels is not None else reference.real.predictions,
             fake.num_classes,
-        )
+        )  # fmt: skip
         per_class = conditional.pop("per_class_diversity")
         scores.update(conditional)
-        grader = load_grader(dataset)
-        if grader is not None and samples.images.shape[1] == 1:
-            scores.update(grader_scores(grader, samples.images, samples.intended))
+        grader = load_grader(reference.dataset)
+        if grader is not None and scored.samples.shape[1] == 1:
+            scores.update(grader_scores(grader, scored.samples, samples.intended))
     verdict, found = assess(scores, rules)
-    reasons, kinds = [reason.text for reason in found], reason_kinds(found)
-    if len(samples.images) < 10 * fake.num_classes:
-        samples.notes.append(
-            f"only {len(samples.images)} samples for {fake.num_classes} classes: modes and KL are judged "
-            f"against what that many samples can show; give >= {10 * fake.num_classes} for a firm verdict"
+    if len(samples.values) < 10 * reference.num_classes:
+        notes.append(
+            f"only {len(samples.values)} samples for {reference.num_classes} classes: modes and KL are "
+            f"judged against what that many samples can show; give >= {10 * reference.num_classes} "
+            "for a firm verdict"
         )
     report: dict[str, Any] = {
         "source": str(source),
-        "dataset": dataset,
+        "dataset": reference.dataset,
         "verdict": verdict,
-        "reasons": reasons,
-        "kinds": kinds,
+        "reasons": [reason.text for reason in found],
+        "kinds": reason_kinds(found),
         "scores": scores,
-        "classifier": {"dataset": classifier.dataset, "sha256": classifier.sha256},
-        "reference": reference_name,
-        "input_notes": samples.notes,
-        "class_counts": torch.bincount(fake.predictions, minlength=fake.num_classes).tolist(),
+        "protocol": scored.record["protocol"],
+        "classifier": {"dataset": reference.classifier.dataset, "sha256": reference.classifier.sha256},
+        "reference": reference.label,
+        "copies_of": reference.copies_label or reference.label,
+        "input_notes": notes,
+        "class_counts": scored.record.get("class_counts", []),
     }
     if per_class is not None:
         report["per_class_diversity"] = per_class
-    if samples.generator is not None and samples.intended is None:
-        report["latent"] = probe_latent(samples.generator, samples.latent, real)
-    report["_images"] = samples.images
-    report["_predictions"] = samples.intended if samples.intended is not None else fake.predictions
+    if samples.generator is not None and samples.intended is None and samples.latent is not None:
+        report["latent"] = probe_latent(samples.generator, samples.latent)
+    report["_images"] = scored.samples
+    report["_predictions"] = samples.intended if samples.intended is not None else (
+        fake.predictions if fake is not None else None
+    )
     return report
+
+
+def _training_data(named: str, samples: Samples, data_dir: str | None) -> Dataset | None:
+    """A run's own training data, else the named dataset's training split (training_data)."""
+    if samples.training is not None and spec(samples.training.name).kind == "image":
+        return training_data(samples.training)
+    return training_data(DataConfig(name=named, data_dir=data_dir))
 
 
 def monitor_samples(path: Path) -> tuple[np.ndarray, list[str], str] | None:
@@ -172,27 +184,6 @@ def monitor_samples(path: Path) -> tuple[np.ndarray, list[str], str] | None:
         weights = folder.last_healthy_weights
         notes.append(f"last healthy: step {summary['last_healthy']['step']} ({weights})")
     return read_array(folder.last_samples), notes, summary["dataset"]["name"]
-
-
-GREY_TOLERANCE = 2 / 127.5
-"""Channels that differ by at most 2 grey levels of 0..255 (rounding, JPEG) count as equal."""
-
-
-def match_channels(images: torch.Tensor, dataset: str, notes: list[str]) -> torch.Tensor:
-    """`images` with the channel count of `dataset`: grey digits saved as RGB (R = G = B, as PIL
-    writes them) are read as grey and said so; any other mismatch is a sentence."""
-    want, have = sample_shape(DataConfig(name=dataset))[0], images.shape[1]
-    if have == want:
-        return images
-    if have == 3 and want == 1:
-        if float((images - images[:, :1]).abs().max()) <= GREY_TOLERANCE:
-            notes.append("3 equal colour channels (grey saved as RGB) read as grey")
-            return images[:, :1]
-        raise ModeCollapseError(
-            f"the images have 3 different colour channels, but {dataset} is greyscale; "
-            "for Stacked MNIST stacks pass --dataset stacked-mnist"
-        )
-    raise ModeCollapseError(f"the images have {have} channel(s), but {dataset} has {want}")
 
 
 def _judges_points(opened: Opened, dataset: str | None) -> bool:
@@ -225,31 +216,29 @@ def judge_points(
         points, notes, trained_on = load_points(path, num_samples)
         path = path.path if isinstance(path, Opened) else path
     if trained_on is not None and dataset in (None, trained_on.name):
-        data = trained_on.model_copy(update={"num_samples": 1})
+        data = trained_on
     elif dataset is not None:
-        data = DataConfig(name=dataset, num_samples=1, mixture_scale=mixture_scale)
+        data = DataConfig(name=dataset_name(dataset), mixture_scale=mixture_scale)
     else:
         raise ModeCollapseError(f"{path}: say which mixture the points imitate: --dataset ring8 or grid25")
-    dataset = data.name
-    mixture = load_dataset(data)
-    scores = mixture_scores(points, mixture.mode_means, mixture.mode_std)
-    counts = scores.pop("class_counts")
+    reference = reference_for(data.name, mixture=data)
+    scored = score_samples(points, reference)
+    scores = {k: v for k, v in scored.record.items() if not isinstance(v, (str, list))}
     verdict, found = assess(scores, rules)
-    reasons, kinds = [reason.text for reason in found], reason_kinds(found)
     return {
         "source": str(path),
-        "dataset": dataset,
+        "dataset": data.name,
         "verdict": verdict,
-        "reasons": reasons,
-        "kinds": kinds,
-        "scores": {**scores, "num_samples": float(len(points))},
+        "reasons": [reason.text for reason in found],
+        "kinds": reason_kinds(found),
+        "scores": scores,
+        "protocol": scored.record["protocol"],
         "classifier": None,
-        "reference": f"{dataset}: {len(mixture.mode_means)} Gaussians of std {mixture.mode_std:g}"
-        + (f" (scale {data.mixture_scale:g})" if data.mixture_scale != 1 else ""),
-        "input_notes": notes,
-        "class_counts": counts,
-        "_points": points,
-        "_means": mixture.mode_means,
+        "reference": reference.label,
+        "input_notes": [*notes, *scored.notes],
+        "class_counts": scored.record.get("class_counts", []),
+        "_points": scored.samples,
+        "_means": reference.mode_means,
     }
 
 
@@ -300,16 +289,16 @@ def judge_translator(
 
 
 @torch.no_grad()
-def probe_latent(generator: nn.Module, latent: Latent, real: FeatureSet, count: int = 256) -> dict:
+def probe_latent(generator: nn.Module, latent: Latent, count: int = 256) -> dict:
     """How much the output moves with z: overall, per latent dimension, and for one-hot z.
 
     Distances are mean absolute pixel differences in [-1, 1] units. A generator whose outputs
     for independent z differ by far less than real images differ from each other ignores z.
     """
-    device = next((p.device for p in generator.parameters()), torch.device("cpu"))
+    device, dtype = placement(generator)
 
     def run(z: torch.Tensor) -> torch.Tensor:
-        return generator(z.to(device)).float().cpu()
+        return as_tensor(generator(z.to(device=device, dtype=dtype))).float().cpu()
 
     shape = latent.shape
     z = latent.draw(count, PROBE_SEED + 1)

@@ -109,8 +109,8 @@ def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | No
     from modecollapse.data import load_dataset, spec
     from modecollapse.metrics.conditional import pca_2d
     from modecollapse.metrics.diversity import seeded_subset
-    from modecollapse.metrics.evaluators import reference_features
     from modecollapse.metrics.features import classifier_for, prepare_images
+    from modecollapse.metrics.samples import real_features
     from modecollapse.metrics.scores import extract
     from modecollapse.models.classifier import load_classifier
     from modecollapse.trained import load_run
@@ -128,8 +128,8 @@ def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | No
     classifier = load_classifier(classifier_for(config.data.name))
     fake = extract(classifier, prepare_images(images, "-1-1")[0])
     dataset = load_dataset(config.data)
-    real = reference_features(dataset, classifier.dataset, count)
-    real_labels = dataset.labels[seeded_subset(torch.arange(len(dataset)), count)]  # as reference_features
+    real = real_features(dataset, classifier, count)
+    real_labels = dataset.labels[seeded_subset(torch.arange(len(dataset)), count)]  # as real_features
     real_xy, fake_xy = pca_2d(real.features, fake.features)
     colours = intended if intended is not None else fake.predictions
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), dpi=100, sharex=True, sharey=True)

@@ -16,11 +16,12 @@ from modecollapse.data.translation import TranslationData
 from modecollapse.metrics import translation
 from modecollapse.metrics.conditional import conditional_scores, grader_scores, load_grader
 from modecollapse.metrics.diversity import seeded_subset
-from modecollapse.metrics.features import classifier_for, prepare_images
-from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
-from modecollapse.metrics.scores import FeatureSet, extract, extract_cached, score
+from modecollapse.metrics.features import classifier_for
+from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
+from modecollapse.metrics.samples import mixture_reference, reference_for, score_samples
+from modecollapse.metrics.scores import extract, extract_cached
 from modecollapse.models import generate
-from modecollapse.models.classifier import EvalClassifier, load_classifier
+from modecollapse.models.classifier import load_classifier
 from modecollapse.models.latent import LatentSampler
 
 Evaluator = Callable[[nn.Module, int], dict[str, float]]
@@ -28,70 +29,60 @@ EVAL_SEED = 20_170_101  # evaluation draws from its own generator, never the tra
 
 
 def default_evaluator(
-    dataset: Dataset, device: torch.device, num_samples: int, sampler: LatentSampler
+    dataset: Dataset,
+    device: torch.device,
+    num_samples: int,
+    sampler: LatentSampler,
+    data_dir: str | None = None,
 ) -> Evaluator | None:
     """The evaluator for a dataset's kind; latents come from `sampler` (fixed, EVAL_SEED)."""
     if dataset.kind == "points" and dataset.mode_means is not None:
         return _mixture_evaluator(dataset, sampler, device)
     if spec(dataset.name).classifier:
-        return image_evaluator(dataset, sampler, device, num_samples)
+        return image_evaluator(dataset, sampler, device, num_samples, data_dir)
     return None
 
 
 def _mixture_evaluator(dataset: Dataset, sampler: LatentSampler, device: torch.device) -> Evaluator:
-    means, std = dataset.mode_means, dataset.mode_std
+    reference = mixture_reference(dataset)
     latent, _ = sampler.fixed(PROTOCOL_SAMPLES, EVAL_SEED, device)
 
     @torch.no_grad()
     def evaluate(generator: nn.Module, epoch: int) -> dict[str, float]:
-        return mixture_scores(generate(generator, latent, None), means, std)
+        return score_samples(generate(generator, latent, None), reference).record
 
     return evaluate
 
 
-def reference_features(
-    dataset: Dataset, classifier: str | EvalClassifier, size: int = 10_000
-) -> FeatureSet:
-    """Classifier features of a seeded subset of `dataset`'s real images (cached on disk);
-    `classifier`: its name, or the classifier already loaded."""
-    classifier = load_classifier(classifier) if isinstance(classifier, str) else classifier
-    index = seeded_subset(torch.arange(len(dataset)), size).to(dataset.data.device)
-    images = torch.cat([dataset.batch(chunk).cpu() for chunk in index.split(1000)])
-    reference = extract_cached(classifier, prepare_images(images, "-1-1")[0])
-    reference.mode_share = spec(dataset.name).mode_share
-    return reference
-
-
 def image_evaluator(
-    dataset: Dataset, sampler: LatentSampler, device: torch.device, num_samples: int
+    dataset: Dataset,
+    sampler: LatentSampler,
+    device: torch.device,
+    num_samples: int,
+    data_dir: str | None = None,
 ) -> Evaluator:
-    """The image scores of `METRICS`; for conditional generators also class-conditional accuracy
-    and per-class diversity, from class-balanced fixed latents (the same every evaluation)."""
-    name = classifier_for(dataset.name)
-    classifier = load_classifier(name)
-    real = reference_features(dataset, name)
+    """The one scorer's record (metrics/samples.py: the real reference is the dataset's test split
+    where it has one, copies are counted against the training data) of fixed latents; for
+    conditional generators also class-conditional accuracy and per-class diversity, from
+    class-balanced fixed latents (the same every evaluation). Our generators give [-1, 1] images
+    on black, so they are read as such."""
+    reference = reference_for(dataset.name, data_dir, training=dataset)
     latent, intended = sampler.fixed(num_samples, EVAL_SEED, device)
-    real_labels, grader = None, None
-    if sampler.conditional:
-        grader = load_grader(dataset.name)
-        subset = seeded_subset(torch.arange(len(dataset)), len(real)).to(dataset.labels.device)
-        real_labels = dataset.labels[subset].cpu()
+    grader = load_grader(dataset.name) if sampler.conditional else None
 
     @torch.no_grad()
     def evaluate(generator: nn.Module, epoch: int) -> dict[str, float]:
-        images = prepare_images(generate(generator, latent, 500).cpu(), "-1-1")[0]
-        fake = extract(classifier, images)
-        record: dict = {**score(fake, real), "classifier_sha256": classifier.sha256}
-        if real_labels is not None:
+        scored = score_samples(generate(generator, latent, 500).cpu(), reference, "-1-1", "as-is")
+        record = scored.record
+        if sampler.conditional and scored.features is not None:
             record.update(
                 conditional_scores(
-                    fake.features, fake.predictions, intended, real.features, real_labels, sampler.num_classes
+                    scored.features.features, scored.features.predictions, intended, reference.real.features,
+                    reference.real_labels, sampler.num_classes,
                 )
-            )
-        if grader is not None:
-            record.update(grader_scores(grader, images, intended))
-        if fake.num_classes <= 25:
-            record["class_counts"] = torch.bincount(fake.predictions, minlength=fake.num_classes).tolist()
+            )  # fmt: skip
+        if grader is not None and scored.samples is not None:
+            record.update(grader_scores(grader, scored.samples, intended))
         return record
 
     return evaluate

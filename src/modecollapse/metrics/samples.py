@@ -1,87 +1,292 @@
-"""Samples of a named dataset in, scores out: the real reference (summarised once) and the scorer
-the Monitor and diagnose call on what a generator drew."""
+"""The one scorer: samples of a named dataset in, the protocol's scores out. The trainer's
+evaluator, the Monitor and diagnose all call `score_samples` on a `Reference` built once by
+`reference_for`, so a fix to value ranges, shapes, polarity, NaN or sample counts lands once.
+
+Rules, the same on every path:
+- images are read as 0..255, [0, 1] or [-1, 1] (`value_range`, "auto" guesses from the values);
+  a flat (N, C*H*W) array is reshaped when it fits the dataset exactly; grey saved as RGB is read
+  as grey; a white background (digits drawn black on white) is read inverted, and said so;
+- samples holding NaN or infinite values are judged collapsed, never a crash;
+- the fidelity reference is the named dataset's held-out test split where it has one (else the
+  dataset itself, or its spec's fallback when the files are missing: said in the record), and
+  the copy rate is measured against the data the generator trained on when that is known;
+- the record names its protocol: the reference and the sample count.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
 from modecollapse.config import DataConfig
-from modecollapse.data import load_dataset, spec
-from modecollapse.errors import DatasetUnavailable, ModeCollapseError
-from modecollapse.metrics.evaluators import reference_features
+from modecollapse.data import Dataset, dataset_name, load_dataset, spec
+from modecollapse.errors import DataFileError, DatasetUnavailable, ModeCollapseError
+from modecollapse.metrics import diversity
 from modecollapse.metrics.features import classifier_for, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
-from modecollapse.metrics.scores import FeatureSet, extract, score
+from modecollapse.metrics.scores import FeatureSet, extract, extract_cached, score
 from modecollapse.models.classifier import EvalClassifier, load_classifier
 
-SampleScorer = Callable[[torch.Tensor], tuple[dict[str, Any], np.ndarray | None]]
-"""Raw samples (fp32, CPU) -> (the evaluation record, the samples kept as evidence, or None)."""
+REFERENCE_SIZE = 10_000
+"""Real images summarised for a reference (all of them when the set is smaller)."""
+GREY_TOLERANCE = 2 / 127.5
+"""Channels that differ by at most 2 grey levels of 0..255 (rounding, JPEG) count as equal."""
 
 
-def real_reference(
-    dataset: str, data_dir: str | None = None, size: int = 10_000, classifier: EvalClassifier | None = None
-) -> tuple[FeatureSet, str]:
-    """Features of real images (the test split where the dataset has one; its spec's fallback
-    reference, e.g. mnist-5k for MNIST, when the files are not on disk) and a label."""
-    try:
-        data = load_dataset(DataConfig(name=dataset, split="test", data_dir=data_dir, download=False))
-    except DatasetUnavailable:
-        fallback = spec(dataset).fallback_reference
-        if fallback is None:
-            raise
-        data = load_dataset(DataConfig(name=fallback))
-    reference = reference_features(data, classifier or classifier_for(dataset), size)
-    split = " test split" if spec(data.name).test_split else ""
-    return reference, f"{data.name}{split}, {min(size, len(data))} real images"
+@dataclass
+class Reference:
+    """What samples are judged against, summarised once: real features (images) or the mixture
+    (points), and what the record says about it."""
+
+    dataset: str
+    """The name samples are judged as (a dataset's `reference` in its spec, e.g. mnist for mnist-5k)."""
+    kind: str
+    label: str
+    """Where the real data came from, e.g. 'mnist test split, 10000 real images'."""
+    key: str
+    """The protocol's short name, e.g. 'mnist-test10k'."""
+    num_classes: int
+    sample_shape: tuple[int, ...]
+    classifier: EvalClassifier | None = None
+    real: FeatureSet | None = None
+    copies_of: FeatureSet | None = None
+    """Features of the data the generator trained on: the copy rate is measured against it."""
+    copies_label: str | None = None
+    real_labels: torch.Tensor | None = None
+    """The true classes of the real images behind `real` (conditional generators are scored by them)."""
+    mode_means: torch.Tensor | None = None
+    mode_std: float | None = None
+    notes: list[str] = field(default_factory=list)
 
 
-def points_scorer(dataset: str) -> SampleScorer:
-    """Scores of N x 2 samples against the named 2-D mixture (PacGAN's protocol)."""
-    mixture = load_dataset(DataConfig(name=dataset, num_samples=1))
+def reference_for(
+    dataset: str,
+    data_dir: str | None = None,
+    training: Dataset | None = None,
+    mixture: DataConfig | None = None,
+) -> Reference:
+    """The reference for samples of `dataset` (a registry name). `training`: the data the
+    generator trained on, when known (the trainer's; copies are counted against it). `mixture`:
+    a 2-D mixture's data config when it is not the registry default (a run's, or a scale)."""
+    dataset = dataset_name(dataset)
+    kind = spec(dataset).kind
+    if kind == "points":
+        return _points_reference(mixture or DataConfig(name=dataset, num_samples=1))
+    if kind != "image" or spec(dataset).classifier is None:
+        raise ModeCollapseError(
+            f"{dataset} is not an image or 2-D point dataset with an evaluation classifier"
+        )
+    return _image_reference(dataset, data_dir, training)
 
-    def points(out: torch.Tensor) -> tuple[dict[str, Any], np.ndarray | None]:
-        if out.dim() != 2 or out.shape[1] != 2:
-            shape = tuple(out.shape)
-            raise ModeCollapseError(f"{dataset} is 2-D points: G should give N x 2, it gave {shape}")
-        finite = torch.isfinite(out).all(1)
-        if not finite.all():
-            return nonfinite_record(finite, len(mixture.mode_means)), None
-        scores = mixture_scores(out[:PROTOCOL_SAMPLES], mixture.mode_means, mixture.mode_std)
-        return scores, out.numpy()
 
-    return points
+def reference_from_features(dataset: str, real: FeatureSet, label: str) -> Reference:
+    """A reference made of given real features (tests, benchmarks, a user's own reference)."""
+    judged_as = spec(dataset).reference or dataset_name(dataset)
+    classifier = load_classifier(classifier_for(judged_as))
+    channels = 3 if real.stacked else 1
+    return Reference(
+        dataset=judged_as, kind="image", label=label, key=f"given{len(real)}", num_classes=real.num_classes,
+        sample_shape=(channels, 28, 28), classifier=classifier, real=real,
+    )  # fmt: skip
 
 
-def image_scorer(dataset: str, data_dir: str | None = None) -> SampleScorer:
-    """Scores of images in [-1, 1] against the named dataset's real reference (real_reference)."""
-    name = spec(dataset).reference or dataset
-    classifier = load_classifier(classifier_for(name))
-    real, _ = real_reference(name, data_dir)
-    channels = 3 if real.num_classes == 1000 else 1
+def _points_reference(config: DataConfig) -> Reference:
+    return mixture_reference(load_dataset(config.model_copy(update={"num_samples": 1})), config.mixture_scale)
 
-    def images(out: torch.Tensor) -> tuple[dict[str, Any], np.ndarray | None]:
-        finite = torch.isfinite(out.flatten(1)).all(1) if out.dim() > 1 else torch.isfinite(out)
-        if not finite.all():
-            return nonfinite_record(finite, real.num_classes), None
+
+def mixture_reference(mixture: Dataset, mixture_scale: float = 1.0) -> Reference:
+    """The reference of a loaded 2-D mixture (its modes' means and std)."""
+    config = DataConfig(name=mixture.name, mixture_scale=mixture_scale)
+    scale = f" (scale {config.mixture_scale:g})" if config.mixture_scale != 1 else ""
+    return Reference(
+        dataset=config.name, kind="points", key=f"{config.name}{scale.strip()}",
+        label=f"{config.name}: {len(mixture.mode_means)} Gaussians of std {mixture.mode_std:g}{scale}",
+        num_classes=len(mixture.mode_means), sample_shape=(2,), mode_means=mixture.mode_means.cpu(),
+        mode_std=mixture.mode_std,
+    )  # fmt: skip
+
+
+def _image_reference(dataset: str, data_dir: str | None, training: Dataset | None) -> Reference:
+    judged_as = spec(dataset).reference or dataset
+    classifier = load_classifier(classifier_for(judged_as))
+    notes: list[str] = []
+    real_data, split = _real_data(judged_as, data_dir, training, notes)
+    real = real_features(real_data, classifier)
+    size = min(REFERENCE_SIZE, len(real_data))
+    reference = Reference(
+        dataset=judged_as, kind="image", label=f"{real_data.name}{split}, {size} real images",
+        key=f"{real_data.name}{split.replace(' split', '').replace(' ', '-')}{size // 1000}k",
+        num_classes=spec(judged_as).num_classes, sample_shape=tuple(real_data.data.shape[1:]),
+        classifier=classifier, real=real, notes=notes, real_labels=subset_labels(real_data),
+    )  # fmt: skip
+    if training is not None:
+        reference.copies_of = real if training is real_data else real_features(training, classifier)
+        reference.copies_label = f"{training.name} ({training.source}), the training data"
+    return reference
+
+
+def _real_data(
+    judged_as: str, data_dir: str | None, training: Dataset | None, notes: list[str]
+) -> tuple[Dataset, str]:
+    """(real images to compare with, ' test split' or ''): the held-out test split where the
+    dataset has one, else the training data when known, else the dataset as the registry loads it;
+    a dataset whose files are missing falls back to its spec's fallback, and says so."""
+    if spec(judged_as).test_split:
         try:
-            prepared = prepare_images(out, "-1-1")[0]
-        except ModeCollapseError as error:
-            raise ModeCollapseError(f"G's output does not fit {dataset}: {error}") from None
-        if prepared.shape[1] != channels:
-            raise ModeCollapseError(
-                f"G's output does not fit {dataset}: {prepared.shape[1]} channel(s), {dataset} has {channels}"
+            config = DataConfig(name=judged_as, split="test", data_dir=data_dir, download=False)
+            return load_dataset(config), " test split"
+        except DatasetUnavailable:
+            fallback = spec(judged_as).fallback_reference
+            if fallback is None:
+                raise
+            notes.append(
+                f"{judged_as}'s files are not on disk: judged against {fallback} instead "
+                f"(put them under --data-dir or $MODECOLLAPSE_DATA; `modecollapse data fetch {judged_as}`)"
             )
-        fake = extract(classifier, prepared)
-        scores = {**score(fake, real), "classifier_sha256": classifier.sha256}
-        if fake.num_classes <= 25:
-            scores["class_counts"] = torch.bincount(fake.predictions, minlength=fake.num_classes).tolist()
-        return scores, prepared.half().numpy()
+            return load_dataset(DataConfig(name=fallback)), ""
+    if training is not None and training.name == judged_as:
+        return training, ""
+    return load_dataset(DataConfig(name=judged_as, data_dir=data_dir)), ""
 
-    return images
+
+def training_data(config: DataConfig) -> Dataset | None:
+    """The images a generator trained on, which copies are counted against (a data config's, its
+    training split by default), when they are on disk; None when they are not (nothing is
+    downloaded for this)."""
+    try:
+        return load_dataset(config.model_copy(update={"download": False}))
+    except (DatasetUnavailable, DataFileError):
+        return None
+
+
+def subset_labels(data: Dataset, size: int = REFERENCE_SIZE) -> torch.Tensor:
+    """The labels of the seeded subset `real_features` takes (CPU)."""
+    return data.labels[diversity.seeded_subset(torch.arange(len(data)), size).to(data.labels.device)].cpu()
+
+
+def real_features(data: Dataset, classifier: EvalClassifier, size: int = REFERENCE_SIZE) -> FeatureSet:
+    """Classifier features of a seeded subset of `data`'s real images (cached on disk)."""
+    index = diversity.seeded_subset(torch.arange(len(data)), size).to(data.data.device)
+    images = torch.cat([data.batch(chunk).cpu() for chunk in index.split(1000)])
+    features = extract_cached(classifier, prepare_images(images, "-1-1")[0])
+    features.mode_share = spec(data.name).mode_share
+    return features
+
+
+def protocol_samples(reference: Reference, asked: int) -> int:
+    """The samples a protocol scores: 2-D mixtures always PacGAN's 2,500; images what is asked."""
+    return PROTOCOL_SAMPLES if reference.kind == "points" else asked
+
+
+@dataclass
+class Scored:
+    """What `score_samples` gives: the evaluation record, the samples as scored (images in [-1, 1],
+    N x C x 28 x 28; points N x 2; None when they held NaN), how they were read, and the
+    classifier's view of them (images)."""
+
+    record: dict[str, Any]
+    samples: torch.Tensor | None
+    notes: list[str]
+    features: FeatureSet | None = None
+
+
+def score_samples(
+    samples: Any, reference: Reference, value_range: str = "auto", polarity: str = "auto"
+) -> Scored:
+    """Score `samples` against `reference` by the rules in the module docstring. Samples holding NaN
+    or infinite values give a record the detector judges collapsed, and no samples."""
+    x = _as_tensor(samples)
+    x, notes = _fit_shape(x, reference)
+    finite = torch.isfinite(x.flatten(1)).all(1) if x.dim() > 1 else torch.isfinite(x)
+    protocol = {"protocol": f"{reference.key}/n{len(x)}", "reference": reference.label}
+    if not finite.all():
+        notes.append(f"{int((~finite).sum())} of {len(x)} samples hold NaN or infinite values")
+        return Scored({**nonfinite_record(finite, reference.num_classes), **protocol}, None, notes)
+    if reference.kind == "points":
+        if x.dim() != 2 or x.shape[1] != 2:
+            raise ModeCollapseError(
+                f"{reference.dataset} is 2-D points: expected N x 2 samples, got {tuple(x.shape)}"
+            )
+        scores = mixture_scores(x, reference.mode_means, reference.mode_std)
+        return Scored({**scores, "num_samples": float(len(x)), **protocol}, x, notes)
+    images, more = prepare_images(x, value_range)
+    images = match_channels(images, reference, more)
+    if polarity == "auto":
+        images = _dark_background(images, more)
+    elif polarity != "as-is":
+        raise ModeCollapseError(f"polarity must be 'auto' or 'as-is', not {polarity!r}")
+    fake = extract(reference.classifier, images)
+    record = {**score(fake, reference.real), "classifier_sha256": reference.classifier.sha256, **protocol}
+    if reference.copies_of is not None and reference.copies_of is not reference.real:
+        copies = reference.copies_of
+        threshold = copies.remember("copy-threshold", lambda: diversity.copy_threshold(copies.features))
+        record["copy_rate"] = diversity.copy_rate(fake.features, copies.features, threshold=threshold)
+    if reference.copies_label:
+        record["copies_of"] = reference.copies_label
+    if fake.num_classes <= 25:
+        record["class_counts"] = torch.bincount(fake.predictions, minlength=fake.num_classes).tolist()
+    return Scored(record, images, notes + more, fake)
+
+
+def _as_tensor(samples: Any) -> torch.Tensor:
+    if isinstance(samples, torch.Tensor):
+        return samples.detach().cpu().float()
+    array = np.asarray(samples)
+    if array.dtype.kind not in "biuf":
+        raise ModeCollapseError(f"samples must be numbers, got an array of dtype {array.dtype}")
+    return torch.as_tensor(array.astype(np.float32))
+
+
+def _fit_shape(x: torch.Tensor, reference: Reference) -> tuple[torch.Tensor, list[str]]:
+    """Flat image vectors (N, C*H*W), the usual MLP-GAN output, reshaped when they fit exactly."""
+    if reference.kind == "points" or x.dim() != 2:
+        return x, []
+    channels, side = reference.sample_shape[0], reference.sample_shape[-1]
+    for c in dict.fromkeys((channels, 1)):
+        for s in (side, 28, 32, 64):
+            if x.shape[1] == c * s * s:
+                return x.view(len(x), c, s, s), [
+                    f"flat vectors of {x.shape[1]} values read as {c}x{s}x{s} images"
+                ]
+    raise ModeCollapseError(
+        f"samples of shape {tuple(x.shape)} do not fit {reference.dataset} images "
+        f"({channels}x{side}x{side} = {channels * side * side} values each); reshape them to (N, C, H, W)"
+    )
+
+
+def match_channels(images: torch.Tensor, reference: Reference, notes: list[str]) -> torch.Tensor:
+    """`images` with the reference's channel count: grey saved as RGB (R = G = B, as PIL writes
+    them) is read as grey and said so; any other mismatch is a sentence."""
+    want, have = reference.sample_shape[0], images.shape[1]
+    if have == want:
+        return images
+    if have == 3 and want == 1:
+        if float((images - images[:, :1]).abs().max()) <= GREY_TOLERANCE:
+            notes.append("3 equal colour channels (grey saved as RGB) read as grey")
+            return images[:, :1]
+        raise ModeCollapseError(
+            f"the images have 3 different colour channels, but {reference.dataset} is greyscale; "
+            "for Stacked MNIST stacks pass --dataset stacked-mnist"
+        )
+    raise ModeCollapseError(f"the images have {have} channel(s), but {reference.dataset} has {want}")
+
+
+def _dark_background(images: torch.Tensor, notes: list[str]) -> torch.Tensor:
+    """Every dataset here draws light ink on a black background. Images whose border is mostly
+    light (digits drawn black on white, matplotlib's gray_r) are read inverted, and said so."""
+    edges = (images[..., :2, :], images[..., -2:, :], images[..., 2:-2, :2], images[..., 2:-2, -2:])
+    border = torch.cat([edge.flatten(1) for edge in edges], dim=1)
+    light = (border.median(dim=1).values > 0).float().mean()
+    if light <= 0.5:
+        return images
+    notes.append(
+        f"{100 * float(light):.0f}% of the images have a light background: read inverted (ink on black, "
+        "as the real data); pass polarity='as-is' to score them as given"
+    )
+    return -images
 
 
 def nonfinite_record(finite: torch.Tensor, classes: int) -> dict[str, Any]:

@@ -37,7 +37,7 @@ class FeatureSet:
     """The classifier's held-out calibrated confidence for recognizable samples (its card)."""
     mode_share: float | None = None
     """As a reference: a class is a covered mode with this share of a uniform class's samples (its
-    dataset spec's, set by metrics/evaluators.reference_features); without one, any sample of a
+    dataset spec's, set by metrics/samples.real_features); without one, any sample of a
     stack's class, else 10 %."""
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """Statistics derived from these features, computed once: a run's reference is graded

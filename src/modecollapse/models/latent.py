@@ -1,18 +1,95 @@
-"""How a GAN's input is drawn: z ~ N(0, I) or U(-1, 1), and for class-conditional generators the
+"""How a GAN's input is drawn: z ~ N(0, I) or U(-r, r), and for class-conditional generators the
 class it carries (`model.conditioning`: guided latent blocks, a one-hot class, or the integer
-label the guided code appended as published). Every GAN trainer, evaluator and loader draws
-through `LatentSampler`.
+label the guided code appended as published). Our trainers, evaluators and loaders draw through
+`LatentSampler`; a user's generator (the Monitor, diagnose) through `Latent` and `sample_from`.
+Both draw with `draw_noise`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from modecollapse.errors import ModeCollapseError
+from modecollapse.generators import as_tensor
 
 if TYPE_CHECKING:
     from modecollapse.config import ModelConfig
+
+
+def draw_noise(
+    shape: tuple[int, ...], uniform: bool, scale: float = 1.0, generator: torch.Generator | None = None,
+    device: Any = "cpu",
+) -> torch.Tensor:  # fmt: skip
+    """N(0, I), or U(-scale, scale) when `uniform`; from `generator` (CPU, for fixed draws) or the
+    global RNG of `device` (checkpointed with a run)."""
+    draw = torch.rand if uniform else torch.randn
+    if generator is None:
+        values = draw(*shape, device=device)
+    else:
+        values = draw(*shape, generator=generator).to(device)
+    return (values * 2 - 1) * scale if uniform else values
+
+
+@dataclass(frozen=True)
+class Latent:
+    """The latent law of a user's generator: z of `shape`, N(0, I) or U(-range, range)."""
+
+    shape: tuple[int, ...]
+    distribution: str = "normal"
+    range: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.shape or any(int(d) <= 0 for d in self.shape):
+            raise ModeCollapseError(f"the latent shape must be positive sizes, got {self.shape}")
+        if self.distribution not in ("normal", "uniform"):
+            raise ModeCollapseError(
+                f"the latent distribution must be normal or uniform, got {self.distribution!r}"
+            )
+        if not (self.range > 0 and math.isfinite(self.range)):
+            raise ModeCollapseError(f"the latent range must be a positive number, got {self.range}")
+
+    def draw(self, count: int, seed: int) -> torch.Tensor:
+        """`count` fixed draws (CPU, fp32) from a generator seeded with `seed`."""
+        generator = torch.Generator().manual_seed(seed)
+        return draw_noise((count, *self.shape), self.distribution == "uniform", self.range, generator)
+
+    def describe(self) -> str:
+        law = f"U(-{self.range:g}, {self.range:g})" if self.distribution == "uniform" else "N(0, I)"
+        return f"z ~ {law} of shape {self.shape}"
+
+
+def placement(generator: Any) -> tuple[torch.device, torch.dtype]:
+    """The device and floating dtype of a generator's weights (CPU fp32 for a plain callable)."""
+    if isinstance(generator, nn.Module):
+        for tensor in (*generator.parameters(), *generator.buffers()):
+            if tensor.is_floating_point():
+                return tensor.device, tensor.dtype
+    return torch.device("cpu"), torch.float32
+
+
+@torch.no_grad()
+def sample_from(generator: Any, latent: Latent, count: int, seed: int, chunk: int = 500) -> torch.Tensor:
+    """G's outputs for `count` fixed draws of `latent`, `chunk` at a time: z on G's device and in
+    G's dtype (fp64, bf16 alike), the outputs as fp32 on the CPU."""
+    device, dtype = placement(generator)
+    z = latent.draw(count, seed)
+    parts = []
+    for part in z.split(chunk):
+        try:
+            out = generator(part.to(device=device, dtype=dtype))
+        except (RuntimeError, TypeError) as error:
+            raise ModeCollapseError(
+                f"G failed on {latent.describe()} (a batch of shape {tuple(part.shape)}, {dtype}): "
+                f"{str(error).splitlines()[0]}; does the latent law match G's input?"
+            ) from None
+        parts.append(as_tensor(out).float().cpu())
+    return torch.cat(parts)
 
 
 class LatentSampler:
@@ -47,12 +124,7 @@ class LatentSampler:
 
         def randn(*shape: int) -> torch.Tensor:
             """N(0, I) noise, or U(-1, 1) with model.latent_distribution = 'uniform'."""
-            draw = torch.rand if self.uniform else torch.randn
-            if generator is None:
-                noise = draw(*shape, device=device)
-            else:
-                noise = draw(*shape, generator=generator).to(device)
-            return noise * 2 - 1 if self.uniform else noise
+            return draw_noise(shape, self.uniform, 1.0, generator, device)
 
         if self.kind == "none":
             return randn(count, self.latent_dim)

@@ -79,7 +79,9 @@ def _train(
     g_optimizer = speed.adam(generator.parameters(), cfg.lr_g, betas)
     d_optimizer = speed.adam(discriminator.parameters(), cfg.lr_d, betas)
     objective = build_objective(config, dataset, generator, speed)
-    evaluator = evaluator or default_evaluator(dataset, device, cfg.eval_samples, sampler)
+    evaluator = evaluator or default_evaluator(
+        dataset, device, cfg.eval_samples, sampler, config.data.data_dir
+    )
     batch_size = cfg.batch_size
     real_batches = RealBatches(dataset, cfg.seed, batch_size, device)
     steps_per_epoch = real_batches.per_epoch // cfg.d_steps

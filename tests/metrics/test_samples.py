@@ -1,0 +1,106 @@
+"""The one scorer (metrics/samples.py), as newcomers' generators and sample sets reach it: Sigmoid
+outputs in [0, 1], black-on-white digits, flat (N, 784) vectors, float64 and bf16 generators, copies
+of the named training data, a dataset's missing files. Each test failed before the one scorer."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from modecollapse import Monitor, diagnose
+from modecollapse.config import DataConfig
+from modecollapse.data import load_dataset
+from modecollapse.errors import DatasetUnavailable
+from modecollapse.metrics.samples import reference_for, score_samples
+
+
+class RealDigits(nn.Module):
+    """A 'generator' that returns real MNIST test digits (never seen in training data), picked by z,
+    through a Sigmoid-like [0, 1] output: what a healthy user's G draws."""
+
+    def __init__(self, digits: torch.Tensor, flat: bool = False, inverted: bool = False):
+        super().__init__()
+        self.register_buffer("digits", digits.float() / 255)
+        self.scale = nn.Parameter(torch.ones(()))
+        self.flat, self.inverted = flat, inverted
+
+    def forward(self, z):
+        index = (torch.special.ndtr(z[:, 0].float()) * len(self.digits)).long().clamp(0, len(self.digits) - 1)
+        out = self.digits[index].unsqueeze(1) * self.scale
+        out = 1 - out if self.inverted else out
+        return out.flatten(1).to(z.dtype) if self.flat else out.to(z.dtype)
+
+
+@pytest.fixture(scope="module")
+def test_digits(mnist_digits):
+    images, _, _ = mnist_digits
+    return torch.as_tensor(np.asarray(images[:4000]))
+
+
+def monitor_verdict(generator, tmp_path, **options):
+    # 300 picks of 4,000 digits: ~7% repeat by chance (the birthday problem), under the 20% threshold
+    monitor = Monitor(
+        "mnist-5k", every=1, latent_dim=4, num_samples=300, verbose=False, out=tmp_path, **options
+    )
+    status = monitor.update(0, generator)
+    return status, json.loads((tmp_path / "summary.json").read_text())
+
+
+@pytest.mark.slow
+def test_a_sigmoid_generator_of_real_digits_is_healthy_in_the_monitor(tmp_path, test_digits):
+    status, summary = monitor_verdict(RealDigits(test_digits), tmp_path)
+    assert status.verdict == "healthy", status.reasons
+    assert status.scores["modes"] == 10 and status.scores["recognizable_share"] > 0.9
+    assert any("read as [0, 1]" in note for note in status.notes)
+    assert status.protocol.endswith("/n300") and summary["notes"] == status.notes
+
+
+@pytest.mark.slow
+def test_black_on_white_digits_are_read_inverted_and_said_so(tmp_path, test_digits):
+    status, _ = monitor_verdict(RealDigits(test_digits, inverted=True), tmp_path)
+    assert status.verdict == "healthy", status.reasons
+    assert any("light background: read inverted" in note for note in status.notes)
+    inverted = RealDigits(test_digits, inverted=True)
+    report = diagnose(inverted, dataset="mnist-5k", latent_dim=4, num_samples=300)
+    assert report.scores["modes"] == 10 and any("inverted" in note for note in report["input_notes"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_flat_vectors_and_other_dtypes_are_read(tmp_path, test_digits, dtype):
+    generator = RealDigits(test_digits, flat=True).to(dtype)
+    status, _ = monitor_verdict(generator, tmp_path)
+    assert status.scores["modes"] == 10
+    assert any("flat vectors of 784 values read as 1x28x28" in note for note in status.notes)
+    report = diagnose(generator, dataset="MNIST-5K", latent_dim=4, num_samples=300)  # case aside
+    assert report.scores["modes"] == 10 and report["dataset"] == "mnist"  # mnist-5k is judged as MNIST
+
+
+def test_a_flat_vector_that_fits_no_image_is_a_sentence():
+    reference = reference_for("ring8")
+    with pytest.raises(Exception, match="2-D points: expected N x 2"):
+        score_samples(torch.zeros(10, 3), reference)
+
+
+def test_a_misspelt_dataset_gets_the_nearest_name():
+    with pytest.raises(DatasetUnavailable, match="did you mean 'mnist-5k'"):
+        Monitor("mnist5k", every=1, latent_dim=4)
+
+
+@pytest.mark.slow
+def test_copies_of_the_named_training_data_are_caught_and_the_output_says_against_what(tmp_path):
+    digits = load_dataset(DataConfig(name="mnist-5k"))
+    pick = torch.randperm(len(digits), generator=torch.Generator().manual_seed(0))[:800]
+    copies = digits.data[pick].float() / 127.5 - 1
+    report = diagnose(copies, dataset="mnist-5k")
+    assert report.scores["copy_rate"] > 0.9 and "copies of the training data" in report.kinds
+    assert report["copies_of"].startswith("mnist-5k") and "training data" in report["copies_of"]
+
+
+@pytest.mark.slow
+def test_a_missing_dataset_falls_back_and_says_so(tmp_path, test_digits):
+    status, summary = monitor_verdict(RealDigits(test_digits), tmp_path, data_dir=str(tmp_path / "nothing"))
+    said = [note for note in status.notes if "not on disk: judged against mnist-5k" in note]
+    assert said and said[0] in summary["notes"] and summary["reference"].startswith("mnist-5k")
