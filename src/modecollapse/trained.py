@@ -100,6 +100,7 @@ def load_translator(path: str | Path, read: Read | None = None) -> TrainedTransl
     if config.model.family != "cyclegan":
         raise ModeCollapseError(f"{path} is not a CycleGAN run (model.family = '{config.model.family}')")
     g_ab, g_ba, _, _ = build_cyclegan(config.model, sample_shape(config.data))
-    ckpt.load_module("g_ab", g_ab, tensors)
-    ckpt.load_module("g_ba", g_ba, tensors)
+    averaged = "_ema" if config.model.g_ema else ""  # the averages are what is evaluated and exported
+    ckpt.load_module(f"g_ab{averaged}", g_ab, tensors)
+    ckpt.load_module(f"g_ba{averaged}", g_ba, tensors)
     return TrainedTranslator(folder, config, step, g_ab.eval(), g_ba.eval())

@@ -73,3 +73,24 @@ def test_config_mismatches_are_named():
         tiny_cyclegan(model={"minibatch_discrimination": True})
     with pytest.raises(ConfigError, match="lr_decay_epochs"):
         tiny_cyclegan(train={"lr_decay_epochs": 5})
+
+
+@pytest.mark.slow
+def test_translation_switches_train_and_the_averaged_translator_is_what_loads(tmp_path):
+    from modecollapse.trained import load_translator
+
+    config = tiny_cyclegan(
+        model={"coord_channels": "gd", "cyclegan_generator": "unet", "cyclegan_discriminator": "image",
+               "g_ema": True, "g_ema_decay": 0.5},
+    )  # fmt: skip
+    summary = train(config, tmp_path / "run")
+    assert summary["status"] == "completed" and summary["step"] == 12
+    tensors = ckpt.load_checkpoint(ckpt.latest_checkpoint(tmp_path / "run"))[0]
+    assert any(k.startswith("g_ab_ema.") for k in tensors) and any(k.startswith("g_ba_ema.") for k in tensors)
+    translator = load_translator(tmp_path / "run")
+    averaged = {k.removeprefix("g_ab_ema."): v for k, v in tensors.items() if k.startswith("g_ab_ema.")}
+    raw = {k.removeprefix("g_ab."): v for k, v in tensors.items() if k.startswith("g_ab.")}
+    loaded = translator.g_ab.state_dict()
+    name = next(iter(averaged))
+    torch.testing.assert_close(loaded[name], averaged[name])
+    assert not torch.equal(averaged[name], raw[name])  # the average is not the last weights

@@ -121,8 +121,7 @@ class Config(_Section):
         if changed and self.model.family == "cyclegan":
             raise ValueError(
                 f"{', '.join(changed)} do{'es' if len(changed) == 1 else ''} not apply to model.family = "
-                "'cyclegan' (it has no latent; mode seeking would compare inputs, not latents; "
-                "the moving average of G, model.g_ema, serves GANs only)"
+                "'cyclegan' (it has no latent; mode seeking would compare inputs, not latents)"
             )
         if self.model.conditioning != "guided":
             changed = _changed_from_default(self.model, "guided_") + _changed_from_default(
@@ -174,7 +173,8 @@ class Config(_Section):
 ONLY_FOR_FAMILY = {
     "cyclegan": (
         "model.resnet_blocks", "model.patch_layers", "train.lr_decay_epochs",
-        "objective.cycle_weight", "objective.identity_weight",
+        "objective.cycle_weight", "objective.identity_weight", "model.cyclegan_generator",
+        "model.g_downsamplings", "model.cyclegan_discriminator", "model.coord_channels",
     ),
     "dcgan": ("model.g_activation", "model.d_norm", "model.dcgan_layout"),
     "mlp": ("model.mlp_hidden_layers", "model.mlp_d_hidden_layers", "model.mlp_g_batch_norm",
@@ -182,7 +182,7 @@ ONLY_FOR_FAMILY = {
 }  # fmt: skip
 NOT_FOR_CYCLEGAN = (
     "model.latent_dim", "model.latent_distribution", "train.d_steps", "train.g_steps",
-    "objective.mode_seeking_weight", "model.g_ema", "model.g_ema_decay",
+    "objective.mode_seeking_weight",
 )  # fmt: skip
 
 

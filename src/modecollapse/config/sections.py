@@ -67,11 +67,25 @@ class ModelConfig(_Section):
     """CycleGAN generator: residual blocks (the reference uses 9 at 256 px, 6 at 128 px)."""
     patch_layers: int = Field(default=3, ge=1)
     """CycleGAN PatchGAN depth: 3 = the 70x70 PatchGAN; 2 suits 28-32 pixel images."""
+    cyclegan_generator: Literal["resnet", "unet"] = "resnet"
+    """CycleGAN: the reference ResNet generator, or pix2pix's U-Net (skips between encoder and
+    decoder levels, a 1x1 bottleneck; Isola et al. 2017)."""
+    g_downsamplings: int = Field(default=2, ge=1, le=4)
+    """CycleGAN ResNet generator: stride-2 halvings before the residual blocks (2 in the reference;
+    3 = a deeper encoder with a larger receptive field). Image sides must divide by 2**this."""
+    cyclegan_discriminator: Literal["patch", "image", "dilated"] = "patch"
+    """CycleGAN D: the reference PatchGAN; an image-level D (its features averaged over the image
+    into one score, LynnHo/CycleGAN-Tensorflow-2 #8); or a dilated context D (GANimorph,
+    Gokaslan et al. 2018) for shape changes."""
+    coord_channels: Literal["none", "g", "d", "gd"] = "none"
+    """CoordConv (Liu et al. 2018): two coordinate channels at the input of G, D or both (as the
+    CoordConv GAN code adds them), for CNNs' weakness at spatial transforms."""
     pack: int = Field(default=1, ge=1)
     """PacGAN: D judges `pack` samples at once, concatenated along channels (Lin et al. 2018)."""
     g_ema: bool = False
     """Keep an exponential moving average of G's weights (buffers copied, as StyleGAN2-ADA does);
-    evaluation, sample grids, diagnose and export use the average (Yazici et al. 2019)."""
+    evaluation, sample grids, diagnose and export use the average (Yazici et al. 2019). CycleGAN:
+    both generators are averaged."""
     g_ema_decay: float = Field(default=0.999, gt=0, lt=1)
     """The average's decay per G update (0.999: ProGAN's G_smoothing; a half-life of ~690 steps)."""
 

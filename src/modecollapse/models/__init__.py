@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from modecollapse.models.cyclegan import init_normal, patch_discriminator, resnet_generator
+from modecollapse.models.cyclegan import UNetGenerator, init_normal, patch_discriminator, resnet_generator
 from modecollapse.models.dcgan import DCGANGenerator, dcgan_features
 from modecollapse.models.guided import AuxiliaryClassifierDiscriminator, ConditionalDiscriminator
 from modecollapse.models.latent import LatentSampler
@@ -73,8 +73,17 @@ def build_cyclegan(
     config: ModelConfig, sample_shape: tuple[int, ...]
 ) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module]:
     """G_AB, G_BA, D_A, D_B for two domains of the same shape, with D's switches applied."""
-    channels = sample_shape[0]
-    generators = [resnet_generator(channels, channels, config.g_width, config.resnet_blocks) for _ in "ab"]
+    channels, size = sample_shape[0], sample_shape[-1]
+    coords_g, coords_d = "g" in config.coord_channels, "d" in config.coord_channels
+
+    def generator() -> nn.Module:
+        if config.cyclegan_generator == "unet":
+            return UNetGenerator(channels, channels, config.g_width, size, coords_g)
+        return resnet_generator(
+            channels, channels, config.g_width, config.resnet_blocks, config.g_downsamplings, coords_g
+        )
+
+    generators = [generator() for _ in "ab"]
     discriminators = [
         patch_discriminator(
             channels,
@@ -83,6 +92,8 @@ def build_cyclegan(
             config.minibatch_stddev,
             config.minibatch_stddev_group,
             config.pack,
+            coords_d,
+            config.cyclegan_discriminator,
         )
         for _ in "ab"
     ]

@@ -15,8 +15,8 @@ from torch import nn
 class GeneratorAverage:
     """The averaged copy of a generator, or (switched off) the generator itself."""
 
-    def __init__(self, generator: nn.Module, decay: float | None) -> None:
-        self.decay = decay
+    def __init__(self, generator: nn.Module, decay: float | None, name: str = "generator_ema") -> None:
+        self.decay, self.name = decay, name
         self.average = copy.deepcopy(generator).requires_grad_(False).eval() if decay else None
         self.generator = generator
 
@@ -37,4 +37,4 @@ class GeneratorAverage:
 
     def modules(self) -> dict[str, nn.Module]:
         """What a checkpoint keeps of it."""
-        return {"generator_ema": self.average} if self.average is not None else {}
+        return {self.name: self.average} if self.average is not None else {}

@@ -23,6 +23,7 @@ from modecollapse.errors import ConfigError
 from modecollapse.images import make_grid, save_grid
 from modecollapse.metrics.evaluators import translation_evaluator
 from modecollapse.models import build_cyclegan
+from modecollapse.models.average import GeneratorAverage
 from modecollapse.objectives.cycle import CycleObjective
 from modecollapse.training.batches import EpochOrder
 from modecollapse.training.run import Callback, Run, TrainerParts, grad_norm
@@ -57,6 +58,9 @@ def train_cyclegan(
     nets = dict(zip(MODULES, build_cyclegan(config.model, data.sample_shape), strict=True))
     nets = {name: speed.prepare(net) for name, net in nets.items()}
     g_ab, g_ba, d_a, d_b = (nets[name] for name in MODULES)
+    decay = config.model.g_ema_decay if config.model.g_ema else None
+    averages = [GeneratorAverage(g, decay, f"{name}_ema") for g, name in ((g_ab, "g_ab"), (g_ba, "g_ba"))]
+    eval_ab, eval_ba = (average.evaluated for average in averages)  # G, or its moving average
     betas = (cfg.beta1, cfg.beta2)
     g_optimizer = speed.adam([*g_ab.parameters(), *g_ba.parameters()], cfg.lr_g, betas)
     d_optimizer = speed.adam([*d_a.parameters(), *d_b.parameters()], cfg.lr_d, betas)
@@ -72,15 +76,15 @@ def train_cyclegan(
     total_steps = cfg.total_steps(steps_per_epoch)
 
     def evaluate(epoch: int | float) -> dict[str, Any]:
-        for net in nets.values():
+        for net in (*nets.values(), eval_ab, eval_ba):
             net.eval()
-        return evaluator(g_ab, g_ba, epoch)
+        return evaluator(eval_ab, eval_ba, epoch)
 
     run.start(
         TrainerParts(
-            modules=nets,
+            modules={**nets, **averages[0].modules(), **averages[1].modules()},
             optimizers={"g_optimizer": g_optimizer, "d_optimizer": d_optimizer},
-            save_samples=lambda step: _save_translations(g_ab, g_ba, fixed_a, run, step),
+            save_samples=lambda step: _save_translations(eval_ab, eval_ba, fixed_a, run, step),
             evaluate=evaluate,
             state_tensors=objective.state_tensors,
             load_state=lambda tensors, state: objective.load_state_tensors(tensors, device),
@@ -117,6 +121,8 @@ def train_cyclegan(
             g_loss.backward()
             g_grad_norm = grad_norm(g_ab) + grad_norm(g_ba)
             g_optimizer.step()
+            for average in averages:
+                average.update()
             for net in (d_a, d_b):
                 net.requires_grad_(True)
 
