@@ -94,3 +94,16 @@ def test_translation_switches_train_and_the_averaged_translator_is_what_loads(tm
     name = next(iter(averaged))
     torch.testing.assert_close(loaded[name], averaged[name])
     assert not torch.equal(averaged[name], raw[name])  # the average is not the last weights
+
+
+@pytest.mark.slow
+def test_the_semantic_term_is_logged_and_refused_off_the_spatial_datasets(tmp_path):
+    config = tiny_cyclegan(
+        data={"name": "spatial-one", "num_samples": 48}, objective={"semantic_weight": 1.0}
+    )
+    summary = train(config, tmp_path / "run")
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    semantic = [r["semantic_loss"] for r in records if r["type"] == "train"]
+    assert summary["status"] == "completed" and len(semantic) == 12 and all(v > 0 for v in semantic)
+    with pytest.raises(ConfigError, match="semantic_weight needs a spatial"):
+        tiny_cyclegan(objective={"semantic_weight": 1.0})

@@ -84,6 +84,11 @@ class Config(_Section):
                 )
             if self.objective.unrolled_steps:
                 raise ValueError("objective.unrolled_steps is not supported with model.family = 'cyclegan'")
+            if self.objective.semantic_weight and not self.data.name.startswith("spatial-"):
+                raise ValueError(
+                    "objective.semantic_weight needs a spatial-* dataset (single-channel digits in known "
+                    f"slots, which the fixed classifier reads), not '{self.data.name}'"
+                )
             if self.train.lr_decay_epochs > self.train.epochs:
                 raise ValueError(
                     f"train.lr_decay_epochs ({self.train.lr_decay_epochs}) exceeds train.epochs "
@@ -175,6 +180,7 @@ ONLY_FOR_FAMILY = {
         "model.resnet_blocks", "model.patch_layers", "train.lr_decay_epochs",
         "objective.cycle_weight", "objective.identity_weight", "model.cyclegan_generator",
         "model.g_downsamplings", "model.cyclegan_discriminator", "model.coord_channels",
+        "objective.semantic_weight",
     ),
     "dcgan": ("model.g_activation", "model.d_norm", "model.dcgan_layout"),
     "mlp": ("model.mlp_hidden_layers", "model.mlp_d_hidden_layers", "model.mlp_g_batch_norm",

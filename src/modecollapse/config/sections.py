@@ -142,6 +142,11 @@ class ObjectiveConfig(_Section):
     """CycleGAN: weight of the L1 cycle-consistency loss (lambda = 10 in Zhu et al.)."""
     identity_weight: float = Field(default=0.5, ge=0)
     """CycleGAN: identity loss weight as a multiple of cycle_weight (0.5 in the reference; 0 = off)."""
+    semantic_weight: float = Field(default=0.0, ge=0)
+    """CycleGAN on spatial-*: CyCADA's semantic consistency (Hoffman et al. 2018, Eq. 4), weight of
+    CE(f(G_AB(a)), argmax f(a)) + CE(f(G_BA(b)), argmax f(b)) with f a fixed pretrained digit
+    classifier (the shipped guide-mnist: neither the evaluation classifier nor the grader) read
+    through each layout's digit slots; 0 = off (1 in CyCADA)."""
 
 
 class TrainConfig(_Section):

@@ -1,9 +1,10 @@
 """CycleGAN's objective (Zhu et al. 2017): two GAN objectives, cycle consistency and identity.
 
 G's loss: adversarial (each translation against its domain's D) + cycle_weight * L1 cycle
-+ cycle_weight * identity_weight * L1 identity. Each D has its own `Objective`, so every D switch
-(flips, smoothing, instance noise, R1, GP, history pool, packing, spectral norm,
-minibatch-stddev) applies to both; the history pools are their state.
++ cycle_weight * identity_weight * L1 identity (+ semantic_weight * CyCADA's semantic
+consistency). Each D has its own `Objective`, so every D switch (flips, smoothing, instance
+noise, R1, GP, history pool, packing, spectral norm, minibatch-stddev) applies to both; the
+history pools are their state.
 """
 
 from __future__ import annotations
@@ -14,18 +15,66 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from modecollapse.data.spatial import Layout, slot_theta
 from modecollapse.objectives import Objective
 
 if TYPE_CHECKING:
     from modecollapse.config import ObjectiveConfig
 
 
+class SemanticConsistency:
+    """CyCADA's semantic loss (Hoffman et al. 2018, Eq. 4): a translation must keep the class a
+    fixed pretrained classifier f gives its input, CE(f(G_AB(a)), argmax f(a)) and the same from B.
+    f reads each layout slot's digit, cut out of the canvas by the inverse of the slot's placement
+    (differentiable, so G learns through f); f stays frozen and in eval mode."""
+
+    def __init__(self, classifier: nn.Module, a_layout: Layout, b_layout: Layout, canvas: int) -> None:
+        self.classifier = classifier.eval().requires_grad_(False)
+        self.a, self.b = slot_crops(a_layout, canvas), slot_crops(b_layout, canvas)
+
+    def __call__(self, real_a, fake_b, real_b, fake_a) -> torch.Tensor:
+        return self._term(real_a, self.a, fake_b, self.b) + self._term(real_b, self.b, fake_a, self.a)
+
+    def _term(
+        self, source: torch.Tensor, source_slots: torch.Tensor, made: torch.Tensor, made_slots: torch.Tensor
+    ) -> torch.Tensor:
+        with torch.no_grad():
+            labels = self._logits(source.float(), source_slots).argmax(1)
+        return F.cross_entropy(self._logits(made.float(), made_slots), labels)
+
+    def _logits(self, canvases: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+        digits = cut_digits(canvases, slots)
+        with torch.autocast(canvases.device.type, enabled=False):
+            return self.classifier(digits)[0]
+
+
+def slot_crops(layout: Layout, canvas: int) -> torch.Tensor:
+    """(slots, 2, 3) affine maps from a 28x28 digit frame to each slot of the canvas: the inverse
+    of the placement spatial.render draws the digit with."""
+    maps = []
+    for slot in layout:
+        forward = slot_theta(slot, canvas)  # canvas -> digit coordinates
+        inverse = torch.linalg.inv(forward[:, :2])
+        maps.append(torch.cat([inverse, -inverse @ forward[:, 2:]], dim=1))
+    return torch.stack(maps)
+
+
+def cut_digits(canvases: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+    """(N * slots, C, 28, 28): each slot's digit of each canvas, resampled into a 28x28 frame."""
+    n, channels = canvases.shape[:2]
+    theta = slots.to(canvases.device, canvases.dtype).repeat(n, 1, 1)
+    grid = F.affine_grid(theta, [n * len(slots), channels, 28, 28], align_corners=False)
+    repeated = canvases.repeat_interleave(len(slots), dim=0)
+    return F.grid_sample(repeated, grid, align_corners=False, padding_mode="border")
+
+
 class CycleObjective:
-    def __init__(self, config: ObjectiveConfig) -> None:
+    def __init__(self, config: ObjectiveConfig, semantic: SemanticConsistency | None = None) -> None:
         self.config = config
         self.for_a, self.for_b = Objective(config), Objective(config)
         # our lsgan generator loss is 0.5 * MSE; the reference's is MSE: scale to keep its balance
         self.adversarial_scale = 2.0 if config.loss == "lsgan" else 1.0
+        self.semantic = semantic
 
     def generator_loss(
         self,
@@ -54,11 +103,15 @@ class CycleObjective:
             + cfg.cycle_weight * cfg.identity_weight * identity.float()
         )
         stats = {
-            "g_loss": loss.detach().float(),
             "g_adversarial": adversarial.detach().float(),
             "cycle_loss": cycle.detach().float(),
             "identity_loss": identity.detach().float(),
         }
+        if self.semantic is not None:
+            semantic = self.semantic(real_a, fake_b, real_b, fake_a)
+            loss = loss + cfg.semantic_weight * semantic
+            stats["semantic_loss"] = semantic.detach().float()
+        stats = {"g_loss": loss.detach().float(), **stats}
         return loss, stats, (fake_a, fake_b)
 
     def discriminator_loss(

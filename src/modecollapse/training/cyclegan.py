@@ -24,7 +24,7 @@ from modecollapse.images import make_grid, save_grid
 from modecollapse.metrics.evaluators import translation_evaluator
 from modecollapse.models import build_cyclegan
 from modecollapse.models.average import GeneratorAverage
-from modecollapse.objectives.cycle import CycleObjective
+from modecollapse.objectives.cycle import CycleObjective, SemanticConsistency
 from modecollapse.training.batches import EpochOrder
 from modecollapse.training.run import Callback, Run, TrainerParts, grad_norm
 
@@ -64,7 +64,7 @@ def train_cyclegan(
     betas = (cfg.beta1, cfg.beta2)
     g_optimizer = speed.adam([*g_ab.parameters(), *g_ba.parameters()], cfg.lr_g, betas)
     d_optimizer = speed.adam([*d_a.parameters(), *d_b.parameters()], cfg.lr_d, betas)
-    objective = CycleObjective(config.objective)
+    objective = CycleObjective(config.objective, _semantic(config, data))
     evaluator = translation_evaluator(data, min(cfg.eval_samples, len(data.a), len(data.b)))
     batch_size = cfg.batch_size
     fixed = torch.randperm(len(data.a), generator=torch.Generator().manual_seed(cfg.seed + 1))
@@ -143,6 +143,16 @@ def train_cyclegan(
             )  # fmt: skip
 
     return run.finish(batch_size)  # images_per_second counts A/B pairs, the reference's batch unit
+
+
+def _semantic(config: Config, data: TranslationData) -> SemanticConsistency | None:
+    """CyCADA's semantic term with the shipped guide classifier (objective.semantic_weight)."""
+    if not config.objective.semantic_weight:
+        return None
+    from modecollapse.models.classifier import load_classifier
+
+    classifier = load_classifier("guide-mnist").model.to(data.a.data.device)
+    return SemanticConsistency(classifier, data.a_layout, data.b_layout, data.sample_shape[-1])
 
 
 @torch.no_grad()
