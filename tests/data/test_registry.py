@@ -35,7 +35,8 @@ def test_specs_carry_the_facts_others_used_to_hard_code():
 
 
 def test_unknown_and_duplicate_names_are_refused():
-    with pytest.raises(DatasetUnavailable, match="unknown dataset 'mnits'; choose one of mnist"):
+    with pytest.raises(DatasetUnavailable, match=r"'mnits' \(did you mean 'mnist'\?\); choose one of mnist"):
         spec("mnits")
+    assert spec("MNIST").name == "mnist"  # case aside
     with pytest.raises(ValueError, match="registered twice"):
         register(DatasetSpec("mnist", "image", "again", print, print, print, num_classes=10))
