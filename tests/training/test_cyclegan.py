@@ -107,3 +107,22 @@ def test_the_semantic_term_is_logged_and_refused_off_the_spatial_datasets(tmp_pa
     assert summary["status"] == "completed" and len(semantic) == 12 and all(v > 0 for v in semantic)
     with pytest.raises(ConfigError, match="semantic_weight needs a spatial"):
         tiny_cyclegan(objective={"semantic_weight": 1.0})
+
+
+@pytest.mark.slow
+def test_gcgan_trains_a_second_d_per_domain_and_resumes_exactly(tmp_path):
+    spatial = {"name": "spatial-one", "num_samples": 48}
+    config = tiny_cyclegan(data=spatial, objective={"geometry_weight": 20.0})
+    summary = train(config, tmp_path / "run")
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert summary["status"] == "completed"
+    assert all(r["geometry_loss"] > 0 for r in records if r["type"] == "train")
+    tensors, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(tmp_path / "run"))
+    assert any(k.startswith("d_gc_a.") for k in tensors) and any(k.startswith("pool_gc_b.") for k in tensors)
+    # stopped at step 4 and resumed, it ends where the uninterrupted run ended
+    short = tiny_cyclegan(data=spatial, objective={"geometry_weight": 20.0}, train={"max_steps": 4})
+    train(short, tmp_path / "again")
+    train(config, tmp_path / "again", resume=True, allow_config_change=True)
+    again, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(tmp_path / "again"))
+    for key in ("g_ab.1.weight", "d_gc_b.features.0.weight"):
+        torch.testing.assert_close(again[key], tensors[key], rtol=0, atol=0)

@@ -180,7 +180,7 @@ ONLY_FOR_FAMILY = {
         "model.resnet_blocks", "model.patch_layers", "train.lr_decay_epochs",
         "objective.cycle_weight", "objective.identity_weight", "model.cyclegan_generator",
         "model.g_downsamplings", "model.cyclegan_discriminator", "model.coord_channels",
-        "objective.semantic_weight",
+        "objective.semantic_weight", "objective.geometry_weight",
     ),
     "dcgan": ("model.g_activation", "model.d_norm", "model.dcgan_layout"),
     "mlp": ("model.mlp_hidden_layers", "model.mlp_d_hidden_layers", "model.mlp_g_batch_norm",

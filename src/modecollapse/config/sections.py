@@ -147,6 +147,9 @@ class ObjectiveConfig(_Section):
     CE(f(G_AB(a)), argmax f(a)) + CE(f(G_BA(b)), argmax f(b)) with f a fixed pretrained digit
     classifier (the shipped guide-mnist: neither the evaluation classifier nor the grader) read
     through each layout's digit slots; 0 = off (1 in CyCADA)."""
+    geometry_weight: float = Field(default=0.0, ge=0)
+    """CycleGAN: GcGAN's geometry consistency under a vertical flip (Fu et al. 2019), with a second
+    D per domain for the flipped images; its L1 weight (20 = 10 x 2 in the reference); 0 = off."""
 
 
 class TrainConfig(_Section):

@@ -68,13 +68,63 @@ def cut_digits(canvases: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(repeated, grid, align_corners=False, padding_mode="border")
 
 
+def vertical_flip(images: torch.Tensor) -> torch.Tensor:
+    """GcGAN's `vf` geometry transform (its own inverse)."""
+    return images.flip(-2)
+
+
+class GeometryConsistency:
+    """GcGAN (Fu et al. 2019; hufu6371/GcGAN gc_gan_share_model.py), in both directions beside the
+    cycle: each G also translates the vertically flipped input, a second D per domain judges those
+    translations against flipped real images, and each translation is pulled to the other branch's
+    (detached) output under the flip: L1(G(x), f(G(f(x)))) + L1(G(f(x)), f(G(x))). The vertical
+    flip commutes with our layouts' left-to-right move (the reference's default is a 90-degree
+    rotation, which would turn the task into another)."""
+
+    def __init__(self, config: ObjectiveConfig, d_gc_a: nn.Module, d_gc_b: nn.Module) -> None:
+        self.d_gc_a, self.d_gc_b = d_gc_a, d_gc_b
+        self.for_a, self.for_b = Objective(config), Objective(config)
+        self.fakes: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def generator_terms(
+        self, g_ab: nn.Module, g_ba: nn.Module, real_a, real_b, fake_a, fake_b, step: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(adversarial terms of the flipped branch, the geometry-consistency L1)."""
+        flipped_b, flipped_a = g_ab(vertical_flip(real_a)), g_ba(vertical_flip(real_b))
+        self.fakes = (flipped_a, flipped_b)
+        adversarial = (
+            self.for_b.generator_loss(self.d_gc_b, None, flipped_b, step)[0]
+            + self.for_a.generator_loss(self.d_gc_a, None, flipped_a, step)[0]
+        )
+        consistency = (
+            F.l1_loss(fake_b, vertical_flip(flipped_b).detach())
+            + F.l1_loss(flipped_b, vertical_flip(fake_b).detach())
+            + F.l1_loss(fake_a, vertical_flip(flipped_a).detach())
+            + F.l1_loss(flipped_a, vertical_flip(fake_a).detach())
+        )
+        return adversarial, consistency
+
+    def discriminator_loss(self, real_a, real_b, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The flipped-domain Ds on flipped real images and the pooled flipped-branch fakes."""
+        assert self.fakes is not None, "generator_terms runs before the discriminators' step"
+        flipped_a, flipped_b = self.fakes
+        loss_a, _ = self.for_a.discriminator_loss(self.d_gc_a, vertical_flip(real_a), flipped_a, step)
+        loss_b, _ = self.for_b.discriminator_loss(self.d_gc_b, vertical_flip(real_b), flipped_b, step)
+        return loss_a, loss_b
+
+
 class CycleObjective:
-    def __init__(self, config: ObjectiveConfig, semantic: SemanticConsistency | None = None) -> None:
+    def __init__(
+        self,
+        config: ObjectiveConfig,
+        semantic: SemanticConsistency | None = None,
+        geometry: GeometryConsistency | None = None,
+    ) -> None:
         self.config = config
         self.for_a, self.for_b = Objective(config), Objective(config)
         # our lsgan generator loss is 0.5 * MSE; the reference's is MSE: scale to keep its balance
         self.adversarial_scale = 2.0 if config.loss == "lsgan" else 1.0
-        self.semantic = semantic
+        self.semantic, self.geometry = semantic, geometry
 
     def generator_loss(
         self,
@@ -111,6 +161,15 @@ class CycleObjective:
             semantic = self.semantic(real_a, fake_b, real_b, fake_a)
             loss = loss + cfg.semantic_weight * semantic
             stats["semantic_loss"] = semantic.detach().float()
+        if self.geometry is not None:
+            geometry = self.geometry.generator_terms(g_ab, g_ba, real_a, real_b, fake_a, fake_b, step)
+            flipped, consistency = geometry
+            loss = loss + self.adversarial_scale * flipped.float() + cfg.geometry_weight * consistency.float()
+            if cfg.identity_weight:  # GcGAN's identity also on the flipped domain
+                turned_a, turned_b = vertical_flip(real_a), vertical_flip(real_b)
+                flipped_identity = F.l1_loss(g_ab(turned_b), turned_b) + F.l1_loss(g_ba(turned_a), turned_a)
+                loss = loss + cfg.cycle_weight * cfg.identity_weight * flipped_identity.float()
+            stats["geometry_loss"] = consistency.detach().float()
         stats = {"g_loss": loss.detach().float(), **stats}
         return loss, stats, (fake_a, fake_b)
 
@@ -127,6 +186,9 @@ class CycleObjective:
         """Both Ds on real images and fakes drawn through their history pools; stats averaged."""
         loss_a, stats_a = self.for_a.discriminator_loss(d_a, real_a, fake_a, step)
         loss_b, stats_b = self.for_b.discriminator_loss(d_b, real_b, fake_b, step)
+        if self.geometry is not None:
+            gc_a, gc_b = self.geometry.discriminator_loss(real_a, real_b, step)
+            loss_a, loss_b = loss_a + gc_a, loss_b + gc_b
         stats = {
             "d_loss": (loss_a + loss_b).detach().float(),
             "d_real": (stats_a["d_real"] + stats_b["d_real"]).float() / 2,
@@ -134,14 +196,20 @@ class CycleObjective:
         }
         return loss_a + loss_b, stats
 
+    def _pools(self) -> dict[str, Objective]:
+        pools = {"pool_a.": self.for_a, "pool_b.": self.for_b}
+        if self.geometry is not None:
+            pools |= {"pool_gc_a.": self.geometry.for_a, "pool_gc_b.": self.geometry.for_b}
+        return pools
+
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        return {
-            **{f"pool_a.{k}": v for k, v in self.for_a.state_tensors().items()},
-            **{f"pool_b.{k}": v for k, v in self.for_b.state_tensors().items()},
-        }
+        tensors = {}
+        for prefix, objective in self._pools().items():
+            tensors |= {f"{prefix}{k}": v for k, v in objective.state_tensors().items()}
+        return tensors
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor], device: torch.device) -> None:
-        for prefix, objective in (("pool_a.", self.for_a), ("pool_b.", self.for_b)):
+        for prefix, objective in self._pools().items():
             objective.load_state_tensors(
                 {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}, device
             )

@@ -24,7 +24,7 @@ from modecollapse.images import make_grid, save_grid
 from modecollapse.metrics.evaluators import translation_evaluator
 from modecollapse.models import build_cyclegan
 from modecollapse.models.average import GeneratorAverage
-from modecollapse.objectives.cycle import CycleObjective, SemanticConsistency
+from modecollapse.objectives.cycle import CycleObjective, GeometryConsistency, SemanticConsistency
 from modecollapse.training.batches import EpochOrder
 from modecollapse.training.run import Callback, Run, TrainerParts, grad_norm
 
@@ -56,15 +56,21 @@ def train_cyclegan(
     data = load_dataset(config.data, device)
     assert isinstance(data, TranslationData)
     nets = dict(zip(MODULES, build_cyclegan(config.model, data.sample_shape), strict=True))
+    if config.objective.geometry_weight:  # GcGAN: a second D per domain, for flipped images
+        nets["d_gc_a"], nets["d_gc_b"] = build_cyclegan(config.model, data.sample_shape)[2:]
     nets = {name: speed.prepare(net) for name, net in nets.items()}
     g_ab, g_ba, d_a, d_b = (nets[name] for name in MODULES)
+    discriminators = [net for name, net in nets.items() if name.startswith("d_")]
     decay = config.model.g_ema_decay if config.model.g_ema else None
     averages = [GeneratorAverage(g, decay, f"{name}_ema") for g, name in ((g_ab, "g_ab"), (g_ba, "g_ba"))]
     eval_ab, eval_ba = (average.evaluated for average in averages)  # G, or its moving average
     betas = (cfg.beta1, cfg.beta2)
     g_optimizer = speed.adam([*g_ab.parameters(), *g_ba.parameters()], cfg.lr_g, betas)
-    d_optimizer = speed.adam([*d_a.parameters(), *d_b.parameters()], cfg.lr_d, betas)
-    objective = CycleObjective(config.objective, _semantic(config, data))
+    d_optimizer = speed.adam([p for net in discriminators for p in net.parameters()], cfg.lr_d, betas)
+    geometry = None
+    if config.objective.geometry_weight:
+        geometry = GeometryConsistency(config.objective, nets["d_gc_a"], nets["d_gc_b"])
+    objective = CycleObjective(config.objective, _semantic(config, data), geometry)
     evaluator = translation_evaluator(data, min(cfg.eval_samples, len(data.a), len(data.b)))
     batch_size = cfg.batch_size
     fixed = torch.randperm(len(data.a), generator=torch.Generator().manual_seed(cfg.seed + 1))
@@ -111,7 +117,7 @@ def train_cyclegan(
             real_b = data.b.batch(order_b.batch(epoch, position, batch_size))
 
             # --- generators: adversarial + cycle + identity, one joint update ---
-            for net in (d_a, d_b):
+            for net in discriminators:
                 net.requires_grad_(False)
             with autocast():
                 g_loss, g_stats, (fake_a, fake_b) = objective.generator_loss(
@@ -123,7 +129,7 @@ def train_cyclegan(
             g_optimizer.step()
             for average in averages:
                 average.update()
-            for net in (d_a, d_b):
+            for net in discriminators:
                 net.requires_grad_(True)
 
             # --- discriminators: real vs pooled fakes, one joint update ---
@@ -133,7 +139,7 @@ def train_cyclegan(
                 )
             d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
-            d_grad_norm = grad_norm(d_a) + grad_norm(d_b)
+            d_grad_norm = sum(grad_norm(net) for net in discriminators)
             d_optimizer.step()
 
             # --- the run skeleton logs (these numbers, in this order), samples, evaluates, checkpoints ---
