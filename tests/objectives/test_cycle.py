@@ -80,3 +80,26 @@ def test_semantic_consistency_is_low_for_kept_digits_and_high_for_swapped_ones()
     kept = semantic(held_a, truth_b[:32].float() / 127.5 - 1, real_b, real_a)
     swapped = semantic(held_a, truth_b[32:64].float() / 127.5 - 1, real_b, real_a)
     assert swapped - kept > 3.0  # the guide reads the kept digits (>= 98 % right) and not the others
+
+
+def test_patch_nce_prefers_the_patch_at_the_same_place():
+    from modecollapse.objectives.patchnce import patch_nce
+
+    keys = torch.nn.functional.normalize(torch.randn(2 * 16, 8), dim=1)
+    same = patch_nce(keys, keys, images=2)  # each query is its own key: the positive wins
+    shuffled = patch_nce(keys, keys[torch.randperm(32, generator=torch.Generator().manual_seed(0))], images=2)
+    assert same < 1.0 < shuffled
+
+
+def test_patch_nce_uses_the_reference_layers_of_our_resnet_generator():
+    from modecollapse.models.cyclegan import resnet_generator
+    from modecollapse.objectives.patchnce import PatchNCE, nce_layers
+
+    g = resnet_generator(1, 1, 4, 6)
+    assert nce_layers(g) == [0, 4, 7, 10, 14]  # CUT's 0, 4, 8, 12, 16 on our layout
+    nce = PatchNCE(g, 1, 56)
+    assert [head[0].in_features for head in nce.heads] == [1, 8, 16, 16, 16]
+    x = torch.rand(2, 1, 56, 56) * 2 - 1
+    loss = nce.loss(g, x, g(x))
+    loss.backward()
+    assert loss > 0 and all(p.grad is not None for p in nce.heads.parameters())

@@ -126,3 +126,13 @@ def test_gcgan_trains_a_second_d_per_domain_and_resumes_exactly(tmp_path):
     again, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(tmp_path / "again"))
     for key in ("g_ab.1.weight", "d_gc_b.features.0.weight"):
         torch.testing.assert_close(again[key], tensors[key], rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_patch_nce_trains_its_heads_with_g(tmp_path):
+    config = tiny_cyclegan(data={"name": "spatial-one", "num_samples": 48}, objective={"nce_weight": 1.0})
+    summary = train(config, tmp_path / "run")
+    tensors, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(tmp_path / "run"))
+    assert summary["status"] == "completed" and any(k.startswith("nce_ab.heads.") for k in tensors)
+    with pytest.raises(ConfigError, match="nce_weight needs model.cyclegan_generator = 'resnet'"):
+        tiny_cyclegan(objective={"nce_weight": 1.0}, model={"cyclegan_generator": "unet"})

@@ -84,6 +84,10 @@ class Config(_Section):
                 )
             if self.objective.unrolled_steps:
                 raise ValueError("objective.unrolled_steps is not supported with model.family = 'cyclegan'")
+            if self.objective.nce_weight and self.model.cyclegan_generator != "resnet":
+                raise ValueError(
+                    "objective.nce_weight needs model.cyclegan_generator = 'resnet' (CUT's layers)"
+                )
             if self.objective.semantic_weight and not self.data.name.startswith("spatial-"):
                 raise ValueError(
                     "objective.semantic_weight needs a spatial-* dataset (single-channel digits in known "
@@ -180,7 +184,7 @@ ONLY_FOR_FAMILY = {
         "model.resnet_blocks", "model.patch_layers", "train.lr_decay_epochs",
         "objective.cycle_weight", "objective.identity_weight", "model.cyclegan_generator",
         "model.g_downsamplings", "model.cyclegan_discriminator", "model.coord_channels",
-        "objective.semantic_weight", "objective.geometry_weight",
+        "objective.semantic_weight", "objective.geometry_weight", "objective.nce_weight",
     ),
     "dcgan": ("model.g_activation", "model.d_norm", "model.dcgan_layout"),
     "mlp": ("model.mlp_hidden_layers", "model.mlp_d_hidden_layers", "model.mlp_g_batch_norm",

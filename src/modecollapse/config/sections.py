@@ -150,6 +150,10 @@ class ObjectiveConfig(_Section):
     geometry_weight: float = Field(default=0.0, ge=0)
     """CycleGAN: GcGAN's geometry consistency under a vertical flip (Fu et al. 2019), with a second
     D per domain for the flipped images; its L1 weight (20 = 10 x 2 in the reference); 0 = off."""
+    nce_weight: float = Field(default=0.0, ge=0)
+    """CycleGAN: CUT's PatchNCE (Park et al. 2020) beside the cycle, NCE(G_AB; a) + NCE(G_BA; b) in
+    each G's own encoder features with a projection MLP per layer (256 patches, temperature 0.07);
+    its weight (1 in CUT); 0 = off. Needs the ResNet generator."""
 
 
 class TrainConfig(_Section):

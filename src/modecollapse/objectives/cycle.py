@@ -1,10 +1,11 @@
 """CycleGAN's objective (Zhu et al. 2017): two GAN objectives, cycle consistency and identity.
 
 G's loss: adversarial (each translation against its domain's D) + cycle_weight * L1 cycle
-+ cycle_weight * identity_weight * L1 identity (+ semantic_weight * CyCADA's semantic
-consistency). Each D has its own `Objective`, so every D switch (flips, smoothing, instance
-noise, R1, GP, history pool, packing, spectral norm, minibatch-stddev) applies to both; the
-history pools are their state.
++ cycle_weight * identity_weight * L1 identity, and the translation switches: semantic_weight *
+CyCADA's semantic consistency, GcGAN's geometry consistency (geometry_weight), nce_weight * CUT's
+PatchNCE (objectives/patchnce.py). Each D has its own `Objective`, so every D switch (flips,
+smoothing, instance noise, R1, GP, history pool, packing, spectral norm, minibatch-stddev)
+applies to both; the history pools are their state.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from torch import nn
 
 from modecollapse.data.spatial import Layout, slot_theta
 from modecollapse.objectives import Objective
+from modecollapse.objectives.patchnce import PatchNCE
 
 if TYPE_CHECKING:
     from modecollapse.config import ObjectiveConfig
@@ -119,12 +121,13 @@ class CycleObjective:
         config: ObjectiveConfig,
         semantic: SemanticConsistency | None = None,
         geometry: GeometryConsistency | None = None,
+        contrastive: tuple[PatchNCE, PatchNCE] | None = None,
     ) -> None:
         self.config = config
         self.for_a, self.for_b = Objective(config), Objective(config)
         # our lsgan generator loss is 0.5 * MSE; the reference's is MSE: scale to keep its balance
         self.adversarial_scale = 2.0 if config.loss == "lsgan" else 1.0
-        self.semantic, self.geometry = semantic, geometry
+        self.semantic, self.geometry, self.contrastive = semantic, geometry, contrastive
 
     def generator_loss(
         self,
@@ -170,6 +173,11 @@ class CycleObjective:
                 flipped_identity = F.l1_loss(g_ab(turned_b), turned_b) + F.l1_loss(g_ba(turned_a), turned_a)
                 loss = loss + cfg.cycle_weight * cfg.identity_weight * flipped_identity.float()
             stats["geometry_loss"] = consistency.detach().float()
+        if self.contrastive is not None:
+            nce_ab, nce_ba = self.contrastive
+            nce = nce_ab.loss(g_ab, real_a, fake_b) + nce_ba.loss(g_ba, real_b, fake_a)
+            loss = loss + cfg.nce_weight * nce.float()
+            stats["nce_loss"] = nce.detach().float()
         stats = {"g_loss": loss.detach().float(), **stats}
         return loss, stats, (fake_a, fake_b)
 

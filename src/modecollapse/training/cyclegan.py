@@ -25,6 +25,7 @@ from modecollapse.metrics.evaluators import translation_evaluator
 from modecollapse.models import build_cyclegan
 from modecollapse.models.average import GeneratorAverage
 from modecollapse.objectives.cycle import CycleObjective, GeometryConsistency, SemanticConsistency
+from modecollapse.objectives.patchnce import PatchNCE
 from modecollapse.training.batches import EpochOrder
 from modecollapse.training.run import Callback, Run, TrainerParts, grad_norm
 
@@ -60,17 +61,22 @@ def train_cyclegan(
         nets["d_gc_a"], nets["d_gc_b"] = build_cyclegan(config.model, data.sample_shape)[2:]
     nets = {name: speed.prepare(net) for name, net in nets.items()}
     g_ab, g_ba, d_a, d_b = (nets[name] for name in MODULES)
+    if config.objective.nce_weight:  # CUT: one projection head set per generator, trained with G
+        channels, size = data.sample_shape[0], data.sample_shape[-1]
+        nets["nce_ab"], nets["nce_ba"] = (PatchNCE(g, channels, size).to(device) for g in (g_ab, g_ba))
     discriminators = [net for name, net in nets.items() if name.startswith("d_")]
+    trained_with_g = [net for name, net in nets.items() if not name.startswith("d_")]
     decay = config.model.g_ema_decay if config.model.g_ema else None
     averages = [GeneratorAverage(g, decay, f"{name}_ema") for g, name in ((g_ab, "g_ab"), (g_ba, "g_ba"))]
     eval_ab, eval_ba = (average.evaluated for average in averages)  # G, or its moving average
     betas = (cfg.beta1, cfg.beta2)
-    g_optimizer = speed.adam([*g_ab.parameters(), *g_ba.parameters()], cfg.lr_g, betas)
+    g_optimizer = speed.adam([p for net in trained_with_g for p in net.parameters()], cfg.lr_g, betas)
     d_optimizer = speed.adam([p for net in discriminators for p in net.parameters()], cfg.lr_d, betas)
     geometry = None
     if config.objective.geometry_weight:
         geometry = GeometryConsistency(config.objective, nets["d_gc_a"], nets["d_gc_b"])
-    objective = CycleObjective(config.objective, _semantic(config, data), geometry)
+    contrastive = (nets["nce_ab"], nets["nce_ba"]) if config.objective.nce_weight else None
+    objective = CycleObjective(config.objective, _semantic(config, data), geometry, contrastive)
     evaluator = translation_evaluator(data, min(cfg.eval_samples, len(data.a), len(data.b)))
     batch_size = cfg.batch_size
     fixed = torch.randperm(len(data.a), generator=torch.Generator().manual_seed(cfg.seed + 1))
