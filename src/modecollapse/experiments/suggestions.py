@@ -6,6 +6,11 @@ beside it, and keeps each fix's *declared primary* comparisons against its testb
 table when at least one primary is an established improvement; diagnose cites it only for the
 kind of collapse that primary speaks to (metrics/kinds.py). Nothing exploratory is used.
 
+Each testbed's family is corrected on its own (Holm over its fixes x primaries); the table pools
+the testbeds without a correction across them, so a fix established on one of three testbeds
+carries that testbed's error rate, not the atlas's. diagnose says on which testbed each row was
+measured.
+
     .venv/bin/python -m modecollapse.experiments.suggestions [--results results]
 """
 
