@@ -43,3 +43,21 @@ def test_a_run_folder_has_one_writer_at_a_time(tmp_path):
             train(tiny_ring_config(train={"max_steps": 5}), run)
     assert not (run / "config.toml").exists()  # refused before writing anything
     assert train(tiny_ring_config(train={"max_steps": 5}), run)["status"] == "completed"  # lock released
+
+
+def test_a_run_records_when_it_started_and_ended_across_a_resume(tmp_path):
+    from datetime import datetime
+
+    from modecollapse.experiments.report import write_runs
+    from modecollapse.experiments.results import collect
+
+    train(tiny_ring_config(train={"max_steps": 8}), tmp_path / "run")
+    first = json.loads((tmp_path / "run" / "summary.json").read_text())
+    train(tiny_ring_config(train={"max_steps": 16}), tmp_path / "run", resume=True)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["started_at"] == first["started_at"]  # the first session's start is kept
+    assert datetime.fromisoformat(summary["ended_at"]) >= datetime.fromisoformat(first["ended_at"])
+    assert datetime.fromisoformat(summary["started_at"]) <= datetime.fromisoformat(summary["ended_at"])
+    runs = write_runs(collect(tmp_path / "run"), tmp_path).read_text().splitlines()
+    header, row = runs[0].split(","), runs[1].split(",")
+    assert row[header.index("started_at")] == summary["started_at"]

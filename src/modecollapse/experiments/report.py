@@ -188,7 +188,7 @@ def write_runs(results: list[RunResult], out: Path) -> Path:
     writer = csv.writer(buffer)
     writer.writerow(["run", "setting", "seed", "status", "step", *metric_keys, *onset_keys,
                      "last_healthy_step", "stopped_at_collapse", *MACHINE_COLUMNS,
-                     "wall_time_s", "cpu_s"])  # fmt: skip
+                     "wall_time_s", "cpu_s", "started_at", "ended_at"])  # fmt: skip
     for r in results:
         detector = r.detector if r.final else {}
         kept = r.summary.get("last_healthy") or {}
@@ -199,7 +199,8 @@ def write_runs(results: list[RunResult], out: Path) -> Path:
              kept.get("step", ""), r.summary.get("stopped_at_collapse", ""),
              *[" ".join(v) if isinstance(v := machine.get(c.removeprefix("machine_"), ""), list) else v
                for c in MACHINE_COLUMNS],
-             r.summary.get("wall_time_s", ""), r.summary.get("cpu_s", "")]
+             r.summary.get("wall_time_s", ""), r.summary.get("cpu_s", ""),
+             r.summary.get("started_at", ""), r.summary.get("ended_at", "")]
         )  # fmt: skip
     atomic_write_text(out / "runs.csv", buffer.getvalue())
     return out / "runs.csv"

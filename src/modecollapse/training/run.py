@@ -19,6 +19,7 @@ import contextlib
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from modecollapse.training.signals import TrainingSignals
 Callback = Callable[[int, dict[str, nn.Module]], None]
 FINISHED_ONLY = (
     "final", "epochs", "wall_time_s", "images_per_second", "time_shares", "cpu_shares", "stopped_at_collapse",
+    "ended_at",
 )  # fmt: skip
 """Summary entries of a finished run; a resumed run drops them until it finishes again."""
 
@@ -138,6 +140,7 @@ class Run:
             **{key: value for key, value in self.previous.items() if key not in FINISHED_ONLY},
             "name": self.config.name,
             "status": "running",
+            "started_at": self.previous.get("started_at") or _now(),
             "device": str(self.speed.device),
             "speed": self.speed.record(),
             **machines(self.previous, machine(self.speed)),
@@ -223,6 +226,7 @@ class Run:
         self.summary.update(
             {
                 "status": "completed",
+                "ended_at": _now(),
                 "stopped_at_collapse": self.stopped,
                 "step": self.step,
                 "epochs": self.step / self.steps_per_epoch,
@@ -385,3 +389,8 @@ def machines(previous: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
     seen = previous.get("machines") or ([previous["machine"]] if "machine" in previous else [])
     history = seen if any(m.get("id") == now["id"] for m in seen) else [*seen, now]
     return {"machine": now, "machines": history}
+
+
+def _now() -> str:
+    """The time now, UTC, to the second: when a run started (first session) and ended."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
