@@ -45,13 +45,15 @@ RING_ROWS = [
 ]  # fmt: skip
 
 
-def test_only_established_primary_improvements_enter_the_table(tmp_path):
+def test_only_declared_primaries_with_an_established_or_worse_change_enter_the_table(tmp_path):
     write_testbed(tmp_path, "ring8", "ring8", RING_ROWS)
-    (entry,) = build(tmp_path)
+    (entry,) = build(tmp_path)  # r1: its primary's interval straddles 0, its big effect is exploratory
     assert entry["fix"] == "pacgan4" and entry["switch"].startswith("model.pack = 4")
+    assert entry["how"].startswith("pack 4: D judges groups of 4 samples")
     assert entry["evidence"] == "results/fix-atlas/ring8" and entry["setting"] == "a ring8 recipe"
     assert set(entry["metrics"]) == {"modes", "high_quality"}  # declared primaries only
     assert entry["metrics"]["modes"]["improved"] and not entry["metrics"]["high_quality"]["improved"]
+    assert entry["metrics"]["high_quality"]["worse"] and entry["metrics"]["high_quality"]["established"]
 
 
 def test_a_fix_is_cited_only_for_the_kind_its_established_primary_speaks_to(tmp_path):
@@ -59,13 +61,15 @@ def test_a_fix_is_cited_only_for_the_kind_its_established_primary_speaks_to(tmp_
     table = tuple(build(tmp_path))
     dropped = {"verdict": "collapsed", "kinds": ["dropped modes"], "scores": {}}
     (line,) = suggest(dropped, "ring8", table)
-    assert line.startswith("model.pack = 4, train.batch_size = 2048 (pacgan4): modes 0.6 -> 6.2 (+5.6 +- 1.1")
+    how = "pack 4: D judges groups of 4 samples concatenated along channels"
+    switch = "model.pack = 4, train.batch_size = 2048 (pacgan4): modes 0.6 -> 6.2 (+5.6 +- 1.1"
+    assert line.startswith(f"{how}; in this trainer: {switch}")
     assert "(but established worse: high_quality 0.1 -> 0.02)" in line
     assert "Holm p 0.003" in line and "evidence results/fix-atlas/ring8" in line and "measured on" not in line
     blurry = {"verdict": "partial collapse", "kinds": ["low quality"], "scores": {}}
-    assert suggest(blurry, "ring8", table) == [
-        "no fix for low quality has an established effect in this project's declared studies yet"
-    ]
+    no_fix, warning = suggest(blurry, "ring8", table)
+    assert no_fix == "no fix for low quality has an established effect in this project's declared studies yet"
+    assert warning.startswith("warning: pacgan4") and "high_quality 0.1 -> 0.02" in warning
 
 
 def test_the_testbed_closest_to_the_users_data_comes_first_and_others_say_so(tmp_path):
@@ -75,11 +79,31 @@ def test_the_testbed_closest_to_the_users_data_comes_first_and_others_say_so(tmp
     table = tuple(build(tmp_path))
     dropped = {"verdict": "collapsed", "kinds": ["dropped modes"], "scores": {}}
     image_lines = suggest(dropped, "mnist-5k", table)
+    assert len(image_lines) == 1  # one line a fix: its image row, not its 2-D one too
     assert "mnist testbed" in image_lines[0] and "measured on" not in image_lines[0]
-    assert "ring8 testbed" in image_lines[1]
-    assert "[measured on ring8, not on data like yours]" in image_lines[1]
     point_lines = suggest(dropped, "ring8", table)
     assert "ring8 testbed" in point_lines[0]
+    r1 = row("r1", "modes", "dropped modes", "higher", True, 3, 20, 17, 1, 0.001, BETTER)
+    write_testbed(tmp_path / "other", "grid25", "grid25", [r1])
+    r1_only_in_2d = tuple(build(tmp_path / "other"))
+    (line,) = suggest(dropped, "mnist", r1_only_in_2d)
+    assert "grid25 testbed" in line and "[measured on grid25 only, with that testbed's settings" in line
+
+
+def test_unrecognizable_samples_get_quality_fixes_only_and_counts_count_fixes(tmp_path):
+    rows = [row(f, "modes", "dropped modes", "higher", True, 1, 8, 7, 1, 0.001, BETTER)
+            for f in ("pacgan4", "r1", "a", "b", "c", "d", "e")]  # fmt: skip
+    rows.append(row("r1", "high_quality", "low quality", "higher", True, 0.1, 0.8, 0.7, 0.1, 0.001, BETTER))
+    write_testbed(tmp_path, "ring8", "ring8", rows)
+    write_testbed(tmp_path / "more", "grid25", "grid25", rows)  # the same 7 fixes on a second testbed
+    table = (*build(tmp_path), *build(tmp_path / "more"))
+    dropped = {"verdict": "collapsed", "kinds": ["dropped modes"], "scores": {}}
+    assert suggest(dropped, "ring8", table)[-1].startswith("2 more measured fixes")  # 7 fixes, not 14 rows
+    garbage = {"verdict": "collapsed", "kinds": ["dropped modes", "low quality"],
+               "scores": {"recognizable_share": 0.01, "precision": 0.0005}}  # fmt: skip
+    first, *fixes = suggest(garbage, "mnist", table)
+    assert first.startswith("these samples do not look like mnist")
+    assert len(fixes) == 1 and "(r1)" in fixes[0] and "high_quality" in fixes[0] and "modes" not in fixes[0]
 
 
 def test_healthy_gets_no_suggestion(tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from modecollapse.data import spec
-from modecollapse.metrics.kinds import ONE_OUTPUT
+from modecollapse.metrics.kinds import LOW_QUALITY, ONE_OUTPUT
 
 TABLE = Path(__file__).resolve().parents[1] / "assets" / "suggestions.json"
 """The fix table diagnose reads; experiments/suggestions.py writes it from the declared studies."""
@@ -41,45 +41,115 @@ def _kind_of_data(name: str | None) -> str | None:
     return spec(name).kind if name else None
 
 
+UNRECOGNIZABLE = 0.05
+"""Below this recognizable share or precision, samples do not look like the data at all: their
+class histogram means nothing, and only quality fixes are offered."""
+
+
+def is_unrecognizable(report: dict[str, Any]) -> bool:
+    """Samples that do not look like the data (garbage, another dataset, a wrecked generator)."""
+    scores = report.get("scores") or {}
+    low = [scores.get(key) for key in ("recognizable_share", "precision") if scores.get(key) is not None]
+    return bool(low) and min(low) < UNRECOGNIZABLE
+
+
 def suggest(
     report: dict[str, Any], dataset: str | None, table: tuple[dict[str, Any], ...] | None = None
 ) -> list[str]:
-    """Lines of measured fixes for this report's kinds of collapse (none for a healthy one):
-    testbeds of the same dataset first, then of the same kind of data, larger effects first."""
+    """What to try next for this report's kinds of collapse (none for a healthy one), one line a
+    fix: measured on data of the user's kind first (2-D mixtures only where no testbed of that kind
+    has the fix, and labelled), each said as a change to make in one's own loop beside this
+    trainer's switch; then warnings for fixes measured worse on data of the user's kind
+    (exploratory ones labelled so). Unrecognizable samples get quality fixes only."""
     if report["verdict"] == "healthy":
         return []
     kinds = collapse_kinds(report)
-    data_kind = _kind_of_data(dataset)
-    cited = []
-    for fix in table if table is not None else measured_fixes():
-        shown = [(name, m) for name, m in fix["metrics"].items() if m["improved"] and m["kind"] in kinds]
-        if not shown:
-            continue
-        closeness = (fix["data"] != dataset, _kind_of_data(fix["data"]) != data_kind)
-        widths = [abs(m["change"]) / m["half_width"] for _, m in shown if m["half_width"] > 0]
-        cited.append((closeness, -max(widths, default=0.0), fix, shown))
-    cited.sort(key=lambda item: (item[0], item[1]))
     lines = []
-    for closeness, _, fix, shown in cited[:SHOWN]:
-        numbers = "; ".join(
-            f"{name} {m['before']:.3g} -> {m['after']:.3g} ({m['change']:+.3g} +- {m['half_width']:.2g}, "
-            f"{m['seeds']} seeds, Holm p {m['holm_p']:.2g})"
-            for name, m in shown
+    if is_unrecognizable(report):
+        kinds = [kind for kind in kinds if kind == LOW_QUALITY] or [LOW_QUALITY]
+        lines.append(
+            f"these samples do not look like {dataset or 'the data'} (recognizable share or precision "
+            f"under {UNRECOGNIZABLE:.0%}): their class histogram means nothing yet; fix quality first"
         )
+    rows = table if table is not None else measured_fixes()
+    data_kind = _kind_of_data(dataset)
+    fixes = _cited_fixes(rows, kinds, dataset, data_kind)
+    for fix, row, shown, elsewhere in fixes[:SHOWN]:
+        numbers = "; ".join(_number_text(name, m) for name, m in shown)
+        label = (
+            f" [measured on {row['data']} only, with that testbed's settings: no testbed of your kind "
+            "of data has measured it]"
+            if elsewhere
+            else ""
+        )
+        how = f"{row['how']}; in this trainer: {row['switch']}" if row.get("how") else row["switch"]
         worse = "; ".join(
             f"{name} {m['before']:.3g} -> {m['after']:.3g}"
-            for name, m in fix["metrics"].items()
-            if m["established"] and not m["improved"]
+            for name, m in row["metrics"].items()
+            if m["established"] and m.get("worse")
         )
-        harm = f" (but established worse: {worse})" if worse else ""
-        elsewhere = "" if not closeness[1] else f" [measured on {fix['data']}, not on data like yours]"
+        numbers += f" (but established worse: {worse})" if worse else ""
         lines.append(
-            f"{fix['switch']} ({fix['fix']}): {numbers}{harm} on the {fix['testbed']} testbed; "
-            f"evidence {fix['evidence']}{elsewhere}"
+            f"{how} ({fix}): {numbers} on the {row['testbed']} testbed; evidence {row['evidence']}{label}"
         )
-    if len(cited) > SHOWN:
-        lines.append(f"{len(cited) - SHOWN} more measured fixes for this kind: results/fix-atlas/matrix.md")
-    if not lines:
+    if len(fixes) > SHOWN:
+        more = len(fixes) - SHOWN
+        lines.append(
+            f"{more} more measured fix{'es' if more > 1 else ''} for this kind: results/fix-atlas/matrix.md"
+        )
+    if not fixes:
         seen = ", ".join(kinds) or "this kind of collapse"
         lines.append(f"no fix for {seen} has an established effect in this project's declared studies yet")
+    lines += _warnings(rows, data_kind, {fix for fix, *_ in fixes[:SHOWN]})
     return lines
+
+
+def _cited_fixes(
+    rows: tuple[dict[str, Any], ...], kinds: list[str], dataset: str | None, data_kind: str | None
+) -> list[tuple[str, dict[str, Any], list[tuple[str, dict[str, Any]]], bool]]:
+    """(fix, its best row, the metrics shown, measured on other data only), one per fix: rows on
+    the same dataset, then the same kind of data, then other data; larger effects first."""
+    best: dict[str, tuple[tuple, dict[str, Any], list, bool]] = {}
+    for row in rows:
+        shown = [(name, m) for name, m in row["metrics"].items() if m["improved"] and m["kind"] in kinds]
+        if not shown:
+            continue
+        closeness = (row["data"] != dataset, _kind_of_data(row["data"]) != data_kind)
+        strength = max(
+            (abs(m["change"]) / m["half_width"] for _, m in shown if m["half_width"] > 0), default=0.0
+        )
+        key = (*closeness, -strength)
+        if row["fix"] not in best or key < best[row["fix"]][0]:
+            best[row["fix"]] = (key, row, shown, closeness[1])
+    ordered = sorted(best.items(), key=lambda item: item[1][0])
+    return [(fix, row, shown, elsewhere) for fix, (_, row, shown, elsewhere) in ordered]
+
+
+def _warnings(rows: tuple[dict[str, Any], ...], data_kind: str | None, cited: set[str]) -> list[str]:
+    """Fixes measured worse on a primary on data of the user's kind (those cited say so in their line)."""
+    lines = []
+    for row in rows:
+        if _kind_of_data(row["data"]) != data_kind or row["fix"] in cited:
+            continue
+        worse = [(name, m) for name, m in row["metrics"].items() if m.get("worse")]
+        if not worse:
+            continue
+        established = any(m["established"] for _, m in worse)
+        numbers = "; ".join(_number_text(name, m) for name, m in worse)
+        label = (
+            ""
+            if established
+            else " (exploratory: the paired interval is on the worse side, not established after Holm)"
+        )
+        lines.append(
+            f"warning: {row['fix']} ({row['switch']}) was worse on the {row['testbed']} testbed: "
+            f"{numbers}{label}; evidence {row['evidence']}"
+        )
+    return lines
+
+
+def _number_text(name: str, m: dict[str, Any]) -> str:
+    return (
+        f"{name} {m['before']:.3g} -> {m['after']:.3g} ({m['change']:+.3g} +- {m['half_width']:.2g}, "
+        f"{m['seeds']} seeds, Holm p {m['holm_p']:.2g})"
+    )

@@ -4,7 +4,8 @@ Reads every results/**/testbed.json (written by `modecollapse atlas`) and the an
 beside it, and keeps each fix's *declared primary* comparisons against its testbed's baseline
 (paired by seed on one machine, Holm-corrected across the testbed's family). A fix enters the
 table when at least one primary is an established improvement; diagnose cites it only for the
-kind of collapse that primary speaks to (metrics/kinds.py). Nothing exploratory is used.
+kind of collapse that primary speaks to (metrics/kinds.py). Nothing exploratory is cited as a
+fix; a primary measured worse enters too, as a warning (exploratory when not established).
 
 Each testbed's family is corrected on its own (Holm over its fixes x primaries); the table pools
 the testbeds without a correction across them, so a fix established on one of three testbeds
@@ -31,8 +32,42 @@ def _number(text: str) -> float:
     return float(text) if text not in ("", None) else math.nan
 
 
+HOW = {
+    "label_flip_10": "flip 10 % of D's real/fake labels each step",
+    "label_flip_20": "flip 20 % of D's real/fake labels each step",
+    "label_smoothing": "one-sided label smoothing: D's target for real images 0.9 instead of 1",
+    "instance_noise": "add Gaussian noise (std 0.1, annealed to 0) to every image D sees, real and fake",
+    "minibatch_stddev": "minibatch-stddev: append the batch's feature standard deviation as one more "
+    "channel before D's last layer (ProGAN)",
+    "minibatch_discrimination": "minibatch discrimination: a layer in D that compares each sample with the "
+    "rest of the batch (Salimans et al. 2016)",
+    "pacgan2": "pack 2: D judges pairs of samples concatenated along channels (real with real, fake with "
+    "fake); keep the real images per step, so G draws twice as many",
+    "pacgan4": "pack 4: D judges groups of 4 samples concatenated along channels",
+    "unrolled5": "unroll D: G's loss is taken against a copy of D moved 5 extra steps ahead (Metz et al.)",
+    "mode_seeking": "mode seeking: add |z1 - z2| / |G(z1) - G(z2)| to G's loss (MSGAN, weight 1)",
+    "wgan_gp": "WGAN-GP: critic loss with a gradient penalty, several critic steps per G step, no "
+    "BatchNorm in the critic (Gulrajani et al. 2017)",
+    "hinge_spectral_norm": "hinge loss with spectral norm on every D layer (SN-GAN)",
+    "r1": "R1: penalise |grad D(x_real)|^2 in D's loss (Mescheder et al. 2018)",
+    "r3gan": "R3GAN's loss: relativistic pairing softplus(D(fake) - D(real)) with R1 and R2 penalties",
+    "history_buffer": "show D a mix of new fakes and fakes from a buffer of past batches",
+    "g_ema": "keep an exponential moving average of G's weights (decay 0.999) and sample from it",
+}
+"""Each fix as a change a user can make in their own training loop (shown beside the switch)."""
+
+
+def _direction(row: dict[str, str]) -> str | None:
+    """'better' or 'worse' when the paired interval excludes 0 (established or not), else None."""
+    change, half_width = _number(row["change"]), _number(row["ci95"])
+    if not (abs(change) > half_width):
+        return None
+    return "better" if (change > 0) == (row["better"] == "higher") else "worse"
+
+
 def testbed_entries(testbed_file: Path, results: Path) -> list[dict[str, Any]]:
-    """The table's entries of one testbed: its fixes with an established primary improvement."""
+    """The table's entries of one testbed: its fixes whose declared primary shows an established
+    change (better or worse), or an unadjusted interval on the worse side (an exploratory warning)."""
     testbed = json.loads(testbed_file.read_text())
     folder = testbed_file.parent
     by_setting: dict[str, dict[str, dict[str, Any]]] = {}
@@ -40,6 +75,7 @@ def testbed_entries(testbed_file: Path, results: Path) -> list[dict[str, Any]]:
         for row in csv.DictReader(handle):
             if row["primary"] != "True":
                 continue
+            established, direction = row["established"] == "True", _direction(row)
             by_setting.setdefault(row["setting"], {})[row["metric"]] = {
                 "kind": row["kind"],
                 "better": row["better"],
@@ -49,16 +85,20 @@ def testbed_entries(testbed_file: Path, results: Path) -> list[dict[str, Any]]:
                 "half_width": _number(row["ci95"]),
                 "seeds": len(row["seeds"].split()),
                 "holm_p": _number(row["holm_p"]),
-                "established": row["established"] == "True",
-                "improved": row["verdict"] == "better (established)",
+                "established": established,
+                "direction": direction,
+                "improved": established and direction == "better",
+                "worse": direction == "worse",
             }
     entries = []
     for setting, metrics in by_setting.items():
-        if not any(m["improved"] for m in metrics.values()):
+        if not any(m["improved"] or m["worse"] for m in metrics.values()):
             continue
+        fix = setting.removeprefix("variant=")
         entries.append({
-            "fix": setting.removeprefix("variant="),
+            "fix": fix,
             "switch": testbed["settings"].get(setting, setting),
+            "how": HOW.get(fix, ""),
             "testbed": testbed["testbed"],
             "data": testbed["data"],
             "setting": testbed["description"],
@@ -86,10 +126,12 @@ def main() -> None:
     atomic_write_text(args.out, json.dumps(table, indent=1) + "\n")
     for entry in table:
         for metric, m in entry["metrics"].items():
-            mark = "established improvement" if m["improved"] else "not an established improvement"
+            state = "established" if m["established"] else "exploratory"
+            mark = "no change shown" if m["direction"] is None else f"{state} {m['direction']}"
             print(f"{entry['fix']} on {entry['testbed']}: {metric} {m['before']:.3g} -> {m['after']:.3g} "
                   f"({m['change']:+.3g} +- {m['half_width']:.2g}, {m['seeds']} seeds): {mark}")  # fmt: skip
-    print(f"wrote {args.out} ({len(table)} fixes)")
+    fixes = len({entry["fix"] for entry in table})
+    print(f"wrote {args.out} ({len(table)} entries: {fixes} fixes x the testbeds they were measured on)")
 
 
 if __name__ == "__main__":
