@@ -94,14 +94,16 @@ def test_a_run_with_g_ema_resumes_exactly(tmp_path):
     assert_resume_is_exact(tiny_ring_config(model={"g_ema": True}), tmp_path, crash_step=13)
 
 
-def test_g_ema_is_refused_for_cyclegan():
+def test_g_ema_is_allowed_for_cyclegan_and_mode_seeking_is_not():
+    """Issue 38 allows the average of both CycleGAN generators (tests/training/test_cyclegan.py
+    trains one); mode seeking stays refused: a translator has no latent."""
     from modecollapse.config import config_from_dict
     from modecollapse.errors import ConfigError
 
-    with pytest.raises((ConfigError, ValueError), match="g_ema"):
-        config_from_dict(
-            {"name": "c", "data": {"name": "spatial-one"}, "model": {"family": "cyclegan", "g_ema": True}}
-        )
+    base = {"name": "c", "data": {"name": "spatial-one"}, "model": {"family": "cyclegan", "g_ema": True}}
+    assert config_from_dict(base).model.g_ema
+    with pytest.raises((ConfigError, ValueError), match="mode_seeking_weight"):
+        config_from_dict({**base, "objective": {"mode_seeking_weight": 1.0}})
 
 
 def test_a_run_resumed_on_another_machine_lists_both():

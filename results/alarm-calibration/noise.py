@@ -1,0 +1,98 @@
+"""Sampling noise of every metric a detector rule reads, by sample count: real samples judged
+against the real reference, as the one scorer judges a generator's (issue 39, item 4, "noise").
+
+Images: n real MNIST training digits (never the reference's) scored by metrics/samples.py's
+reference (MNIST's test split, 10,000 images), `repeats` draws per n. Points: n points drawn
+from ring8 and grid25 themselves. Each row: the metric's mean, sd and 2.5 / 97.5 % quantiles over
+the draws, i.e. how far a perfect generator's score moves by chance at that count.
+
+    MODECOLLAPSE_DATA=... python results/alarm-calibration/noise.py --out results/alarm-calibration
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from modecollapse.config import DataConfig
+from modecollapse.data import load_dataset
+from modecollapse.metrics.features import prepare_images
+from modecollapse.metrics.mixtures import mixture_scores
+from modecollapse.metrics.samples import reference_for
+from modecollapse.metrics.scores import FeatureSet, extract, score
+
+COUNTS = (500, 1000, 2000, 5000, 10000)
+IMAGE_METRICS = (
+    "modes", "kl_uniform", "largest_class_share", "recognizable_share", "fcd", "precision", "recall",
+    "density", "coverage", "diversity_ratio", "near_duplicate_rate", "vendi_ratio",
+)  # fmt: skip
+POINT_METRICS = ("modes", "modes_well_formed", "high_quality", "reverse_kl", "mode_spread")
+
+
+def image_rows(repeats: int, seed: int) -> list[dict]:
+    reference = reference_for("mnist")
+    train = load_dataset(DataConfig(name="mnist", split="train"))
+    pool = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:20_000]
+    images = prepare_images(torch.cat([train.batch(chunk) for chunk in pool.split(1000)]), "-1-1")[0]
+    features = extract(reference.classifier, images)
+    rows, generator = [], torch.Generator().manual_seed(seed + 1)
+    for n in COUNTS:
+        draws = []
+        for _ in range(repeats if n <= 2000 else max(repeats // 4, 10)):
+            pick = torch.randperm(len(features), generator=generator)[:n]
+            chosen = (features.probabilities[pick], features.features[pick], features.predictions[pick])
+            fake = FeatureSet(*chosen, features.confidence)
+            draws.append(score(fake, reference.real))
+        rows += summarise("mnist", n, draws, IMAGE_METRICS)
+        print(f"mnist n={n}: {len(draws)} draws, {time.process_time():.0f} CPU-s so far", flush=True)
+    return rows
+
+
+def point_rows(repeats: int, seed: int) -> list[dict]:
+    rows = []
+    for name in ("ring8", "grid25"):
+        for n in COUNTS:
+            draws = []
+            for r in range(repeats):
+                mixture = load_dataset(DataConfig(name=name, num_samples=n, seed=seed + r))
+                draws.append(mixture_scores(mixture.data, mixture.mode_means, mixture.mode_std))
+            rows += summarise(name, n, draws, POINT_METRICS)
+            print(f"{name} n={n}: {len(draws)} draws, {time.process_time():.0f} CPU-s so far", flush=True)
+    return rows
+
+
+def summarise(dataset: str, n: int, draws: list[dict], metrics: tuple[str, ...]) -> list[dict]:
+    rows = []
+    for metric in metrics:
+        values = sorted(float(d[metric]) for d in draws)
+        low, high = values[int(0.025 * (len(values) - 1))], values[int(round(0.975 * (len(values) - 1)))]
+        spread = {"mean": statistics.fmean(values), "sd": statistics.stdev(values), "q025": low, "q975": high}
+        rows.append({"dataset": dataset, "samples": n, "metric": metric, "draws": len(values), **spread})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=Path("results/alarm-calibration"))
+    parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    start = time.process_time()
+    rows = point_rows(args.repeats, args.seed) + image_rows(args.repeats, args.seed)
+    with (args.out / "noise.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {args.out / 'noise.csv'} ({len(rows)} rows, {time.process_time() - start:.0f} CPU-seconds)")
+
+
+if __name__ == "__main__":
+    main()
