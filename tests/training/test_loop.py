@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from modecollapse.errors import CheckpointError, TrainingDiverged
+from modecollapse.errors import CheckpointError, ConfigError, TrainingDiverged
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.loop import train
@@ -249,3 +249,17 @@ def test_uniform_latents_are_drawn_in_range_and_a_run_trains_on_them(tmp_path):
         assert draw.min() >= -1 and draw.max() <= 1 and draw.min() < -0.99 and draw.max() > 0.99
         torch.testing.assert_close(draw.std(), torch.tensor(1 / 3**0.5), atol=0.01, rtol=0)
     assert train(config, tmp_path / "run")["status"] == "completed"
+
+
+def test_full_evaluations_score_more_samples_at_their_steps_only(tmp_path):
+    config = tiny_image_config(
+        train={"epochs": 2, "eval_every_steps": 4, "eval_samples": 100, "full_eval_samples": 300,
+               "full_eval_steps": [8]},
+    )  # fmt: skip
+    train(config, tmp_path / "run")
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    counts = {r["step"]: (r["num_samples"], r["protocol"]) for r in records if r["type"] == "eval"}
+    assert {step: n for step, (n, _) in counts.items()} == {4: 100, 8: 300, 12: 100, 16: 100}
+    assert counts[8][1].endswith("/n300") and counts[4][1].endswith("/n100")
+    with pytest.raises(ConfigError, match=r"train.full_eval_steps \[6\] are not evaluation steps"):
+        tiny_image_config(train={"eval_every_steps": 4, "full_eval_samples": 300, "full_eval_steps": [6]})

@@ -149,6 +149,15 @@ class Config(_Section):
                 "train.eval_every_steps and train.eval_every_epochs are both set; keep one "
                 "(the step clock replaces the epoch clock)"
             )
+        if self.train.full_eval_steps and not self.train.full_eval_samples:
+            raise ValueError("train.full_eval_steps needs train.full_eval_samples (how many to score there)")
+        every = self.train.eval_every_steps
+        missed = [s for s in self.train.full_eval_steps if not every or s % every]
+        if missed and self.train.full_eval_samples:
+            raise ValueError(
+                f"train.full_eval_steps {missed} are not evaluation steps: each must be a multiple of "
+                "train.eval_every_steps"
+            )
         if self.model.family != "cyclegan" and self.train.batch_size < 2:
             raise ValueError(f"train.batch_size must be at least 2 for model.family = '{self.model.family}'")
         if self.train.batch_size % self.model.pack:

@@ -200,6 +200,11 @@ class TrainConfig(_Section):
     (checkpoints/last-healthy) and named in summary.json."""
     eval_samples: int = Field(default=2000, ge=100)
     """Generated images scored at each evaluation (image datasets)."""
+    full_eval_samples: int | None = Field(default=None, ge=100)
+    """Images scored at the steps of `full_eval_steps` instead (Stacked MNIST's 26,000 at a declared
+    point, cheaper evaluations elsewhere); each record names its sample count."""
+    full_eval_steps: list[int] = Field(default_factory=list)
+    """The steps evaluated with `full_eval_samples` (they must be evaluation steps)."""
     num_sample_images: int = Field(default=64, ge=1)
     tensorboard: bool = True
     progress: bool = True

@@ -79,6 +79,11 @@ def _train(
     g_optimizer = speed.adam(generator.parameters(), cfg.lr_g, betas)
     d_optimizer = speed.adam(discriminator.parameters(), cfg.lr_d, betas)
     objective = build_objective(config, dataset, generator, speed)
+    full_evaluator = None
+    if evaluator is None and cfg.full_eval_samples and cfg.full_eval_steps:
+        full_evaluator = default_evaluator(
+            dataset, device, cfg.full_eval_samples, sampler, config.data.data_dir
+        )
     evaluator = evaluator or default_evaluator(
         dataset, device, cfg.eval_samples, sampler, config.data.data_dir
     )
@@ -101,7 +106,8 @@ def _train(
         evaluated = average.evaluated  # G, or its moving average (model.g_ema)
         training = evaluated.training
         evaluated.eval()
-        scores = evaluator(evaluated, epoch)
+        full = full_evaluator is not None and run.step in cfg.full_eval_steps
+        scores = (full_evaluator if full else evaluator)(evaluated, epoch)
         evaluated.train(training)
         return scores
 
