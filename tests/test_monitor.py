@@ -30,7 +30,7 @@ def test_a_collapse_is_flagged_at_the_first_evaluation_after_it_and_never_before
     assert seen[5] == (50, "collapsed", False)  # judged at the first evaluation after the collapse
     assert seen[6] == (60, "collapsed", True)  # confirmed by the second, as train.on_collapse does
     assert status.onset_step == 50 and status.last_healthy_step == 40
-    assert status.kinds == ["dropped modes"] and any("modes covered" in r for r in status.reasons)
+    assert status.kinds == ["dropped modes"] and any("modes well formed" in r for r in status.reasons)
     assert monitor.last_healthy_state["step"].item() == 40.0  # the weights of the last healthy step
     alarm = capsys.readouterr().out
     assert (

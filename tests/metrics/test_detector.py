@@ -147,3 +147,12 @@ def test_few_samples_of_many_classes_are_judged_by_the_modes_they_can_reach():
     scores = {"modes": 61, "num_classes": 1000, "num_samples": 64, "kl_uniform": 0.0}
     assert verdict_of(scores)[0] == "healthy"
     assert verdict_of({**scores, "modes": 5})[0] == "collapsed"
+
+
+def test_points_say_well_formed_apart_from_covered():
+    """The ring8 demo printed 'modes covered 1' above 'only 0 of 8 modes covered': the rule counts
+    well-formed modes, and now says so beside the covered count."""
+    verdict, reasons = verdict_of(
+        {"modes": 1, "modes_well_formed": 0, "num_classes": 8, "high_quality": 0.95, "num_samples": 2500}
+    )
+    assert verdict == "collapsed" and "only 0 of 8 modes well formed (1 covered)" in reasons

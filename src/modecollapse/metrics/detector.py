@@ -88,8 +88,10 @@ def assess(scores: dict[str, float], rules: DetectorConfig | None = None) -> tup
     samples = scores.get("num_samples")
     reachable = classes * (1 - math.exp(-samples / classes)) if samples else classes
     modes = scores.get("modes")
+    counted = "covered"
     if "modes_well_formed" in scores:  # 2-D mixtures: a mode counts when its samples look like it
         smeared = modes - scores["modes_well_formed"]
+        counted = f"well formed ({modes:.0f} covered)"
         modes = scores["modes_well_formed"]
         if smeared > 0:
             text = f"{smeared:.0f} covered modes are not well formed (samples smeared across them)"
@@ -112,9 +114,9 @@ def assess(scores: dict[str, float], rules: DetectorConfig | None = None) -> tup
         partial.append(Reason(LOW_QUALITY, text))
     if modes is not None:
         if modes <= max(1.0, rules.collapsed_modes_fraction * reachable):  # 64 samples show <= 64 modes
-            collapsed.append(Reason(DROPPED_MODES, f"only {modes:.0f} of {classes:.0f} modes covered"))
+            collapsed.append(Reason(DROPPED_MODES, f"only {modes:.0f} of {classes:.0f} modes {counted}"))
         elif modes < rules.partial_modes_fraction * reachable:
-            partial.append(Reason(DROPPED_MODES, f"{modes:.0f} of {classes:.0f} modes covered"))
+            partial.append(Reason(DROPPED_MODES, f"{modes:.0f} of {classes:.0f} modes {counted}"))
     kl_limit = rules.partial_kl_uniform + ((classes - 1) / (2 * samples) if samples else 0.0)
     if scores.get("kl_uniform", 0.0) > kl_limit:
         text = f"class histogram far from uniform (KL {scores['kl_uniform']:.3f} > {kl_limit:.3f})"
