@@ -230,3 +230,18 @@ def test_a_translator_giving_nan_is_a_collapse_not_a_crash():
     monitor = Monitor(dataset="spatial-one", every=1, num_samples=100, verbose=False)
     status = monitor.update(0, lambda x: x * math.nan)
     assert status.verdict == "collapsed" and "NaN" in status.reasons[0]
+
+
+def test_a_run_collapsed_from_the_start_raises_the_alarm_after_its_grace(capsys):
+    """The README's `if status.collapsed:` fired only after a healthy evaluation; a run collapsed
+    from its first evaluation never raised it (issue 39, item 5)."""
+    generator = ScriptedRing(collapse_at=-1)  # one mode from the start
+    monitor = Monitor(dataset="ring8", every=10, latent_dim=3)
+    seen = [(step, monitor.update(step, generator)) for step in range(0, 60)]
+    seen = [(step, status.collapsed, status.verdict) for step, status in seen if status.evaluated]
+    # evaluations at 0 and 10 are the start's grace; 20 and 30 collapsed in a row confirm it
+    assert [collapsed for _, collapsed, _ in seen] == [False, False, False, True, True, True]
+    assert all(verdict == "collapsed" for _, _, verdict in seen)  # collapsed and verdict agree from 30 on
+    assert monitor.status.from_start and monitor.status.onset_step == 20
+    alarm = capsys.readouterr().out
+    assert alarm.count("collapsed from the start") == 1 and "since step 20" in alarm

@@ -32,21 +32,20 @@ from safetensors.torch import save
 from torch import nn
 
 from modecollapse.config import DataConfig, DetectorConfig
-from modecollapse.data import dataset_name, load_dataset, spec
+from modecollapse.data import dataset_name, spec
 from modecollapse.errors import ModeCollapseError
 from modecollapse.files import atomic_write_bytes
-from modecollapse.generators import OnDevice, as_tensor, untouched
+from modecollapse.generators import as_tensor, untouched
 from modecollapse.metrics.detector import CollapseTracker
-from modecollapse.metrics.evaluators import EVAL_SEED, translation_evaluator
+from modecollapse.metrics.evaluators import EVAL_SEED, translator_scorer
 from modecollapse.metrics.samples import (
     Reference,
-    nonfinite_record,
     protocol_samples,
     reference_for,
     score_samples,
     training_data,
 )
-from modecollapse.models.latent import Latent, placement, sample_from
+from modecollapse.models.latent import Latent, sample_from
 from modecollapse.runfolder import MetricsLog, RunFolder
 from modecollapse.speed import machine
 from modecollapse.training.signals import TrainingSignals
@@ -68,9 +67,12 @@ class Status:
     verdict: str | None = None
     """healthy, partial collapse or collapsed, at the last evaluation (None before the first)."""
     collapsed: bool = False
-    """A collapse has been confirmed (2 non-healthy evaluations in a row after a healthy one)."""
+    """A collapse has been confirmed: 2 non-healthy evaluations in a row after a healthy one, or,
+    for a run never healthy, collapsed at 2 evaluations in a row after the start's grace."""
     onset_step: int | None = None
     """The evaluation the confirmed collapse began at."""
+    from_start: bool = False
+    """The collapse was there from the start (no healthy evaluation before it)."""
     relative_onset_step: int | None = None
     """A sustained fall from the run's own best (also for runs never healthy)."""
     last_healthy_step: int | None = None
@@ -205,12 +207,14 @@ class Monitor:
                 k: v.detach().to("cpu", copy=True) for k, v in generator.state_dict().items()
             }
         last_healthy = step if healthy else self.status.last_healthy_step
+        start = self.tracker.start_alarm
         self.status = Status(
             step=step,
             evaluated=True,
             verdict=summary["verdict"],
-            collapsed=self.tracker.onset is not None,
-            onset_step=(self.tracker.onset or {}).get("onset_step"),
+            collapsed=self.tracker.onset is not None or self.tracker.start_alarm is not None,
+            onset_step=(self.tracker.onset or {}).get("onset_step", (start or {}).get("step")),
+            from_start=self.tracker.onset is None and self.tracker.start_alarm is not None,
             relative_onset_step=summary["relative_onset_step"],
             last_healthy_step=last_healthy,
             scores={
@@ -221,22 +225,31 @@ class Monitor:
             notes=list(self.notes),
             protocol=record.get("protocol"),
         )
-        if onset and not self.alarmed:
+        if (onset or start is not None) and not self.alarmed:
             self.alarmed = True
             if self.verbose:
-                kept = (
-                    f"; last healthy: step {last_healthy} (monitor.last_healthy_state)"
-                    if last_healthy is not None
-                    else ""
-                )
-                print(
-                    f"modecollapse: collapse detected at step {step}: {onset['verdict']} since step "
-                    f"{onset.get('onset_step')} ({'; '.join(onset['reasons'])}){kept}",
-                    flush=True,
-                )
+                print(f"modecollapse: {self._alarm_text(step, onset, start, last_healthy)}", flush=True)
         if self.out is not None:
             self._write(record, samples, generator if healthy else None)
         return self.status
+
+    def _alarm_text(self, step: int, onset: dict | None, start: dict | None, last_healthy: int | None) -> str:
+        if onset is None and start is not None:
+            grace = self.rules.start_grace_evaluations
+            reasons = "; ".join(start["reasons"])
+            return (
+                f"collapsed from the start: judged collapsed at every evaluation since step {start['step']} "
+                f"(after the first {grace} evaluations' grace) and never healthy ({reasons})"
+            )
+        kept = (
+            f"; last healthy: step {last_healthy} (monitor.last_healthy_state)"
+            if last_healthy is not None
+            else ""
+        )
+        return (
+            f"collapse detected at step {step}: {onset['verdict']} since step {onset.get('onset_step')} "
+            f"({'; '.join(onset['reasons'])}){kept}"
+        )
 
     def close(self, status: str = "completed") -> None:
         """Mark the records finished (reports take only completed runs; a crashed loop passes
@@ -269,7 +282,7 @@ class Monitor:
 
     def _build_scorer(self) -> Callable[[Any], tuple[dict[str, Any], np.ndarray | None]]:
         if self.kind == "translation":
-            return self._translation_scorer()
+            return translator_scorer(self.dataset, self.data_dir, self.num_samples)
         training = training_data(DataConfig(name=self.dataset, data_dir=self.data_dir))
         reference = reference_for(self.dataset, self.data_dir, training if self.kind == "image" else None)
         self.reference = reference
@@ -289,21 +302,6 @@ class Monitor:
             return scored.record, kept
 
         return scorer
-
-    def _translation_scorer(self) -> Callable[[Any], tuple[dict[str, Any], np.ndarray | None]]:
-        data = load_dataset(DataConfig(name=self.dataset, data_dir=self.data_dir))
-        count = min(self.num_samples, len(data.held_out.a), len(data.b))
-        evaluate = translation_evaluator(data, count)
-        probe = data.held_out.a.batch(torch.arange(min(count, 16)))
-
-        def translations(g: Any) -> tuple[dict[str, Any], np.ndarray | None]:
-            on_device = OnDevice(g, placement(g)[0])
-            finite = torch.isfinite(on_device(probe).flatten(1)).all(1)
-            if not finite.all():
-                return nonfinite_record(finite, self.spec.num_classes), None
-            return evaluate(on_device, None, 0), None
-
-        return translations
 
     # --- files ----------------------------------------------------------------------------
 

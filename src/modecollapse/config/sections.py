@@ -251,3 +251,6 @@ class DetectorConfig(_Section):
     running best."""
     patience: int = Field(default=2, ge=1)
     """Consecutive non-healthy evaluations that confirm a collapse."""
+    start_grace_evaluations: int = Field(default=2, ge=0)
+    """A run never healthy raises the alarm ("collapsed from the start") when it is judged
+    collapsed at `patience` evaluations in a row after its first this many (its start's grace)."""

@@ -239,6 +239,9 @@ class CollapseTracker:
         self.recalls: list[tuple[float | None, float]] = []
         """(precision, recall) of every evaluation that may set recall's best."""
         self.seen_healthy = False
+        self.start_alarm: dict[str, Any] | None = None
+        """Set when a run never healthy is collapsed at `patience` evaluations in a row after its
+        start's grace (rules.start_grace_evaluations): the alarm the absolute onset cannot give."""
 
     def observe(self, epoch: int | float, scores: dict[str, float]) -> dict[str, Any] | None:
         """Record one evaluation; return the absolute onset record the moment it is confirmed."""
@@ -276,6 +279,7 @@ class CollapseTracker:
                 "reasons": window[-1]["drops"],
                 "kinds": window[-1]["drop_kinds"],
             }
+        self._watch_the_start()
         if self.onset is not None or not self.seen_healthy:
             return None
         if full and all(h["verdict"] != "healthy" for h in window):
@@ -289,6 +293,18 @@ class CollapseTracker:
                 self.onset["onset_step"] = window[0]["step"]
             return self.onset
         return None
+
+    def _watch_the_start(self) -> None:
+        """The start alarm: collapsed at `patience` evaluations in a row, all after the grace, and
+        never healthy before."""
+        if self.start_alarm is not None or self.seen_healthy:
+            return
+        after_grace = self.history[self.rules.start_grace_evaluations :]
+        window = after_grace[-self.rules.patience :]
+        if len(window) == self.rules.patience and all(h["verdict"] == "collapsed" for h in window):
+            self.start_alarm = {
+                "step": window[0]["step"], "epoch": window[0]["epoch"], "reasons": window[-1]["reasons"],
+            }  # fmt: skip
 
     def _recall_best(self, scores: dict[str, float]) -> dict[str, float]:
         """{"recall": the best recall reached at a precision no more than the margin below
@@ -312,6 +328,7 @@ class CollapseTracker:
             "relative_onset_reasons": relative.get("reasons", []),
             "relative_onset_kinds": relative.get("kinds", []),
             "never_healthy": bool(self.history) and not self.seen_healthy,
+            "collapsed_from_start_step": (self.start_alarm or {}).get("step"),
             "rules": self.rules.model_dump(),
         }
 

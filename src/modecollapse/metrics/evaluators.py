@@ -7,22 +7,25 @@ reference set (features computed once per run); 2-D mixtures with the PacGAN pro
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-from modecollapse.data import Dataset, spec
+from modecollapse.config import DataConfig
+from modecollapse.data import Dataset, load_dataset, spec
 from modecollapse.data.translation import TranslationData
+from modecollapse.generators import OnDevice
 from modecollapse.metrics import translation
 from modecollapse.metrics.conditional import conditional_scores, grader_scores, load_grader
 from modecollapse.metrics.diversity import seeded_subset
 from modecollapse.metrics.features import classifier_for
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
-from modecollapse.metrics.samples import mixture_reference, reference_for, score_samples
+from modecollapse.metrics.samples import mixture_reference, nonfinite_record, reference_for, score_samples
 from modecollapse.metrics.scores import extract, extract_cached
 from modecollapse.models import generate
 from modecollapse.models.classifier import load_classifier
-from modecollapse.models.latent import LatentSampler
+from modecollapse.models.latent import LatentSampler, placement
 
 Evaluator = Callable[[nn.Module, int], dict[str, float]]
 EVAL_SEED = 20_170_101  # evaluation draws from its own generator, never the training RNG
@@ -167,3 +170,24 @@ def translation_evaluator(
         }
 
     return evaluate
+
+
+def translator_scorer(
+    dataset: str, data_dir: str | None, num_samples: int
+) -> Callable[[Any], tuple[dict[str, Any], None]]:
+    """A translator G_AB scored on the named translation dataset's held-out A inputs (the trainer's
+    translation evaluator); outputs holding NaN/Inf give the collapsed record, as for samples."""
+    data = load_dataset(DataConfig(name=dataset, data_dir=data_dir))
+    count = min(num_samples, len(data.held_out.a), len(data.b))
+    evaluate = translation_evaluator(data, count)
+    probe = data.held_out.a.batch(torch.arange(min(count, 16)))
+    classes = spec(dataset).num_classes
+
+    def translations(g: Any) -> tuple[dict[str, Any], None]:
+        on_device = OnDevice(g, placement(g)[0])
+        finite = torch.isfinite(on_device(probe).flatten(1)).all(1)
+        if not finite.all():
+            return nonfinite_record(finite, classes), None
+        return evaluate(on_device, None, 0), None
+
+    return translations
