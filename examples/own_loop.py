@@ -62,9 +62,10 @@ def train(steps=3000, every=300, out="runs/own-loop", monitored=True, nz=100, ba
             modes, kl = status.scores.get("modes", 0), status.scores.get("kl_uniform", 0)
             losses = f"d_loss {d_loss.item():.3f}  g_loss {g_loss.item():.3f}"
             print(f"step {step:5d}  {losses}  {status.verdict}: {modes:.0f} classes, KL {kl:.3f}")
-        if status.collapsed:  # confirmed: roll back to the last healthy weights and stop
-            G.load_state_dict(monitor.last_healthy_state)
-            print(f"rolled back to the weights of step {status.last_healthy_step}")
+        if status.collapsed:  # confirmed: roll back to the last healthy weights (if any) and stop
+            if monitor.last_healthy_state is not None:
+                G.load_state_dict(monitor.last_healthy_state)
+                print(f"rolled back to the weights of step {status.last_healthy_step}")
             break
     if monitor is not None:
         monitor.close()
