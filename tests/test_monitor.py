@@ -245,3 +245,22 @@ def test_a_run_collapsed_from_the_start_raises_the_alarm_after_its_grace(capsys)
     assert monitor.status.from_start and monitor.status.onset_step == 20
     alarm = capsys.readouterr().out
     assert alarm.count("collapsed from the start") == 1 and "since step 20" in alarm
+
+
+def test_signals_that_are_not_single_numbers_get_a_sentence():
+    monitor = Monitor(dataset="ring8", every=10, latent_dim=3, verbose=False)
+    monitor.update(1, ScriptedRing(collapse_at=100), d_loss=torch.tensor([0.5]))  # one element is fine
+    with pytest.raises(ModeCollapseError, match=r"g_loss=a Tensor of shape \(64,\): signals are single"):
+        monitor.update(2, ScriptedRing(collapse_at=100), g_loss=torch.rand(64))
+    with pytest.raises(ModeCollapseError, match="signal d_loss=None"):
+        monitor.update(3, ScriptedRing(collapse_at=100), d_loss=None)
+
+
+def test_the_alarm_cites_the_measured_fixes(capsys):
+    generator = ScriptedRing(collapse_at=25)
+    monitor = Monitor(dataset="ring8", every=10, latent_dim=3)
+    for step in range(50):
+        generator.step.fill_(step)
+        status = monitor.update(step, generator)
+    assert status.collapsed and "evidence results/fix-atlas/ring8" in status.suggestions[0]
+    assert "  try next: " in capsys.readouterr().out

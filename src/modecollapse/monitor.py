@@ -33,6 +33,7 @@ from torch import nn
 
 from modecollapse.config import DataConfig, DetectorConfig
 from modecollapse.data import dataset_name, spec
+from modecollapse.diagnosis.suggest import suggest
 from modecollapse.errors import ModeCollapseError
 from modecollapse.files import atomic_write_bytes
 from modecollapse.generators import as_tensor, untouched
@@ -48,7 +49,7 @@ from modecollapse.metrics.samples import (
 from modecollapse.models.latent import Latent, sample_from
 from modecollapse.runfolder import MetricsLog, RunFolder
 from modecollapse.speed import machine
-from modecollapse.training.signals import TrainingSignals
+from modecollapse.training.signals import TrainingSignals, as_scalar
 
 DEFAULT_SAMPLES = 2000
 """Samples per evaluation: at `every` = one MNIST epoch (938 steps) of the PyTorch-example DCGAN
@@ -84,6 +85,8 @@ class Status:
     (e.g. a fallback reference when the dataset's files are not on disk)."""
     protocol: str | None = None
     """The reference and sample count behind the scores, e.g. 'mnist-test10k/n2000'."""
+    suggestions: list[str] = field(default_factory=list)
+    """Measured fixes to try next for this evaluation's kinds of collapse (as diagnose gives)."""
 
 
 class Monitor:
@@ -181,7 +184,7 @@ class Monitor:
         `every` (every `every` steps when the loop counts one by one), score G and judge."""
         if self.resuming:
             self._continue_from(step)
-        self.signals.add([{key: _scalar(key, value) for key, value in signals.items()}])
+        self.signals.add([{key: as_scalar(key, value) for key, value in signals.items()}])
         if step < self.next_evaluation:
             self.status = replace(self.status, step=step, evaluated=False)
             return self.status
@@ -225,10 +228,15 @@ class Monitor:
             notes=list(self.notes),
             protocol=record.get("protocol"),
         )
+        if not healthy:
+            report = {"verdict": summary["verdict"], "kinds": summary["reason_kinds"], "scores": record}
+            self.status.suggestions = suggest(report, self.dataset)
         if (onset or start is not None) and not self.alarmed:
             self.alarmed = True
             if self.verbose:
                 print(f"modecollapse: {self._alarm_text(step, onset, start, last_healthy)}", flush=True)
+                if self.status.suggestions:
+                    print(f"  try next: {self.status.suggestions[0]} (all: status.suggestions)", flush=True)
         if self.out is not None:
             self._write(record, samples, generator if healthy else None)
         return self.status
@@ -376,23 +384,3 @@ class Monitor:
             self.out.last_grid.unlink(missing_ok=True)
             self.samples_step = None
         self._summary("running")
-
-
-def _scalar(key: str, value: Any) -> float:
-    """A signal as a float: a number, or a tensor or array of one element."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return float(value.detach())
-    if isinstance(value, np.ndarray) and value.size == 1:
-        return float(value)
-    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
-        return float(value)
-    raise ModeCollapseError(
-        f"signal {key}={_describe(value)}: signals are single numbers, e.g. {key}=loss.item() "
-        "(a per-sample loss: pass its mean)"
-    )
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, (torch.Tensor, np.ndarray)):
-        return f"a {type(value).__name__} of shape {tuple(value.shape)}"
-    return repr(value) if value is None else f"a {type(value).__name__}"

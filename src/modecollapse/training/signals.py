@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+import torch
+
+from modecollapse.errors import ModeCollapseError
+
 
 class TrainingSignals:
     """The logged numbers of a training loop (losses, D(x), D(G(z)), gradient norms) averaged
@@ -32,3 +37,23 @@ class TrainingSignals:
         means["train_steps"] = self.steps
         self.sums, self.counts, self.steps = {}, {}, 0
         return means
+
+
+def as_scalar(key: str, value: Any) -> float:
+    """A signal as a float: a number, or a tensor or array of one element."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value.detach())
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return float(value)
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return float(value)
+    raise ModeCollapseError(
+        f"signal {key}={_describe(value)}: signals are single numbers, e.g. {key}=loss.item() "
+        "(a per-sample loss: pass its mean)"
+    )
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        return f"a {type(value).__name__} of shape {tuple(value.shape)}"
+    return repr(value) if value is None else f"a {type(value).__name__}"
