@@ -25,9 +25,18 @@ def test_diagnose_is_the_function_and_its_package_is_a_module():
     assert package.EXIT_CODES == {"healthy": 0, "partial collapse": 4, "collapsed": 5}
     assert modecollapse.diagnose is diagnose and package.diagnose is diagnose
     # no package binds a function under the name of one of its own modules
-    for name, value in vars(modecollapse).items():
-        if callable(value) and not isinstance(value, type):
-            assert importlib.util.find_spec(f"modecollapse.{name}") is None, name
+    import inspect
+    import pkgutil
+
+    packages = [modecollapse] + [
+        importlib.import_module(m.name)
+        for m in pkgutil.walk_packages(modecollapse.__path__, "modecollapse.")
+        if m.ispkg and m.name != "modecollapse.integrations"  # needs the lightning extra
+    ]
+    for package in packages:
+        for name, value in vars(package).items():
+            if inspect.isfunction(value):
+                assert importlib.util.find_spec(f"{package.__name__}.{name}") is None, (package, name)
 
 
 @pytest.mark.slow
