@@ -134,16 +134,18 @@ def settle_rules(
     )
 
 
-def replay(
+def load_series(
     path: str,
     samples: object = UNSET,
     classes: object = UNSET,
     sweep: str | None = None,
     records: str | None = None,
     default_rules: bool = False,
-) -> list[dict[str, object]]:
-    """Each run's onsets under the current detector; `samples` None: the evaluations recorded no
-    sample count (2-D mixtures), so the sampling floors are off as they were at training."""
+) -> dict[str, tuple[list, DetectorConfig | None]]:
+    """{run: (its (epoch, scores) evaluations in step order, its detector rules)}, each evaluation
+    given its class and sample count (see the module's docstring); `samples` None: the evaluations
+    recorded no sample count (2-D mixtures), so the sampling floors are off as they were at
+    training."""
     configs = {key: (value, sweep) for key, value in (sweep_settings(sweep) if sweep else {}).items()}
     configs.update(
         {key: (value, records) for key, value in (records_settings(records) if records else {}).items()}
@@ -160,7 +162,7 @@ def replay(
             settings[row["run"]] = row.get("setting", "")
             if row.get("detector_rules"):
                 recorded_rules[row["run"]] = row["detector_rules"]
-    rows, sources = [], Counter()
+    loaded, sources = {}, Counter()
     for run, evaluations in series.items():
         evaluations.sort(key=lambda item: item[1]["step"])
         config, origin = configs.get(run) or configs.get(settings[run]) or (None, None)
@@ -175,6 +177,25 @@ def replay(
             rules_from,
         ]
         sources["; ".join(where)] += 1
+        loaded[run] = (evaluations, rules)
+    for text, count in sources.items():
+        print(f"{count} run(s): {text}", file=sys.stderr)
+    return loaded
+
+
+def replay(
+    path: str,
+    samples: object = UNSET,
+    classes: object = UNSET,
+    sweep: str | None = None,
+    records: str | None = None,
+    default_rules: bool = False,
+) -> list[dict[str, object]]:
+    """Each run's onsets under the current detector (arguments as for `load_series`)."""
+    rows = []
+    for run, (evaluations, rules) in load_series(
+        path, samples, classes, sweep, records, default_rules
+    ).items():
         summary = detect(evaluations, rules)
         rows.append(
             {
@@ -187,8 +208,6 @@ def replay(
                 "verdict": summary["verdict"],
             }
         )
-    for text, count in sources.items():
-        print(f"{count} run(s): {text}", file=sys.stderr)
     return rows
 
 

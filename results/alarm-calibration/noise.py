@@ -7,12 +7,17 @@ from ring8 and grid25 themselves. Each row: the metric's mean, sd and 2.5 / 97.5
 the draws, i.e. how far a perfect generator's score moves by chance at that count.
 
     MODECOLLAPSE_DATA=... python results/alarm-calibration/noise.py --out results/alarm-calibration
+    python results/alarm-calibration/noise.py --ship src/modecollapse/assets/noise.json
+
+`--ship` turns an existing noise.csv into the detector's shipped table (metrics/noise.py): per
+data kind, metric and sample count, the sd measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import statistics
 import time
 from pathlib import Path
@@ -76,6 +81,19 @@ def summarise(dataset: str, n: int, draws: list[dict], metrics: tuple[str, ...])
     return rows
 
 
+def ship(table: Path, asset: Path) -> None:
+    """Write the detector's noise table from noise.csv: {kind: {metric: {samples: sd}}}."""
+    kinds = {"mnist": "image", "ring8": "points", "grid25": "points"}
+    shipped: dict[str, dict[str, dict[str, float]]] = {}
+    with table.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            spread = shipped.setdefault(kinds[row["dataset"]], {}).setdefault(row["metric"], {})
+            spread[row["samples"]] = round(max(spread.get(row["samples"], 0.0), float(row["sd"])), 6)
+    note = f"from {table.as_posix()}: real data's sd by sample count (the larger of ring8's and grid25's)"
+    asset.write_text(json.dumps({"source": note, "sd_by_samples": shipped}, indent=1) + "\n")
+    print(f"wrote {asset}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -83,7 +101,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/alarm-calibration"))
     parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ship", type=Path, help="write this noise table asset from --out's noise.csv")
     args = parser.parse_args()
+    if args.ship:
+        ship(args.out / "noise.csv", args.ship)
+        return
     torch.set_num_threads(1)
     start = time.process_time()
     rows = point_rows(args.repeats, args.seed) + image_rows(args.repeats, args.seed)

@@ -228,6 +228,10 @@ class DetectorConfig(_Section):
     """Images: collapsed below this share of recognizable samples (real data: 0.99; pixel noise
     and blobs: 0; a DCGAN-28 after 1,560 steps on mnist-5k: ~0.5)."""
     partial_recognizable_share: float = Field(default=0.2, ge=0, le=1)
+    collapsed_precision: float = Field(default=0.05, ge=0, le=1)
+    """Images: collapsed, as samples that do not look like the data at all, when precision and
+    density are both below this (real MNIST: ~0.75 and ~1; Fashion-MNIST judged as MNIST: 0.021
+    and 0.008); their class counts are then not read as modes."""
     partial_copy_rate: float = Field(default=0.2, ge=0, le=1)
     """Partial collapse at this share of samples that copy a real image (real data: 0.01)."""
     partial_translation_score: float = Field(default=0.5, ge=-1, le=1)

@@ -199,4 +199,3 @@ def _numbers(array: np.ndarray) -> torch.Tensor:
 def report_json(report: Report, written: list[Path]) -> str:
     """The CLI's --json: the public report and the evidence files, strict JSON."""
     return json.dumps({**report.public(), "evidence": [str(p) for p in written]}, indent=2, allow_nan=False)
-

@@ -149,8 +149,8 @@ def judge_images(
     if samples.generator is not None and samples.intended is None and samples.latent is not None:
         report["latent"] = probe_latent(samples.generator, samples.latent)
     report["_images"] = scored.samples
-    report["_predictions"] = samples.intended if samples.intended is not None else (
-        fake.predictions if fake is not None else None
+    report["_predictions"] = (
+        samples.intended if samples.intended is not None else (fake.predictions if fake is not None else None)
     )
     return report
 

@@ -8,11 +8,14 @@ diversity ratio 1.0 and 1% near-duplicates by construction):
              one mode, or diversity_ratio < 0.3,
              or near_duplicate_rate >= 0.5
              or under 5% of samples are recognizable (metrics/recognizable.py)
+             or (images) precision and density both under 0.05: samples that do not look like
+             the data at all, said so, and their class counts not read as modes
              (2-D mixtures: modes = well-formed modes, metrics/mixtures.py)
   partial    if modes < 95% of what a perfect uniform generator would cover with the same
-             number of samples, K (1 - exp(-N / K)); or kl_uniform > 0.1 above that
-             generator's sampling floor (K - 1) / 2N (one of ten classes missing is
-             ln(10/9) = 0.105); or diversity_ratio < 0.75; or near_duplicate_rate >= 0.2;
+             number of samples, K (1 - exp(-N / K)); or kl_uniform (2-D mixtures: the modes'
+             reverse KL) > 0.1 above that generator's sampling floor (K - 1) / 2N (one of ten
+             classes missing is ln(10/9) = 0.105); or diversity_ratio < 0.75; or
+             near_duplicate_rate >= 0.2;
              2-D mixtures also: a covered mode that is not well formed, or fewer than
              90% of samples within 3 std of a mode (real: 98.9%); images also: under
              20% of samples recognizable, or at least 20% copies of real images
@@ -20,6 +23,11 @@ diversity ratio 1.0 and 1% near-duplicates by construction):
              chance-corrected translation score under 0.5, or (RGB targets) colours that
              vary under half as much as real B's (metrics/translation.py)
   healthy    otherwise.
+
+Each rule reads its metric with the 95 % interval of its sampling noise at the evaluation's
+sample count (metrics/noise.py, metrics/rules.py). One evaluation alone is judged by the values;
+in a series a verdict changes only when an interval crosses the limit (`assess`'s hysteresis),
+and every reason says how sure it is.
 
 The two floors matter for Stacked MNIST (K = 1,000): at N = 2,000 even a perfect generator
 covers only ~865 modes and shows KL ~0.25.
@@ -31,29 +39,24 @@ evaluations before the first healthy one do not count as a collapse: such a run 
 as `never_healthy` instead.
 
 The relative onset dates collapse the way the published label-flip study judged it, as a fall
-from what the run had reached: the first of `patience` consecutive evaluations at which modes,
-recognizable share, diversity ratio, recall (or, for 2-D mixtures, the high-quality share)
-sit below the run's own best so far by more than their margins (`relative_drops`; recall's
-best only from evaluations of comparable precision, `CollapseTracker`). Both onsets are
-reported, in epochs and in steps.
+from what the run had reached: the first evaluation at which modes, recognizable share,
+diversity ratio, recall (or, for 2-D mixtures, the high-quality share) sit below the run's own
+best so far by more than their margins and their sampling noise (`relative_drops`; recall's
+best only from evaluations of comparable precision, `CollapseTracker`), confirmed by a drop at
+the next `patience - 1` evaluations or by a drop of a second kind at the same one. Both onsets
+are reported, in epochs and in steps.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from modecollapse.config import DetectorConfig
-from modecollapse.metrics.kinds import (
-    DROPPED_MODES,
-    HEALTHY,
-    KINDS,
-    LOST_IDENTITY,
-    LOW_QUALITY,
-    MEMORIZED,
-    METRIC_KINDS,
-    ONE_OUTPUT,
-)
+from modecollapse.metrics import noise
+from modecollapse.metrics.kinds import HEALTHY, KINDS, METRIC_KINDS, ONE_OUTPUT
+from modecollapse.metrics.rules import Check, checks
 
 VERDICTS = ("healthy", "partial collapse", "collapsed")
 
@@ -77,96 +80,43 @@ def reason_kinds(reasons: list[Reason]) -> list[str]:
     return [kind for kind in KINDS if kind in found]
 
 
-def assess(scores: dict[str, float], rules: DetectorConfig | None = None) -> tuple[str, list[Reason]]:
+def assess(
+    scores: dict[str, float], rules: DetectorConfig | None = None, previous: str | None = None
+) -> tuple[str, list[Reason]]:
     """(verdict, reasons, each with the kind of collapse it shows) for one evaluation's scores.
-    Over 60 lines on purpose: every absolute rule of the detector, in one list a reader can check
-    against the [detector] section."""
-    rules = rules or DetectorConfig()
-    collapsed: list[Reason] = []
-    partial: list[Reason] = []
-    classes = scores.get("num_classes", 10)
-    samples = scores.get("num_samples")
-    reachable = classes * (1 - math.exp(-samples / classes)) if samples else classes
-    modes = scores.get("modes")
-    counted = "covered"
-    if "modes_well_formed" in scores:  # 2-D mixtures: a mode counts when its samples look like it
-        smeared = modes - scores["modes_well_formed"]
-        counted = f"well formed ({modes:.0f} covered)"
-        modes = scores["modes_well_formed"]
-        if smeared > 0:
-            text = f"{smeared:.0f} covered modes are not well formed (samples smeared across them)"
-            partial.append(Reason(LOW_QUALITY, text))
-    nonfinite = scores.get("nonfinite_share")
-    if nonfinite:  # outputs with NaN/Inf (a diverged generator): nothing else can be scored
-        collapsed.append(Reason(LOW_QUALITY, f"{100 * nonfinite:.0f}% of outputs are NaN or infinite"))
-    recognizable = scores.get("recognizable_share")
-    if recognizable is not None:
-        if recognizable < rules.collapsed_recognizable_share:
-            collapsed.append(
-                Reason(LOW_QUALITY, f"only {100 * recognizable:.0f}% of samples are recognizable at all")
-            )
-        elif recognizable < rules.partial_recognizable_share:
-            text = f"only {100 * recognizable:.0f}% of samples are recognizable as real data"
-            partial.append(Reason(LOW_QUALITY, text))
-    quality = scores.get("high_quality")
-    if quality is not None and quality < rules.partial_high_quality:
-        text = f"only {100 * quality:.0f}% of samples lie within 3 std of a mode (real: 98.9%)"
-        partial.append(Reason(LOW_QUALITY, text))
-    if modes is not None:
-        if modes <= max(1.0, rules.collapsed_modes_fraction * reachable):  # 64 samples show <= 64 modes
-            collapsed.append(Reason(DROPPED_MODES, f"only {modes:.0f} of {classes:.0f} modes {counted}"))
-        elif modes < rules.partial_modes_fraction * reachable:
-            partial.append(Reason(DROPPED_MODES, f"{modes:.0f} of {classes:.0f} modes {counted}"))
-    kl_limit = rules.partial_kl_uniform + ((classes - 1) / (2 * samples) if samples else 0.0)
-    if scores.get("kl_uniform", 0.0) > kl_limit:
-        text = f"class histogram far from uniform (KL {scores['kl_uniform']:.3f} > {kl_limit:.3f})"
-        partial.append(Reason(DROPPED_MODES, text))
-    diversity = scores.get("diversity_ratio")
-    if diversity is not None:
-        if diversity < rules.collapsed_diversity_ratio:
-            text = f"diversity {diversity:.2f} of real (< {rules.collapsed_diversity_ratio})"
-            collapsed.append(Reason(ONE_OUTPUT, text))
-        elif diversity < rules.partial_diversity_ratio:
-            partial.append(
-                Reason(ONE_OUTPUT, f"diversity {diversity:.2f} of real (< {rules.partial_diversity_ratio})")
-            )
-    per_class = scores.get("per_class_diversity_min")  # conditional generators: the worst class
-    if per_class is not None and per_class == per_class:
-        text = f"some class has {per_class:.2f} of real within-class variety"
-        if per_class < rules.collapsed_diversity_ratio:
-            collapsed.append(Reason(ONE_OUTPUT, text))
-        elif per_class < rules.partial_diversity_ratio:
-            partial.append(Reason(ONE_OUTPUT, text))
-    duplicates = scores.get("near_duplicate_rate")
-    if duplicates is not None:
-        text = f"{100 * duplicates:.0f}% near-duplicates"
-        if duplicates >= rules.collapsed_near_duplicate_rate:
-            collapsed.append(Reason(ONE_OUTPUT, text))
-        elif duplicates >= rules.partial_near_duplicate_rate:
-            partial.append(Reason(ONE_OUTPUT, text))
-    copies = scores.get("copy_rate")
-    if copies is not None and copies >= rules.partial_copy_rate:
-        partial.append(
-            Reason(MEMORIZED, f"{100 * copies:.0f}% of samples are copies of real images (memorized)")
-        )
-    translated = scores.get("translation_score")
-    if translated is not None and translated < rules.partial_translation_score:
-        text = (
-            f"translation score {translated:.2f}: only {100 * scores['translation_accuracy']:.0f}% of "
-            f"translations show the input's digit in B's place and size (chance: "
-            f"{100 * scores['translation_chance']:.0f}%)"
-        )
-        partial.append(Reason(LOST_IDENTITY, text))
-    colours = scores.get("colour_diversity_ratio")
-    if colours is not None and colours < rules.partial_colour_diversity:
-        text = f"colours vary {colours:.2f}x as much as real B's (one palette for every output)"
-        partial.append(Reason(ONE_OUTPUT, text))
-    if collapsed:
-        return "collapsed", collapsed + partial
-    if partial:
-        return "partial collapse", partial
-    healthy = "all modes covered, class balance, diversity and duplicates within real-data range"
-    return "healthy", [Reason(HEALTHY, healthy)]
+
+    Each rule (metrics/rules.py) compares its metric's 95 % interval at the record's sample count
+    with its limit. Alone (`previous` None) the verdict is the worst level a rule's value breaches.
+    After a `previous` verdict it holds until an interval crosses a limit (hysteresis): it rises
+    to the worst level breached surely and falls to the worst level still possibly breached."""
+    found = checks(scores, rules or DetectorConfig())
+    point = _worst(c for c in found if c.fires)
+    level = point
+    if previous is not None:
+        sure, possible = _worst(c for c in found if c.surely), _worst(c for c in found if c.possibly)
+        level = min(max(VERDICTS.index(previous), sure), possible)
+    verdict = VERDICTS[level]
+    chosen = [c for c in found if c.fires]
+    if level > point:  # held up: the breaches not yet surely cleared
+        chosen += [c for c in found if c.possibly and not c.fires and VERDICTS.index(c.level) == level]
+    strongest: dict[str, Check] = {}
+    for check in chosen:
+        if check.group not in strongest or VERDICTS.index(check.level) > VERDICTS.index(
+            strongest[check.group].level
+        ):
+            strongest[check.group] = check
+    ordered = sorted(strongest.values(), key=lambda c: -VERDICTS.index(c.level))
+    if verdict == "healthy":
+        held = [Reason(HEALTHY, f"held healthy: {c.sentence()}") for c in ordered]
+        return verdict, [Reason(HEALTHY, HEALTHY_TEXT), *held]
+    return verdict, [Reason(c.kind, c.sentence()) for c in ordered]
+
+
+HEALTHY_TEXT = "all modes covered, class balance, diversity and duplicates within real-data range"
+
+
+def _worst(fired: Iterable[Check]) -> int:
+    return max((VERDICTS.index(check.level) for check in fired), default=0)
 
 
 RELATIVE_METRICS = ("modes", "recognizable_share", "diversity_ratio", "recall", "high_quality")
@@ -175,12 +125,14 @@ RELATIVE_METRICS = ("modes", "recognizable_share", "diversity_ratio", "recall", 
 def relative_drops(scores: dict[str, float], best: dict[str, float], rules: DetectorConfig) -> list[Reason]:
     """Which tracked metrics sit below `best` (the run's bests so far) by at least their margin.
 
-    Margins (DetectorConfig.relative_*): a mode (10% of the classes for many-mode sets), and
-    0.1 of recognizable share, diversity ratio, recall or high-quality share: 3.6-13x the
-    largest drop below the running best that real-vs-real resampling held for two evaluations
-    at 2,000 samples (benchmarks/relative_margins.py, RESULTS.md), so resampling noise never
-    reads as a drop."""
-    margins = {
+    Margins: the larger of the configured one (DetectorConfig.relative_*: a mode, 10% of the
+    classes for many-mode sets, and 0.1 of recognizable share, diversity ratio, recall or
+    high-quality share: 3.6-13x the largest drop below the running best that real-vs-real
+    resampling held for two evaluations at 2,000 samples, benchmarks/relative_margins.py) and
+    1.96 sd of the difference of two evaluations at this sample count (metrics/noise.py), so a
+    drop counts only beyond the sampling noise at the count evaluated. A recall or diversity drop
+    while every class is kept is named a loss of within-class variety."""
+    configured = {
         "modes": _modes_margin(scores, rules),
         "recognizable_share": rules.relative_share_drop,
         "diversity_ratio": rules.relative_share_drop,
@@ -190,9 +142,17 @@ def relative_drops(scores: dict[str, float], best: dict[str, float], rules: Dete
     drops = []
     for key in RELATIVE_METRICS:
         value = _tracked(scores, key)
-        if value is not None and key in best and value <= best[key] - margins[key]:
-            text = f"{key} {value:.3g} fell from its best {best[key]:.3g}"
-            drops.append(Reason(METRIC_KINDS[key][0], text))
+        if value is None or key not in best:
+            continue
+        metric = "modes_well_formed" if key == "modes" and "modes_well_formed" in scores else key
+        noise_sd = math.hypot(noise.spread(metric, value, scores), noise.spread(metric, best[key], scores))
+        margin = max(configured[key], noise.Z95 * noise_sd)
+        if value <= best[key] - margin:
+            text = f"{key} {value:.3g} fell from its best {best[key]:.3g} (beyond its noise, {margin:.2g})"
+            kind = METRIC_KINDS[key][0]
+            if key in ("recall", "diversity_ratio") and _covers_classes(scores, rules):
+                kind, text = ONE_OUTPUT, f"{text} with every class kept: a loss of within-class variety"
+            drops.append(Reason(kind, text))
     return drops
 
 
@@ -245,7 +205,8 @@ class CollapseTracker:
 
     def observe(self, epoch: int | float, scores: dict[str, float]) -> dict[str, Any] | None:
         """Record one evaluation; return the absolute onset record the moment it is confirmed."""
-        verdict, found = assess(scores, self.rules)
+        previous = self.history[-1]["verdict"] if self.history else None
+        verdict, found = assess(scores, self.rules, previous)
         reasons = [reason.text for reason in found]
         drops = relative_drops(scores, {**self.best, **self._recall_best(scores)}, self.rules)
         covers = _covers_classes(scores, self.rules)
@@ -272,13 +233,17 @@ class CollapseTracker:
             self.seen_healthy = True
         window = self.history[-self.rules.patience :]
         full = len(window) == self.rules.patience
-        if self.relative_onset is None and full and all(h["drops"] for h in window):
-            self.relative_onset = {
-                "epoch": window[0]["epoch"],
-                "step": window[0]["step"],
-                "reasons": window[-1]["drops"],
-                "kinds": window[-1]["drop_kinds"],
-            }
+        if self.relative_onset is None:
+            confirmed = window if full and all(h["drops"] for h in window) else None
+            if confirmed is None and len(self.history[-1]["drop_kinds"]) >= 2:  # a second family
+                confirmed = self.history[-1:]
+            if confirmed:
+                self.relative_onset = {
+                    "epoch": confirmed[0]["epoch"],
+                    "step": confirmed[0]["step"],
+                    "reasons": confirmed[-1]["drops"],
+                    "kinds": confirmed[-1]["drop_kinds"],
+                }
         self._watch_the_start()
         if self.onset is not None or not self.seen_healthy:
             return None
