@@ -131,7 +131,7 @@ def relative_drops(scores: dict[str, float], best: dict[str, float], rules: Dete
     resampling held for two evaluations at 2,000 samples, benchmarks/relative_margins.py) and
     1.96 sd of the difference of two evaluations at this sample count (metrics/noise.py), so a
     drop counts only beyond the sampling noise at the count evaluated. A recall or diversity drop
-    while every class is kept is named a loss of within-class variety."""
+    while the classes stay covered (no modes drop) is named a loss of within-class variety."""
     configured = {
         "modes": _modes_margin(scores, rules),
         "recognizable_share": rules.relative_share_drop,
@@ -139,7 +139,7 @@ def relative_drops(scores: dict[str, float], best: dict[str, float], rules: Dete
         "recall": rules.relative_share_drop,
         "high_quality": rules.relative_share_drop,
     }
-    drops = []
+    drops, fallen = [], set()
     for key in RELATIVE_METRICS:
         value = _tracked(scores, key)
         if value is None or key not in best:
@@ -148,10 +148,18 @@ def relative_drops(scores: dict[str, float], best: dict[str, float], rules: Dete
         noise_sd = math.hypot(noise.spread(metric, value, scores), noise.spread(metric, best[key], scores))
         margin = max(configured[key], noise.Z95 * noise_sd)
         if value <= best[key] - margin:
-            text = f"{key} {value:.3g} fell from its best {best[key]:.3g} (beyond its noise, {margin:.2g})"
+            fallen.add(key)
+            text = f"{key} {value:.3g} fell from its best {best[key]:.3g} (margin {margin:.2g})"
             kind = METRIC_KINDS[key][0]
-            if key in ("recall", "diversity_ratio") and _covers_classes(scores, rules):
-                kind, text = ONE_OUTPUT, f"{text} with every class kept: a loss of within-class variety"
+            if (
+                key in ("recall", "diversity_ratio")
+                and "modes" not in fallen
+                and _covers_classes(scores, rules)
+            ):
+                kind, text = (
+                    ONE_OUTPUT,
+                    f"{text} while the classes stay covered: a loss of within-class variety",
+                )
             drops.append(Reason(kind, text))
     return drops
 
