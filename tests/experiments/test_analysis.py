@@ -9,10 +9,11 @@ import pytest
 from scipy import stats
 
 from modecollapse.errors import ConfigError
-from modecollapse.experiments.analysis import analyse, holm, render_markdown, value_at
+from modecollapse.experiments.analysis import analyse, render_markdown, value_at
 from modecollapse.experiments.executors import execute
 from modecollapse.experiments.report import build_report
 from modecollapse.experiments.results import RunResult
+from modecollapse.experiments.stats import holm
 from modecollapse.experiments.sweep import load_sweep, write_index
 from modecollapse.sweepfolder import SweepFolder
 from tests.helpers import ANALYSIS, SWEEP, write
@@ -324,3 +325,20 @@ def test_an_analysis_runs_the_detector_once_per_run(monkeypatch):
     result = analyse(runs, index)
     assert len(calls) == len(runs)
     assert result.censored == {"collapse_onset_step": 6} and result.never_healthy == 0
+
+
+def test_the_reports_comparisons_use_the_analysis_engine_paired_and_holm(tmp_path):
+    from modecollapse.experiments.report import aggregate, write_comparisons
+
+    base = [fake_run("base", s, m) for s, m in enumerate([1, 2, 1, 3, 2])]
+    fix = [fake_run("fix", s, m) for s, m in enumerate([6, 7, 7, 8, 6])]
+    # every seed 0.4 above its own baseline: unpaired intervals overlap, the paired test does not
+    shifted = [fake_run("shifted", s, m + 0.4 + 0.01 * s) for s, m in enumerate([1, 2, 1, 3, 2])]
+    other = [fake_run("other", s, 5, machine="cpu B") for s in range(5)]  # pairs with nothing
+    results = base + fix + shifted + other
+    text = write_comparisons(aggregate(results), results, tmp_path).read_text()
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert "| higher (+5 ± 0.88, 5 seeds) |" in rows["fix"]
+    assert "higher (+0.42 ±" in rows["shifted"]
+    assert rows["other"].count("| -") >= 1 and "higher" not in rows["other"]
+    assert "Holm-adjusted p" in text

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from modecollapse.experiments.stats import cell, compare, t_interval
+from modecollapse.experiments.stats import cell, is_established, paired, t_interval
 
 
 def test_t_interval_matches_the_textbook():
@@ -12,19 +12,24 @@ def test_t_interval_matches_the_textbook():
     assert math.isnan(t_interval([2.0])[1]) and cell(t_interval([2.0])) == "2"
 
 
-def test_overlapping_intervals_are_not_established():
-    low, high = t_interval([0.1, 0.12, 0.11]), t_interval([0.5, 0.52, 0.51])
-    assert compare(high, low) == "higher" and compare(low, high) == "lower"
-    wide = t_interval([0.1, 0.6, 0.3])
-    assert compare(wide, low) == "not established"
-    assert compare(t_interval([0.9]), low) == "not established"  # one seed establishes nothing
+def test_paired_differences_are_tested_against_zero():
+    shifted = paired([0.41, 0.38, 0.42, 0.40, 0.39])
+    assert shifted.n == 5 and shifted.p < 1e-4 and shifted.change == pytest.approx(0.40)
+    assert paired([0.2, -0.3, 0.1]).p > 0.5
+    assert paired([0.5, 0.5, 0.5]).p == pytest.approx(0.25)  # no spread: the sign-flip test's p
+    assert math.isnan(paired([0.9]).p)  # one seed: no test
 
 
-def test_a_seed_cell_marks_what_its_interval_establishes():
+def test_established_needs_holm_and_three_seeds():
+    assert is_established(0.01, 3) and not is_established(0.01, 2) and not is_established(0.06, 10)
+    assert not is_established(math.nan, 5)
+
+
+def test_a_seed_cell_marks_what_its_comparison_establishes():
     from modecollapse.experiments.stats import seed_cell
 
     assert seed_cell([1.0, 2.0, 3.0, 4.0, 5.0], "{:.1f}") == "3.0 ± 2.0"
     assert seed_cell([0.25], "{:.2f}") == "0.25 (1 seed)"
-    assert seed_cell([1.0, 1.2, 1.1], "{:+.1f}", paired=True) == "**+1.1 ± 0.2**"
-    assert seed_cell([1.0, 1.2, 1.1], "{:+.1f}", paired=True, bold=False) == "+1.1 ± 0.2"
-    assert seed_cell([-1.0, 1.5, 0.2], "{:+.1f}", paired=True) == "+0.2 ± 3.1 (not established)"
+    assert seed_cell([1.0, 1.2, 1.1], "{:+.1f}", paired=True, established=True) == "**+1.1 ± 0.2**"
+    assert seed_cell([1.0, 1.2, 1.1], "{:+.1f}", paired=True, bold=False, established=True) == "+1.1 ± 0.2"
+    assert seed_cell([1.0, 1.2, 1.1], "{:+.1f}", paired=True) == "+1.1 ± 0.2 (not established)"

@@ -13,17 +13,19 @@ RUN_FIELDS = ["run", "setting", "seed", "status", "step", "modes", "collapse_ons
 CURVE_FIELDS = ["run", "setting", "seed", "step", "modes"]
 
 
-def write_study(folder, gain=2.0, prefix=""):
-    """Two settings x 3 seeds, 4 evaluations each: 'fix' has `gain` more modes than 'base' from
-    step 3,000 on, seed by seed; one base run also fails `modes>=5` at step 4,000."""
+def write_study(folder, gain=2.0, prefix="", spread=0.1):
+    """Two settings x 3 seeds, 4 evaluations each: 'fix' has `gain` (+ `spread` x seed, when there
+    is a gain) more modes than 'base' from step 3,000 on, seed by seed; one base run also fails
+    `modes>=5` at step 4,000."""
     folder.mkdir(parents=True, exist_ok=True)
     runs, curves = [], []
     for setting in ("base", "fix"):
         for seed in range(3):
             run = f"variant={setting}__seed{seed}"
-            values = [1.0 + seed, 5.0 + seed, 6.0 + seed + (gain if setting == "fix" else 0), 4.0 + seed]
+            gain_here = gain + spread * seed if gain else 0.0
+            values = [1.0 + seed, 5.0 + seed, 6.0 + seed + (gain_here if setting == "fix" else 0), 4.0 + seed]
             if setting == "fix":
-                values[3] += gain
+                values[3] += gain_here
             for step, value in zip((1000, 2000, 3000, 4000), values, strict=True):
                 curves.append(
                     {"run": run, "setting": f"variant={setting}", "seed": seed, "step": step, "modes": value}
@@ -48,12 +50,18 @@ def test_a_paired_gain_is_established_and_a_window_averages_the_steps_inside_it(
     assert len(study.runs) == 6  # the failed run is left out
     text = tables.summary_table(study, [("modes", "{:.1f}")])
     assert "| base | 3 (0, 1, 2) | 4000 | 5.0 ± 2.5 | healthy |" in text
-    assert "| fix - base, paired | 3 | | **+2.0 ± 0.0** | |" in text
+    assert "| fix - base, paired | 3 | | **+2.1 ± 0.2** | |" in text  # t-test p 0.0008, Holm over 1
     windowed = tables.summary_table(study, [("modes", "{:.2f}")], tables.parse_window("2000-3000"))
     assert (
         "from step 2,000 to 3,000" in windowed and "| base | 3 (0, 1, 2) | 4000 | 6.50 ± 2.48 |" in windowed
     )
-    assert "**+1.00 ± 0.00**" in windowed
+    assert "**+1.05 ± 0.12**" in windowed
+
+
+def test_a_constant_gain_on_three_seeds_is_not_established(tmp_path):
+    study = tables.read_study(write_study(tmp_path / "s", spread=0.0))
+    text = tables.summary_table(study, [("modes", "{:.1f}")])
+    assert "+2.0 ± 0.0 (not established)" in text  # the sign-flip test's p is 0.25 with 3 seeds
 
 
 def test_no_gain_is_not_established(tmp_path):
@@ -137,7 +145,7 @@ def test_seeds_from_another_machine_are_not_paired_unless_asked(tmp_path):
         run["machine_id"] = "cpu A" if run["setting"] == "variant=base" or run["seed"] == "0" else "cpu B"
     text = tables.summary_table(study, [("modes", "{:.1f}")])
     assert "| fix - base, paired | 1 | | fewer than 2 seeds paired (2 seeds ran on another machine" in text
-    assert "| 3 | | **+2.0 ± 0.0** |" in tables.summary_table(
+    assert "| 3 | | **+2.1 ± 0.2** |" in tables.summary_table(
         study, [("modes", "{:.1f}")], allow_cross_machine=True
     )
 

@@ -17,18 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scipy import stats
-
 from modecollapse.errors import ModeCollapseError
+from modecollapse.experiments import stats
 from modecollapse.experiments.results import SKIP, RunResult, number
-from modecollapse.experiments.stats import t_interval
 from modecollapse.files import atomic_write_text
 from modecollapse.metrics.kinds import METRIC_KINDS, ONSET_METRICS
 
 UNRECORDED = "not recorded"
 UNFINISHED = ("pending", "running", "interrupted")
-MIN_SEEDS = 3
-"""Fewest paired seeds that can establish an effect (the project's floor; 5 is the standard)."""
 
 
 @dataclass
@@ -53,13 +49,17 @@ class Comparison:
         return METRIC_KINDS.get(self.metric, ("-", ""))[0]
 
     @property
+    def improved(self) -> bool:
+        """The change points the better way (established or not)."""
+        return (self.change > 0) == (self.better == "higher")
+
+    @property
     def verdict(self) -> str:
         if not self.primary:
             return "exploratory"
         if not self.established:
             return "not established"
-        improved = (self.change > 0) == (self.better == "higher")
-        return "better (established)" if improved else "worse (established)"
+        return "better (established)" if self.improved else "worse (established)"
 
 
 @dataclass
@@ -117,17 +117,6 @@ def machine_of(result: RunResult) -> str:
     return " + ".join(dict.fromkeys(m.get("id", UNRECORDED) for m in history))
 
 
-def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (nan stays nan and does not count in the family)."""
-    order = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
-    adjusted = [math.nan] * len(p_values)
-    running = 0.0
-    for rank, (p, i) in enumerate(order):
-        running = max(running, min(1.0, (len(order) - rank) * p))
-        adjusted[i] = running
-    return adjusted
-
-
 def analyse(
     results: list[RunResult], index: dict[str, Any], allow_cross_machine: bool = False
 ) -> AnalysisResult:
@@ -172,14 +161,7 @@ def analyse(
             pairs = [(b, f, s) for b, f, s in pairs if b is not None and f is not None]
             if not pairs:
                 continue
-            differences = [f - b for b, f, _ in pairs]
-            change, half, n = t_interval(differences)
-            p = math.nan
-            if n >= 2:  # a constant difference has no spread for a t-test: use the sign-flip test
-                if max(differences) == min(differences):
-                    p = 1.0 if change == 0 else min(1.0, 2 * 0.5**n)
-                else:
-                    p = float(stats.ttest_1samp(differences, 0.0).pvalue)
+            change, half, n, p = stats.paired([f - b for b, f, _ in pairs])
             comparisons.append(
                 Comparison(
                     setting, metric, better, [s for _, _, s in pairs],
@@ -188,10 +170,9 @@ def analyse(
                 )
             )  # fmt: skip
     family = [c for c in comparisons if c.primary]
-    for c, adjusted in zip(family, holm([c.p for c in family]), strict=True):
+    for c, adjusted in zip(family, stats.holm([c.p for c in family]), strict=True):
         c.holm_p = adjusted
-        significant = not math.isnan(adjusted) and adjusted < analysis["alpha"]
-        c.established = significant and len(c.seeds) >= MIN_SEEDS
+        c.established = stats.is_established(adjusted, len(c.seeds), analysis["alpha"])
     amended = index.get("analysis_amended")
     onsets = [m for m in primary if m in ONSET_METRICS]
     censored = {m: sum(onset_of(r, m) is None for r in completed) for m in onsets}

@@ -132,7 +132,7 @@ def _best_fix(result: AnalysisResult) -> str | None:
     for c in result.comparisons:
         if not c.primary:
             continue
-        good = c.verdict == "better (established)"
+        good = c.established and c.improved
         sign = 1 if c.better == "higher" else -1
         size = sign * c.change / c.half_width if c.half_width and math.isfinite(c.half_width) else 0.0
         count, total = scores.get(c.setting, (0, 0.0))
@@ -143,7 +143,7 @@ def _best_fix(result: AnalysisResult) -> str | None:
 def _cell(c: Comparison | None) -> str:
     if c is None:
         return "-"
-    mark = {"better (established)": " **better**", "worse (established)": " **worse**"}.get(c.verdict, "")
+    mark = (" **better**" if c.improved else " **worse**") if c.established else ""
     return f"{c.change:+.3g} ± {c.half_width:.2g}{mark}"
 
 

@@ -1,8 +1,8 @@
 """`modecollapse report DIR`: tables (mean and 95% t-interval over seeds), plots, grids, HTML.
 
 Works on a sweep folder (every setting x seed) or on a single run folder. Writes into
-DIR/report/: table.md, table.csv, comparisons.md (each setting against the first: higher,
-lower or "not established" where the intervals overlap), runs.csv (one row per run),
+DIR/report/: table.md, table.csv, comparisons.md (each setting against the first, paired by seed,
+Holm over the page: higher, lower or "not established"), runs.csv (one row per run),
 curves.csv (one row per evaluation of each run),
 metric-*.png (each metric vs step per setting, the seed spread shaded),
 class-histograms.png, samples-*.png and report.html, a single self-contained page (images
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modecollapse.experiments.analysis import AnalysisResult, analyse, machine_of, write_analysis
+from modecollapse.experiments.analysis import AnalysisResult, analyse, machine_of, value_at, write_analysis
 from modecollapse.experiments.plots import copy_sample_grids, plot_feature_map, plot_histograms, plot_metrics
 from modecollapse.experiments.records import write_records
 from modecollapse.experiments.results import SKIP, RunResult, collect, number
-from modecollapse.experiments.stats import cell, compare, t_interval
+from modecollapse.experiments.stats import Paired, cell, holm, is_established, paired, t_interval
 from modecollapse.files import atomic_write_text
 from modecollapse.sweepfolder import SweepFolder
 
@@ -116,18 +116,29 @@ def write_tables(rows: list[dict[str, Any]], results: list[RunResult], out: Path
         writer.writerow([row["setting"], row["finished"], row["runs"], *values, *extra])
     atomic_write_text(out / "table.csv", buffer.getvalue())
     return [
-        out / "table.md", out / "table.csv", write_comparisons(rows, out), write_runs(results, out),
+        out / "table.md", out / "table.csv", write_comparisons(rows, results, out), write_runs(results, out),
         write_curves(results, out),
     ]  # fmt: skip
 
 
-def write_comparisons(rows: list[dict[str, Any]], out: Path) -> Path:
-    """Each setting against the first, metric by metric: higher / lower / not established."""
-    lines = ["Each setting against the first; a difference is established only where the two",
-             "95% t-intervals over seeds do not overlap.", ""]  # fmt: skip
+def write_comparisons(rows: list[dict[str, Any]], results: list[RunResult], out: Path) -> Path:
+    """comparisons.md: each setting against the first at the final evaluation, paired by seed on
+    one machine, Holm over the page (the analysis's engine, experiments/stats.py)."""
+    lines = ["Each setting against the first at the final evaluation: the difference, paired by seed on",
+             "one machine (mean ± 95% t half-width); 'higher' / 'lower' only where the Holm-adjusted p",
+             "over this page's comparisons is under 0.05 with >= 3 seeds. Exploratory unless the sweep",
+             "declared this metric and point (analysis.md).", ""]  # fmt: skip
     if len(rows) > 1:
         baseline = rows[0]
         header = ["setting", *[c for c in table_columns(rows) if c in baseline["metrics"]]]
+        runs = {(r.setting_id, r.seed): r for r in results if r.final and r.state == "completed"}
+        tests = {}
+        for row in rows[1:]:
+            for column in header[1:]:
+                differences = _paired_differences(runs, baseline["setting"], row["setting"], column)
+                if len(differences) >= 2:
+                    tests[(row["setting"], column)] = paired(differences)
+        adjusted = dict(zip(tests, holm([t.p for t in tests.values()]), strict=True))
         lines += [
             f"Baseline: {baseline['setting']}",
             "",
@@ -137,11 +148,33 @@ def write_comparisons(rows: list[dict[str, Any]], out: Path) -> Path:
         for row in rows[1:]:
             cells = [row["setting"]]
             for column in header[1:]:
-                mine, theirs = row["metrics"].get(column), baseline["metrics"][column]
-                cells.append(compare(mine, theirs) if mine else "-")
+                test = tests.get((row["setting"], column))
+                cells.append(
+                    "-" if test is None else _comparison_cell(test, adjusted[(row["setting"], column)])
+                )
             lines.append("| " + " | ".join(cells) + " |")
     atomic_write_text(out / "comparisons.md", "\n".join(lines) + "\n")
     return out / "comparisons.md"
+
+
+def _paired_differences(runs: dict, base: str, setting: str, metric: str) -> list[float]:
+    """setting - base at the final evaluation, for each seed both ran on one machine."""
+    differences = []
+    for (name, seed), run in sorted(runs.items(), key=lambda item: item[0][1]):
+        theirs = runs.get((base, seed))
+        if name != setting or theirs is None or machine_of(theirs) != machine_of(run):
+            continue
+        mine, before = value_at(run, metric, "final"), value_at(theirs, metric, "final")
+        if mine is not None and before is not None:
+            differences.append(mine - before)
+    return differences
+
+
+def _comparison_cell(test: Paired, holm_p: float) -> str:
+    difference = f"{test.change:+.3g} ± {test.half_width:.2g}, {test.n} seeds"
+    if not is_established(holm_p, test.n):
+        return f"not established ({difference})"
+    return f"{'higher' if test.change > 0 else 'lower'} ({difference})"
 
 
 REPLAY_FACTS = ("num_samples", "num_classes")

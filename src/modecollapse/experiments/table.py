@@ -6,9 +6,10 @@
 
 Each setting: mean ± half-width of the 95% t-interval over seeds, of each run's final
 evaluation or of its mean over a window of steps; each other setting minus the baseline, paired
-by seed ('not established' where the interval holds 0). Optionally one row per run (onsets,
-values, extremes over a window, the steps a condition starts and stops holding) and the mean
-over seeds at every evaluation.
+by seed on one machine and tested as every analysis is (experiments/stats.py: paired t-test,
+Holm over the table's paired cells, >= 3 seeds; 'not established' otherwise). Optionally one
+row per run (onsets, values, extremes over a window, the steps a condition starts and stops
+holding) and the mean over seeds at every evaluation.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from modecollapse.errors import ConfigError
-from modecollapse.experiments.stats import seed_cell
+from modecollapse.experiments.stats import holm, is_established, paired, seed_cell
 
 CONDITION = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|<|>|==)\s*(-?[0-9.eE+-]+)\s*$")
 OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
@@ -152,6 +153,17 @@ def summary_table(
             f"| {name} | {len(seeds)} ({_seeds(seeds)}) | {steps} | " + " | ".join(cells) + f" | {verdicts} |"
         )
     base = find_setting(study, baseline) if baseline else settings[0]
+    lines += _paired_rows(study, settings, base, values, machines, columns, allow_cross_machine)
+    return "\n".join(lines) + "\n"
+
+
+def _paired_rows(
+    study: Study, settings: list[str], base: str, values: dict, machines: dict,
+    columns: list[tuple[str, str]], allow_cross_machine: bool,
+) -> list[str]:  # fmt: skip
+    """Each setting minus the baseline, paired by seed on one machine, Holm over every cell of
+    these rows (stats.paired, stats.holm, stats.is_established: the analysis's engine)."""
+    rows, cells = [], []
     for setting in settings:
         if setting == base:
             continue
@@ -161,19 +173,28 @@ def summary_table(
         note = f" ({len(shared) - len(seeds)} seeds ran on another machine than the baseline's)" * (
             len(seeds) < len(shared)
         )
+        differences = [[values[(setting, s)][n] - values[(base, s)][n] for s in seeds] for n, _ in columns]
+        tests = [paired(d) if len(seeds) >= 2 else None for d in differences]
+        rows.append((name, note, seeds, differences, tests))
+        cells += [t.p for t in tests if t is not None]
+    adjusted = iter(holm(cells))
+    lines = []
+    for name, note, seeds, differences, tests in rows:
         if len(seeds) < 2:
             lines.append(
                 f"| {name} | {len(seeds)} | | fewer than 2 seeds paired{note} |" + " |" * len(columns)
             )
             continue
-        cells = [
-            seed_cell(
-                [values[(setting, s)][n] - values[(base, s)][n] for s in seeds], "{:+" + form[2:], paired=True
-            )
-            for n, form in columns
+        shown = [
+            seed_cell(d, "{:+" + form[2:], paired=True, established=is_established(next(adjusted), t.n))
+            for d, t, (_, form) in zip(differences, tests, columns, strict=True)
         ]
-        lines.append(f"| {name}{note} | {len(seeds)} | | " + " | ".join(cells) + " | |")
-    return "\n".join(lines) + "\n"
+        lines.append(f"| {name}{note} | {len(seeds)} | | " + " | ".join(shown) + " | |")
+    if cells:
+        lines += ["", f"Paired rows: **bold** where the Holm-adjusted p over these {len(cells)} comparisons "
+                  "is under 0.05 with >= 3 seeds; exploratory unless the study declared this point and "
+                  "metric."]  # fmt: skip
+    return lines
 
 
 def per_run_table(
