@@ -113,3 +113,9 @@ def test_the_shipped_noise_table_is_read_at_and_between_its_counts():
     assert min(table[1000], table[2000]) < between < max(table[1000], table[2000])
     assert math.isclose(noise.measured_sd("image", "recall", 40_000), table[10_000] / 2)
     assert noise.measured_sd("image", "no such metric", 2000) == 0.0
+
+
+def test_intervals_stay_inside_what_a_metric_can_be():
+    assert noise.interval("recognizable_share", 0.0, {"num_samples": 2000})[0] == 0.0
+    assert noise.interval("copy_rate", 1.0, {"num_samples": 50})[1] == 1.0
+    assert noise.interval("kl_uniform", 0.0, {"num_samples": 100})[0] == 0.0

@@ -123,7 +123,7 @@ def judge_images(
         grader = load_grader(reference.dataset)
         if grader is not None and scored.samples.shape[1] == 1:
             scores.update(grader_scores(grader, scored.samples, samples.intended))
-    verdict, found = assess(scores, rules)
+    verdict, found = assess({**scores, "protocol": scored.record["protocol"]}, rules)
     if len(samples.values) < 10 * reference.num_classes:
         notes.append(
             f"only {len(samples.values)} samples for {reference.num_classes} classes: modes and KL are "

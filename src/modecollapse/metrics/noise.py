@@ -96,4 +96,11 @@ def spread(metric: str, value: float, scores: dict[str, Any]) -> float:
 def interval(metric: str, value: float, scores: dict[str, Any]) -> tuple[float, float]:
     """The 95 % interval of `metric` at `value` for the record `scores`."""
     half = Z95 * spread(metric, value, scores)
-    return (value, value) if half < 1e-9 else (value - half, value + half)
+    if half < 1e-9:
+        return value, value
+    low, high = value - half, value + half
+    if metric in SHARES or metric in HISTOGRAM_KL or metric.startswith("modes"):
+        low = max(low, 0.0)  # counts, shares and divergences are never negative
+    if metric in SHARES:
+        high = min(high, 1.0)
+    return low, high

@@ -55,7 +55,7 @@ class Check(NamedTuple):
         if self.low == self.high:
             return self.text
         sure = "" if self.surely else ("; not sure" if self.fires else "; not surely clear")
-        return f"{self.text} [95 % interval {self.low:.3g}-{self.high:.3g}{sure}]"
+        return f"{self.text} [95 % interval {self.low:.3g} to {self.high:.3g}{sure}]"
 
 
 def _check(
