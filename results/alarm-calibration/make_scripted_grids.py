@@ -1,41 +1,71 @@
-"""Second blind batch: grids of real digits and of scripted collapses, each from a 2,000-sample set
-the detector judges alone (one evaluation)."""
-import json, random
+"""The scripted sets of the agreement check (README, section 4): 16 sets of 2,000 MNIST training
+digits (8 real, 3 of five classes, 3 of 10 prototypes per class, 2 under pixel noise of sd 0.6),
+each judged alone by the detector; the first 64 of each saved as a shuffled, renamed grid for a
+blind labeller, and the truth (what was made, the detector's verdict) kept apart.
+
+    MODECOLLAPSE_DATA=... python results/alarm-calibration/make_scripted_grids.py \\
+        --grids /work/scratch/blind2 --truth /work/notes/.blind2-truth.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
 import torch
+
 from modecollapse.config import DataConfig
 from modecollapse.data import load_dataset
 from modecollapse.images import save_grid
-from modecollapse.metrics.samples import reference_for, score_samples
 from modecollapse.metrics.detector import assess
-torch.set_num_threads(1)
-ref = reference_for("mnist")
-train = load_dataset(DataConfig(name="mnist", split="train"))
-g = torch.Generator().manual_seed(7)
-labels = train.labels
-sets = []
-for i in range(8):
-    pick = torch.randperm(len(train), generator=g)[:2000]
-    sets.append(("real", train.batch(pick)))
-for i in range(3):  # five classes only
+from modecollapse.metrics.samples import reference_for, score_samples
+
+
+def scripted_sets(generator: torch.Generator) -> list[tuple[str, torch.Tensor]]:
+    train = load_dataset(DataConfig(name="mnist", split="train"))
+    labels, sets = train.labels, []
+    for _ in range(8):
+        sets.append(("real", train.batch(torch.randperm(len(train), generator=generator)[:2000])))
     keep = torch.nonzero(labels < 5).flatten()
-    pick = keep[torch.randperm(len(keep), generator=g)[:2000]]
-    sets.append(("five classes", train.batch(pick)))
-for i in range(3):  # 10 prototypes per class
-    protos = torch.cat([torch.nonzero(labels == c).flatten()[10 * i: 10 * i + 10] for c in range(10)])
-    pick = protos[torch.randint(len(protos), (2000,), generator=g)]
-    sets.append(("within-class", train.batch(pick)))
-for i in range(2):  # noisy digits
-    pick = torch.randperm(len(train), generator=g)[:2000]
-    x = train.batch(pick)
-    sets.append(("noisy", (x + 0.6 * torch.randn(x.shape, generator=g)).clamp(-1, 1)))
-random.seed(11)
-order = list(range(len(sets))); random.shuffle(order)
-truth = {}
-for k, idx in enumerate(order):
-    kind, x = sets[idx]
-    verdict, found = assess({k2: v for k2, v in score_samples(x, ref).record.items() if not isinstance(v, (str, list))})
-    name = f"grid-{100 + k:03d}.png"
-    save_grid(x[:64], f"/work/scratch/blind2/{name}")
-    truth[name] = {"made": kind, "detector": verdict, "reasons": [r.text for r in found]}
-json.dump(truth, open("/work/notes/.blind2-truth.json", "w"), indent=1)
-print({n: (t["made"], t["detector"]) for n, t in truth.items()})
+    for _ in range(3):
+        sets.append(
+            ("five classes", train.batch(keep[torch.randperm(len(keep), generator=generator)[:2000]]))
+        )
+    for i in range(3):
+        protos = torch.cat([torch.nonzero(labels == c).flatten()[10 * i : 10 * i + 10] for c in range(10)])
+        pick = protos[torch.randint(len(protos), (2000,), generator=generator)]
+        sets.append(("within-class", train.batch(pick)))
+    for _ in range(2):
+        x = train.batch(torch.randperm(len(train), generator=generator)[:2000])
+        sets.append(("noisy", (x + 0.6 * torch.randn(x.shape, generator=generator)).clamp(-1, 1)))
+    return sets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--grids", type=Path, required=True)
+    parser.add_argument("--truth", type=Path, required=True)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    reference, sets = reference_for("mnist"), scripted_sets(torch.Generator().manual_seed(7))
+    order = list(range(len(sets)))
+    random.Random(11).shuffle(order)
+    args.grids.mkdir(parents=True, exist_ok=True)
+    truth = {}
+    for k, index in enumerate(order):
+        made, samples = sets[index]
+        record = score_samples(samples, reference).record
+        verdict, found = assess({key: v for key, v in record.items() if not isinstance(v, list)})
+        name = f"grid-{100 + k:03d}.png"
+        save_grid(samples[:64], args.grids / name)
+        truth[name] = {"made": made, "detector": verdict, "reasons": [reason.text for reason in found]}
+    args.truth.write_text(json.dumps(truth, indent=1) + "\n")
+    print({name: (t["made"], t["detector"]) for name, t in truth.items()})
+
+
+if __name__ == "__main__":
+    main()
