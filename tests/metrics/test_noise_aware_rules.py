@@ -102,6 +102,11 @@ def test_samples_off_the_data_are_said_plainly_not_as_modes():
     assert verdict == "collapsed" and found[0].kind == LOW_QUALITY
     assert "do not look like the real data (mnist-test10k)" in found[0].text
     assert not any("modes" in reason.text or "histogram" in reason.text for reason in found)
+    fashion = {**IMAGES, "precision": 0.021, "density": 0.0076, "recognizable_share": 0.357, "modes": 5,
+               "kl_uniform": 1.55}  # Fashion-MNIST's test images judged as MNIST  # fmt: skip
+    verdict, found = assess(fashion)
+    assert verdict == "collapsed" and [reason.kind for reason in found][0] == LOW_QUALITY
+    assert not any("modes" in reason.text for reason in found)
     blurry = {**IMAGES, "precision": 0.03, "density": 0.2}  # density still says: near the data
     assert verdict_of(blurry)[0] == "healthy"
 
