@@ -33,3 +33,7 @@ def test_a_seed_cell_marks_what_its_comparison_establishes():
     assert seed_cell([1.0, 1.2, 1.1], "{:+.1f}", paired=True, established=True) == "**+1.1 ± 0.2**"
     assert seed_cell([1.0, 1.2, 1.1], "{:+.1f}", paired=True, bold=False, established=True) == "+1.1 ± 0.2"
     assert seed_cell([1.0, 1.2, 1.1], "{:+.1f}", paired=True) == "+1.1 ± 0.2 (not established)"
+
+
+def test_a_missing_value_leaves_the_paired_test_undone():
+    assert math.isnan(paired([0.5, math.nan, 0.5, 0.5, 0.5, 0.5]).p)

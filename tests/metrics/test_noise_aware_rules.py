@@ -124,3 +124,23 @@ def test_intervals_stay_inside_what_a_metric_can_be():
     assert noise.interval("recognizable_share", 0.0, {"num_samples": 2000})[0] == 0.0
     assert noise.interval("copy_rate", 1.0, {"num_samples": 50})[1] == 1.0
     assert noise.interval("kl_uniform", 0.0, {"num_samples": 100})[0] == 0.0
+
+
+def test_a_breach_not_surely_off_the_data_keeps_the_mode_checks():
+    unsure = {**IMAGES, "modes": 5, "kl_uniform": 0.7, "recognizable_share": 0.5, "precision": 0.045,
+              "density": 0.04}  # fmt: skip
+    verdict, found = assess(unsure, previous="healthy")
+    assert verdict == "partial collapse" and any("5 of 10 modes" in reason.text for reason in found)
+    held = assess({**unsure, "precision": 0.051}, previous="collapsed")  # still inside the interval
+    assert held[0] == "collapsed" and "do not look like" in held[1][0].text
+
+
+def test_a_verdict_held_down_gives_the_reason_it_is_sure_of():
+    verdict, found = assess({**IMAGES, "num_samples": 500, "diversity_ratio": 0.299}, previous="healthy")
+    assert verdict == "partial collapse"
+    assert [reason.text.split(" [")[0] for reason in found] == ["diversity 0.30 of real (< 0.75)"]
+
+
+def test_one_mode_of_few_samples_is_surely_collapsed():
+    one = {"modes": 1, "num_classes": 10, "num_samples": 64, "diversity_ratio": 0.9}
+    assert assess(one, previous="healthy")[0] == "collapsed"

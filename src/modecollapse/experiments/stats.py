@@ -28,8 +28,11 @@ class Paired(NamedTuple):
 
 def paired(differences: list[float]) -> Paired:
     """The paired comparison of these per-seed differences: a one-sample t-test against 0, or,
-    when every difference is equal (no spread for a t-test), the sign-flip test's p."""
+    when every difference is equal (no spread for a t-test), the sign-flip test's p. A NaN or
+    infinite difference (a missing value) leaves the test undone: p is NaN, never established."""
     change, half, n = t_interval(differences)
+    if not all(math.isfinite(d) for d in differences):
+        return Paired(change, half, n, math.nan)
     p = math.nan
     if n >= 2:
         if max(differences) == min(differences):

@@ -55,8 +55,8 @@ from typing import Any, NamedTuple
 
 from modecollapse.config import DetectorConfig
 from modecollapse.metrics import noise
-from modecollapse.metrics.kinds import HEALTHY, KINDS, METRIC_KINDS, ONE_OUTPUT
-from modecollapse.metrics.rules import Check, checks
+from modecollapse.metrics.kinds import DROPPED_MODES, HEALTHY, KINDS, METRIC_KINDS, ONE_OUTPUT
+from modecollapse.metrics.rules import OFF_THE_DATA, Check, checks
 
 VERDICTS = ("healthy", "partial collapse", "collapsed")
 
@@ -90,26 +90,34 @@ def assess(
     After a `previous` verdict it holds until an interval crosses a limit (hysteresis): it rises
     to the worst level breached surely and falls to the worst level still possibly breached."""
     found = checks(scores, rules or DetectorConfig())
+    off = [c for c in found if c.group == OFF_THE_DATA]
+    if off and (off[0].fires if previous is None else off[0].surely):  # class counts of non-data say nothing
+        found = [c for c in found if c.kind != DROPPED_MODES]
     point = _worst(c for c in found if c.fires)
     level = point
     if previous is not None:
         sure, possible = _worst(c for c in found if c.surely), _worst(c for c in found if c.possibly)
         level = min(max(VERDICTS.index(previous), sure), possible)
     verdict = VERDICTS[level]
-    chosen = [c for c in found if c.fires]
+    fired = [c for c in found if c.fires]
+    if verdict == "healthy":
+        held = [Reason(HEALTHY, f"held healthy: {c.sentence()}") for c in _strongest(fired)]
+        return verdict, [Reason(HEALTHY, HEALTHY_TEXT), *held]
+    chosen = [c for c in fired if VERDICTS.index(c.level) <= level]  # held down: the breaches at its level
     if level > point:  # held up: the breaches not yet surely cleared
         chosen += [c for c in found if c.possibly and not c.fires and VERDICTS.index(c.level) == level]
+    return verdict, [Reason(c.kind, c.sentence()) for c in _strongest(chosen)]
+
+
+def _strongest(chosen: list[Check]) -> list[Check]:
+    """Each group's highest-level check, the collapsed ones first, in the checks' order."""
     strongest: dict[str, Check] = {}
     for check in chosen:
         if check.group not in strongest or VERDICTS.index(check.level) > VERDICTS.index(
             strongest[check.group].level
         ):
             strongest[check.group] = check
-    ordered = sorted(strongest.values(), key=lambda c: -VERDICTS.index(c.level))
-    if verdict == "healthy":
-        held = [Reason(HEALTHY, f"held healthy: {c.sentence()}") for c in ordered]
-        return verdict, [Reason(HEALTHY, HEALTHY_TEXT), *held]
-    return verdict, [Reason(c.kind, c.sentence()) for c in ordered]
+    return sorted(strongest.values(), key=lambda c: -VERDICTS.index(c.level))
 
 
 HEALTHY_TEXT = "all modes covered, class balance, diversity and duplicates within real-data range"
@@ -182,10 +190,12 @@ def _tracked(scores: dict[str, float], key: str) -> float | None:
 
 
 class CollapseTracker:
-    """Feed evaluations in order; it reports an onset once `patience` bad ones come in a row.
+    """Feed evaluations in order; it reports the absolute onset once `patience` non-healthy ones
+    come in a row after a healthy one, and the relative onset at a drop confirmed at the next
+    `patience - 1` evaluations or by a drop of a second kind at once.
 
     Two onsets: the absolute one (verdicts, after the run had been healthy once) and the
-    relative one (a sustained drop of a tracked metric from the run's own best so far, which
+    relative one (a confirmed drop of a tracked metric from the run's own best so far, which
     also dates collapses of runs that never pass the absolute thresholds). The best of modes
     counts from any evaluation; the bests of the other metrics only from evaluations that cover
     all classes but the modes margin: a first evaluation of one or a few blobs that the

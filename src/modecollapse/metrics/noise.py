@@ -10,8 +10,9 @@ The spread of a metric at n samples is the larger of two estimates:
   duplicates, copies, high quality, translations right) has sd sqrt(p (1 - p) / n); a KL of a
   histogram from uniform (or PacGAN's reverse KL) has sd sqrt(2 KL / n) (the delta method, with
   Var[log p/u] ~ 2 KL near uniform) plus its chi-square spread at uniform, sqrt(2 (K - 1)) / 2n;
-  the modes a uniform generator covers among K with n samples (any sample counts, as for Stacked
-  MNIST) have sd sqrt(K e^-l (1 - (1 + l) e^-l)), l = n / K (0 for 10 classes at 2,000).
+  the modes a uniform generator over the m modes observed covers with n samples (any sample
+  counts, as for Stacked MNIST) have sd sqrt(m e^-l (1 - (1 + l) e^-l)), l = n / m (0 for 10
+  classes at 2,000).
 The interval is the value +- 1.96 sd. Records that keep no sample count (2-D mixtures before the
 one scorer) are read at PacGAN's 2,500 points.
 """
@@ -88,8 +89,9 @@ def spread(metric: str, value: float, scores: dict[str, Any]) -> float:
     elif metric in HISTOGRAM_KL:
         analytic = math.sqrt(2 * max(value, 0.0) / n) + math.sqrt(2 * (classes - 1)) / (2 * n)
     elif metric in ("modes", "modes_well_formed"):
-        load = n / classes
-        analytic = math.sqrt(max(classes * math.exp(-load) * (1 - (1 + load) * math.exp(-load)), 0.0))
+        live = max(value, 1.0)  # a uniform generator over the modes it shows
+        load = n / live
+        analytic = math.sqrt(max(live * math.exp(-load) * (1 - (1 + load) * math.exp(-load)), 0.0))
     return max(measured, analytic)
 
 

@@ -86,29 +86,35 @@ def _nonfinite(scores: dict[str, Any]) -> list[Check]:
     return [_check(COLLAPSED, LOW_QUALITY, text, None, share, 0.0, False, scores)]
 
 
-def off_the_data(scores: dict[str, Any], rules: DetectorConfig) -> bool:
-    """Images whose precision and density are both below rules.collapsed_precision: they do not
-    look like the reference data at all, so their class counts say nothing of modes. Not for
-    translators, nor for stacks of 1,000 classes (Stacked MNIST: the concatenated features put
-    even PacDCGAN2's 968 modes at precision 0.03)."""
-    precision, density = scores.get("precision"), scores.get("density", 0.0)
-    if precision is None or "translation_score" in scores or not math.isfinite(precision):
-        return False
-    if scores.get("num_classes", 10) > 100:
-        return False
-    return precision < rules.collapsed_precision and density < rules.collapsed_precision
+OFF_THE_DATA = "off the data"
+"""The group of the check that samples do not look like the data (their mode counts then say nothing)."""
 
 
 def _off_the_data(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
-    if not off_the_data(scores, rules):
+    """Images whose precision and density are both below rules.collapsed_precision (the larger of
+    the two, with the wider of their intervals): they do not look like the reference data at all.
+    Not for translators, nor for stacks of 1,000 classes (Stacked MNIST: the concatenated
+    features put even PacDCGAN2's 968 modes at precision 0.03)."""
+    precision, density = scores.get("precision"), scores.get("density", 0.0)
+    if precision is None or "translation_score" in scores or not math.isfinite(precision):
         return []
+    if scores.get("num_classes", 10) > 100 or not math.isfinite(density):
+        return []
+    value = max(precision, density)
+    half = noise.Z95 * max(
+        noise.spread("precision", precision, scores), noise.spread("density", density, scores)
+    )
     what = str(scores.get("protocol", "the reference")).split("/")[0]
     text = (
-        f"these do not look like the real data ({what}): precision {scores['precision']:.3f}, density "
-        f"{scores.get('density', 0.0):.3f}, recognizable share {scores.get('recognizable_share', 0.0):.2f}"
+        f"these do not look like the real data ({what}): precision {precision:.3f}, density "
+        f"{density:.3f}, recognizable share {scores.get('recognizable_share', 0.0):.2f}"
     )
-    return [_check(COLLAPSED, LOW_QUALITY, text, "precision", scores["precision"],
-                   rules.collapsed_precision, True, scores)]  # fmt: skip
+    bounds = (max(value - half, 0.0), value + half)
+    return [
+        Check(
+            COLLAPSED, LOW_QUALITY, text, value, rules.collapsed_precision, True, *bounds, group=OFF_THE_DATA
+        )
+    ]
 
 
 def _quality(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
@@ -147,10 +153,8 @@ def _quality(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
 
 
 def _modes(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
-    """Modes covered (well formed, for 2-D mixtures) and the class balance; none for samples off
-    the data."""
-    if off_the_data(scores, rules):
-        return []
+    """Modes covered (well formed, for 2-D mixtures) and the class balance (detector.assess sets
+    them aside for samples off the data)."""
     classes = scores.get("num_classes", 10)
     samples = scores.get("num_samples")
     reachable = classes * (1 - math.exp(-samples / classes)) if samples else classes
@@ -179,7 +183,8 @@ def _modes(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
         text = f"{modes:.0f} of {classes:.0f} modes {counted}"
         limit = rules.partial_modes_fraction * reachable
         found.append(_check(PARTIAL, DROPPED_MODES, text, metric, modes, limit, True, scores, group="modes"))
-    floor = (classes - 1) / (2 * samples) if samples else 0.0
+    counted_samples = noise.sample_count(scores)  # 2-D mixtures without a count: PacGAN's 2,500
+    floor = (classes - 1) / (2 * counted_samples) if counted_samples else 0.0
     for key, name in (("kl_uniform", "class histogram"), ("reverse_kl", "modes' shares")):
         value = scores.get(key)
         if value is not None and math.isfinite(value):
