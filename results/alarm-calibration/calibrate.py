@@ -18,12 +18,16 @@ and fed in order to the detector's CollapseTracker, as the Monitor does.
   variety lost; 2-D: each mode's points pulled to a point), or of low quality (digits under pixel
   noise of sd 0.6; 2-D: modes smeared to 3x their std). Flagged means the alarm or the relative
   onset confirmed at the first or second evaluation after the switch.
+
+Every run's evaluation records are kept (runs.jsonl.gz), so `--replay runs.jsonl.gz` judges
+them again under another detector in seconds, without scoring anything.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import json
 import math
 import time
@@ -119,16 +123,26 @@ class PointSampler:
         return {**record, "num_samples": float(N_POINTS)}
 
 
-def run(draw: Callable, shares: torch.Tensor, evaluations: int, seed: int, kind=None, switch=None) -> dict:
-    """One scripted run through the tracker: its alarm, relative onset and verdict changes."""
-    generator, tracker = torch.Generator().manual_seed(seed), CollapseTracker()
-    alarm = None
+def draw_run(
+    draw: Callable, shares: torch.Tensor, evaluations: int, seed: int, kind=None, switch=None
+) -> list:
+    """One scripted run's evaluation records, in order (collapsed as `kind` from `switch` on)."""
+    generator, records = torch.Generator().manual_seed(seed), []
     for step in range(evaluations):
         collapsed = kind is not None and step >= switch
         record = draw(shares, generator, kind if collapsed else None)
-        tracker.observe(step, {**record, "step": step})
+        records.append({k: v for k, v in {**record, "step": step}.items() if not isinstance(v, list)})
+    return records
+
+
+def judge_run(records: list[dict]) -> dict:
+    """A run's records through the tracker, as the Monitor feeds them: its alarm, relative onset
+    and verdict changes."""
+    tracker, alarm = CollapseTracker(), None
+    for record in records:
+        tracker.observe(record["step"], record)
         if alarm is None and (tracker.onset is not None or tracker.start_alarm is not None):
-            alarm = step  # the evaluation at which the Monitor raises it
+            alarm = record["step"]  # the evaluation at which the Monitor raises it
     verdicts = [h["verdict"] for h in tracker.history]
     relative = tracker.relative_onset
     relative_at = None
@@ -173,28 +187,17 @@ def main() -> None:
     parser.add_argument("--evaluations", type=int, default=20)
     parser.add_argument("--detection-runs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", nargs="+", default=["ring8", "grid25", "mnist"])
+    parser.add_argument(
+        "--replay", type=Path, help="judge the records of an earlier run (runs.jsonl.gz) again"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
-    start, rows = time.process_time(), []
-    samplers = {"ring8": PointSampler("ring8").draw, "grid25": PointSampler("grid25").draw}
-    samplers["mnist"] = ImageSampler(args.seed).draw
-    for data, draw in samplers.items():
-        modes, count = (
-            (10, args.image_runs) if data == "mnist" else (len(PointSampler(data).means), args.point_runs)
-        )
-        for balance in ("uniform", "uneven"):
-            for r in range(count // 2):
-                seed = args.seed + 1000 * r + (0 if balance == "uniform" else 500)
-                shares = shares_for(balance, modes, torch.Generator().manual_seed(seed))
-                result = run(draw, shares, args.evaluations, seed)
-                named = {"test": "false alarm", "data": data, "generator": f"real, {balance}", "seed": seed}
-                rows.append({**named, **result})
-        for kind in KINDS:
-            for r in range(args.detection_runs):
-                seed = args.seed + 7 * r + 1
-                result = run(draw, torch.ones(modes) / modes, 12, seed, kind, switch=8)
-                rows.append({"test": "detection", "data": data, "generator": kind, "seed": seed, **result})
-        print(f"{data}: done, {time.process_time() - start:.0f} CPU-s", flush=True)
+    start = time.process_time()
+    runs = read_runs(args.replay) if args.replay else draw_runs(args)
+    if not args.replay:
+        write_runs(runs, args.out / "runs.jsonl.gz")
+    rows = [{k: v for k, v in run.items() if k != "records"} | judge_run(run["records"]) for run in runs]
     with (args.out / "calibration.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -203,6 +206,44 @@ def main() -> None:
     summary["cpu_seconds"] = round(time.process_time() - start)
     (args.out / "calibration.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary, indent=1))
+
+
+def draw_runs(args: argparse.Namespace) -> list[dict]:
+    """Every scripted run's records: healthy samplers (false alarms), then scripted collapses."""
+    runs = []
+    samplers = {
+        name: ImageSampler(args.seed) if name == "mnist" else PointSampler(name) for name in args.data
+    }
+    for data, sampler in samplers.items():
+        modes = 10 if data == "mnist" else len(sampler.means)
+        count = args.image_runs if data == "mnist" else args.point_runs
+        for balance in ("uniform", "uneven"):
+            for r in range(count // 2):
+                seed = args.seed + 1000 * r + (0 if balance == "uniform" else 500)
+                shares = shares_for(balance, modes, torch.Generator().manual_seed(seed))
+                records = draw_run(sampler.draw, shares, args.evaluations, seed)
+                named = {"test": "false alarm", "data": data, "generator": f"real, {balance}", "seed": seed}
+                runs.append({**named, "records": records})
+        for kind in KINDS:
+            for r in range(args.detection_runs):
+                seed = args.seed + 7 * r + 1
+                records = draw_run(sampler.draw, torch.ones(modes) / modes, 12, seed, kind, switch=8)
+                runs.append(
+                    {"test": "detection", "data": data, "generator": kind, "seed": seed, "records": records}
+                )
+        print(f"{data}: drawn", flush=True)
+    return runs
+
+
+def write_runs(runs: list[dict], path: Path) -> None:
+    with gzip.open(path, "wt") as handle:
+        for run in runs:
+            handle.write(json.dumps(run) + "\n")
+
+
+def read_runs(path: Path) -> list[dict]:
+    with gzip.open(path, "rt") as handle:
+        return [json.loads(line) for line in handle]
 
 
 def summarise(rows: list[dict]) -> dict:
