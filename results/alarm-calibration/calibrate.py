@@ -29,12 +29,12 @@ import argparse
 import csv
 import gzip
 import json
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from scipy.stats import beta
 
 from modecollapse.config import DataConfig
 from modecollapse.data import load_dataset
@@ -83,10 +83,11 @@ class ImageSampler:
         picks = []
         for c in range(10):
             count = int((classes == c).sum())
-            members = self.by_class[c][:10] if kind == "within-class variety" else self.by_class[c]
-            picks.append(members[torch.randint(len(members), (count,), generator=generator)]
-                         if kind == "within-class variety" else
-                         members[torch.randperm(len(members), generator=generator)[:count]])  # fmt: skip
+            if kind == "within-class variety":  # 10 prototypes, each drawn again and again
+                picks.append(self.by_class[c][torch.randint(10, (count,), generator=generator)])
+            else:
+                members = self.by_class[c]
+                picks.append(members[torch.randperm(len(members), generator=generator)[:count]])
         return self._score(self.features, torch.cat(picks))
 
     def _score(self, pool: FeatureSet, pick: torch.Tensor) -> dict:
@@ -160,14 +161,7 @@ def judge_run(records: list[dict]) -> dict:
 
 def upper95(events: int, runs: int) -> float:
     """The exact (Clopper-Pearson) one-sided 95 % upper bound of a rate seen `events` times in `runs`."""
-    if events >= runs:
-        return 1.0
-    low, high = events / runs, 1.0
-    for _ in range(60):  # bisection on the binomial tail P(X <= events | p) = 0.05
-        mid = (low + high) / 2
-        tail = sum(math.comb(runs, k) * mid**k * (1 - mid) ** (runs - k) for k in range(events + 1))
-        low, high = (mid, high) if tail > 0.05 else (low, mid)
-    return high
+    return 1.0 if events >= runs else float(beta.ppf(0.95, events + 1, runs - events))
 
 
 def shares_for(kind: str, modes: int, generator: torch.Generator) -> torch.Tensor:
