@@ -342,3 +342,62 @@ def test_the_reports_comparisons_use_the_analysis_engine_paired_and_holm(tmp_pat
     assert "higher (+0.42 ±" in rows["shifted"]
     assert rows["other"].count("| -") >= 1 and "higher" not in rows["other"]
     assert "Holm-adjusted p" in text
+
+
+def test_table_report_and_analysis_give_the_same_runs_the_same_verdicts(tmp_path):
+    from modecollapse.experiments import table as tables
+    from modecollapse.experiments.report import aggregate, write_comparisons, write_curves, write_runs
+
+    def run(setting, seed, modes, machine="cpu A"):
+        evals = [{"step": 100, "modes": modes - 1}, {"step": 200, "modes": modes}]
+        status = {"status": "completed", "machine": {"id": machine}}
+        return RunResult(f"{setting}__seed{seed}", setting, seed, None, status, evals)
+
+    base = [1, 2, 1, 3, 2]
+    results = [run("base", s, m) for s, m in enumerate(base)]
+    results += [run("fix", s, m) for s, m in enumerate([6, 7, 7, 8, 6])]
+    results += [run("noise", s, m) for s, m in enumerate([2, 1, 3, 1, 3])]
+    # +0.4 on every seed but one that ran elsewhere: 4 pairs, established by all three
+    results += [
+        run("shifted", s, m + 0.4 + 0.01 * s, "cpu B" if s == 4 else "cpu A") for s, m in enumerate(base)
+    ]
+    index = {"analysis": {**INDEX["analysis"], "primary": {"modes": "higher"}}}
+    verdicts = {c.setting: (c.established, len(c.seeds)) for c in analyse(results, index).comparisons}
+    assert verdicts == {"fix": (True, 5), "noise": (False, 5), "shifted": (True, 4)}
+
+    write_runs(results, tmp_path), write_curves(results, tmp_path)
+    table = tables.summary_table(tables.read_study(tmp_path), [("modes", "{:.2f}")], baseline="base")
+    page = write_comparisons(aggregate(results), results, tmp_path).read_text()
+    for setting, (established, seeds) in verdicts.items():
+        (row,) = [line for line in table.splitlines() if line.startswith(f"| {setting} - base, paired")]
+        assert ("**" in row) == established and f" | {seeds} | " in row
+        (cell,) = [line for line in page.splitlines() if line.startswith(f"| {setting} |")]
+        assert ("higher (" in cell) == established and f"{seeds} seeds" in cell
+
+
+def test_table_and_analysis_count_a_censored_onset_at_the_runs_last_step(tmp_path):
+    from modecollapse.experiments import table as tables
+    from modecollapse.experiments.report import write_curves, write_runs
+
+    healthy = {"modes": 10, "num_classes": 10, "num_samples": 2000, "kl_uniform": 0.0}
+    fallen = {"modes": 5, "num_classes": 10, "num_samples": 2000, "kl_uniform": 0.7}
+
+    def run(setting, seed, fall_at):
+        evals = [
+            {"step": s, "epoch": s, **(fallen if fall_at and s >= fall_at else healthy)} for s in range(1, 11)
+        ]
+        status = {"status": "completed", "machine": {"id": "A"}}
+        return RunResult(f"{setting}{seed}", setting, seed, Path("/nonexistent"), status, evals)
+
+    results = [run("base", s, f) for s, f in enumerate([3, 4, 3])]
+    results += [run("later", s, f) for s, f in enumerate([7, None, 8])]
+    index = {"analysis": {**INDEX["analysis"], "primary": {"relative_onset_step": "higher"}}}
+    (onset,) = [c for c in analyse(results, index).comparisons if c.metric == "relative_onset_step"]
+    write_runs(results, tmp_path), write_curves(results, tmp_path)
+    table = tables.summary_table(
+        tables.read_study(tmp_path), [("relative_onset_step", "{:.3f}")], baseline="base"
+    )
+    row = next(line for line in table.splitlines() if line.startswith("| later |"))
+    paired = next(line for line in table.splitlines() if line.startswith("| later - base, paired"))
+    assert f"{onset.setting_mean:.3f} ±" in row  # 25 / 3: the censored run counts at step 10
+    assert f"+{onset.change:.3f} ±" in paired

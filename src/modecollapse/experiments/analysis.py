@@ -93,14 +93,34 @@ def onset_of(result: RunResult, metric: str) -> float | None:
     return None
 
 
+def censored_onset(metric: str, onset: float | None, last_step: float, never_healthy: bool) -> float:
+    """An onset metric as every comparison counts it: the onset; without one (censored) the run's
+    last evaluated step, except the absolute onset of a run never healthy: step 0."""
+    if onset is not None:
+        return float(onset)
+    return 0.0 if metric == "collapse_onset_step" and never_healthy else float(last_step)
+
+
+def pair_seeds(
+    baseline: dict[int, str], setting: dict[int, str], allow_cross_machine: bool = False
+) -> tuple[list[int], list[int]]:
+    """The seeds both settings ran (each dict maps seed -> machine id): those one machine trained
+    both runs of (all of them with `allow_cross_machine`), then the refused rest."""
+    shared = sorted(set(baseline) & set(setting))
+    paired = [s for s in shared if allow_cross_machine or baseline[s] == setting[s]]
+    return paired, [s for s in shared if s not in paired]
+
+
 def value_at(result: RunResult, metric: str, at: str | list[int] | tuple[int, int]) -> float | None:
     """A run's `metric` at the declared point: its last evaluation ("final") or the mean over
     its evaluations inside the window [first, last] of steps; None where it has none. The onsets
     (ONSET_METRICS) are the run's, whatever the point; without one, the last evaluated step
     (censored), except the absolute onset of a run never healthy: step 0."""
     if metric in ONSET_METRICS:
-        onset = onset_of(result, metric)
-        return float(result.final.get("step", math.nan)) if onset is None else onset
+        never_healthy = bool(result.detector.get("never_healthy"))
+        return censored_onset(
+            metric, result.detector.get(metric), result.final.get("step", math.nan), never_healthy
+        )
     if at == "final":
         value = result.final.get(metric)
         return float(value) if number(value) and math.isfinite(value) else None
@@ -144,14 +164,10 @@ def analyse(
     for setting, runs in by_setting.items():
         if setting == baseline:
             continue
-        seeds = sorted(set(runs) & set(by_setting[baseline]))
-        paired = []
-        for seed in seeds:
-            mine, theirs = machine_of(runs[seed]), machine_of(by_setting[baseline][seed])
-            if mine == theirs or allow_cross_machine:
-                paired.append(seed)
-            else:
-                refused.append(f"{setting} seed {seed}: ran on {mine}, the baseline on {theirs}")
+        mine = {seed: machine_of(r) for seed, r in runs.items()}
+        theirs = {seed: machine_of(r) for seed, r in by_setting[baseline].items()}
+        paired, other = pair_seeds(theirs, mine, allow_cross_machine)
+        refused += [f"{setting} seed {s}: ran on {mine[s]}, the baseline on {theirs[s]}" for s in other]
         for metric in metrics:
             better = primary.get(metric) or METRIC_KINDS.get(metric, ("", "higher"))[1]
             pairs = [

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modecollapse.experiments.analysis import AnalysisResult, analyse, machine_of, value_at, write_analysis
+from modecollapse.experiments.analysis import (
+    AnalysisResult,
+    analyse,
+    machine_of,
+    pair_seeds,
+    value_at,
+    write_analysis,
+)
 from modecollapse.experiments.plots import copy_sample_grids, plot_feature_map, plot_histograms, plot_metrics
 from modecollapse.experiments.records import write_records
 from modecollapse.experiments.results import SKIP, RunResult, collect, number
@@ -158,15 +165,18 @@ def write_comparisons(rows: list[dict[str, Any]], results: list[RunResult], out:
 
 
 def _paired_differences(runs: dict, base: str, setting: str, metric: str) -> list[float]:
-    """setting - base at the final evaluation, for each seed both ran on one machine."""
+    """setting - base at the final evaluation, for each seed both ran on one machine
+    (analysis.pair_seeds and analysis.value_at: the analysis's pairing and censoring)."""
+    mine = {seed: machine_of(r) for (name, seed), r in runs.items() if name == setting}
+    theirs = {seed: machine_of(r) for (name, seed), r in runs.items() if name == base}
     differences = []
-    for (name, seed), run in sorted(runs.items(), key=lambda item: item[0][1]):
-        theirs = runs.get((base, seed))
-        if name != setting or theirs is None or machine_of(theirs) != machine_of(run):
-            continue
-        mine, before = value_at(run, metric, "final"), value_at(theirs, metric, "final")
-        if mine is not None and before is not None:
-            differences.append(mine - before)
+    for seed in pair_seeds(theirs, mine)[0]:
+        after, before = (
+            value_at(runs[setting, seed], metric, "final"),
+            value_at(runs[base, seed], metric, "final"),
+        )
+        if after is not None and before is not None:
+            differences.append(after - before)
     return differences
 
 

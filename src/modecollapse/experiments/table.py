@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from modecollapse.errors import ConfigError
+from modecollapse.experiments.analysis import UNRECORDED, censored_onset, pair_seeds
 from modecollapse.experiments.stats import holm, is_established, paired, seed_cell
+from modecollapse.metrics.kinds import ONSET_METRICS
 
 CONDITION = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|<|>|==)\s*(-?[0-9.eE+-]+)\s*$")
 OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
@@ -107,7 +109,11 @@ def find_setting(study: Study, name: str) -> str:
 
 def run_value(study: Study, run: dict[str, str], name: str, window: tuple[int, int] | None) -> float:
     """The run's final `name`, or its mean over its evaluations inside `window` (both ends in;
-    an evaluation without the metric, NaN, is left out)."""
+    an evaluation without the metric, NaN, is left out). An onset is the run's, censored as the
+    analysis counts it (analysis.censored_onset)."""
+    if name in ONSET_METRICS:
+        onset = None if run.get(name, "") == "" else float(run[name])
+        return censored_onset(name, onset, _number(run, "step"), run.get("never_healthy") == "True")
     if window is None:
         return _number(run, name)
     inside = [c for c in study.curves.get(run["run"], []) if window[0] <= int(c["step"]) <= window[1]]
@@ -143,7 +149,7 @@ def summary_table(
         group = study.group(setting)
         for run in group:
             values[(setting, int(run["seed"]))] = {n: run_value(study, run, n, window) for n in names}
-            machines[(setting, int(run["seed"]))] = run.get("machine_id") or None
+            machines[(setting, int(run["seed"]))] = run.get("machine_id") or UNRECORDED
         seeds = [int(r["seed"]) for r in group]
         steps = ", ".join(sorted({r["step"] for r in group}, key=int))
         verdicts = ", ".join(sorted({r["verdict"] for r in group}))
@@ -167,12 +173,12 @@ def _paired_rows(
     for setting in settings:
         if setting == base:
             continue
-        shared = sorted(s for (st, s) in values if st == setting and (base, s) in values)
-        seeds = [s for s in shared if allow_cross_machine or _same_machine(machines, setting, base, s)]
-        name = f"{study.label(setting)} - {study.label(base)}, paired"
-        note = f" ({len(shared) - len(seeds)} seeds ran on another machine than the baseline's)" * (
-            len(seeds) < len(shared)
+        mine = {s: m for (st, s), m in machines.items() if st == setting}
+        seeds, refused = pair_seeds(
+            {s: m for (st, s), m in machines.items() if st == base}, mine, allow_cross_machine
         )
+        name = f"{study.label(setting)} - {study.label(base)}, paired"
+        note = f" ({len(refused)} seeds ran on another machine than the baseline's)" * bool(refused)
         differences = [[values[(setting, s)][n] - values[(base, s)][n] for s in seeds] for n, _ in columns]
         tests = [paired(d) if len(seeds) >= 2 else None for d in differences]
         rows.append((name, note, seeds, differences, tests))
@@ -314,11 +320,6 @@ def _number(row: dict[str, Any], name: str) -> float:
     if name not in row:
         raise ConfigError(f"no column {name!r} in {row.get('run', 'this study')}; columns: {', '.join(row)}")
     return float(row[name]) if row[name] != "" else float("nan")
-
-
-def _same_machine(machines: dict, setting: str, base: str, seed: int) -> bool:
-    a, b = machines.get((setting, seed)), machines.get((base, seed))
-    return a is None or b is None or a == b
 
 
 def _key_value(setting: str, key: str) -> str:
