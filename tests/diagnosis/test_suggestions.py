@@ -45,9 +45,13 @@ RING_ROWS = [
 ]  # fmt: skip
 
 
-def test_only_declared_primaries_with_an_established_or_worse_change_enter_the_table(tmp_path):
+def test_every_measured_fix_enters_the_table_with_its_declared_primaries_only(tmp_path):
     write_testbed(tmp_path, "ring8", "ring8", RING_ROWS)
-    (entry,) = build(tmp_path)  # r1: its primary's interval straddles 0, its big effect is exploratory
+    entry, r1 = build(tmp_path)
+    # r1: measured (so diagnose knows it), but its primary's interval straddles 0 and its big effect
+    # is exploratory: neither improved nor worse
+    assert set(r1["metrics"]) == {"modes"}
+    assert not r1["metrics"]["modes"]["improved"] and not r1["metrics"]["modes"]["worse"]
     assert entry["fix"] == "pacgan4" and entry["switch"].startswith("model.pack = 4")
     assert entry["how"].startswith("pack 4: D judges groups of 4 samples")
     assert entry["evidence"] == "results/fix-atlas/ring8" and entry["setting"] == "a ring8 recipe"
@@ -68,7 +72,10 @@ def test_a_fix_is_cited_only_for_the_kind_its_established_primary_speaks_to(tmp_
     assert "Holm p 0.003" in line and "evidence results/fix-atlas/ring8" in line and "measured on" not in line
     blurry = {"verdict": "partial collapse", "kinds": ["low quality"], "scores": {}}
     no_fix, warning = suggest(blurry, "ring8", table)
-    assert no_fix == "no fix for low quality has an established effect in this project's declared studies yet"
+    assert no_fix.startswith(
+        "no fix for low quality has an established effect in this project's declared studies"
+    )
+    assert "2 fixes measured on data like yours (ring8 testbed), none established for it" in no_fix
     assert warning.startswith("warning: pacgan4") and "high_quality 0.1 -> 0.02" in warning
 
 
@@ -88,6 +95,23 @@ def test_the_testbed_closest_to_the_users_data_comes_first_and_others_say_so(tmp
     r1_only_in_2d = tuple(build(tmp_path / "other"))
     (line,) = suggest(dropped, "mnist", r1_only_in_2d)
     assert "grid25 testbed" in line and "[measured on grid25 only, with that testbed's settings" in line
+
+
+def test_a_fix_measured_on_images_is_never_cited_from_2d_and_its_worse_image_row_warns(tmp_path):
+    write_testbed(tmp_path / "points", "ring8", "ring8", RING_ROWS)  # pacgan4 established better on the ring
+    flat = row("pacgan4", "fcd", "low quality", "lower", True, 90, 4000, 3910, 2900, 0.3, "not established")
+    nothing = row(
+        "r1", "kl_uniform", "dropped modes", "lower", True, 0.5, 0.4, -0.1, 0.9, 1.0, "not established"
+    )
+    write_testbed(tmp_path / "images", "mnist", "mnist", [flat, nothing])
+    table = (*build(tmp_path / "points"), *build(tmp_path / "images"))
+    dropped = {"verdict": "partial collapse", "kinds": ["dropped modes"], "scores": {}}
+    no_fix, warning = suggest(dropped, "mnist", table)
+    assert "2 fixes measured on data like yours (mnist testbed), none established for it" in no_fix
+    assert (
+        warning.startswith("warning: pacgan4") and "fcd 90 -> 4e+03" in warning and "exploratory" in warning
+    )
+    assert "pack 4" in suggest(dropped, "ring8", table)[0]  # the ring user still gets the ring's row
 
 
 def test_unrecognizable_samples_get_quality_fixes_only_and_counts_count_fixes(tmp_path):

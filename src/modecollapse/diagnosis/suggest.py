@@ -57,10 +57,11 @@ def suggest(
     report: dict[str, Any], dataset: str | None, table: tuple[dict[str, Any], ...] | None = None
 ) -> list[str]:
     """What to try next for this report's kinds of collapse (none for a healthy one), one line a
-    fix: measured on data of the user's kind first (2-D mixtures only where no testbed of that kind
-    has the fix, and labelled), each said as a change to make in one's own loop beside this
-    trainer's switch; then warnings for fixes measured worse on data of the user's kind
-    (exploratory ones labelled so). Unrecognizable samples get quality fixes only."""
+    fix: measured on data of the user's kind first; a fix measured only on other data (2-D
+    mixtures) is cited, labelled, only when no testbed of the user's kind measured it. Each is
+    said as a change to make in one's own loop beside this trainer's switch; then warnings for
+    fixes measured worse on data of the user's kind (exploratory ones labelled so). Unrecognizable
+    samples get quality fixes only."""
     if report["verdict"] == "healthy":
         return []
     kinds = collapse_kinds(report)
@@ -73,25 +74,11 @@ def suggest(
         )
     rows = table if table is not None else measured_fixes()
     data_kind = _kind_of_data(dataset)
-    fixes = _cited_fixes(rows, kinds, dataset, data_kind)
-    for fix, row, shown, elsewhere in fixes[:SHOWN]:
-        numbers = "; ".join(_number_text(name, m) for name, m in shown)
-        label = (
-            f" [measured on {row['data']} only, with that testbed's settings: no testbed of your kind "
-            "of data has measured it]"
-            if elsewhere
-            else ""
-        )
-        how = f"{row['how']}; in this trainer: {row['switch']}" if row.get("how") else row["switch"]
-        worse = "; ".join(
-            f"{name} {m['before']:.3g} -> {m['after']:.3g}"
-            for name, m in row["metrics"].items()
-            if m["established"] and m.get("worse")
-        )
-        numbers += f" (but established worse: {worse})" if worse else ""
-        lines.append(
-            f"{how} ({fix}): {numbers} on the {row['testbed']} testbed; evidence {row['evidence']}{label}"
-        )
+    mine = [row for row in rows if _kind_of_data(row["data"]) == data_kind]
+    measured_here = {row["fix"] for row in mine}
+    usable = [row for row in rows if row in mine or row["fix"] not in measured_here]
+    fixes = _cited_fixes(usable, kinds, dataset, data_kind)
+    lines += [_fix_line(fix, row, shown, elsewhere) for fix, row, shown, elsewhere in fixes[:SHOWN]]
     if len(fixes) > SHOWN:
         more = len(fixes) - SHOWN
         lines.append(
@@ -99,13 +86,41 @@ def suggest(
         )
     if not fixes:
         seen = ", ".join(kinds) or "this kind of collapse"
-        lines.append(f"no fix for {seen} has an established effect in this project's declared studies yet")
-    lines += _warnings(rows, data_kind, {fix for fix, *_ in fixes[:SHOWN]})
+        text = f"no fix for {seen} has an established effect in this project's declared studies yet"
+        if mine:
+            testbeds = ", ".join(sorted({row["testbed"] for row in mine}))
+            text += (
+                f": {len(measured_here)} fixes measured on data like yours ({testbeds} testbed), none "
+                "established for it; 2-D results are not carried over to your kind of data"
+            )
+        lines.append(text)
+    cited = {(row["fix"], row["testbed"]) for _, row, _, _ in fixes[:SHOWN]}
+    lines += _warnings([row for row in mine if (row["fix"], row["testbed"]) not in cited])
     return lines
 
 
+def _fix_line(fix: str, row: dict[str, Any], shown: list, elsewhere: bool) -> str:
+    """One cited fix: how to make the change, this trainer's switch, the numbers, the evidence."""
+    numbers = "; ".join(_number_text(name, m) for name, m in shown)
+    label = (
+        f" [measured on {row['data']} only, with that testbed's settings: no testbed of your kind "
+        "of data has measured it]"
+        if elsewhere
+        else ""
+    )
+    how = f"{row['how']}; in this trainer: {row['switch']}" if row.get("how") else row["switch"]
+    for established, words in ((True, "but established worse"), (False, "and worse, exploratory")):
+        worse = "; ".join(
+            f"{name} {m['before']:.3g} -> {m['after']:.3g}"
+            for name, m in row["metrics"].items()
+            if m.get("worse") and m["established"] == established
+        )
+        numbers += f" ({words}: {worse})" if worse else ""
+    return f"{how} ({fix}): {numbers} on the {row['testbed']} testbed; evidence {row['evidence']}{label}"
+
+
 def _cited_fixes(
-    rows: tuple[dict[str, Any], ...], kinds: list[str], dataset: str | None, data_kind: str | None
+    rows: list[dict[str, Any]], kinds: list[str], dataset: str | None, data_kind: str | None
 ) -> list[tuple[str, dict[str, Any], list[tuple[str, dict[str, Any]]], bool]]:
     """(fix, its best row, the metrics shown, measured on other data only), one per fix: rows on
     the same dataset, then the same kind of data, then other data; larger effects first."""
@@ -125,12 +140,10 @@ def _cited_fixes(
     return [(fix, row, shown, elsewhere) for fix, (_, row, shown, elsewhere) in ordered]
 
 
-def _warnings(rows: tuple[dict[str, Any], ...], data_kind: str | None, cited: set[str]) -> list[str]:
-    """Fixes measured worse on a primary on data of the user's kind (those cited say so in their line)."""
+def _warnings(rows: list[dict[str, Any]]) -> list[str]:
+    """Fixes measured worse on a primary in these rows (data of the user's kind, not cited)."""
     lines = []
     for row in rows:
-        if _kind_of_data(row["data"]) != data_kind or row["fix"] in cited:
-            continue
         worse = [(name, m) for name, m in row["metrics"].items() if m.get("worse")]
         if not worse:
             continue

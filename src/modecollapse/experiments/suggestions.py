@@ -2,10 +2,11 @@
 
 Reads every results/**/testbed.json (written by `modecollapse atlas`) and the analysis.csv
 beside it, and keeps each fix's *declared primary* comparisons against its testbed's baseline
-(paired by seed on one machine, Holm-corrected across the testbed's family). A fix enters the
-table when at least one primary is an established improvement; diagnose cites it only for the
-kind of collapse that primary speaks to (metrics/kinds.py). Nothing exploratory is cited as a
-fix; a primary measured worse enters too, as a warning (exploratory when not established).
+(paired by seed on one machine, Holm-corrected across the testbed's family). Every fix a testbed
+measured enters, so that diagnose knows which fixes data of the user's kind has measured, even
+without an effect; it cites a fix only where a primary is an established improvement, and only for
+the kind of collapse that primary speaks to (metrics/kinds.py). Nothing exploratory is cited as a
+fix; a primary measured worse is a warning (exploratory when not established).
 
 Each testbed's family is corrected on its own (Holm over its fixes x primaries); the table pools
 the testbeds without a correction across them, so a fix established on one of three testbeds
@@ -66,8 +67,9 @@ def _direction(row: dict[str, str]) -> str | None:
 
 
 def testbed_entries(testbed_file: Path, results: Path) -> list[dict[str, Any]]:
-    """The table's entries of one testbed: its fixes whose declared primary shows an established
-    change (better or worse), or an unadjusted interval on the worse side (an exploratory warning)."""
+    """The table's entries of one testbed: every fix it measured, with its declared primaries
+    (improved: established better; worse: the paired interval on the worse side, established or
+    not)."""
     testbed = json.loads(testbed_file.read_text())
     folder = testbed_file.parent
     by_setting: dict[str, dict[str, dict[str, Any]]] = {}
@@ -92,8 +94,6 @@ def testbed_entries(testbed_file: Path, results: Path) -> list[dict[str, Any]]:
             }
     entries = []
     for setting, metrics in by_setting.items():
-        if not any(m["improved"] or m["worse"] for m in metrics.values()):
-            continue
         fix = setting.removeprefix("variant=")
         entries.append({
             "fix": fix,
@@ -131,7 +131,7 @@ def main() -> None:
             print(f"{entry['fix']} on {entry['testbed']}: {metric} {m['before']:.3g} -> {m['after']:.3g} "
                   f"({m['change']:+.3g} +- {m['half_width']:.2g}, {m['seeds']} seeds): {mark}")  # fmt: skip
     fixes = len({entry["fix"] for entry in table})
-    print(f"wrote {args.out} ({len(table)} entries: {fixes} fixes x the testbeds they were measured on)")
+    print(f"wrote {args.out} ({len(table)} entries: {fixes} fixes x the testbeds that measured them)")
 
 
 if __name__ == "__main__":
