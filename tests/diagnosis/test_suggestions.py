@@ -161,3 +161,19 @@ def test_a_diagnosed_ring_reports_its_kinds_from_the_detector(tmp_path):
 def test_a_generator_that_ignores_z_shows_one_output_for_every_z():
     report = {"verdict": "collapsed", "kinds": ["low quality"], "latent": {"ignores_latent": True}}
     assert collapse_kinds(report) == ["low quality", "one output for every z"]
+
+
+def test_a_translator_gets_the_translation_testbeds_rows_and_image_users_do_not(tmp_path):
+    write_testbed(tmp_path / "points", "ring8", "ring8", RING_ROWS)
+    kept = row("r1", "translation_score", "lost identity", "higher", True, 0.0, 0.6, 0.6, 0.1, 0.001, BETTER)
+    write_testbed(tmp_path / "translation", "spatial-one", "spatial-one", [kept])
+    table = (*build(tmp_path / "points"), *build(tmp_path / "translation"))
+    lost = {"verdict": "collapsed", "kinds": ["lost identity"], "scores": {}}
+    (line,) = suggest(lost, "spatial-one", table)
+    assert (
+        "(r1): translation_score 0 -> 0.6" in line
+        and "spatial-one testbed" in line
+        and "measured on" not in line
+    )
+    dropped = {"verdict": "partial collapse", "kinds": ["dropped modes"], "scores": {}}
+    assert all("spatial-one" not in line for line in suggest(dropped, "mnist", table))
