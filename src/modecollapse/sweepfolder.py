@@ -51,12 +51,18 @@ class SweepFolder:
         return any(self.runs.glob("*/summary.json"))
 
     def write_index(
-        self, name: str, runs: list[dict[str, Any]], source: dict[str, Any], analysis: dict[str, Any] | None
+        self,
+        name: str,
+        runs: list[dict[str, Any]],
+        source: dict[str, Any],
+        analysis: dict[str, Any] | None,
+        planned: list[str] | None = None,
     ) -> None:
         """sweep.toml and index.json. `runs` are added to those already listed (a selection adds
-        runs). The [analysis] is recorded the first time it is seen, with whether any run had
-        started by then; a later change to it is kept apart (`analysis_amended`): only the
-        first one counts as declared."""
+        runs); `planned` (every run id of the sweep file) is what the study is complete at. The
+        [analysis] is recorded the first time it is seen, with whether any run had started by
+        then; a later change to it is kept apart (`analysis_amended`): only the first one counts
+        as declared."""
         import tomli_w
 
         self.path.mkdir(parents=True, exist_ok=True)
@@ -66,6 +72,8 @@ class SweepFolder:
         for run in runs:
             entries[run["id"]] = {**run, "dir": f"runs/{run['id']}"}
         index: dict[str, Any] = {"name": name, "runs": list(entries.values())}
+        if planned or previous.get("planned"):
+            index["planned"] = planned or previous["planned"]
         declared = previous.get("analysis")
         if analysis is not None and declared is None:
             declared = {

@@ -177,3 +177,13 @@ def test_a_translator_gets_the_translation_testbeds_rows_and_image_users_do_not(
     )
     dropped = {"verdict": "partial collapse", "kinds": ["dropped modes"], "scores": {}}
     assert all("spatial-one" not in line for line in suggest(dropped, "mnist", table))
+
+
+def test_a_testbed_with_planned_runs_still_to_finish_is_left_out(tmp_path):
+    write_testbed(tmp_path, "ring8", "ring8", RING_ROWS)
+    testbed = tmp_path / "fix-atlas" / "ring8" / "testbed.json"
+    recorded = json.loads(testbed.read_text())
+    testbed.write_text(json.dumps({**recorded, "runs": 14, "runs_completed": 14, "runs_planned": 168}))
+    assert build(tmp_path) == []  # seed 1 of 12 finished: nothing cited, not even as measured
+    testbed.write_text(json.dumps({**recorded, "runs": 168, "runs_completed": 168, "runs_planned": 168}))
+    assert [entry["fix"] for entry in build(tmp_path)] == ["pacgan4", "r1"]

@@ -179,8 +179,10 @@ def test_the_atlas_gathers_a_declared_sweep_into_a_testbed_folder_and_matrix(tmp
         assert (out / "mini" / name).is_file(), name
     matrix = (out / "matrix.md").read_text()
     assert "| fix | mini: high_quality | mini: modes |" in matrix and "| pack=2 |" in matrix
-    # two seeds establish nothing, so nothing is cited
-    assert build(tmp_path / "results") == []
+    assert testbed["runs_planned"] == 4
+    # two seeds establish nothing: the fix enters the table as measured, with nothing improved
+    (entry,) = build(tmp_path / "results")
+    assert entry["fix"] == "pack=2" and not any(m["improved"] for m in entry["metrics"].values())
 
 
 def test_an_onset_is_compared_as_a_metric_and_a_run_without_one_counts_at_its_last_step():
@@ -401,3 +403,18 @@ def test_table_and_analysis_count_a_censored_onset_at_the_runs_last_step(tmp_pat
     paired = next(line for line in table.splitlines() if line.startswith("| later - base, paired"))
     assert f"{onset.setting_mean:.3f} ±" in row  # 25 / 3: the censored run counts at step 10
     assert f"+{onset.change:.3f} ±" in paired
+
+
+def test_a_study_run_seed_by_seed_is_provisional_until_every_planned_run_finishes(tmp_path):
+    from modecollapse.experiments.sweep import select
+
+    whole = load_sweep(write(tmp_path, SWEEP + ANALYSIS))
+    folder = tmp_path / "sweep"
+    write_index(select(whole, seeds=[0]), folder)  # the first seed's selection only
+    index = SweepFolder(folder).read_index()
+    assert len(index["runs"]) == len(whole.runs) // 2 and index["planned"] == [r.run_id for r in whole.runs]
+    base = [fake_run("pack=1", 0, 1), fake_run("pack=1", 1, 2), fake_run("pack=1", 2, 1)]
+    fix = [fake_run("pack=2", s, 6) for s in range(3)]
+    planned = [r.run_id for r in base + fix] + ["pack=2__seed3", "pack=1__seed3"]
+    index = {**INDEX, "analysis": {**INDEX["analysis"], "baseline": "pack=1"}, "planned": planned}
+    assert analyse(base + fix, index).unfinished == 2  # the next seed's runs: not started, still to come

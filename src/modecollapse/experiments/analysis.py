@@ -75,7 +75,8 @@ class AnalysisResult:
     censored: dict[str, int] = field(default_factory=dict)
     """Per onset metric: completed runs without that onset (counted at their last step)."""
     unfinished: int = 0
-    """Runs of the sweep still to finish (pending, running, interrupted): Holm's correction covers
+    """Runs of the sweep still to finish (pending, running, interrupted, or planned by the sweep
+    file and not yet selected; index.json's "planned"): Holm's correction covers
     only the comparisons present, so an established result may change when they finish."""
     never_healthy: int = 0
     """Completed runs never healthy: the absolute onset (collapse_onset_step) counts them at step 0.
@@ -194,7 +195,8 @@ def analyse(
     censored = {m: sum(onset_of(r, m) is None for r in completed) for m in onsets}
     absolute = "collapse_onset_step" in onsets
     never_count = sum(bool(r.detector.get("never_healthy")) for r in completed) if absolute else 0
-    unfinished = sum(r.state in UNFINISHED for r in results)
+    unstarted = set(index.get("planned", [])) - {r.run_id for r in results}
+    unfinished = sum(r.state in UNFINISHED for r in results) + len(unstarted)
     return AnalysisResult(
         analysis, declared, why, machines, refused, comparisons, amended, censored, unfinished, never_count
     )

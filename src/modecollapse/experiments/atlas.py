@@ -83,6 +83,7 @@ def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tup
             "machines": result.machines,
             "runs_completed": len(completed),
             "runs": len(results),
+            "runs_planned": len(index.get("planned") or results),
             **_cpu_hours(completed),
             "evaluation_share": _evaluation_share(completed),
             "grids": grids,

@@ -115,7 +115,9 @@ def restore(sweep: Sweep, sweep_dir: Path, source: Path) -> list[str]:
     restored = [r["id"] for r in todo]
     if restored:  # their index entries (a recorded index.json has them already)
         runs = [specs[run_id] for run_id in restored]
-        write_index(Sweep(sweep.name, runs, sweep.resources, sweep.source, sweep.analysis), sweep_dir)
+        write_index(
+            Sweep(sweep.name, runs, sweep.resources, sweep.source, sweep.analysis, sweep.planned), sweep_dir
+        )
         _keep_declaration_honest(target, recorded)
     return restored
 

@@ -66,11 +66,20 @@ def _direction(row: dict[str, str]) -> str | None:
     return "better" if (change > 0) == (row["better"] == "higher") else "worse"
 
 
+def is_provisional(testbed: dict[str, Any]) -> bool:
+    """A testbed whose declared study has runs still to finish: diagnose cites none of it yet
+    (Holm's family is not complete, so an effect established now may not stay so)."""
+    planned = testbed.get("runs_planned", testbed.get("runs", 0))
+    return testbed.get("runs_completed", 0) < planned
+
+
 def testbed_entries(testbed_file: Path, results: Path) -> list[dict[str, Any]]:
     """The table's entries of one testbed: every fix it measured, with its declared primaries
     (improved: established better; worse: the paired interval on the worse side, established or
     not)."""
     testbed = json.loads(testbed_file.read_text())
+    if is_provisional(testbed):
+        return []
     folder = testbed_file.parent
     by_setting: dict[str, dict[str, dict[str, Any]]] = {}
     with (folder / "analysis.csv").open(newline="") as handle:
@@ -123,6 +132,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=TABLE)
     args = parser.parse_args()
     table = build(args.results)
+    for path in sorted(args.results.rglob("testbed.json")):
+        if is_provisional(testbed := json.loads(path.read_text())):
+            done, planned = testbed.get("runs_completed"), testbed.get("runs_planned", testbed.get("runs"))
+            print(f"left out: {testbed['testbed']} is provisional ({done} of {planned} runs finished)")
     atomic_write_text(args.out, json.dumps(table, indent=1) + "\n")
     for entry in table:
         for metric, m in entry["metrics"].items():

@@ -119,6 +119,9 @@ class Sweep:
     source: dict[str, Any]
     analysis: dict[str, Any] | None = None
     """The declared [analysis], its baseline resolved to a setting id."""
+    planned: list[str] = field(default_factory=list)
+    """Every run id of the whole sweep file (a selection keeps its file's): what the declared
+    study is complete at, however many selections run it."""
 
 
 def load_sweep(path: str | Path) -> Sweep:
@@ -158,7 +161,7 @@ def expand(sweep: SweepFile, base: dict[str, Any], source: str = "sweep") -> Swe
     analysis = None
     if sweep.analysis is not None:
         analysis = {**sweep.analysis.model_dump(mode="json"), "baseline": _baseline(sweep, runs, source)}
-    return Sweep(sweep.name, runs, sweep.resources, sweep.model_dump(), analysis)
+    return Sweep(sweep.name, runs, sweep.resources, sweep.model_dump(), analysis, [r.run_id for r in runs])
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -210,7 +213,8 @@ def select(
             f"the selection leaves no run of {sweep.name} (seeds {sorted({r.seed for r in sweep.runs})})"
         )
     selection = {"only": only, "seeds": seeds, "set": list(overrides)}
-    return Sweep(sweep.name, runs, sweep.resources, {**sweep.source, "selection": selection}, sweep.analysis)
+    source = {**sweep.source, "selection": selection}
+    return Sweep(sweep.name, runs, sweep.resources, source, sweep.analysis, sweep.planned)
 
 
 def _baseline(sweep: SweepFile, runs: list[RunSpec], source: str) -> str:
@@ -251,4 +255,4 @@ def write_index(sweep: Sweep, sweep_dir: Path) -> None:
     runs = [
         {"id": r.run_id, "setting": r.setting, "setting_id": r.setting_id, "seed": r.seed} for r in sweep.runs
     ]
-    SweepFolder(sweep_dir).write_index(sweep.name, runs, sweep.source, sweep.analysis)
+    SweepFolder(sweep_dir).write_index(sweep.name, runs, sweep.source, sweep.analysis, sweep.planned)
