@@ -92,7 +92,9 @@ def test_sweep_restore_on_the_command_line_runs_only_what_is_not_recorded(finish
     out = capsys.readouterr().out
     assert "restored 4 finished runs" in out and "2 runs, 2 already completed, 0 to run" in out
     assert main(["sweep", "--status", str(tmp_path / "s")]) == 0
-    assert capsys.readouterr().out.count(f"(restored from {results})") == 4
+    out = capsys.readouterr().out
+    assert out.count(f"(restored from {results})") == 4
+    assert "the sweep file plans 4 runs: 4 completed, 0 to go" in out
 
 
 def test_a_run_folder_with_local_progress_is_not_overwritten(finished, tmp_path):

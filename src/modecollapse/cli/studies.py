@@ -152,6 +152,10 @@ def _sweep(args: argparse.Namespace) -> int:
             )
         counts = {s: sum(r["status"] == s for r in rows) for s in dict.fromkeys(r["status"] for r in rows)}
         print(", ".join(f"{n} {s}" for s, n in counts.items()))
+        planned = SweepFolder(args.status).read_index().get("planned")
+        if planned:
+            done = sum(r["status"] == "completed" and r["id"] in planned for r in rows)
+            print(f"the sweep file plans {len(planned)} runs: {done} completed, {len(planned) - done} to go")
         left = work_left_s(rows)
         if left:
             at_once = counts.get("running") or os.cpu_count() or 1
