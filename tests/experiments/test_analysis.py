@@ -185,20 +185,22 @@ def test_the_atlas_gathers_a_declared_sweep_into_a_testbed_folder_and_matrix(tmp
     assert entry["fix"] == "pack=2" and not any(m["improved"] for m in entry["metrics"].values())
 
 
-def test_an_onset_is_compared_as_a_metric_and_a_run_without_one_counts_at_its_last_step():
+def falling_run(setting, seed, fall_at):
+    """A run of 10 evaluations, healthy (10 modes, KL 0) until step `fall_at` (None: never), then
+    fallen (5 modes, KL 0.7)."""
     healthy = {"modes": 10, "num_classes": 10, "num_samples": 2000, "kl_uniform": 0.0}
     fallen = {"modes": 5, "num_classes": 10, "num_samples": 2000, "kl_uniform": 0.7}
+    evals = [
+        {"step": s, "epoch": s, **(fallen if fall_at and s >= fall_at else healthy)} for s in range(1, 11)
+    ]
+    status = {"status": "completed", "machine": {"id": "A"}}
+    return RunResult(f"{setting}{seed}", setting, seed, Path("/nonexistent"), status, evals)
 
-    def run(setting, seed, fall_at):
-        evals = [
-            {"step": s, "epoch": s, **(fallen if fall_at and s >= fall_at else healthy)} for s in range(1, 11)
-        ]
-        status = {"status": "completed", "machine": {"id": "A"}}
-        return RunResult(f"{setting}{seed}", setting, seed, Path("/nonexistent"), status, evals)
 
+def test_an_onset_is_compared_as_a_metric_and_a_run_without_one_counts_at_its_last_step():
     index = {"analysis": {**INDEX["analysis"], "primary": {"relative_onset_step": "higher"}}}
-    base = [run("base", s, f) for s, f in enumerate([3, 4, 3])]
-    later = [run("later", s, f) for s, f in enumerate([7, None, 8])]
+    base = [falling_run("base", s, f) for s, f in enumerate([3, 4, 3])]
+    later = [falling_run("later", s, f) for s, f in enumerate([7, None, 8])]
     result = analyse(base + later, index)
     (onset,) = [c for c in result.comparisons if c.metric == "relative_onset_step"]
     assert onset.baseline_mean == pytest.approx(10 / 3) and onset.setting_mean == pytest.approx(25 / 3)
@@ -381,18 +383,8 @@ def test_table_and_analysis_count_a_censored_onset_at_the_runs_last_step(tmp_pat
     from modecollapse.experiments import table as tables
     from modecollapse.experiments.report import write_curves, write_runs
 
-    healthy = {"modes": 10, "num_classes": 10, "num_samples": 2000, "kl_uniform": 0.0}
-    fallen = {"modes": 5, "num_classes": 10, "num_samples": 2000, "kl_uniform": 0.7}
-
-    def run(setting, seed, fall_at):
-        evals = [
-            {"step": s, "epoch": s, **(fallen if fall_at and s >= fall_at else healthy)} for s in range(1, 11)
-        ]
-        status = {"status": "completed", "machine": {"id": "A"}}
-        return RunResult(f"{setting}{seed}", setting, seed, Path("/nonexistent"), status, evals)
-
-    results = [run("base", s, f) for s, f in enumerate([3, 4, 3])]
-    results += [run("later", s, f) for s, f in enumerate([7, None, 8])]
+    results = [falling_run("base", s, f) for s, f in enumerate([3, 4, 3])]
+    results += [falling_run("later", s, f) for s, f in enumerate([7, None, 8])]
     index = {"analysis": {**INDEX["analysis"], "primary": {"relative_onset_step": "higher"}}}
     (onset,) = [c for c in analyse(results, index).comparisons if c.metric == "relative_onset_step"]
     write_runs(results, tmp_path), write_curves(results, tmp_path)

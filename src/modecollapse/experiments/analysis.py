@@ -83,23 +83,26 @@ class AnalysisResult:
     The relative onset needs no healthy evaluation, so a run without one is censored."""
 
 
+def recorded_onset(metric: str, onset: float | None, never_healthy: bool) -> float | None:
+    """An onset as recorded (one of ONSET_METRICS); None when censored (no onset before the run's
+    last step). The absolute onset needs a healthy evaluation first, so a run never healthy has it
+    at step 0."""
+    if onset is not None:
+        return float(onset)
+    return 0.0 if metric == "collapse_onset_step" and never_healthy else None
+
+
 def onset_of(result: RunResult, metric: str) -> float | None:
-    """A run's onset (one of ONSET_METRICS); None when censored (no onset before its last step).
-    The absolute onset needs a healthy evaluation first, so a run never healthy has it at step 0."""
+    """A run's onset (recorded_onset of its detector's record)."""
     detector = result.detector
-    if detector.get(metric) is not None:
-        return float(detector[metric])
-    if metric == "collapse_onset_step" and detector.get("never_healthy"):
-        return 0.0
-    return None
+    return recorded_onset(metric, detector.get(metric), bool(detector.get("never_healthy")))
 
 
 def censored_onset(metric: str, onset: float | None, last_step: float, never_healthy: bool) -> float:
-    """An onset metric as every comparison counts it: the onset; without one (censored) the run's
-    last evaluated step, except the absolute onset of a run never healthy: step 0."""
-    if onset is not None:
-        return float(onset)
-    return 0.0 if metric == "collapse_onset_step" and never_healthy else float(last_step)
+    """An onset metric as every comparison counts it: the recorded onset; without one (censored)
+    the run's last evaluated step."""
+    recorded = recorded_onset(metric, onset, never_healthy)
+    return float(last_step) if recorded is None else recorded
 
 
 def pair_seeds(
@@ -118,10 +121,8 @@ def value_at(result: RunResult, metric: str, at: str | list[int] | tuple[int, in
     (ONSET_METRICS) are the run's, whatever the point; without one, the last evaluated step
     (censored), except the absolute onset of a run never healthy: step 0."""
     if metric in ONSET_METRICS:
-        never_healthy = bool(result.detector.get("never_healthy"))
-        return censored_onset(
-            metric, result.detector.get(metric), result.final.get("step", math.nan), never_healthy
-        )
+        onset = onset_of(result, metric)
+        return float(result.final.get("step", math.nan)) if onset is None else onset
     if at == "final":
         value = result.final.get(metric)
         return float(value) if number(value) and math.isfinite(value) else None

@@ -66,11 +66,15 @@ def _direction(row: dict[str, str]) -> str | None:
     return "better" if (change > 0) == (row["better"] == "higher") else "worse"
 
 
+def planned_runs(testbed: dict[str, Any]) -> int:
+    """The runs a testbed's sweep file plans (testbed.json's runs_planned; older ones: its runs)."""
+    return testbed.get("runs_planned", testbed.get("runs", 0))
+
+
 def is_provisional(testbed: dict[str, Any]) -> bool:
     """A testbed whose declared study has runs still to finish: diagnose cites none of it yet
     (Holm's family is not complete, so an effect established now may not stay so)."""
-    planned = testbed.get("runs_planned", testbed.get("runs", 0))
-    return testbed.get("runs_completed", 0) < planned
+    return testbed.get("runs_completed", 0) < planned_runs(testbed)
 
 
 def testbed_entries(testbed_file: Path, results: Path) -> list[dict[str, Any]]:
@@ -134,7 +138,7 @@ def main() -> None:
     table = build(args.results)
     for path in sorted(args.results.rglob("testbed.json")):
         if is_provisional(testbed := json.loads(path.read_text())):
-            done, planned = testbed.get("runs_completed"), testbed.get("runs_planned", testbed.get("runs"))
+            done, planned = testbed.get("runs_completed", 0), planned_runs(testbed)
             print(f"left out: {testbed['testbed']} is provisional ({done} of {planned} runs finished)")
     atomic_write_text(args.out, json.dumps(table, indent=1) + "\n")
     for entry in table:
