@@ -187,3 +187,20 @@ def test_a_testbed_with_planned_runs_still_to_finish_is_left_out(tmp_path):
     assert build(tmp_path) == []  # seed 1 of 12 finished: nothing cited, not even as measured
     testbed.write_text(json.dumps({**recorded, "runs": 168, "runs_completed": 168, "runs_planned": 168}))
     assert [entry["fix"] for entry in build(tmp_path)] == ["pacgan4", "r1"]
+
+
+def test_the_monitor_of_a_translator_cites_the_translation_rows(tmp_path, monkeypatch):
+    from torch import nn
+
+    from modecollapse import Monitor
+    from modecollapse.diagnosis import suggest as suggest_module
+
+    write_testbed(tmp_path / "points", "ring8", "ring8", RING_ROWS)
+    kept = row("r1", "translation_score", "lost identity", "higher", True, 0.0, 0.6, 0.6, 0.1, 0.001, BETTER)
+    write_testbed(tmp_path / "translation", "spatial-one", "spatial-one", [kept])
+    table = (*build(tmp_path / "points"), *build(tmp_path / "translation"))
+    monkeypatch.setattr(suggest_module, "measured_fixes", lambda: table)
+    monitor = Monitor(dataset="spatial-one", every=1, num_samples=200, verbose=False)
+    status = monitor.update(0, nn.Identity())  # copies A: keeps nothing of B's place and size
+    (line,) = status.suggestions
+    assert "(r1): translation_score 0 -> 0.6" in line and "spatial-one testbed" in line
