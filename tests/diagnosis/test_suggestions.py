@@ -1,14 +1,19 @@
 """'What to try next': built only from declared primary comparisons, cited by kind of collapse."""
 
 import json
+from pathlib import Path
 
 import numpy as np
+import tomllib
+from torch import nn
 
+from modecollapse import Monitor
 from modecollapse.config import DataConfig
 from modecollapse.data import load_dataset
 from modecollapse.diagnosis import diagnose
+from modecollapse.diagnosis import suggest as suggest_module
 from modecollapse.diagnosis.suggest import collapse_kinds, suggest
-from modecollapse.experiments.suggestions import build
+from modecollapse.experiments.suggestions import HOW, build
 
 HEADER = ("setting,metric,kind,better,primary,seeds,baseline_mean,setting_mean,change,ci95,p,holm_p,"
           "established,verdict")  # fmt: skip
@@ -190,11 +195,6 @@ def test_a_testbed_with_planned_runs_still_to_finish_is_left_out(tmp_path):
 
 
 def test_the_monitor_of_a_translator_cites_the_translation_rows(tmp_path, monkeypatch):
-    from torch import nn
-
-    from modecollapse import Monitor
-    from modecollapse.diagnosis import suggest as suggest_module
-
     write_testbed(tmp_path / "points", "ring8", "ring8", RING_ROWS)
     kept = row("r1", "translation_score", "lost identity", "higher", True, 0.0, 0.6, 0.6, 0.1, 0.001, BETTER)
     write_testbed(tmp_path / "translation", "spatial-one", "spatial-one", [kept])
@@ -204,3 +204,16 @@ def test_the_monitor_of_a_translator_cites_the_translation_rows(tmp_path, monkey
     status = monitor.update(0, nn.Identity())  # copies A: keeps nothing of B's place and size
     (line,) = status.suggestions
     assert "(r1): translation_score 0 -> 0.6" in line and "spatial-one testbed" in line
+
+
+def test_every_fix_of_a_declared_study_is_said_as_a_change_to_ones_own_loop():
+    studies = sorted((Path(__file__).parents[2] / "experiments" / "fix-atlas").glob("*.toml"))
+    declared = [tomllib.loads(path.read_text()) for path in studies]
+    fixes = {
+        name
+        for study in declared
+        if "analysis" in study
+        for name in study["variants"]
+        if name != study["analysis"]["baseline"]
+    }
+    assert len(fixes) >= 16 and not fixes - set(HOW)

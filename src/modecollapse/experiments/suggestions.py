@@ -54,6 +54,18 @@ HOW = {
     "r3gan": "R3GAN's loss: relativistic pairing softplus(D(fake) - D(real)) with R1 and R2 penalties",
     "history_buffer": "show D a mix of new fakes and fakes from a buffer of past batches",
     "g_ema": "keep an exponential moving average of G's weights (decay 0.999) and sample from it",
+    "semantic": "semantic consistency: a fixed pretrained classifier of the content must give G(a) the "
+    "label it gives a (cross-entropy, weight 1, both directions; CyCADA)",
+    "coordconv": "CoordConv: append two channels of pixel coordinates (-1 to 1) to the input of G and of "
+    "D (Liu et al. 2018)",
+    "unet": "a U-Net generator: skip connections between encoder and decoder levels (pix2pix)",
+    "deeper_encoder": "a deeper encoder: one more stride-2 halving before G's residual blocks (a larger "
+    "receptive field)",
+    "image_d_cycle5": "an image-level D (its features averaged into one score for the whole image) and the "
+    "cycle weight halved to 5",
+    "dilated_d": "a D with dilated convolutions over the whole image (GANimorph)",
+    "gcgan": "geometry consistency: G(flip(a)) must equal flip(G(a)), with a second D for flipped "
+    "images (GcGAN, weight 20)",
 }
 """Each fix as a change a user can make in their own training loop (shown beside the switch)."""
 
