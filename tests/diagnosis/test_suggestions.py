@@ -194,16 +194,19 @@ def test_a_testbed_with_planned_runs_still_to_finish_is_left_out(tmp_path):
     assert [entry["fix"] for entry in build(tmp_path)] == ["pacgan4", "r1"]
 
 
-def test_the_monitor_of_a_translator_cites_the_translation_rows(tmp_path, monkeypatch):
+def test_the_monitors_alarm_on_a_translator_cites_the_translation_rows(tmp_path, monkeypatch, capsys):
     write_testbed(tmp_path / "points", "ring8", "ring8", RING_ROWS)
     kept = row("r1", "translation_score", "lost identity", "higher", True, 0.0, 0.6, 0.6, 0.1, 0.001, BETTER)
     write_testbed(tmp_path / "translation", "spatial-one", "spatial-one", [kept])
     table = (*build(tmp_path / "points"), *build(tmp_path / "translation"))
     monkeypatch.setattr(suggest_module, "measured_fixes", lambda: table)
-    monitor = Monitor(dataset="spatial-one", every=1, num_samples=200, verbose=False)
-    status = monitor.update(0, nn.Identity())  # copies A: keeps nothing of B's place and size
+    monitor = Monitor(dataset="spatial-one", every=1, num_samples=200)
+    for step in range(4):  # copies A, never at B's place and size: it ignores what B asks
+        status = monitor.update(step, nn.Identity())
     (line,) = status.suggestions
     assert "(r1): translation_score 0 -> 0.6" in line and "spatial-one testbed" in line
+    alarm = capsys.readouterr().out
+    assert "collapsed from the start" in alarm and f"try next: {line}" in alarm
 
 
 def test_every_fix_of_a_declared_study_is_said_as_a_change_to_ones_own_loop():

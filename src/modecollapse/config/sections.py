@@ -234,6 +234,10 @@ class DetectorConfig(_Section):
     and 0.008); their class counts are then not read as modes."""
     partial_copy_rate: float = Field(default=0.2, ge=0, le=1)
     """Partial collapse at this share of samples that copy a real image (real data: 0.01)."""
+    collapsed_translation_score: float = Field(default=0.1, ge=-1, le=1)
+    """Translators: collapsed below this chance-corrected score, as a translator that ignores its
+    input (it scores ~0; the pilot's reference runs scored -0.07 to 0.02 at every evaluation,
+    results/translation/pilot)."""
     partial_translation_score: float = Field(default=0.5, ge=-1, le=1)
     """Translators: partial below this chance-corrected share of right translations (the input's
     digit in B's slot at B's size; metrics/translation.py). A translator that ignores its input

@@ -10,6 +10,8 @@ diversity ratio 1.0 and 1% near-duplicates by construction):
              or under 5% of samples are recognizable (metrics/recognizable.py)
              or (images) precision and density both under 0.05: samples that do not look like
              the data at all, said so, and their class counts not read as modes
+             or (translators) a chance-corrected translation score under 0.1: a translator
+             that ignores its input
              (2-D mixtures: modes = well-formed modes, metrics/mixtures.py)
   partial    if modes < 95% of what a perfect uniform generator would cover with the same
              number of samples, K (1 - exp(-N / K)); or kl_uniform (2-D mixtures: the modes'

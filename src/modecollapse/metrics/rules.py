@@ -246,7 +246,7 @@ def _translation(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
     found = []
     translated = scores.get("translation_score")
     if translated is not None:
-        found.append(_translation_score(scores, rules))
+        found += _translation_score(scores, rules)
     colours = scores.get("colour_diversity_ratio")
     if colours is not None:
         text = f"colours vary {colours:.2f}x as much as real B's (one palette for every output)"
@@ -256,7 +256,9 @@ def _translation(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
     return found
 
 
-def _translation_score(scores: dict[str, Any], rules: DetectorConfig) -> Check:
+def _translation_score(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
+    """Collapsed when the translations do no better than a translator that ignores its input,
+    partial when under the partial limit (one reason: the higher level that fires)."""
     translated = scores["translation_score"]
     accuracy, chance = scores["translation_accuracy"], scores["translation_chance"]
     text = (
@@ -265,6 +267,11 @@ def _translation_score(scores: dict[str, Any], rules: DetectorConfig) -> Check:
     )
     low, high = noise.interval("translation_accuracy", accuracy, scores)
     scale = 1 - chance if chance < 1 else 1.0
-    limit = rules.partial_translation_score
     bounds = (translated - (accuracy - low) / scale, translated + (high - accuracy) / scale)
-    return Check(PARTIAL, LOST_IDENTITY, text, translated, limit, True, *bounds, group="translation")
+    return [
+        Check(level, LOST_IDENTITY, text, translated, limit, True, *bounds, group="translation")
+        for level, limit in (
+            (COLLAPSED, rules.collapsed_translation_score),
+            (PARTIAL, rules.partial_translation_score),
+        )
+    ]
