@@ -225,8 +225,11 @@ def test_every_fix_of_a_declared_study_is_said_as_a_change_to_ones_own_loop():
 def test_a_translator_is_never_offered_fixes_measured_on_other_kinds_of_data(tmp_path):
     write_testbed(tmp_path / "points", "ring8", "ring8", RING_ROWS)
     table = build(tmp_path / "points")
-    ignores_input = {"verdict": "collapsed", "kinds": ["dropped modes", "lost identity"], "scores": {}}
+    kinds = ["dropped modes", "one output for every z", "lost identity"]
+    ignores_input = {"verdict": "collapsed", "kinds": kinds, "scores": {}}
     (line,) = suggest(ignores_input, "spatial-one", table)
-    assert line.startswith("no fix for dropped modes, lost identity has an established effect")
+    assert line.startswith(
+        "no fix for dropped modes, one output for every input, lost identity has an established effect"
+    )
     assert "not carried over" in line and "semantic consistency" in line and "pacgan4" not in line
     assert any("pacgan4" in text for text in suggest(ignores_input, "mnist", table))  # images: labelled 2-D

@@ -95,7 +95,11 @@ def suggest(
             f"{more} more measured fix{'es' if more > 1 else ''} for this kind: results/fix-atlas/matrix.md"
         )
     if not fixes:
-        seen = ", ".join(kinds) or "this kind of collapse"
+        said = [
+            "one output for every input" if kind == ONE_OUTPUT and data_kind == TRANSLATION else kind
+            for kind in kinds
+        ]  # a translator has no z
+        seen = ", ".join(said) or "this kind of collapse"
         text = f"no fix for {seen} has an established effect in this project's declared studies yet"
         if mine:
             testbeds = ", ".join(sorted({row["testbed"] for row in mine}))
