@@ -195,7 +195,8 @@ def test_a_testbed_with_planned_runs_still_to_finish_is_left_out(tmp_path):
 
 
 def test_the_monitors_alarm_on_a_translator_cites_the_translation_rows(tmp_path, monkeypatch, capsys):
-    write_testbed(tmp_path / "points", "ring8", "ring8", RING_ROWS)
+    elsewhere = row("pacgan4", "modes", "lost identity", "higher", True, 0.6, 6.2, 5.6, 1.1, 0.003, BETTER)
+    write_testbed(tmp_path / "points", "ring8", "ring8", [*RING_ROWS, elsewhere])
     kept = row("r1", "translation_score", "lost identity", "higher", True, 0.0, 0.6, 0.6, 0.1, 0.001, BETTER)
     write_testbed(tmp_path / "translation", "spatial-one", "spatial-one", [kept])
     table = (*build(tmp_path / "points"), *build(tmp_path / "translation"))
@@ -203,8 +204,9 @@ def test_the_monitors_alarm_on_a_translator_cites_the_translation_rows(tmp_path,
     monitor = Monitor(dataset="spatial-one", every=1, num_samples=200)
     for step in range(4):  # copies A, never at B's place and size: it ignores what B asks
         status = monitor.update(step, nn.Identity())
-    (line,) = status.suggestions
+    (line,) = status.suggestions  # not ring8's pacgan4, though its row speaks to lost identity
     assert "(r1): translation_score 0 -> 0.6" in line and "spatial-one testbed" in line
+    assert "measured on" not in line  # the Monitor passed its dataset: the row is of the user's kind
     alarm = capsys.readouterr().out
     assert "collapsed from the start" in alarm and f"try next: {line}" in alarm
 
@@ -233,3 +235,14 @@ def test_a_translator_is_never_offered_fixes_measured_on_other_kinds_of_data(tmp
     )
     assert "not carried over" in line and "semantic consistency" in line and "pacgan4" not in line
     assert any("pacgan4" in text for text in suggest(ignores_input, "mnist", table))  # images: labelled 2-D
+
+
+def test_a_translators_low_precision_on_b_crops_does_not_hide_its_translation_fixes(tmp_path):
+    kept = row("r1", "translation_score", "lost identity", "higher", True, 0.0, 0.6, 0.6, 0.1, 0.001, BETTER)
+    write_testbed(tmp_path, "spatial-one", "spatial-one", [kept])
+    # a real spatial-one run's first evaluation: every translated digit recognizable, precision 0.024
+    scores = {"precision": 0.024, "recognizable_share": 1.0, "translation_score": 0.0}
+    report = {"verdict": "collapsed", "kinds": ["lost identity"], "scores": scores}
+    (line,) = suggest(report, "spatial-one", build(tmp_path))
+    assert "(r1): translation_score 0 -> 0.6" in line
+    assert "do not look like" in suggest(report, "mnist", build(tmp_path))[0]  # images: quality first

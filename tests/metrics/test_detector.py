@@ -156,3 +156,21 @@ def test_points_say_well_formed_apart_from_covered():
         {"modes": 1, "modes_well_formed": 0, "num_classes": 8, "high_quality": 0.95, "num_samples": 2500}
     )
     assert verdict == "collapsed" and "only 0 of 8 modes well formed (1 covered)" in reasons
+
+
+def test_a_translator_at_chance_is_collapsed_and_the_level_holds_inside_the_noise():
+    from modecollapse.metrics.detector import assess
+
+    def translated(score, chance=0.1, n=500):
+        accuracy = chance + score * (1 - chance)
+        return {**HEALTHY, "translation_score": score, "translation_accuracy": accuracy,
+                "translation_chance": chance, "num_samples": n}  # fmt: skip
+
+    assert verdict_of(translated(0.9))[0] == "healthy"
+    assert verdict_of(translated(0.3))[0] == "partial collapse"
+    verdict, reasons = verdict_of(translated(0.0))
+    assert verdict == "collapsed" and len(reasons) == 1  # one reason for the two levels of one metric
+    near = translated(0.11)  # the score's 95 % interval at 500 inputs straddles the limit 0.1
+    assert assess(near, previous="partial collapse")[0] == "partial collapse"
+    assert assess(near, previous="collapsed")[0] == "collapsed"
+    assert assess(translated(0.0), previous="partial collapse")[0] == "collapsed"

@@ -74,14 +74,14 @@ def suggest(
         return []
     kinds = collapse_kinds(report)
     lines = []
-    if is_unrecognizable(report):
+    data_kind = _kind_of_data(dataset)
+    if data_kind != TRANSLATION and is_unrecognizable(report):  # a translator's precision is on B crops
         kinds = [kind for kind in kinds if kind == LOW_QUALITY] or [LOW_QUALITY]
         lines.append(
             f"these samples do not look like {dataset or 'the data'} (recognizable share or precision "
             f"under {UNRECOGNIZABLE:.0%}): their class histogram means nothing yet; fix quality first"
         )
     rows = table if table is not None else measured_fixes()
-    data_kind = _kind_of_data(dataset)
     mine = [row for row in rows if _kind_of_data(row["data"]) == data_kind]
     measured_here = {row["fix"] for row in mine}
     usable = [row for row in rows if row in mine or row["fix"] not in measured_here]
@@ -103,9 +103,10 @@ def suggest(
         text = f"no fix for {seen} has an established effect in this project's declared studies yet"
         if mine:
             testbeds = ", ".join(sorted({row["testbed"] for row in mine}))
+            other = "other kinds of data" if data_kind == TRANSLATION else "2-D mixtures"
             text += (
                 f": {len(measured_here)} fixes measured on data like yours ({testbeds} testbed), none "
-                "established for it; 2-D results are not carried over to your kind of data"
+                f"established for it; results on {other} are not carried over to your kind of data"
             )
         elif data_kind == TRANSLATION:
             text += (

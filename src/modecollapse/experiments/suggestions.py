@@ -64,7 +64,6 @@ HOW = {
     "image_d_cycle5": "an image-level D (its features averaged into one score for the whole image) and the "
     "cycle weight halved to 5",
     "cycle_weight_1": "lower the cycle-consistency weight from 10 to 1 (identity loss kept at half of it)",
-    "dilated_d": "a D with dilated convolutions over the whole image (GANimorph)",
     "gcgan": "geometry consistency: G(flip(a)) must equal flip(G(a)), with a second D for flipped "
     "images (GcGAN, weight 20)",
 }
