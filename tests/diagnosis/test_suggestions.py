@@ -48,6 +48,10 @@ RING_ROWS = [
     row("r1", "reverse_kl", "dropped modes", "lower", False, 2.0, 0.1, -1.9, 0.2, "", "exploratory"),
     row("r1", "modes", "dropped modes", "higher", True, 0.6, 1.0, 0.4, 0.5, 0.4, "not established"),
 ]  # fmt: skip
+KEPT_DIGIT = row(
+    "r1", "translation_score", "lost identity", "higher", True, 0.0, 0.6, 0.6, 0.1, 0.001, BETTER
+)
+"""A translation testbed's established row: the fix raised the translation score."""
 
 
 def test_every_measured_fix_enters_the_table_with_its_declared_primaries_only(tmp_path):
@@ -170,8 +174,7 @@ def test_a_generator_that_ignores_z_shows_one_output_for_every_z():
 
 def test_a_translator_gets_the_translation_testbeds_rows_and_image_users_do_not(tmp_path):
     write_testbed(tmp_path / "points", "ring8", "ring8", RING_ROWS)
-    kept = row("r1", "translation_score", "lost identity", "higher", True, 0.0, 0.6, 0.6, 0.1, 0.001, BETTER)
-    write_testbed(tmp_path / "translation", "spatial-one", "spatial-one", [kept])
+    write_testbed(tmp_path / "translation", "spatial-one", "spatial-one", [KEPT_DIGIT])
     table = (*build(tmp_path / "points"), *build(tmp_path / "translation"))
     lost = {"verdict": "collapsed", "kinds": ["lost identity"], "scores": {}}
     (line,) = suggest(lost, "spatial-one", table)
@@ -197,8 +200,7 @@ def test_a_testbed_with_planned_runs_still_to_finish_is_left_out(tmp_path):
 def test_the_monitors_alarm_on_a_translator_cites_the_translation_rows(tmp_path, monkeypatch, capsys):
     elsewhere = row("pacgan4", "modes", "lost identity", "higher", True, 0.6, 6.2, 5.6, 1.1, 0.003, BETTER)
     write_testbed(tmp_path / "points", "ring8", "ring8", [*RING_ROWS, elsewhere])
-    kept = row("r1", "translation_score", "lost identity", "higher", True, 0.0, 0.6, 0.6, 0.1, 0.001, BETTER)
-    write_testbed(tmp_path / "translation", "spatial-one", "spatial-one", [kept])
+    write_testbed(tmp_path / "translation", "spatial-one", "spatial-one", [KEPT_DIGIT])
     table = (*build(tmp_path / "points"), *build(tmp_path / "translation"))
     monkeypatch.setattr(suggest_module, "measured_fixes", lambda: table)
     monitor = Monitor(dataset="spatial-one", every=1, num_samples=200)
@@ -238,8 +240,7 @@ def test_a_translator_is_never_offered_fixes_measured_on_other_kinds_of_data(tmp
 
 
 def test_a_translators_low_precision_on_b_crops_does_not_hide_its_translation_fixes(tmp_path):
-    kept = row("r1", "translation_score", "lost identity", "higher", True, 0.0, 0.6, 0.6, 0.1, 0.001, BETTER)
-    write_testbed(tmp_path, "spatial-one", "spatial-one", [kept])
+    write_testbed(tmp_path, "spatial-one", "spatial-one", [KEPT_DIGIT])
     # a real spatial-one run's first evaluation: every translated digit recognizable, precision 0.024
     scores = {"precision": 0.024, "recognizable_share": 1.0, "translation_score": 0.0}
     report = {"verdict": "collapsed", "kinds": ["lost identity"], "scores": scores}

@@ -121,8 +121,9 @@ def value_at(result: RunResult, metric: str, at: str | list[int] | tuple[int, in
     (ONSET_METRICS) are the run's, whatever the point; without one, the last evaluated step
     (censored), except the absolute onset of a run never healthy: step 0."""
     if metric in ONSET_METRICS:
-        onset = onset_of(result, metric)
-        return float(result.final.get("step", math.nan)) if onset is None else onset
+        detector = result.detector
+        last_step = result.final.get("step", math.nan)
+        return censored_onset(metric, detector.get(metric), last_step, bool(detector.get("never_healthy")))
     if at == "final":
         value = result.final.get(metric)
         return float(value) if number(value) and math.isfinite(value) else None
