@@ -12,15 +12,22 @@ from PIL import Image
 
 from modecollapse.files import atomic_write_bytes
 
+# Translators' tiles have black backgrounds: mid-grey padding keeps input and output apart.
+GREY = 0.0
 
-def make_grid(images: torch.Tensor, columns: int | None = None, padding: int = 2) -> np.ndarray:
-    """(N, C, H, W) in [-1, 1] -> one uint8 image (rows, cols[, 3]) with padding between tiles."""
+
+def make_grid(
+    images: torch.Tensor, columns: int | None = None, padding: int = 2, pad_value: float = -1.0
+) -> np.ndarray:
+    """(N, C, H, W) in [-1, 1] -> one uint8 image (rows, cols[, 3]) with padding between tiles
+    in `pad_value` (in [-1, 1]; black by default)."""
     images = images.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
     n, c, h, w = images.shape
     columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
-    grid = torch.zeros(
-        c, rows * (h + padding) + padding, columns * (w + padding) + padding, dtype=torch.uint8
+    fill = round((min(max(pad_value, -1.0), 1.0) + 1) * 127.5)
+    grid = torch.full(
+        (c, rows * (h + padding) + padding, columns * (w + padding) + padding), fill, dtype=torch.uint8
     )
     for i in range(n):
         r, col = divmod(i, columns)
@@ -30,9 +37,11 @@ def make_grid(images: torch.Tensor, columns: int | None = None, padding: int = 2
     return array[:, :, 0] if c == 1 else array
 
 
-def save_grid(images: torch.Tensor, path: str | Path, columns: int | None = None) -> Path:
+def save_grid(
+    images: torch.Tensor, path: str | Path, columns: int | None = None, pad_value: float = -1.0
+) -> Path:
     buffer = io.BytesIO()
-    Image.fromarray(make_grid(images, columns)).save(buffer, format="PNG")
+    Image.fromarray(make_grid(images, columns, pad_value=pad_value)).save(buffer, format="PNG")
     atomic_write_bytes(path, buffer.getvalue())
     return Path(path)
 

@@ -6,6 +6,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from modecollapse.cli import main
 from modecollapse.diagnosis import diagnose
@@ -70,7 +71,6 @@ def test_three_classes_is_partial_with_three_modes(tmp_path, mnist_test):
 
 @pytest.mark.slow
 def test_png_folder_at_32_pixels(tmp_path, mnist_test):
-    from PIL import Image
 
     images, _, reference = mnist_test
     for i in range(200):
@@ -229,6 +229,8 @@ def test_diagnose_judges_a_cyclegan_translator(tmp_path):
     assert report["_images"].shape == (100, 1, 56, 56)  # 50 held-out (input, translation) pairs
     written = report.save(tmp_path / "evidence")
     assert [p.name for p in written] == ["samples.png", "class_histogram.png"]
+    grid = np.asarray(Image.open(written[0]))
+    assert grid[0, 0] == 128 and grid[1, 100] == 128  # grey padding keeps the black tiles apart
 
 
 @pytest.mark.slow
@@ -328,7 +330,6 @@ def test_our_own_grid_of_real_digits_is_read_and_healthy(tmp_path, mnist_test):
 
 
 def test_a_torchvision_grid_jpeg_of_32px_tiles_on_white(tmp_path, mnist_test):
-    from PIL import Image
 
     images, labels, reference = mnist_test
     six_each = np.concatenate([np.flatnonzero(labels == k)[:6] for k in range(10)])
@@ -341,7 +342,6 @@ def test_a_torchvision_grid_jpeg_of_32px_tiles_on_white(tmp_path, mnist_test):
 
 
 def test_a_grid_of_one_repeated_digit_is_collapsed(tmp_path, mnist_test):
-    from PIL import Image
 
     images, labels, reference = mnist_test
     rng = np.random.default_rng(1)
@@ -352,7 +352,6 @@ def test_a_grid_of_one_repeated_digit_is_collapsed(tmp_path, mnist_test):
 
 
 def test_a_grid_without_padding_is_read_by_its_tiles(tmp_path, mnist_test):
-    from PIL import Image
 
     images, _, reference = mnist_test
     grid = images[:64].reshape(8, 8, 28, 28).transpose(0, 2, 1, 3).reshape(224, 224)  # 28 or 32 px?

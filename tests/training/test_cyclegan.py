@@ -1,7 +1,9 @@
 import json
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from modecollapse.errors import ConfigError
 from modecollapse.metrics.detector import verdict_of
@@ -35,6 +37,8 @@ def test_cyclegan_run_writes_translations_and_scores(tmp_path):
         "step-00000006.png",
         "step-00000012.png",
     ]
+    grid = np.asarray(Image.open(tmp_path / "run" / "samples" / "step-00000012.png"))
+    assert (grid[:, :2] == 128).all() and (grid[:2] == 128).all()  # grey between black tiles
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from modecollapse.images import save_grid, save_scatter
+from modecollapse.images import GREY, save_grid, save_scatter
 
 
 def write_evidence(report: dict[str, Any], out: Path) -> list[Path]:
@@ -26,7 +26,10 @@ def write_evidence(report: dict[str, Any], out: Path) -> list[Path]:
             _histogram(report, out, "mode"),
         ]
     images, predictions = report["_images"], report["_predictions"]
-    written = [save_grid(images[:100], out / "samples.png", columns=10)]  # translators: input, output pairs
+    translator = "translation_score" in report.get("scores", {})
+    # a translator's grid holds (input, output) pairs: grey padding keeps the pairs apart
+    padding = GREY if translator else -1.0
+    written = [save_grid(images[:100], out / "samples.png", columns=10, pad_value=padding)]
     written.append(_histogram(report, out, "predicted class"))
     counts = report["class_counts"]
     if predictions is not None and len(counts) <= 10:

@@ -20,7 +20,7 @@ from modecollapse.config import Config
 from modecollapse.data import load_dataset
 from modecollapse.data.translation import TranslationData
 from modecollapse.errors import ConfigError
-from modecollapse.images import make_grid, save_grid
+from modecollapse.images import GREY, make_grid, save_grid
 from modecollapse.metrics.evaluators import translation_evaluator
 from modecollapse.models import build_cyclegan
 from modecollapse.models.average import GeneratorAverage
@@ -177,5 +177,5 @@ def _save_translations(g_ab: nn.Module, g_ba: nn.Module, inputs: torch.Tensor, r
     g_ab.train()
     g_ba.train()
     rows = torch.stack([inputs.float(), translated, cycled], dim=1).flatten(0, 1)
-    save_grid(rows, run.folder.samples / f"step-{step:08d}.png", columns=6)
-    run.log.image("translations", make_grid(rows, 6), step)
+    save_grid(rows, run.folder.samples / f"step-{step:08d}.png", columns=6, pad_value=GREY)
+    run.log.image("translations", make_grid(rows, 6, pad_value=GREY), step)
