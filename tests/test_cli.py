@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -57,6 +58,18 @@ def test_train_and_resume_from_the_command_line(tmp_path):
         timeout=120,
     )
     assert resumed.returncode == 0, resumed.stderr
+    # a completed run is not trained again: no new session, so one duration
+    assert re.search(r"done: 8 steps \(1.00 epochs\) in [0-9.]+ s; ", resumed.stdout), resumed.stdout
+
+
+def test_run_duration_counts_every_session_of_a_resumed_run():
+    from modecollapse.cli import run_duration
+
+    fresh = {"wall_time_s": 12.3, "time_s": {"training": 11.0, "evaluation": 1.3}}
+    resumed = {"wall_time_s": 262.4, "time_s": {"training": 1200.0, "evaluation": 131.6}}
+    assert run_duration(fresh) == "12.3 s"
+    assert run_duration(resumed) == "262.4 s this session, 1331.6 s in all"
+    assert run_duration({"wall_time_s": 5.0}) == "5.0 s"  # older summaries keep no totals
 
 
 @pytest.mark.slow

@@ -198,7 +198,7 @@ def _train(args: argparse.Namespace) -> int:
     summary = train(config, run_dir, resume=bool(args.resume), allow_config_change=args.allow_config_change)
     final = summary.get("final", {})
     print(
-        f"done: {summary['step']} steps ({summary['epochs']:.2f} epochs) in {summary['wall_time_s']} s; "
+        f"done: {summary['step']} steps ({summary['epochs']:.2f} epochs) in {run_duration(summary)}; "
         f"d_loss {final.get('d_loss', float('nan')):.3f}, g_loss {final.get('g_loss', float('nan')):.3f}\n"
         f"run folder: {run_dir}"
     )
@@ -282,3 +282,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+def run_duration(summary: dict) -> str:
+    """"12.3 s", or for a run resumed from a checkpoint "12.3 s this session, 410.5 s in all"."""
+    session = summary["wall_time_s"]
+    total = round(sum(summary.get("time_s", {}).values()), 1)
+    if total > session + 0.1:  # earlier sessions add to the total
+        return f"{session} s this session, {total} s in all"
+    return f"{session} s"
