@@ -134,6 +134,7 @@ def test_report_table_is_mean_and_t_interval_over_seeds(tmp_path):
     figures = len(list(report.glob("*.png")))
     assert text.count('src="data:image/png;base64,') == figures
     assert "| pack=2 | 2/2 |" in (report / "table.md").read_text()
+    assert not (report / "translations.png").exists()  # GANs, not translators
     # a run still training is left out of the means (its length differs), not mixed in
     still = next(r for r in results if r.setting_id == "pack=2")
     summary_path = still.folder / "summary.json"

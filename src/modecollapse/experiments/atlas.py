@@ -5,7 +5,8 @@ into one results folder, with the fix x testbed matrix that diagnose's "try next
 
 For each testbed it writes OUT/<testbed>/: the report's analysis.md/.csv, table.md, runs.csv,
 curves.csv, records.jsonl and the sweep's index.json (what `sweep --restore` reads), the
-baseline's and the best fix's sample grids (figures/), and testbed.json (the dataset, the sweep's
+baseline's and the best fix's sample grids (figures/; for translators also every setting's
+translations of the same held-out inputs), and testbed.json (the dataset, the sweep's
 description, each setting's overrides, machines and CPU-hours). Across testbeds:
 OUT/matrix.md and OUT/figures/matrix.png, each fix's declared primary effects (paired difference ±
 95% t, Holm-established or not).
@@ -69,6 +70,10 @@ def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tup
             (target / "figures").mkdir(exist_ok=True)
             shutil.copyfile(grid, target / "figures" / f"samples-{setting}.png")
             grids[role] = f"figures/samples-{setting}.png"
+    if (sweep.report / "translations.png").is_file():  # a translator testbed: every setting's translations
+        (target / "figures").mkdir(exist_ok=True)
+        shutil.copyfile(sweep.report / "translations.png", target / "figures" / "translations.png")
+        grids["translations"] = "figures/translations.png"
     completed = [r for r in results if r.state == "completed"]
     atomic_write_json(
         target / "testbed.json",

@@ -146,3 +146,71 @@ def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | No
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+@torch.no_grad()
+def plot_translations(results: list[RunResult], path: Path, count: int = 8) -> Path | None:
+    """A translator sweep's settings side by side: one row per setting, the same `count` held-out
+    A inputs each followed by its translation, from each setting's newest checkpoint on one seed
+    (the lowest seed every setting finished, else each setting's first finished run). None when
+    the runs are not translators or none has a checkpoint."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from modecollapse.data import load_dataset
+    from modecollapse.images import GREY, make_grid
+    from modecollapse.models import generate
+    from modecollapse.trained import load_translator
+    from modecollapse.training import checkpoint as ckpt
+
+    chosen = _one_run_per_setting(
+        [
+            r
+            for r in results
+            if r.state == "completed" and ckpt.latest_checkpoint(r.folder) is not None and _is_translator(r)
+        ]
+    )
+    if not chosen:
+        return None
+    inputs = None
+    rows = []
+    for run in chosen:
+        translator = load_translator(run.folder)
+        if inputs is None:
+            held_out = load_dataset(translator.config.data).held_out.a
+            inputs = held_out.batch(torch.arange(min(count, len(held_out))))
+        pairs = torch.stack([inputs, generate(translator.g_ab, inputs)], dim=1).flatten(0, 1)
+        title = f"{run.setting_id} (seed {run.seed}, step {translator.step})"
+        rows.append((title, make_grid(pairs, 2 * len(inputs), pad_value=GREY)))
+    height, width = rows[0][1].shape[0] / 100, rows[0][1].shape[1] / 100  # inches at 100 dpi
+    size = (max(width, 4), 0.25 + len(rows) * (height + 0.3))
+    fig, axes = plt.subplots(len(rows), 1, figsize=size, dpi=100, squeeze=False)
+    for ax, (title, grid) in zip(axes[:, 0], rows, strict=True):
+        ax.imshow(grid, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(title, fontsize=8, loc="left")
+        ax.axis("off")
+    fig.suptitle("held-out input, then its translation (same inputs in every row)", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _is_translator(run: RunResult) -> bool:
+    config = RunFolder(run.folder).config
+    return config.is_file() and load_config(config).model.family == "cyclegan"
+
+
+def _one_run_per_setting(runs: list[RunResult]) -> list[RunResult]:
+    """One run of each setting, in the settings' order: all on the lowest seed every setting has,
+    else each setting's lowest seed."""
+    settings = list(dict.fromkeys(r.setting_id for r in runs))
+    seeds = [{r.seed for r in runs if r.setting_id == s} for s in settings]
+    shared = sorted(set.intersection(*seeds)) if seeds else []
+    chosen = []
+    for setting in settings:
+        mine = sorted((r for r in runs if r.setting_id == setting), key=lambda r: r.seed)
+        chosen.append(next((r for r in mine if shared and r.seed == shared[0]), mine[0]))
+    return chosen

@@ -29,7 +29,13 @@ from modecollapse.experiments.analysis import (
     value_at,
     write_analysis,
 )
-from modecollapse.experiments.plots import copy_sample_grids, plot_feature_map, plot_histograms, plot_metrics
+from modecollapse.experiments.plots import (
+    copy_sample_grids,
+    plot_feature_map,
+    plot_histograms,
+    plot_metrics,
+    plot_translations,
+)
 from modecollapse.experiments.records import write_records
 from modecollapse.experiments.results import SKIP, RunResult, collect, number
 from modecollapse.experiments.stats import Paired, cell, holm, is_established, paired, t_interval
@@ -276,6 +282,9 @@ def build_report(folder: Path, allow_cross_machine: bool = False) -> BuiltReport
     plots = plot_metrics(results, out)
     histogram = plot_histograms(results, out)
     grids = copy_sample_grids(results, out)
+    translations = plot_translations(results, out / "translations.png")
+    if translations:
+        grids.insert(0, ("every setting's translations of the same held-out inputs", translations))
     for setting in dict.fromkeys(r.setting_id for r in results):
         first = next(r for r in results if r.setting_id == setting)
         mapped = plot_feature_map(first, out / f"feature-map-{setting}.png")
