@@ -15,6 +15,19 @@ def test_defaults_validate():
     assert config.objective.loss == "bce" and config.train.batch_size == 64
 
 
+def test_a_cyclegan_starts_from_the_reference_objective(tmp_path):
+    cyclegan = '[data]\nname = "spatial-one"\n[model]\nfamily = "cyclegan"\n'
+    plain = load_config(write(tmp_path, cyclegan))
+    assert plain.objective.loss == "lsgan" and plain.objective.history_buffer_size == 50
+    chosen = load_config(write(tmp_path, cyclegan + "[objective]\nloss = \"bce\"\nhistory_buffer_size = 0\n"))
+    assert chosen.objective.loss == "bce" and chosen.objective.history_buffer_size == 0  # the user's keys win
+    override = load_config(write(tmp_path, cyclegan), ["objective.history_buffer_size=10"])
+    assert override.objective.loss == "lsgan" and override.objective.history_buffer_size == 10
+    assert load_config(None, ['model.family="dcgan"']).objective.loss == "bce"  # other families keep theirs
+    again = config_from_dict(plain.model_dump())  # a resolved config reads back the same
+    assert again == plain
+
+
 def test_unknown_key_names_it_and_suggests(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown key 'train.lr': did you mean 'train.lr_g'"):
         load_config(write(tmp_path, "[train]\nlr = 0.1\n"))

@@ -8,6 +8,7 @@ collapsed; 130 interrupted (the run can be resumed).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -111,7 +112,9 @@ def _add_diagnose(commands: argparse._SubParsersAction) -> None:
         "5 collapsed, 2 bad input.",
     )
     diagnose.add_argument(
-        "input", help="run folder, checkpoint folder, TorchScript file, .npy/.npz, or PNG folder"
+        "input",
+        help="run folder, checkpoint folder, TorchScript file, .npy/.npz, a folder of PNGs, "
+        "or one posted grid image (.png/.jpg)",
     )
     diagnose.add_argument(
         "--dataset",
@@ -160,7 +163,10 @@ def _add_classifier(commands: argparse._SubParsersAction) -> None:
         "grader-mnist: the independent grader of conditional runs (needs MNIST's 60k training split)",
     )
     classifier_train.add_argument(
-        "--out", help="folder for the weights and card (default: the package's assets)"
+        "--out",
+        default="classifiers",
+        help="folder for the weights and card (default: ./classifiers; the shipped ones, which every "
+        "score's sha256 names, are replaced only if you pass the package's assets folder)",
     )
     classifier_train.add_argument("--data-dir")
     classifier_train.add_argument("--epochs", type=int)
@@ -268,8 +274,18 @@ def _classifier_train(args: argparse.Namespace) -> int:
     from modecollapse.models.classifier import ASSETS
     from modecollapse.training.classifier import train_classifier
 
-    card = train_classifier(args.dataset, Path(args.out) if args.out else ASSETS, args.data_dir, args.epochs)
+    card = train_classifier(args.dataset, Path(args.out), args.data_dir, args.epochs)
     print(f"{args.dataset}: test accuracy {card['test_accuracy']:.4f}, sha256 {card['sha256']}")
+    shipped = ASSETS / f"classifier-{args.dataset}.json"
+    if shipped.is_file() and Path(args.out).resolve() != ASSETS.resolve():
+        expected = json.loads(shipped.read_text())["sha256"]
+        print(
+            "the same weights as the shipped classifier: rebuilt exactly"
+            if card["sha256"] == expected
+            else f"not the shipped classifier's weights (sha256 {expected}): training is bit-exact on one "
+            "CPU kind and with the same epochs only; scores keep using the shipped weights"
+        )
+    print(f"weights and card: {args.out}")
     return 0
 
 

@@ -33,6 +33,11 @@ __all__ = [
 ]  # fmt: skip
 
 
+CYCLEGAN_OBJECTIVE = {"loss": "lsgan", "history_buffer_size": 50}
+"""A CycleGAN's objective defaults, as Zhu et al.'s reference trains it: least squares and a
+50-image pool (keys a config sets itself win)."""
+
+
 class Config(_Section):
     name: str = "run"
     data: DataConfig = Field(default_factory=DataConfig)
@@ -40,6 +45,19 @@ class Config(_Section):
     objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _family_defaults(cls, raw: Any) -> Any:
+        """A family whose recipe differs from the section defaults starts from its recipe."""
+        if not isinstance(raw, dict):
+            return raw
+        model = raw.get("model")
+        family = model.get("family") if isinstance(model, dict) else getattr(model, "family", None)
+        objective = raw.get("objective")
+        if family == "cyclegan" and (objective is None or isinstance(objective, dict)):
+            return {**raw, "objective": {**CYCLEGAN_OBJECTIVE, **(objective or {})}}
+        return raw
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:

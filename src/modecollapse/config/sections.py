@@ -94,7 +94,7 @@ class ObjectiveConfig(_Section):
     loss: Literal["bce", "lsgan", "hinge", "wgan-gp", "rpgan"] = "bce"
     """bce = non-saturating GAN loss; lsgan = least squares; hinge; wgan-gp (Gulrajani 2017);
     rpgan = relativistic pairing, softplus(D(fake) - D(real)) over paired inputs (R3GAN's loss
-    with r1_gamma = r2_gamma, Huang et al. 2024)."""
+    with r1_gamma = r2_gamma, Huang et al. 2024). A CycleGAN starts from lsgan (its reference)."""
     gp_weight: float = Field(default=10.0, ge=0)
     """Gradient-penalty weight for wgan-gp."""
     r1_gamma: float = Field(default=0.0, ge=0)
@@ -116,7 +116,8 @@ class ObjectiveConfig(_Section):
     mode_seeking_weight: float = Field(default=0.0, ge=0)
     """Mode-seeking regularizer weight (Mao et al. 2019); 0 = off."""
     history_buffer_size: int = Field(default=0, ge=0)
-    """Keep this many past fakes and show D a mix of old and new ones; 0 = off."""
+    """Keep this many past fakes and show D a mix of old and new ones; 0 = off (a CycleGAN starts
+    from 50, its reference's pool)."""
     history_buffer_fraction: float = Field(default=0.5, ge=0, le=1)
     """Probability that a fake shown to D is swapped for one from the history buffer."""
     guide_classifier: str = "guide-mnist"
@@ -175,8 +176,11 @@ class TrainConfig(_Section):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"
-    """auto: bf16 autocast for conv models where the hardware runs bf16 natively (AVX512-BF16
-    or AMX CPUs, CUDA >= 8.0), else fp32; see speed.py. Evaluation always runs in fp32."""
+    """auto: bf16 autocast for the convolutional families (DCGAN, CycleGAN) where the hardware
+    runs bf16 natively (x86 CPUs with AVX512-BF16 or AMX, ARM CPUs with BF16, CUDA >= 8.0), else
+    fp32; 2-D MLP GANs always fp32; see speed.py. Generators are sampled for evaluation in fp32
+    whatever this says; the evaluation classifier grades in the machine's grading precision
+    (bf16 where the CPU runs it natively, else fp32: summary.json's machine.grading_precision)."""
     memory_format: Literal["auto", "contiguous", "channels_last"] = "auto"
     """auto: channels_last where it measured faster (DCGAN), else contiguous."""
     num_threads: int | None = Field(default=None, ge=1)
