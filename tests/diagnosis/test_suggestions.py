@@ -85,7 +85,8 @@ def test_a_fix_is_cited_only_for_the_kind_its_established_primary_speaks_to(tmp_
         "no fix for low quality has an established effect in this project's declared studies"
     )
     assert "2 fixes measured on data like yours (ring8 testbed), none established for it" in no_fix
-    assert warning.startswith("warning: pacgan4") and "high_quality 0.1 -> 0.02" in warning
+    assert warning.startswith(f"warning: pacgan4 ({how}; in this trainer: model.pack = 4")  # own loop first
+    assert "high_quality 0.1 -> 0.02" in warning
 
 
 def test_the_testbed_closest_to_the_users_data_comes_first_and_others_say_so(tmp_path):

@@ -174,8 +174,9 @@ def _warnings(rows: list[dict[str, Any]]) -> list[str]:
             if established
             else " (exploratory: the paired interval is on the worse side, not established after Holm)"
         )
+        how = f"{row['how']}; in this trainer: {row['switch']}" if row.get("how") else row["switch"]
         lines.append(
-            f"warning: {row['fix']} ({row['switch']}) was worse on the {row['testbed']} testbed: "
+            f"warning: {row['fix']} ({how}) was worse on the {row['testbed']} testbed: "
             f"{numbers}{label}; evidence {row['evidence']}"
         )
     return lines
