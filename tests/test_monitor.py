@@ -1,6 +1,7 @@
 """The own-loop Monitor: a live alarm at the right step, rollback weights, files, and a loop that
 trains bit-identically with and without it."""
 
+import contextlib
 import json
 import math
 
@@ -264,3 +265,18 @@ def test_the_alarm_cites_the_measured_fixes(capsys):
         status = monitor.update(step, generator)
     assert status.collapsed and "evidence results/fix-atlas/ring8" in status.suggestions[0]
     assert "  try next: " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("error", "status"), [(None, "completed"), (RuntimeError, "failed"), (KeyboardInterrupt, "interrupted")]
+)
+def test_leaving_the_with_block_records_how_the_loop_ended(tmp_path, error, status):
+    generator = ScriptedRing(collapse_at=1000)
+    with pytest.raises(error) if error else contextlib.nullcontext():
+        with Monitor(dataset="ring8", every=10, latent_dim=3, out=tmp_path / "mon", verbose=False) as monitor:
+            for step in range(20):
+                generator.step.fill_(step)
+                monitor.update(step, generator)
+            if error:
+                raise error
+    assert json.loads((tmp_path / "mon" / "summary.json").read_text())["status"] == status

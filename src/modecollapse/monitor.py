@@ -271,8 +271,13 @@ class Monitor:
     def __enter__(self) -> Monitor:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        """Leaving the block normally completes the records; an exception marks them
+        "interrupted" (Ctrl-C) or "failed", so reports do not count a cut-short loop as finished."""
+        if kind is None:
+            self.close()
+        else:
+            self.close("interrupted" if issubclass(kind, KeyboardInterrupt) else "failed")
 
     # --- scoring ------------------------------------------------------------------------
 
