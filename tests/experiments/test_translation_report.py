@@ -1,6 +1,7 @@
 """A translator sweep's report and atlas show every setting's translations of the same inputs."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,8 @@ progress = false
 [variants.reference]
 [variants.cycle_1]
 "objective.cycle_weight" = 1.0
+[variants.two_digits]
+"data.name" = "spatial-two"
 [analysis]
 baseline = "reference"
 primary = { translation_score = "higher" }
@@ -63,9 +66,25 @@ def test_translator_report_and_atlas_show_every_settings_translations(tmp_path):
     figure = page.parent / "translations.png"
     assert figure.is_file()
     assert "every setting&#x27;s translations of the same held-out inputs" in page.read_text()
-    image = np.asarray(Image.open(figure).convert("L"))
-    assert image.shape[0] > 150  # two rows of 56-pixel tiles, titled
+    rows = np.asarray(Image.open(figure).convert("L")).shape[0]
+    assert rows > 250  # three rows of 56-pixel tiles (two datasets, each with its own inputs), titled
     gather(tmp_path / "out", tmp_path / "atlas")
     testbed = json.loads((tmp_path / "atlas" / "tiny-spatial" / "testbed.json").read_text())
     assert testbed["grids"]["translations"] == "figures/translations.png"
     assert (tmp_path / "atlas" / "tiny-spatial" / "figures" / "translations.png").is_file()
+    # a spoiled checkpoint costs its row, not the report
+    broken = next((tmp_path / "out" / "runs").glob("variant=cycle_1*"))
+    for weights in (broken / "checkpoints").rglob("*.safetensors"):
+        weights.write_bytes(b"not weights")
+    build_report(tmp_path / "out")
+    assert np.asarray(Image.open(figure).convert("L")).shape[0] < rows
+    # no checkpoint left at all: no figure, and the atlas does not copy an earlier one
+    for run in (tmp_path / "out" / "runs").iterdir():
+        shutil.rmtree(run / "checkpoints")
+    build_report(tmp_path / "out")
+    assert not figure.exists()
+    gather(tmp_path / "out", tmp_path / "atlas2")
+    assert (
+        "translations"
+        not in json.loads((tmp_path / "atlas2" / "tiny-spatial" / "testbed.json").read_text())["grids"]
+    )

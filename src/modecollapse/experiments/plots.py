@@ -3,6 +3,7 @@ feature maps of generated against real data."""
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import torch
 
 from modecollapse.config import load_config
+from modecollapse.errors import ConfigError, ModeCollapseError
 from modecollapse.experiments.results import PLOTTED, RunResult, number
 from modecollapse.runfolder import RunFolder
 
@@ -150,10 +152,11 @@ def plot_feature_map(run: RunResult, path: Path, count: int = 1000) -> Path | No
 
 @torch.no_grad()
 def plot_translations(results: list[RunResult], path: Path, count: int = 8) -> Path | None:
-    """A translator sweep's settings side by side: one row per setting, the same `count` held-out
-    A inputs each followed by its translation, from each setting's newest checkpoint on one seed
-    (the lowest seed every setting finished, else each setting's first finished run). None when
-    the runs are not translators or none has a checkpoint."""
+    """A translator sweep's settings side by side: one row per setting, `count` held-out A inputs
+    each followed by its translation, from each setting's newest checkpoint on one seed (the
+    lowest seed every setting finished, else each setting's lowest). Settings on the same data
+    get the same inputs; a run that cannot be loaded is named under the figure instead of a row.
+    None (and no file) when no finished translator run has a checkpoint."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -165,6 +168,7 @@ def plot_translations(results: list[RunResult], path: Path, count: int = 8) -> P
     from modecollapse.trained import load_translator
     from modecollapse.training import checkpoint as ckpt
 
+    path.unlink(missing_ok=True)  # never leave an earlier build's figure for the atlas to copy
     chosen = _one_run_per_setting(
         [
             r
@@ -172,26 +176,37 @@ def plot_translations(results: list[RunResult], path: Path, count: int = 8) -> P
             if r.state == "completed" and ckpt.latest_checkpoint(r.folder) is not None and _is_translator(r)
         ]
     )
-    if not chosen:
-        return None
-    inputs = None
-    rows = []
+    inputs: dict[str, torch.Tensor] = {}
+    rows, left_out = [], []
     for run in chosen:
-        translator = load_translator(run.folder)
-        if inputs is None:
-            held_out = load_dataset(translator.config.data).held_out.a
-            inputs = held_out.batch(torch.arange(min(count, len(held_out))))
-        pairs = torch.stack([inputs, generate(translator.g_ab, inputs)], dim=1).flatten(0, 1)
-        title = f"{run.setting_id} (seed {run.seed}, step {translator.step})"
-        rows.append((title, make_grid(pairs, 2 * len(inputs), pad_value=GREY)))
-    height, width = rows[0][1].shape[0] / 100, rows[0][1].shape[1] / 100  # inches at 100 dpi
-    size = (max(width, 4), 0.25 + len(rows) * (height + 0.3))
+        try:
+            translator = load_translator(run.folder)
+            data = translator.config.data
+            key = json.dumps(data.model_dump(mode="json", exclude={"data_dir", "download"}), sort_keys=True)
+            if key not in inputs:
+                held_out = load_dataset(data).held_out.a
+                inputs[key] = held_out.batch(torch.arange(min(count, len(held_out))))
+            translated = generate(translator.g_ab, inputs[key])
+        except (ModeCollapseError, OSError, RuntimeError, ValueError) as error:
+            left_out.append(f"{run.setting_id}: {str(error)[:80]}")
+            continue
+        pairs = torch.stack([inputs[key], translated], dim=1).flatten(0, 1)
+        title = f"{run.setting_id} (seed {run.seed}, step {translator.step}, {data.name})"
+        rows.append((title, make_grid(pairs, 2 * len(inputs[key]), pad_value=GREY)))
+    if not rows:
+        return None
+    height = max(grid.shape[0] for _, grid in rows) / 100  # inches at 100 dpi
+    width = max(grid.shape[1] for _, grid in rows) / 100
+    size = (max(width, 4), 0.4 + len(rows) * (height + 0.3) + 0.15 * len(left_out))
     fig, axes = plt.subplots(len(rows), 1, figsize=size, dpi=100, squeeze=False)
     for ax, (title, grid) in zip(axes[:, 0], rows, strict=True):
-        ax.imshow(grid, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
         ax.set_title(title, fontsize=8, loc="left")
         ax.axis("off")
-    fig.suptitle("held-out input, then its translation (same inputs in every row)", fontsize=8)
+    same = " (same inputs in every row)" if len(inputs) == 1 else " (the same inputs for the same data)"
+    fig.suptitle(f"held-out input, then its translation{same}", fontsize=8)
+    if left_out:
+        fig.text(0.01, 0.005, "left out: " + "; ".join(left_out), fontsize=6, va="bottom")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -200,7 +215,12 @@ def plot_translations(results: list[RunResult], path: Path, count: int = 8) -> P
 
 def _is_translator(run: RunResult) -> bool:
     config = RunFolder(run.folder).config
-    return config.is_file() and load_config(config).model.family == "cyclegan"
+    if not config.is_file():
+        return False
+    try:
+        return load_config(config).model.family == "cyclegan"
+    except ConfigError:  # written by another version: not drawn, the rest of the report stands
+        return False
 
 
 def _one_run_per_setting(runs: list[RunResult]) -> list[RunResult]:
