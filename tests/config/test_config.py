@@ -19,13 +19,24 @@ def test_a_cyclegan_starts_from_the_reference_objective(tmp_path):
     cyclegan = '[data]\nname = "spatial-one"\n[model]\nfamily = "cyclegan"\n'
     plain = load_config(write(tmp_path, cyclegan))
     assert plain.objective.loss == "lsgan" and plain.objective.history_buffer_size == 50
-    chosen = load_config(write(tmp_path, cyclegan + "[objective]\nloss = \"bce\"\nhistory_buffer_size = 0\n"))
+    chosen = load_config(write(tmp_path, cyclegan + '[objective]\nloss = "bce"\nhistory_buffer_size = 0\n'))
     assert chosen.objective.loss == "bce" and chosen.objective.history_buffer_size == 0  # the user's keys win
     override = load_config(write(tmp_path, cyclegan), ["objective.history_buffer_size=10"])
     assert override.objective.loss == "lsgan" and override.objective.history_buffer_size == 10
     assert load_config(None, ['model.family="dcgan"']).objective.loss == "bce"  # other families keep theirs
     again = config_from_dict(plain.model_dump())  # a resolved config reads back the same
     assert again == plain
+    from modecollapse.config import ModelConfig, ObjectiveConfig
+
+    built = Config(
+        model=ModelConfig(family="cyclegan"),
+        objective=ObjectiveConfig(cycle_weight=5),
+        data={"name": "spatial-one"},
+    )
+    objective = built.objective
+    assert (objective.loss, objective.history_buffer_size, objective.cycle_weight) == ("lsgan", 50, 5)
+    old_bce = {**plain.model_dump(), "objective": {**plain.model_dump()["objective"], "loss": "bce"}}
+    assert config_from_dict(old_bce).objective.loss == "bce"  # a stored config keeps what it trained
 
 
 def test_unknown_key_names_it_and_suggests(tmp_path):

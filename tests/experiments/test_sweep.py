@@ -90,6 +90,24 @@ def test_interrupted_run_is_resumed(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_sweep_file_changed_under_finished_runs_is_named_not_mixed_in_silently(tmp_path):
+    short = SWEEP.replace("epochs = 2", "epochs = 2\nmax_steps = 8")
+    execute(load_sweep(write(tmp_path, short)), tmp_path / "out", workers=1, report=lambda line: None)
+    lines: list[str] = []
+    same = load_sweep(write(tmp_path, short.replace("progress = false", "progress = true")))  # bookkeeping
+    execute(same, tmp_path / "out", workers=1, report=lines.append)
+    longer = load_sweep(write(tmp_path, short.replace("max_steps = 8", "max_steps = 12")))  # lengthening
+    execute(longer, tmp_path / "out", workers=1, report=lines.append)
+    drift = "completed run(s) were trained with settings this sweep file no longer gives"
+    assert not any(drift in line for line in lines)
+    changed = load_sweep(write(tmp_path, short.replace("max_steps = 8", "max_steps = 12\nlr_d = 1e-3")))
+    execute(changed, tmp_path / "out", workers=1, report=lines.append)
+    (warning,) = [line for line in lines if drift in line]
+    assert warning.startswith(f"warning: 4 {drift}")
+    assert "train.lr_d: 0.0002 -> 0.001" in warning and "new --out" in warning
+
+
+@pytest.mark.slow
 def test_a_longer_sweep_trains_its_finished_runs_on(tmp_path):
     short = load_sweep(write(tmp_path, SWEEP.replace("epochs = 2", "epochs = 2\nmax_steps = 16")))
     execute(short, tmp_path / "out", workers=1, report=lambda line: None)

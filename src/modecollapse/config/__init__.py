@@ -29,7 +29,8 @@ from modecollapse.files import parse_toml, read_toml, tomllib
 
 __all__ = [
     "Config", "DataConfig", "DetectorConfig", "ModelConfig", "ObjectiveConfig", "TrainConfig",
-    "apply_override", "config_from_dict", "config_from_toml", "config_to_toml", "lengthens", "load_config",
+    "apply_override", "config_changes", "config_from_dict", "config_from_toml", "config_to_toml", "lengthens",
+    "load_config",
 ]  # fmt: skip
 
 
@@ -54,10 +55,14 @@ class Config(_Section):
             return raw
         model = raw.get("model")
         family = model.get("family") if isinstance(model, dict) else getattr(model, "family", None)
-        objective = raw.get("objective")
-        if family == "cyclegan" and (objective is None or isinstance(objective, dict)):
-            return {**raw, "objective": {**CYCLEGAN_OBJECTIVE, **(objective or {})}}
-        return raw
+        if family != "cyclegan":
+            return raw
+        objective = raw.get("objective", {})
+        if isinstance(objective, BaseModel):  # a section built in code: the keys it was given win
+            objective = objective.model_dump(include=objective.model_fields_set)
+        if not isinstance(objective, dict):
+            return raw  # validation names the problem
+        return {**raw, "objective": {**CYCLEGAN_OBJECTIVE, **objective}}
 
     @model_validator(mode="after")
     def _consistent(self) -> Config:
@@ -232,6 +237,25 @@ def _changed(config: Config, keys: tuple[str, ...]) -> list[str]:
         if getattr(part, name) != type(part).model_fields[name].default:
             changed.append(key)
     return changed
+
+
+def config_changes(old: Config, new: Config, ignore: tuple[str, ...] = ()) -> list[str]:
+    """Every key whose value differs, as "section.key: old -> new" (dotted keys in `ignore` are
+    left out)."""
+    return _changes(old.model_dump(mode="json"), new.model_dump(mode="json"), "", set(ignore))
+
+
+def _changes(old: dict, new: dict, prefix: str, ignore: set[str]) -> list[str]:
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        a, b, dotted = old.get(key), new.get(key), f"{prefix}{key}"
+        if dotted in ignore:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            changes += _changes(a, b, f"{dotted}.", ignore)
+        elif a != b:
+            changes.append(f"{dotted}: {a!r} -> {b!r}")
+    return changes
 
 
 def lengthens(old: Config, new: Config) -> bool:

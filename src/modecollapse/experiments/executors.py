@@ -20,7 +20,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from modecollapse.config import lengthens, load_config
+from modecollapse.config import config_changes, lengthens, load_config
 from modecollapse.errors import ConfigError
 from modecollapse.experiments.sweep import RunSpec, Sweep, write_index
 from modecollapse.files import atomic_write_json
@@ -126,6 +126,32 @@ def pending_runs(sweep: Sweep, sweep_dir: Path) -> list[RunSpec]:
     return sorted(todo, key=lambda r: seeds[r.seed])
 
 
+BOOKKEEPING = ("name", "data.data_dir", "data.download", "train.progress", "train.tensorboard")
+"""Config keys that do not change what a run trains (a run's label, where its data is found,
+what it prints)."""
+
+
+def drifted_runs(sweep: Sweep, sweep_dir: Path) -> list[tuple[str, list[str]]]:
+    """Completed runs whose saved config differs from what the sweep file now gives them, other
+    than by lengthening or in bookkeeping: (run id, the changed keys)."""
+    folder = SweepFolder(sweep_dir)
+    drifted = []
+    for run in sweep.runs:
+        run_folder = folder.run(run.run_id)
+        if run_folder.status()["status"] != "completed":
+            continue
+        try:
+            saved = load_config(run_folder.config)
+        except ConfigError:  # written by another version: left alone (see _finished)
+            continue
+        if lengthens(saved, run.config):
+            continue
+        changes = config_changes(saved, run.config, ignore=BOOKKEEPING)
+        if changes:
+            drifted.append((run.run_id, changes))
+    return drifted
+
+
 def _finished(run: RunSpec, folder: RunFolder) -> bool:
     """Completed, and not asked to train further: the sweep's config does not lengthen it
     past the steps it trained (or it stopped at a collapse, as a longer run would have)."""
@@ -157,6 +183,15 @@ def execute(
     todo = pending_runs(sweep, sweep_dir)
     done = len(sweep.runs) - len(todo)
     report(f"sweep {sweep.name}: {len(sweep.runs)} runs, {done} already completed, {len(todo)} to run")
+    drift = drifted_runs(sweep, sweep_dir)
+    if drift:
+        examples = "; ".join(f"{run_id}: {', '.join(changes[:3])}" for run_id, changes in drift[:3])
+        report(
+            f"warning: {len(drift)} completed run(s) were trained with settings this sweep file no longer "
+            f"gives ({examples}{'; ...' if len(drift) > 3 else ''}). They are kept as they are, so their "
+            "settings now mix two configs: put the old values back in the file, or train the new ones "
+            "into a new --out"
+        )
     if not todo:
         return []
     folder = SweepFolder(sweep_dir)

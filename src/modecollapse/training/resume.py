@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from modecollapse.config import Config, config_from_dict, lengthens
+from modecollapse.config import Config, config_changes, config_from_dict, lengthens
 from modecollapse.errors import CheckpointError
 from modecollapse.runfolder import RunFolder
 from modecollapse.training import checkpoint as ckpt
@@ -33,22 +33,10 @@ def checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_cha
     tensors, state = ckpt.load_checkpoint(latest)
     saved = config_from_dict(state["config"], source=f"{latest}")
     if saved != config and not allow_change and not lengthens(saved, config):
-        changed = _diff(saved.model_dump(), config.model_dump())
+        changed = ", ".join(config_changes(saved, config))
         raise CheckpointError(
             f"the config differs from the one {run.path} was trained with ({changed}); "
             "pass --allow-config-change to resume anyway"
         )
     return latest, tensors, state
 
-
-def _diff(old: dict, new: dict, prefix: str = "") -> str:
-    changes = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            inner = _diff(a, b, f"{prefix}{key}.")
-            if inner:
-                changes.append(inner)
-        elif a != b:
-            changes.append(f"{prefix}{key}: {a!r} -> {b!r}")
-    return ", ".join(changes)
