@@ -68,7 +68,7 @@ def test_run_duration_counts_every_session_of_a_resumed_run():
     fresh = {"wall_time_s": 12.3, "time_s": {"training": 11.0, "evaluation": 1.3}}
     resumed = {"wall_time_s": 262.4, "time_s": {"training": 1200.0, "evaluation": 131.6}}
     assert run_duration(fresh) == "12.3 s"
-    assert run_duration(resumed) == "262.4 s this session, 1331.6 s in all"
+    assert run_duration(resumed) == "262.4 s in its last session, 1331.6 s in all"
     assert run_duration({"wall_time_s": 5.0}) == "5.0 s"  # older summaries keep no totals
 
 

@@ -296,14 +296,16 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-
 def run_duration(summary: dict) -> str:
-    """"12.3 s", or for a run resumed from a checkpoint "12.3 s this session, 410.5 s in all"."""
+    """"12.3 s", or for a run trained over several sessions "12.3 s in its last session, 410.5 s
+    in all"."""
     session = summary["wall_time_s"]
     total = round(sum(summary.get("time_s", {}).values()), 1)
     if total > session + 0.1:  # earlier sessions add to the total
-        return f"{session} s this session, {total} s in all"
+        return f"{session} s in its last session, {total} s in all"
     return f"{session} s"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+

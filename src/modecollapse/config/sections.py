@@ -178,9 +178,10 @@ class TrainConfig(_Section):
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     """auto: bf16 autocast for the convolutional families (DCGAN, CycleGAN) where the hardware
     runs bf16 natively (x86 CPUs with AVX512-BF16 or AMX, ARM CPUs with BF16, CUDA >= 8.0), else
-    fp32; 2-D MLP GANs always fp32; see speed.py. Generators are sampled for evaluation in fp32
-    whatever this says; the evaluation classifier grades in the machine's grading precision
-    (bf16 where the CPU runs it natively, else fp32: summary.json's machine.grading_precision)."""
+    fp32 (2-D MLP GANs too); "bf16" forces autocast for any family; see speed.py. Generators are
+    sampled for evaluation in fp32 whatever this says; the evaluation classifier grades in the
+    machine's grading precision (bf16 where the CPU runs it natively, else fp32: summary.json's
+    machine.grading_precision)."""
     memory_format: Literal["auto", "contiguous", "channels_last"] = "auto"
     """auto: channels_last where it measured faster (DCGAN), else contiguous."""
     num_threads: int | None = Field(default=None, ge=1)
