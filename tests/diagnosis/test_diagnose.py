@@ -223,8 +223,10 @@ def test_diagnose_judges_a_cyclegan_translator(tmp_path):
     report = diagnose(tmp_path / "run")
     assert report["verdict"] != "healthy"  # one epoch on 32 images has not learned the move
     assert any("translation score" in reason for reason in report["reasons"])
-    for key in ("translation_score", "identity_kept", "spatial_accuracy", "cycle_error_a", "modes"):
+    keys = ("translation_score", "identity_kept", "spatial_accuracy", "cycle_error_a", "modes", "hidden_code")
+    for key in keys:
         assert key in report["scores"]
+    assert "cycle's digit" in str(report)
     assert "spatial rule" in str(report) and "translation score" in str(report)
     assert report["_images"].shape == (100, 1, 56, 56)  # 50 held-out (input, translation) pairs
     written = report.save(tmp_path / "evidence")

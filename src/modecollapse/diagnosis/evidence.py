@@ -146,6 +146,18 @@ def _translation_lines(s: dict[str, Any]) -> list[str]:
             f"cycle error        A {s['cycle_error_a']:.4f}, B {s['cycle_error_b']:.4f} "
             "(mean |x - F(G(x))|, 0..1)"
         )
+    if "cycle_identity_kept" in s:
+        lines.append(
+            f"cycle's digit      {100 * s['cycle_identity_kept']:.1f}% of inputs' digits come back through "
+            f"G_BA; {100 * s['cycle_identity_kept_noisy']:.1f}% after noise of 2.6 grey levels on the "
+            f"translation; G_BA reads {100 * s['real_b_identity_kept']:.1f}% of real B digits"
+        )
+    if s.get("hidden_code"):
+        lines.append(
+            "hidden code        G_BA reads the input from a signal in the translation the eye does not "
+            "see (Chu et al. 2017), so the low cycle error does not mean the translation shows the input "
+            "(results/translation/steganography)"
+        )
     return lines
 
 

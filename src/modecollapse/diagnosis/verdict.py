@@ -30,6 +30,7 @@ from modecollapse.metrics.conditional import conditional_scores, grader_scores, 
 from modecollapse.metrics.detector import assess, reason_kinds
 from modecollapse.metrics.evaluators import translation_evaluator
 from modecollapse.metrics.features import classifier_for
+from modecollapse.metrics.hidden_code import hidden_code_scores
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.metrics.samples import (
     Reference,
@@ -260,6 +261,7 @@ def judge_translator(
     data = load_dataset(translator.config.data)
     count = min(num_samples, len(data.held_out.a), len(data.b))
     record = translation_evaluator(data, count)(g_ab, g_ba, 0)
+    record.update(hidden_code_scores(g_ab, g_ba, data, min(count, 500)))
     verdict, found = assess(record, rules)
     reasons, kinds = [reason.text for reason in found], reason_kinds(found)
     inputs = data.held_out.a.batch(torch.arange(min(50, len(data.held_out.a))))
