@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 import modecollapse.diagnosis.verdict as verdicts
-from modecollapse.config import DetectorConfig
-from modecollapse.data import spec
+from modecollapse.config import DataConfig, DetectorConfig
+from modecollapse.data import dataset_kind, dataset_name, load_dataset, spec
 from modecollapse.diagnosis.evidence import format_report, write_evidence
 from modecollapse.diagnosis.inputs import PROBE_SEED, Samples
 from modecollapse.diagnosis.suggest import suggest
@@ -127,12 +127,15 @@ def diagnose(
     value_range: str = "auto",
     rules: DetectorConfig | None = None,
     data_dir: str | None = None,
+    g_ba: nn.Module | Callable[[torch.Tensor], torch.Tensor] | None = None,
     **options: Any,
 ) -> Report:
     """Judge a generator (nn.Module or callable z -> samples; give the latent law), samples (a
     tensor or array of images, or N x 2 points of a 2-D mixture) or a path (run folder, monitor
     folder, TorchScript, .npy/.npz, grid image, PNG folder): healthy / partial collapse /
-    collapsed, with reasons, scores and measured fixes to try next."""
+    collapsed, with reasons, scores and measured fixes to try next. With a translation dataset
+    (spatial-one, spatial-two, mnist-rgb, mnist-svhn) a generator is a translator G_AB, fed the
+    dataset's held-out A inputs; give its `g_ba` too to judge the cycle."""
     if isinstance(source, str | Path):
         return Report(
             verdicts.judge_path(
@@ -143,15 +146,38 @@ def diagnose(
         )  # fmt: skip
     if num_samples <= 0:
         raise ModeCollapseError(f"num_samples must be a positive number, got {num_samples}")
-    modes = [(m, m.training) for m in source.modules()] if isinstance(source, nn.Module) else []
+    translating = dataset is not None and dataset_kind(dataset_name(dataset)) == "translation"
+    if g_ba is not None and not translating:
+        raise ModeCollapseError(
+            "g_ba is for translators: name their translation dataset, e.g. dataset='spatial-one'"
+        )
+    networks = [n for n in (source, g_ba) if isinstance(n, nn.Module)]
+    modes = [(m, m.training) for network in networks for m in network.modules()]
     try:
-        if isinstance(source, nn.Module):
-            source.eval()  # sampled and probed in eval mode, then put back as it came
+        for network in networks:
+            network.eval()  # sampled and probed in eval mode, then put back as it came
+        if translating and (isinstance(source, nn.Module) or callable(source)):
+            return _translator_in_memory(source, g_ba, dataset_name(dataset), num_samples, rules, data_dir)
         return _in_memory(source, dataset, latent_dim, num_samples, latent_shape, latent_dist, latent_range,
                           value_range, rules, data_dir)  # fmt: skip
     finally:
         for module, training in modes:
             module.training = training
+
+
+def _translator_in_memory(
+    g_ab: Any, g_ba: Any | None, dataset: str, num_samples: int, rules: DetectorConfig | None,
+    data_dir: str | None,
+) -> Report:  # fmt: skip
+    data = load_dataset(DataConfig(name=dataset, data_dir=data_dir))
+    with torch.no_grad():
+        cycle = " with its G_BA" if g_ba is not None else " (no G_BA given: the cycle is not judged)"
+        report = verdicts.judge_translation(
+            g_ab, g_ba, data, min(num_samples, 2000), rules, "translator in memory",
+            f"G_AB in memory{cycle}", [],
+        )  # fmt: skip
+    report["suggestions"] = suggest(report, report["dataset"])
+    return Report(report)
 
 
 def _in_memory(

@@ -13,6 +13,7 @@ from torch import nn
 
 from modecollapse.config import DataConfig, DetectorConfig
 from modecollapse.data import DEFAULT_IMAGES, Dataset, dataset_name, load_dataset, spec
+from modecollapse.data.translation import TranslationData
 from modecollapse.diagnosis.inputs import (
     PROBE_SEED,
     Opened,
@@ -25,7 +26,7 @@ from modecollapse.diagnosis.inputs import (
 )
 from modecollapse.diagnosis.suggest import suggest
 from modecollapse.errors import ModeCollapseError
-from modecollapse.generators import as_tensor
+from modecollapse.generators import OnDevice, as_tensor
 from modecollapse.metrics.conditional import conditional_scores, grader_scores, load_grader
 from modecollapse.metrics.detector import assess, reason_kinds
 from modecollapse.metrics.evaluators import translation_evaluator
@@ -34,6 +35,7 @@ from modecollapse.metrics.hidden_code import hidden_code_scores
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.metrics.samples import (
     Reference,
+    nonfinite_record,
     reference_for,
     reference_from_features,
     score_samples,
@@ -41,6 +43,7 @@ from modecollapse.metrics.samples import (
 )
 from modecollapse.metrics.scores import FeatureSet
 from modecollapse.models import generate
+from modecollapse.models.classifier import load_classifier
 from modecollapse.models.latent import Latent, placement
 from modecollapse.runfolder import RunFolder
 from modecollapse.trained import load_translator
@@ -253,39 +256,65 @@ def is_translator(path: Path) -> bool:
 def judge_translator(
     path: Path | Opened, num_samples: int = 2000, rules: DetectorConfig | None = None
 ) -> dict[str, Any]:
-    """Translate held inputs A -> B and judge identity, spatial rule, coverage and diversity."""
+    """A CycleGAN run's translators, from its checkpoint: see judge_translation."""
     opened = path if isinstance(path, Opened) else open_input(Path(path))
     path = opened.path
     translator = load_translator(path, opened.checkpoint())
-    g_ab, g_ba, folder = translator.g_ab, translator.g_ba, translator.checkpoint
+    folder = translator.checkpoint
     data = load_dataset(translator.config.data)
+    return judge_translation(
+        translator.g_ab, translator.g_ba, data, num_samples, rules, str(folder),
+        f"CycleGAN G_AB from {folder}", last_healthy_note(path),
+    )  # fmt: skip
+
+
+@torch.no_grad()
+def judge_translation(
+    g_ab: Any,
+    g_ba: Any | None,
+    data: TranslationData,
+    num_samples: int,
+    rules: DetectorConfig | None,
+    source: str,
+    described: str,
+    notes: list[str],
+) -> dict[str, Any]:
+    """Translate held-out inputs A -> B and judge identity, spatial rule, coverage and diversity;
+    with G_BA also the cycle and whether it is kept by a hidden code. Outputs holding NaN or
+    infinite values are judged collapsed, not a crash."""
+    g_ab = OnDevice(g_ab, placement(g_ab)[0])
+    g_ba = OnDevice(g_ba, placement(g_ba)[0]) if g_ba is not None else None
     count = min(num_samples, len(data.held_out.a), len(data.b))
-    record = translation_evaluator(data, count)(g_ab, g_ba, 0)
-    record.update(hidden_code_scores(g_ab, g_ba, data, min(count, 500)))
-    verdict, found = assess(record, rules)
-    reasons, kinds = [reason.text for reason in found], reason_kinds(found)
     inputs = data.held_out.a.batch(torch.arange(min(50, len(data.held_out.a))))
-    pairs = torch.stack([inputs, generate(g_ab, inputs)], dim=1).flatten(0, 1)
+    translated = generate(g_ab, inputs)
+    finite = torch.isfinite(translated.flatten(1)).all(1)
+    if finite.all():
+        record = translation_evaluator(data, count)(g_ab, g_ba, 0)
+        if g_ba is not None:
+            record.update(hidden_code_scores(g_ab, g_ba, data, min(count, 500)))
+    else:
+        record = nonfinite_record(finite, spec(data.name).num_classes)
+    verdict, found = assess(record, rules)
     scores = {k: v for k, v in record.items() if k not in ("class_counts", "classifier_sha256")}
+    classifier = classifier_for(data.name)
     return {
-        "source": str(folder),
-        "dataset": translator.config.data.name,
+        "source": source,
+        "dataset": data.name,
         "verdict": verdict,
-        "reasons": reasons,
-        "kinds": kinds,
+        "reasons": [reason.text for reason in found],
+        "kinds": reason_kinds(found),
         "scores": scores,
         "classifier": {
-            "dataset": classifier_for(translator.config.data.name),
-            "sha256": record["classifier_sha256"],
+            "dataset": classifier,
+            "sha256": record.get("classifier_sha256") or load_classifier(classifier).sha256,
         },
         "reference": f"{count} real {data.b.name} digits, cropped and normalised like the translations",
         "input_notes": [
-            f"CycleGAN G_AB from {folder}, {count} held-out inputs of {data.a.name} "
-            "(digits no training image uses)",
-            *last_healthy_note(path),
+            f"{described}, {count} held-out inputs of {data.a.name} (digits no training image uses)",
+            *notes,
         ],
-        "class_counts": record["class_counts"],
-        "_images": pairs,
+        "class_counts": record.get("class_counts", []),
+        "_images": torch.stack([inputs, translated], dim=1).flatten(0, 1) if finite.all() else None,
         "_predictions": None,
     }
 
