@@ -67,3 +67,20 @@ def test_nan_translations_are_judged_collapsed_and_draw_nothing(tmp_path):
 def test_g_ba_needs_a_translation_dataset():
     with pytest.raises(ModeCollapseError, match="g_ba is for translators"):
         diagnose(Tiny(), dataset="mnist", latent_dim=4, g_ba=Tiny())
+
+
+@pytest.mark.slow
+def test_torchscript_translators_from_the_command_line(tmp_path, capsys):
+    from modecollapse.cli import main
+
+    torch.manual_seed(0)
+    for name in ("G_AB", "G_BA"):
+        torch.jit.script(Tiny()).save(str(tmp_path / f"{name}.ts"))
+    g_ab, g_ba = str(tmp_path / "G_AB.ts"), str(tmp_path / "G_BA.ts")
+    assert main(["diagnose", g_ab, "--dataset", "spatial-one", "--g-ba", g_ba, "--num-samples", "200"]) == 5
+    out = capsys.readouterr().out
+    assert "verdict: COLLAPSED" in out and "cycle's digit" in out and "with G_BA from" in out
+    assert main(["diagnose", g_ab, "--dataset", "spatial-one", "--g-ba", str(tmp_path / "none.ts")]) == 2
+    assert "not a TorchScript file" in capsys.readouterr().err
+    assert main(["diagnose", g_ab, "--dataset", "mnist", "--latent-dim", "4", "--g-ba", g_ba]) == 2
+    assert "--g-ba is for a translator" in capsys.readouterr().err

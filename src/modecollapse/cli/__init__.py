@@ -118,9 +118,10 @@ def _add_diagnose(commands: argparse._SubParsersAction) -> None:
     )
     diagnose.add_argument(
         "--dataset",
-        choices=[n for n, s in DATASETS.items() if s.kind == "points" or s.kind == "image" and s.classifier],
+        choices=[n for n, s in DATASETS.items() if s.kind in ("points", "translation") or s.classifier],
         help="what the samples imitate (default: the run's dataset, else mnist); ring8 and grid25 "
-        "judge N x 2 point arrays",
+        "judge N x 2 point arrays; a translation dataset (spatial-one, ...) makes a TorchScript "
+        "INPUT a translator G_AB, fed its held-out A inputs",
     )
     diagnose.add_argument("--num-samples", type=int, default=10_000, help="samples to draw from a generator")
     diagnose.add_argument(
@@ -129,6 +130,11 @@ def _add_diagnose(commands: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     diagnose.add_argument("--latent-dim", type=int, help="latent size of a TorchScript generator")
     diagnose.add_argument("--latent-shape", help="latent shape of a TorchScript generator, e.g. 100,1,1")
+    diagnose.add_argument(
+        "--g-ba",
+        help="a TorchScript translator's G_BA (INPUT is its G_AB and --dataset its translation dataset, "
+        "e.g. spatial-one): the cycle and its hidden code are judged too",
+    )
     diagnose.add_argument(
         "--latent-dist", default="normal", choices=["normal", "uniform"],
         help="how a TorchScript generator's z is drawn: N(0, I) or U(-r, r) (default normal)",
@@ -258,7 +264,7 @@ def _diagnose(args: argparse.Namespace) -> int:
         args.input, args.dataset, latent_dim=args.latent_dim, num_samples=args.num_samples,
         latent_shape=shape, value_range=args.value_range, data_dir=args.data_dir,
         latent_dist=args.latent_dist, latent_range=args.latent_range, tile_size=args.tile_size,
-        padding=args.padding, mixture_scale=args.mixture_scale,
+        padding=args.padding, mixture_scale=args.mixture_scale, g_ba=args.g_ba,
     )  # fmt: skip
     written = report.save(args.out) if args.out else []
     if args.json:

@@ -100,10 +100,7 @@ def load_samples(
     if _is_torchscript(path):
         if latent is None:
             raise ModeCollapseError("a TorchScript generator needs --latent-dim N (or --latent-shape)")
-        try:
-            generator = torch.jit.load(str(path), map_location="cpu").eval()
-        except RuntimeError as error:
-            raise ModeCollapseError(f"{path}: not a loadable TorchScript file ({error})") from None
+        generator = load_torchscript(path)
         notes = [f"TorchScript generator, {latent.describe()}"]
         return _sample(generator, latent, num_samples, notes, value_range)
     if suffix in PICKLE_SUFFIXES or _looks_pickled(path):
@@ -202,6 +199,23 @@ def _png_folder(path: Path, value_range: str) -> Samples:
         raise ModeCollapseError(f"{path}: images differ in size ({sorted(shapes)[:3]})")
     notes = [f"{len(files)} PNG images from {path}"]
     return Samples(_numbers(np.stack(arrays), path), notes, value_range=value_range)
+
+
+def load_torchscript(path: Path) -> torch.jit.ScriptModule:
+    """A TorchScript file (never a pickle), on the CPU, in eval mode."""
+    if not Path(path).is_file() or not _is_torchscript(Path(path)):
+        raise ModeCollapseError(
+            f"{path}: not a TorchScript file; export one with torch.jit.script(G).save('G.ts')"
+        )
+    try:
+        return torch.jit.load(str(path), map_location="cpu").eval()
+    except RuntimeError as error:
+        raise ModeCollapseError(f"{path}: not a loadable TorchScript file ({error})") from None
+
+
+def is_torchscript(path: Path) -> bool:
+    """Whether `path` is a TorchScript file (a zip with code and constants)."""
+    return Path(path).is_file() and _is_torchscript(Path(path))
 
 
 def _is_torchscript(path: Path) -> bool:

@@ -141,7 +141,7 @@ def diagnose(
             verdicts.judge_path(
                 source, dataset, num_samples, latent_dim=latent_dim, latent_shape=latent_shape,
                 value_range=value_range, latent_dist=latent_dist, latent_range=latent_range, rules=rules,
-                data_dir=data_dir, **options,
+                data_dir=data_dir, g_ba=g_ba, **options,
             )
         )  # fmt: skip
     if num_samples <= 0:

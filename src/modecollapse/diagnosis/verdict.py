@@ -12,15 +12,17 @@ import torch
 from torch import nn
 
 from modecollapse.config import DataConfig, DetectorConfig
-from modecollapse.data import DEFAULT_IMAGES, Dataset, dataset_name, load_dataset, spec
+from modecollapse.data import DEFAULT_IMAGES, Dataset, dataset_kind, dataset_name, load_dataset, spec
 from modecollapse.data.translation import TranslationData
 from modecollapse.diagnosis.inputs import (
     PROBE_SEED,
     Opened,
     Samples,
+    is_torchscript,
     last_healthy_note,
     load_points,
     load_samples,
+    load_torchscript,
     open_input,
     read_array,
 )
@@ -66,10 +68,12 @@ def judge_path(
     rules: DetectorConfig | None = None,
     data_dir: str | None = None,
     mixture_scale: float = 1.0,
+    g_ba: str | Path | Any | None = None,
 ) -> dict[str, Any]:
     """Score the file or folder `source` against real data of `dataset`; return verdict, reasons
-    and numbers. A CycleGAN run folder is judged as a translator (see `judge_translator`). The
-    public entry is `modecollapse.diagnose`, which calls this for paths."""
+    and numbers. A CycleGAN run folder is judged as a translator (see `judge_translator`), and so
+    is a TorchScript G_AB named with a translation dataset (`g_ba`: its G_BA, a TorchScript path
+    or a module). The public entry is `modecollapse.diagnose`, which calls this for paths."""
     if num_samples <= 0:
         raise ModeCollapseError(f"--num-samples must be a positive number, got {num_samples}")
     if padding is not None and not 0 <= padding <= 64:
@@ -84,10 +88,23 @@ def judge_path(
             report = judge_images(samples, str(source), dataset, reference, rules, data_dir)
     elif (opened := open_input(Path(source))).run is not None and opened.run[1].model.family == "cyclegan":
         report = judge_translator(opened, num_samples=min(num_samples, 2000), rules=rules)
+    elif _translator_file(Path(source), dataset):
+        back = load_torchscript(Path(g_ba)) if isinstance(g_ba, str | Path) else g_ba
+        cycle = f" with G_BA from {g_ba}" if back is not None else " (no G_BA given: the cycle is not judged)"
+        data = load_dataset(DataConfig(name=dataset_name(dataset), data_dir=data_dir))
+        report = judge_translation(
+            load_torchscript(Path(source)), back, data, min(num_samples, 2000), rules, str(source),
+            f"TorchScript G_AB from {source}{cycle}", [],
+        )  # fmt: skip
     elif _judges_points(opened, dataset):
         count = min(num_samples, PROTOCOL_SAMPLES)
         report = judge_points(opened, dataset, count, rules, mixture_scale)
     else:
+        if g_ba is not None:
+            raise ModeCollapseError(
+                "--g-ba is for a translator: give a TorchScript G_AB and its translation --dataset "
+                "(e.g. spatial-one)"
+            )
         latent = None
         if latent_dim is not None or latent_shape is not None:
             latent = Latent(latent_shape or (latent_dim,), latent_dist, latent_range)
@@ -95,6 +112,12 @@ def judge_path(
         report = judge_images(samples, str(Path(source)), dataset, reference, rules, data_dir)
     report["suggestions"] = suggest(report, report["dataset"])
     return report
+
+
+def _translator_file(path: Path, dataset: str | None) -> bool:
+    """A TorchScript file named with a translation dataset: a user's G_AB."""
+    translating = dataset is not None and dataset_kind(dataset_name(dataset)) == "translation"
+    return translating and is_torchscript(path)
 
 
 def judge_images(
