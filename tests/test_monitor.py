@@ -187,6 +187,13 @@ def test_a_translator_is_monitored_on_held_out_inputs():
     status = monitor.update(0, nn.Identity())  # copies A: the wrong place and size for B
     assert status.verdict != "healthy" and status.scores["translation_score"] == pytest.approx(0.0, abs=0.05)
     assert "lost identity" in status.kinds
+    with_cycle = Monitor(dataset="spatial-one", every=1, num_samples=200, verbose=False)
+    scores = with_cycle.update(0, nn.Identity(), g_ba=nn.Identity()).scores  # the digit in plain view
+    assert scores["cycle_error_a"] == 0.0 and scores["cycle_identity_kept"] > 0.8
+    assert scores["hidden_code"] == 0.0
+    with pytest.raises(ModeCollapseError, match="g_ba is for translators"):
+        points = Monitor(dataset="ring8", every=1, latent_dim=2, verbose=False)
+        points.update(0, nn.Linear(2, 2), g_ba=nn.Identity())
 
 
 def test_nan_samples_leave_no_stale_samples_behind(tmp_path):

@@ -179,26 +179,29 @@ class Monitor:
 
     # --- the loop's side --------------------------------------------------------------
 
-    def update(self, step: int, generator: Any = None, **signals: float) -> Status:
+    def update(self, step: int, generator: Any = None, g_ba: Any = None, **signals: float) -> Status:
         """Add this step's signals; at step 0 and at the first step at or past each multiple of
-        `every` (every `every` steps when the loop counts one by one), score G and judge."""
+        `every` (every `every` steps when the loop counts one by one), score G and judge. For a
+        translator, `generator` is G_AB and `g_ba` (optional) its G_BA: the cycle is judged too."""
         if self.resuming:
             self._continue_from(step)
         self.signals.add([{key: as_scalar(key, value) for key, value in signals.items()}])
         if step < self.next_evaluation:
             self.status = replace(self.status, step=step, evaluated=False)
             return self.status
-        return self.evaluate(step, generator)
+        return self.evaluate(step, generator, g_ba)
 
-    def evaluate(self, step: int, generator: Any) -> Status:
-        """Score `generator` now (update does this every `every` steps)."""
+    def evaluate(self, step: int, generator: Any, g_ba: Any = None) -> Status:
+        """Score `generator` (and a translator's `g_ba`) now (update does this every `every` steps)."""
         if generator is None or not (isinstance(generator, nn.Module) or callable(generator)):
             raise ModeCollapseError(
                 "update(step, G) needs the generator (an nn.Module or a callable), "
                 f"got {type(generator).__name__}"
             )
-        with untouched(generator):
-            record, samples = self._score(generator)
+        if g_ba is not None and self.kind != "translation":
+            raise ModeCollapseError(f"g_ba is for translators; {self.dataset} is not a translation dataset")
+        with untouched(generator), untouched(g_ba):
+            record, samples = self._score(generator, g_ba)
         self.next_evaluation = (step // self.every + 1) * self.every
         record.update(self.signals.means())
         record = {"type": "eval", "step": step, **record}
@@ -281,10 +284,10 @@ class Monitor:
 
     # --- scoring ------------------------------------------------------------------------
 
-    def _score(self, generator: Any) -> tuple[dict[str, Any], np.ndarray | None]:
+    def _score(self, generator: Any, g_ba: Any = None) -> tuple[dict[str, Any], np.ndarray | None]:
         if self._scorer is None:
             self._scorer = self._build_scorer()
-        return self._scorer(generator)
+        return self._scorer(generator, g_ba) if self.kind == "translation" else self._scorer(generator)
 
     def _draw(self, generator: Any, count: int) -> torch.Tensor:
         """G's outputs on the fixed latent batch (or the user's sampler), fp32, on the CPU."""

@@ -20,6 +20,7 @@ from modecollapse.metrics import translation
 from modecollapse.metrics.conditional import conditional_scores, grader_scores, load_grader
 from modecollapse.metrics.diversity import seeded_subset
 from modecollapse.metrics.features import classifier_for
+from modecollapse.metrics.hidden_code import hidden_code_scores
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.metrics.samples import mixture_reference, nonfinite_record, reference_for, score_samples
 from modecollapse.metrics.scores import extract, extract_cached
@@ -175,19 +176,24 @@ def translation_evaluator(
 def translator_scorer(
     dataset: str, data_dir: str | None, num_samples: int
 ) -> Callable[[Any], tuple[dict[str, Any], None]]:
-    """A translator G_AB scored on the named translation dataset's held-out A inputs (the trainer's
-    translation evaluator); outputs holding NaN/Inf give the collapsed record, as for samples."""
+    """A translator G_AB (and, when given, its G_BA: the cycle and its hidden code) scored on the
+    named translation dataset's held-out A inputs (the trainer's translation evaluator); outputs
+    holding NaN/Inf give the collapsed record, as for samples."""
     data = load_dataset(DataConfig(name=dataset, data_dir=data_dir))
     count = min(num_samples, len(data.held_out.a), len(data.b))
     evaluate = translation_evaluator(data, count)
     probe = data.held_out.a.batch(torch.arange(min(count, 16)))
     classes = spec(dataset).num_classes
 
-    def translations(g: Any) -> tuple[dict[str, Any], None]:
+    def translations(g: Any, g_ba: Any = None) -> tuple[dict[str, Any], None]:
         on_device = OnDevice(g, placement(g)[0])
+        back = OnDevice(g_ba, placement(g_ba)[0]) if g_ba is not None else None
         finite = torch.isfinite(on_device(probe).flatten(1)).all(1)
         if not finite.all():
             return nonfinite_record(finite, classes), None
-        return evaluate(on_device, None, 0), None
+        record = evaluate(on_device, back, 0)
+        if back is not None:
+            record.update(hidden_code_scores(on_device, back, data, min(count, 500)))
+        return record, None
 
     return translations
