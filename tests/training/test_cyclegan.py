@@ -70,6 +70,22 @@ def test_resumed_cyclegan_ends_with_identical_weights(tmp_path):
         torch.testing.assert_close(parts[key], whole[key], rtol=0, atol=0, msg=key)
 
 
+@pytest.mark.slow
+def test_evaluating_more_often_trains_the_same_weights(tmp_path):
+    # the evaluator (translation scores, the cycle, the hidden-code check's noise) leaves the
+    # training's random state alone: evaluating at every other step changes no weight
+    spatial = {"name": "spatial-one", "num_samples": 32}
+    train(tiny_cyclegan(data=spatial, train={"epochs": 1}), tmp_path / "once")
+    train(tiny_cyclegan(data=spatial, train={"epochs": 1, "eval_every_steps": 2}), tmp_path / "often")
+    evals = [json.loads(line) for line in (tmp_path / "often" / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in evals if r["type"] == "eval"]
+    assert len(evals) >= 2 and "hidden_code" in evals[-1]
+    once, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(tmp_path / "once"))
+    often, _ = ckpt.load_checkpoint(ckpt.latest_checkpoint(tmp_path / "often"))
+    for key in once:
+        torch.testing.assert_close(often[key], once[key], rtol=0, atol=0, msg=key)
+
+
 def test_config_mismatches_are_named():
     with pytest.raises(ConfigError, match="translation pairs"):
         tiny_cyclegan(data={"name": "mnist-5k"})

@@ -33,7 +33,6 @@ from modecollapse.metrics.conditional import conditional_scores, grader_scores, 
 from modecollapse.metrics.detector import assess, reason_kinds
 from modecollapse.metrics.evaluators import translation_evaluator
 from modecollapse.metrics.features import classifier_for
-from modecollapse.metrics.hidden_code import hidden_code_scores
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.metrics.samples import (
     Reference,
@@ -313,8 +312,6 @@ def judge_translation(
     finite = torch.isfinite(translated.flatten(1)).all(1)
     if finite.all():
         record = translation_evaluator(data, count)(g_ab, g_ba, 0)
-        if g_ba is not None:
-            record.update(hidden_code_scores(g_ab, g_ba, data, min(count, 500)))
     else:
         record = nonfinite_record(finite, spec(data.name).num_classes)
     verdict, found = assess(record, rules)

@@ -156,7 +156,8 @@ def translation_evaluator(
 
     @torch.no_grad()
     def _backward_scores(g_ab: nn.Module, g_ba: nn.Module, fake_b: torch.Tensor) -> dict[str, float]:
-        """G_BA's identity and modes on the B subset, and both cycles' errors."""
+        """G_BA's identity and modes on the B subset, both cycles' errors, and whether the cycle
+        runs through a hidden code (metrics/hidden_code.py)."""
         fake_a = generate(g_ba, inputs_b, 250)
         cycled_a, cycled_b = generate(g_ba, fake_b, 250), generate(g_ab, fake_a, 250)
         measured_a = translation.measure_digits(fake_a, data.a_layout)
@@ -168,6 +169,7 @@ def translation_evaluator(
             "modes_b_to_a": back["modes"],
             "cycle_error_a": float((cycled_a - inputs_a.float()).abs().mean() / 2),
             "cycle_error_b": float((cycled_b - inputs_b.float()).abs().mean() / 2),
+            **hidden_code_scores(g_ab, g_ba, data, min(count, 500), classifier=classifier),
         }
 
     return evaluate
@@ -191,9 +193,6 @@ def translator_scorer(
         finite = torch.isfinite(on_device(probe).flatten(1)).all(1)
         if not finite.all():
             return nonfinite_record(finite, classes), None
-        record = evaluate(on_device, back, 0)
-        if back is not None:
-            record.update(hidden_code_scores(on_device, back, data, min(count, 500)))
-        return record, None
+        return evaluate(on_device, back, 0), None
 
     return translations

@@ -18,7 +18,7 @@ from modecollapse.metrics.features import classifier_for
 from modecollapse.metrics.scores import extract
 from modecollapse.metrics.translation import measure_digits
 from modecollapse.models import generate
-from modecollapse.models.classifier import load_classifier
+from modecollapse.models.classifier import EvalClassifier, load_classifier
 
 NOISE = 0.02
 """The disturbance's std: on 5 collapsed spatial-one runs it took the reconstructed digit to
@@ -30,11 +30,18 @@ at most LOST, and G_BA reads at most LOST of real B digits (so it is not merely 
 
 @torch.no_grad()
 def hidden_code_scores(
-    g_ab: nn.Module, g_ba: nn.Module, data: TranslationData, count: int, noise: float = NOISE, seed: int = 0
+    g_ab: nn.Module,
+    g_ba: nn.Module,
+    data: TranslationData,
+    count: int,
+    noise: float = NOISE,
+    seed: int = 0,
+    classifier: EvalClassifier | None = None,
 ) -> dict[str, float]:
     """cycle_identity_kept, cycle_identity_kept_noisy, real_b_identity_kept (shares of digits the
-    shipped classifier reads as the input's) and hidden_code (1.0 or 0.0)."""
-    classifier = load_classifier(classifier_for(data.name))
+    shipped classifier reads as the input's) and hidden_code (1.0 or 0.0). Draws its noise from
+    its own seeded generator: a training run's random state is not touched."""
+    classifier = classifier or load_classifier(classifier_for(data.name))
     count = min(count, len(data.held_out.a), len(data.b))
     inputs = data.held_out.a.batch(torch.arange(count, device=data.held_out.a.data.device))
     digits = data.held_out.a_digits[:count].view(count, -1).cpu()
