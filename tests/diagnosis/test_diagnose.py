@@ -103,6 +103,18 @@ def test_torch_save_state_dict_is_refused(tmp_path):
         diagnose(tmp_path / "weights.pt", "mnist")
 
 
+@pytest.mark.parametrize("name", ["G.pt2", "G.bin"])
+def test_a_torch_export_program_is_refused_not_loaded(tmp_path, monkeypatch, name):
+    generator = torch.nn.Sequential(torch.nn.ConvTranspose2d(8, 1, 28), torch.nn.Tanh()).eval()
+    program = torch.export.export(generator, (torch.randn(2, 8, 1, 1),))
+    torch.export.save(program, tmp_path / name)
+    loaded = []
+    monkeypatch.setattr(torch.export, "load", lambda *a, **k: loaded.append(a))
+    with pytest.raises(ModeCollapseError, match=r"torch.export program \(.pt2\).*refuses it"):
+        diagnose(tmp_path / name, "mnist", latent_dim=8)
+    assert not loaded
+
+
 def test_pickled_npy_is_refused(tmp_path):
     np.save(tmp_path / "objects.npy", np.array([Exploit()], dtype=object), allow_pickle=True)
     with pytest.raises(ModeCollapseError, match="only unpickling can read; refused"):

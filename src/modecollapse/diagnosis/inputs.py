@@ -103,6 +103,14 @@ def load_samples(
         generator = load_torchscript(path)
         notes = [f"TorchScript generator, {latent.describe()}"]
         return _sample(generator, latent, num_samples, notes, value_range)
+    if suffix == ".pt2" or _is_exported_program(path):
+        raise ModeCollapseError(
+            f"{path} is a torch.export program (.pt2). torch.export.load can run code from the file "
+            "(PyTorch's own docs: never load one from an untrusted source), so diagnose refuses it. "
+            "Export instead either samples: np.save('samples.npy', G(z).detach().cpu().numpy()); or "
+            "TorchScript: torch.jit.script(G).save('G.ts') with --latent-dim (deprecated by torch "
+            "2.13 but loadable here)"
+        )
     if suffix in PICKLE_SUFFIXES or _looks_pickled(path):
         raise ModeCollapseError(
             f"{path} is a pickle (torch.save of a model or state_dict); loading it could run "
@@ -224,6 +232,15 @@ def _is_torchscript(path: Path) -> bool:
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
     return any(n.endswith("constants.pkl") for n in names) and any("/code/" in n for n in names)
+
+
+def _is_exported_program(path: Path) -> bool:
+    """A torch.export archive: a zip holding an archive_format entry and a models/ graph."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    return any(n.endswith("archive_format") for n in names) and any("/models/" in n for n in names)
 
 
 def _looks_pickled(path: Path) -> bool:
