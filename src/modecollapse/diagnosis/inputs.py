@@ -97,7 +97,7 @@ def load_samples(
     if suffix in GRID_SUFFIXES:
         tiles, notes = split_grid(path, tile_size, padding)
         return Samples(_numbers(tiles, path), notes, value_range=value_range)
-    if _is_torchscript(path):
+    if is_torchscript(path):
         if latent is None:
             raise ModeCollapseError("a TorchScript generator needs --latent-dim N (or --latent-shape)")
         generator = load_torchscript(path)
@@ -211,7 +211,7 @@ def _png_folder(path: Path, value_range: str) -> Samples:
 
 def load_torchscript(path: Path) -> torch.jit.ScriptModule:
     """A TorchScript file (never a pickle), on the CPU, in eval mode."""
-    if not Path(path).is_file() or not _is_torchscript(Path(path)):
+    if not is_torchscript(path):
         raise ModeCollapseError(
             f"{path}: not a TorchScript file; export one with torch.jit.script(G).save('G.ts')"
         )
@@ -223,24 +223,22 @@ def load_torchscript(path: Path) -> torch.jit.ScriptModule:
 
 def is_torchscript(path: Path) -> bool:
     """Whether `path` is a TorchScript file (a zip with code and constants)."""
-    return Path(path).is_file() and _is_torchscript(Path(path))
-
-
-def _is_torchscript(path: Path) -> bool:
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        names = archive.namelist()
+    names = _zip_names(Path(path))
     return any(n.endswith("constants.pkl") for n in names) and any("/code/" in n for n in names)
 
 
 def _is_exported_program(path: Path) -> bool:
     """A torch.export archive: a zip holding an archive_format entry and a models/ graph."""
-    if not zipfile.is_zipfile(path):
-        return False
-    with zipfile.ZipFile(path) as archive:
-        names = archive.namelist()
+    names = _zip_names(path)
     return any(n.endswith("archive_format") for n in names) and any("/models/" in n for n in names)
+
+
+def _zip_names(path: Path) -> list[str]:
+    """The entries of a zip file; none for anything else (a folder, a missing or plain file)."""
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return []
+    with zipfile.ZipFile(path) as archive:
+        return archive.namelist()
 
 
 def _looks_pickled(path: Path) -> bool:

@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 import modecollapse.diagnosis.verdict as verdicts
-from modecollapse.config import DataConfig, DetectorConfig
-from modecollapse.data import dataset_kind, dataset_name, load_dataset, spec
+from modecollapse.config import DetectorConfig
+from modecollapse.data import dataset_kind, dataset_name, spec
 from modecollapse.diagnosis.evidence import format_report, write_evidence
 from modecollapse.diagnosis.inputs import PROBE_SEED, Samples
 from modecollapse.diagnosis.suggest import suggest
@@ -169,13 +169,10 @@ def _translator_in_memory(
     g_ab: Any, g_ba: Any | None, dataset: str, num_samples: int, rules: DetectorConfig | None,
     data_dir: str | None,
 ) -> Report:  # fmt: skip
-    data = load_dataset(DataConfig(name=dataset, data_dir=data_dir))
-    with torch.no_grad():
-        cycle = " with its G_BA" if g_ba is not None else " (no G_BA given: the cycle is not judged)"
-        report = verdicts.judge_translation(
-            g_ab, g_ba, data, min(num_samples, 2000), rules, "translator in memory",
-            f"G_AB in memory{cycle}", [],
-        )  # fmt: skip
+    report = verdicts.judge_user_translator(
+        g_ab, g_ba, dataset, num_samples, rules, data_dir, "translator in memory", "G_AB in memory",
+        "its G_BA",
+    )  # fmt: skip
     report["suggestions"] = suggest(report, report["dataset"])
     return Report(report)
 

@@ -28,15 +28,14 @@ from modecollapse.diagnosis.inputs import (
 )
 from modecollapse.diagnosis.suggest import suggest
 from modecollapse.errors import ModeCollapseError
-from modecollapse.generators import OnDevice, as_tensor
+from modecollapse.generators import as_tensor
 from modecollapse.metrics.conditional import conditional_scores, grader_scores, load_grader
 from modecollapse.metrics.detector import assess, reason_kinds
-from modecollapse.metrics.evaluators import translation_evaluator
+from modecollapse.metrics.evaluators import judged_translations, on_own_device, translation_evaluator
 from modecollapse.metrics.features import classifier_for
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.metrics.samples import (
     Reference,
-    nonfinite_record,
     reference_for,
     reference_from_features,
     score_samples,
@@ -89,11 +88,9 @@ def judge_path(
         report = judge_translator(opened, num_samples=min(num_samples, 2000), rules=rules)
     elif _translator_file(Path(source), dataset):
         back = load_torchscript(Path(g_ba)) if isinstance(g_ba, str | Path) else g_ba
-        cycle = f" with G_BA from {g_ba}" if back is not None else " (no G_BA given: the cycle is not judged)"
-        data = load_dataset(DataConfig(name=dataset_name(dataset), data_dir=data_dir))
-        report = judge_translation(
-            load_torchscript(Path(source)), back, data, min(num_samples, 2000), rules, str(source),
-            f"TorchScript G_AB from {source}{cycle}", [],
+        report = judge_user_translator(
+            load_torchscript(Path(source)), back, dataset, num_samples, rules, data_dir, str(source),
+            f"TorchScript G_AB from {source}", f"G_BA from {g_ba}",
         )  # fmt: skip
     elif _judges_points(opened, dataset):
         count = min(num_samples, PROTOCOL_SAMPLES)
@@ -290,6 +287,18 @@ def judge_translator(
     )  # fmt: skip
 
 
+def judge_user_translator(
+    g_ab: Any, g_ba: Any | None, dataset: str, num_samples: int, rules: DetectorConfig | None,
+    data_dir: str | None, source: str, described: str, g_ba_described: str,
+) -> dict[str, Any]:  # fmt: skip
+    """A user's own G_AB (and G_BA) on the named translation dataset: see judge_translation."""
+    data = load_dataset(DataConfig(name=dataset_name(dataset), data_dir=data_dir))
+    cycle = f" with {g_ba_described}" if g_ba is not None else " (no G_BA given: the cycle is not judged)"
+    return judge_translation(
+        g_ab, g_ba, data, min(num_samples, 2000), rules, source, f"{described}{cycle}", []
+    )
+
+
 @torch.no_grad()
 def judge_translation(
     g_ab: Any,
@@ -304,16 +313,13 @@ def judge_translation(
     """Translate held-out inputs A -> B and judge identity, spatial rule, coverage and diversity;
     with G_BA also the cycle and whether it is kept by a hidden code. Outputs holding NaN or
     infinite values are judged collapsed, not a crash."""
-    g_ab = OnDevice(g_ab, placement(g_ab)[0])
-    g_ba = OnDevice(g_ba, placement(g_ba)[0]) if g_ba is not None else None
+    g_ab, g_ba = on_own_device(g_ab), on_own_device(g_ba)
     count = min(num_samples, len(data.held_out.a), len(data.b))
     inputs = data.held_out.a.batch(torch.arange(min(50, len(data.held_out.a))))
-    translated = generate(g_ab, inputs)
-    finite = torch.isfinite(translated.flatten(1)).all(1)
-    if finite.all():
-        record = translation_evaluator(data, count)(g_ab, g_ba, 0)
-    else:
-        record = nonfinite_record(finite, spec(data.name).num_classes)
+    translated = generate(g_ab, inputs)  # the evidence grid, and the NaN probe
+    evaluate = translation_evaluator(data, count)
+    record = judged_translations(evaluate, g_ab, g_ba, translated, spec(data.name).num_classes)
+    finite = "nonfinite_share" not in record
     verdict, found = assess(record, rules)
     scores = {k: v for k, v in record.items() if k not in ("class_counts", "classifier_sha256")}
     classifier = classifier_for(data.name)
@@ -334,7 +340,7 @@ def judge_translation(
             *notes,
         ],
         "class_counts": record.get("class_counts", []),
-        "_images": torch.stack([inputs, translated], dim=1).flatten(0, 1) if finite.all() else None,
+        "_images": torch.stack([inputs, translated], dim=1).flatten(0, 1) if finite else None,
         "_predictions": None,
     }
 

@@ -188,11 +188,21 @@ def translator_scorer(
     classes = spec(dataset).num_classes
 
     def translations(g: Any, g_ba: Any = None) -> tuple[dict[str, Any], None]:
-        on_device = OnDevice(g, placement(g)[0])
-        back = OnDevice(g_ba, placement(g_ba)[0]) if g_ba is not None else None
-        finite = torch.isfinite(on_device(probe).flatten(1)).all(1)
-        if not finite.all():
-            return nonfinite_record(finite, classes), None
-        return evaluate(on_device, back, 0), None
+        on_device, back = on_own_device(g), on_own_device(g_ba)
+        return judged_translations(evaluate, on_device, back, on_device(probe), classes), None
 
     return translations
+
+
+def on_own_device(network: Any) -> OnDevice | None:
+    """A user's network fed on its own device and answering on the CPU (None stays None)."""
+    return None if network is None else OnDevice(network, placement(network)[0])
+
+
+def judged_translations(
+    evaluate: TranslationEvaluator, g_ab: Any, g_ba: Any, probe: torch.Tensor, classes: int
+) -> dict[str, Any]:
+    """evaluate(g_ab, g_ba) at step 0, unless G_AB's translations of the probe inputs (`probe`)
+    hold NaN or infinite values: then the collapsed record, not a crash."""
+    finite = torch.isfinite(probe.flatten(1)).all(1)
+    return evaluate(g_ab, g_ba, 0) if finite.all() else nonfinite_record(finite, classes)
