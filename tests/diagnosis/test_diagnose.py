@@ -12,20 +12,7 @@ from modecollapse.cli import main
 from modecollapse.diagnosis import diagnose
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.detector import verdict_of
-from modecollapse.metrics.features import prepare_images
-from modecollapse.metrics.scores import extract
-from modecollapse.models.classifier import load_classifier
 from modecollapse.training.loop import train
-
-
-@pytest.fixture(scope="module")
-def mnist_test(mnist_digits):
-    images, labels, _ = mnist_digits
-    half = len(images) // 2
-    # Samples come from the first half and the reference from the second: judged against
-    # itself, a real set is (rightly) all copies of its reference.
-    reference = extract(load_classifier("mnist"), prepare_images(images[half:], "0-255")[0])
-    return images[:half], labels[:half], reference
 
 
 @pytest.mark.slow
@@ -92,14 +79,14 @@ def test_malicious_pickle_is_never_executed(tmp_path, monkeypatch, suffix):
     monkeypatch.chdir(tmp_path)
     path = tmp_path / f"generator{suffix}"
     path.write_bytes(pickle.dumps(Exploit()))
-    with pytest.raises(ModeCollapseError, match="pickle.*TorchScript"):
+    with pytest.raises(ModeCollapseError, match="pickle"):
         diagnose(path, "mnist")
     assert not (tmp_path / "EXPLOITED").exists()
 
 
-def test_torch_save_state_dict_is_refused(tmp_path):
+def test_weights_of_an_unknown_architecture_need_its_class(tmp_path):
     torch.save({"weight": torch.zeros(2)}, tmp_path / "weights.pt")
-    with pytest.raises(ModeCollapseError, match="refuses"):
+    with pytest.raises(ModeCollapseError, match="cannot rebuild on its own.*--arch"):
         diagnose(tmp_path / "weights.pt", "mnist")
 
 

@@ -81,6 +81,6 @@ def test_torchscript_translators_from_the_command_line(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "verdict: COLLAPSED" in out and "cycle's digit" in out and "with G_BA from" in out
     assert main(["diagnose", g_ab, "--dataset", "spatial-one", "--g-ba", str(tmp_path / "none.ts")]) == 2
-    assert "not a TorchScript file" in capsys.readouterr().err
+    assert "none.ts: no such file" in capsys.readouterr().err
     assert main(["diagnose", g_ab, "--dataset", "mnist", "--latent-dim", "4", "--g-ba", g_ba]) == 2
     assert "--g-ba is for a translator" in capsys.readouterr().err

@@ -113,31 +113,36 @@ def _add_diagnose(commands: argparse._SubParsersAction) -> None:
     )
     diagnose.add_argument(
         "input",
-        help="run folder, checkpoint folder, TorchScript file, .npy/.npz, a folder of PNGs, "
-        "or one posted grid image (.png/.jpg)",
+        help="run folder, checkpoint folder, a generator's weights (.pt/.pth state_dict or "
+        ".safetensors; read weights-only), TorchScript file, .npy/.npz, a folder of PNGs, or one "
+        "posted grid image (.png/.jpg)",
     )
     diagnose.add_argument(
         "--dataset",
         choices=[n for n, s in DATASETS.items() if s.kind in ("points", "translation") or s.classifier],
         help="what the samples imitate (default: the run's dataset, else mnist); ring8 and grid25 "
-        "judge N x 2 point arrays; a translation dataset (spatial-one, ...) makes a TorchScript "
-        "INPUT a translator G_AB, fed its held-out A inputs",
+        "judge N x 2 point arrays; a translation dataset (spatial-one, ...) makes a generator "
+        "file INPUT a translator G_AB, fed its held-out A inputs",
     )
     diagnose.add_argument("--num-samples", type=int, default=10_000, help="samples to draw from a generator")
     diagnose.add_argument(
         "--mixture-scale", type=float, default=1.0,
         help="scale of a 2-D mixture's means and std for point arrays (PacGAN's ring: ring8 at 0.5)",
     )  # fmt: skip
-    diagnose.add_argument("--latent-dim", type=int, help="latent size of a TorchScript generator")
-    diagnose.add_argument("--latent-shape", help="latent shape of a TorchScript generator, e.g. 100,1,1")
+    diagnose.add_argument(
+        "--latent-dim", type=int,
+        help="latent size of a generator file (a DCGAN's weights say it themselves)",
+    )  # fmt: skip
+    diagnose.add_argument("--latent-shape", help="latent shape of a generator file, e.g. 100,1,1")
+    _add_weights_options(diagnose)
     diagnose.add_argument(
         "--g-ba",
-        help="a TorchScript translator's G_BA (INPUT is its G_AB and --dataset its translation dataset, "
+        help="a translator's G_BA (INPUT is its G_AB and --dataset its translation dataset, "
         "e.g. spatial-one): the cycle and its hidden code are judged too",
     )
     diagnose.add_argument(
         "--latent-dist", default="normal", choices=["normal", "uniform"],
-        help="how a TorchScript generator's z is drawn: N(0, I) or U(-r, r) (default normal)",
+        help="how a generator file's z is drawn: N(0, I) or U(-r, r) (default normal)",
     )  # fmt: skip
     diagnose.add_argument(
         "--latent-range", type=float, default=1.0, help="r of --latent-dist uniform (default 1)"
@@ -151,6 +156,21 @@ def _add_diagnose(commands: argparse._SubParsersAction) -> None:
     diagnose.add_argument("--json", action="store_true", help="print the report as JSON")
     diagnose.add_argument("--out", help="write samples.png, class_histogram.png, samples_by_class.png here")
     diagnose.set_defaults(handler=_diagnose)
+
+
+def _add_weights_options(diagnose: argparse.ArgumentParser) -> None:
+    diagnose.add_argument(
+        "--arch",
+        help="your generator's class for a weights file: FILE.py:CLASS or MODULE:CLASS (imports "
+        "that code, as python would; without it a DCGAN in PyTorch's example layout is recognized)",
+    )
+    diagnose.add_argument(
+        "--arch-kwargs", help='JSON arguments for --arch\'s class, e.g. \'{"nz": 100, "ngf": 64}\''
+    )
+    diagnose.add_argument(
+        "--weights-key",
+        help="the generator's entry in a checkpoint holding several (e.g. netG, state_dict.generator)",
+    )
 
 
 def _add_classifier(commands: argparse._SubParsersAction) -> None:
@@ -264,7 +284,8 @@ def _diagnose(args: argparse.Namespace) -> int:
         args.input, args.dataset, latent_dim=args.latent_dim, num_samples=args.num_samples,
         latent_shape=shape, value_range=args.value_range, data_dir=args.data_dir,
         latent_dist=args.latent_dist, latent_range=args.latent_range, tile_size=args.tile_size,
-        padding=args.padding, mixture_scale=args.mixture_scale, g_ba=args.g_ba,
+        padding=args.padding, mixture_scale=args.mixture_scale, g_ba=args.g_ba, arch=args.arch,
+        arch_kwargs=_json_object(args.arch_kwargs, "--arch-kwargs"), weights_key=args.weights_key,
     )  # fmt: skip
     written = report.save(args.out) if args.out else []
     if args.json:
@@ -274,6 +295,19 @@ def _diagnose(args: argparse.Namespace) -> int:
         if written:
             print(f"evidence: {', '.join(str(p) for p in written)}")
     return EXIT_CODES[report.verdict]
+
+
+def _json_object(text: str | None, option: str) -> dict | None:
+    """A JSON object given on the command line, or a sentence saying what is wrong with it."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ModeCollapseError(f"{option} takes a JSON object, e.g. '{{\"nz\": 100}}'; {error}") from None
+    if not isinstance(value, dict):
+        raise ModeCollapseError(f"{option} takes a JSON object, e.g. '{{\"nz\": 100}}', got {text!r}")
+    return value
 
 
 def _classifier_train(args: argparse.Namespace) -> int:
@@ -303,7 +337,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def run_duration(summary: dict) -> str:
-    """"12.3 s", or for a run trained over several sessions "12.3 s in its last session, 410.5 s
+    """ "12.3 s", or for a run trained over several sessions "12.3 s in its last session, 410.5 s
     in all"."""
     session = summary["wall_time_s"]
     total = round(sum(summary.get("time_s", {}).values()), 1)
@@ -314,4 +348,3 @@ def run_duration(summary: dict) -> str:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-

@@ -1,6 +1,7 @@
 """What `diagnose` reads: run or checkpoint folders (through trained.py), TorchScript
-generators, .npy/.npz sample arrays and folders of PNG images. Pickle files are refused:
-loading one can run arbitrary code."""
+generators, weights files (safetensors or a torch.save state_dict, read weights-only: see
+weights.py), .npy/.npz sample arrays and folders of PNG images. Nothing is unpickled: a pickled
+model could run arbitrary code."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from modecollapse.data import dataset_kind
+from modecollapse.data import dataset_kind, dataset_name
 from modecollapse.diagnosis.grid import GRID_SUFFIXES, split_grid
+from modecollapse.diagnosis.weights import Rebuild, is_weights_file, load_network
 from modecollapse.errors import ModeCollapseError
 from modecollapse.models.latent import Latent, sample_from
 from modecollapse.runfolder import RunFolder
@@ -24,7 +26,6 @@ from modecollapse.trained import Read, is_run, load_run, read_run
 if TYPE_CHECKING:
     from modecollapse.config import DataConfig
 
-PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
 PROBE_SEED = 7
 
 
@@ -79,7 +80,11 @@ def load_samples(
     value_range: str = "auto",
     tile_size: int | None = None,
     padding: int | None = None,
+    rebuild: Rebuild | None = None,
+    latent_law: tuple[str, float] = ("normal", 1.0),
 ) -> Samples:
+    """Samples from what `path` holds; a generator file is sampled with `latent` (for a DCGAN
+    recognized from its weights, its own nz drawn by `latent_law` when `latent` is None)."""
     if num_samples <= 0:
         raise ModeCollapseError(f"--num-samples must be a positive number, got {num_samples}")
     opened = path if isinstance(path, Opened) else open_input(Path(path))
@@ -107,21 +112,71 @@ def load_samples(
         raise ModeCollapseError(
             f"{path} is a torch.export program (.pt2). torch.export.load can run code from the file "
             "(PyTorch's own docs: never load one from an untrusted source), so diagnose refuses it. "
-            "Export instead either samples: np.save('samples.npy', G(z).detach().cpu().numpy()); or "
-            "TorchScript: torch.jit.script(G).save('G.ts') with --latent-dim (deprecated by torch "
-            "2.13 but loadable here)"
+            "Give instead the weights: torch.save(G.state_dict(), 'G.pt') with --arch "
+            "models.py:Generator; or samples: np.save('samples.npy', G(z).detach().cpu().numpy())"
         )
-    if suffix in PICKLE_SUFFIXES or _looks_pickled(path):
-        raise ModeCollapseError(
-            f"{path} is a pickle (torch.save of a model or state_dict); loading it could run "
-            "arbitrary code, so diagnose refuses it. Export instead either TorchScript: "
-            "torch.jit.script(G).save('G.ts') (or torch.jit.trace(G, z).save(...)) and pass "
-            "--latent-dim; or samples: np.save('samples.npy', G(z).detach().cpu().numpy())"
+    if is_weights_file(path):
+        network = load_network(path, rebuild)
+        latent = _latent_of(network.latent_shape, latent, latent_law, path)
+        return _sample(
+            network.module, latent, num_samples, [network.described, latent.describe()], value_range
         )
     raise ModeCollapseError(
-        f"{path}: unsupported input; give a run or checkpoint folder, a TorchScript file, "
-        ".npy/.npz samples, a sample-grid image (.png/.jpg) or a folder of PNG images"
+        f"{path}: unsupported input; give a run or checkpoint folder, a weights file (.pt, "
+        ".safetensors), a TorchScript file, .npy/.npz samples, a sample-grid image (.png/.jpg) or a "
+        "folder of PNG images"
     )
+
+
+def _latent_of(
+    known: tuple[int, ...] | None, given: Latent | None, law: tuple[str, float], path: Path
+) -> Latent:  # fmt: skip
+    """The latent a weights file's generator is sampled with: as given, else as its weights say."""
+    if known is None:
+        if given is None:
+            raise ModeCollapseError(f"{path}: a generator needs --latent-dim N (or --latent-shape)")
+        return given
+    if given is None:
+        return Latent(known, *law)
+    if int(np.prod(given.shape)) != int(np.prod(known)):
+        raise ModeCollapseError(
+            f"{path}: its weights take z of size {known[0]}, but --latent-dim/--latent-shape says "
+            f"{','.join(map(str, given.shape))}"
+        )
+    return given
+
+
+def is_translator_file(path: Path, dataset: str | None) -> bool:
+    """A TorchScript or weights file named with a translation dataset: a user's G_AB."""
+    translating = dataset is not None and dataset_kind(dataset_name(dataset)) == "translation"
+    return translating and (is_torchscript(path) or is_weights_file(path))
+
+
+def load_user_translators(
+    g_ab: Path, g_ba: str | Path | nn.Module | None, rebuild: Rebuild | None
+) -> tuple[nn.Module, nn.Module | None, tuple[str, str]]:  # fmt: skip
+    """A user's G_AB (and G_BA: a path, a module or None) with how each is described."""
+    back = load_translator_network(Path(g_ba), rebuild) if isinstance(g_ba, str | Path) else g_ba
+    kind = "TorchScript" if is_torchscript(g_ab) else (rebuild.arch if rebuild and rebuild.arch else "")
+    return (
+        load_translator_network(g_ab, rebuild),
+        back,
+        (f"{kind} G_AB from {g_ab}".strip(), f"G_BA from {g_ba}"),
+    )
+
+
+def load_translator_network(path: Path, rebuild: Rebuild | None) -> nn.Module:
+    """A user's translator (G_AB or G_BA) from TorchScript, or from weights and its class."""
+    if not path.is_file():
+        raise ModeCollapseError(f"{path}: no such file")
+    if is_torchscript(path) or not is_weights_file(path):
+        return load_torchscript(path)
+    if rebuild is None or rebuild.arch is None:
+        raise ModeCollapseError(
+            f"{path}: a translator's weights need its class: --arch models.py:ResnetGenerator "
+            "(with --arch-kwargs for its arguments), or a TorchScript file"
+        )
+    return load_network(path, rebuild).module
 
 
 def last_healthy_note(path: Path) -> list[str]:
@@ -239,12 +294,6 @@ def _zip_names(path: Path) -> list[str]:
         return []
     with zipfile.ZipFile(path) as archive:
         return archive.namelist()
-
-
-def _looks_pickled(path: Path) -> bool:
-    with path.open("rb") as handle:
-        head = handle.read(2)
-    return head[:1] == b"\x80" or zipfile.is_zipfile(path)
 
 
 def _from_run(path: Path, count: int, read: Read | None = None) -> Samples:

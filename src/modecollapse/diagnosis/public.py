@@ -30,6 +30,7 @@ from modecollapse.data import dataset_kind, dataset_name, spec
 from modecollapse.diagnosis.evidence import format_report, write_evidence
 from modecollapse.diagnosis.inputs import PROBE_SEED, Samples
 from modecollapse.diagnosis.suggest import suggest
+from modecollapse.diagnosis.weights import Rebuild
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.models.latent import Latent, sample_from
@@ -128,20 +129,25 @@ def diagnose(
     rules: DetectorConfig | None = None,
     data_dir: str | None = None,
     g_ba: nn.Module | Callable[[torch.Tensor], torch.Tensor] | None = None,
+    arch: str | None = None,
+    arch_kwargs: dict[str, Any] | None = None,
+    weights_key: str | None = None,
     **options: Any,
 ) -> Report:
     """Judge a generator (nn.Module or callable z -> samples; give the latent law), samples (a
     tensor or array of images, or N x 2 points of a 2-D mixture) or a path (run folder, monitor
-    folder, TorchScript, .npy/.npz, grid image, PNG folder): healthy / partial collapse /
-    collapsed, with reasons, scores and measured fixes to try next. With a translation dataset
-    (spatial-one, spatial-two, mnist-rgb, mnist-svhn) a generator is a translator G_AB, fed the
-    dataset's held-out A inputs; give its `g_ba` too to judge the cycle."""
+    folder, a weights file read weights-only, with `arch="models.py:Generator"`, `arch_kwargs`
+    and `weights_key` when needed, TorchScript, .npy/.npz, grid image, PNG folder): healthy /
+    partial collapse / collapsed, with reasons, scores and measured fixes to try next. With a
+    translation dataset (spatial-one, spatial-two, mnist-rgb, mnist-svhn) a generator is a
+    translator G_AB, fed the dataset's held-out A inputs; give its `g_ba` too to judge the cycle."""
     if isinstance(source, str | Path):
         return Report(
             verdicts.judge_path(
                 source, dataset, num_samples, latent_dim=latent_dim, latent_shape=latent_shape,
                 value_range=value_range, latent_dist=latent_dist, latent_range=latent_range, rules=rules,
-                data_dir=data_dir, g_ba=g_ba, **options,
+                data_dir=data_dir, g_ba=g_ba, rebuild=Rebuild(arch, dict(arch_kwargs or {}), weights_key),
+                **options,
             )
         )  # fmt: skip
     if num_samples <= 0:

@@ -12,21 +12,22 @@ import torch
 from torch import nn
 
 from modecollapse.config import DataConfig, DetectorConfig
-from modecollapse.data import DEFAULT_IMAGES, Dataset, dataset_kind, dataset_name, load_dataset, spec
+from modecollapse.data import DEFAULT_IMAGES, Dataset, dataset_name, load_dataset, spec
 from modecollapse.data.translation import TranslationData
 from modecollapse.diagnosis.inputs import (
     PROBE_SEED,
     Opened,
     Samples,
-    is_torchscript,
+    is_translator_file,
     last_healthy_note,
     load_points,
     load_samples,
-    load_torchscript,
+    load_user_translators,
     open_input,
     read_array,
 )
 from modecollapse.diagnosis.suggest import suggest
+from modecollapse.diagnosis.weights import Rebuild
 from modecollapse.errors import ModeCollapseError
 from modecollapse.generators import as_tensor
 from modecollapse.metrics.conditional import conditional_scores, grader_scores, load_grader
@@ -67,11 +68,12 @@ def judge_path(
     data_dir: str | None = None,
     mixture_scale: float = 1.0,
     g_ba: str | Path | Any | None = None,
+    rebuild: Rebuild | None = None,
 ) -> dict[str, Any]:
-    """Score the file or folder `source` against real data of `dataset`; return verdict, reasons
-    and numbers. A CycleGAN run folder is judged as a translator (see `judge_translator`), and so
-    is a TorchScript G_AB named with a translation dataset (`g_ba`: its G_BA, a TorchScript path
-    or a module). The public entry is `modecollapse.diagnose`, which calls this for paths."""
+    """Score the file or folder `source` against real data of `dataset`: verdict, reasons and
+    numbers. A CycleGAN run folder, or a user's G_AB file named with a translation dataset (`g_ba`:
+    its G_BA, a path or a module), is judged as a translator; a weights file's network is rebuilt
+    as `rebuild` says (weights.py). `modecollapse.diagnose` calls this for paths."""
     if num_samples <= 0:
         raise ModeCollapseError(f"--num-samples must be a positive number, got {num_samples}")
     if padding is not None and not 0 <= padding <= 64:
@@ -86,34 +88,29 @@ def judge_path(
             report = judge_images(samples, str(source), dataset, reference, rules, data_dir)
     elif (opened := open_input(Path(source))).run is not None and opened.run[1].model.family == "cyclegan":
         report = judge_translator(opened, num_samples=min(num_samples, 2000), rules=rules)
-    elif _translator_file(Path(source), dataset):
-        back = load_torchscript(Path(g_ba)) if isinstance(g_ba, str | Path) else g_ba
+    elif is_translator_file(Path(source), dataset):
+        g_ab, back, described = load_user_translators(Path(source), g_ba, rebuild)
         report = judge_user_translator(
-            load_torchscript(Path(source)), back, dataset, num_samples, rules, data_dir, str(source),
-            f"TorchScript G_AB from {source}", f"G_BA from {g_ba}",
-        )  # fmt: skip
+            g_ab, back, dataset, num_samples, rules, data_dir, str(source), *described
+        )
     elif _judges_points(opened, dataset):
         count = min(num_samples, PROTOCOL_SAMPLES)
         report = judge_points(opened, dataset, count, rules, mixture_scale)
     else:
         if g_ba is not None:
             raise ModeCollapseError(
-                "--g-ba is for a translator: give a TorchScript G_AB and its translation --dataset "
-                "(e.g. spatial-one)"
+                "--g-ba is for a translator: give its G_AB (TorchScript, or weights with --arch) and "
+                "its translation --dataset (e.g. spatial-one)"
             )
         latent = None
         if latent_dim is not None or latent_shape is not None:
             latent = Latent(latent_shape or (latent_dim,), latent_dist, latent_range)
-        samples = load_samples(opened, num_samples, latent, value_range, tile_size, padding)
+        samples = load_samples(
+            opened, num_samples, latent, value_range, tile_size, padding, rebuild, (latent_dist, latent_range)
+        )
         report = judge_images(samples, str(Path(source)), dataset, reference, rules, data_dir)
     report["suggestions"] = suggest(report, report["dataset"])
     return report
-
-
-def _translator_file(path: Path, dataset: str | None) -> bool:
-    """A TorchScript file named with a translation dataset: a user's G_AB."""
-    translating = dataset is not None and dataset_kind(dataset_name(dataset)) == "translation"
-    return translating and is_torchscript(path)
 
 
 def judge_images(

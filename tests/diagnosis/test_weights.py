@@ -1,0 +1,274 @@
+"""diagnose on a generator's weights file (a torch.save state_dict or safetensors), the way users
+save theirs: PyTorch's DCGAN example recognized from its shapes, anything else through its own
+class (--arch), checkpoints holding G and D, and nothing unpickled."""
+
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from modecollapse import diagnose
+from modecollapse.cli import main
+from modecollapse.diagnosis.weights import load_network, read_weights, select_weights
+from modecollapse.errors import ModeCollapseError
+
+
+class ExampleGenerator(nn.Module):
+    """PyTorch's DCGAN example generator (pytorch/examples dcgan/main.py), small: 32 x 32."""
+
+    def __init__(self, nz=16, ngf=4, nc=1):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ngf * 4),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf * 2),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(ngf),
+            nn.ReLU(True),
+            nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),
+            nn.Tanh(),
+        )
+
+    def forward(self, z):
+        return self.main(z)
+
+
+@pytest.fixture
+def example():
+    torch.manual_seed(0)
+    generator = ExampleGenerator()
+    for module in generator.modules():  # BatchNorm statistics as training leaves them
+        if isinstance(module, nn.BatchNorm2d):
+            module.running_mean.normal_(0, 0.1)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+    return generator.eval()
+
+
+def same_outputs(network, generator, nz=16):
+    z = torch.randn(8, nz, 1, 1)
+    with torch.no_grad():
+        return torch.equal(network(z), generator(z)) and torch.equal(network(z.flatten(1)), generator(z))
+
+
+def test_the_dcgan_example_is_rebuilt_from_its_state_dict(tmp_path, example):
+    torch.save(example.state_dict(), tmp_path / "netG_epoch_24.pth")
+    network = load_network(tmp_path / "netG_epoch_24.pth")
+    assert network.latent_shape == (16, 1, 1) and "nz=16, ngf=4, 32x32, 1 channel" in network.described
+    assert same_outputs(network.module, example)
+
+
+def test_safetensors_order_is_restored(tmp_path, example):
+    save_file(example.state_dict(), tmp_path / "G.safetensors")  # stores main.10 before main.3
+    assert same_outputs(load_network(tmp_path / "G.safetensors").module, example)
+
+
+def test_a_tweaked_dcgan_is_not_rebuilt_wrongly(tmp_path, example):
+    state = example.state_dict()
+    state["main.9.weight"] = torch.zeros(4, 1, 5, 5)  # a 5 x 5 last layer: padding unknown
+    torch.save(state, tmp_path / "G.pt")
+    with pytest.raises(ModeCollapseError, match="cannot rebuild on its own.*--arch"):
+        load_network(tmp_path / "G.pt")
+
+
+def test_diagnose_from_weights_matches_the_module_in_memory(tmp_path, example, mnist_dir):
+    torch.save(example.state_dict(), tmp_path / "G.pt")
+    data_dir = str(mnist_dir.parent)
+    from_file = diagnose(tmp_path / "G.pt", "mnist", num_samples=300, data_dir=data_dir)
+    in_memory = diagnose(example, "mnist", latent_shape=(16, 1, 1), num_samples=300, data_dir=data_dir)
+    assert from_file.scores == in_memory.scores and from_file.verdict == in_memory.verdict
+    assert any("PyTorch's DCGAN example layout" in note for note in from_file["input_notes"])
+    with pytest.raises(ModeCollapseError, match="take z of size 16"):
+        diagnose(tmp_path / "G.pt", "mnist", latent_dim=100)
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["plain", "checkpoint", "lightning", "data_parallel"],
+)
+def test_the_generator_is_found_inside_checkpoints(tmp_path, example, layout):
+    state = example.state_dict()
+    critic = {"main.0.weight": torch.zeros(4, 1, 4, 4)}
+    saved = {
+        "plain": state,
+        "checkpoint": {"netG": state, "netD": critic, "epoch": 3, "optimizerG": {"state": {}, "lr": 2e-4}},
+        "lightning": {
+            "state_dict": {
+                **{f"generator.{k}": v for k, v in state.items()},
+                "discriminator.w": torch.zeros(1),
+            },
+            "epoch": 2,
+        },
+        "data_parallel": {f"module.{k}": v for k, v in state.items()},
+    }[layout]
+    torch.save(saved, tmp_path / "ckpt.pt")
+    assert same_outputs(load_network(tmp_path / "ckpt.pt").module, example)
+
+
+def test_several_generators_are_named_not_guessed(tmp_path, example):
+    torch.save({"G_A": example.state_dict(), "G_B": example.state_dict()}, tmp_path / "both.pt")
+    with pytest.raises(ModeCollapseError, match=r"several generators \(G_A, G_B\).*--weights-key G_A"):
+        select_weights(read_weights(tmp_path / "both.pt"), None, tmp_path / "both.pt")
+    with pytest.raises(ModeCollapseError, match="no weights under 'netG'; it holds G_A, G_B"):
+        select_weights(read_weights(tmp_path / "both.pt"), "netG", tmp_path / "both.pt")
+    state = select_weights(read_weights(tmp_path / "both.pt"), "G_B", tmp_path / "both.pt")
+    assert set(state) == set(example.state_dict())
+
+
+class Exploit:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch EXPLOITED",))
+
+
+def test_a_pickled_model_is_refused_and_never_run(tmp_path, monkeypatch, example):
+    monkeypatch.chdir(tmp_path)
+    torch.save({"netG": Exploit()}, tmp_path / "evil.pt")
+    torch.save(example, tmp_path / "whole.pt")
+    with pytest.raises(ModeCollapseError, match=r"pickled Python objects \(posix.system"):
+        diagnose(tmp_path / "evil.pt", "mnist")
+    with pytest.raises(ModeCollapseError, match=r"pickled Python objects .*ExampleGenerator.*state_dict"):
+        diagnose(tmp_path / "whole.pt", "mnist")
+    assert not (tmp_path / "EXPLOITED").exists()
+
+
+def test_truncated_and_empty_files_are_named(tmp_path, example):
+    torch.save(example.state_dict(), tmp_path / "G.pt")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "G.pt").read_bytes()[:2000])
+    with pytest.raises(ModeCollapseError, match="cut.pt: not a readable torch.save file: truncated"):
+        diagnose(tmp_path / "cut.pt", "mnist")
+    torch.save({"epoch": 3}, tmp_path / "none.pt")
+    with pytest.raises(ModeCollapseError, match="holds no tensors"):
+        diagnose(tmp_path / "none.pt", "mnist")
+    (tmp_path / "bad.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    with pytest.raises(ModeCollapseError, match="not a readable safetensors file"):
+        diagnose(tmp_path / "bad.safetensors", "mnist")
+
+
+USER_MODELS = textwrap.dedent(
+    """
+    import torch
+    from torch import nn
+
+    class Generator(nn.Module):
+        '''A flat-vector MLP generator with a Sigmoid output, as users post them.'''
+
+        def __init__(self, latent_dim=8, hidden=32):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2),
+                                     nn.Linear(hidden, 784), nn.Sigmoid())
+
+        def forward(self, z):
+            return self.net(z)
+
+    class Memorizer(nn.Module):
+        '''Real digits in [0, 1], chosen by z: every class, a healthy sample set.'''
+
+        def __init__(self, count=1000):
+            super().__init__()
+            self.register_buffer("digits", torch.zeros(count, 784))
+
+        def forward(self, z):
+            index = (z[:, 0].abs() * 1e4).long() % len(self.digits)
+            return self.digits[index]
+    """
+)
+
+
+@pytest.fixture
+def user_models(tmp_path):
+    (tmp_path / "models.py").write_text(USER_MODELS)
+    return tmp_path / "models.py"
+
+
+def test_a_users_own_class_judges_healthy_and_collapsed(tmp_path, user_models, mnist_test):
+    images, _, reference = mnist_test  # digits the reference does not hold
+    digits = torch.from_numpy(images.reshape(len(images), 784)).float() / 255
+    torch.save({"digits": digits}, tmp_path / "m.pt")
+    options = dict(latent_dim=8, num_samples=200, arch=f"{user_models}:Memorizer", reference=reference)
+    options["arch_kwargs"] = {"count": len(images)}
+    assert diagnose(tmp_path / "m.pt", "mnist", **options).verdict == "healthy"
+    torch.save({"digits": torch.zeros_like(digits)}, tmp_path / "blank.pt")
+    assert diagnose(tmp_path / "blank.pt", "mnist", **options).verdict == "collapsed"
+
+
+def test_arch_mistakes_get_one_sentence(tmp_path, user_models, capsys):
+    exec(compile(USER_MODELS, "models", "exec"), namespace := {})
+    torch.save(namespace["Generator"]().state_dict(), tmp_path / "g.pt")
+    g = str(tmp_path / "g.pt")
+    cases = {
+        (
+            "--arch",
+            f"{user_models}:Generator",
+            "--arch-kwargs",
+            '{"hidden": 16}',
+        ): "shapes differ: net.0.weight",
+        ("--arch", f"{user_models}:Nope"): "has no Nope",
+        ("--arch", str(tmp_path / "missing.py") + ":G"): "no such file",
+        ("--arch", "Generator"): "FILE.py:CLASS",
+        (
+            "--arch",
+            f"{user_models}:Generator",
+            "--arch-kwargs",
+            "{nz: 1}",
+        ): "--arch-kwargs takes a JSON object",
+        ("--arch", f"{user_models}:Generator", "--arch-kwargs", '{"width": 3}'): "unexpected keyword",
+        ("--arch", f"{user_models}:Generator"): "needs --latent-dim",
+        (): "cannot rebuild on its own",
+    }
+    for args, phrase in cases.items():
+        assert main(["diagnose", g, *args]) == 2, args
+        assert phrase in capsys.readouterr().err, args
+    assert main(["diagnose", g, "--arch", f"{user_models}:Generator", "--latent-dim", "8",
+                 "--num-samples", "200"]) == 5  # fmt: skip
+    assert f"{user_models}:Generator with weights from g.pt" in capsys.readouterr().out
+
+
+def test_a_translator_from_weights_and_its_class(tmp_path, capsys):
+    (tmp_path / "nets.py").write_text(
+        textwrap.dedent(
+            """
+            from torch import nn
+
+            class Translator(nn.Module):
+                def __init__(self, width=4):
+                    super().__init__()
+                    self.net = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(),
+                                             nn.Conv2d(width, 1, 3, padding=1), nn.Tanh())
+
+                def forward(self, x):
+                    return self.net(x)
+            """
+        )
+    )
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("nets_for_test", tmp_path / "nets.py")
+    nets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nets)
+    torch.manual_seed(0)
+    for name in ("latest_net_G_A.pth", "latest_net_G_B.pth"):
+        torch.save(nets.Translator().state_dict(), tmp_path / name)
+    g_ab, g_ba = str(tmp_path / "latest_net_G_A.pth"), str(tmp_path / "latest_net_G_B.pth")
+    arch = f"{tmp_path / 'nets.py'}:Translator"
+    args = ["diagnose", g_ab, "--dataset", "spatial-one", "--g-ba", g_ba, "--num-samples", "100"]
+    assert main([*args, "--arch", arch]) == 5
+    out = capsys.readouterr().out
+    assert "cycle's digit" in out and "nets.py:Translator G_AB from" in out
+    assert main(args) == 2
+    assert "a translator's weights need its class: --arch" in capsys.readouterr().err
+
+
+def test_a_dcgan_output_range_is_read_as_tanh(tmp_path, example):
+    torch.save(example.state_dict(), tmp_path / "G.pt")
+    network = load_network(tmp_path / "G.pt").module
+    with torch.no_grad():
+        values = network(torch.randn(64, 16)).numpy()
+    assert values.shape == (64, 1, 32, 32) and np.abs(values).max() <= 1.0
