@@ -2,6 +2,7 @@
 save theirs: PyTorch's DCGAN example recognized from its shapes, anything else through its own
 class (--arch), checkpoints holding G and D, and nothing unpickled."""
 
+import json
 import textwrap
 
 import numpy as np
@@ -157,6 +158,8 @@ USER_MODELS = textwrap.dedent(
     import torch
     from torch import nn
 
+    print("initialize network with normal")  # as training repositories print on import
+
     class Generator(nn.Module):
         '''A flat-vector MLP generator with a Sigmoid output, as users post them.'''
 
@@ -227,8 +230,11 @@ def test_arch_mistakes_get_one_sentence(tmp_path, user_models, capsys):
         assert main(["diagnose", g, *args]) == 2, args
         assert phrase in capsys.readouterr().err, args
     assert main(["diagnose", g, "--arch", f"{user_models}:Generator", "--latent-dim", "8",
-                 "--num-samples", "200"]) == 5  # fmt: skip
-    assert f"{user_models}:Generator with weights from g.pt" in capsys.readouterr().out
+                 "--num-samples", "200", "--json"]) == 5  # fmt: skip
+    printed = capsys.readouterr()
+    assert "initialize network" in printed.err  # the user's print, kept off the JSON
+    notes = json.loads(printed.out)["input_notes"]
+    assert f"{user_models}:Generator with weights from g.pt" in notes
 
 
 def test_a_translator_from_weights_and_its_class(tmp_path, capsys):

@@ -7,6 +7,7 @@ between them, Tanh at the end)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -190,6 +191,11 @@ def _unwrapped(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 def build_arch(arch: str, kwargs: dict[str, Any] | None = None) -> nn.Module:
     """The user's class named "file.py:Class" or "package.module:Class", called with `kwargs`.
     Importing runs that file's code, as `python file.py` would: name only your own code."""
+    with contextlib.redirect_stdout(sys.stderr):  # their prints must not spoil --json output
+        return _build(arch, kwargs)
+
+
+def _build(arch: str, kwargs: dict[str, Any] | None) -> nn.Module:
     where, _, name = arch.rpartition(":")
     if not where or not name:
         raise ModeCollapseError(f"--arch takes FILE.py:CLASS or MODULE:CLASS, got {arch!r}")
