@@ -179,6 +179,12 @@ def test_diagnose_reads_a_monitors_folder(tmp_path):
     notes = " ".join(report["input_notes"])
     assert "last evaluation (step 40)" in notes and "collapse confirmed since step 30" in notes
     assert "last healthy: step 20" in notes
+    # the Monitor's rollback weights, judged from their file with the user's class: still healthy
+    weights = tmp_path / "mon" / "last-healthy.safetensors"
+    kept = diagnose(
+        weights, "ring8", latent_dim=3, arch="tests.helpers:ScriptedRing", arch_kwargs={"collapse_at": 25}
+    )
+    assert kept.verdict == "healthy" and "tests.helpers:ScriptedRing with weights" in kept["input_notes"][0]
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ from torch import nn
 
 from modecollapse import diagnose
 from modecollapse.cli import main
-from modecollapse.diagnosis.weights import load_network, read_weights, select_weights
+from modecollapse.diagnosis.weights import Rebuild, load_network
 from modecollapse.errors import ModeCollapseError
 
 
@@ -84,7 +84,7 @@ def test_diagnose_from_weights_matches_the_module_in_memory(tmp_path, example, m
     from_file = diagnose(tmp_path / "G.pt", "mnist", num_samples=300, data_dir=data_dir)
     in_memory = diagnose(example, "mnist", latent_shape=(16, 1, 1), num_samples=300, data_dir=data_dir)
     assert from_file.scores == in_memory.scores and from_file.verdict == in_memory.verdict
-    assert any("PyTorch's DCGAN example layout" in note for note in from_file["input_notes"])
+    assert any("as PyTorch's DCGAN example builds it" in note for note in from_file["input_notes"])
     with pytest.raises(ModeCollapseError, match="take z of size 16"):
         diagnose(tmp_path / "G.pt", "mnist", latent_dim=100)
 
@@ -109,17 +109,22 @@ def test_the_generator_is_found_inside_checkpoints(tmp_path, example, layout):
         "data_parallel": {f"module.{k}": v for k, v in state.items()},
     }[layout]
     torch.save(saved, tmp_path / "ckpt.pt")
-    assert same_outputs(load_network(tmp_path / "ckpt.pt").module, example)
+    network = load_network(tmp_path / "ckpt.pt")
+    assert same_outputs(network.module, example)
+    entry = {"plain": "", "checkpoint": "netG", "lightning": "state_dict.generator", "data_parallel": ""}[
+        layout
+    ]
+    assert (f"(entry {entry!r})" in network.described) == bool(entry)
 
 
 def test_several_generators_are_named_not_guessed(tmp_path, example):
-    torch.save({"G_A": example.state_dict(), "G_B": example.state_dict()}, tmp_path / "both.pt")
-    with pytest.raises(ModeCollapseError, match=r"several generators \(G_A, G_B\).*--weights-key G_A"):
-        select_weights(read_weights(tmp_path / "both.pt"), None, tmp_path / "both.pt")
-    with pytest.raises(ModeCollapseError, match="no weights under 'netG'; it holds G_A, G_B"):
-        select_weights(read_weights(tmp_path / "both.pt"), "netG", tmp_path / "both.pt")
-    state = select_weights(read_weights(tmp_path / "both.pt"), "G_B", tmp_path / "both.pt")
-    assert set(state) == set(example.state_dict())
+    torch.save({"G": example.state_dict(), "G_ema": example.state_dict()}, tmp_path / "both.pt")
+    with pytest.raises(ModeCollapseError, match=r"several generators \(G, G_ema\).*--weights-key G.*EMA"):
+        load_network(tmp_path / "both.pt")
+    with pytest.raises(ModeCollapseError, match=r"no weights under 'netG'; it holds \(top level\), G, G_ema"):
+        load_network(tmp_path / "both.pt", Rebuild(weights_key="netG"))
+    chosen = load_network(tmp_path / "both.pt", Rebuild(weights_key="G_ema"))
+    assert same_outputs(chosen.module, example) and "(entry 'G_ema')" in chosen.described
 
 
 class Exploit:
@@ -137,6 +142,9 @@ def test_a_pickled_model_is_refused_and_never_run(tmp_path, monkeypatch, example
         diagnose(tmp_path / "evil.pt", "mnist")
     with pytest.raises(ModeCollapseError, match=r"pickled Python objects .*ExampleGenerator.*state_dict"):
         diagnose(tmp_path / "whole.pt", "mnist")
+    torch.save({"netG": example.state_dict(), "hparams": Exploit()}, tmp_path / "ckpt.pt")
+    with pytest.raises(ModeCollapseError, match="other entries .hyper-parameters, args. are objects"):
+        diagnose(tmp_path / "ckpt.pt", "mnist")
     assert not (tmp_path / "EXPLOITED").exists()
 
 
@@ -145,6 +153,11 @@ def test_truncated_and_empty_files_are_named(tmp_path, example):
     (tmp_path / "cut.pt").write_bytes((tmp_path / "G.pt").read_bytes()[:2000])
     with pytest.raises(ModeCollapseError, match="cut.pt: not a readable torch.save file: truncated"):
         diagnose(tmp_path / "cut.pt", "mnist")
+    torch.save(example.state_dict(), tmp_path / "old.pt", _use_new_zipfile_serialization=False)
+    (tmp_path / "old_cut.pt").write_bytes((tmp_path / "old.pt").read_bytes()[:200])
+    with pytest.raises(ModeCollapseError, match="old_cut.pt: not a readable torch.save file: truncated"):
+        diagnose(tmp_path / "old_cut.pt", "mnist")
+    assert same_outputs(load_network(tmp_path / "old.pt").module, example)  # the legacy format reads
     torch.save({"epoch": 3}, tmp_path / "none.pt")
     with pytest.raises(ModeCollapseError, match="holds no tensors"):
         diagnose(tmp_path / "none.pt", "mnist")
@@ -158,18 +171,19 @@ USER_MODELS = textwrap.dedent(
     import torch
     from torch import nn
 
-    print("initialize network with normal")  # as training repositories print on import
-
     class Generator(nn.Module):
         '''A flat-vector MLP generator with a Sigmoid output, as users post them.'''
 
         def __init__(self, latent_dim=8, hidden=32):
             super().__init__()
+            print("initialize network with normal")  # as training repositories print
             self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.LeakyReLU(0.2),
                                      nn.Linear(hidden, 784), nn.Sigmoid())
 
         def forward(self, z):
             return self.net(z)
+
+    NOT_A_CLASS = 3
 
     class Memorizer(nn.Module):
         '''Real digits in [0, 1], chosen by z: every class, a healthy sample set.'''
@@ -204,6 +218,10 @@ def test_a_users_own_class_judges_healthy_and_collapsed(tmp_path, user_models, m
 
 def test_arch_mistakes_get_one_sentence(tmp_path, user_models, capsys):
     exec(compile(USER_MODELS, "models", "exec"), namespace := {})
+    (tmp_path / "train.py").write_text(
+        "import argparse\nargparse.ArgumentParser().add_argument('--dataroot', required=True)\n"
+        "import sys; sys.argv = ['train.py']\nargparse.ArgumentParser().parse_args(['--x'])\n"
+    )
     torch.save(namespace["Generator"]().state_dict(), tmp_path / "g.pt")
     g = str(tmp_path / "g.pt")
     cases = {
@@ -224,6 +242,9 @@ def test_arch_mistakes_get_one_sentence(tmp_path, user_models, capsys):
         ): "--arch-kwargs takes a JSON object",
         ("--arch", f"{user_models}:Generator", "--arch-kwargs", '{"width": 3}'): "unexpected keyword",
         ("--arch", f"{user_models}:Generator"): "needs --latent-dim",
+        ("--arch", f"{user_models}:Generator", "--arch-kwargs", '{"latent_dim": -1}'): "failed: RuntimeError",
+        ("--arch", f"{user_models}:NOT_A_CLASS"): "is a int, not a class",
+        ("--arch", f"{tmp_path / 'train.py'}:Generator"): "exited (SystemExit 2): it runs a command line",
         (): "cannot rebuild on its own",
     }
     for args, phrase in cases.items():
@@ -278,3 +299,44 @@ def test_a_dcgan_output_range_is_read_as_tanh(tmp_path, example):
     with torch.no_grad():
         values = network(torch.randn(64, 16)).numpy()
     assert values.shape == (64, 1, 32, 32) and np.abs(values).max() <= 1.0
+
+
+def test_a_submodule_named_like_a_generator_is_not_stripped(tmp_path):
+    """`self.gen = nn.Sequential(...)` (a common tutorial layout): names start with "gen."."""
+    (tmp_path / "gan.py").write_text(
+        textwrap.dedent(
+            """
+            from __future__ import annotations
+            from dataclasses import dataclass
+            from torch import nn
+
+            @dataclass
+            class Settings:  # a dataclass in the user's file: the import must register the module
+                width: int = 8
+
+            class Generator(nn.Module):
+                def __init__(self, z_dim=4):
+                    super().__init__()
+                    w = Settings().width
+                    self.gen = nn.Sequential(nn.Linear(z_dim, w), nn.ReLU(), nn.Linear(w, 784), nn.Tanh())
+
+                def forward(self, z):
+                    return self.gen(z)
+            """
+        )
+    )
+    from modecollapse.diagnosis.user_code import build_arch
+
+    generator = build_arch(f"{tmp_path / 'gan.py'}:Generator")
+    torch.save(generator.state_dict(), tmp_path / "gen.pt")
+    network = load_network(tmp_path / "gen.pt", Rebuild(arch=f"{tmp_path / 'gan.py'}:Generator"))
+    z = torch.randn(4, 4)
+    assert torch.equal(network.module(z), generator.eval()(z))
+
+
+def test_options_for_weights_are_refused_elsewhere(tmp_path):
+    np.save(tmp_path / "samples.npy", np.zeros((10, 28, 28), np.float32))
+    with pytest.raises(
+        ModeCollapseError, match="--arch, --arch-kwargs and --weights-key are for a generator's weights"
+    ):
+        diagnose(tmp_path / "samples.npy", "mnist", arch="models.py:G")

@@ -60,6 +60,54 @@ class Opened:
         return self.run
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """How diagnose samples a generator file (TorchScript or weights): z's shape (as given, or as
+    a DCGAN's weights say), its law, and how weights are rebuilt (weights.py)."""
+
+    shape: tuple[int, ...] | None = None
+    distribution: str = "normal"
+    range: float = 1.0
+    rebuild: Rebuild | None = None
+
+    def generator(self, path: Path) -> tuple[nn.Module, Latent, list[str]]:
+        """The generator in `path`, the latent it is sampled with, and notes saying both."""
+        if is_torchscript(path):
+            if self.shape is None:
+                raise ModeCollapseError("a TorchScript generator needs --latent-dim N (or --latent-shape)")
+            latent = Latent(self.shape, self.distribution, self.range)
+            return load_torchscript(path), latent, [f"TorchScript generator, {latent.describe()}"]
+        network = load_network(path, self.rebuild)
+        latent = Latent(self._shape_for(network.latent_shape, path), self.distribution, self.range)
+        return network.module, latent, [network.described, latent.describe()]
+
+    def _shape_for(self, known: tuple[int, ...] | None, path: Path) -> tuple[int, ...]:
+        if known is None:
+            if self.shape is None:
+                raise ModeCollapseError(f"{path}: a generator needs --latent-dim N (or --latent-shape)")
+            return self.shape
+        if self.shape is not None and int(np.prod(self.shape)) != int(np.prod(known)):
+            raise ModeCollapseError(
+                f"{path}: its weights take z of size {known[0]}, but --latent-dim/--latent-shape says "
+                f"{','.join(map(str, self.shape))}"
+            )
+        return self.shape or known
+
+
+def is_generator_file(path: Path) -> bool:
+    """A TorchScript file or a weights file: a generator diagnose samples."""
+    return is_torchscript(path) or is_weights_file(path)
+
+
+def check_rebuild(path: Path, rebuild: Rebuild | None) -> None:
+    """--arch, --arch-kwargs and --weights-key are refused where no weights file uses them."""
+    if rebuild is not None and rebuild.given and not is_weights_file(path):
+        raise ModeCollapseError(
+            f"--arch, --arch-kwargs and --weights-key are for a generator's weights file (.pt, "
+            f".safetensors); {path} is not one"
+        )
+
+
 def open_input(path: Path) -> Opened:
     """Open `path` once (see Opened)."""
     opened = Opened(Path(path))
@@ -76,15 +124,12 @@ def open_input(path: Path) -> Opened:
 def load_samples(
     path: Path | Opened,
     num_samples: int,
-    latent: Latent | None = None,
+    sampling: Sampling | None = None,
     value_range: str = "auto",
     tile_size: int | None = None,
     padding: int | None = None,
-    rebuild: Rebuild | None = None,
-    latent_law: tuple[str, float] = ("normal", 1.0),
 ) -> Samples:
-    """Samples from what `path` holds; a generator file is sampled with `latent` (for a DCGAN
-    recognized from its weights, its own nz drawn by `latent_law` when `latent` is None)."""
+    """Samples from what `path` holds; a generator file is sampled as `sampling` says."""
     if num_samples <= 0:
         raise ModeCollapseError(f"--num-samples must be a positive number, got {num_samples}")
     opened = path if isinstance(path, Opened) else open_input(Path(path))
@@ -102,12 +147,6 @@ def load_samples(
     if suffix in GRID_SUFFIXES:
         tiles, notes = split_grid(path, tile_size, padding)
         return Samples(_numbers(tiles, path), notes, value_range=value_range)
-    if is_torchscript(path):
-        if latent is None:
-            raise ModeCollapseError("a TorchScript generator needs --latent-dim N (or --latent-shape)")
-        generator = load_torchscript(path)
-        notes = [f"TorchScript generator, {latent.describe()}"]
-        return _sample(generator, latent, num_samples, notes, value_range)
     if suffix == ".pt2" or _is_exported_program(path):
         raise ModeCollapseError(
             f"{path} is a torch.export program (.pt2). torch.export.load can run code from the file "
@@ -115,12 +154,9 @@ def load_samples(
             "Give instead the weights: torch.save(G.state_dict(), 'G.pt') with --arch "
             "models.py:Generator; or samples: np.save('samples.npy', G(z).detach().cpu().numpy())"
         )
-    if is_weights_file(path):
-        network = load_network(path, rebuild)
-        latent = _latent_of(network.latent_shape, latent, latent_law, path)
-        return _sample(
-            network.module, latent, num_samples, [network.described, latent.describe()], value_range
-        )
+    if is_generator_file(path):
+        generator, latent, notes = (sampling or Sampling()).generator(path)
+        return _sample(generator, latent, num_samples, notes, value_range)
     raise ModeCollapseError(
         f"{path}: unsupported input; give a run or checkpoint folder, a weights file (.pt, "
         ".safetensors), a TorchScript file, .npy/.npz samples, a sample-grid image (.png/.jpg) or a "
@@ -128,28 +164,10 @@ def load_samples(
     )
 
 
-def _latent_of(
-    known: tuple[int, ...] | None, given: Latent | None, law: tuple[str, float], path: Path
-) -> Latent:  # fmt: skip
-    """The latent a weights file's generator is sampled with: as given, else as its weights say."""
-    if known is None:
-        if given is None:
-            raise ModeCollapseError(f"{path}: a generator needs --latent-dim N (or --latent-shape)")
-        return given
-    if given is None:
-        return Latent(known, *law)
-    if int(np.prod(given.shape)) != int(np.prod(known)):
-        raise ModeCollapseError(
-            f"{path}: its weights take z of size {known[0]}, but --latent-dim/--latent-shape says "
-            f"{','.join(map(str, given.shape))}"
-        )
-    return given
-
-
 def is_translator_file(path: Path, dataset: str | None) -> bool:
     """A TorchScript or weights file named with a translation dataset: a user's G_AB."""
     translating = dataset is not None and dataset_kind(dataset_name(dataset)) == "translation"
-    return translating and (is_torchscript(path) or is_weights_file(path))
+    return translating and is_generator_file(path)
 
 
 def load_user_translators(
@@ -193,10 +211,17 @@ def last_healthy_note(path: Path) -> list[str]:
     ]
 
 
-def load_points(path: Path | Opened, count: int) -> tuple[torch.Tensor, list[str], DataConfig | None]:
-    """(N x 2 points, notes, the run's data config or None) from a 2-D run folder or an array file."""
+def load_points(
+    path: Path | Opened, count: int, sampling: Sampling | None = None
+) -> tuple[torch.Tensor, list[str], DataConfig | None]:  # fmt: skip
+    """(N x 2 points, notes, the run's data config or None) from a 2-D run folder, a generator file
+    (sampled as `sampling` says) or an array file."""
     opened = path if isinstance(path, Opened) else open_input(Path(path))
     path = opened.path
+    if opened.array is None and is_generator_file(path):
+        generator, latent, notes = (sampling or Sampling()).generator(path)
+        points = sample_from(generator, latent, count, PROBE_SEED)
+        return points, [*notes, f"{count} points drawn with seed {PROBE_SEED}"], None
     if is_run(path):
         run = load_run(path, opened.checkpoint())
         points, _ = run.sample(count, PROBE_SEED)

@@ -18,6 +18,8 @@ from modecollapse.diagnosis.inputs import (
     PROBE_SEED,
     Opened,
     Samples,
+    Sampling,
+    check_rebuild,
     is_translator_file,
     last_healthy_note,
     load_points,
@@ -78,6 +80,9 @@ def judge_path(
         raise ModeCollapseError(f"--num-samples must be a positive number, got {num_samples}")
     if padding is not None and not 0 <= padding <= 64:
         raise ModeCollapseError(f"--padding must be 0-64 pixels, got {padding}")
+    shape = latent_shape or ((latent_dim,) if latent_dim is not None else None)
+    sampling = Sampling(shape, latent_dist, latent_range, rebuild)
+    check_rebuild(Path(source), rebuild)
     monitor = monitor_samples(Path(source))
     if monitor is not None:
         array, notes, dataset = monitor[0], monitor[1], dataset or monitor[2]
@@ -89,25 +94,20 @@ def judge_path(
     elif (opened := open_input(Path(source))).run is not None and opened.run[1].model.family == "cyclegan":
         report = judge_translator(opened, num_samples=min(num_samples, 2000), rules=rules)
     elif is_translator_file(Path(source), dataset):
-        g_ab, back, described = load_user_translators(Path(source), g_ba, rebuild)
+        g_ab, back, described = load_user_translators(Path(source), g_ba, sampling.rebuild)
         report = judge_user_translator(
             g_ab, back, dataset, num_samples, rules, data_dir, str(source), *described
         )
     elif _judges_points(opened, dataset):
         count = min(num_samples, PROTOCOL_SAMPLES)
-        report = judge_points(opened, dataset, count, rules, mixture_scale)
+        report = judge_points(opened, dataset, count, rules, mixture_scale, sampling)
     else:
         if g_ba is not None:
             raise ModeCollapseError(
                 "--g-ba is for a translator: give its G_AB (TorchScript, or weights with --arch) and "
                 "its translation --dataset (e.g. spatial-one)"
             )
-        latent = None
-        if latent_dim is not None or latent_shape is not None:
-            latent = Latent(latent_shape or (latent_dim,), latent_dist, latent_range)
-        samples = load_samples(
-            opened, num_samples, latent, value_range, tile_size, padding, rebuild, (latent_dist, latent_range)
-        )
+        samples = load_samples(opened, num_samples, sampling, value_range, tile_size, padding)
         report = judge_images(samples, str(Path(source)), dataset, reference, rules, data_dir)
     report["suggestions"] = suggest(report, report["dataset"])
     return report
@@ -202,7 +202,10 @@ def monitor_samples(path: Path) -> tuple[np.ndarray, list[str], str] | None:
         notes.append(f"collapse confirmed since step {detector['collapse_onset_step']}")
     if summary.get("last_healthy"):
         weights = folder.last_healthy_weights
-        notes.append(f"last healthy: step {summary['last_healthy']['step']} ({weights})")
+        notes.append(
+            f"last healthy: step {summary['last_healthy']['step']} ({weights}; judge those weights with: "
+            f"modecollapse diagnose {weights} --arch your_models.py:Generator --latent-dim N)"
+        )
     return read_array(folder.last_samples), notes, summary["dataset"]["name"]
 
 
@@ -223,17 +226,19 @@ def judge_points(
     num_samples: int = PROTOCOL_SAMPLES,
     rules: DetectorConfig | None = None,
     mixture_scale: float = 1.0,
+    sampling: Sampling | None = None,
 ) -> dict[str, Any]:
     """Judge N x 2 samples of a 2-D mixture by PacGAN's rules plus the spread check.
 
-    A run is judged against the mixture it trained on; an array against `dataset` at
+    A run is judged against the mixture it trained on; an array or a generator file (sampled as
+    `sampling` says) against `dataset` at
     `mixture_scale` (ring8 at 0.5 is PacGAN's radius-1 ring). `path` may also be (points, notes)
     already in memory.
     """
     if isinstance(path, tuple):
         (points, notes), trained_on, path = path, None, Path("samples in memory")
     else:
-        points, notes, trained_on = load_points(path, num_samples)
+        points, notes, trained_on = load_points(path, num_samples, sampling)
         path = path.path if isinstance(path, Opened) else path
     if trained_on is not None and dataset in (None, trained_on.name):
         data = trained_on

@@ -1,19 +1,13 @@
 """A user's network from a weights file: safetensors, or a `torch.save`d state_dict read with
-`torch.load(weights_only=True)` (tensors and plain containers only: never a full unpickle).
-The architecture is the user's own class (`arch="models.py:Generator"`, built with
-`arch_kwargs`) or, without one, a DCGAN generator recognized from its weights' shapes (the
-layout of PyTorch's DCGAN example and tutorial: transposed convolutions with BatchNorm and ReLU
-between them, Tanh at the end)."""
+`torch.load(weights_only=True)` (torch's restricted unpickler: tensors and plain containers only).
+In a checkpoint holding several networks the generator is the entry `weights_key` names, else
+the one whose names fit the user's class (user_code.py), else the one recognized as a DCGAN
+(recognize.py); entries named like a generator are tried first."""
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import importlib.util
-import json
 import pickle
 import re
-import sys
 import warnings
 import zipfile
 from collections import OrderedDict
@@ -26,13 +20,16 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from modecollapse.diagnosis.recognize import dcgan_from_weights
+from modecollapse.diagnosis.user_code import build_arch
 from modecollapse.errors import ModeCollapseError
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".bin", ".tar", ".pkl", ".pickle")
 OTHER_SUFFIXES = (".npy", ".npz", ".png", ".jpg", ".jpeg", ".ts", ".pt2", ".json", ".toml")
 WRAPPERS = ("module.", "_orig_mod.")  # DataParallel / DistributedDataParallel, torch.compile
 GENERATOR_NAME = re.compile(
-    r"(net_?)?(g|gen|generator)(_?(a|b|ab|ba|a2b|b2a|ema))?|(g_?)?ema(_g)?|generator_ema", re.I
+    r"(net_?)?(g|gen|generator)(_?(a|b|ab|ba|a2b|b2a|ema|s))?|(g_?)?ema(_g)?|(generator_?)?ema(_?generator)?",
+    re.I,
 )
 
 
@@ -46,12 +43,24 @@ class Rebuild:
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     weights_key: str | None = None
 
+    @property
+    def given(self) -> bool:
+        return self.arch is not None or bool(self.arch_kwargs) or self.weights_key is not None
+
 
 @dataclass
 class UserNetwork:
     module: nn.Module
     described: str
     latent_shape: tuple[int, ...] | None = None  # known from the weights alone (a recognized DCGAN)
+
+
+def _unreadable(path: Path, error: Exception) -> ModeCollapseError:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return ModeCollapseError(
+        f"{path}: not a readable torch.save file: truncated or damaged, or a plain pickle, which "
+        f"diagnose does not read ({first})"
+    )
 
 
 def is_weights_file(path: Path) -> bool:
@@ -69,22 +78,80 @@ def is_weights_file(path: Path) -> bool:
 
 
 def load_network(path: Path, rebuild: Rebuild | None = None) -> UserNetwork:
-    """The network in the weights file `path`, on the CPU, in eval mode."""
+    """The network in the weights file `path`, on the CPU, in eval mode: the user's class loaded
+    with the one entry whose names fit it, or a recognized DCGAN."""
     rebuild = rebuild or Rebuild()
-    state = select_weights(read_weights(path), rebuild.weights_key, path)
+    entries = weight_entries(read_weights(path), rebuild.weights_key, path)
     if rebuild.arch is not None:
         module = build_arch(rebuild.arch, rebuild.arch_kwargs)
-        _load_into(module, state, path, rebuild.arch)
-        return UserNetwork(module.eval(), f"{rebuild.arch} with weights from {Path(path).name}")
-    recognized = dcgan_from_weights(state)
-    if recognized is None:
-        names = ", ".join(list(state)[:6]) + (", ..." if len(state) > 6 else "")
+        label, state = _fitting(entries, module, path, rebuild.arch)
+        module.load_state_dict(state)
+        return UserNetwork(module.eval(), f"{rebuild.arch} with weights from {Path(path).name}{label}")
+    found = [(label, rebuilt) for label, state in entries if (rebuilt := dcgan_from_weights(state))]
+    if len(_named(found)) > 1:
+        raise _several(path, _named(found))
+    if not found:
+        names = ", ".join(list(entries[0][1])[:6]) + (", ..." if len(entries[0][1]) > 6 else "")
         raise ModeCollapseError(
             f"{path}: weights of an architecture diagnose cannot rebuild on its own ({names}); name "
             "your class: --arch models.py:Generator (with --arch-kwargs '{\"nz\": 100}' if it takes "
             "arguments), or export samples: np.save('samples.npy', G(z).detach().cpu().numpy())"
         )
-    return recognized
+    label, (module, described, latent_shape) = found[0]
+    return UserNetwork(module, f"{described}{_said(label)}", latent_shape)
+
+
+def _fitting(
+    entries: list[tuple[str, dict[str, torch.Tensor]]], module: nn.Module, path: Path, arch: str
+) -> tuple[str, dict[str, torch.Tensor]]:  # fmt: skip
+    """The entry whose names and shapes are exactly the module's; else a sentence on the likeliest."""
+    mine = {name: tuple(t.shape) for name, t in module.state_dict().items()}
+    fits = [
+        (label, state) for label, state in entries if {n: tuple(t.shape) for n, t in state.items()} == mine
+    ]
+    if len(_named(fits)) > 1:
+        raise _several(path, _named(fits))
+    if fits:
+        return _said(fits[0][0]), fits[0][1]
+    state = entries[0][1]
+    missing = [n for n in mine if n not in state]
+    unexpected = [n for n in state if n not in mine]
+    shapes = {n: tuple(t.shape) for n, t in state.items()}
+    wrong = [f"{n} {shapes[n]} vs {mine[n]}" for n in mine if n in shapes and shapes[n] != mine[n]]
+    parts = [
+        f"{label}: {', '.join(names[:4])}{', ...' if len(names) > 4 else ''}"
+        for label, names in (("missing", missing), ("unexpected", unexpected), ("shapes differ", wrong))
+        if names
+    ]
+    where = f" (entry {entries[0][0]!r})" if entries[0][0] else ""
+    raise ModeCollapseError(
+        f"{path}: the weights{where} do not fit {arch} ({'; '.join(parts)}); check --arch-kwargs, or "
+        f"pick the generator's entry with --weights-key (entries: {', '.join(_tops(entries))})"
+    )
+
+
+def _named(found: list[tuple[str, Any]]) -> list[str]:
+    """The distinct entries among `found`: one inside another found one counts as that one."""
+    labels = {label for label, _ in found}
+    inside = {b for a in labels for b in labels if b != a and (not a or b.startswith(a + "."))}
+    return sorted(labels - inside)
+
+
+def _several(path: Path, labels: list[str]) -> ModeCollapseError:
+    return ModeCollapseError(
+        f"{path}: holds several generators ({', '.join(labels)}); pick one with --weights-key "
+        f"{labels[0]} (an EMA copy, e.g. G_ema, is usually the one to judge)"
+    )
+
+
+def _said(label: str) -> str:
+    return f" (entry {label!r})" if label else ""
+
+
+def _tops(entries: list[tuple[str, dict[str, torch.Tensor]]]) -> list[str]:
+    """The file's top-level entries, as a sentence lists them."""
+    labels = [label or "(top level)" for label, _ in entries if "." not in label]
+    return labels[:8] + (["..."] if len(labels) > 8 else [])
 
 
 def read_weights(path: Path) -> dict[str, Any]:
@@ -101,19 +168,17 @@ def read_weights(path: Path) -> dict[str, Any]:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         found = re.search(r"GLOBAL ([\w.]+)", str(error))
-        what = f" ({found.group(1)})" if found else ""
+        if found is None or found.group(1).startswith("torch."):  # torch's own names: a damaged file
+            raise _unreadable(path, error) from None
         raise ModeCollapseError(
-            f"{path} holds pickled Python objects{what}, e.g. a whole model saved with torch.save(G); "
-            "loading those could run arbitrary code, so diagnose reads weights only. Save "
-            "torch.save(G.state_dict(), 'G.pt') and pass --arch models.py:Generator, or export samples: "
-            "np.save('samples.npy', G(z).detach().cpu().numpy())"
+            f"{path} holds pickled Python objects ({found.group(1)}): a whole model saved with "
+            "torch.save(G), or a checkpoint whose other entries (hyper-parameters, args) are objects. "
+            "Loading those could run arbitrary code, so diagnose reads weights only: save the "
+            "generator's alone, torch.save(G.state_dict(), 'G.pt'), and pass --arch "
+            "models.py:Generator; or export samples: np.save('samples.npy', G(z).detach().cpu().numpy())"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModeCollapseError(
-            f"{path}: not a readable torch.save file: truncated, or a plain pickle, which diagnose "
-            f"does not read ({first})"
-        ) from None
+    except Exception as error:  # torch's reader fails in many ways on damaged files
+        raise _unreadable(path, error) from None
     if isinstance(loaded, nn.Module) or not isinstance(loaded, dict):
         raise ModeCollapseError(
             f"{path} holds a {type(loaded).__name__}, not a state_dict; save torch.save(G.state_dict(), "
@@ -122,32 +187,41 @@ def read_weights(path: Path) -> dict[str, Any]:
     return loaded
 
 
-def select_weights(loaded: dict[str, Any], key: str | None, path: Path) -> dict[str, torch.Tensor]:
-    """The generator's state_dict inside what a file holds: all of a plain state_dict, the entry
-    `key` names ("netG", "state_dict.generator"), or the one entry named like a generator."""
+def weight_entries(
+    loaded: dict[str, Any], key: str | None, path: Path
+) -> list[tuple[str, dict[str, torch.Tensor]]]:  # fmt: skip
+    """The state_dicts a file may hold, as (entry, tensors), the likeliest generator first: the
+    entry `key` names ("netG", "state_dict.generator") alone, else entries named like a generator,
+    then every dict holding tensors (the whole file first). "module."-style wrappers are removed."""
     flat = _flatten(loaded)
     if not flat:
         raise ModeCollapseError(f"{path}: holds no tensors; save torch.save(G.state_dict(), 'G.pt')")
     if key is not None:
-        chosen = {name[len(key) + 1 :]: t for name, t in flat.items() if name.startswith(key + ".")}
+        chosen = _under(flat, key)
         if not chosen:
-            raise ModeCollapseError(f"{path}: no weights under {key!r}; it holds {', '.join(_entries(flat))}")
-        return _unwrapped(chosen)
-    prefixes = _generator_prefixes(flat)
-    if len(prefixes) == 1:
-        (prefix,) = prefixes
-        return _unwrapped({n[len(prefix) + 1 :]: t for n, t in flat.items() if n.startswith(prefix + ".")})
-    if len(prefixes) > 1:
-        raise ModeCollapseError(
-            f"{path}: holds several generators ({', '.join(sorted(prefixes))}); pick one with "
-            f"--weights-key {sorted(prefixes)[0]}"
-        )
-    if all(isinstance(value, torch.Tensor) for value in loaded.values()):
-        return _unwrapped(flat)
-    raise ModeCollapseError(
-        f"{path}: holds {', '.join(_entries(flat))} and none is named like a generator; pick the "
-        "generator's weights with --weights-key NAME"
-    )
+            raise ModeCollapseError(
+                f"{path}: no weights under {key!r}; it holds {', '.join(_tops(_containers(flat)))}"
+            )
+        return [(key, chosen)]
+    named = [(p, _under(flat, p)) for p in sorted(_generator_prefixes(flat))]
+    return named + [(p, t) for p, t in _containers(flat) if p not in dict(named)]
+
+
+def _under(flat: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    if not prefix:
+        return _unwrapped(dict(flat))
+    return _unwrapped({n[len(prefix) + 1 :]: t for n, t in flat.items() if n.startswith(prefix + ".")})
+
+
+def _containers(flat: dict[str, torch.Tensor]) -> list[tuple[str, dict[str, torch.Tensor]]]:
+    """Every dotted prefix of the file's names that holds tensors, shallowest first ("" = all)."""
+    prefixes = OrderedDict.fromkeys([""])
+    for name in flat:
+        parts = name.split(".")
+        for depth in range(1, len(parts)):
+            prefixes[".".join(parts[:depth])] = None
+    ordered = sorted(prefixes, key=lambda p: (p.count(".") + (p != ""), list(prefixes).index(p)))
+    return [(p, _under(flat, p)) for p in ordered]
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, torch.Tensor]:
@@ -174,172 +248,9 @@ def _generator_prefixes(flat: dict[str, torch.Tensor]) -> set[str]:
     return {p for p in found if not any(p.startswith(q + ".") for q in found if q != p)}
 
 
-def _entries(flat: dict[str, torch.Tensor]) -> list[str]:
-    tops = OrderedDict.fromkeys(name.split(".")[0] for name in flat)
-    shown = list(tops)[:8]
-    return shown + (["..."] if len(tops) > 8 else [])
-
-
 def _unwrapped(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Names without the wrappers DataParallel and torch.compile add ("module.", "_orig_mod.")."""
     for wrapper in WRAPPERS:
         if state and all(name.startswith(wrapper) for name in state):
             state = {name[len(wrapper) :]: t for name, t in state.items()}
     return state
-
-
-def build_arch(arch: str, kwargs: dict[str, Any] | None = None) -> nn.Module:
-    """The user's class named "file.py:Class" or "package.module:Class", called with `kwargs`.
-    Importing runs that file's code, as `python file.py` would: name only your own code."""
-    with contextlib.redirect_stdout(sys.stderr):  # their prints must not spoil --json output
-        return _build(arch, kwargs)
-
-
-def _build(arch: str, kwargs: dict[str, Any] | None) -> nn.Module:
-    where, _, name = arch.rpartition(":")
-    if not where or not name:
-        raise ModeCollapseError(f"--arch takes FILE.py:CLASS or MODULE:CLASS, got {arch!r}")
-    if where.endswith(".py") or Path(where).is_file():
-        module = _import_file(Path(where))
-    else:
-        try:
-            module = importlib.import_module(where)
-        except ImportError as error:
-            raise ModeCollapseError(f"--arch {arch}: cannot import {where} ({error})") from None
-    built = getattr(module, name, None)
-    if built is None:
-        raise ModeCollapseError(f"--arch {arch}: {where} has no {name}")
-    try:
-        network = built(**(kwargs or {}))
-    except TypeError as error:
-        raise ModeCollapseError(
-            f"--arch {arch}: {name}(**{json.dumps(kwargs or {})}) failed ({error}); give its "
-            "arguments with --arch-kwargs '{\"nz\": 100}'"
-        ) from None
-    if not isinstance(network, nn.Module):
-        raise ModeCollapseError(
-            f"--arch {arch}: {name}(...) returned a {type(network).__name__}, not a module"
-        )
-    return network
-
-
-def _import_file(path: Path) -> Any:
-    if not path.is_file():
-        raise ModeCollapseError(f"--arch: no such file {path}")
-    name = "_modecollapse_user_" + re.sub(r"\W", "_", path.stem)
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ModeCollapseError(f"--arch: {path} is not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.resolve().parent))  # so it can import its neighbours
-    try:
-        spec.loader.exec_module(module)
-    except Exception as error:  # the user's own code failed to import: say where, keep the cause
-        raise ModeCollapseError(
-            f"--arch: importing {path} failed: {type(error).__name__}: {error}"
-        ) from error
-    finally:
-        sys.path.remove(str(path.resolve().parent))
-    return module
-
-
-def _load_into(module: nn.Module, state: dict[str, torch.Tensor], path: Path, arch: str) -> None:
-    mine = module.state_dict()
-    missing = [n for n in mine if n not in state]
-    unexpected = [n for n in state if n not in mine]
-    wrong = [
-        f"{n} {tuple(state[n].shape)} vs {tuple(mine[n].shape)}"
-        for n in mine
-        if n in state and state[n].shape != mine[n].shape
-    ]
-    if missing or unexpected or wrong:
-        parts = [
-            f"{label}: {', '.join(names[:4])}{', ...' if len(names) > 4 else ''}"
-            for label, names in (("missing", missing), ("unexpected", unexpected), ("shapes differ", wrong))
-            if names
-        ]
-        raise ModeCollapseError(
-            f"{path}: the weights do not fit {arch} ({'; '.join(parts)}); check --arch-kwargs, or pick "
-            "the generator's entry with --weights-key"
-        )
-    module.load_state_dict(state)
-
-
-def _chain(groups: list[dict[str, torch.Tensor]]) -> list[tuple[str, dict[str, torch.Tensor]]] | None:
-    """The layers in this order as (conv | norm, params), if they form a DCGAN generator chain."""
-    layers: list[tuple[str, dict[str, torch.Tensor]]] = []
-    for params in groups:
-        weight = params.get("weight")
-        if weight is not None and weight.dim() == 4 and weight.shape[2] == weight.shape[3]:
-            layers.append(("conv", params))
-        elif "running_mean" in params and weight is not None and weight.dim() == 1:
-            layers.append(("norm", params))
-        else:
-            return None
-    convs = [params for kind, params in layers if kind == "conv"]
-    norms = [params for kind, params in layers if kind == "norm"]
-    if len(convs) < 2 or [kind for kind, _ in layers] != ["conv", "norm"] * (len(convs) - 1) + ["conv"]:
-        return None
-    shapes = [tuple(params["weight"].shape) for params in convs]
-    if any(s[0] != prev[1] for prev, s in zip(shapes, shapes[1:], strict=False)):
-        return None
-    if any(s[2] != 4 for s in shapes[1:]) or shapes[-1][1] not in (1, 3):
-        return None
-    if any(n["weight"].shape[0] != c[1] for n, c in zip(norms, shapes, strict=False)):
-        return None
-    return layers
-
-
-def _natural(name: str) -> list[Any]:
-    """A sort key that puts "main.10" after "main.9" (safetensors stores names sorted as text)."""
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", name)]
-
-
-class FromZ(nn.Sequential):
-    """A DCGAN generator's layers, fed z flat (N, nz) or as (N, nz, 1, 1)."""
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return super().forward(z.reshape(z.shape[0], -1, 1, 1))
-
-
-def dcgan_from_weights(state: dict[str, torch.Tensor]) -> UserNetwork | None:
-    """A DCGAN generator rebuilt from weights alone, or None if they are not one: a chain of
-    transposed convolutions (the first from z, k x k, stride 1; the rest 4 x 4, stride 2,
-    padding 1) with BatchNorm after each but the last, as PyTorch's DCGAN example builds it.
-    ReLU between layers and Tanh at the end are assumed: weights do not record activations."""
-    groups: OrderedDict[str, dict[str, torch.Tensor]] = OrderedDict()
-    for name, tensor in state.items():
-        layer, _, leaf = name.rpartition(".")
-        groups.setdefault(layer, {})[leaf] = tensor
-    layers = _chain(list(groups.values())) or _chain([groups[k] for k in sorted(groups, key=_natural)])
-    if layers is None:
-        return None
-    convs = [params for kind, params in layers if kind == "conv"]
-    norms = [params for kind, params in layers if kind == "norm"]
-    shapes = [tuple(params["weight"].shape) for params in convs]
-    modules: list[nn.Module] = []
-    for i, (shape, params) in enumerate(zip(shapes, convs, strict=True)):
-        first = i == 0
-        modules.append(
-            nn.ConvTranspose2d(shape[0], shape[1], shape[2], 1 if first else 2, 0 if first else 1,
-                               bias="bias" in params)
-        )  # fmt: skip
-        if i < len(norms):
-            modules += [nn.BatchNorm2d(shape[1]), nn.ReLU(True)]
-    modules.append(nn.Tanh())
-    network = FromZ(*modules)
-    theirs = [params for _, params in layers]
-    ours = [m for m in network if isinstance(m, nn.ConvTranspose2d | nn.BatchNorm2d)]
-    for module, params in zip(ours, theirs, strict=True):
-        wanted = module.state_dict()
-        if set(params) - set(wanted) or set(wanted) - set(params) - {"num_batches_tracked"}:
-            return None
-        module.load_state_dict({**wanted, **params})
-    side = shapes[0][2] * 2 ** (len(shapes) - 1)
-    nz, channels = shapes[0][0], shapes[-1][1]
-    described = (
-        f"DCGAN generator rebuilt from its weights (PyTorch's DCGAN example layout: {len(shapes)} "
-        f"transposed convolutions, BatchNorm + ReLU between, Tanh assumed at the end): nz={nz}, "
-        f"ngf={shapes[-1][0]}, {side}x{side}, {channels} channel{'s' if channels > 1 else ''}"
-    )
-    return UserNetwork(network.eval(), described, (nz, 1, 1))
