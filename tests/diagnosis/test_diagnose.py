@@ -86,7 +86,7 @@ def test_malicious_pickle_is_never_executed(tmp_path, monkeypatch, suffix):
 
 def test_weights_of_an_unknown_architecture_need_its_class(tmp_path):
     torch.save({"weight": torch.zeros(2)}, tmp_path / "weights.pt")
-    with pytest.raises(ModeCollapseError, match="cannot rebuild on its own.*--arch"):
+    with pytest.raises(ModeCollapseError, match="an architecture diagnose does not know.*--arch"):
         diagnose(tmp_path / "weights.pt", "mnist")
 
 

@@ -16,6 +16,8 @@ from modecollapse.cli import main
 from modecollapse.diagnosis.weights import Rebuild, load_network
 from modecollapse.errors import ModeCollapseError
 
+EXAMPLE = Rebuild("dcgan-example")
+
 
 class ExampleGenerator(nn.Module):
     """PyTorch's DCGAN example generator (pytorch/examples dcgan/main.py), small: 32 x 32."""
@@ -60,33 +62,37 @@ def same_outputs(network, generator, nz=16):
 
 def test_the_dcgan_example_is_rebuilt_from_its_state_dict(tmp_path, example):
     torch.save(example.state_dict(), tmp_path / "netG_epoch_24.pth")
-    network = load_network(tmp_path / "netG_epoch_24.pth")
+    with pytest.raises(
+        ModeCollapseError, match=r"looks like PyTorch's DCGAN example generator \(nz=16, ngf=4, 32x32"
+    ):
+        load_network(tmp_path / "netG_epoch_24.pth")  # activations are not in the weights: asked, not assumed
+    network = load_network(tmp_path / "netG_epoch_24.pth", EXAMPLE)
     assert network.latent_shape == (16, 1, 1) and "nz=16, ngf=4, 32x32, 1 channel" in network.described
     assert same_outputs(network.module, example)
 
 
 def test_safetensors_order_is_restored(tmp_path, example):
     save_file(example.state_dict(), tmp_path / "G.safetensors")  # stores main.10 before main.3
-    assert same_outputs(load_network(tmp_path / "G.safetensors").module, example)
+    assert same_outputs(load_network(tmp_path / "G.safetensors", EXAMPLE).module, example)
 
 
 def test_a_tweaked_dcgan_is_not_rebuilt_wrongly(tmp_path, example):
     state = example.state_dict()
     state["main.9.weight"] = torch.zeros(4, 1, 5, 5)  # a 5 x 5 last layer: padding unknown
     torch.save(state, tmp_path / "G.pt")
-    with pytest.raises(ModeCollapseError, match="cannot rebuild on its own.*--arch"):
-        load_network(tmp_path / "G.pt")
+    with pytest.raises(ModeCollapseError, match="not in the layout of PyTorch's DCGAN example.*--arch"):
+        load_network(tmp_path / "G.pt", EXAMPLE)
 
 
 def test_diagnose_from_weights_matches_the_module_in_memory(tmp_path, example, mnist_dir):
     torch.save(example.state_dict(), tmp_path / "G.pt")
     data_dir = str(mnist_dir.parent)
-    from_file = diagnose(tmp_path / "G.pt", "mnist", num_samples=300, data_dir=data_dir)
+    from_file = diagnose(tmp_path / "G.pt", "mnist", num_samples=300, data_dir=data_dir, arch="dcgan-example")
     in_memory = diagnose(example, "mnist", latent_shape=(16, 1, 1), num_samples=300, data_dir=data_dir)
     assert from_file.scores == in_memory.scores and from_file.verdict == in_memory.verdict
     assert any("as PyTorch's DCGAN example builds it" in note for note in from_file["input_notes"])
     with pytest.raises(ModeCollapseError, match="take z of size 16"):
-        diagnose(tmp_path / "G.pt", "mnist", latent_dim=100)
+        diagnose(tmp_path / "G.pt", "mnist", latent_dim=100, arch="dcgan-example")
 
 
 @pytest.mark.parametrize(
@@ -109,7 +115,7 @@ def test_the_generator_is_found_inside_checkpoints(tmp_path, example, layout):
         "data_parallel": {f"module.{k}": v for k, v in state.items()},
     }[layout]
     torch.save(saved, tmp_path / "ckpt.pt")
-    network = load_network(tmp_path / "ckpt.pt")
+    network = load_network(tmp_path / "ckpt.pt", EXAMPLE)
     assert same_outputs(network.module, example)
     entry = {"plain": "", "checkpoint": "netG", "lightning": "state_dict.generator", "data_parallel": ""}[
         layout
@@ -120,10 +126,10 @@ def test_the_generator_is_found_inside_checkpoints(tmp_path, example, layout):
 def test_several_generators_are_named_not_guessed(tmp_path, example):
     torch.save({"G": example.state_dict(), "G_ema": example.state_dict()}, tmp_path / "both.pt")
     with pytest.raises(ModeCollapseError, match=r"several generators \(G, G_ema\).*--weights-key G.*EMA"):
-        load_network(tmp_path / "both.pt")
+        load_network(tmp_path / "both.pt", EXAMPLE)
     with pytest.raises(ModeCollapseError, match=r"no weights under 'netG'; it holds \(top level\), G, G_ema"):
-        load_network(tmp_path / "both.pt", Rebuild(weights_key="netG"))
-    chosen = load_network(tmp_path / "both.pt", Rebuild(weights_key="G_ema"))
+        load_network(tmp_path / "both.pt", Rebuild("dcgan-example", weights_key="netG"))
+    chosen = load_network(tmp_path / "both.pt", Rebuild("dcgan-example", weights_key="G_ema"))
     assert same_outputs(chosen.module, example) and "(entry 'G_ema')" in chosen.described
 
 
@@ -157,7 +163,7 @@ def test_truncated_and_empty_files_are_named(tmp_path, example):
     (tmp_path / "old_cut.pt").write_bytes((tmp_path / "old.pt").read_bytes()[:200])
     with pytest.raises(ModeCollapseError, match="old_cut.pt: not a readable torch.save file: truncated"):
         diagnose(tmp_path / "old_cut.pt", "mnist")
-    assert same_outputs(load_network(tmp_path / "old.pt").module, example)  # the legacy format reads
+    assert same_outputs(load_network(tmp_path / "old.pt", EXAMPLE).module, example)  # the legacy format reads
     torch.save({"epoch": 3}, tmp_path / "none.pt")
     with pytest.raises(ModeCollapseError, match="holds no tensors"):
         diagnose(tmp_path / "none.pt", "mnist")
@@ -245,7 +251,7 @@ def test_arch_mistakes_get_one_sentence(tmp_path, user_models, capsys):
         ("--arch", f"{user_models}:Generator", "--arch-kwargs", '{"latent_dim": -1}'): "failed: RuntimeError",
         ("--arch", f"{user_models}:NOT_A_CLASS"): "is a int, not a class",
         ("--arch", f"{tmp_path / 'train.py'}:Generator"): "exited (SystemExit 2): it runs a command line",
-        (): "cannot rebuild on its own",
+        (): "an architecture diagnose does not know",
     }
     for args, phrase in cases.items():
         assert main(["diagnose", g, *args]) == 2, args
@@ -295,7 +301,7 @@ def test_a_translator_from_weights_and_its_class(tmp_path, capsys):
 
 def test_a_dcgan_output_range_is_read_as_tanh(tmp_path, example):
     torch.save(example.state_dict(), tmp_path / "G.pt")
-    network = load_network(tmp_path / "G.pt").module
+    network = load_network(tmp_path / "G.pt", EXAMPLE).module
     with torch.no_grad():
         values = network(torch.randn(64, 16)).numpy()
     assert values.shape == (64, 1, 32, 32) and np.abs(values).max() <= 1.0
@@ -340,3 +346,14 @@ def test_options_for_weights_are_refused_elsewhere(tmp_path):
         ModeCollapseError, match="--arch, --arch-kwargs and --weights-key are for a generator's weights"
     ):
         diagnose(tmp_path / "samples.npy", "mnist", arch="models.py:G")
+
+
+@pytest.mark.slow
+def test_our_own_checkpoint_file_points_to_its_folder(tmp_path):
+    from modecollapse.training.loop import train
+    from tests.conftest import tiny_image_config
+
+    train(tiny_image_config(), tmp_path / "run")
+    weights = next((tmp_path / "run" / "checkpoints").glob("step-*/weights.safetensors"))
+    with pytest.raises(ModeCollapseError, match="checkpoint of this tool's run: diagnose its folder"):
+        diagnose(weights, "mnist")

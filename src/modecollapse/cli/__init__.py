@@ -162,7 +162,7 @@ def _add_weights_options(diagnose: argparse.ArgumentParser) -> None:
     diagnose.add_argument(
         "--arch",
         help="your generator's class for a weights file: FILE.py:CLASS or MODULE:CLASS (imports "
-        "that code, as python would; without it a DCGAN in PyTorch's example layout is recognized)",
+        "that code, as python would), or dcgan-example for PyTorch's DCGAN example generator",
     )
     diagnose.add_argument(
         "--arch-kwargs", help='JSON arguments for --arch\'s class, e.g. \'{"nz": 100, "ngf": 64}\''

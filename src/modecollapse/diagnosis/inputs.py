@@ -77,6 +77,11 @@ class Sampling:
                 raise ModeCollapseError("a TorchScript generator needs --latent-dim N (or --latent-shape)")
             latent = Latent(self.shape, self.distribution, self.range)
             return load_torchscript(path), latent, [f"TorchScript generator, {latent.describe()}"]
+        if is_run(path.parent):
+            raise ModeCollapseError(
+                f"{path} is a checkpoint of this tool's run: diagnose its folder, {path.parent}, "
+                "which knows its architecture and latent"
+            )
         network = load_network(path, self.rebuild)
         latent = Latent(self._shape_for(network.latent_shape, path), self.distribution, self.range)
         return network.module, latent, [network.described, latent.describe()]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -50,10 +50,17 @@ class FromZ(nn.Sequential):
         return super().forward(z.reshape(z.shape[0], -1, 1, 1))
 
 
-def dcgan_from_weights(state: dict[str, torch.Tensor]) -> tuple[nn.Module, str, tuple[int, ...]] | None:
-    """(network, description, latent shape) of a DCGAN generator rebuilt from weights alone, or
-    None if they are not one: a chain of transposed convolutions with BatchNorm after each but
-    the last, as PyTorch's DCGAN example builds it (see the module's assumptions)."""
+class Recognized(NamedTuple):
+    network: nn.Module
+    sizes: str  # "nz=100, ngf=64, 64x64, 1 channel"
+    described: str
+    latent_shape: tuple[int, ...]
+
+
+def dcgan_from_weights(state: dict[str, torch.Tensor]) -> Recognized | None:
+    """A DCGAN generator rebuilt from weights alone, or None if they are not one: a chain of
+    transposed convolutions with BatchNorm after each but the last, as PyTorch's DCGAN example
+    builds it (see the module's assumptions)."""
     groups: OrderedDict[str, dict[str, torch.Tensor]] = OrderedDict()
     for name, tensor in state.items():
         layer, _, leaf = name.rpartition(".")
@@ -84,11 +91,10 @@ def dcgan_from_weights(state: dict[str, torch.Tensor]) -> tuple[nn.Module, str, 
         module.load_state_dict({**wanted, **params})
     side = shapes[0][2] * 2 ** (len(shapes) - 1)
     nz, channels = shapes[0][0], shapes[-1][1]
+    sizes = f"nz={nz}, ngf={shapes[-1][0]}, {side}x{side}, {channels} channel{'s' if channels > 1 else ''}"
     described = (
-        f"DCGAN generator rebuilt from its weights as PyTorch's DCGAN example builds it: nz={nz}, "
-        f"ngf={shapes[-1][0]}, {side}x{side}, {channels} channel{'s' if channels > 1 else ''}; "
-        f"{len(shapes)} transposed convolutions (stride 2, padding 1 after the first) with BatchNorm "
-        "+ ReLU between and Tanh at the end ASSUMED (weights do not record them: a generator with "
-        "LeakyReLU, Sigmoid, other strides or a label in z needs --arch)"
+        f"DCGAN generator rebuilt from its weights as PyTorch's DCGAN example builds it: {sizes}; "
+        f"{len(shapes)} transposed convolutions (stride 2, padding 1 after the first), BatchNorm + "
+        "ReLU between them and Tanh at the end, as --arch dcgan-example says (weights do not record them)"
     )
-    return network.eval(), described, (nz, 1, 1)
+    return Recognized(network.eval(), sizes, described, (nz, 1, 1))

@@ -26,6 +26,7 @@ from modecollapse.errors import ModeCollapseError
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".bin", ".tar", ".pkl", ".pickle")
 OTHER_SUFFIXES = (".npy", ".npz", ".png", ".jpg", ".jpeg", ".ts", ".pt2", ".json", ".toml")
+DCGAN_EXAMPLE = "dcgan-example"  # --arch for PyTorch's DCGAN example layout (recognize.py)
 WRAPPERS = ("module.", "_orig_mod.")  # DataParallel / DistributedDataParallel, torch.compile
 GENERATOR_NAME = re.compile(
     r"(net_?)?(g|gen|generator)(_?(a|b|ab|ba|a2b|b2a|ema|s))?|(g_?)?ema(_g)?|(generator_?)?ema(_?generator)?",
@@ -79,10 +80,10 @@ def is_weights_file(path: Path) -> bool:
 
 def load_network(path: Path, rebuild: Rebuild | None = None) -> UserNetwork:
     """The network in the weights file `path`, on the CPU, in eval mode: the user's class loaded
-    with the one entry whose names fit it, or a recognized DCGAN."""
+    with the one entry whose names fit it, or, with arch "dcgan-example", the DCGAN recognized."""
     rebuild = rebuild or Rebuild()
     entries = weight_entries(read_weights(path), rebuild.weights_key, path)
-    if rebuild.arch is not None:
+    if rebuild.arch is not None and rebuild.arch != DCGAN_EXAMPLE:
         module = build_arch(rebuild.arch, rebuild.arch_kwargs)
         label, state = _fitting(entries, module, path, rebuild.arch)
         module.load_state_dict(state)
@@ -90,15 +91,35 @@ def load_network(path: Path, rebuild: Rebuild | None = None) -> UserNetwork:
     found = [(label, rebuilt) for label, state in entries if (rebuilt := dcgan_from_weights(state))]
     if len(_named(found)) > 1:
         raise _several(path, _named(found))
-    if not found:
-        names = ", ".join(list(entries[0][1])[:6]) + (", ..." if len(entries[0][1]) > 6 else "")
-        raise ModeCollapseError(
-            f"{path}: weights of an architecture diagnose cannot rebuild on its own ({names}); name "
-            "your class: --arch models.py:Generator (with --arch-kwargs '{\"nz\": 100}' if it takes "
-            "arguments), or export samples: np.save('samples.npy', G(z).detach().cpu().numpy())"
+    if found and rebuild.arch == DCGAN_EXAMPLE:
+        label, recognized = found[0]
+        return UserNetwork(
+            recognized.network, f"{recognized.described}{_said(label)}", recognized.latent_shape
         )
-    label, (module, described, latent_shape) = found[0]
-    return UserNetwork(module, f"{described}{_said(label)}", latent_shape)
+    raise _no_architecture(path, entries, found, rebuild.arch == DCGAN_EXAMPLE)
+
+
+def _no_architecture(
+    path: Path, entries: list[tuple[str, dict[str, torch.Tensor]]], found: list[Any], asked: bool
+) -> ModeCollapseError:  # fmt: skip
+    """Why a weights file was not rebuilt without the user's class, and what to pass."""
+    yours = (
+        "your class: --arch models.py:Generator (with --arch-kwargs '{\"nz\": 100}' if it takes "
+        "arguments), or export samples: np.save('samples.npy', G(z).detach().cpu().numpy())"
+    )
+    if found:
+        return ModeCollapseError(
+            f"{path}: looks like PyTorch's DCGAN example generator ({found[0][1].sizes}). Weights do not "
+            f"record activations or strides: if it uses ReLU between layers, Tanh at the end and the "
+            f"example's strides, pass --arch {DCGAN_EXAMPLE}; otherwise {yours}"
+        )
+    names = ", ".join(list(entries[0][1])[:6]) + (", ..." if len(entries[0][1]) > 6 else "")
+    layout = (
+        "not in the layout of PyTorch's DCGAN example"
+        if asked
+        else "of an architecture diagnose does not know"
+    )
+    return ModeCollapseError(f"{path}: weights {layout} ({names}); name {yours}")
 
 
 def _fitting(
