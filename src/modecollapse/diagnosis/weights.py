@@ -159,9 +159,10 @@ def _named(found: list[tuple[str, Any]]) -> list[str]:
 
 
 def _several(path: Path, labels: list[str]) -> ModeCollapseError:
+    averaged = [label for label in labels if "ema" in label.lower()]
     return ModeCollapseError(
         f"{path}: holds several generators ({', '.join(labels)}); pick one with --weights-key "
-        f"{labels[0]} (an EMA copy, e.g. G_ema, is usually the one to judge)"
+        f"{(averaged or labels)[0]} (an EMA copy, e.g. G_ema, is usually the one to judge)"
     )
 
 
@@ -263,6 +264,8 @@ def _generator_prefixes(flat: dict[str, torch.Tensor]) -> set[str]:
     for name in flat:
         parts = name.split(".")
         for depth in range(1, len(parts)):
+            if "optim" in parts[depth - 1].lower():  # an optimizer's state, even under "g"
+                break
             if GENERATOR_NAME.fullmatch(parts[depth - 1]):
                 found.add(".".join(parts[:depth]))
                 break
