@@ -356,11 +356,24 @@ def test_options_for_weights_are_refused_elsewhere(tmp_path):
 
 
 @pytest.mark.slow
-def test_our_own_checkpoint_file_points_to_its_folder(tmp_path):
+def test_a_trained_dcgans_state_dict_judges_as_its_run(tmp_path, mnist_test):
+    """A ReLU DCGAN trained here, saved as PyTorch's example saves netG (main.N names): the same
+    samples, scores and verdict from its weights file as from its run folder."""
+    from modecollapse.trained import load_run
     from modecollapse.training.loop import train
     from tests.conftest import tiny_image_config
 
+    _, _, reference = mnist_test
     train(tiny_image_config(), tmp_path / "run")
+    generator = load_run(tmp_path / "run").generator
+    torch.save(
+        {k.replace("net.", "main.", 1): v for k, v in generator.state_dict().items()}, tmp_path / "netG.pth"
+    )
+    from_file = diagnose(
+        tmp_path / "netG.pth", "mnist", num_samples=300, arch="dcgan-example", reference=reference
+    )
+    from_run = diagnose(tmp_path / "run", "mnist", num_samples=300, reference=reference)
+    assert from_file.scores == from_run.scores and from_file.verdict == from_run.verdict
     weights = next((tmp_path / "run" / "checkpoints").glob("step-*/weights.safetensors"))
     with pytest.raises(ModeCollapseError, match="checkpoint of this tool's run: diagnose its folder"):
         diagnose(weights, "mnist")

@@ -70,13 +70,14 @@ class Sampling:
     range: float = 1.0
     rebuild: Rebuild | None = None
 
-    def generator(self, path: Path) -> tuple[nn.Module, Latent, list[str]]:
-        """The generator in `path`, the latent it is sampled with, and notes saying both."""
+    def generator(self, path: Path) -> tuple[nn.Module, Latent, list[str], str]:
+        """The generator in `path`, the latent it is sampled with, notes saying both, and its
+        output's value range where the file tells it ("auto" otherwise)."""
         if is_torchscript(path):
             if self.shape is None:
                 raise ModeCollapseError("a TorchScript generator needs --latent-dim N (or --latent-shape)")
             latent = Latent(self.shape, self.distribution, self.range)
-            return load_torchscript(path), latent, [f"TorchScript generator, {latent.describe()}"]
+            return load_torchscript(path), latent, [f"TorchScript generator, {latent.describe()}"], "auto"
         if is_run(path.parent):
             raise ModeCollapseError(
                 f"{path} is a checkpoint of this tool's run: diagnose its folder, {path.parent}, "
@@ -84,7 +85,7 @@ class Sampling:
             )
         network = load_network(path, self.rebuild)
         latent = Latent(self._shape_for(network.latent_shape, path), self.distribution, self.range)
-        return network.module, latent, [network.described, latent.describe()]
+        return network.module, latent, [network.described, latent.describe()], network.value_range
 
     def _shape_for(self, known: tuple[int, ...] | None, path: Path) -> tuple[int, ...]:
         if known is None:
@@ -160,8 +161,10 @@ def load_samples(
             "models.py:Generator; or samples: np.save('samples.npy', G(z).detach().cpu().numpy())"
         )
     if is_generator_file(path):
-        generator, latent, notes = (sampling or Sampling()).generator(path)
-        return _sample(generator, latent, num_samples, notes, value_range)
+        generator, latent, notes, known_range = (sampling or Sampling()).generator(path)
+        return _sample(
+            generator, latent, num_samples, notes, known_range if value_range == "auto" else value_range
+        )
     raise ModeCollapseError(
         f"{path}: unsupported input; give a run or checkpoint folder, a weights file (.pt, "
         ".safetensors), a TorchScript file, .npy/.npz samples, a sample-grid image (.png/.jpg) or a "
@@ -224,7 +227,7 @@ def load_points(
     opened = path if isinstance(path, Opened) else open_input(Path(path))
     path = opened.path
     if opened.array is None and is_generator_file(path):
-        generator, latent, notes = (sampling or Sampling()).generator(path)
+        generator, latent, notes, _ = (sampling or Sampling()).generator(path)
         points = sample_from(generator, latent, count, PROBE_SEED)
         return points, [*notes, f"{count} points drawn with seed {PROBE_SEED}"], None
     if is_run(path):

@@ -54,6 +54,7 @@ class UserNetwork:
     module: nn.Module
     described: str
     latent_shape: tuple[int, ...] | None = None  # known from the weights alone (a recognized DCGAN)
+    value_range: str = "auto"  # "-1-1" where the output layer is known (a recognized DCGAN's Tanh)
 
 
 def _unreadable(path: Path, error: Exception) -> ModeCollapseError:
@@ -93,9 +94,8 @@ def load_network(path: Path, rebuild: Rebuild | None = None) -> UserNetwork:
         raise _several(path, _named(found))
     if found and rebuild.arch == DCGAN_EXAMPLE:
         label, recognized = found[0]
-        return UserNetwork(
-            recognized.network, f"{recognized.described}{_said(label)}", recognized.latent_shape
-        )
+        described = f"{recognized.described}{_said(label)}"
+        return UserNetwork(recognized.network, described, recognized.latent_shape, "-1-1")
     raise _no_architecture(path, entries, found, rebuild.arch == DCGAN_EXAMPLE)
 
 
