@@ -10,7 +10,6 @@ import pickle
 import re
 import warnings
 import zipfile
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,8 +89,8 @@ def load_network(path: Path, rebuild: Rebuild | None = None) -> UserNetwork:
         module.load_state_dict(state)
         return UserNetwork(module.eval(), f"{rebuild.arch} with weights from {Path(path).name}{label}")
     found = [(label, rebuilt) for label, state in entries if (rebuilt := dcgan_from_weights(state))]
-    if len(_named(found)) > 1:
-        raise _several(path, _named(found))
+    if len(distinct := _named(found)) > 1:
+        raise _several(path, distinct)
     if found and rebuild.arch == DCGAN_EXAMPLE:
         label, recognized = found[0]
         described = f"{recognized.described}{_said(label)}"
@@ -130,8 +129,8 @@ def _fitting(
     fits = [
         (label, state) for label, state in entries if {n: tuple(t.shape) for n, t in state.items()} == mine
     ]
-    if len(_named(fits)) > 1:
-        raise _several(path, _named(fits))
+    if len(distinct := _named(fits)) > 1:
+        raise _several(path, distinct)
     if fits:
         return _said(fits[0][0]), fits[0][1]
     state = entries[0][1]
@@ -237,13 +236,13 @@ def _under(flat: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor
 
 def _containers(flat: dict[str, torch.Tensor]) -> list[tuple[str, dict[str, torch.Tensor]]]:
     """Every dotted prefix of the file's names that holds tensors, shallowest first ("" = all)."""
-    prefixes = OrderedDict.fromkeys([""])
-    for name in flat:
+    held: dict[str, dict[str, torch.Tensor]] = {"": dict(flat)}
+    for name, tensor in flat.items():  # one pass: each name filed under every prefix it has
         parts = name.split(".")
         for depth in range(1, len(parts)):
-            prefixes[".".join(parts[:depth])] = None
-    ordered = sorted(prefixes, key=lambda p: (p.count(".") + (p != ""), list(prefixes).index(p)))
-    return [(p, _under(flat, p)) for p in ordered]
+            held.setdefault(".".join(parts[:depth]), {})[".".join(parts[depth:])] = tensor
+    ordered = sorted(held, key=lambda p: p.count(".") + (p != ""))  # stable: first seen first
+    return [(p, _unwrapped(held[p])) for p in ordered]
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, torch.Tensor]:
