@@ -271,7 +271,9 @@ def test_arch_mistakes_get_one_sentence(tmp_path, user_models, capsys):
     assert f"{user_models}:Generator with weights from g.pt" in notes
 
 
-def test_a_translator_from_weights_and_its_class(tmp_path, capsys):
+@pytest.fixture
+def translator_class(tmp_path):
+    """A user's translator class in their own nets.py, and its --arch."""
     (tmp_path / "nets.py").write_text(
         textwrap.dedent(
             """
@@ -293,17 +295,42 @@ def test_a_translator_from_weights_and_its_class(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("nets_for_test", tmp_path / "nets.py")
     nets = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(nets)
+    return nets, f"{tmp_path / 'nets.py'}:Translator"
+
+
+def test_a_translator_from_weights_and_its_class(tmp_path, capsys, translator_class):
+    nets, arch = translator_class
     torch.manual_seed(0)
     for name in ("latest_net_G_A.pth", "latest_net_G_B.pth"):
         torch.save(nets.Translator().state_dict(), tmp_path / name)
     g_ab, g_ba = str(tmp_path / "latest_net_G_A.pth"), str(tmp_path / "latest_net_G_B.pth")
-    arch = f"{tmp_path / 'nets.py'}:Translator"
     args = ["diagnose", g_ab, "--dataset", "spatial-one", "--g-ba", g_ba, "--num-samples", "100"]
     assert main([*args, "--arch", arch]) == 5
     out = capsys.readouterr().out
     assert "cycle's digit" in out and "nets.py:Translator G_AB from" in out
     assert main(args) == 2
     assert "a translator's weights need its class: --arch" in capsys.readouterr().err
+
+
+def test_one_checkpoint_holding_both_translators(tmp_path, capsys, translator_class):
+    nets, arch = translator_class
+    torch.manual_seed(1)
+    both = {name: nets.Translator().state_dict() for name in ("G_AB", "G_BA")}
+    torch.save({**both, "D_A": {"w": torch.zeros(2)}, "epoch": 3}, tmp_path / "ckpt.pt")
+    ckpt = str(tmp_path / "ckpt.pt")
+    alone = ["diagnose", ckpt, "--dataset", "spatial-one", "--num-samples", "100", "--arch", arch]
+    args = [*alone, "--g-ba", ckpt]
+    assert main(args) == 2
+    assert "is given as both G_AB and G_BA: name each one's entry" in capsys.readouterr().err
+    assert main([*args, "--weights-key", "G_AB"]) == 2  # G_BA would default to the same entry
+    assert "is given as both G_AB and G_BA" in capsys.readouterr().err
+    assert main([*args, "--weights-key", "G_AB", "--g-ba-weights-key", "G_BA", "--json"]) == 5
+    notes = json.loads(capsys.readouterr().out)["input_notes"]
+    assert any("G_AB from" in note for note in notes)
+    assert main(alone) == 2
+    assert "holds several generators (G_AB, G_BA)" in capsys.readouterr().err
+    assert main([*alone, "--g-ba-weights-key", "G_BA"]) == 2
+    assert "--g-ba-weights-key names an entry of the file given as --g-ba" in capsys.readouterr().err
 
 
 def test_a_dcgan_output_range_is_read_as_tanh(tmp_path, example):

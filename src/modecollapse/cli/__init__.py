@@ -171,6 +171,11 @@ def _add_weights_options(diagnose: argparse.ArgumentParser) -> None:
         "--weights-key",
         help="the generator's entry in a checkpoint holding several (e.g. netG, state_dict.generator)",
     )
+    diagnose.add_argument(
+        "--g-ba-weights-key",
+        help="G_BA's entry when its file holds several networks (default: --weights-key), e.g. "
+        "--weights-key G_AB --g-ba-weights-key G_BA for one checkpoint holding both",
+    )
 
 
 def _add_classifier(commands: argparse._SubParsersAction) -> None:
@@ -286,6 +291,7 @@ def _diagnose(args: argparse.Namespace) -> int:
         latent_dist=args.latent_dist, latent_range=args.latent_range, tile_size=args.tile_size,
         padding=args.padding, mixture_scale=args.mixture_scale, g_ba=args.g_ba, arch=args.arch,
         arch_kwargs=_json_object(args.arch_kwargs, "--arch-kwargs"), weights_key=args.weights_key,
+        g_ba_weights_key=args.g_ba_weights_key,
     )  # fmt: skip
     written = report.save(args.out) if args.out else []
     if args.json:

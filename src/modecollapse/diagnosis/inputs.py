@@ -17,7 +17,7 @@ from torch import nn
 
 from modecollapse.data import dataset_kind, dataset_name
 from modecollapse.diagnosis.grid import GRID_SUFFIXES, split_grid
-from modecollapse.diagnosis.weights import Rebuild, is_weights_file, load_network
+from modecollapse.diagnosis.weights import Rebuild, is_weights_file, load_network, top_entries
 from modecollapse.errors import ModeCollapseError
 from modecollapse.models.latent import Latent, sample_from
 from modecollapse.runfolder import RunFolder
@@ -182,13 +182,24 @@ def load_user_translators(
     g_ab: Path, g_ba: str | Path | nn.Module | None, rebuild: Rebuild | None
 ) -> tuple[nn.Module, nn.Module | None, tuple[str, str]]:  # fmt: skip
     """A user's G_AB (and G_BA: a path, a module or None) with how each is described."""
-    back = load_translator_network(Path(g_ba), rebuild) if isinstance(g_ba, str | Path) else g_ba
+    back_rebuild = rebuild.for_g_ba() if rebuild else None
+    if isinstance(g_ba, str | Path) and _same_entry(g_ab, Path(g_ba), rebuild, back_rebuild):
+        raise ModeCollapseError(
+            f"{g_ab} is given as both G_AB and G_BA: name each one's entry, e.g. --weights-key G_AB "
+            f"--g-ba-weights-key G_BA (its entries: {', '.join(top_entries(g_ab))})"
+        )
+    back = load_translator_network(Path(g_ba), back_rebuild) if isinstance(g_ba, str | Path) else g_ba
     kind = "TorchScript" if is_torchscript(g_ab) else (rebuild.arch if rebuild and rebuild.arch else "")
     return (
         load_translator_network(g_ab, rebuild),
         back,
         (f"{kind} G_AB from {g_ab}".strip(), f"G_BA from {g_ba}"),
     )
+
+
+def _same_entry(g_ab: Path, g_ba: Path, rebuild: Rebuild | None, back: Rebuild | None) -> bool:
+    same_file = is_weights_file(g_ab) and g_ba.exists() and g_ab.resolve() == g_ba.resolve()
+    return same_file and (rebuild and rebuild.weights_key) == (back and back.weights_key)
 
 
 def load_translator_network(path: Path, rebuild: Rebuild | None) -> nn.Module:

@@ -132,21 +132,24 @@ def diagnose(
     arch: str | None = None,
     arch_kwargs: dict[str, Any] | None = None,
     weights_key: str | None = None,
+    g_ba_weights_key: str | None = None,
     **options: Any,
 ) -> Report:
     """Judge a generator (nn.Module or callable z -> samples; give the latent law), samples (a
     tensor or array of images, or N x 2 points of a 2-D mixture) or a path (run folder, monitor
     folder, a weights file read weights-only, with `arch="models.py:Generator"`, `arch_kwargs`
-    and `weights_key` when needed, TorchScript, .npy/.npz, grid image, PNG folder): healthy /
-    partial collapse / collapsed, with reasons, scores and measured fixes to try next. With a
-    translation dataset (spatial-one, spatial-two, mnist-rgb, mnist-svhn) a generator is a
-    translator G_AB, fed the dataset's held-out A inputs; give its `g_ba` too to judge the cycle."""
+    and `weights_key` (G_BA's: `g_ba_weights_key`) when needed, TorchScript, .npy/.npz, grid
+    image, PNG folder): healthy / partial collapse / collapsed, with reasons, scores and measured
+    fixes to try next. With a translation dataset (spatial-one, spatial-two, mnist-rgb,
+    mnist-svhn) a generator is a translator G_AB, fed the dataset's held-out A inputs; give its
+    `g_ba` too to judge the cycle."""
     if isinstance(source, str | Path):
         return Report(
             verdicts.judge_path(
                 source, dataset, num_samples, latent_dim=latent_dim, latent_shape=latent_shape,
                 value_range=value_range, latent_dist=latent_dist, latent_range=latent_range, rules=rules,
-                data_dir=data_dir, g_ba=g_ba, rebuild=Rebuild(arch, dict(arch_kwargs or {}), weights_key),
+                data_dir=data_dir, g_ba=g_ba,
+                rebuild=Rebuild(arch, dict(arch_kwargs or {}), weights_key, g_ba_weights_key),
                 **options,
             )
         )  # fmt: skip

@@ -83,6 +83,8 @@ def judge_path(
     shape = latent_shape or ((latent_dim,) if latent_dim is not None else None)
     sampling = Sampling(shape, latent_dist, latent_range, rebuild)
     check_rebuild(Path(source), rebuild)
+    if rebuild is not None and rebuild.g_ba_weights_key is not None and g_ba is None:
+        raise ModeCollapseError("--g-ba-weights-key names an entry of the file given as --g-ba; give --g-ba")
     monitor = monitor_samples(Path(source))
     if monitor is not None:
         array, notes, dataset = monitor[0], monitor[1], dataset or monitor[2]

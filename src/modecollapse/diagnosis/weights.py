@@ -10,7 +10,7 @@ import pickle
 import re
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +37,22 @@ GENERATOR_NAME = re.compile(
 class Rebuild:
     """How to rebuild a user's network from a weights file: their class (`arch`, "file.py:Class"
     or "package.module:Class", called with `arch_kwargs`), and which entry of a checkpoint
-    holding several networks is the one (`weights_key`, e.g. "netG")."""
+    holding several networks is the one (`weights_key`, e.g. "netG"; a translator's G_BA:
+    `g_ba_weights_key`, else `weights_key`)."""
 
     arch: str | None = None
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     weights_key: str | None = None
+    g_ba_weights_key: str | None = None
 
     @property
     def given(self) -> bool:
-        return self.arch is not None or bool(self.arch_kwargs) or self.weights_key is not None
+        keys = (self.weights_key, self.g_ba_weights_key)
+        return self.arch is not None or bool(self.arch_kwargs) or any(k is not None for k in keys)
+
+    def for_g_ba(self) -> Rebuild:
+        """The same class, with G_BA's entry."""
+        return replace(self, weights_key=self.g_ba_weights_key or self.weights_key)
 
 
 @dataclass
@@ -159,9 +166,12 @@ def _named(found: list[tuple[str, Any]]) -> list[str]:
 
 def _several(path: Path, labels: list[str]) -> ModeCollapseError:
     averaged = [label for label in labels if "ema" in label.lower()]
+    named = [label for label in labels if any(GENERATOR_NAME.fullmatch(p) for p in label.split("."))]
+    why = " (an EMA copy is usually the one to judge)" if averaged else ""
     return ModeCollapseError(
         f"{path}: holds several generators ({', '.join(labels)}); pick one with --weights-key "
-        f"{(averaged or labels)[0]} (an EMA copy, e.g. G_ema, is usually the one to judge)"
+        f"{(averaged or named or labels)[0]}{why}; a translator's pair: --weights-key for G_AB and "
+        "--g-ba-weights-key for G_BA"
     )
 
 
@@ -226,6 +236,11 @@ def weight_entries(
         return [(key, chosen)]
     named = [(p, _under(flat, p)) for p in sorted(_generator_prefixes(flat))]
     return named + [(p, t) for p, t in _containers(flat) if p not in dict(named)]
+
+
+def top_entries(path: Path) -> list[str]:
+    """The top-level entries holding tensors in the weights file `path`, as a sentence lists them."""
+    return [label for label in _tops(_containers(_flatten(read_weights(path)))) if label != "(top level)"]
 
 
 def _under(flat: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
