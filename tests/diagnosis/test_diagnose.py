@@ -232,6 +232,9 @@ def test_diagnose_judges_a_cyclegan_translator(tmp_path):
     assert [p.name for p in written] == ["samples.png", "class_histogram.png"]
     grid = np.asarray(Image.open(written[0]))
     assert grid[0, 0] == 128 and grid[1, 100] == 128  # grey padding keeps the black tiles apart
+    weights = next((tmp_path / "run" / "checkpoints").glob("step-*/weights.safetensors"))
+    with pytest.raises(ModeCollapseError, match="checkpoint of this tool's run: diagnose its folder"):
+        diagnose(weights, "spatial-one", arch="models.py:Translator")
 
 
 @pytest.mark.slow

@@ -78,11 +78,7 @@ class Sampling:
                 raise ModeCollapseError("a TorchScript generator needs --latent-dim N (or --latent-shape)")
             latent = Latent(self.shape, self.distribution, self.range)
             return load_torchscript(path), latent, [f"TorchScript generator, {latent.describe()}"], "auto"
-        if is_run(path.parent):
-            raise ModeCollapseError(
-                f"{path} is a checkpoint of this tool's run: diagnose its folder, {path.parent}, "
-                "which knows its architecture and latent"
-            )
+        refuse_own_checkpoint(path)
         network = load_network(path, self.rebuild)
         latent = Latent(self._shape_for(network.latent_shape, path), self.distribution, self.range)
         return network.module, latent, [network.described, latent.describe()], network.value_range
@@ -98,6 +94,15 @@ class Sampling:
                 f"{','.join(map(str, self.shape))}"
             )
         return self.shape or known
+
+
+def refuse_own_checkpoint(path: Path) -> None:
+    """A checkpoint file of this tool's run is read through its folder, which knows the network."""
+    if is_run(path.parent):
+        raise ModeCollapseError(
+            f"{path} is a checkpoint of this tool's run: diagnose its folder, {path.parent}, "
+            "which knows its architecture and latent"
+        )
 
 
 def is_generator_file(path: Path) -> bool:
@@ -208,6 +213,7 @@ def load_translator_network(path: Path, rebuild: Rebuild | None) -> nn.Module:
         raise ModeCollapseError(f"{path}: no such file")
     if is_torchscript(path) or not is_weights_file(path):
         return load_torchscript(path)
+    refuse_own_checkpoint(path)
     if rebuild is None or rebuild.arch is None:
         raise ModeCollapseError(
             f"{path}: a translator's weights need its class: --arch models.py:ResnetGenerator "
