@@ -218,6 +218,18 @@ def user_models(tmp_path):
     return tmp_path / "models.py"
 
 
+def test_a_lightning_checkpoint_lists_the_entries_inside_state_dict(tmp_path, user_models, capsys):
+    exec(compile(USER_MODELS, "models", "exec"), namespace := {})
+    inside = {f"generator_model.{k}": v for k, v in namespace["Generator"]().state_dict().items()}
+    torch.save({"state_dict": inside, "epoch": 3}, tmp_path / "last.ckpt")
+    ckpt = str(tmp_path / "last.ckpt")
+    args = ["diagnose", ckpt, "--arch", f"{user_models}:Generator", "--latent-dim", "8"]
+    assert main([*args, "--arch-kwargs", '{"hidden": 16}']) == 2  # fits no entry: the entries are listed
+    assert "entries: (top level), state_dict, state_dict.generator_model)" in capsys.readouterr().err
+    assert main([*args, "--num-samples", "100", "--json"]) == 5
+    assert "(entry 'state_dict.generator_model')" in str(json.loads(capsys.readouterr().out)["input_notes"])
+
+
 def test_a_users_own_class_judges_healthy_and_collapsed(tmp_path, user_models, mnist_test):
     images, _, reference = mnist_test  # digits the reference does not hold
     digits = torch.from_numpy(images.reshape(len(images), 784)).float() / 255

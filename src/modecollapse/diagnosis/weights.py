@@ -180,8 +180,11 @@ def _said(label: str) -> str:
 
 
 def _tops(entries: list[tuple[str, dict[str, torch.Tensor]]]) -> list[str]:
-    """The file's top-level entries, as a sentence lists them."""
+    """The file's top-level entries, as a sentence lists them; with one or two (Lightning's
+    `state_dict`), the entries inside them too."""
     labels = [label or "(top level)" for label, _ in entries if "." not in label]
+    if len(labels) <= 3:  # "(top level)" and one or two wrappers
+        labels += [label for label, _ in entries if label.count(".") == 1]
     return labels[:8] + (["..."] if len(labels) > 8 else [])
 
 
