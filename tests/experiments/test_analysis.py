@@ -410,3 +410,25 @@ def test_a_study_run_seed_by_seed_is_provisional_until_every_planned_run_finishe
     planned = [r.run_id for r in base + fix] + ["pack=2__seed3", "pack=1__seed3"]
     index = {**INDEX, "analysis": {**INDEX["analysis"], "baseline": "pack=1"}, "planned": planned}
     assert analyse(base + fix, index).unfinished == 2  # the next seed's runs: not started, still to come
+
+
+def test_the_matrix_labels_provisional_testbeds_and_leaves_undeclared_ones_out(tmp_path):
+    from modecollapse.experiments.analysis import AnalysisResult, Comparison
+    from modecollapse.experiments.atlas import write_matrix
+
+    gain = Comparison("variant=r1", "modes", "higher", [0, 1, 2], 5.0, 9.0, 4.0, 1.0, 0.001, True, 0.003)
+    gain.established = True
+    declared = {"baseline": "baseline", "primary": {"modes": "higher"}}
+
+    def result(analysis, unfinished):
+        return AnalysisResult(analysis, bool(analysis), "", {"A": 6}, [], [gain], unfinished=unfinished)
+
+    written = write_matrix({"ring8": result(declared, 0), "grid25": result(declared, 5)}, tmp_path)
+    matrix = (tmp_path / "matrix.md").read_text()
+    assert "| fix | ring8: modes | grid25: modes (provisional: 5 runs to finish) |" in matrix
+    assert "| r1 | +4 ± 1 **better** | +4 ± 1 **better** |" in matrix and len(written) == 2
+    written = write_matrix({"pilot": result(None, 0)}, tmp_path)
+    matrix = (tmp_path / "matrix.md").read_text()
+    assert "Not in the matrix (no [analysis] declared; exploratory): pilot." in matrix
+    assert "No testbed declares an analysis." in matrix and "| fix |" not in matrix
+    assert written == [tmp_path / "matrix.md"]

@@ -165,20 +165,30 @@ def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
         for c in r.comparisons
         if c.primary
     }
-    header = ["fix", *[f"{name}: {metric}" for name, metric in columns]]
+    header = ["fix", *[f"{name}: {metric}{_provisional(results[name])}" for name, metric in columns]]
     lines = [
         "Each fix minus the baseline on the same seeds and machine, at each testbed's declared point:",
         "mean ± half-width of the 95% t-interval; **better** / **worse**: established after Holm's",
         "correction across that testbed's (fix x primary) family; '-': not run on that testbed.",
+        "A provisional testbed has runs still to finish: its marks may change when they do.",
         "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
     ]
+    undeclared = [name for name, r in results.items() if not r.analysis]
+    if undeclared:
+        lines += [f"Not in the matrix (no [analysis] declared; exploratory): {', '.join(undeclared)}.", ""]
+    if not columns:
+        atomic_write_text(out / "matrix.md", "\n".join([*lines, "No testbed declares an analysis."]) + "\n")
+        return [out / "matrix.md"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for fix in fixes:
         lines.append("| " + " | ".join([fix, *[_cell(cells.get((n, fix, m))) for n, m in columns]]) + " |")
     atomic_write_text(out / "matrix.md", "\n".join(lines) + "\n")
     (out / "figures").mkdir(parents=True, exist_ok=True)
     return [out / "matrix.md", _heatmap(fixes, columns, cells, out / "figures" / "matrix.png")]
+
+
+def _provisional(result: AnalysisResult) -> str:
+    return f" (provisional: {result.unfinished} runs to finish)" if result.unfinished else ""
 
 
 def _fix(setting: str) -> str:
