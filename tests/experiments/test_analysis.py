@@ -179,7 +179,7 @@ def test_the_atlas_gathers_a_declared_sweep_into_a_testbed_folder_and_matrix(tmp
         assert (out / "mini" / name).is_file(), name
     matrix = (out / "matrix.md").read_text()
     assert "| fix | mini: high_quality | mini: modes |" in matrix and "| pack=2 |" in matrix
-    assert testbed["runs_planned"] == 4
+    assert testbed["runs_planned"] == 4 and testbed["runs_to_finish"] == 0
     # two seeds establish nothing: the fix enters the table as measured, with nothing improved
     (entry,) = build(tmp_path / "results")
     assert entry["fix"] == "pack=2" and not any(m["improved"] for m in entry["metrics"].values())
@@ -308,8 +308,8 @@ def test_an_analysis_with_runs_still_to_finish_says_it_is_provisional():
         and "**Provisional**: runs of the sweep still to finish: 1." in render_markdown(result, "part")
     )
     failed = fake_run("other", 1, 5)
-    failed.summary["status"] = "failed"  # final: it will not change the family
-    assert analyse([*base, *fix, failed], INDEX).unfinished == 0
+    failed.summary["status"] = "failed"  # the sweep retries it when run again
+    assert analyse([*base, *fix, failed], INDEX).unfinished == 1
 
 
 def test_an_analysis_runs_the_detector_once_per_run(monkeypatch):
@@ -420,15 +420,19 @@ def test_the_matrix_labels_provisional_testbeds_and_leaves_undeclared_ones_out(t
     gain.established = True
     declared = {"baseline": "baseline", "primary": {"modes": "higher"}}
 
-    def result(analysis, unfinished):
-        return AnalysisResult(analysis, bool(analysis), "", {"A": 6}, [], [gain], unfinished=unfinished)
+    def result(analysis, unfinished, why=""):
+        return AnalysisResult(analysis, not why, why, {"A": 6}, [], [gain], unfinished=unfinished)
 
-    written = write_matrix({"ring8": result(declared, 0), "grid25": result(declared, 5)}, tmp_path)
+    late = result(declared, 0, "the [analysis] was first recorded after runs had started")
+    testbeds = {"ring8": result(declared, 0), "grid25": result(declared, 5), "mnist": late}
+    written = write_matrix(testbeds, tmp_path)
     matrix = (tmp_path / "matrix.md").read_text()
     assert "| fix | ring8: modes | grid25: modes (provisional: 5 runs to finish) |" in matrix
     assert "| r1 | +4 ± 1 **better** | +4 ± 1 **better** |" in matrix and len(written) == 2
-    written = write_matrix({"pilot": result(None, 0)}, tmp_path)
+    assert "Not in the matrix: mnist (the [analysis] was first recorded after runs had started)." in matrix
+    written = write_matrix({"pilot": result(None, 0, "the sweep file declares no [analysis]")}, tmp_path)
     matrix = (tmp_path / "matrix.md").read_text()
-    assert "Not in the matrix (no [analysis] declared; exploratory): pilot." in matrix
+    assert "Not in the matrix: pilot (the sweep file declares no [analysis])." in matrix
     assert "No testbed declares an analysis." in matrix and "| fix |" not in matrix
-    assert written == [tmp_path / "matrix.md"]
+    assert "provisional" not in matrix
+    assert written == [tmp_path / "matrix.md"] and not (tmp_path / "figures" / "matrix.png").exists()

@@ -24,7 +24,7 @@ from modecollapse.files import atomic_write_text
 from modecollapse.metrics.kinds import METRIC_KINDS, ONSET_METRICS
 
 UNRECORDED = "not recorded"
-UNFINISHED = ("pending", "running", "interrupted")
+UNFINISHED = ("pending", "running", "interrupted", "failed")  # running the sweep again retries a failed run
 
 
 @dataclass
@@ -75,9 +75,14 @@ class AnalysisResult:
     censored: dict[str, int] = field(default_factory=dict)
     """Per onset metric: completed runs without that onset (counted at their last step)."""
     unfinished: int = 0
-    """Runs of the sweep still to finish (pending, running, interrupted, or planned by the sweep
-    file and not yet selected; index.json's "planned"): Holm's correction covers
-    only the comparisons present, so an established result may change when they finish."""
+    """Runs of the sweep still to finish (pending, running, interrupted, failed: running the sweep
+    again retries it, or planned by the sweep file and not yet selected; index.json's "planned"):
+    Holm's correction covers only the comparisons present, so an established result may change
+    when they finish."""
+
+    @property
+    def provisional(self) -> bool:
+        return self.unfinished > 0
     never_healthy: int = 0
     """Completed runs never healthy: the absolute onset (collapse_onset_step) counts them at step 0.
     The relative onset needs no healthy evaluation, so a run without one is censored."""

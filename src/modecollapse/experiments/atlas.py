@@ -89,6 +89,7 @@ def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tup
             "runs_completed": len(completed),
             "runs": len(results),
             "runs_planned": len(index.get("planned") or results),
+            "runs_to_finish": result.unfinished,
             **_cpu_hours(completed),
             "evaluation_share": _evaluation_share(completed),
             "grids": grids,
@@ -156,7 +157,10 @@ def _cell(c: Comparison | None) -> str:
 def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
     """matrix.md and figures/matrix.png: fixes (rows) x each testbed's primary metrics (columns)."""
     columns = [
-        (name, metric) for name, r in results.items() for metric in (r.analysis or {}).get("primary", {})
+        (name, metric)
+        for name, r in results.items()
+        if r.declared
+        for metric in (r.analysis or {}).get("primary", {})
     ]
     fixes = list(dict.fromkeys(_fix(c.setting) for r in results.values() for c in r.comparisons if c.primary))
     cells: dict[tuple[str, str, str], Comparison] = {
@@ -170,13 +174,16 @@ def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
         "Each fix minus the baseline on the same seeds and machine, at each testbed's declared point:",
         "mean ± half-width of the 95% t-interval; **better** / **worse**: established after Holm's",
         "correction across that testbed's (fix x primary) family; '-': not run on that testbed.",
-        "A provisional testbed has runs still to finish: its marks may change when they do.",
-        "",
     ]
-    undeclared = [name for name, r in results.items() if not r.analysis]
-    if undeclared:
-        lines += [f"Not in the matrix (no [analysis] declared; exploratory): {', '.join(undeclared)}.", ""]
+    if any(results[name].provisional for name, _ in columns):
+        lines.append("A provisional testbed has runs still to finish: its marks may change when they do.")
+    lines.append("")
+    for name, r in results.items():
+        if not r.declared:
+            lines += [f"Not in the matrix: {name} ({r.why_exploratory or 'no [analysis] declared'}).", ""]
+    figure = out / "figures" / "matrix.png"
     if not columns:
+        figure.unlink(missing_ok=True)  # an earlier atlas's figure would contradict this page
         atomic_write_text(out / "matrix.md", "\n".join([*lines, "No testbed declares an analysis."]) + "\n")
         return [out / "matrix.md"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -184,11 +191,12 @@ def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
         lines.append("| " + " | ".join([fix, *[_cell(cells.get((n, fix, m))) for n, m in columns]]) + " |")
     atomic_write_text(out / "matrix.md", "\n".join(lines) + "\n")
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    return [out / "matrix.md", _heatmap(fixes, columns, cells, out / "figures" / "matrix.png")]
+    return [out / "matrix.md", _heatmap(fixes, columns, cells, figure)]
 
 
 def _provisional(result: AnalysisResult) -> str:
-    return f" (provisional: {result.unfinished} runs to finish)" if result.unfinished else ""
+    left = result.unfinished
+    return f" (provisional: {left} run{'s' * (left != 1)} to finish)" if result.provisional else ""
 
 
 def _fix(setting: str) -> str:

@@ -85,7 +85,10 @@ def planned_runs(testbed: dict[str, Any]) -> int:
 
 def is_provisional(testbed: dict[str, Any]) -> bool:
     """A testbed whose declared study has runs still to finish: diagnose cites none of it yet
-    (Holm's family is not complete, so an effect established now may not stay so)."""
+    (Holm's family is not complete, so an effect established now may not stay so). The atlas
+    records the analysis's own count (AnalysisResult.unfinished); older testbed files, the counts."""
+    if "runs_to_finish" in testbed:
+        return testbed["runs_to_finish"] > 0
     return testbed.get("runs_completed", 0) < planned_runs(testbed)
 
 
