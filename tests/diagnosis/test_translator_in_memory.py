@@ -79,7 +79,7 @@ def test_torchscript_translators_from_the_command_line(tmp_path, capsys):
     g_ab, g_ba = str(tmp_path / "G_AB.ts"), str(tmp_path / "G_BA.ts")
     assert main(["diagnose", g_ab, "--dataset", "spatial-one", "--g-ba", g_ba, "--num-samples", "200"]) == 5
     out = capsys.readouterr().out
-    assert "verdict: COLLAPSED" in out and "cycle's digit" in out and "with G_BA from" in out
+    assert "verdict: COLLAPSED" in out and "cycle's digit" in out and "; G_BA: TorchScript from" in out
     assert main(["diagnose", g_ab, "--dataset", "spatial-one", "--g-ba", str(tmp_path / "none.ts")]) == 2
     assert "none.ts: no such file" in capsys.readouterr().err
     assert main(["diagnose", g_ab, "--dataset", "mnist", "--latent-dim", "4", "--g-ba", g_ba]) == 2

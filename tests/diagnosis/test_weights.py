@@ -319,7 +319,8 @@ def test_a_translator_from_weights_and_its_class(tmp_path, capsys, translator_cl
     args = ["diagnose", g_ab, "--dataset", "spatial-one", "--g-ba", g_ba, "--num-samples", "100"]
     assert main([*args, "--arch", arch]) == 5
     out = capsys.readouterr().out
-    assert "cycle's digit" in out and "nets.py:Translator G_AB from" in out
+    assert "cycle's digit" in out and f"G_AB: {arch} with weights from latest_net_G_A.pth" in out
+    assert f"G_BA: {arch} with weights from latest_net_G_B.pth" in out
     assert main(args) == 2
     assert "a translator's weights need its class: --arch" in capsys.readouterr().err
 
@@ -333,16 +334,23 @@ def test_one_checkpoint_holding_both_translators(tmp_path, capsys, translator_cl
     alone = ["diagnose", ckpt, "--dataset", "spatial-one", "--num-samples", "100", "--arch", arch]
     args = [*alone, "--g-ba", ckpt]
     assert main(args) == 2
-    assert "is given as both G_AB and G_BA: name each one's entry" in capsys.readouterr().err
-    assert main([*args, "--weights-key", "G_AB"]) == 2  # G_BA would default to the same entry
-    assert "is given as both G_AB and G_BA" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "is given as both G_AB and G_BA: name each one's entry, e.g. --weights-key G_AB" in err
+    assert main([*alone, "--g-ba", f"{tmp_path}/../{tmp_path.name}/ckpt.pt", "--weights-key", "G_AB"]) == 2
+    assert "is given as both G_AB and G_BA" in capsys.readouterr().err  # G_BA defaults to the same entry
     assert main([*args, "--weights-key", "G_AB", "--g-ba-weights-key", "G_BA", "--json"]) == 5
-    notes = json.loads(capsys.readouterr().out)["input_notes"]
-    assert any("G_AB from" in note for note in notes)
+    report = json.loads(capsys.readouterr().out)
+    described = str(report["input_notes"])
+    assert "G_AB: " in described and "(entry 'G_AB')" in described and "(entry 'G_BA')" in described
     assert main(alone) == 2
-    assert "holds several generators (G_AB, G_BA)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "holds several generators (G_AB, G_BA)" in err and "--g-ba-weights-key for G_BA" in err
     assert main([*alone, "--g-ba-weights-key", "G_BA"]) == 2
-    assert "--g-ba-weights-key names an entry of the file given as --g-ba" in capsys.readouterr().err
+    assert "--g-ba-weights-key names an entry of G_BA's weights file" in capsys.readouterr().err
+    torch.save(both["G_AB"], tmp_path / "one.pt")  # one network, named twice by mistake
+    one = str(tmp_path / "one.pt")
+    assert main(["diagnose", one, "--dataset", "spatial-one", "--arch", arch, "--g-ba", one]) == 2
+    assert "it holds one network: give G_BA's own file with --g-ba" in capsys.readouterr().err
 
 
 def test_a_dcgan_output_range_is_read_as_tanh(tmp_path, example):
@@ -388,10 +396,11 @@ def test_a_submodule_named_like_a_generator_is_not_stripped(tmp_path):
 
 def test_options_for_weights_are_refused_elsewhere(tmp_path):
     np.save(tmp_path / "samples.npy", np.zeros((10, 28, 28), np.float32))
-    with pytest.raises(
-        ModeCollapseError, match="--arch, --arch-kwargs and --weights-key are for a generator's weights"
-    ):
+    refused = "--arch, --arch-kwargs, --weights-key and --g-ba-weights-key are for a generator's weights"
+    with pytest.raises(ModeCollapseError, match=refused):
         diagnose(tmp_path / "samples.npy", "mnist", arch="models.py:G")
+    with pytest.raises(ModeCollapseError, match=refused):
+        diagnose(tmp_path / "samples.npy", "mnist", g_ba_weights_key="G_BA")
 
 
 @pytest.mark.slow

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from modecollapse.data import dataset_kind, dataset_name
+from modecollapse.data import dataset_kind
 from modecollapse.diagnosis.grid import GRID_SUFFIXES, split_grid
-from modecollapse.diagnosis.weights import Rebuild, is_weights_file, load_network, top_entries
+from modecollapse.diagnosis.weights import Rebuild, is_weights_file, load_network
 from modecollapse.errors import ModeCollapseError
 from modecollapse.models.latent import Latent, sample_from
 from modecollapse.runfolder import RunFolder
@@ -98,10 +98,11 @@ class Sampling:
 
 def refuse_own_checkpoint(path: Path) -> None:
     """A checkpoint file of this tool's run is read through its folder, which knows the network."""
-    if is_run(path.parent):
+    folder = Path(path).resolve().parent
+    if is_run(folder):
         raise ModeCollapseError(
-            f"{path} is a checkpoint of this tool's run: diagnose its folder, {path.parent}, "
-            "which knows its architecture and latent"
+            f"{path} is a checkpoint of this tool's run: diagnose its folder alone, {folder} (no "
+            "--arch or --g-ba: the folder knows its networks and latent)"
         )
 
 
@@ -110,13 +111,19 @@ def is_generator_file(path: Path) -> bool:
     return is_torchscript(path) or is_weights_file(path)
 
 
-def check_rebuild(path: Path, rebuild: Rebuild | None) -> None:
-    """--arch, --arch-kwargs and --weights-key are refused where no weights file uses them."""
+def check_rebuild(path: Path, rebuild: Rebuild | None, g_ba: object = None) -> None:
+    """--arch, --arch-kwargs, --weights-key and --g-ba-weights-key are refused where no weights
+    file uses them."""
     if rebuild is not None and rebuild.given and not is_weights_file(path):
         raise ModeCollapseError(
-            f"--arch, --arch-kwargs and --weights-key are for a generator's weights file (.pt, "
-            f".safetensors); {path} is not one"
+            f"--arch, --arch-kwargs, --weights-key and --g-ba-weights-key are for a generator's "
+            f"weights file (.pt, .safetensors); {path} is not one"
         )
+    back_is_weights = (
+        isinstance(g_ba, str | Path) and is_weights_file(g_ba) and not is_torchscript(Path(g_ba))
+    )
+    if rebuild is not None and rebuild.g_ba_weights_key is not None and not back_is_weights:
+        raise ModeCollapseError("--g-ba-weights-key names an entry of G_BA's weights file (--g-ba FILE.pt)")
 
 
 def open_input(path: Path) -> Opened:
@@ -175,51 +182,6 @@ def load_samples(
         ".safetensors), a TorchScript file, .npy/.npz samples, a sample-grid image (.png/.jpg) or a "
         "folder of PNG images"
     )
-
-
-def is_translator_file(path: Path, dataset: str | None) -> bool:
-    """A TorchScript or weights file named with a translation dataset: a user's G_AB."""
-    translating = dataset is not None and dataset_kind(dataset_name(dataset)) == "translation"
-    return translating and is_generator_file(path)
-
-
-def load_user_translators(
-    g_ab: Path, g_ba: str | Path | nn.Module | None, rebuild: Rebuild | None
-) -> tuple[nn.Module, nn.Module | None, tuple[str, str]]:  # fmt: skip
-    """A user's G_AB (and G_BA: a path, a module or None) with how each is described."""
-    back_rebuild = rebuild.for_g_ba() if rebuild else None
-    if isinstance(g_ba, str | Path) and _same_entry(g_ab, Path(g_ba), rebuild, back_rebuild):
-        raise ModeCollapseError(
-            f"{g_ab} is given as both G_AB and G_BA: name each one's entry, e.g. --weights-key G_AB "
-            f"--g-ba-weights-key G_BA (its entries: {', '.join(top_entries(g_ab))})"
-        )
-    back = load_translator_network(Path(g_ba), back_rebuild) if isinstance(g_ba, str | Path) else g_ba
-    kind = "TorchScript" if is_torchscript(g_ab) else (rebuild.arch if rebuild and rebuild.arch else "")
-    return (
-        load_translator_network(g_ab, rebuild),
-        back,
-        (f"{kind} G_AB from {g_ab}".strip(), f"G_BA from {g_ba}"),
-    )
-
-
-def _same_entry(g_ab: Path, g_ba: Path, rebuild: Rebuild | None, back: Rebuild | None) -> bool:
-    same_file = is_weights_file(g_ab) and g_ba.exists() and g_ab.resolve() == g_ba.resolve()
-    return same_file and (rebuild and rebuild.weights_key) == (back and back.weights_key)
-
-
-def load_translator_network(path: Path, rebuild: Rebuild | None) -> nn.Module:
-    """A user's translator (G_AB or G_BA) from TorchScript, or from weights and its class."""
-    if not path.is_file():
-        raise ModeCollapseError(f"{path}: no such file")
-    if is_torchscript(path) or not is_weights_file(path):
-        return load_torchscript(path)
-    refuse_own_checkpoint(path)
-    if rebuild is None or rebuild.arch is None:
-        raise ModeCollapseError(
-            f"{path}: a translator's weights need its class: --arch models.py:ResnetGenerator "
-            "(with --arch-kwargs for its arguments), or a TorchScript file"
-        )
-    return load_network(path, rebuild).module
 
 
 def last_healthy_note(path: Path) -> list[str]:

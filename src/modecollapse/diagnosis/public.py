@@ -128,7 +128,7 @@ def diagnose(
     value_range: str = "auto",
     rules: DetectorConfig | None = None,
     data_dir: str | None = None,
-    g_ba: nn.Module | Callable[[torch.Tensor], torch.Tensor] | None = None,
+    g_ba: str | Path | nn.Module | Callable[[torch.Tensor], torch.Tensor] | None = None,
     arch: str | None = None,
     arch_kwargs: dict[str, Any] | None = None,
     weights_key: str | None = None,
@@ -179,8 +179,8 @@ def _translator_in_memory(
     data_dir: str | None,
 ) -> Report:  # fmt: skip
     report = verdicts.judge_user_translator(
-        g_ab, g_ba, dataset, num_samples, rules, data_dir, "translator in memory", "G_AB in memory",
-        "its G_BA",
+        g_ab, g_ba, dataset, num_samples, rules, data_dir, "translator in memory", "G_AB: in memory",
+        "G_BA: in memory",
     )  # fmt: skip
     report["suggestions"] = suggest(report, report["dataset"])
     return Report(report)

@@ -20,15 +20,14 @@ from modecollapse.diagnosis.inputs import (
     Samples,
     Sampling,
     check_rebuild,
-    is_translator_file,
     last_healthy_note,
     load_points,
     load_samples,
-    load_user_translators,
     open_input,
     read_array,
 )
 from modecollapse.diagnosis.suggest import suggest
+from modecollapse.diagnosis.translators import is_translator_file, load_user_translators
 from modecollapse.diagnosis.weights import Rebuild
 from modecollapse.errors import ModeCollapseError
 from modecollapse.generators import as_tensor
@@ -82,9 +81,7 @@ def judge_path(
         raise ModeCollapseError(f"--padding must be 0-64 pixels, got {padding}")
     shape = latent_shape or ((latent_dim,) if latent_dim is not None else None)
     sampling = Sampling(shape, latent_dist, latent_range, rebuild)
-    check_rebuild(Path(source), rebuild)
-    if rebuild is not None and rebuild.g_ba_weights_key is not None and g_ba is None:
-        raise ModeCollapseError("--g-ba-weights-key names an entry of the file given as --g-ba; give --g-ba")
+    check_rebuild(Path(source), rebuild, g_ba)
     monitor = monitor_samples(Path(source))
     if monitor is not None:
         array, notes, dataset = monitor[0], monitor[1], dataset or monitor[2]
@@ -297,7 +294,7 @@ def judge_user_translator(
 ) -> dict[str, Any]:  # fmt: skip
     """A user's own G_AB (and G_BA) on the named translation dataset: see judge_translation."""
     data = load_dataset(DataConfig(name=dataset_name(dataset), data_dir=data_dir))
-    cycle = f" with {g_ba_described}" if g_ba is not None else " (no G_BA given: the cycle is not judged)"
+    cycle = f"; {g_ba_described}" if g_ba is not None else " (no G_BA given: the cycle is not judged)"
     return judge_translation(
         g_ab, g_ba, data, min(num_samples, 2000), rules, source, f"{described}{cycle}", []
     )

@@ -32,6 +32,8 @@ GENERATOR_NAME = re.compile(
     re.I,
 )
 
+TRANSLATOR_NAME = re.compile(r"(^|_)(a|b|ab|ba|a2b|b2a)$", re.I)  # G_A, netG_B, G_AB, G_A2B
+
 
 @dataclass(frozen=True)
 class Rebuild:
@@ -151,9 +153,11 @@ def _fitting(
         if names
     ]
     where = f" (entry {entries[0][0]!r})" if entries[0][0] else ""
+    tops = _tops(entries)
+    pick = f", or pick the generator's entry with --weights-key (entries: {', '.join(tops)})"
     raise ModeCollapseError(
-        f"{path}: the weights{where} do not fit {arch} ({'; '.join(parts)}); check --arch-kwargs, or "
-        f"pick the generator's entry with --weights-key (entries: {', '.join(_tops(entries))})"
+        f"{path}: the weights{where} do not fit {arch} ({'; '.join(parts)}); check --arch-kwargs"
+        f"{pick if tops != ['(top level)'] else ' and that --arch is the class that saved them'}"
     )
 
 
@@ -168,10 +172,11 @@ def _several(path: Path, labels: list[str]) -> ModeCollapseError:
     averaged = [label for label in labels if "ema" in label.lower()]
     named = [label for label in labels if any(GENERATOR_NAME.fullmatch(p) for p in label.split("."))]
     why = " (an EMA copy is usually the one to judge)" if averaged else ""
+    paired = sum(bool(TRANSLATOR_NAME.search(label)) for label in labels) >= 2
+    pair = "; a translator pair: --weights-key for G_AB and --g-ba-weights-key for G_BA" if paired else ""
     return ModeCollapseError(
         f"{path}: holds several generators ({', '.join(labels)}); pick one with --weights-key "
-        f"{(averaged or named or labels)[0]}{why}; a translator's pair: --weights-key for G_AB and "
-        "--g-ba-weights-key for G_BA"
+        f"{(averaged or named or labels)[0]}{why}{pair}"
     )
 
 
@@ -180,12 +185,22 @@ def _said(label: str) -> str:
 
 
 def _tops(entries: list[tuple[str, dict[str, torch.Tensor]]]) -> list[str]:
-    """The file's top-level entries, as a sentence lists them; with one or two (Lightning's
-    `state_dict`), the entries inside them too."""
-    labels = [label or "(top level)" for label, _ in entries if "." not in label]
-    if len(labels) <= 3:  # "(top level)" and one or two wrappers
-        labels += [label for label, _ in entries if label.count(".") == 1]
+    """The file's top-level networks, as a sentence lists them; with one or two (Lightning's
+    `state_dict`), the networks inside them too."""
+    labels = [label or "(top level)" for label, state in entries if "." not in label and _is_network(state)]
+    if len(labels) <= 3:  # "(top level)" and one or two wrappers: the networks inside them
+        labels += [label for label, state in entries if label.count(".") == 1 and _is_network(state)]
     return labels[:8] + (["..."] if len(labels) > 8 else [])
+
+
+def _is_network(state: dict[str, torch.Tensor]) -> bool:
+    """Holds layers (dotted names such as "0.weight"), not one layer's or a callback's tensors."""
+    return any("." in name for name in state)
+
+
+def generator_entries(path: Path) -> list[str]:
+    """The entries of the weights file `path` named like a generator ("G_AB", "state_dict.netG_A")."""
+    return sorted(_generator_prefixes(_flatten(read_weights(path))))
 
 
 def read_weights(path: Path) -> dict[str, Any]:
@@ -239,11 +254,6 @@ def weight_entries(
         return [(key, chosen)]
     named = [(p, _under(flat, p)) for p in sorted(_generator_prefixes(flat))]
     return named + [(p, t) for p, t in _containers(flat) if p not in dict(named)]
-
-
-def top_entries(path: Path) -> list[str]:
-    """The top-level entries holding tensors in the weights file `path`, as a sentence lists them."""
-    return [label for label in _tops(_containers(_flatten(read_weights(path)))) if label != "(top level)"]
 
 
 def _under(flat: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
