@@ -161,7 +161,8 @@ def _sweep(args: argparse.Namespace) -> int:
             at_once = counts.get("running") or os.cpu_count() or 1
             hours = left / 3600
             print(
-                f"work left: ~{hours:.1f} run-hours, ~{hours / at_once:.1f} h at {at_once} runs at a time "
+                f"work left: ~{hours:.1f} run-hours, ~{hours / at_once:.1f} h at {at_once} "
+                f"run{'s' * (at_once != 1)} at a time "
                 "(each setting's completed runs' median)"
             )
         return 0
