@@ -111,6 +111,12 @@ def is_generator_file(path: Path) -> bool:
     return is_torchscript(path) or is_weights_file(path)
 
 
+def is_state_file(path: Path) -> bool:
+    """A weights file read with the user's class (weights.py), not a TorchScript archive (a zip
+    with a weights file's suffix, .pt)."""
+    return is_weights_file(path) and not is_torchscript(Path(path))
+
+
 def check_rebuild(path: Path, rebuild: Rebuild | None, g_ba: object = None) -> None:
     """--arch, --arch-kwargs, --weights-key and --g-ba-weights-key are refused where no weights
     file uses them."""
@@ -119,9 +125,7 @@ def check_rebuild(path: Path, rebuild: Rebuild | None, g_ba: object = None) -> N
             f"--arch, --arch-kwargs, --weights-key and --g-ba-weights-key are for a generator's "
             f"weights file (.pt, .safetensors); {path} is not one"
         )
-    back_is_weights = (
-        isinstance(g_ba, str | Path) and is_weights_file(g_ba) and not is_torchscript(Path(g_ba))
-    )
+    back_is_weights = isinstance(g_ba, str | Path) and is_state_file(Path(g_ba))
     if rebuild is not None and rebuild.g_ba_weights_key is not None and not back_is_weights:
         raise ModeCollapseError("--g-ba-weights-key names an entry of G_BA's weights file (--g-ba FILE.pt)")
 

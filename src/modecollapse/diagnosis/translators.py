@@ -10,11 +10,11 @@ from torch import nn
 from modecollapse.data import dataset_kind, dataset_name
 from modecollapse.diagnosis.inputs import (
     is_generator_file,
-    is_torchscript,
+    is_state_file,
     load_torchscript,
     refuse_own_checkpoint,
 )
-from modecollapse.diagnosis.weights import Rebuild, generator_entries, is_weights_file, load_network
+from modecollapse.diagnosis.weights import Rebuild, generator_entries, load_network
 from modecollapse.errors import ModeCollapseError
 
 
@@ -42,13 +42,9 @@ def load_user_translators(
     return forward, back, (f"G_AB: {described}", f"G_BA: {back_described}")
 
 
-def _is_weights(path: Path) -> bool:
-    return is_weights_file(path) and not is_torchscript(path)
-
-
 def _same_entry(g_ab: Path, g_ba: Path, rebuild: Rebuild | None, back: Rebuild | None) -> bool:
     """G_AB and G_BA would be read from one entry of one weights file."""
-    same_file = _is_weights(g_ab) and g_ba.exists() and g_ab.resolve() == g_ba.resolve()
+    same_file = is_state_file(g_ab) and g_ba.exists() and g_ab.resolve() == g_ba.resolve()
     return same_file and (rebuild is None or rebuild.weights_key == back.weights_key)
 
 
@@ -70,7 +66,7 @@ def load_translator_network(path: Path, rebuild: Rebuild | None) -> tuple[nn.Mod
     where it came from."""
     if not path.is_file():
         raise ModeCollapseError(f"{path}: no such file")
-    if is_torchscript(path) or not is_weights_file(path):
+    if not is_state_file(path):
         return load_torchscript(path), f"TorchScript from {path}"
     if rebuild is None or rebuild.arch is None:
         raise ModeCollapseError(

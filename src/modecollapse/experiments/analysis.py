@@ -79,13 +79,13 @@ class AnalysisResult:
     again retries it, or planned by the sweep file and not yet selected; index.json's "planned"):
     Holm's correction covers only the comparisons present, so an established result may change
     when they finish."""
+    never_healthy: int = 0
+    """Completed runs never healthy: the absolute onset (collapse_onset_step) counts them at step 0.
+    The relative onset needs no healthy evaluation, so a run without one is censored."""
 
     @property
     def provisional(self) -> bool:
         return self.unfinished > 0
-    never_healthy: int = 0
-    """Completed runs never healthy: the absolute onset (collapse_onset_step) counts them at step 0.
-    The relative onset needs no healthy evaluation, so a run without one is censored."""
 
 
 def recorded_onset(metric: str, onset: float | None, never_healthy: bool) -> float | None:
