@@ -277,6 +277,7 @@ def _data_fetch(args: argparse.Namespace) -> int:
 def _diagnose(args: argparse.Namespace) -> int:
     from modecollapse import diagnose
     from modecollapse.diagnosis import EXIT_CODES
+    from modecollapse.diagnosis.options import command_line
     from modecollapse.diagnosis.public import report_json
 
     try:
@@ -285,14 +286,15 @@ def _diagnose(args: argparse.Namespace) -> int:
         raise ModeCollapseError(
             f"--latent-shape takes sizes separated by commas, e.g. 100,1,1; got {args.latent_shape!r}"
         ) from None
-    report = diagnose(
-        args.input, args.dataset, latent_dim=args.latent_dim, num_samples=args.num_samples,
-        latent_shape=shape, value_range=args.value_range, data_dir=args.data_dir,
-        latent_dist=args.latent_dist, latent_range=args.latent_range, tile_size=args.tile_size,
-        padding=args.padding, mixture_scale=args.mixture_scale, g_ba=args.g_ba, arch=args.arch,
-        arch_kwargs=_json_object(args.arch_kwargs, "--arch-kwargs"), weights_key=args.weights_key,
-        g_ba_weights_key=args.g_ba_weights_key,
-    )  # fmt: skip
+    with command_line():  # messages name options as --weights-key, not weights_key=
+        report = diagnose(
+            args.input, args.dataset, latent_dim=args.latent_dim, num_samples=args.num_samples,
+            latent_shape=shape, value_range=args.value_range, data_dir=args.data_dir,
+            latent_dist=args.latent_dist, latent_range=args.latent_range, tile_size=args.tile_size,
+            padding=args.padding, mixture_scale=args.mixture_scale, g_ba=args.g_ba, arch=args.arch,
+            arch_kwargs=_json_object(args.arch_kwargs, "--arch-kwargs"), weights_key=args.weights_key,
+            g_ba_weights_key=args.g_ba_weights_key,
+        )  # fmt: skip
     written = report.save(args.out) if args.out else []
     if args.json:
         print(report_json(report, written))

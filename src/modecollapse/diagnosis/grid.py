@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from modecollapse.diagnosis.options import option
 from modecollapse.errors import ModeCollapseError
 
 GRID_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -122,7 +123,7 @@ def split_grid(
     """(N, tile, tile[, 3]) uint8 samples of the grid image at `path` and notes on how it was read."""
     image = read_grid_image(path)
     height, width = image.shape[:2]
-    hint = "pass --tile-size (28, 32 or 64) and --padding (pixels between tiles)"
+    hint = f"pass {option('tile_size')} (28, 32 or 64) and {option('padding')} (pixels between tiles)"
     scored = []
     for layout in candidates(height, width, tile, padding):
         colour = padding_colour(image, layout)

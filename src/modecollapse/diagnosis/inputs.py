@@ -17,6 +17,7 @@ from torch import nn
 
 from modecollapse.data import dataset_kind
 from modecollapse.diagnosis.grid import GRID_SUFFIXES, split_grid
+from modecollapse.diagnosis.options import Metavar, option
 from modecollapse.diagnosis.weights import Rebuild, is_weights_file, load_network
 from modecollapse.errors import ModeCollapseError
 from modecollapse.models.latent import Latent, sample_from
@@ -75,7 +76,7 @@ class Sampling:
         output's value range where the file tells it ("auto" otherwise)."""
         if is_torchscript(path):
             if self.shape is None:
-                raise ModeCollapseError("a TorchScript generator needs --latent-dim N (or --latent-shape)")
+                raise ModeCollapseError(f"a TorchScript generator needs {_latent_options()}")
             latent = Latent(self.shape, self.distribution, self.range)
             return load_torchscript(path), latent, [f"TorchScript generator, {latent.describe()}"], "auto"
         refuse_own_checkpoint(path)
@@ -86,14 +87,19 @@ class Sampling:
     def _shape_for(self, known: tuple[int, ...] | None, path: Path) -> tuple[int, ...]:
         if known is None:
             if self.shape is None:
-                raise ModeCollapseError(f"{path}: a generator needs --latent-dim N (or --latent-shape)")
+                raise ModeCollapseError(f"{path}: a generator needs {_latent_options()}")
             return self.shape
         if self.shape is not None and int(np.prod(self.shape)) != int(np.prod(known)):
             raise ModeCollapseError(
-                f"{path}: its weights take z of size {known[0]}, but --latent-dim/--latent-shape says "
+                f"{path}: its weights take z of size {known[0]}, but "
+                f"{option('latent_dim')}/{option('latent_shape')} says "
                 f"{','.join(map(str, self.shape))}"
             )
         return self.shape or known
+
+
+def _latent_options() -> str:
+    return f"{option('latent_dim', Metavar('N'))} (or {option('latent_shape')})"
 
 
 def refuse_own_checkpoint(path: Path) -> None:
@@ -102,7 +108,7 @@ def refuse_own_checkpoint(path: Path) -> None:
     if is_run(folder):
         raise ModeCollapseError(
             f"{path} is a checkpoint of this tool's run: diagnose its folder alone, {folder} (no "
-            "--arch or --g-ba: the folder knows its networks and latent)"
+            f"{option('arch')} or {option('g_ba')}: the folder knows its networks and latent)"
         )
 
 
@@ -122,12 +128,16 @@ def check_rebuild(path: Path, rebuild: Rebuild | None, g_ba: object = None) -> N
     file uses them."""
     if rebuild is not None and rebuild.given and not is_weights_file(path):
         raise ModeCollapseError(
-            f"--arch, --arch-kwargs, --weights-key and --g-ba-weights-key are for a generator's "
+            f"{option('arch')}, {option('arch_kwargs')}, {option('weights_key')} and "
+            f"{option('g_ba_weights_key')} are for a generator's "
             f"weights file (.pt, .safetensors); {path} is not one"
         )
     back_is_weights = isinstance(g_ba, str | Path) and is_state_file(Path(g_ba))
     if rebuild is not None and rebuild.g_ba_weights_key is not None and not back_is_weights:
-        raise ModeCollapseError("--g-ba-weights-key names an entry of G_BA's weights file (--g-ba FILE.pt)")
+        raise ModeCollapseError(
+            f"{option('g_ba_weights_key')} names an entry of G_BA's weights file "
+            f"({option('g_ba', Metavar('FILE.pt'))})"
+        )
 
 
 def open_input(path: Path) -> Opened:
@@ -153,7 +163,7 @@ def load_samples(
 ) -> Samples:
     """Samples from what `path` holds; a generator file is sampled as `sampling` says."""
     if num_samples <= 0:
-        raise ModeCollapseError(f"--num-samples must be a positive number, got {num_samples}")
+        raise ModeCollapseError(f"{option('num_samples')} must be a positive number, got {num_samples}")
     opened = path if isinstance(path, Opened) else open_input(Path(path))
     path = opened.path
     if not path.exists():
@@ -173,8 +183,9 @@ def load_samples(
         raise ModeCollapseError(
             f"{path} is a torch.export program (.pt2). torch.export.load can run code from the file "
             "(PyTorch's own docs: never load one from an untrusted source), so diagnose refuses it. "
-            "Give instead the weights: torch.save(G.state_dict(), 'G.pt') with --arch "
-            "models.py:Generator; or samples: np.save('samples.npy', G(z).detach().cpu().numpy())"
+            "Give instead the weights: torch.save(G.state_dict(), 'G.pt') with "
+            f"{option('arch', 'models.py:Generator')}; "
+            "or samples: np.save('samples.npy', G(z).detach().cpu().numpy())"
         )
     if is_generator_file(path):
         generator, latent, notes, known_range = (sampling or Sampling()).generator(path)

@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+from modecollapse.diagnosis.options import option
+
 
 def _chain(groups: list[dict[str, torch.Tensor]]) -> list[tuple[str, dict[str, torch.Tensor]]] | None:
     """The layers in this order as (conv | norm, params), if they form a DCGAN generator chain."""
@@ -95,6 +97,7 @@ def dcgan_from_weights(state: dict[str, torch.Tensor]) -> Recognized | None:
     described = (
         f"DCGAN generator rebuilt from its weights as PyTorch's DCGAN example builds it: {sizes}; "
         f"{len(shapes)} transposed convolutions (stride 2, padding 1 after the first), BatchNorm + "
-        "ReLU between them and Tanh at the end, as --arch dcgan-example says (weights do not record them)"
+        f"ReLU between them and Tanh at the end, as {option('arch', 'dcgan-example')} says "
+        "(weights do not record them)"
     )
     return Recognized(network.eval(), sizes, described, (nz, 1, 1))

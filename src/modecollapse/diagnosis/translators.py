@@ -14,6 +14,7 @@ from modecollapse.diagnosis.inputs import (
     load_torchscript,
     refuse_own_checkpoint,
 )
+from modecollapse.diagnosis.options import option
 from modecollapse.diagnosis.weights import Rebuild, generator_entries, load_network
 from modecollapse.errors import ModeCollapseError
 
@@ -53,11 +54,12 @@ def _one_entry_for_both(path: Path) -> ModeCollapseError:
     if len(named) < 2:
         return ModeCollapseError(
             f"{path} is given as both G_AB and G_BA, and it holds one network: give G_BA's own file "
-            "with --g-ba"
+            f"with {option('g_ba')}"
         )
     return ModeCollapseError(
-        f"{path} is given as both G_AB and G_BA: name each one's entry, e.g. --weights-key {named[0]} "
-        f"--g-ba-weights-key {named[1]} (its generator entries: {', '.join(named)})"
+        f"{path} is given as both G_AB and G_BA: name each one's entry, e.g. "
+        f"{option('weights_key', named[0])} {option('g_ba_weights_key', named[1])} "
+        f"(its generator entries: {', '.join(named)})"
     )
 
 
@@ -70,8 +72,9 @@ def load_translator_network(path: Path, rebuild: Rebuild | None) -> tuple[nn.Mod
         return load_torchscript(path), f"TorchScript from {path}"
     if rebuild is None or rebuild.arch is None:
         raise ModeCollapseError(
-            f"{path}: a translator's weights need its class: --arch models.py:ResnetGenerator "
-            "(with --arch-kwargs for its arguments), or a TorchScript file"
+            f"{path}: a translator's weights need its class: "
+            f"{option('arch', 'models.py:ResnetGenerator')} (with {option('arch_kwargs')} for its "
+            "arguments), or a TorchScript file"
         )
     network = load_network(path, rebuild)
     return network.module, network.described

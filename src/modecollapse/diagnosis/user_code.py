@@ -17,6 +17,7 @@ from typing import Any
 
 from torch import nn
 
+from modecollapse.diagnosis.options import option
 from modecollapse.errors import ModeCollapseError
 
 _IMPORTED: dict[tuple[str, float], ModuleType] = {}  # (file, mtime): each file imported once
@@ -31,26 +32,27 @@ def build_arch(arch: str, kwargs: dict[str, Any] | None = None) -> nn.Module:
 def _build(arch: str, kwargs: dict[str, Any]) -> nn.Module:
     where, _, name = arch.rpartition(":")
     if not where or not name:
-        raise ModeCollapseError(f"--arch takes FILE.py:CLASS or MODULE:CLASS, got {arch!r}")
+        raise ModeCollapseError(f"{option('arch')} takes FILE.py:CLASS or MODULE:CLASS, got {arch!r}")
     module = _import_file(Path(where)) if where.endswith(".py") else _import_module(where, arch)
     built = getattr(module, name, None)
     if built is None:
-        raise ModeCollapseError(f"--arch {arch}: {where} has no {name}")
+        raise ModeCollapseError(f"{option('arch', arch)}: {where} has no {name}")
     if not callable(built):
-        raise ModeCollapseError(f"--arch {arch}: {name} is a {type(built).__name__}, not a class")
+        raise ModeCollapseError(f"{option('arch', arch)}: {name} is a {type(built).__name__}, not a class")
     try:
         network = built(**kwargs)
     except TypeError as error:
-        hint = "; give its arguments with --arch-kwargs '{\"nz\": 100}'" if "argument" in str(error) else ""
+        example = option("arch_kwargs", {"nz": 100})
+        hint = f"; give its arguments with {example}" if "argument" in str(error) else ""
         called = f"{name}(**{json.dumps(kwargs)})"
-        raise ModeCollapseError(f"--arch {arch}: {called} failed ({error}){hint}") from None
+        raise ModeCollapseError(f"{option('arch', arch)}: {called} failed ({error}){hint}") from None
     except Exception as error:  # the user's constructor failed: say so, keep the cause
         raise ModeCollapseError(
-            f"--arch {arch}: {name}(**{json.dumps(kwargs)}) failed: {type(error).__name__}: {error}"
+            f"{option('arch', arch)}: {name}(**{json.dumps(kwargs)}) failed: {type(error).__name__}: {error}"
         ) from error
     if not isinstance(network, nn.Module):
         what = type(network).__name__
-        raise ModeCollapseError(f"--arch {arch}: {name}(...) returned a {what}, not a torch module")
+        raise ModeCollapseError(f"{option('arch', arch)}: {name}(...) returned a {what}, not a torch module")
     return network
 
 
@@ -62,14 +64,14 @@ def _import_file(path: Path) -> ModuleType:
     """The module in `path`, executed once per version of the file, registered in sys.modules
     (dataclasses and typing need that) under a name of its own."""
     if not path.is_file():
-        raise ModeCollapseError(f"--arch: no such file {path}")
+        raise ModeCollapseError(f"{option('arch')}: no such file {path}")
     key = (str(path.resolve()), path.stat().st_mtime)
     if key in _IMPORTED:
         return _IMPORTED[key]
     name = f"_modecollapse_user_{re.sub(r'[^0-9a-zA-Z_]', '_', key[0])}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ModeCollapseError(f"--arch: {path} is not a Python file")
+        raise ModeCollapseError(f"{option('arch')}: {path} is not a Python file")
     module = importlib.util.module_from_spec(spec)
     folder = str(path.resolve().parent)
     sys.modules[name] = module
@@ -92,11 +94,11 @@ def _running(step: Any, where: str | Path) -> Any:
         return step()
     except SystemExit as error:
         raise ModeCollapseError(
-            f"--arch: importing {where} exited (SystemExit {error.code}): it runs a command line "
+            f"{option('arch')}: importing {where} exited (SystemExit {error.code}): it runs a command line "
             "when imported. Put the generator class in a file that only defines models (e.g. "
             "models.py), or guard the script with if __name__ == '__main__':"
         ) from None
     except Exception as error:  # the user's own code failed to import: say where, keep the cause
         raise ModeCollapseError(
-            f"--arch: importing {where} failed: {type(error).__name__}: {error}"
+            f"{option('arch')}: importing {where} failed: {type(error).__name__}: {error}"
         ) from error

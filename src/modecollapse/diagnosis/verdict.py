@@ -26,6 +26,7 @@ from modecollapse.diagnosis.inputs import (
     open_input,
     read_array,
 )
+from modecollapse.diagnosis.options import Metavar, invocation, option
 from modecollapse.diagnosis.suggest import suggest
 from modecollapse.diagnosis.translators import is_translator_file, load_user_translators
 from modecollapse.diagnosis.weights import Rebuild
@@ -76,9 +77,9 @@ def judge_path(
     its G_BA, a path or a module), is judged as a translator; a weights file's network is rebuilt
     as `rebuild` says (weights.py). `modecollapse.diagnose` calls this for paths."""
     if num_samples <= 0:
-        raise ModeCollapseError(f"--num-samples must be a positive number, got {num_samples}")
+        raise ModeCollapseError(f"{option('num_samples')} must be a positive number, got {num_samples}")
     if padding is not None and not 0 <= padding <= 64:
-        raise ModeCollapseError(f"--padding must be 0-64 pixels, got {padding}")
+        raise ModeCollapseError(f"{option('padding')} must be 0-64 pixels, got {padding}")
     shape = latent_shape or ((latent_dim,) if latent_dim is not None else None)
     sampling = Sampling(shape, latent_dist, latent_range, rebuild)
     check_rebuild(Path(source), rebuild, g_ba)
@@ -103,8 +104,8 @@ def judge_path(
     else:
         if g_ba is not None:
             raise ModeCollapseError(
-                "--g-ba is for a translator: give its G_AB (TorchScript, or weights with --arch) and "
-                "its translation --dataset (e.g. spatial-one)"
+                f"{option('g_ba')} is for a translator: give its G_AB (TorchScript, or weights with "
+                f"{option('arch')}) and its translation {option('dataset')} (e.g. spatial-one)"
             )
         samples = load_samples(opened, num_samples, sampling, value_range, tile_size, padding)
         report = judge_images(samples, str(Path(source)), dataset, reference, rules, data_dir)
@@ -203,7 +204,7 @@ def monitor_samples(path: Path) -> tuple[np.ndarray, list[str], str] | None:
         weights = folder.last_healthy_weights
         notes.append(
             f"last healthy: step {summary['last_healthy']['step']} ({weights}; judge those weights with: "
-            f"modecollapse diagnose {weights} --arch your_models.py:Generator --latent-dim N)"
+            f"{invocation(str(weights), arch='your_models.py:Generator', latent_dim=Metavar('N'))})"
         )
     return read_array(folder.last_samples), notes, summary["dataset"]["name"]
 
@@ -244,7 +245,10 @@ def judge_points(
     elif dataset is not None:
         data = DataConfig(name=dataset_name(dataset), mixture_scale=mixture_scale)
     else:
-        raise ModeCollapseError(f"{path}: say which mixture the points imitate: --dataset ring8 or grid25")
+        raise ModeCollapseError(
+            f"{path}: say which mixture the points imitate: "
+            f"{option('dataset', 'ring8')} or {option('dataset', 'grid25')}"
+        )
     reference = reference_for(data.name, mixture=data)
     scored = score_samples(points, reference)
     scores = {k: v for k, v in scored.record.items() if not isinstance(v, (str, list))}

@@ -19,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
+from modecollapse.diagnosis.options import option
 from modecollapse.diagnosis.recognize import dcgan_from_weights
 from modecollapse.diagnosis.user_code import build_arch
 from modecollapse.errors import ModeCollapseError
@@ -112,14 +113,14 @@ def _no_architecture(
 ) -> ModeCollapseError:  # fmt: skip
     """Why a weights file was not rebuilt without the user's class, and what to pass."""
     yours = (
-        "your class: --arch models.py:Generator (with --arch-kwargs '{\"nz\": 100}' if it takes "
-        "arguments), or export samples: np.save('samples.npy', G(z).detach().cpu().numpy())"
+        f"your class: {option('arch', 'models.py:Generator')} (with {option('arch_kwargs', {'nz': 100})} "
+        "if it takes arguments), or export samples: np.save('samples.npy', G(z).detach().cpu().numpy())"
     )
     if found:
         return ModeCollapseError(
             f"{path}: looks like PyTorch's DCGAN example generator ({found[0][1].sizes}). Weights do not "
             f"record activations or strides: if it uses ReLU between layers, Tanh at the end and the "
-            f"example's strides, pass --arch {DCGAN_EXAMPLE}; otherwise {yours}"
+            f"example's strides, pass {option('arch', DCGAN_EXAMPLE)}; otherwise {yours}"
         )
     names = ", ".join(list(entries[0][1])[:6]) + (", ..." if len(entries[0][1]) > 6 else "")
     layout = (
@@ -154,10 +155,11 @@ def _fitting(
     ]
     where = f" (entry {entries[0][0]!r})" if entries[0][0] else ""
     tops = _tops(entries)
-    pick = f", or pick the generator's entry with --weights-key (entries: {', '.join(tops)})"
+    pick = f", or pick the generator's entry with {option('weights_key')} (entries: {', '.join(tops)})"
+    saved_them = f" and that {option('arch')} is the class that saved them"
     raise ModeCollapseError(
-        f"{path}: the weights{where} do not fit {arch} ({'; '.join(parts)}); check --arch-kwargs"
-        f"{pick if tops != ['(top level)'] else ' and that --arch is the class that saved them'}"
+        f"{path}: the weights{where} do not fit {arch} ({'; '.join(parts)}); check {option('arch_kwargs')}"
+        f"{pick if tops != ['(top level)'] else saved_them}"
     )
 
 
@@ -173,10 +175,14 @@ def _several(path: Path, labels: list[str]) -> ModeCollapseError:
     named = [label for label in labels if any(GENERATOR_NAME.fullmatch(p) for p in label.split("."))]
     why = " (an EMA copy is usually the one to judge)" if averaged else ""
     paired = sum(bool(TRANSLATOR_NAME.search(label)) for label in labels) >= 2
-    pair = "; a translator pair: --weights-key for G_AB and --g-ba-weights-key for G_BA" if paired else ""
+    pair = (
+        f"; a translator pair: {option('weights_key')} for G_AB and {option('g_ba_weights_key')} for G_BA"
+        if paired
+        else ""
+    )
     return ModeCollapseError(
-        f"{path}: holds several generators ({', '.join(labels)}); pick one with --weights-key "
-        f"{(averaged or named or labels)[0]}{why}{pair}"
+        f"{path}: holds several generators ({', '.join(labels)}); pick one with "
+        f"{option('weights_key', (averaged or named or labels)[0])}{why}{pair}"
     )
 
 
@@ -223,8 +229,9 @@ def read_weights(path: Path) -> dict[str, Any]:
             f"{path} holds pickled Python objects ({found.group(1)}): a whole model saved with "
             "torch.save(G), or a checkpoint whose other entries (hyper-parameters, args) are objects. "
             "Loading those could run arbitrary code, so diagnose reads weights only: save the "
-            "generator's alone, torch.save(G.state_dict(), 'G.pt'), and pass --arch "
-            "models.py:Generator; or export samples: np.save('samples.npy', G(z).detach().cpu().numpy())"
+            "generator's alone, torch.save(G.state_dict(), 'G.pt'), and pass "
+            f"{option('arch', 'models.py:Generator')}; "
+            "or export samples: np.save('samples.npy', G(z).detach().cpu().numpy())"
         ) from None
     except Exception as error:  # torch's reader fails in many ways on damaged files
         raise _unreadable(path, error) from None
