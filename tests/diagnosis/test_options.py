@@ -1,13 +1,14 @@
 """diagnose's messages name an option as its caller gave it: --weights-key on the command line,
 weights_key= from Python."""
 
+import numpy as np
 import pytest
 import torch
 
 from modecollapse.cli import main
 from modecollapse.diagnosis import diagnose
-from modecollapse.diagnosis.options import Metavar, command_line, invocation, option
 from modecollapse.errors import ModeCollapseError
+from modecollapse.options import Metavar, command_line, invocation, option
 
 
 def test_each_caller_reads_its_own_spelling():
@@ -33,3 +34,11 @@ def test_a_refusal_names_the_keyword_in_python_and_the_flag_on_the_command_line(
     assert "--arch models.py:Generator" in err and "arch='" not in err
     with pytest.raises(ModeCollapseError, match="g_ba_weights_key names an entry of G_BA's weights file"):
         diagnose(tmp_path / "weights.pt", "mnist", g_ba_weights_key="G_BA")
+
+
+def test_the_scoring_code_diagnose_reaches_speaks_the_same(tmp_path, mnist_test):
+    reference = mnist_test[2]
+    rgb = np.random.default_rng(0).integers(0, 256, (64, 3, 28, 28)).astype(np.uint8)
+    np.save(tmp_path / "rgb.npy", rgb)
+    with pytest.raises(ModeCollapseError, match="for Stacked MNIST stacks pass dataset='stacked-mnist'"):
+        diagnose(tmp_path / "rgb.npy", "mnist", reference=reference)

@@ -277,8 +277,8 @@ def _data_fetch(args: argparse.Namespace) -> int:
 def _diagnose(args: argparse.Namespace) -> int:
     from modecollapse import diagnose
     from modecollapse.diagnosis import EXIT_CODES
-    from modecollapse.diagnosis.options import command_line
     from modecollapse.diagnosis.public import report_json
+    from modecollapse.options import command_line
 
     try:
         shape = tuple(int(part) for part in args.latent_shape.split(",")) if args.latent_shape else None

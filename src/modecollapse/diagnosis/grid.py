@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from modecollapse.diagnosis.options import option
 from modecollapse.errors import ModeCollapseError
+from modecollapse.options import option
 
 GRID_SUFFIXES = (".png", ".jpg", ".jpeg")
 TILE_SIZES = (28, 32, 64)

@@ -17,10 +17,10 @@ from torch import nn
 
 from modecollapse.data import dataset_kind
 from modecollapse.diagnosis.grid import GRID_SUFFIXES, split_grid
-from modecollapse.diagnosis.options import Metavar, option
 from modecollapse.diagnosis.weights import Rebuild, is_weights_file, load_network
 from modecollapse.errors import ModeCollapseError
 from modecollapse.models.latent import Latent, sample_from
+from modecollapse.options import Metavar, option
 from modecollapse.runfolder import RunFolder
 from modecollapse.trained import Read, is_run, load_run, read_run
 

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
-from modecollapse.diagnosis.options import option
+from modecollapse.options import option
 
 
 def _chain(groups: list[dict[str, torch.Tensor]]) -> list[tuple[str, dict[str, torch.Tensor]]] | None:

@@ -14,9 +14,9 @@ from modecollapse.diagnosis.inputs import (
     load_torchscript,
     refuse_own_checkpoint,
 )
-from modecollapse.diagnosis.options import option
 from modecollapse.diagnosis.weights import Rebuild, generator_entries, load_network
 from modecollapse.errors import ModeCollapseError
+from modecollapse.options import option
 
 
 def is_translator_file(path: Path, dataset: str | None) -> bool:

@@ -17,8 +17,8 @@ from typing import Any
 
 from torch import nn
 
-from modecollapse.diagnosis.options import option
 from modecollapse.errors import ModeCollapseError
+from modecollapse.options import option
 
 _IMPORTED: dict[tuple[str, float], ModuleType] = {}  # (file, mtime): each file imported once
 

@@ -26,7 +26,6 @@ from modecollapse.diagnosis.inputs import (
     open_input,
     read_array,
 )
-from modecollapse.diagnosis.options import Metavar, invocation, option
 from modecollapse.diagnosis.suggest import suggest
 from modecollapse.diagnosis.translators import is_translator_file, load_user_translators
 from modecollapse.diagnosis.weights import Rebuild
@@ -48,6 +47,7 @@ from modecollapse.metrics.scores import FeatureSet
 from modecollapse.models import generate
 from modecollapse.models.classifier import load_classifier
 from modecollapse.models.latent import Latent, placement
+from modecollapse.options import Metavar, invocation, option
 from modecollapse.runfolder import RunFolder
 from modecollapse.trained import load_translator
 

@@ -19,10 +19,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
-from modecollapse.diagnosis.options import option
 from modecollapse.diagnosis.recognize import dcgan_from_weights
 from modecollapse.diagnosis.user_code import build_arch
 from modecollapse.errors import ModeCollapseError
+from modecollapse.options import option
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".bin", ".tar", ".pkl", ".pickle")
 OTHER_SUFFIXES = (".npy", ".npz", ".png", ".jpg", ".jpeg", ".ts", ".pt2", ".json", ".toml")

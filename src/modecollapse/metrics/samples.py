@@ -29,6 +29,7 @@ from modecollapse.metrics.features import classifier_for, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
 from modecollapse.metrics.scores import FeatureSet, extract, extract_cached, score
 from modecollapse.models.classifier import EvalClassifier, load_classifier
+from modecollapse.options import option
 
 REFERENCE_SIZE = 10_000
 """Real images summarised for a reference (all of them when the set is smaller)."""
@@ -144,7 +145,8 @@ def _real_data(
                 raise
             notes.append(
                 f"{judged_as}'s files are not on disk: judged against {fallback} instead "
-                f"(put them under --data-dir or $MODECOLLAPSE_DATA; `modecollapse data fetch {judged_as}`)"
+                f"(put them under {option('data_dir')} or $MODECOLLAPSE_DATA; "
+                f"`modecollapse data fetch {judged_as}`)"
             )
             return load_dataset(DataConfig(name=fallback)), ""
     if training is not None and training.name == judged_as:
@@ -269,7 +271,7 @@ def match_channels(images: torch.Tensor, reference: Reference, notes: list[str])
             return images[:, :1]
         raise ModeCollapseError(
             f"the images have 3 different colour channels, but {reference.dataset} is greyscale; "
-            "for Stacked MNIST stacks pass --dataset stacked-mnist"
+            f"for Stacked MNIST stacks pass {option('dataset', 'stacked-mnist')}"
         )
     raise ModeCollapseError(f"the images have {have} channel(s), but {reference.dataset} has {want}")
 

@@ -1,6 +1,6 @@
-"""How diagnose's messages name its options: as the caller gave them. On the command line a
-message says `--weights-key G_ema`; from Python, `modecollapse.diagnose(...)`, it says
-`weights_key='G_ema'`."""
+"""How a message names an option of diagnose: as the caller gave it. On the command line it
+says `--weights-key G_ema`; from Python, `modecollapse.diagnose(...)`, `weights_key='G_ema'`.
+A leaf module (like errors.py), so the data and metrics code diagnose reaches can use it."""
 
 from __future__ import annotations
 
