@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
+from modecollapse import ModeCollapseError  # the public name a user catches
 from modecollapse.cli import main
 from modecollapse.diagnosis import diagnose
-from modecollapse.errors import ModeCollapseError
 from modecollapse.options import Metavar, command_line, invocation, option
 
 
