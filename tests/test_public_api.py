@@ -71,7 +71,9 @@ def test_points_in_memory_and_a_point_generator_are_judged_against_their_mixture
 
 def test_what_diagnose_cannot_take_is_named():
     with pytest.raises(ModeCollapseError, match="needs its latent law"):
-        diagnose(nn.Linear(2, 2), dataset="ring8")
+        diagnose(lambda z: z[:, :2], dataset="ring8")  # a callable has no first layer to read z's size from
+    with pytest.raises(ModeCollapseError, match="needs its latent law"):
+        diagnose(nn.Sequential(nn.Embedding(10, 2)), dataset="ring8")  # a class index, not a z
     with pytest.raises(ModeCollapseError, match="expected N x 2 samples, got \\(10, 3\\)"):
         diagnose(np.zeros((10, 3)), dataset="ring8")
     with pytest.raises(ModeCollapseError, match="not int"):

@@ -426,3 +426,37 @@ def test_a_trained_dcgans_state_dict_judges_as_its_run(tmp_path, mnist_test):
     weights = next((tmp_path / "run" / "checkpoints").glob("step-*/weights.safetensors"))
     with pytest.raises(ModeCollapseError, match="checkpoint of this tool's run: diagnose its folder"):
         diagnose(weights, "mnist")
+
+
+class Backwards(nn.Module):
+    """Its output layer is registered before its input layer: the first layer found is not z's."""
+
+    def __init__(self):
+        super().__init__()
+        self.out = nn.Linear(32, 784)
+        self.inp = nn.Linear(8, 32)
+
+    def forward(self, z):
+        return torch.tanh(self.out(torch.relu(self.inp(z))))
+
+
+def test_the_latent_size_is_read_from_the_first_layer_when_not_given(tmp_path, user_models, mnist_test):
+    reference = mnist_test[2]
+    exec(compile(USER_MODELS, "models", "exec"), namespace := {})
+    generator = namespace["Generator"](latent_dim=12)
+    torch.save(generator.state_dict(), tmp_path / "g.pt")
+    read = "z ~ N(0, I) of shape (12,), its size read from G's first layer, Linear(12, ...)"
+    options = dict(num_samples=100, reference=reference)
+    from_file = diagnose(tmp_path / "g.pt", "mnist", arch=f"{user_models}:Generator",
+                         arch_kwargs={"latent_dim": 12}, **options)  # fmt: skip
+    assert read in str(from_file.data["input_notes"]) and "latent_dim or latent_shape sets it" in str(
+        from_file.data["input_notes"]
+    )
+    assert read in str(diagnose(generator, "mnist", **options).data["input_notes"])
+    with pytest.raises(ModeCollapseError, match="needs its latent law: latent_dim=..."):
+        diagnose(Backwards(), "mnist", **options)  # the guess (32,) fails in G: not used
+    assert diagnose(Backwards(), "mnist", latent_dim=8, **options).verdict != "healthy"
+    torch.save({"digits": torch.zeros(10, 784)}, tmp_path / "m.pt")
+    with pytest.raises(ModeCollapseError, match="a generator needs latent_dim=N"):  # no layer says it
+        memorizer = dict(arch=f"{user_models}:Memorizer", arch_kwargs={"count": 10})
+        diagnose(tmp_path / "m.pt", "mnist", **memorizer, **options)

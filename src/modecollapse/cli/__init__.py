@@ -131,7 +131,8 @@ def _add_diagnose(commands: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     diagnose.add_argument(
         "--latent-dim", type=int,
-        help="latent size of a generator file (a DCGAN's weights say it themselves)",
+        help="latent size of a generator file (a DCGAN's weights say it themselves; with --arch it "
+        "is read from the class's first layer when that is a Linear or ConvTranspose2d)",
     )  # fmt: skip
     diagnose.add_argument("--latent-shape", help="latent shape of a generator file, e.g. 100,1,1")
     _add_weights_options(diagnose)

@@ -19,7 +19,7 @@ from modecollapse.data import dataset_kind
 from modecollapse.diagnosis.grid import GRID_SUFFIXES, split_grid
 from modecollapse.diagnosis.weights import Rebuild, is_weights_file, load_network
 from modecollapse.errors import ModeCollapseError
-from modecollapse.models.latent import Latent, sample_from
+from modecollapse.models.latent import Latent, latent_from_first_layer, sample_from
 from modecollapse.options import Metavar, option
 from modecollapse.runfolder import RunFolder
 from modecollapse.trained import Read, is_run, load_run, read_run
@@ -81,6 +81,10 @@ class Sampling:
             return load_torchscript(path), latent, [f"TorchScript generator, {latent.describe()}"], "auto"
         refuse_own_checkpoint(path)
         network = load_network(path, self.rebuild)
+        if network.latent_shape is None and self.shape is None:
+            read = latent_from_first_layer(network.module, self.distribution, self.range)
+            if read is not None:
+                return network.module, read[0], [network.described, f"{read[1]} ({_sets_it()})"], "auto"
         latent = Latent(self._shape_for(network.latent_shape, path), self.distribution, self.range)
         return network.module, latent, [network.described, latent.describe()], network.value_range
 
@@ -100,6 +104,10 @@ class Sampling:
 
 def _latent_options() -> str:
     return f"{option('latent_dim', Metavar('N'))} (or {option('latent_shape')})"
+
+
+def _sets_it() -> str:
+    return f"{option('latent_dim')} or {option('latent_shape')} sets it"
 
 
 def refuse_own_checkpoint(path: Path) -> None:

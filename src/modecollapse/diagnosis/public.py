@@ -33,7 +33,7 @@ from modecollapse.diagnosis.suggest import suggest
 from modecollapse.diagnosis.weights import Rebuild
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
-from modecollapse.models.latent import Latent, sample_from
+from modecollapse.models.latent import Latent, latent_from_first_layer, sample_from
 
 
 @dataclass
@@ -198,13 +198,20 @@ def _in_memory(
         notes = [f"{len(array)} samples given in memory"]
         generator = None
     elif isinstance(source, nn.Module) or callable(source):
+        read = None
         if latent_dim is None and latent_shape is None:
-            raise ModeCollapseError("a generator needs its latent law: latent_dim=... (or latent_shape=...)")
-        latent = Latent(tuple(latent_shape or (latent_dim,)), latent_dist, latent_range)
+            read = latent_from_first_layer(source, latent_dist, latent_range)
+            if read is None:
+                raise ModeCollapseError(
+                    "a generator needs its latent law: latent_dim=... (or latent_shape=...); it is read "
+                    "from G's first layer only when that is a Linear or a ConvTranspose2d"
+                )
+        latent = read[0] if read else Latent(tuple(latent_shape or (latent_dim,)), latent_dist, latent_range)
+        said = f"{read[1]} (latent_dim or latent_shape sets it)" if read else latent.describe()
         generator = source
         count = min(num_samples, PROTOCOL_SAMPLES) if points else num_samples
         array = sample_from(generator, latent, count, PROBE_SEED)
-        notes = [f"generator in memory, {latent.describe()}", f"{count} samples drawn with seed {PROBE_SEED}"]
+        notes = [f"generator in memory, {said}", f"{count} samples drawn with seed {PROBE_SEED}"]
     else:
         raise ModeCollapseError(
             f"diagnose takes a generator (nn.Module or callable), samples (tensor or array) or a path, "

@@ -92,6 +92,33 @@ def sample_from(generator: Any, latent: Latent, count: int, seed: int, chunk: in
     return torch.cat(parts)
 
 
+def latent_from_first_layer(
+    generator: Any, distribution: str = "normal", scale: float = 1.0
+) -> tuple[Latent, str] | None:
+    """z's law for a generator given without its latent size, when its first layer says it: a
+    Linear(n, ...) takes z of (n,), a ConvTranspose2d(n, ...) z of (n, 1, 1) as DCGANs do; kept
+    only if G runs on two such draws. The Latent and a note saying where its size came from;
+    None for any other first layer (an embedding of a class, a Conv2d), a plain callable, or when
+    G fails."""
+    layers = generator.modules() if isinstance(generator, nn.Module) else ()
+    first = next((m for m in layers if next(m.parameters(recurse=False), None) is not None), None)
+    if isinstance(first, nn.Linear):
+        shape: tuple[int, ...] = (first.in_features,)
+    elif isinstance(first, nn.ConvTranspose2d):
+        shape = (first.in_channels, 1, 1)
+    else:
+        return None
+    latent = Latent(shape, distribution, scale)
+    try:
+        with torch.no_grad():
+            if len(sample_from(generator, latent, 2, 0)) != 2:
+                return None
+    except (ModeCollapseError, RuntimeError, ValueError):
+        return None
+    layer = f"{type(first).__name__}({shape[0]}, ...)"
+    return latent, f"{latent.describe()}, its size read from G's first layer, {layer}"
+
+
 class LatentSampler:
     """Draws (z, class) pairs for one conditioning scheme; labels are None when unconditional."""
 
