@@ -81,12 +81,13 @@ class Sampling:
             return load_torchscript(path), latent, [f"TorchScript generator, {latent.describe()}"], "auto"
         refuse_own_checkpoint(path)
         network = load_network(path, self.rebuild)
+        read = None
         if network.latent_shape is None and self.shape is None:
             read = latent_from_first_layer(network.module, self.distribution, self.range)
-            if read is not None:
-                return network.module, read[0], [network.described, f"{read[1]} ({_sets_it()})"], "auto"
-        latent = Latent(self._shape_for(network.latent_shape, path), self.distribution, self.range)
-        return network.module, latent, [network.described, latent.describe()], network.value_range
+        if read is None:
+            latent = Latent(self._shape_for(network.latent_shape, path), self.distribution, self.range)
+            read = latent, latent.describe()
+        return network.module, read[0], [network.described, read[1]], network.value_range
 
     def _shape_for(self, known: tuple[int, ...] | None, path: Path) -> tuple[int, ...]:
         if known is None:
@@ -104,10 +105,6 @@ class Sampling:
 
 def _latent_options() -> str:
     return f"{option('latent_dim', Metavar('N'))} (or {option('latent_shape')})"
-
-
-def _sets_it() -> str:
-    return f"{option('latent_dim')} or {option('latent_shape')} sets it"
 
 
 def refuse_own_checkpoint(path: Path) -> None:

@@ -207,7 +207,7 @@ def _in_memory(
                     "from G's first layer only when that is a Linear or a ConvTranspose2d"
                 )
         latent = read[0] if read else Latent(tuple(latent_shape or (latent_dim,)), latent_dist, latent_range)
-        said = f"{read[1]} (latent_dim or latent_shape sets it)" if read else latent.describe()
+        said = read[1] if read else latent.describe()
         generator = source
         count = min(num_samples, PROTOCOL_SAMPLES) if points else num_samples
         array = sample_from(generator, latent, count, PROBE_SEED)

@@ -17,6 +17,7 @@ from torch import nn
 
 from modecollapse.errors import ModeCollapseError
 from modecollapse.generators import as_tensor
+from modecollapse.options import option
 
 if TYPE_CHECKING:
     from modecollapse.config import ModelConfig
@@ -116,7 +117,8 @@ def latent_from_first_layer(
     except (ModeCollapseError, RuntimeError, ValueError):
         return None
     layer = f"{type(first).__name__}({shape[0]}, ...)"
-    return latent, f"{latent.describe()}, its size read from G's first layer, {layer}"
+    sets_it = f"{option('latent_dim')} or {option('latent_shape')} sets it"
+    return latent, f"{latent.describe()}, its size read from G's first layer, {layer} ({sets_it})"
 
 
 class LatentSampler:
