@@ -15,6 +15,7 @@ from modecollapse.config import DataConfig
 from modecollapse.data import digits
 from modecollapse.data.sources import FileSet, RemoteFile, cache_root, download_fileset, fetch
 from modecollapse.errors import DatasetUnavailable
+from modecollapse.options import command_line
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -111,7 +112,9 @@ def test_offline_message_lists_the_ways(tmp_path):
         fetch(fileset)
     message = str(error.value)
     assert "Fixture is not available here" in message
-    assert "--data-dir" in message and str(cache_root() / "fixture") in message
+    assert "pass data_dir=DIR" in message and str(cache_root() / "fixture") in message  # Python's spelling
+    with command_line(), pytest.raises(DatasetUnavailable, match="pass --data-dir DIR"):
+        fetch(fileset)
     assert "modecollapse data fetch" in message
     assert "127.0.0.1:9" in message
 

@@ -440,7 +440,8 @@ class Backwards(nn.Module):
         return torch.tanh(self.out(torch.relu(self.inp(z))))
 
 
-def test_the_latent_size_is_read_from_the_first_layer_when_not_given(tmp_path, user_models, mnist_test):
+def test_the_latent_size_is_read_from_the_first_layer_when_not_given(tmp_path, user_models, mnist_test,
+                                                                       capsys):
     reference = mnist_test[2]
     exec(compile(USER_MODELS, "models", "exec"), namespace := {})
     generator = namespace["Generator"](latent_dim=12)
@@ -453,10 +454,28 @@ def test_the_latent_size_is_read_from_the_first_layer_when_not_given(tmp_path, u
         from_file.data["input_notes"]
     )
     assert read in str(diagnose(generator, "mnist", **options).data["input_notes"])
+    args = ["diagnose", str(tmp_path / "g.pt"), "--arch", f"{user_models}:Generator", "--arch-kwargs",
+            '{"latent_dim": 12}', "--num-samples", "100", "--json"]  # fmt: skip
+    main(args)
+    assert "Linear(12, ...) (--latent-dim or --latent-shape sets it)" in capsys.readouterr().out
     with pytest.raises(ModeCollapseError, match="needs its latent law: latent_dim=..."):
         diagnose(Backwards(), "mnist", **options)  # the guess (32,) fails in G: not used
-    assert diagnose(Backwards(), "mnist", latent_dim=8, **options).verdict != "healthy"
+    given = diagnose(Backwards(), "mnist", latent_dim=8, **options).data["input_notes"]
+    assert "z ~ N(0, I) of shape (8,)" in str(given) and "read from" not in str(given)
     torch.save({"digits": torch.zeros(10, 784)}, tmp_path / "m.pt")
     with pytest.raises(ModeCollapseError, match="a generator needs latent_dim=N"):  # no layer says it
         memorizer = dict(arch=f"{user_models}:Memorizer", arch_kwargs={"count": 10})
         diagnose(tmp_path / "m.pt", "mnist", **memorizer, **options)
+
+
+def test_the_first_layer_read_covers_dcgan_inputs_and_leaves_the_network_as_it_came(mnist_test):
+    options = dict(num_samples=100, reference=mnist_test[2])
+    dcgan = nn.Sequential(nn.ConvTranspose2d(16, 1, 28), nn.Tanh())  # z of (16, 1, 1), as DCGANs take it
+    notes = str(diagnose(dcgan, "mnist", **options).data["input_notes"])
+    assert "of shape (16, 1, 1), its size read from G's first layer, ConvTranspose2d(16, ...)" in notes
+    with pytest.raises(ModeCollapseError, match="needs its latent law"):
+        diagnose(nn.Sequential(nn.LazyLinear(784), nn.Tanh()), "mnist", **options)  # not sized yet
+    normed = nn.Sequential(nn.Linear(8, 784), nn.BatchNorm1d(784), nn.Tanh()).train()
+    before = normed[1].running_mean.clone()
+    diagnose(normed, "mnist", **options)
+    assert normed.training and torch.equal(normed[1].running_mean, before)  # probed in eval mode

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from modecollapse.cli import studies
 from modecollapse.errors import ModeCollapseError, TrainingDiverged
+from modecollapse.options import command_line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        code = args.handler(args) or 0
+        with command_line():  # messages name options as --data-dir, not data_dir= (options.py)
+            code = args.handler(args) or 0
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
     except BrokenPipeError:  # `modecollapse ... | head`: the reader has gone; end quietly
@@ -279,7 +281,6 @@ def _diagnose(args: argparse.Namespace) -> int:
     from modecollapse import diagnose
     from modecollapse.diagnosis import EXIT_CODES
     from modecollapse.diagnosis.public import report_json
-    from modecollapse.options import command_line
 
     try:
         shape = tuple(int(part) for part in args.latent_shape.split(",")) if args.latent_shape else None
@@ -287,15 +288,14 @@ def _diagnose(args: argparse.Namespace) -> int:
         raise ModeCollapseError(
             f"--latent-shape takes sizes separated by commas, e.g. 100,1,1; got {args.latent_shape!r}"
         ) from None
-    with command_line():  # messages name options as --weights-key, not weights_key=
-        report = diagnose(
-            args.input, args.dataset, latent_dim=args.latent_dim, num_samples=args.num_samples,
-            latent_shape=shape, value_range=args.value_range, data_dir=args.data_dir,
-            latent_dist=args.latent_dist, latent_range=args.latent_range, tile_size=args.tile_size,
-            padding=args.padding, mixture_scale=args.mixture_scale, g_ba=args.g_ba, arch=args.arch,
-            arch_kwargs=_json_object(args.arch_kwargs, "--arch-kwargs"), weights_key=args.weights_key,
-            g_ba_weights_key=args.g_ba_weights_key,
-        )  # fmt: skip
+    report = diagnose(
+        args.input, args.dataset, latent_dim=args.latent_dim, num_samples=args.num_samples,
+        latent_shape=shape, value_range=args.value_range, data_dir=args.data_dir,
+        latent_dist=args.latent_dist, latent_range=args.latent_range, tile_size=args.tile_size,
+        padding=args.padding, mixture_scale=args.mixture_scale, g_ba=args.g_ba, arch=args.arch,
+        arch_kwargs=_json_object(args.arch_kwargs, "--arch-kwargs"), weights_key=args.weights_key,
+        g_ba_weights_key=args.g_ba_weights_key,
+    )  # fmt: skip
     written = report.save(args.out) if args.out else []
     if args.json:
         print(report_json(report, written))

@@ -12,6 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from modecollapse.errors import DatasetUnavailable
+from modecollapse.options import Metavar, option
 
 DATA_ENV = "MODECOLLAPSE_DATA"
 CACHE_ENV = "MODECOLLAPSE_CACHE"
@@ -145,7 +146,8 @@ def how_to_get(fileset: FileSet, reason: str) -> str:
     """The message for a missing dataset: why, and the ways to get it."""
     names = ", ".join(remote.name for remote in fileset.files)
     ways = [
-        f"put {names} in a folder and pass --data-dir DIR (or set data.data_dir, or ${DATA_ENV})",
+        f"put {names} in a folder and pass {option('data_dir', Metavar('DIR'))} (or set data.data_dir, "
+        f"or ${DATA_ENV})",
         f"copy them into the cache folder {cache_root() / fileset.key}",
         f"with internet access, run `modecollapse data fetch {fileset.key}` "
         f"(mirrors: {', '.join(fileset.mirrors)}; MD5-checked)",

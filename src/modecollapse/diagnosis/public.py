@@ -204,7 +204,8 @@ def _in_memory(
             if read is None:
                 raise ModeCollapseError(
                     "a generator needs its latent law: latent_dim=... (or latent_shape=...); it is read "
-                    "from G's first layer only when that is a Linear or a ConvTranspose2d"
+                    "from G's first layer only when that is a Linear or a ConvTranspose2d and G runs on z "
+                    "of that size"
                 )
         latent = read[0] if read else Latent(tuple(latent_shape or (latent_dim,)), latent_dist, latent_range)
         said = read[1] if read else latent.describe()

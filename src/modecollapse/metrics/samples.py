@@ -286,7 +286,7 @@ def _dark_background(images: torch.Tensor, notes: list[str]) -> torch.Tensor:
         return images
     notes.append(
         f"{100 * float(light):.0f}% of the images have a light background: read inverted (ink on black, "
-        "as the real data); pass polarity='as-is' to score them as given"
+        "as the real data)"
     )
     return -images
 

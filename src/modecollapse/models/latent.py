@@ -99,8 +99,8 @@ def latent_from_first_layer(
     """z's law for a generator given without its latent size, when its first layer says it: a
     Linear(n, ...) takes z of (n,), a ConvTranspose2d(n, ...) z of (n, 1, 1) as DCGANs do; kept
     only if G runs on two such draws. The Latent and a note saying where its size came from;
-    None for any other first layer (an embedding of a class, a Conv2d), a plain callable, or when
-    G fails."""
+    None for any other first layer (an embedding of a class, a Conv2d, a lazy layer not yet
+    sized), a plain callable, or when G fails or gives non-finite values on them."""
     layers = generator.modules() if isinstance(generator, nn.Module) else ()
     first = next((m for m in layers if next(m.parameters(recurse=False), None) is not None), None)
     if isinstance(first, nn.Linear):
@@ -109,12 +109,15 @@ def latent_from_first_layer(
         shape = (first.in_channels, 1, 1)
     else:
         return None
+    if shape[0] <= 0:
+        return None
     latent = Latent(shape, distribution, scale)
     try:
         with torch.no_grad():
-            if len(sample_from(generator, latent, 2, 0)) != 2:
-                return None
-    except (ModeCollapseError, RuntimeError, ValueError):
+            probe = sample_from(generator, latent, 2, 0)
+    except Exception:  # the user's forward on a wrong guess can fail in any way: the guess is dropped
+        return None
+    if len(probe) != 2 or not bool(torch.isfinite(probe).all()):
         return None
     layer = f"{type(first).__name__}({shape[0]}, ...)"
     sets_it = f"{option('latent_dim')} or {option('latent_shape')} sets it"
