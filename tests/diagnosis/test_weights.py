@@ -267,7 +267,6 @@ def test_arch_mistakes_get_one_sentence(tmp_path, user_models, capsys):
             "{nz: 1}",
         ): "--arch-kwargs takes a JSON object",
         ("--arch", f"{user_models}:Generator", "--arch-kwargs", '{"width": 3}'): "unexpected keyword",
-        ("--arch", f"{user_models}:Generator"): "needs --latent-dim",
         ("--arch", f"{user_models}:Generator", "--arch-kwargs", '{"latent_dim": -1}'): "failed: RuntimeError",
         ("--arch", f"{user_models}:NOT_A_CLASS"): "is a int, not a class",
         ("--arch", f"{tmp_path / 'train.py'}:Generator"): "exited (SystemExit 2): it runs a command line",
@@ -466,6 +465,9 @@ def test_the_latent_size_is_read_from_the_first_layer_when_not_given(tmp_path, u
     with pytest.raises(ModeCollapseError, match="a generator needs latent_dim=N"):  # no layer says it
         memorizer = dict(arch=f"{user_models}:Memorizer", arch_kwargs={"count": 10})
         diagnose(tmp_path / "m.pt", "mnist", **memorizer, **options)
+    assert main(["diagnose", str(tmp_path / "m.pt"), "--arch", f"{user_models}:Memorizer", "--arch-kwargs",
+                 '{"count": 10}']) == 2  # fmt: skip
+    assert "a generator needs --latent-dim N (or --latent-shape)" in capsys.readouterr().err
 
 
 def test_the_first_layer_read_covers_dcgan_inputs_and_leaves_the_network_as_it_came(mnist_test):
