@@ -198,7 +198,6 @@ def _in_memory(
         notes = [f"{len(array)} samples given in memory"]
         generator = None
     elif isinstance(source, nn.Module) or callable(source):
-        read = None
         if latent_dim is None and latent_shape is None:
             read = latent_from_first_layer(source, latent_dist, latent_range)
             if read is None:
@@ -207,8 +206,10 @@ def _in_memory(
                     "from G's first layer only when that is a Linear or a ConvTranspose2d and G runs on z "
                     "of that size"
                 )
-        latent = read[0] if read else Latent(tuple(latent_shape or (latent_dim,)), latent_dist, latent_range)
-        said = read[1] if read else latent.describe()
+        else:
+            given = Latent(tuple(latent_shape or (latent_dim,)), latent_dist, latent_range)
+            read = given, given.describe()
+        latent, said = read
         generator = source
         count = min(num_samples, PROTOCOL_SAMPLES) if points else num_samples
         array = sample_from(generator, latent, count, PROBE_SEED)
