@@ -40,8 +40,17 @@ class SweepFolder:
         return json.loads(self.index.read_text())
 
     def entries(self) -> list[dict[str, Any]]:
-        """index.json's runs: id, setting, setting_id, seed, dir."""
-        return self.read_index()["runs"]
+        """index.json's runs (id, setting, setting_id, seed, dir) the study still has: a run that
+        the sweep file no longer plans and that never started (a setting cut by an amended sweep
+        file) is gone; one that started stays, whatever the file says now."""
+        index = self.read_index()
+        return self._kept(index["runs"], index.get("planned"))
+
+    def _kept(self, entries: list[dict[str, Any]], planned: list[str] | None) -> list[dict[str, Any]]:
+        if not planned:
+            return entries
+        plan = set(planned)
+        return [e for e in entries if e["id"] in plan or self.folder_of(e).summary.is_file()]
 
     def folder_of(self, entry: dict[str, Any]) -> RunFolder:
         return RunFolder(self.path / entry["dir"])
@@ -59,7 +68,8 @@ class SweepFolder:
         planned: list[str] | None = None,
     ) -> None:
         """sweep.toml and index.json. `runs` are added to those already listed (a selection adds
-        runs); `planned` (every run id of the sweep file) is what the study is complete at. The
+        runs); `planned` (every run id of the sweep file) is what the study is complete at, and a
+        listed run it no longer holds leaves the index if it never started (entries()). The
         [analysis] is recorded the first time it is seen, with whether any run had started by
         then; a later change to it is kept apart (`analysis_amended`): only the first one counts
         as declared."""
@@ -71,9 +81,10 @@ class SweepFolder:
         entries = {entry["id"]: entry for entry in previous.get("runs", [])}
         for run in runs:
             entries[run["id"]] = {**run, "dir": f"runs/{run['id']}"}
-        index: dict[str, Any] = {"name": name, "runs": list(entries.values())}
-        if planned or previous.get("planned"):
-            index["planned"] = planned or previous["planned"]
+        planned = planned or previous.get("planned")
+        index: dict[str, Any] = {"name": name, "runs": self._kept(list(entries.values()), planned)}
+        if planned:
+            index["planned"] = planned
         declared = previous.get("analysis")
         if analysis is not None and declared is None:
             declared = {

@@ -371,3 +371,25 @@ def test_a_signal_to_the_sweep_process_alone_stops_its_runs_at_once(tmp_path, st
     statuses = [json.loads((run / "summary.json").read_text())["status"] for run in runs]
     assert statuses == ["interrupted", "interrupted"]
     assert not (out / "runs" / "pack=1__seed1").exists()  # queued to a worker, never started
+
+
+def test_a_setting_cut_from_the_sweep_file_leaves_the_index_unless_it_started(tmp_path):
+    from modecollapse.experiments.sweep import write_index
+
+    whole = load_sweep(write(tmp_path, SWEEP))
+    folder = SweepFolder(tmp_path / "sweep")
+    write_index(whole, folder.path)
+    started = folder.path / "runs" / "pack=2__seed0"
+    started.mkdir(parents=True)
+    (started / "summary.json").write_text(json.dumps({"status": "completed"}))
+    cut = load_sweep(write(tmp_path, SWEEP.replace('"model.pack" = [1, 2]', '"model.pack" = [1]')))
+    kept = ["pack=1__seed0", "pack=1__seed1", "pack=2__seed0"]
+    assert [e["id"] for e in folder.entries()] == [r.run_id for r in whole.runs]  # the file still plans all
+    write_index(cut, folder.path)
+    assert sorted(e["id"] for e in folder.read_index()["runs"]) == kept
+    # an index written before this rule (the cut run still listed) reads the same
+    index = folder.read_index()
+    index["runs"].append({**index["runs"][0], "id": "pack=2__seed1", "dir": "runs/pack=2__seed1"})
+    folder.index.write_text(json.dumps(index))
+    assert sorted(e["id"] for e in folder.entries()) == kept
+    assert sorted(row["id"] for row in folder.status_rows()) == kept
