@@ -147,9 +147,20 @@ def test_bad_input_is_named(make, kwargs, message):
         monitor.update(0, make())
 
 
+def test_z_is_read_from_gs_first_layer_when_no_option_gives_it():
+    torch.manual_seed(0)
+    generator = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 2))
+    read = Monitor(dataset="ring8", verbose=False).update(0, generator)
+    given = Monitor(dataset="ring8", latent_dim=3, verbose=False).update(0, generator)
+    assert json.dumps(read.scores) == json.dumps(given.scores)  # NaN as NaN
+    assert "of shape (3,), its size read from G's first layer, Linear(3, ...)" in read.notes[0]
+    assert not any("first layer" in note for note in given.notes)
+
+
 def test_the_latent_law_is_required_and_a_used_folder_is_not_overwritten(tmp_path):
-    with pytest.raises(ModeCollapseError, match="needs the latent law"):
-        Monitor(dataset="ring8")
+    unreadable = Monitor(dataset="ring8", verbose=False)  # ScriptedRing's first parameter is its own
+    with pytest.raises(ModeCollapseError, match="needs the latent law G takes: latent_dim=.*first layer"):
+        unreadable.update(0, ScriptedRing(10))
     first = Monitor(dataset="ring8", every=1, latent_dim=3, out=tmp_path / "m", verbose=False)
     first.update(0, ScriptedRing(10))
     with pytest.raises(ModeCollapseError, match="already holds a monitor's records; pass resume=True"):

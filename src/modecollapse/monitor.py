@@ -8,13 +8,14 @@
             G.load_state_dict(monitor.last_healthy_state)
             break
 
-Every `every` steps it samples G from one fixed latent batch and scores the samples with the
-metrics and collapse detector `modecollapse train` uses (metrics/, metrics/detector.py);
-between evaluations it only adds up the keyword signals. It evaluates in eval mode, without
-autocast, and restores G's mode and the global RNG states, so the loop trains exactly as it
-would without it. Under `out` it writes what a run folder holds for reports (metrics.jsonl,
-summary.json), the last healthy weights (last-healthy.safetensors), the last evaluation's
-samples (samples.npy, samples.png) and TensorBoard scalars.
+latent_dim may be left out when G's first layer is a Linear(n, ...) or a ConvTranspose2d(n, ...):
+the first evaluation reads z's size from it. Every `every` steps it samples G from one fixed
+latent batch and scores the samples with the metrics and collapse detector `modecollapse train`
+uses (metrics/, metrics/detector.py); between evaluations it only adds up the keyword signals.
+It evaluates in eval mode, without autocast, and restores G's mode and the global RNG states, so
+the loop trains exactly as it would without it. Under `out` it writes what a run folder holds
+for reports (metrics.jsonl, summary.json), the last healthy weights (last-healthy.safetensors),
+the last evaluation's samples (samples.npy, samples.png) and TensorBoard scalars.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from modecollapse.metrics.samples import (
     score_samples,
     training_data,
 )
-from modecollapse.models.latent import Latent, sample_from
+from modecollapse.models.latent import Latent, latent_from_first_layer, sample_from
 from modecollapse.runfolder import MetricsLog, RunFolder
 from modecollapse.speed import machine
 from modecollapse.training.signals import TrainingSignals, as_scalar
@@ -118,7 +119,11 @@ class Monitor:
         self.spec = spec(dataset)
         self.kind = self.spec.kind
         self.dataset, self.every, self.num_samples = dataset, every, num_samples
-        self.latent = None
+        self.latent: Latent | None = None
+        """z's law; None until the first evaluation reads it from G when no option gave it."""
+        self.latent_note: str | None = None
+        """Where z's size came from, when it was read from G."""
+        self.latent_dist, self.latent_range = latent_dist, latent_range
         if latent_dim or latent_shape:
             self.latent = Latent(tuple(latent_shape or (latent_dim,)), latent_dist, latent_range)
         self.sample_fn, self.value_range = sample, value_range
@@ -157,14 +162,9 @@ class Monitor:
         **others: Any,
     ) -> None:
         """Raise the Monitor's own error for options it would refuse, without building one."""
-        kind = spec(dataset_name(dataset)).kind
+        spec(dataset_name(dataset))  # an unknown dataset is refused here
         if every < 1 or num_samples < 1:
             raise ModeCollapseError(f"every and num_samples must be positive, got {every} and {num_samples}")
-        if kind != "translation" and sample is None and latent_dim is None and latent_shape is None:
-            raise ModeCollapseError(
-                "Monitor needs the latent law G takes: latent_dim=... (or latent_shape=...), "
-                "or sample=callable(G, count, generator) for a generator whose input is not a plain z"
-            )
         if latent_dist not in ("normal", "uniform"):
             raise ModeCollapseError(f"latent_dist must be 'normal' or 'uniform', got {latent_dist!r}")
         if others.get("value_range", "auto") not in ("auto", "0-255", "0-1", "-1-1"):
@@ -294,7 +294,21 @@ class Monitor:
         if self.sample_fn is not None:
             draw = torch.Generator().manual_seed(EVAL_SEED)
             return as_tensor(self.sample_fn(generator, count, draw)).float().cpu()
+        if self.latent is None:
+            self.latent, self.latent_note = self._read_latent(generator)
         return sample_from(generator, self.latent, count, EVAL_SEED)
+
+    def _read_latent(self, generator: Any) -> tuple[Latent, str]:
+        """z's law when no option gave it: read from G's first layer, or the Monitor's refusal."""
+        read = latent_from_first_layer(generator, self.latent_dist, self.latent_range)
+        if read is None:
+            raise ModeCollapseError(
+                "Monitor needs the latent law G takes: latent_dim=... (or latent_shape=...), or "
+                "sample=callable(G, count, generator) for a generator whose input is not a plain z; "
+                "it is read from G's first layer only when that is a Linear or a ConvTranspose2d and "
+                "G runs on z of that size"
+            )
+        return read
 
     def _build_scorer(self) -> Callable[[Any], tuple[dict[str, Any], np.ndarray | None]]:
         if self.kind == "translation":
@@ -311,7 +325,8 @@ class Monitor:
                 if str(error).startswith("G failed"):
                     raise
                 raise ModeCollapseError(f"G's output does not fit {self.dataset}: {error}") from None
-            self.notes = [*reference.notes, *scored.notes]
+            read = [self.latent_note] if self.latent_note else []
+            self.notes = [*read, *reference.notes, *scored.notes]
             kept = None if scored.samples is None else scored.samples.numpy()
             if kept is not None and reference.kind == "image":
                 kept = scored.samples.half().numpy()
