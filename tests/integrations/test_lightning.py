@@ -104,8 +104,10 @@ def test_two_monitors_keep_their_state_apart():
 
 
 def test_bad_options_fail_when_the_callback_is_built():
-    with pytest.raises(ModeCollapseError, match="latent law"):
-        CollapseMonitor("ring8", every=10)
+    with pytest.raises(ModeCollapseError, match="unknown dataset 'ring9' \\(did you mean 'ring8'\\?\\)"):
+        CollapseMonitor("ring9", every=10)
+    with pytest.raises(ModeCollapseError, match="every and num_samples must be positive"):
+        CollapseMonitor("ring8", every=0)
     with pytest.raises(ModeCollapseError, match="no option lantent_dim"):
         CollapseMonitor("ring8", every=10, latent_dim=3, lantent_dim=3)
 
