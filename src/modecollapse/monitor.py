@@ -8,14 +8,14 @@
             G.load_state_dict(monitor.last_healthy_state)
             break
 
-latent_dim may be left out when G's first layer is a Linear(n, ...) or a ConvTranspose2d(n, ...):
-the first evaluation reads z's size from it. Every `every` steps it samples G from one fixed
-latent batch and scores the samples with the metrics and collapse detector `modecollapse train`
-uses (metrics/, metrics/detector.py); between evaluations it only adds up the keyword signals.
-It evaluates in eval mode, without autocast, and restores G's mode and the global RNG states, so
-the loop trains exactly as it would without it. Under `out` it writes what a run folder holds
-for reports (metrics.jsonl, summary.json), the last healthy weights (last-healthy.safetensors),
-the last evaluation's samples (samples.npy, samples.png) and TensorBoard scalars.
+Without latent_dim, z's size is read from G's first layer (models/latent.py). Every `every`
+steps it samples G from one fixed latent batch and scores the samples with the metrics and
+collapse detector `modecollapse train` uses (metrics/, metrics/detector.py); between
+evaluations it only adds up the keyword signals. It evaluates in eval mode, without autocast,
+and restores G's mode and the global RNG states, so the loop trains exactly as it would without
+it. Under `out` it writes what a run folder holds for reports (metrics.jsonl, summary.json), the
+last healthy weights (last-healthy.safetensors), the last evaluation's samples (samples.npy,
+samples.png) and TensorBoard scalars.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from modecollapse.files import atomic_write_bytes
 from modecollapse.generators import as_tensor, untouched
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.metrics.evaluators import EVAL_SEED, translator_scorer
+from modecollapse.metrics.features import SUPPORTED_SIZES
 from modecollapse.metrics.samples import (
     Reference,
     protocol_samples,
@@ -113,19 +114,15 @@ class Monitor:
         verbose: bool = True,
         value_range: str = "auto",
     ) -> None:
-        law = (latent_dim, latent_shape, latent_dist, sample)
-        self.check_options(dataset, every, *law, num_samples, value_range=value_range)
+        self.check_options(dataset, every, latent_dist, num_samples, value_range=value_range)
         dataset = dataset_name(dataset)
         self.spec = spec(dataset)
         self.kind = self.spec.kind
         self.dataset, self.every, self.num_samples = dataset, every, num_samples
-        self.latent: Latent | None = None
-        """z's law; None until the first evaluation reads it from G when no option gave it."""
-        self.latent_note: str | None = None
-        """Where z's size came from, when it was read from G."""
         self.latent_dist, self.latent_range = latent_dist, latent_range
-        if latent_dim or latent_shape:
-            self.latent = Latent(tuple(latent_shape or (latent_dim,)), latent_dist, latent_range)
+        self.latent_note: str | None = None  # where z's size came from, when read from G
+        shape = latent_shape or ((latent_dim,) if latent_dim else None)  # else read from G when seen
+        self.latent = Latent(tuple(shape), latent_dist, latent_range) if shape else None
         self.sample_fn, self.value_range = sample, value_range
         self.reference: Reference | None = None
         self.notes: list[str] = []
@@ -154,14 +151,12 @@ class Monitor:
     def check_options(
         dataset: str,
         every: int = 500,
-        latent_dim: int | None = None,
-        latent_shape: tuple[int, ...] | None = None,
         latent_dist: str = "normal",
-        sample: Callable | None = None,
         num_samples: int = DEFAULT_SAMPLES,
         **others: Any,
     ) -> None:
-        """Raise the Monitor's own error for options it would refuse, without building one."""
+        """Raise the Monitor's own error for options it would refuse, without building one (the
+        latent law is checked when G is seen)."""
         spec(dataset_name(dataset))  # an unknown dataset is refused here
         if every < 1 or num_samples < 1:
             raise ModeCollapseError(f"every and num_samples must be positive, got {every} and {num_samples}")
@@ -294,21 +289,17 @@ class Monitor:
         if self.sample_fn is not None:
             draw = torch.Generator().manual_seed(EVAL_SEED)
             return as_tensor(self.sample_fn(generator, count, draw)).float().cpu()
-        if self.latent is None:
-            self.latent, self.latent_note = self._read_latent(generator)
+        if self.latent is None:  # no option gave it: read from G's first layer
+            read = latent_from_first_layer(generator, self.latent_dist, self.latent_range, SUPPORTED_SIZES)
+            if read is None:
+                raise ModeCollapseError(
+                    "Monitor needs the latent law G takes: latent_dim=... (or latent_shape=...), or "
+                    "sample=callable(G, count, generator) for a generator whose input is not a plain z; "
+                    "it is read from G's first layer only when that is a Linear or a ConvTranspose2d "
+                    "and G runs on z of that size"
+                )
+            self.latent, self.latent_note = read
         return sample_from(generator, self.latent, count, EVAL_SEED)
-
-    def _read_latent(self, generator: Any) -> tuple[Latent, str]:
-        """z's law when no option gave it: read from G's first layer, or the Monitor's refusal."""
-        read = latent_from_first_layer(generator, self.latent_dist, self.latent_range)
-        if read is None:
-            raise ModeCollapseError(
-                "Monitor needs the latent law G takes: latent_dim=... (or latent_shape=...), or "
-                "sample=callable(G, count, generator) for a generator whose input is not a plain z; "
-                "it is read from G's first layer only when that is a Linear or a ConvTranspose2d and "
-                "G runs on z of that size"
-            )
-        return read
 
     def _build_scorer(self) -> Callable[[Any], tuple[dict[str, Any], np.ndarray | None]]:
         if self.kind == "translation":

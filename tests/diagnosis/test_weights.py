@@ -475,6 +475,11 @@ def test_the_first_layer_read_covers_dcgan_inputs_and_leaves_the_network_as_it_c
     dcgan = nn.Sequential(nn.ConvTranspose2d(16, 1, 28), nn.Tanh())  # z of (16, 1, 1), as DCGANs take it
     notes = str(diagnose(dcgan, "mnist", **options).data["input_notes"])
     assert "of shape (16, 1, 1), its size read from G's first layer, ConvTranspose2d(16, ...)" in notes
+    up = [nn.ConvTranspose2d(16, 8, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(8, 8, 4, 2, 1), nn.ReLU()]
+    spatial = nn.Sequential(*up, nn.ConvTranspose2d(8, 1, 4, 2, 1))  # built for z of (16, 4, 4): 32 x 32
+    notes = str(diagnose(spatial, "mnist", **options).data["input_notes"])
+    assert "(16, 4, 4), its size read from G's first layer, ConvTranspose2d(16, ...) with a 4 x 4" in notes
+    assert "the first giving 32 x 32 images" in notes  # 1 x 1 gives 8 x 8, 2 x 2 16, 3 x 3 24: none scored
     with pytest.raises(ModeCollapseError, match="needs its latent law"):
         diagnose(nn.Sequential(nn.LazyLinear(784), nn.Tanh()), "mnist", **options)  # not sized yet
     normed = nn.Sequential(nn.Linear(8, 784), nn.BatchNorm1d(784), nn.Tanh()).train()

@@ -19,6 +19,7 @@ from modecollapse.data import dataset_kind
 from modecollapse.diagnosis.grid import GRID_SUFFIXES, split_grid
 from modecollapse.diagnosis.weights import Rebuild, is_weights_file, load_network
 from modecollapse.errors import ModeCollapseError
+from modecollapse.metrics.features import SUPPORTED_SIZES
 from modecollapse.models.latent import Latent, latent_from_first_layer, sample_from
 from modecollapse.options import Metavar, option
 from modecollapse.runfolder import RunFolder
@@ -83,7 +84,7 @@ class Sampling:
         network = load_network(path, self.rebuild)
         read = None
         if network.latent_shape is None and self.shape is None:
-            read = latent_from_first_layer(network.module, self.distribution, self.range)
+            read = latent_from_first_layer(network.module, self.distribution, self.range, SUPPORTED_SIZES)
         if read is None:
             latent = Latent(self._shape_for(network.latent_shape, path), self.distribution, self.range)
             read = latent, latent.describe()

@@ -32,6 +32,7 @@ from modecollapse.diagnosis.inputs import PROBE_SEED, Samples
 from modecollapse.diagnosis.suggest import suggest
 from modecollapse.diagnosis.weights import Rebuild
 from modecollapse.errors import ModeCollapseError
+from modecollapse.metrics.features import SUPPORTED_SIZES
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.models.latent import Latent, latent_from_first_layer, sample_from
 
@@ -199,7 +200,7 @@ def _in_memory(
         generator = None
     elif isinstance(source, nn.Module) or callable(source):
         if latent_dim is None and latent_shape is None:
-            read = latent_from_first_layer(source, latent_dist, latent_range)
+            read = latent_from_first_layer(source, latent_dist, latent_range, SUPPORTED_SIZES)
             if read is None:
                 raise ModeCollapseError(
                     "a generator needs its latent law: latent_dim=... (or latent_shape=...); it is read "

@@ -94,13 +94,15 @@ def sample_from(generator: Any, latent: Latent, count: int, seed: int, chunk: in
 
 
 def latent_from_first_layer(
-    generator: Any, distribution: str = "normal", scale: float = 1.0
+    generator: Any, distribution: str = "normal", scale: float = 1.0, image_sides: tuple[int, ...] = ()
 ) -> tuple[Latent, str] | None:
     """z's law for a generator given without its latent size, when its first layer says it: a
-    Linear(n, ...) takes z of (n,), a ConvTranspose2d(n, ...) z of (n, 1, 1) as DCGANs do; kept
-    only if G runs on two such draws. The Latent and a note saying where its size came from;
-    None for any other first layer (an embedding of a class, a Conv2d, a lazy layer not yet
-    sized), a plain callable, or when G fails or gives non-finite values on them."""
+    Linear(n, ...) takes z of (n,), a ConvTranspose2d(n, ...) z of (n, 1, 1) as DCGANs do, or,
+    when that gives images of no side in `image_sides`, the first (n, k, k) with k <= 8 that does
+    (a fully convolutional G built for a spatial z); kept only if G runs on two such draws. The
+    Latent and a note saying where its size came from; None for any other first layer (an
+    embedding of a class, a Conv2d, a lazy layer not yet sized), a plain callable, or when G fails
+    or gives non-finite values on them."""
     layers = generator.modules() if isinstance(generator, nn.Module) else ()
     first = next((m for m in layers if next(m.parameters(recurse=False), None) is not None), None)
     if isinstance(first, nn.Linear):
@@ -112,6 +114,24 @@ def latent_from_first_layer(
     if shape[0] <= 0:
         return None
     latent = Latent(shape, distribution, scale)
+    probe = _probe(generator, latent)
+    if probe is None:
+        return None
+    layer = f"{type(first).__name__}({shape[0]}, ...)"
+    if len(shape) == 3 and image_sides and _side(probe) not in image_sides:
+        for size in range(2, 9):
+            wider = Latent((shape[0], size, size), distribution, scale)
+            side = _side(_probe(generator, wider))
+            if side in image_sides:
+                latent = wider
+                layer = f"{layer} with a {size} x {size} map, the first giving {side} x {side} images"
+                break
+    sets_it = f"{option('latent_dim')} or {option('latent_shape')} sets it"
+    return latent, f"{latent.describe()}, its size read from G's first layer, {layer} ({sets_it})"
+
+
+def _probe(generator: Any, latent: Latent) -> torch.Tensor | None:
+    """G's outputs on two draws of `latent`; None when G fails or gives non-finite values."""
     try:
         with torch.no_grad():
             probe = sample_from(generator, latent, 2, 0)
@@ -119,9 +139,14 @@ def latent_from_first_layer(
         return None
     if len(probe) != 2 or not bool(torch.isfinite(probe).all()):
         return None
-    layer = f"{type(first).__name__}({shape[0]}, ...)"
-    sets_it = f"{option('latent_dim')} or {option('latent_shape')} sets it"
-    return latent, f"{latent.describe()}, its size read from G's first layer, {layer} ({sets_it})"
+    return probe
+
+
+def _side(images: torch.Tensor | None) -> int | None:
+    """The side of square images (N x C x H x W with H = W), else None."""
+    if images is None or images.dim() != 4 or images.shape[-1] != images.shape[-2]:
+        return None
+    return int(images.shape[-1])
 
 
 class LatentSampler:
