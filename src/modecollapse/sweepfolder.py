@@ -122,6 +122,7 @@ class SweepFolder:
                 "setting": entry.get("setting_id"),
                 "status": state,
                 "seconds": run_seconds(summary),
+                "machine": (summary.get("machine") or {}).get("id"),
                 "step": summary.get("step", 0),
                 "total_steps": summary.get("total_steps"),
                 "verdict": detector.get("verdict"),
@@ -153,25 +154,44 @@ def run_seconds(summary: dict[str, Any]) -> float | None:
     return seconds / threads if basis == "cpu_s" else seconds
 
 
-def work_left_s(rows: list[dict[str, Any]]) -> float | None:
-    """Seconds of run time a sweep still needs: each unfinished run's expected length (the median
-    of its setting's completed runs, else of every completed run) less the share of steps it has
-    done. None before any run has completed."""
+def work_left_s(rows: list[dict[str, Any]], here: str | None = None) -> float | None:
+    """Seconds of run time a sweep still needs: each unfinished run's expected length less the
+    share of steps it has done. A run's expected length is the median of its setting's completed
+    runs on machine `here` (status_rows' "machine"); without one, of its setting's runs elsewhere
+    times how much longer runs take here (speed_ratio); without any, of every completed run. None
+    before any run has completed."""
     done = [r for r in rows if r["status"] == "completed" and r.get("seconds")]
     if not done:
         return None
-    by_setting: dict[Any, list[float]] = {}
-    for row in done:
-        by_setting.setdefault(row["setting"], []).append(row["seconds"])
+    ratio = speed_ratio(done, here)
+    mine = _medians([r for r in done if r.get("machine") == here])
+    others = _medians([r for r in done if r.get("machine") != here])
     overall = statistics.median(r["seconds"] for r in done)
     left = 0.0
     for row in rows:
         if row["status"] == "completed":
             continue
-        expected = statistics.median(by_setting[row["setting"]]) if row["setting"] in by_setting else overall
+        setting = row["setting"]
+        expected = mine.get(setting) or (others[setting] * ratio if setting in others else overall)
         share_done = min(row["step"] / row["total_steps"], 1.0) if row.get("total_steps") else 0.0
         left += expected * (1.0 - share_done)
     return left
+
+
+def speed_ratio(done: list[dict[str, Any]], here: str | None) -> float:
+    """How many times longer a run takes on machine `here` than elsewhere: the median, over the
+    settings with completed runs in both places, of the ratio of their medians (1 with none)."""
+    mine = _medians([r for r in done if r.get("machine") == here])
+    others = _medians([r for r in done if r.get("machine") != here])
+    shared = [mine[s] / others[s] for s in mine if s in others]
+    return statistics.median(shared) if here is not None and shared else 1.0
+
+
+def _medians(rows: list[dict[str, Any]]) -> dict[Any, float]:
+    by_setting: dict[Any, list[float]] = {}
+    for row in rows:
+        by_setting.setdefault(row["setting"], []).append(row["seconds"])
+    return {setting: statistics.median(seconds) for setting, seconds in by_setting.items()}
 
 
 def _plain(value: Any) -> Any:

@@ -9,7 +9,7 @@ from modecollapse.errors import ConfigError
 from modecollapse.experiments.executors import busy_machine_warning, execute
 from modecollapse.experiments.report import aggregate, build_report, collect
 from modecollapse.experiments.sweep import load_sweep
-from modecollapse.sweepfolder import SweepFolder, run_seconds, work_left_s
+from modecollapse.sweepfolder import SweepFolder, run_seconds, speed_ratio, work_left_s
 from tests.helpers import SWEEP, write
 
 
@@ -323,6 +323,19 @@ def test_the_work_left_comes_from_each_settings_completed_runs():
     rows += [row("a", "running", 50, step=5), row("c", "pending", total=None)]
     assert work_left_s(rows) == 200 * 0.5 + 300  # half of a's median, all of the overall median
     assert work_left_s([row("a", "pending")]) is None  # nothing to estimate from yet
+
+
+def test_the_work_left_on_a_slower_machine_is_scaled_by_what_it_has_run():
+    def row(setting, status, seconds=None, machine="old"):
+        return {"setting": setting, "status": status, "seconds": seconds, "step": 0, "total_steps": 10,
+                "machine": machine}  # fmt: skip
+
+    rows = [row("a", "completed", 100), row("a", "completed", 200, "new"), row("b", "completed", 400)]
+    rows += [row("a", "pending"), row("b", "pending")]
+    assert speed_ratio(rows[:3], "new") == 2.0 and speed_ratio(rows[:3], None) == 1.0
+    assert work_left_s(rows, "new") == 200 + 400 * 2.0  # a: its run here; b: its run elsewhere, scaled
+    assert work_left_s(rows) == 150 + 400  # no machine named: every completed run counts alike
+    assert work_left_s(rows, "old") == 100 + 400  # 'a' ran on both: each machine's own median
 
 
 def test_a_runs_time_is_its_cpu_time_per_thread_where_recorded():

@@ -133,7 +133,8 @@ def _sweep(args: argparse.Namespace) -> int:
     from modecollapse.errors import ConfigError
     from modecollapse.experiments.records import restore
     from modecollapse.experiments.sweep import load_sweep, parse_seeds, select
-    from modecollapse.sweepfolder import SweepFolder, work_left_s
+    from modecollapse.speed import machine
+    from modecollapse.sweepfolder import SweepFolder, speed_ratio, work_left_s
 
     if args.status:
         rows = SweepFolder(args.status).status_rows()
@@ -156,14 +157,18 @@ def _sweep(args: argparse.Namespace) -> int:
         if planned:
             done = sum(r["status"] == "completed" and r["id"] in planned for r in rows)
             print(f"the sweep file plans {len(planned)} runs: {done} completed, {len(planned) - done} to go")
-        left = work_left_s(rows)
+        here = machine()["id"]
+        left = work_left_s(rows, here)
         if left:
             at_once = counts.get("running") or os.cpu_count() or 1
             hours = left / 3600
+            done = [r for r in rows if r["status"] == "completed" and r.get("seconds")]
+            ratio = speed_ratio(done, here)
+            scaled = f"; runs here take {ratio:.2f}x as long as elsewhere" if ratio != 1.0 else ""
             print(
                 f"work left: ~{hours:.1f} run-hours, ~{hours / at_once:.1f} h at {at_once} "
                 f"run{'s' * (at_once != 1)} at a time "
-                "(each setting's completed runs' median)"
+                f"(each setting's completed runs' median on this machine{scaled})"
             )
         return 0
     if not args.file:
