@@ -1,42 +1,98 @@
 """Per run of a pilot's curves.csv: the step it leaves the flat start (the first evaluation with
-FCD <= 2,000, after which it stays below) and its means over windows of steps.
+FCD <= 2,000, after which it stays below) and its means over windows of steps; with --paired, each
+fix minus the baseline on the same seed over one window, with the mean and sd of those
+differences (the paired sd a power calculation takes).
 
     python results/fix-atlas/pilot/starts.py results/fix-atlas/pilot/mnist-redesign/curves.csv
+    python results/fix-atlas/pilot/starts.py results/fix-atlas/pilot/fashion/curves.csv \
+        --windows 2000-8000,4000-8000,6000-8000 --paired 4000-8000
 """
 
+import argparse
 import csv
 import statistics
-import sys
 from collections import defaultdict
+from typing import Any
 
 FLAT_FCD = 2000.0
-WINDOWS = ((6000, 8000), (8000, 10000), (10000, 12000))
+WINDOWS = "6000-8000,8000-10000,10000-12000"
 
 
-def main(path: str) -> None:
-    runs = defaultdict(list)
-    with open(path) as handle:
-        for row in csv.DictReader(handle):
-            runs[row["run"]].append((int(row["step"]), float(row["fcd"]), float(row["kl_uniform"])))
-    windows = " | ".join(f"FCD / KL, steps {a:,}-{b:,}" for a, b in WINDOWS)
-    print(f"| run | leaves the flat start at | {windows} |")
-    print("|---|---|" + "---|" * len(WINDOWS))
-    for run, rows in sorted(runs.items()):
-        rows.sort()
-        flat = [step for step, fcd, _ in rows if fcd > FLAT_FCD]
-        start = next((step for step, _, _ in rows if not flat or step > max(flat)), None)
+def number(value: float, signed: bool = False) -> str:
+    """FCD-sized numbers whole, KL-sized ones to 2 decimals (as the pilot READMEs print them)."""
+    sign = "+" if signed else ""
+    return f"{value:{sign},.0f}" if abs(value) >= 10 else f"{value:{sign}.2f}"
+
+
+def window(text: str) -> tuple[int, int]:
+    low, high = text.split("-")
+    return int(low), int(high)
+
+
+def means(rows: list[dict[str, Any]], low: int, high: int, metrics: list[str]) -> list[float] | None:
+    """Each metric's mean over the evaluations at steps low..high (None when there are none)."""
+    inside = [row for row in rows if low <= row["step"] <= high]
+    return [statistics.fmean(row[m] for row in inside) for m in metrics] if inside else None
+
+
+def start_of(rows: list[dict[str, Any]]) -> str:
+    flat = [row["step"] for row in rows if row["fcd"] > FLAT_FCD]
+    start = next((row["step"] for row in rows if not flat or row["step"] > max(flat)), None)
+    return f"{start:,.0f}" if start is not None else "not by the last evaluation"
+
+
+Runs = dict[str, list[dict[str, Any]]]
+
+
+def paired(runs: Runs, span: tuple[int, int], metrics: list[str], base: str) -> None:
+    by_setting: dict[str, dict[int, list[float]]] = defaultdict(dict)
+    for rows in runs.values():
+        values = means(rows, *span, metrics)
+        if values is not None:
+            by_setting[rows[0]["setting"]][int(rows[0]["seed"])] = values
+    print(f"\nEach fix minus {base}, same seed, means over steps {span[0]:,}-{span[1]:,}:\n")
+    print("| setting | seeds | " + " | ".join(f"{m}: differences; mean, sd" for m in metrics) + " |")
+    print("|---|---|" + "---|" * len(metrics))
+    for setting, seeds in sorted(by_setting.items()):
+        shared = sorted(set(seeds) & set(by_setting[base]))
+        if setting == base or not shared:
+            continue
         cells = []
-        for low, high in WINDOWS:
-            inside = [(fcd, kl) for step, fcd, kl in rows if low <= step <= high]
-            if not inside:
-                cells.append("-")
-                continue
-            fcd = statistics.fmean(f for f, _ in inside)
-            kl = statistics.fmean(k for _, k in inside)
-            cells.append(f"{fcd:,.0f} / {kl:.2f}")
-        left = f"{start:,}" if start is not None else "not by the last evaluation"
-        print(f"| {run} | {left} | " + " | ".join(cells) + " |")
+        for i, _ in enumerate(metrics):
+            diffs = [seeds[s][i] - by_setting[base][s][i] for s in shared]
+            sd = number(statistics.stdev(diffs)) if len(diffs) > 1 else "-"
+            listed = ", ".join(number(d, signed=True) for d in diffs)
+            cells.append(f"{listed}; {number(statistics.fmean(diffs), signed=True)}, {sd}")
+        print(f"| {setting} | {', '.join(map(str, shared))} | " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("curves")
+    parser.add_argument("--windows", default=WINDOWS, help="steps a-b, comma-separated")
+    parser.add_argument("--metrics", default="fcd,kl_uniform")
+    parser.add_argument("--paired", help="one window a-b: each fix minus the baseline on its seed")
+    parser.add_argument("--baseline", default="variant=baseline")
+    args = parser.parse_args()
+    metrics = args.metrics.split(",")
+    runs: Runs = defaultdict(list)
+    with open(args.curves) as handle:
+        for row in csv.DictReader(handle):
+            kept = {"step": float(row["step"]), "seed": float(row["seed"]), "setting": row["setting"]}
+            runs[row["run"]].append({**kept, **{m: float(row[m]) for m in {"fcd", *metrics}}})
+    spans = [window(text) for text in args.windows.split(",")]
+    names = " / ".join(metrics)
+    heads = " | ".join(f"{names}, steps {a:,}-{b:,}" for a, b in spans)
+    print(f"| run | leaves the flat start at | {heads} |")
+    print("|---|---|" + "---|" * len(spans))
+    for run, rows in sorted(runs.items()):
+        rows.sort(key=lambda row: row["step"])
+        cells = [means(rows, low, high, metrics) for low, high in spans]
+        text = [" / ".join(number(v) for v in cell) if cell else "-" for cell in cells]
+        print(f"| {run} | {start_of(rows)} | " + " | ".join(text) + " |")
+    if args.paired:
+        paired(runs, window(args.paired), metrics, args.baseline)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main()
