@@ -198,6 +198,21 @@ def test_a_testbed_with_planned_runs_still_to_finish_is_left_out(tmp_path):
     assert [entry["fix"] for entry in build(tmp_path)] == ["pacgan4", "r1"]
 
 
+def test_a_cut_settings_finished_runs_do_not_make_a_study_look_complete(tmp_path, monkeypatch, capsys):
+    from modecollapse.experiments.suggestions import main
+
+    write_testbed(tmp_path, "ring8", "ring8", RING_ROWS)
+    testbed = tmp_path / "fix-atlas" / "ring8" / "testbed.json"
+    recorded = json.loads(testbed.read_text())  # 120 planned; 111 of them and 9 of cut settings done
+    amended = {"runs": 129, "runs_completed": 120, "runs_planned": 120, "runs_to_finish": 9}
+    testbed.write_text(json.dumps({**recorded, **amended}))
+    assert build(tmp_path) == []
+    argv = ["suggestions", "--results", str(tmp_path), "--out", str(tmp_path / "t.json")]
+    monkeypatch.setattr("sys.argv", argv)
+    main()
+    assert "left out: ring8 is provisional (9 of 120 runs to finish)" in capsys.readouterr().out
+
+
 def test_the_monitors_alarm_on_a_translator_cites_the_translation_rows(tmp_path, monkeypatch, capsys):
     elsewhere = row("pacgan4", "modes", "lost identity", "higher", True, 0.6, 6.2, 5.6, 1.1, 0.003, BETTER)
     write_testbed(tmp_path / "points", "ring8", "ring8", [*RING_ROWS, elsewhere])

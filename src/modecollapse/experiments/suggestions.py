@@ -153,8 +153,9 @@ def main() -> None:
     table = build(args.results)
     for path in sorted(args.results.rglob("testbed.json")):
         if is_provisional(testbed := json.loads(path.read_text())):
-            done, planned = testbed.get("runs_completed", 0), planned_runs(testbed)
-            print(f"left out: {testbed['testbed']} is provisional ({done} of {planned} runs finished)")
+            planned = planned_runs(testbed)
+            left = testbed.get("runs_to_finish", planned - testbed.get("runs_completed", 0))
+            print(f"left out: {testbed['testbed']} is provisional ({left} of {planned} runs to finish)")
     atomic_write_text(args.out, json.dumps(table, indent=1) + "\n")
     for entry in table:
         for metric, m in entry["metrics"].items():
