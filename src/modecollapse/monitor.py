@@ -291,12 +291,12 @@ class Monitor:
             return as_tensor(self.sample_fn(generator, count, draw)).float().cpu()
         if self.latent is None:  # no option gave it: read from G's first layer
             read = latent_from_first_layer(generator, self.latent_dist, self.latent_range, SUPPORTED_SIZES)
-            if read is None:
+            if read.latent is None:
                 raise ModeCollapseError(
                     "Monitor needs the latent law G takes: latent_dim=... (or latent_shape=...), or "
                     "sample=callable(G, count, generator) for a generator whose input is not a plain z; "
                     "it is read from G's first layer only when that is a Linear or a ConvTranspose2d "
-                    "and G runs on z of that size"
+                    f"({read.note})"
                 )
             self.latent, self.latent_note = read
         return sample_from(generator, self.latent, count, EVAL_SEED)
@@ -313,7 +313,7 @@ class Monitor:
             try:
                 scored = score_samples(self._draw(generator, count), reference, self.value_range)
             except ModeCollapseError as error:
-                if str(error).startswith("G failed"):
+                if str(error).startswith(("G failed", "Monitor needs")):
                     raise
                 raise ModeCollapseError(f"G's output does not fit {self.dataset}: {error}") from None
             read = [self.latent_note] if self.latent_note else []

@@ -20,6 +20,11 @@ class Metavar(str):
         return str(self)
 
 
+def on_command_line() -> bool:
+    """Whether messages are being spelled for the command line (inside command_line())."""
+    return _COMMAND_LINE.get()
+
+
 def option(name: str, value: object = _NO_VALUE) -> str:
     """`name`, a keyword of modecollapse.diagnose ("weights_key"), as the caller spells it, with
     `value` when given: `--weights-key G_ema` or `weights_key='G_ema'`."""

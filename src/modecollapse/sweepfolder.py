@@ -41,8 +41,9 @@ class SweepFolder:
 
     def entries(self) -> list[dict[str, Any]]:
         """index.json's runs (id, setting, setting_id, seed, dir) the study still has: a run that
-        the sweep file no longer plans and that never started (a setting cut by an amended sweep
-        file) is gone; one that started stays, whatever the file says now."""
+        the sweep file no longer plans (a setting cut by an amended sweep file) stays only if it
+        finished (completed or diverged); one never started or left unfinished is no longer the
+        study's."""
         index = self.read_index()
         return self._kept(index["runs"], index.get("planned"))
 
@@ -50,7 +51,8 @@ class SweepFolder:
         if not planned:
             return entries
         plan = set(planned)
-        return [e for e in entries if e["id"] in plan or self.folder_of(e).summary.is_file()]
+        finished = ("completed", "diverged")  # a diverged run's outcome counts as its result
+        return [e for e in entries if e["id"] in plan or self.folder_of(e).status()["status"] in finished]
 
     def folder_of(self, entry: dict[str, Any]) -> RunFolder:
         return RunFolder(self.path / entry["dir"])
@@ -69,7 +71,7 @@ class SweepFolder:
     ) -> None:
         """sweep.toml and index.json. `runs` are added to those already listed (a selection adds
         runs); `planned` (every run id of the sweep file) is what the study is complete at, and a
-        listed run it no longer holds leaves the index if it never started (entries()). The
+        listed run it no longer holds leaves the index unless it completed (entries()). The
         [analysis] is recorded the first time it is seen, with whether any run had started by
         then; a later change to it is kept apart (`analysis_amended`): only the first one counts
         as declared."""
@@ -157,9 +159,9 @@ def run_seconds(summary: dict[str, Any]) -> float | None:
 def work_left_s(rows: list[dict[str, Any]], here: str | None = None) -> float | None:
     """Seconds of run time a sweep still needs: each unfinished run's expected length less the
     share of steps it has done. A run's expected length is the median of its setting's completed
-    runs on machine `here` (status_rows' "machine"); without one, of its setting's runs elsewhere
-    times how much longer runs take here (speed_ratio); without any, of every completed run. None
-    before any run has completed."""
+    runs on machine `here` (status_rows' "machine"); without one, of its setting's runs elsewhere,
+    or without any of every completed run, times how much longer runs take here (speed_ratio).
+    None before any run has completed."""
     done = [r for r in rows if r["status"] == "completed" and r.get("seconds")]
     if not done:
         return None
@@ -172,7 +174,7 @@ def work_left_s(rows: list[dict[str, Any]], here: str | None = None) -> float | 
         if row["status"] == "completed":
             continue
         setting = row["setting"]
-        expected = mine.get(setting) or (others[setting] * ratio if setting in others else overall)
+        expected = mine.get(setting) or (others[setting] if setting in others else overall) * ratio
         share_done = min(row["step"] / row["total_steps"], 1.0) if row.get("total_steps") else 0.0
         left += expected * (1.0 - share_done)
     return left

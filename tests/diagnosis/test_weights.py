@@ -457,8 +457,9 @@ def test_the_latent_size_is_read_from_the_first_layer_when_not_given(tmp_path, u
             '{"latent_dim": 12}', "--num-samples", "100", "--json"]  # fmt: skip
     main(args)
     assert "Linear(12, ...) (--latent-dim or --latent-shape sets it)" in capsys.readouterr().out
-    with pytest.raises(ModeCollapseError, match="needs its latent law: latent_dim=..."):
-        diagnose(Backwards(), "mnist", **options)  # the guess (32,) fails in G: not used
+    failed = r"latent law: latent_dim=.*\(G failed on z ~ N\(0, I\) of shape \(32,\), read from its Linear: "
+    with pytest.raises(ModeCollapseError, match=failed):
+        diagnose(Backwards(), "mnist", **options)  # the guess (32,) fails in G: not used, G's error said
     given = diagnose(Backwards(), "mnist", latent_dim=8, **options).data["input_notes"]
     assert "z ~ N(0, I) of shape (8,)" in str(given) and "read from" not in str(given)
     torch.save({"digits": torch.zeros(10, 784)}, tmp_path / "m.pt")
@@ -477,9 +478,11 @@ def test_the_first_layer_read_covers_dcgan_inputs_and_leaves_the_network_as_it_c
     assert "of shape (16, 1, 1), its size read from G's first layer, ConvTranspose2d(16, ...)" in notes
     up = [nn.ConvTranspose2d(16, 8, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(8, 8, 4, 2, 1), nn.ReLU()]
     spatial = nn.Sequential(*up, nn.ConvTranspose2d(8, 1, 4, 2, 1))  # built for z of (16, 4, 4): 32 x 32
-    notes = str(diagnose(spatial, "mnist", **options).data["input_notes"])
-    assert "(16, 4, 4), its size read from G's first layer, ConvTranspose2d(16, ...) with a 4 x 4" in notes
-    assert "the first giving 32 x 32 images" in notes  # 1 x 1 gives 8 x 8, 2 x 2 16, 3 x 3 24: none scored
+    with pytest.raises(ModeCollapseError, match=r"G gives outputs of shape \(1, 8, 8\), not images of side "
+                       r"28, 32, 64; a G built for a spatial z needs latent_shape=\(16, H, W\)\)$"):
+        diagnose(spatial, "mnist", **options)  # the read does not guess which map G was built for
+    notes = str(diagnose(spatial, "mnist", latent_shape=(16, 4, 4), **options).data["input_notes"])
+    assert "z ~ N(0, I) of shape (16, 4, 4)" in notes and "read from" not in notes
     with pytest.raises(ModeCollapseError, match="needs its latent law"):
         diagnose(nn.Sequential(nn.LazyLinear(784), nn.Tanh()), "mnist", **options)  # not sized yet
     normed = nn.Sequential(nn.Linear(8, 784), nn.BatchNorm1d(784), nn.Tanh()).train()

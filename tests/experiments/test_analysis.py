@@ -185,6 +185,22 @@ def test_the_atlas_gathers_a_declared_sweep_into_a_testbed_folder_and_matrix(tmp
     assert entry["fix"] == "pack=2" and not any(m["improved"] for m in entry["metrics"].values())
 
 
+@pytest.mark.slow
+def test_a_setting_cut_by_an_amended_sweep_file_keeps_its_overrides_in_the_atlas(tmp_path):
+    from modecollapse.experiments.atlas import build_atlas
+
+    variants = '\n[variants.baseline]\n[variants.packed]\n"model.pack" = 2\n"train.batch_size" = 64\n'
+    whole = SWEEP.replace('"mini"', '"fix-atlas-mini"').split("[grid]")[0] + variants
+    folder, analysis = tmp_path / "sweeps" / "fix-atlas-mini", ANALYSIS.replace("pack=1", "variant=baseline")
+    execute(load_sweep(write(tmp_path, whole + analysis)), folder, workers=1)
+    amended = whole.replace('[variants.packed]\n"model.pack" = 2\n"train.batch_size" = 64\n', "")
+    execute(load_sweep(write(tmp_path, amended + analysis)), folder, workers=1)  # runs nothing
+    build_atlas([folder], tmp_path / "atlas")
+    settings = json.loads((tmp_path / "atlas" / "mini" / "testbed.json").read_text())["settings"]
+    packed = "model.pack = 2, train.batch_size = 64"  # read from its config: the file lists it no more
+    assert settings == {"variant=baseline": "(the baseline)", "variant=packed": packed}
+
+
 def falling_run(setting, seed, fall_at):
     """A run of 10 evaluations, healthy (10 modes, KL 0) until step `fall_at` (None: never), then
     fallen (5 modes, KL 0.7)."""

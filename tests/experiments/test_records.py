@@ -129,3 +129,24 @@ def test_a_lengthened_run_is_restored_into_the_lengthened_selection(finished, tm
     (tmp_path / "records.jsonl").write_text(json.dumps(record) + "\n")
     assert restore(sweep, tmp_path / "s", tmp_path) == [record["id"]]  # longer than the file asks: finished
     assert record["id"] not in [r.run_id for r in pending_runs(sweep, tmp_path / "s")]
+
+
+def test_finished_runs_of_a_setting_cut_from_the_sweep_file_are_restored_as_recorded(finished, tmp_path):
+    from modecollapse.experiments.results import collect
+
+    sweep, _, results = finished
+    one_setting = (SWEEP + ANALYSIS).replace('"model.pack" = [1, 2]', '"model.pack" = [1]')
+    amended = load_sweep(write(tmp_path, one_setting))
+    again = tmp_path / "again"
+    assert sorted(restore(amended, again, results)) == sorted(r.run_id for r in sweep.runs)
+    assert pending_runs(amended, again) == []
+    cut = {r.run_id: r.setting_id for r in collect(again) if r.setting_id == "pack=2"}
+    assert sorted(cut) == ["pack=2__seed0", "pack=2__seed1"]
+    assert "pack = 2" in (again / "runs" / "pack=2__seed0" / "config.toml").read_text()  # as it ran
+    lines = [json.loads(line) for line in (results / "records.jsonl").read_text().splitlines()]
+    stranger = tmp_path / "stranger"
+    stranger.mkdir()
+    (stranger / "records.jsonl").write_text(json.dumps({**lines[0], "id": "pack=3__seed0"}) + "\n")
+    shutil.copyfile(results / "index.json", stranger / "index.json")
+    with pytest.raises(ConfigError, match="records runs mini does not have: pack=3__seed0"):
+        restore(amended, tmp_path / "other", stranger)  # in neither the file nor the recorded index

@@ -334,6 +334,7 @@ def test_the_work_left_on_a_slower_machine_is_scaled_by_what_it_has_run():
     rows += [row("a", "pending"), row("b", "pending")]
     assert speed_ratio(rows[:3], "new") == 2.0 and speed_ratio(rows[:3], None) == 1.0
     assert work_left_s(rows, "new") == 200 + 400 * 2.0  # a: its run here; b: its run elsewhere, scaled
+    assert work_left_s([*rows, row("c", "pending")], "new") == 200 + 400 * 2.0 + 200 * 2.0  # c: all runs'
     assert work_left_s(rows) == 150 + 400  # no machine named: every completed run counts alike
     assert work_left_s(rows, "old") == 100 + 400  # 'a' ran on both: each machine's own median
 
@@ -386,21 +387,21 @@ def test_a_signal_to_the_sweep_process_alone_stops_its_runs_at_once(tmp_path, st
     assert not (out / "runs" / "pack=1__seed1").exists()  # queued to a worker, never started
 
 
-def test_a_setting_cut_from_the_sweep_file_leaves_the_index_unless_it_started(tmp_path):
+def test_a_setting_cut_from_the_sweep_file_leaves_the_index_unless_it_finished(tmp_path):
     from modecollapse.experiments.sweep import write_index
 
     whole = load_sweep(write(tmp_path, SWEEP))
     folder = SweepFolder(tmp_path / "sweep")
     write_index(whole, folder.path)
-    started = folder.path / "runs" / "pack=2__seed0"
-    started.mkdir(parents=True)
-    (started / "summary.json").write_text(json.dumps({"status": "completed"}))
+    for run, status in (("pack=2__seed0", "completed"), ("pack=2__seed1", "interrupted")):
+        (folder.path / "runs" / run).mkdir(parents=True)
+        (folder.path / "runs" / run / "summary.json").write_text(json.dumps({"status": status}))
     cut = load_sweep(write(tmp_path, SWEEP.replace('"model.pack" = [1, 2]', '"model.pack" = [1]')))
     kept = ["pack=1__seed0", "pack=1__seed1", "pack=2__seed0"]
     assert [e["id"] for e in folder.entries()] == [r.run_id for r in whole.runs]  # the file still plans all
     write_index(cut, folder.path)
     assert sorted(e["id"] for e in folder.read_index()["runs"]) == kept
-    # an index written before this rule (the cut run still listed) reads the same
+    # an index written before this rule (the cut, unfinished run still listed) reads the same
     index = folder.read_index()
     index["runs"].append({**index["runs"][0], "id": "pack=2__seed1", "dir": "runs/pack=2__seed1"})
     folder.index.write_text(json.dumps(index))

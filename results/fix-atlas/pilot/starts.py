@@ -30,9 +30,12 @@ def window(text: str) -> tuple[int, int]:
 
 
 def means(rows: list[dict[str, Any]], low: int, high: int, metrics: list[str]) -> list[float] | None:
-    """Each metric's mean over the evaluations at steps low..high (None when there are none)."""
+    """Each metric's mean over the evaluations at steps low..high; None when the run has not
+    reached `high` (a run in flight) or has no evaluation there."""
     inside = [row for row in rows if low <= row["step"] <= high]
-    return [statistics.fmean(row[m] for row in inside) for m in metrics] if inside else None
+    if not inside or max(row["step"] for row in rows) < high:
+        return None
+    return [statistics.fmean(row[m] for row in inside) for m in metrics]
 
 
 def start_of(rows: list[dict[str, Any]]) -> str:
@@ -50,6 +53,8 @@ def paired(runs: Runs, span: tuple[int, int], metrics: list[str], base: str) -> 
         values = means(rows, *span, metrics)
         if values is not None:
             by_setting[rows[0]["setting"]][int(rows[0]["seed"])] = values
+    if base not in by_setting:
+        raise SystemExit(f"no run of the baseline {base!r} covers steps {span[0]:,}-{span[1]:,}")
     print(f"\nEach fix minus {base}, same seed, means over steps {span[0]:,}-{span[1]:,}:\n")
     print("| setting | seeds | " + " | ".join(f"{m}: differences; mean, sd" for m in metrics) + " |")
     print("|---|---|" + "---|" * len(metrics))
@@ -81,7 +86,7 @@ def main() -> None:
             kept = {"step": float(row["step"]), "seed": float(row["seed"]), "setting": row["setting"]}
             runs[row["run"]].append({**kept, **{m: float(row[m]) for m in {"fcd", *metrics}}})
     spans = [window(text) for text in args.windows.split(",")]
-    names = " / ".join(metrics)
+    names = " / ".join({"fcd": "FCD", "kl_uniform": "KL"}.get(m, m) for m in metrics)
     heads = " | ".join(f"{names}, steps {a:,}-{b:,}" for a, b in spans)
     print(f"| run | leaves the flat start at | {heads} |")
     print("|---|---|" + "---|" * len(spans))

@@ -129,48 +129,57 @@ def _add_atlas(commands: argparse._SubParsersAction) -> None:
     atlas.set_defaults(handler=_atlas)
 
 
+def _status(folder: Path) -> int:
+    """`sweep --status DIR`: each run's state, the counts, and the work left."""
+    from modecollapse.speed import machine
+    from modecollapse.sweepfolder import SweepFolder, speed_ratio, work_left_s
+
+    rows = SweepFolder(folder).status_rows()
+    for row in rows:
+        progress = f"{row['step']}/{row['total_steps']}" if row["total_steps"] else "-"
+        verdict = f" {row['verdict']}" + (
+            f" since step {row['onset_step']}" if row["onset_step"] is not None else ""
+        )
+        if row["relative_onset_step"] is not None:
+            verdict += f" (fell from its best at step {row['relative_onset_step']})"
+        error = f"  {row['error']}" if row["error"] else ""
+        if row["restored_from"]:
+            error += f"  (restored from {row['restored_from']})"
+        print(
+            f"{row['status']:<11} {progress:>11}  {row['id']}{verdict if row['verdict'] else ''}{error}"
+        )
+    counts = {s: sum(r["status"] == s for r in rows) for s in dict.fromkeys(r["status"] for r in rows)}
+    print(", ".join(f"{n} {s}" for s, n in counts.items()))
+    planned = SweepFolder(folder).read_index().get("planned")
+    if planned:
+        done = sum(r["status"] == "completed" and r["id"] in planned for r in rows)
+        print(f"the sweep file plans {len(planned)} runs: {done} completed, {len(planned) - done} to go")
+    here = machine()["id"]
+    left = work_left_s(rows, here)
+    if left:
+        at_once = counts.get("running") or os.cpu_count() or 1
+        hours = left / 3600
+        finished = [r for r in rows if r["status"] == "completed" and r.get("seconds")]
+        ratio = speed_ratio(finished, here)
+        if not any(r.get("machine") == here for r in finished):
+            basis = "on other machines: none has finished on this one"
+        elif ratio != 1.0:
+            basis = f"here; a setting run only elsewhere x {ratio:.2f}, how much longer runs take here"
+        else:
+            basis = "on this machine, else elsewhere"
+        print(
+            f"work left: ~{hours:.1f} run-hours, ~{hours / at_once:.1f} h at {at_once} "
+            f"run{'s' * (at_once != 1)} at a time (each setting's completed runs' median {basis})"
+        )
+    return 0
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from modecollapse.errors import ConfigError
     from modecollapse.experiments.records import restore
     from modecollapse.experiments.sweep import load_sweep, parse_seeds, select
-    from modecollapse.speed import machine
-    from modecollapse.sweepfolder import SweepFolder, speed_ratio, work_left_s
-
     if args.status:
-        rows = SweepFolder(args.status).status_rows()
-        for row in rows:
-            progress = f"{row['step']}/{row['total_steps']}" if row["total_steps"] else "-"
-            verdict = f" {row['verdict']}" + (
-                f" since step {row['onset_step']}" if row["onset_step"] is not None else ""
-            )
-            if row["relative_onset_step"] is not None:
-                verdict += f" (fell from its best at step {row['relative_onset_step']})"
-            error = f"  {row['error']}" if row["error"] else ""
-            if row["restored_from"]:
-                error += f"  (restored from {row['restored_from']})"
-            print(
-                f"{row['status']:<11} {progress:>11}  {row['id']}{verdict if row['verdict'] else ''}{error}"
-            )
-        counts = {s: sum(r["status"] == s for r in rows) for s in dict.fromkeys(r["status"] for r in rows)}
-        print(", ".join(f"{n} {s}" for s, n in counts.items()))
-        planned = SweepFolder(args.status).read_index().get("planned")
-        if planned:
-            done = sum(r["status"] == "completed" and r["id"] in planned for r in rows)
-            print(f"the sweep file plans {len(planned)} runs: {done} completed, {len(planned) - done} to go")
-        here = machine()["id"]
-        left = work_left_s(rows, here)
-        if left:
-            at_once = counts.get("running") or os.cpu_count() or 1
-            hours = left / 3600
-            done = [r for r in rows if r["status"] == "completed" and r.get("seconds")]
-            ratio = speed_ratio(done, here)
-            scaled = f"; runs here take {ratio:.2f}x as long as elsewhere" if ratio != 1.0 else ""
-            print(
-                f"work left: ~{hours:.1f} run-hours, ~{hours / at_once:.1f} h at {at_once} "
-                f"run{'s' * (at_once != 1)} at a time "
-                f"(each setting's completed runs' median on this machine{scaled})"
-            )
-        return 0
+        return _status(Path(args.status))
     if not args.file:
         raise ConfigError("give a sweep FILE, or --status DIR")
     sweep = whole = load_sweep(args.file)

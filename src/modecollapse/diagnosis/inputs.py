@@ -20,7 +20,7 @@ from modecollapse.diagnosis.grid import GRID_SUFFIXES, split_grid
 from modecollapse.diagnosis.weights import Rebuild, is_weights_file, load_network
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.features import SUPPORTED_SIZES
-from modecollapse.models.latent import Latent, latent_from_first_layer, sample_from
+from modecollapse.models.latent import Latent, LatentRead, latent_from_first_layer, sample_from
 from modecollapse.options import Metavar, option
 from modecollapse.runfolder import RunFolder
 from modecollapse.trained import Read, is_run, load_run, read_run
@@ -82,13 +82,14 @@ class Sampling:
             return load_torchscript(path), latent, [f"TorchScript generator, {latent.describe()}"], "auto"
         refuse_own_checkpoint(path)
         network = load_network(path, self.rebuild)
-        read = None
         if network.latent_shape is None and self.shape is None:
             read = latent_from_first_layer(network.module, self.distribution, self.range, SUPPORTED_SIZES)
-        if read is None:
+            if read.latent is None:
+                raise ModeCollapseError(f"{path}: a generator needs {_latent_options()} ({read.note})")
+        else:
             latent = Latent(self._shape_for(network.latent_shape, path), self.distribution, self.range)
-            read = latent, latent.describe()
-        return network.module, read[0], [network.described, read[1]], network.value_range
+            read = LatentRead(latent, latent.describe())
+        return network.module, read.latent, [network.described, read.note], network.value_range
 
     def _shape_for(self, known: tuple[int, ...] | None, path: Path) -> tuple[int, ...]:
         if known is None:

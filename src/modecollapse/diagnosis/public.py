@@ -201,11 +201,10 @@ def _in_memory(
     elif isinstance(source, nn.Module) or callable(source):
         if latent_dim is None and latent_shape is None:
             read = latent_from_first_layer(source, latent_dist, latent_range, SUPPORTED_SIZES)
-            if read is None:
+            if read.latent is None:
                 raise ModeCollapseError(
                     "a generator needs its latent law: latent_dim=... (or latent_shape=...); it is read "
-                    "from G's first layer only when that is a Linear or a ConvTranspose2d and G runs on z "
-                    "of that size"
+                    f"from G's first layer only when that is a Linear or a ConvTranspose2d ({read.note})"
                 )
         else:
             given = Latent(tuple(latent_shape or (latent_dim,)), latent_dist, latent_range)

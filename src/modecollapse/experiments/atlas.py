@@ -39,6 +39,25 @@ def switch_text(overrides: dict[str, Any]) -> str:
     return ", ".join(f"{key} = {json.dumps(value)}" for key, value in overrides.items()) or "(the baseline)"
 
 
+def _ran_with(sweep: SweepFolder, run: dict[str, Any], baselines: list[dict[str, Any]]) -> dict[str, Any]:
+    """The keys a run's config.toml sets apart from a baseline run's (of its seed if there is
+    one; `name` aside): a setting the sweep file no longer lists, as it ran."""
+    mine = _flat(read_toml(sweep.folder_of(run).config))
+    same_seed = [e for e in baselines if e["seed"] == run["seed"]] or baselines
+    theirs = _flat(read_toml(sweep.folder_of(same_seed[0]).config)) if same_seed else {}
+    return {k: v for k, v in mine.items() if k != "name" and theirs.get(k) != v}
+
+
+def _flat(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tuple[str, AnalysisResult]:
     """One testbed's folder under `out` (see the module docstring); its name and analysis."""
     sweep = SweepFolder(sweep_dir)
@@ -55,13 +74,16 @@ def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tup
     shutil.copyfile(sweep.index, target / INDEX)  # with records.jsonl: what `sweep --restore` reads
     source = read_toml(sweep.sweep_file)
     variants = source.get("variants", {})
+    baseline = (index.get("analysis") or {}).get("baseline")
     settings = {}
-    for run in index["runs"]:
+    for run in sweep.entries():
         variant = run["setting"].get("variant")
-        overrides = dict(variants.get(variant, {})) if variant else {}
+        if variant and variant not in variants:  # cut by an amended sweep file: as the run ran
+            overrides = _ran_with(sweep, run, [e for e in sweep.entries() if e["setting_id"] == baseline])
+        else:
+            overrides = dict(variants.get(variant, {})) if variant else {}
         overrides.update({k: v for k, v in run["setting"].items() if k != "variant"})
         settings[run["setting_id"]] = switch_text(overrides)
-    baseline = (index.get("analysis") or {}).get("baseline")
     best = _best_fix(result)
     grids = {}
     for role, setting in (("baseline", baseline), ("best fix", best)):

@@ -15,7 +15,7 @@ from modecollapse.config import Config, config_from_toml, config_to_toml, length
 from modecollapse.errors import ConfigError
 from modecollapse.experiments.results import RunResult
 from modecollapse.experiments.sweep import Sweep, write_index
-from modecollapse.files import atomic_write_text
+from modecollapse.files import atomic_write_json, atomic_write_text
 from modecollapse.runfolder import RunFolder
 from modecollapse.sweepfolder import INDEX, SweepFolder
 
@@ -73,7 +73,9 @@ def restore(sweep: Sweep, sweep_dir: Path, source: Path) -> list[str]:
     """Write the finished runs recorded at `source` (a results folder or its records.jsonl) into
     `sweep_dir` as run folders, and the recorded index.json (whose [analysis] declaration keeps
     its date) when `sweep_dir` has none yet. A run already completed in `sweep_dir` is left
-    alone. Refused: records of another sweep, a run whose config is not the sweep file's now
+    alone. A finished run of a setting the sweep file no longer plans (cut by an amendment) is
+    restored with its recorded config and index entry. Refused: records of another sweep, a run
+    neither the file nor the recorded index has, a run whose config is not the sweep file's now
     (or a lengthening of it), and a run folder with local progress. Returns the ids restored."""
     source, sweep_dir = Path(source), Path(sweep_dir)
     folder = source if source.is_dir() else source.parent
@@ -82,10 +84,16 @@ def restore(sweep: Sweep, sweep_dir: Path, source: Path) -> list[str]:
     others = sorted({r["sweep"] for r in records} - {sweep.name})
     if others:
         raise ConfigError(f"{source} records runs of {', '.join(others)}, not of {sweep.name}")
-    unknown = [r["id"] for r in records if r["id"] not in specs]
+    recorded = json.loads((folder / INDEX).read_text()) if (folder / INDEX).is_file() else None
+    if recorded is not None and recorded.get("name") != sweep.name:
+        raise ConfigError(f"{folder / INDEX} is the index of {recorded.get('name')}, not {sweep.name}")
+    entries = {e["id"]: e for e in (recorded or {}).get("runs", [])}
+    cut = {r["id"] for r in records if r["id"] not in specs and r["id"] in entries and r.get("config")}
+    unknown = [r["id"] for r in records if r["id"] not in specs and r["id"] not in cut]
     if unknown:
         raise ConfigError(f"{source} records runs {sweep.name} does not have: {', '.join(unknown[:5])}")
-    changed = [r["id"] for r in records if not _same_or_longer(r.get("config"), specs[r["id"]].config)]
+    kept = [r for r in records if r["id"] not in cut]
+    changed = [r["id"] for r in kept if not _same_or_longer(r.get("config"), specs[r["id"]].config)]
     if changed:
         raise ConfigError(
             f"the sweep file's config of {', '.join(changed[:5])} differs from the recorded one at "
@@ -100,9 +108,6 @@ def restore(sweep: Sweep, sweep_dir: Path, source: Path) -> list[str]:
             "move those folders aside to restore the recorded runs"
         )
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    recorded = json.loads((folder / INDEX).read_text()) if (folder / INDEX).is_file() else None
-    if recorded is not None and recorded.get("name") != sweep.name:
-        raise ConfigError(f"{folder / INDEX} is the index of {recorded.get('name')}, not {sweep.name}")
     if recorded is not None and not target.is_sweep():
         shutil.copyfile(folder / INDEX, target.index)
     for record in todo:
@@ -114,12 +119,22 @@ def restore(sweep: Sweep, sweep_dir: Path, source: Path) -> list[str]:
         run.write_summary({**record["summary"], "restored_from": str(source)})
     restored = [r["id"] for r in todo]
     if restored:  # their index entries (a recorded index.json has them already)
-        runs = [specs[run_id] for run_id in restored]
+        runs = [specs[run_id] for run_id in restored if run_id not in cut]
         write_index(
             Sweep(sweep.name, runs, sweep.resources, sweep.source, sweep.analysis, sweep.planned), sweep_dir
         )
+        _keep_entries(target, [entries[run_id] for run_id in restored if run_id in cut])
         _keep_declaration_honest(target, recorded)
     return restored
+
+
+def _keep_entries(target: SweepFolder, entries: list[dict[str, Any]]) -> None:
+    """Index entries, as recorded, for finished runs of settings the sweep file no longer plans
+    (cut by an amendment): they stay in the study with the config they ran."""
+    index = target.read_index()
+    listed = {e["id"] for e in index["runs"]}
+    index["runs"] += [e for e in entries if e["id"] not in listed]
+    atomic_write_json(target.index, index)
 
 
 def _same_or_longer(text: str | None, config: Config) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -17,7 +17,7 @@ from torch import nn
 
 from modecollapse.errors import ModeCollapseError
 from modecollapse.generators import as_tensor
-from modecollapse.options import option
+from modecollapse.options import Metavar, on_command_line, option
 
 if TYPE_CHECKING:
     from modecollapse.config import ModelConfig
@@ -93,60 +93,57 @@ def sample_from(generator: Any, latent: Latent, count: int, seed: int, chunk: in
     return torch.cat(parts)
 
 
+class LatentRead(NamedTuple):
+    """What latent_from_first_layer found: z's law and where its size came from, or no law and
+    why not."""
+
+    latent: Latent | None
+    note: str
+
+
 def latent_from_first_layer(
     generator: Any, distribution: str = "normal", scale: float = 1.0, image_sides: tuple[int, ...] = ()
-) -> tuple[Latent, str] | None:
+) -> LatentRead:
     """z's law for a generator given without its latent size, when its first layer says it: a
-    Linear(n, ...) takes z of (n,), a ConvTranspose2d(n, ...) z of (n, 1, 1) as DCGANs do, or,
-    when that gives images of no side in `image_sides`, the first (n, k, k) with k <= 8 that does
-    (a fully convolutional G built for a spatial z); kept only if G runs on two such draws. The
-    Latent and a note saying where its size came from; None for any other first layer (an
-    embedding of a class, a Conv2d, a lazy layer not yet sized), a plain callable, or when G fails
-    or gives non-finite values on them."""
+    Linear(n, ...) takes z of (n,), a ConvTranspose2d(n, ...) z of (n, 1, 1) as DCGANs do; kept
+    only if G runs on two such draws with finite values and, for a ConvTranspose2d, gives images
+    with a side in `image_sides` (else G may be built for a spatial z, which only the user
+    knows). Any other first layer (an embedding of a class, a Conv2d, a lazy layer not yet sized)
+    or a plain callable gives no law; the note says why."""
     layers = generator.modules() if isinstance(generator, nn.Module) else ()
     first = next((m for m in layers if next(m.parameters(recurse=False), None) is not None), None)
+    name = type(first).__name__
     if isinstance(first, nn.Linear):
         shape: tuple[int, ...] = (first.in_features,)
     elif isinstance(first, nn.ConvTranspose2d):
         shape = (first.in_channels, 1, 1)
+    elif first is None:
+        return LatentRead(None, "G has no layer with weights to read it from")
     else:
-        return None
+        return LatentRead(None, f"G's first layer with weights is a {name}, which does not say it")
     if shape[0] <= 0:
-        return None
+        return LatentRead(None, f"G's first layer, {name}, is not sized yet")
     latent = Latent(shape, distribution, scale)
-    probe = _probe(generator, latent)
-    if probe is None:
-        return None
-    layer = f"{type(first).__name__}({shape[0]}, ...)"
-    if len(shape) == 3 and image_sides and _side(probe) not in image_sides:
-        for size in range(2, 9):
-            wider = Latent((shape[0], size, size), distribution, scale)
-            side = _side(_probe(generator, wider))
-            if side in image_sides:
-                latent = wider
-                layer = f"{layer} with a {size} x {size} map, the first giving {side} x {side} images"
-                break
-    sets_it = f"{option('latent_dim')} or {option('latent_shape')} sets it"
-    return latent, f"{latent.describe()}, its size read from G's first layer, {layer} ({sets_it})"
-
-
-def _probe(generator: Any, latent: Latent) -> torch.Tensor | None:
-    """G's outputs on two draws of `latent`; None when G fails or gives non-finite values."""
     try:
         with torch.no_grad():
             probe = sample_from(generator, latent, 2, 0)
-    except Exception:  # the user's forward on a wrong guess can fail in any way: the guess is dropped
-        return None
+    except Exception as error:  # the user's forward on a wrong guess can fail in any way
+        said = " ".join(str(error).split())[:200]
+        return LatentRead(None, f"G failed on {latent.describe()}, read from its {name}: {said}")
     if len(probe) != 2 or not bool(torch.isfinite(probe).all()):
-        return None
-    return probe
-
-
-def _side(images: torch.Tensor | None) -> int | None:
-    """The side of square images (N x C x H x W with H = W), else None."""
-    if images is None or images.dim() != 4 or images.shape[-1] != images.shape[-2]:
-        return None
-    return int(images.shape[-1])
+        return LatentRead(None, f"G gave non-finite values on {latent.describe()}, read from its {name}")
+    if len(shape) == 3 and image_sides and (probe.dim() != 4 or probe.shape[-1] not in image_sides):
+        sides = ", ".join(map(str, image_sides))
+        spatial = Metavar(f"{shape[0]},H,W" if on_command_line() else f"({shape[0]}, H, W)")
+        return LatentRead(
+            None,
+            f"on {latent.describe()}, read from its {name}, G gives outputs of shape "
+            f"{tuple(probe.shape[1:])}, not images of side {sides}; a G built for a spatial z needs "
+            f"{option('latent_shape', spatial)}",
+        )
+    sets_it = f"{option('latent_dim')} or {option('latent_shape')} sets it"
+    layer = f"{name}({shape[0]}, ...)"
+    return LatentRead(latent, f"{latent.describe()}, its size read from G's first layer, {layer} ({sets_it})")
 
 
 class LatentSampler:
