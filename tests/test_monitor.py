@@ -159,7 +159,7 @@ def test_z_is_read_from_gs_first_layer_when_no_option_gives_it():
 
 def test_the_latent_law_is_required_and_a_used_folder_is_not_overwritten(tmp_path):
     unreadable = Monitor(dataset="ring8", verbose=False)  # ScriptedRing's first parameter is its own
-    said = r"^Monitor needs the latent law G takes: latent_dim.*\(G's first layer with weights is a ScriptedR"
+    said = r"^Monitor needs the latent law G takes: latent_dim.*\(G's first layer with weights, ScriptedRing,"
     with pytest.raises(ModeCollapseError, match=said):
         unreadable.update(0, ScriptedRing(10))
     first = Monitor(dataset="ring8", every=1, latent_dim=3, out=tmp_path / "m", verbose=False)

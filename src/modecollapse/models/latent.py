@@ -120,7 +120,7 @@ def latent_from_first_layer(
     elif first is None:
         return LatentRead(None, "G has no layer with weights to read it from")
     else:
-        return LatentRead(None, f"G's first layer with weights is a {name}, which does not say it")
+        return LatentRead(None, f"G's first layer with weights, {name}, does not say it")
     if shape[0] <= 0:
         return LatentRead(None, f"G's first layer, {name}, is not sized yet")
     latent = Latent(shape, distribution, scale)
