@@ -71,7 +71,7 @@ class SweepFolder:
     ) -> None:
         """sweep.toml and index.json. `runs` are added to those already listed (a selection adds
         runs); `planned` (every run id of the sweep file) is what the study is complete at, and a
-        listed run it no longer holds leaves the index unless it completed (entries()). The
+        listed run it no longer holds leaves the index unless it finished (entries()). The
         [analysis] is recorded the first time it is seen, with whether any run had started by
         then; a later change to it is kept apart (`analysis_amended`): only the first one counts
         as declared."""
@@ -165,9 +165,8 @@ def work_left_s(rows: list[dict[str, Any]], here: str | None = None) -> float | 
     done = [r for r in rows if r["status"] == "completed" and r.get("seconds")]
     if not done:
         return None
-    ratio = speed_ratio(done, here)
-    mine = _medians([r for r in done if r.get("machine") == here])
-    others = _medians([r for r in done if r.get("machine") != here])
+    mine, others = _medians_here_and_elsewhere(done, here)
+    ratio = _ratio(mine, others, here)
     overall = statistics.median(r["seconds"] for r in done)
     left = 0.0
     for row in rows:
@@ -183,10 +182,20 @@ def work_left_s(rows: list[dict[str, Any]], here: str | None = None) -> float | 
 def speed_ratio(done: list[dict[str, Any]], here: str | None) -> float:
     """How many times longer a run takes on machine `here` than elsewhere: the median, over the
     settings with completed runs in both places, of the ratio of their medians (1 with none)."""
-    mine = _medians([r for r in done if r.get("machine") == here])
-    others = _medians([r for r in done if r.get("machine") != here])
+    return _ratio(*_medians_here_and_elsewhere(done, here), here)
+
+
+def _ratio(mine: dict[Any, float], others: dict[Any, float], here: str | None) -> float:
     shared = [mine[s] / others[s] for s in mine if s in others]
     return statistics.median(shared) if here is not None and shared else 1.0
+
+
+def _medians_here_and_elsewhere(done: list[dict[str, Any]], here: str | None) -> tuple[dict, dict]:
+    """Each setting's median run seconds on machine `here`, and on the others."""
+    return (
+        _medians([r for r in done if r.get("machine") == here]),
+        _medians([r for r in done if r.get("machine") != here]),
+    )
 
 
 def _medians(rows: list[dict[str, Any]]) -> dict[Any, float]:

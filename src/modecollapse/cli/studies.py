@@ -134,7 +134,8 @@ def _status(folder: Path) -> int:
     from modecollapse.speed import machine
     from modecollapse.sweepfolder import SweepFolder, speed_ratio, work_left_s
 
-    rows = SweepFolder(folder).status_rows()
+    sweep = SweepFolder(folder)
+    rows = sweep.status_rows()
     for row in rows:
         progress = f"{row['step']}/{row['total_steps']}" if row["total_steps"] else "-"
         verdict = f" {row['verdict']}" + (
@@ -150,7 +151,7 @@ def _status(folder: Path) -> int:
         )
     counts = {s: sum(r["status"] == s for r in rows) for s in dict.fromkeys(r["status"] for r in rows)}
     print(", ".join(f"{n} {s}" for s, n in counts.items()))
-    planned = SweepFolder(folder).read_index().get("planned")
+    planned = sweep.read_index().get("planned")
     if planned:
         done = sum(r["status"] == "completed" and r["id"] in planned for r in rows)
         print(f"the sweep file plans {len(planned)} runs: {done} completed, {len(planned) - done} to go")

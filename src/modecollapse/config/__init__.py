@@ -242,20 +242,25 @@ def _changed(config: Config, keys: tuple[str, ...]) -> list[str]:
 def config_changes(old: Config, new: Config, ignore: tuple[str, ...] = ()) -> list[str]:
     """Every key whose value differs, as "section.key: old -> new" (dotted keys in `ignore` are
     left out)."""
-    return _changes(old.model_dump(mode="json"), new.model_dump(mode="json"), "", set(ignore))
+    return [f"{key}: {a!r} -> {b!r}" for key, (a, b) in config_differences(old, new, ignore).items()]
 
 
-def _changes(old: dict, new: dict, prefix: str, ignore: set[str]) -> list[str]:
-    changes = []
+def config_differences(old: Config, new: Config, ignore: tuple[str, ...] = ()) -> dict[str, tuple[Any, Any]]:
+    """Every dotted key whose value differs, in key order: (old value, new value)."""
+    return _differences(old.model_dump(mode="json"), new.model_dump(mode="json"), "", set(ignore))
+
+
+def _differences(old: dict, new: dict, prefix: str, ignore: set[str]) -> dict[str, tuple[Any, Any]]:
+    differences: dict[str, tuple[Any, Any]] = {}
     for key in sorted(set(old) | set(new)):
         a, b, dotted = old.get(key), new.get(key), f"{prefix}{key}"
         if dotted in ignore:
             continue
         if isinstance(a, dict) and isinstance(b, dict):
-            changes += _changes(a, b, f"{dotted}.", ignore)
+            differences.update(_differences(a, b, f"{dotted}.", ignore))
         elif a != b:
-            changes.append(f"{dotted}: {a!r} -> {b!r}")
-    return changes
+            differences[dotted] = (a, b)
+    return differences
 
 
 def lengthens(old: Config, new: Config) -> bool:

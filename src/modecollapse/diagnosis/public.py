@@ -34,7 +34,7 @@ from modecollapse.diagnosis.weights import Rebuild
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.features import SUPPORTED_SIZES
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
-from modecollapse.models.latent import Latent, latent_from_first_layer, sample_from
+from modecollapse.models.latent import Latent, LatentRead, latent_from_first_layer, sample_from
 
 
 @dataclass
@@ -208,7 +208,7 @@ def _in_memory(
                 )
         else:
             given = Latent(tuple(latent_shape or (latent_dim,)), latent_dist, latent_range)
-            read = given, given.describe()
+            read = LatentRead(given, given.describe())
         latent, said = read
         generator = source
         count = min(num_samples, PROTOCOL_SAMPLES) if points else num_samples

@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from modecollapse.config import config_differences, config_from_toml
 from modecollapse.experiments.analysis import AnalysisResult, Comparison, write_analysis
 from modecollapse.experiments.report import build_report
 from modecollapse.files import atomic_write_json, atomic_write_text, read_toml
@@ -40,22 +41,30 @@ def switch_text(overrides: dict[str, Any]) -> str:
 
 
 def _ran_with(sweep: SweepFolder, run: dict[str, Any], baselines: list[dict[str, Any]]) -> dict[str, Any]:
-    """The keys a run's config.toml sets apart from a baseline run's (of its seed if there is
-    one; `name` aside): a setting the sweep file no longer lists, as it ran."""
-    mine = _flat(read_toml(sweep.folder_of(run).config))
+    """The keys a run's config sets apart from a baseline run's (of its seed if there is one;
+    `name` aside): a setting the sweep file no longer lists, as it ran."""
     same_seed = [e for e in baselines if e["seed"] == run["seed"]] or baselines
-    theirs = _flat(read_toml(sweep.folder_of(same_seed[0]).config)) if same_seed else {}
-    return {k: v for k, v in mine.items() if k != "name" and theirs.get(k) != v}
+    if not same_seed:
+        return {}
+    mine, theirs = (config_from_toml(sweep.folder_of(e).config.read_text()) for e in (run, same_seed[0]))
+    return {key: value for key, (_, value) in config_differences(theirs, mine, ignore=("name",)).items()}
 
 
-def _flat(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}."))
+def _settings(sweep: SweepFolder, variants: dict[str, Any], baseline: str | None) -> dict[str, str]:
+    """Each setting's overrides as switch_text, from the sweep file's variants, or, for a setting
+    an amended file cut, from its runs' configs."""
+    settings = {}
+    entries = sweep.entries()
+    baselines = [e for e in entries if e["setting_id"] == baseline]
+    for run in entries:
+        variant = run["setting"].get("variant")
+        if variant and variant not in variants:  # cut by an amended sweep file: as the run ran
+            overrides = _ran_with(sweep, run, baselines)
         else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+            overrides = dict(variants.get(variant, {})) if variant else {}
+        overrides.update({k: v for k, v in run["setting"].items() if k != "variant"})
+        settings[run["setting_id"]] = switch_text(overrides)
+    return settings
 
 
 def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tuple[str, AnalysisResult]:
@@ -73,17 +82,8 @@ def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tup
         shutil.copyfile(sweep.report / file, target / file)
     shutil.copyfile(sweep.index, target / INDEX)  # with records.jsonl: what `sweep --restore` reads
     source = read_toml(sweep.sweep_file)
-    variants = source.get("variants", {})
     baseline = (index.get("analysis") or {}).get("baseline")
-    settings = {}
-    for run in sweep.entries():
-        variant = run["setting"].get("variant")
-        if variant and variant not in variants:  # cut by an amended sweep file: as the run ran
-            overrides = _ran_with(sweep, run, [e for e in sweep.entries() if e["setting_id"] == baseline])
-        else:
-            overrides = dict(variants.get(variant, {})) if variant else {}
-        overrides.update({k: v for k, v in run["setting"].items() if k != "variant"})
-        settings[run["setting_id"]] = switch_text(overrides)
+    settings = _settings(sweep, source.get("variants", {}), baseline)
     best = _best_fix(result)
     grids = {}
     for role, setting in (("baseline", baseline), ("best fix", best)):
