@@ -1,11 +1,11 @@
 """Per run of a pilot's curves.csv: the step it leaves the flat start (the first evaluation with
-FCD <= 2,000, after which it stays below) and its means over windows of steps; with --paired, each
+FCD <= 2,000, or --flat-fcd, after which it stays below) and its means over windows of steps; with --paired, each
 fix minus the baseline on the same seed over one window, with the mean and sd of those
 differences (the paired sd a power calculation takes).
 
     python results/fix-atlas/pilot/starts.py results/fix-atlas/pilot/mnist-redesign/curves.csv
     python results/fix-atlas/pilot/starts.py results/fix-atlas/pilot/fashion/curves.csv \
-        --windows 2000-8000,4000-8000,6000-8000 --paired 4000-8000
+        --flat-fcd 400 --windows 2000-4000,4000-6000,6000-8000 --paired 4000-8000
 """
 
 import argparse
@@ -38,8 +38,8 @@ def means(rows: list[dict[str, Any]], low: int, high: int, metrics: list[str]) -
     return [statistics.fmean(row[m] for row in inside) for m in metrics]
 
 
-def start_of(rows: list[dict[str, Any]]) -> str:
-    flat = [row["step"] for row in rows if row["fcd"] > FLAT_FCD]
+def start_of(rows: list[dict[str, Any]], flat_fcd: float) -> str:
+    flat = [row["step"] for row in rows if row["fcd"] > flat_fcd]
     start = next((row["step"] for row in rows if not flat or row["step"] > max(flat)), None)
     return f"{start:,.0f}" if start is not None else "not by the last evaluation"
 
@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--metrics", default="fcd,kl_uniform")
     parser.add_argument("--paired", help="one window a-b: each fix minus the baseline on its seed")
     parser.add_argument("--baseline", default="variant=baseline")
+    parser.add_argument("--flat-fcd", type=float, default=FLAT_FCD, help="FCD above this is the flat start")
     args = parser.parse_args()
     metrics = args.metrics.split(",")
     runs: Runs = defaultdict(list)
@@ -94,7 +95,7 @@ def main() -> None:
         rows.sort(key=lambda row: row["step"])
         cells = [means(rows, low, high, metrics) for low, high in spans]
         text = [" / ".join(number(v) for v in cell) if cell else "-" for cell in cells]
-        print(f"| {run} | {start_of(rows)} | " + " | ".join(text) + " |")
+        print(f"| {run} | {start_of(rows, args.flat_fcd)} | " + " | ".join(text) + " |")
     if args.paired:
         paired(runs, window(args.paired), metrics, args.baseline)
 
