@@ -1,7 +1,7 @@
 """Per run of a pilot's curves.csv: the step it leaves the flat start (the first evaluation with
-FCD <= 2,000, or --flat-fcd, after which it stays below) and its means over windows of steps; with --paired, each
-fix minus the baseline on the same seed over one window, with the mean and sd of those
-differences (the paired sd a power calculation takes).
+FCD <= 2,000, or --flat-fcd, after which it stays below) and its means over windows of steps;
+with --paired, each fix minus the baseline on the same seed over one window, with the mean and
+sd of those differences (the paired sd a power calculation takes).
 
     python results/fix-atlas/pilot/starts.py results/fix-atlas/pilot/mnist-redesign/curves.csv
     python results/fix-atlas/pilot/starts.py results/fix-atlas/pilot/fashion/curves.csv \
