@@ -24,4 +24,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks results examples
 
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --durations=15
