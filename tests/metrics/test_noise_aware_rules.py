@@ -102,6 +102,8 @@ def test_samples_off_the_data_are_said_plainly_not_as_modes():
     assert verdict == "collapsed" and found[0].kind == LOW_QUALITY
     assert "do not look like the real data (mnist-test10k)" in found[0].text
     assert not any("modes" in reason.text or "histogram" in reason.text for reason in found)
+    named = assess({**garbage, "protocol": "mnist-5k5k/n2000", "reference": "mnist-5k, 5000 real images"})[1]
+    assert "(mnist-5k, 5000 real images)" in named[0].text  # the reference in words, not its key
     fashion = {**IMAGES, "precision": 0.021, "density": 0.0076, "recognizable_share": 0.357, "modes": 5,
                "kl_uniform": 1.55}  # Fashion-MNIST's test images judged as MNIST  # fmt: skip
     verdict, found = assess(fashion)

@@ -104,7 +104,7 @@ def _off_the_data(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
     half = noise.Z95 * max(
         noise.spread("precision", precision, scores), noise.spread("density", density, scores)
     )
-    what = str(scores.get("protocol", "the reference")).split("/")[0]
+    what = scores.get("reference") or str(scores.get("protocol", "the reference")).split("/")[0]
     text = (
         f"these do not look like the real data ({what}): precision {precision:.3f}, density "
         f"{density:.3f}, recognizable share {scores.get('recognizable_share', 0.0):.2f}"
