@@ -137,6 +137,11 @@ def _add_diagnose(commands: argparse._SubParsersAction) -> None:
         "is read from the class's first layer when that is a Linear or ConvTranspose2d)",
     )  # fmt: skip
     diagnose.add_argument("--latent-shape", help="latent shape of a generator file, e.g. 100,1,1")
+    diagnose.add_argument(
+        "--num-classes", type=int,
+        help="a class-conditional generator G(z, label) of this many classes (the dataset's): sampled "
+        "class-balanced (labels as class indices, or one-hot where G refuses those), judged class by class",
+    )  # fmt: skip
     _add_weights_options(diagnose)
     diagnose.add_argument(
         "--g-ba",
@@ -294,7 +299,7 @@ def _diagnose(args: argparse.Namespace) -> int:
         latent_dist=args.latent_dist, latent_range=args.latent_range, tile_size=args.tile_size,
         padding=args.padding, mixture_scale=args.mixture_scale, g_ba=args.g_ba, arch=args.arch,
         arch_kwargs=_json_object(args.arch_kwargs, "--arch-kwargs"), weights_key=args.weights_key,
-        g_ba_weights_key=args.g_ba_weights_key,
+        g_ba_weights_key=args.g_ba_weights_key, num_classes=args.num_classes,
     )  # fmt: skip
     written = report.save(args.out) if args.out else []
     if args.json:

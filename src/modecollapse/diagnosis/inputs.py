@@ -20,7 +20,13 @@ from modecollapse.diagnosis.grid import GRID_SUFFIXES, split_grid
 from modecollapse.diagnosis.weights import Rebuild, is_weights_file, load_network
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.features import SUPPORTED_SIZES
-from modecollapse.models.latent import Latent, LatentRead, latent_from_first_layer, sample_from
+from modecollapse.models.latent import (
+    Latent,
+    LatentRead,
+    latent_from_first_layer,
+    sample_from,
+    sample_with_labels,
+)
 from modecollapse.options import Metavar, option
 from modecollapse.runfolder import RunFolder
 from modecollapse.trained import Read, is_run, load_run, read_run
@@ -71,6 +77,7 @@ class Sampling:
     distribution: str = "normal"
     range: float = 1.0
     rebuild: Rebuild | None = None
+    classes: int | None = None  # a class-conditional G(z, label) of this many classes
 
     def generator(self, path: Path) -> tuple[nn.Module, Latent, list[str], str]:
         """The generator in `path`, the latent it is sampled with, notes saying both, and its
@@ -82,6 +89,10 @@ class Sampling:
             return load_torchscript(path), latent, [f"TorchScript generator, {latent.describe()}"], "auto"
         refuse_own_checkpoint(path)
         network = load_network(path, self.rebuild)
+        if self.classes and self.shape is None:
+            raise ModeCollapseError(
+                f"{path}: a class-conditional generator needs z's size without the label: {_latent_options()}"
+            )
         if network.latent_shape is None and self.shape is None:
             read = latent_from_first_layer(network.module, self.distribution, self.range, SUPPORTED_SIZES)
             if read.latent is None:
@@ -130,9 +141,16 @@ def is_state_file(path: Path) -> bool:
     return is_weights_file(path) and not is_torchscript(Path(path))
 
 
-def check_rebuild(path: Path, rebuild: Rebuild | None, g_ba: object = None) -> None:
+def check_rebuild(
+    path: Path, rebuild: Rebuild | None, g_ba: object = None, classes: int | None = None
+) -> None:
     """--arch, --arch-kwargs, --weights-key and --g-ba-weights-key are refused where no weights
-    file uses them."""
+    file uses them, --num-classes where no generator file does."""
+    if classes and not is_generator_file(path):
+        raise ModeCollapseError(
+            f"{option('num_classes')} is for a generator's weights or TorchScript file; {path} is not one "
+            "(a run folder knows its own conditioning)"
+        )
     if rebuild is not None and rebuild.given and not is_weights_file(path):
         raise ModeCollapseError(
             f"{option('arch')}, {option('arch_kwargs')}, {option('weights_key')} and "
@@ -195,10 +213,10 @@ def load_samples(
             "or samples: np.save('samples.npy', G(z).detach().cpu().numpy())"
         )
     if is_generator_file(path):
-        generator, latent, notes, known_range = (sampling or Sampling()).generator(path)
-        return _sample(
-            generator, latent, num_samples, notes, known_range if value_range == "auto" else value_range
-        )
+        sampling = sampling or Sampling()
+        generator, latent, notes, known_range = sampling.generator(path)
+        value_range = known_range if value_range == "auto" else value_range
+        return _sample(generator, latent, num_samples, notes, value_range, sampling.classes)
     raise ModeCollapseError(
         f"{path}: unsupported input; give a run or checkpoint folder, a weights file (.pt, "
         ".safetensors), a TorchScript file, .npy/.npz samples, a sample-grid image (.png/.jpg) or a "
@@ -353,7 +371,14 @@ def _from_run(path: Path, count: int, read: Read | None = None) -> Samples:
     )
 
 
-def _sample(generator: nn.Module, latent: Latent, count: int, notes: list[str], value_range: str) -> Samples:
+def _sample(
+    generator: nn.Module, latent: Latent, count: int, notes: list[str], value_range: str, classes: int | None
+) -> Samples:
+    """`count` samples of a generator file's G (class-balanced pairs (z, label) when `classes`)."""
+    if classes:
+        values, intended, said = sample_with_labels(generator, latent, classes, count, PROBE_SEED)
+        notes = [*notes, said, f"{len(values)} samples drawn with seed {PROBE_SEED}"]
+        return Samples(values, notes, generator, latent, intended=intended, value_range=value_range)
     values = sample_from(generator, latent, count, PROBE_SEED)
     notes = [*notes, f"{count} samples drawn with seed {PROBE_SEED}"]
     return Samples(values, notes, generator, latent, value_range=value_range)

@@ -1,6 +1,7 @@
 """`from modecollapse import diagnose`: the verdict on a generator, samples or a file, as a `Report`.
 
     report = diagnose(G, dataset="mnist", latent_dim=100)    # an nn.Module or callable: z -> images
+    report = diagnose(G, latent_dim=100, num_classes=10)      # a class-conditional G(z, label)
     report = diagnose(samples, dataset="mnist")               # a tensor or array of images or points
     report = diagnose("runs/my-run")                          # anything the CLI takes
     report.verdict, report.reasons, report.suggestions, report.to_json(), report.save("evidence")
@@ -34,7 +35,14 @@ from modecollapse.diagnosis.weights import Rebuild
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.features import SUPPORTED_SIZES
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
-from modecollapse.models.latent import Latent, LatentRead, latent_from_first_layer, sample_from
+from modecollapse.models.latent import (
+    Latent,
+    LatentRead,
+    latent_from_first_layer,
+    sample_from,
+    sample_with_labels,
+)
+from modecollapse.options import option
 
 
 @dataclass
@@ -134,6 +142,7 @@ def diagnose(
     arch_kwargs: dict[str, Any] | None = None,
     weights_key: str | None = None,
     g_ba_weights_key: str | None = None,
+    num_classes: int | None = None,
     **options: Any,
 ) -> Report:
     """Judge a generator (nn.Module or callable z -> samples; give the latent law), samples (a
@@ -143,13 +152,15 @@ def diagnose(
     image, PNG folder): healthy / partial collapse / collapsed, with reasons, scores and measured
     fixes to try next. With a translation dataset (spatial-one, spatial-two, mnist-rgb,
     mnist-svhn) a generator is a translator G_AB, fed the dataset's held-out A inputs; give its
-    `g_ba` too to judge the cycle."""
+    `g_ba` too to judge the cycle. A class-conditional G(z, label) needs `num_classes` (the
+    dataset's): it is sampled class-balanced and also judged class by class."""
+    _check_num_classes(num_classes, dataset)
     if isinstance(source, str | Path):
         return Report(
             verdicts.judge_path(
                 source, dataset, num_samples, latent_dim=latent_dim, latent_shape=latent_shape,
                 value_range=value_range, latent_dist=latent_dist, latent_range=latent_range, rules=rules,
-                data_dir=data_dir, g_ba=g_ba,
+                data_dir=data_dir, g_ba=g_ba, num_classes=num_classes,
                 rebuild=Rebuild(arch, dict(arch_kwargs or {}), weights_key, g_ba_weights_key),
                 **options,
             )
@@ -168,11 +179,20 @@ def diagnose(
             network.eval()  # sampled and probed in eval mode, then put back as it came
         if translating and (isinstance(source, nn.Module) or callable(source)):
             return _translator_in_memory(source, g_ba, dataset_name(dataset), num_samples, rules, data_dir)
-        return _in_memory(source, dataset, latent_dim, num_samples, latent_shape, latent_dist, latent_range,
-                          value_range, rules, data_dir)  # fmt: skip
+        latent_law = (latent_dim, latent_shape, latent_dist, latent_range, num_classes)
+        return _in_memory(source, dataset, latent_law, num_samples, value_range, rules, data_dir)
     finally:
         for module, training in modes:
             module.training = training
+
+
+def _check_num_classes(num_classes: int | None, dataset: str | None) -> None:
+    if num_classes is not None and num_classes < 2:
+        raise ModeCollapseError(f"{option('num_classes')} must be 2 or more, got {num_classes}")
+    if num_classes is not None and dataset is not None and spec(dataset_name(dataset)).kind != "image":
+        raise ModeCollapseError(
+            f"{option('num_classes')} is for class-conditional image generators, not {dataset}"
+        )
 
 
 def _translator_in_memory(
@@ -188,17 +208,26 @@ def _translator_in_memory(
 
 
 def _in_memory(
-    source: Any, dataset: str | None, latent_dim: int | None, num_samples: int,
-    latent_shape: tuple[int, ...] | None, latent_dist: str, latent_range: float, value_range: str,
+    source: Any, dataset: str | None, latent_law: tuple, num_samples: int, value_range: str,
     rules: DetectorConfig | None, data_dir: str | None,
 ) -> Report:  # fmt: skip
+    """Judge a generator or samples given in memory; `latent_law` is (latent_dim, latent_shape,
+    latent_dist, latent_range, num_classes) as diagnose got them."""
+    latent_dim, latent_shape, latent_dist, latent_range, num_classes = latent_law
     points = dataset is not None and spec(dataset).kind == "points"
-    latent = None
+    latent, intended = None, None
     if isinstance(source, torch.Tensor | np.ndarray):
+        if num_classes:
+            raise ModeCollapseError("num_classes is for a class-conditional generator, not samples")
         array = source.detach().cpu().float() if isinstance(source, torch.Tensor) else _numbers(source)
         notes = [f"{len(array)} samples given in memory"]
         generator = None
     elif isinstance(source, nn.Module) or callable(source):
+        if num_classes and latent_dim is None and latent_shape is None:
+            raise ModeCollapseError(
+                "a class-conditional generator needs z's size without the label: latent_dim=... "
+                "(or latent_shape=...)"
+            )
         if latent_dim is None and latent_shape is None:
             read = latent_from_first_layer(source, latent_dist, latent_range, SUPPORTED_SIZES)
             if read.latent is None:
@@ -212,8 +241,13 @@ def _in_memory(
         latent, said = read
         generator = source
         count = min(num_samples, PROTOCOL_SAMPLES) if points else num_samples
-        array = sample_from(generator, latent, count, PROBE_SEED)
-        notes = [f"generator in memory, {said}", f"{count} samples drawn with seed {PROBE_SEED}"]
+        notes = [f"generator in memory, {said}"]
+        if num_classes:
+            array, intended, labelled = sample_with_labels(generator, latent, num_classes, count, PROBE_SEED)
+            notes.append(labelled)
+        else:
+            array = sample_from(generator, latent, count, PROBE_SEED)
+        notes.append(f"{len(array)} samples drawn with seed {PROBE_SEED}")
     else:
         raise ModeCollapseError(
             f"diagnose takes a generator (nn.Module or callable), samples (tensor or array) or a path, "
@@ -223,7 +257,7 @@ def _in_memory(
         report = verdicts.judge_points((array, notes), dataset, rules=rules)
     else:
         module = generator if isinstance(generator, nn.Module) else None
-        samples = Samples(array, notes, module, latent, value_range=value_range)
+        samples = Samples(array, notes, module, latent, intended=intended, value_range=value_range)
         source_name = "generator in memory" if generator is not None else "samples in memory"
         report = verdicts.judge_images(samples, source_name, dataset, None, rules, data_dir)
     report["suggestions"] = suggest(report, report["dataset"])

@@ -31,7 +31,7 @@ from modecollapse.diagnosis.translators import is_translator_file, load_user_tra
 from modecollapse.diagnosis.weights import Rebuild
 from modecollapse.errors import ModeCollapseError
 from modecollapse.generators import as_tensor
-from modecollapse.metrics.conditional import conditional_scores, grader_scores, load_grader
+from modecollapse.metrics.conditional import judge_by_class
 from modecollapse.metrics.detector import assess, reason_kinds
 from modecollapse.metrics.evaluators import judged_translations, on_own_device, translation_evaluator
 from modecollapse.metrics.features import classifier_for
@@ -71,6 +71,7 @@ def judge_path(
     mixture_scale: float = 1.0,
     g_ba: str | Path | Any | None = None,
     rebuild: Rebuild | None = None,
+    num_classes: int | None = None,
 ) -> dict[str, Any]:
     """Score the file or folder `source` against real data of `dataset`: verdict, reasons and
     numbers. A CycleGAN run folder, or a user's G_AB file named with a translation dataset (`g_ba`:
@@ -81,8 +82,8 @@ def judge_path(
     if padding is not None and not 0 <= padding <= 64:
         raise ModeCollapseError(f"{option('padding')} must be 0-64 pixels, got {padding}")
     shape = latent_shape or ((latent_dim,) if latent_dim is not None else None)
-    sampling = Sampling(shape, latent_dist, latent_range, rebuild)
-    check_rebuild(Path(source), rebuild, g_ba)
+    sampling = Sampling(shape, latent_dist, latent_range, rebuild, num_classes)
+    check_rebuild(Path(source), rebuild, g_ba, num_classes)
     monitor = monitor_samples(Path(source))
     if monitor is not None:
         array, notes, dataset = monitor[0], monitor[1], dataset or monitor[2]
@@ -132,18 +133,12 @@ def judge_images(
     notes = [*samples.notes, *reference.notes, *scored.notes]
     scores = {k: v for k, v in scored.record.items() if not isinstance(v, (str, list))}
     fake, per_class = scored.features, None
-    if samples.intended is not None and fake is not None:  # real classes as the classifier reads them
-        conditional = conditional_scores(
-            fake.features, fake.predictions, samples.intended, reference.real.features,
-            reference.real_labels if reference.real_labels is not None else reference.real.predictions,
-            fake.num_classes,
-        )  # fmt: skip
-        per_class = conditional.pop("per_class_diversity")
+    if samples.intended is not None:
+        conditional = judge_by_class(scored, reference, samples.intended)
+        per_class = conditional.pop("per_class_diversity", None)
         scores.update(conditional)
-        grader = load_grader(reference.dataset)
-        if grader is not None and scored.samples.shape[1] == 1:
-            scores.update(grader_scores(grader, scored.samples, samples.intended))
-    verdict, found = assess({**scores, "protocol": scored.record["protocol"]}, rules)
+    judged = {**scores, "protocol": scored.record["protocol"], "reference": reference.label}
+    verdict, found = assess(judged, rules)
     if len(samples.values) < 10 * reference.num_classes:
         notes.append(
             f"only {len(samples.values)} samples for {reference.num_classes} classes: modes and KL are "

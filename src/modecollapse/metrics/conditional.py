@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from modecollapse.data.registry import spec
+from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.features import classify
 from modecollapse.models.classifier import EvalClassifier, load_classifier
+from modecollapse.options import option
+
+if TYPE_CHECKING:
+    from modecollapse.metrics.samples import Reference, Scored
 
 
 def class_conditional_accuracy(predictions: torch.Tensor, intended: torch.Tensor) -> float:
@@ -74,6 +81,31 @@ def conditional_scores(
         "per_class_diversity_min": min(finite) if finite else float("nan"),
         "per_class_diversity": ratios,
     }
+
+
+def judge_by_class(
+    scored: Scored, reference: Reference, intended: torch.Tensor
+) -> dict[str, float | list[float]]:
+    """A conditional generator's samples scored by the class each was drawn for (label k is the
+    reference's class k): accuracy, per-class variety, and the grader's accuracy where one ships."""
+    asked = int(intended.max()) + 1
+    if asked != reference.num_classes:
+        raise ModeCollapseError(
+            f"{option('num_classes', asked)}, but {reference.dataset} has {reference.num_classes} classes: "
+            f"label k is judged as {reference.dataset}'s class k (its evaluation classifier's), so give "
+            f"{option('num_classes', reference.num_classes)} and a G trained on all of them"
+        )
+    fake = scored.features
+    if fake is None or reference.real is None:  # non-finite outputs: nothing to judge by class
+        return {}
+    real_labels = reference.real_labels if reference.real_labels is not None else reference.real.predictions
+    scores = conditional_scores(
+        fake.features, fake.predictions, intended, reference.real.features, real_labels, fake.num_classes
+    )
+    grader = load_grader(reference.dataset)
+    if grader is not None and scored.samples is not None and scored.samples.shape[1] == 1:
+        scores.update(grader_scores(grader, scored.samples, intended))
+    return scores
 
 
 def pca_2d(reference: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:

@@ -88,9 +88,62 @@ def sample_from(generator: Any, latent: Latent, count: int, seed: int, chunk: in
             raise ModeCollapseError(
                 f"G failed on {latent.describe()} (a batch of shape {tuple(part.shape)}, {dtype}): "
                 f"{str(error).splitlines()[0]}; does the latent law match G's input?"
+                f"{_conditional_hint(error)}"
             ) from None
         parts.append(as_tensor(out).float().cpu())
     return torch.cat(parts)
+
+
+LABEL_FORMS = {"indices": "class indices of shape (N,), int64", "one-hot": "one-hot rows of shape (N, K)"}
+
+
+@torch.no_grad()
+def sample_with_labels(
+    generator: Any, latent: Latent, num_classes: int, count: int, seed: int, chunk: int = 500
+) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """A conditional G(z, label)'s outputs for count // K fixed draws per class (class 0 first),
+    the labels asked for, and how G took them: class indices (an nn.Embedding's input) or, where
+    G refuses those, one-hot rows in G's dtype."""
+    device, dtype = placement(generator)
+    labels = torch.arange(num_classes).repeat_interleave(max(count // num_classes, 1))
+    z = latent.draw(len(labels), seed).to(device=device, dtype=dtype)
+    refused = []
+    for form, described in LABEL_FORMS.items():
+        try:
+            parts = [
+                as_tensor(generator(zs, _labels_as(form, ys, num_classes, device, dtype))).float().cpu()
+                for zs, ys in zip(z.split(chunk), labels.split(chunk), strict=True)
+            ]
+        except (RuntimeError, TypeError, IndexError, ValueError) as error:
+            refused.append(
+                f"{described}: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+            )
+            continue
+        return (
+            torch.cat(parts),
+            labels,
+            f"G(z, label) with labels as {described}, {len(labels) // num_classes} per class",
+        )
+    raise ModeCollapseError(
+        f"G failed on (z, label) pairs ({latent.describe()}) with labels as "
+        + "; as ".join(refused)
+        + ". diagnose calls G(z, labels) in that order"
+    )
+
+
+def _labels_as(
+    form: str, labels: torch.Tensor, num_classes: int, device: Any, dtype: torch.dtype
+) -> torch.Tensor:
+    if form == "indices":
+        return labels.to(device)
+    return F.one_hot(labels, num_classes).to(device=device, dtype=dtype)
+
+
+def _conditional_hint(error: Exception) -> str:
+    """For a G whose forward wants one more argument: how to give it the class."""
+    if "required positional argument" not in str(error):
+        return ""
+    return f" A class-conditional G(z, label) is sampled with {option('num_classes', Metavar('K'))}"
 
 
 class LatentRead(NamedTuple):
