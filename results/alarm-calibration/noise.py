@@ -7,6 +7,7 @@ from ring8 and grid25 themselves. Each row: the metric's mean, sd and 2.5 / 97.5
 the draws, i.e. how far a perfect generator's score moves by chance at that count.
 
     MODECOLLAPSE_DATA=... python results/alarm-calibration/noise.py --out results/alarm-calibration
+    MODECOLLAPSE_DATA=... python results/alarm-calibration/noise.py --per-class   # only that metric's rows
     python results/alarm-calibration/noise.py --ship src/modecollapse/assets/noise.json
 
 `--ship` turns an existing noise.csv into the detector's shipped table (metrics/noise.py): per
@@ -26,6 +27,7 @@ import torch
 
 from modecollapse.config import DataConfig
 from modecollapse.data import load_dataset
+from modecollapse.metrics.conditional import per_class_diversity
 from modecollapse.metrics.features import prepare_images
 from modecollapse.metrics.mixtures import mixture_scores
 from modecollapse.metrics.samples import reference_for
@@ -56,6 +58,36 @@ def image_rows(repeats: int, seed: int) -> list[dict]:
         rows += summarise("mnist", n, draws, IMAGE_METRICS)
         print(f"mnist n={n}: {len(draws)} draws, {time.process_time():.0f} CPU-s so far", flush=True)
     return rows
+
+
+def per_class_rows(repeats: int, seed: int) -> list[dict]:
+    """per_class_diversity_min of real digits drawn with their true classes (a conditional G that
+    is perfect): the worst class's variety against the reference's, by total sample count."""
+    reference = reference_for("mnist")
+    train = load_dataset(DataConfig(name="mnist", split="train"))
+    pool = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:20_000]
+    images = prepare_images(torch.cat([train.batch(chunk) for chunk in pool.split(1000)]), "-1-1")[0]
+    features, labels = extract(reference.classifier, images).features, train.labels[pool].cpu()
+    rows, generator = [], torch.Generator().manual_seed(seed + 1)
+    for n in COUNTS:
+        draws = []
+        for _ in range(repeats if n <= 2000 else max(repeats // 4, 10)):
+            pick = torch.randperm(len(features), generator=generator)[:n]
+            ratios = per_class_diversity(
+                features[pick], labels[pick], reference.real.features, reference.real_labels, 10
+            )
+            draws.append({"per_class_diversity_min": min(ratios)})
+        rows += summarise("mnist", n, draws, ("per_class_diversity_min",))
+        print(f"per class n={n}: {len(draws)} draws, {time.process_time():.0f} CPU-s so far", flush=True)
+    return rows
+
+
+def merge(table: Path, rows: list[dict]) -> list[dict]:
+    """noise.csv's rows with those of `rows`' metrics replaced by `rows`."""
+    metrics = {row["metric"] for row in rows}
+    with table.open(newline="") as handle:
+        kept = [row for row in csv.DictReader(handle) if row["metric"] not in metrics]
+    return kept + rows
 
 
 def point_rows(repeats: int, seed: int) -> list[dict]:
@@ -102,13 +134,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ship", type=Path, help="write this noise table asset from --out's noise.csv")
+    parser.add_argument("--per-class", action="store_true", help="measure only per_class_diversity_min")
     args = parser.parse_args()
     if args.ship:
         ship(args.out / "noise.csv", args.ship)
         return
     torch.set_num_threads(1)
     start = time.process_time()
-    rows = point_rows(args.repeats, args.seed) + image_rows(args.repeats, args.seed)
+    if args.per_class:
+        rows = merge(args.out / "noise.csv", per_class_rows(args.repeats, args.seed))
+    else:
+        rows = point_rows(args.repeats, args.seed) + image_rows(args.repeats, args.seed)
     with (args.out / "noise.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -224,7 +224,10 @@ def _variety(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
             (PARTIAL, rules.partial_diversity_ratio),
         ):
             found.append(
-                _check(level, ONE_OUTPUT, text, None, per_class, limit, True, scores, group="per_class")
+                _check(
+                    level, ONE_OUTPUT, text, "per_class_diversity_min", per_class, limit, True, scores,
+                    group="per_class",
+                )  # fmt: skip
             )
     duplicates = scores.get("near_duplicate_rate")
     if duplicates is not None:
