@@ -32,23 +32,16 @@ from safetensors import safe_open
 from safetensors.torch import save
 from torch import nn
 
-from modecollapse.config import DataConfig, DetectorConfig
+from modecollapse.config import DetectorConfig
 from modecollapse.data import dataset_name, spec
 from modecollapse.diagnosis.suggest import suggest
 from modecollapse.errors import ModeCollapseError
 from modecollapse.files import atomic_write_bytes
-from modecollapse.generators import as_tensor, untouched
+from modecollapse.generators import untouched
 from modecollapse.metrics.detector import CollapseTracker
-from modecollapse.metrics.evaluators import EVAL_SEED, translator_scorer
-from modecollapse.metrics.features import SUPPORTED_SIZES
-from modecollapse.metrics.samples import (
-    Reference,
-    protocol_samples,
-    reference_for,
-    score_samples,
-    training_data,
-)
-from modecollapse.models.latent import Latent, latent_from_first_layer, sample_from
+from modecollapse.metrics.evaluators import translator_scorer
+from modecollapse.models.latent import Latent
+from modecollapse.monitor_scoring import GeneratorScorer
 from modecollapse.runfolder import MetricsLog, RunFolder
 from modecollapse.speed import machine
 from modecollapse.training.signals import TrainingSignals, as_scalar
@@ -95,7 +88,8 @@ class Monitor:
     """See the module docstring. `dataset`: what G imitates (its registry name); the latent law:
     `latent_dim` or `latent_shape`, `latent_dist` ("normal" or "uniform"), `latent_range`; or
     `sample(G, count, generator) -> samples` for generators whose input is not a plain z (for a
-    translator dataset the monitor feeds G held-out inputs itself)."""
+    translator dataset the monitor feeds G held-out inputs itself); `num_classes` (the dataset's)
+    for a class-conditional G(z, label), judged class by class too."""
 
     def __init__(
         self,
@@ -113,20 +107,24 @@ class Monitor:
         resume: bool = False,
         verbose: bool = True,
         value_range: str = "auto",
+        num_classes: int | None = None,
     ) -> None:
-        self.check_options(dataset, every, latent_dist, num_samples, value_range=value_range)
+        shape = latent_shape or ((latent_dim,) if latent_dim else None)  # else read from G when seen
+        self.check_options(
+            dataset, every, latent_dist, num_samples, value_range=value_range, num_classes=num_classes,
+            latent_shape=shape, sample=sample,
+        )  # fmt: skip
         dataset = dataset_name(dataset)
         self.spec = spec(dataset)
         self.kind = self.spec.kind
         self.dataset, self.every, self.num_samples = dataset, every, num_samples
-        self.latent_dist, self.latent_range = latent_dist, latent_range
-        self.latent_note: str | None = None  # where z's size came from, when read from G
-        shape = latent_shape or ((latent_dim,) if latent_dim else None)  # else read from G when seen
-        self.latent = Latent(tuple(shape), latent_dist, latent_range) if shape else None
-        self.sample_fn, self.value_range = sample, value_range
-        self.reference: Reference | None = None
-        self.notes: list[str] = []
-        """How the last evaluation's samples were read, and what they were judged against."""
+        latent = Latent(tuple(shape), latent_dist, latent_range) if shape else None
+        self.scorer = GeneratorScorer(
+            dataset, self.kind, latent, (latent_dist, latent_range), sample, num_classes, value_range,
+            num_samples, data_dir,
+        )  # fmt: skip
+        """Scores an image or point G (its `notes` and `reference` are the last evaluation's)."""
+        self._translations: Callable[[Any, Any], tuple[dict[str, Any], None]] | None = None
         self.rules, self.data_dir, self.verbose = rules or DetectorConfig(), data_dir, verbose
         self.tracker = CollapseTracker(self.rules)
         self.status = Status(step=-1)
@@ -142,7 +140,6 @@ class Monitor:
         self.next_evaluation = 0
         """The step at or after which update() scores G next (a multiple of `every`)."""
         self.samples_step: int | None = None
-        self._scorer: Callable[[Any], dict[str, Any]] | None = None
         self.out = RunFolder(out) if out is not None else None
         if self.out is not None:
             self._open(resume)
@@ -162,6 +159,8 @@ class Monitor:
             raise ModeCollapseError(f"every and num_samples must be positive, got {every} and {num_samples}")
         if latent_dist not in ("normal", "uniform"):
             raise ModeCollapseError(f"latent_dist must be 'normal' or 'uniform', got {latent_dist!r}")
+        if others.get("num_classes") is not None:
+            _check_classes(dataset, others["num_classes"], others.get("latent_shape"), others.get("sample"))
         if others.get("value_range", "auto") not in ("auto", "0-255", "0-1", "-1-1"):
             asked = others["value_range"]
             raise ModeCollapseError(f"value_range must be auto, 0-255, 0-1 or -1-1, not {asked!r}")
@@ -223,7 +222,7 @@ class Monitor:
             },
             reasons=summary["reasons"],
             kinds=summary["reason_kinds"],
-            notes=list(self.notes),
+            notes=list(self.scorer.notes),
             protocol=record.get("protocol"),
         )
         if not healthy:
@@ -280,50 +279,11 @@ class Monitor:
     # --- scoring ------------------------------------------------------------------------
 
     def _score(self, generator: Any, g_ba: Any = None) -> tuple[dict[str, Any], np.ndarray | None]:
-        if self._scorer is None:
-            self._scorer = self._build_scorer()
-        return self._scorer(generator, g_ba) if self.kind == "translation" else self._scorer(generator)
-
-    def _draw(self, generator: Any, count: int) -> torch.Tensor:
-        """G's outputs on the fixed latent batch (or the user's sampler), fp32, on the CPU."""
-        if self.sample_fn is not None:
-            draw = torch.Generator().manual_seed(EVAL_SEED)
-            return as_tensor(self.sample_fn(generator, count, draw)).float().cpu()
-        if self.latent is None:  # no option gave it: read from G's first layer
-            read = latent_from_first_layer(generator, self.latent_dist, self.latent_range, SUPPORTED_SIZES)
-            if read.latent is None:
-                raise ModeCollapseError(
-                    "Monitor needs the latent law G takes: latent_dim=... (or latent_shape=...), or "
-                    "sample=callable(G, count, generator) for a generator whose input is not a plain z; "
-                    "it is read from G's first layer only when that is a Linear or a ConvTranspose2d "
-                    f"({read.note})"
-                )
-            self.latent, self.latent_note = read
-        return sample_from(generator, self.latent, count, EVAL_SEED)
-
-    def _build_scorer(self) -> Callable[[Any], tuple[dict[str, Any], np.ndarray | None]]:
-        if self.kind == "translation":
-            return translator_scorer(self.dataset, self.data_dir, self.num_samples)
-        training = training_data(DataConfig(name=self.dataset, data_dir=self.data_dir))
-        reference = reference_for(self.dataset, self.data_dir, training if self.kind == "image" else None)
-        self.reference = reference
-        count = protocol_samples(reference, self.num_samples)
-
-        def scorer(generator: Any) -> tuple[dict[str, Any], np.ndarray | None]:
-            try:
-                scored = score_samples(self._draw(generator, count), reference, self.value_range)
-            except ModeCollapseError as error:
-                if str(error).startswith(("G failed", "Monitor needs")):
-                    raise
-                raise ModeCollapseError(f"G's output does not fit {self.dataset}: {error}") from None
-            read = [self.latent_note] if self.latent_note else []
-            self.notes = [*read, *reference.notes, *scored.notes]
-            kept = None if scored.samples is None else scored.samples.numpy()
-            if kept is not None and reference.kind == "image":
-                kept = scored.samples.half().numpy()
-            return scored.record, kept
-
-        return scorer
+        if self.kind != "translation":
+            return self.scorer(generator)
+        if self._translations is None:  # the held-out inputs are loaded at the first evaluation
+            self._translations = translator_scorer(self.dataset, self.data_dir, self.num_samples)
+        return self._translations(generator, g_ba)
 
     # --- files ----------------------------------------------------------------------------
 
@@ -375,8 +335,8 @@ class Monitor:
                 "detector": self.tracker.summary(),
                 "last_healthy": {"step": kept, "checkpoint": weights} if kept is not None else None,
                 "machine": machine(),
-                "reference": self.reference.label if self.reference is not None else None,
-                "notes": self.notes,
+                "reference": self.scorer.reference.label if self.scorer.reference is not None else None,
+                "notes": self.scorer.notes,
             },
         )
 
@@ -398,3 +358,17 @@ class Monitor:
             self.out.last_grid.unlink(missing_ok=True)
             self.samples_step = None
         self._summary("running")
+
+
+def _check_classes(dataset: str, classes: int, latent_shape: Any, sample: Any) -> None:
+    """num_classes: a class-conditional G(z, label) of the dataset's classes, z's size given."""
+    known = spec(dataset_name(dataset))
+    if known.kind != "image" or classes != known.num_classes:
+        raise ModeCollapseError(
+            f"num_classes is for a class-conditional G of an image dataset's classes ({dataset}: "
+            f"{known.num_classes if known.kind == 'image' else 'not images'}), got {classes}"
+        )
+    if sample is not None:
+        raise ModeCollapseError("num_classes draws the labels itself; give it or sample=..., not both")
+    if latent_shape is None:
+        raise ModeCollapseError("a class-conditional G needs z's size without the label: latent_dim=...")

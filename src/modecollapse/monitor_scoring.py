@@ -1,0 +1,98 @@
+"""How the Monitor scores a user's image or point generator at each evaluation: one fixed batch
+drawn by the latent law it was given (or read from G's first layer, or the user's `sample`
+callable), a class-conditional G(z, label) class-balanced and also judged class by class, all
+through the one scorer (metrics/samples.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from modecollapse.config import DataConfig
+from modecollapse.errors import ModeCollapseError
+from modecollapse.generators import as_tensor
+from modecollapse.metrics.conditional import judge_by_class
+from modecollapse.metrics.evaluators import EVAL_SEED
+from modecollapse.metrics.features import SUPPORTED_SIZES
+from modecollapse.metrics.samples import (
+    Reference,
+    protocol_samples,
+    reference_for,
+    score_samples,
+    training_data,
+)
+from modecollapse.models.latent import Latent, latent_from_first_layer, sample_from, sample_with_labels
+
+Sampler = Callable[[Any, int, torch.Generator], torch.Tensor]
+
+
+class GeneratorScorer:
+    """Scores G on one fixed batch: `__call__(G) -> (record, samples kept for the files)`. The real
+    reference is summarised at the first call; `notes` say how the last samples were read."""
+
+    def __init__(
+        self, dataset: str, kind: str, latent: Latent | None, law: tuple[str, float],
+        sample: Sampler | None, num_classes: int | None, value_range: str, num_samples: int,
+        data_dir: str | None,
+    ) -> None:  # fmt: skip
+        self.dataset, self.kind, self.latent, self.law = dataset, kind, latent, law
+        self.sample_fn, self.num_classes, self.value_range = sample, num_classes, value_range
+        self.num_samples, self.data_dir = num_samples, data_dir
+        self.reference: Reference | None = None
+        self.notes: list[str] = []
+        self.read_note: str | None = None  # where z's size came from, when read from G
+
+    def __call__(self, generator: Any) -> tuple[dict[str, Any], np.ndarray | None]:
+        reference = self.reference or self._reference()
+        count = protocol_samples(reference, self.num_samples)
+        try:
+            images, intended = self._draw(generator, count)
+            scored = score_samples(images, reference, self.value_range)
+        except ModeCollapseError as error:
+            if str(error).startswith(("G failed", "Monitor needs")):
+                raise
+            raise ModeCollapseError(f"G's output does not fit {self.dataset}: {error}") from None
+        record = dict(scored.record)
+        if intended is not None:
+            by_class = judge_by_class(scored, reference, intended)
+            by_class.pop("per_class_diversity", None)
+            record.update(by_class)
+        self.notes = [*filter(None, [self.read_note]), *reference.notes, *scored.notes]
+        kept = None if scored.samples is None else scored.samples.numpy()
+        if kept is not None and reference.kind == "image":
+            kept = scored.samples.half().numpy()
+        return record, kept
+
+    def _reference(self) -> Reference:
+        training = training_data(DataConfig(name=self.dataset, data_dir=self.data_dir))
+        self.reference = reference_for(
+            self.dataset, self.data_dir, training if self.kind == "image" else None
+        )
+        return self.reference
+
+    def _draw(self, generator: Any, count: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """G's outputs on the fixed batch (or the user's sampler), fp32 on the CPU, and the class
+        each was drawn for (None unless conditional)."""
+        if self.sample_fn is not None:
+            draw = torch.Generator().manual_seed(EVAL_SEED)
+            return as_tensor(self.sample_fn(generator, count, draw)).float().cpu(), None
+        if self.latent is None:  # no option gave it: read from G's first layer
+            read = latent_from_first_layer(generator, *self.law, SUPPORTED_SIZES)
+            if read.latent is None:
+                raise ModeCollapseError(
+                    "Monitor needs the latent law G takes: latent_dim=... (or latent_shape=...), or "
+                    "sample=callable(G, count, generator) for a generator whose input is not a plain z; "
+                    "it is read from G's first layer only when that is a Linear or a ConvTranspose2d "
+                    f"({read.note})"
+                )
+            self.latent, self.read_note = read
+        if self.num_classes:
+            images, intended, said = sample_with_labels(
+                generator, self.latent, self.num_classes, count, EVAL_SEED
+            )
+            self.read_note = said
+            return images, intended
+        return sample_from(generator, self.latent, count, EVAL_SEED), None
