@@ -27,7 +27,7 @@ from torch import nn
 
 import modecollapse.diagnosis.verdict as verdicts
 from modecollapse.config import DetectorConfig
-from modecollapse.data import dataset_kind, dataset_name, spec
+from modecollapse.data import DEFAULT_IMAGES, dataset_kind, dataset_name, spec
 from modecollapse.diagnosis.evidence import format_report, write_evidence
 from modecollapse.diagnosis.inputs import PROBE_SEED, Samples
 from modecollapse.diagnosis.suggest import suggest
@@ -187,11 +187,19 @@ def diagnose(
 
 
 def _check_num_classes(num_classes: int | None, dataset: str | None) -> None:
-    if num_classes is not None and num_classes < 2:
-        raise ModeCollapseError(f"{option('num_classes')} must be 2 or more, got {num_classes}")
-    if num_classes is not None and dataset is not None and spec(dataset_name(dataset)).kind != "image":
+    """A conditional G's classes are the dataset's: label k is judged as its class k."""
+    if num_classes is None:
+        return
+    named = dataset_name(dataset or DEFAULT_IMAGES)
+    if spec(named).kind != "image":
         raise ModeCollapseError(
-            f"{option('num_classes')} is for class-conditional image generators, not {dataset}"
+            f"{option('num_classes')} is for class-conditional image generators, not {named}"
+        )
+    classes = spec(named).num_classes
+    if num_classes != classes:
+        raise ModeCollapseError(
+            f"{option('num_classes', num_classes)}, but {named} has {classes} classes: label k is judged "
+            f"as {named}'s class k, so give {option('num_classes', classes)} and a G trained on all of them"
         )
 
 

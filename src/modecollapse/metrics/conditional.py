@@ -10,7 +10,6 @@ from modecollapse.data.registry import spec
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.features import classify
 from modecollapse.models.classifier import EvalClassifier, load_classifier
-from modecollapse.options import option
 
 if TYPE_CHECKING:
     from modecollapse.metrics.samples import Reference, Scored
@@ -88,12 +87,10 @@ def judge_by_class(
 ) -> dict[str, float | list[float]]:
     """A conditional generator's samples scored by the class each was drawn for (label k is the
     reference's class k): accuracy, per-class variety, and the grader's accuracy where one ships."""
-    asked = int(intended.max()) + 1
-    if asked != reference.num_classes:
+    if int(intended.max()) + 1 != reference.num_classes:  # diagnose and the Monitor refuse this first
         raise ModeCollapseError(
-            f"{option('num_classes', asked)}, but {reference.dataset} has {reference.num_classes} classes: "
-            f"label k is judged as {reference.dataset}'s class k (its evaluation classifier's), so give "
-            f"{option('num_classes', reference.num_classes)} and a G trained on all of them"
+            f"labels 0-{int(intended.max())} drawn, but {reference.dataset} has "
+            f"{reference.num_classes} classes"
         )
     fake = scored.features
     if fake is None or reference.real is None:  # non-finite outputs: nothing to judge by class
