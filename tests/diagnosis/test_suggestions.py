@@ -263,3 +263,13 @@ def test_a_translators_low_precision_on_b_crops_does_not_hide_its_translation_fi
     (line,) = suggest(report, "spatial-one", build(tmp_path))
     assert "(r1): translation_score 0 -> 0.6" in line
     assert "do not look like" in suggest(report, "mnist", build(tmp_path))[0]  # images: quality first
+
+
+def test_a_conditional_generator_is_told_the_fixes_were_measured_unconditional(tmp_path):
+    write_testbed(tmp_path, "ring8", "ring8", RING_ROWS)
+    table = tuple(build(tmp_path))
+    dropped = {"verdict": "collapsed", "kinds": ["dropped modes"], "scores": {}}
+    assert not any("class-conditional" in line for line in suggest(dropped, "mnist", table))
+    conditional = {**dropped, "scores": {"class_conditional_accuracy": 0.9}}
+    lines = suggest(conditional, "mnist", table)
+    assert "pack 4" in lines[0] and lines[-1].startswith("these fixes were measured on unconditional GANs")

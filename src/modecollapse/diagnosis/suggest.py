@@ -29,6 +29,11 @@ TRANSLATION_PILOT = (
     "and spectral norm in D did not (1 seed each; results/translation/README.md)"
 )
 """Said to translator users while no translation testbed's declared study has finished."""
+CONDITIONAL = (
+    "these fixes were measured on unconditional GANs (the fix atlas has no class-conditional "
+    "testbed): for a G(z, label) they are untested here"
+)
+"""Said under the fixes offered for a class-conditional generator's report."""
 
 
 @cache
@@ -116,6 +121,8 @@ def suggest(
         lines.append(text)
     cited = {(row["fix"], row["testbed"]) for _, row, _, _ in fixes[:SHOWN]}
     lines += _warnings([row for row in mine if (row["fix"], row["testbed"]) not in cited])
+    if "class_conditional_accuracy" in (report.get("scores") or {}) and (fixes or mine):
+        lines.append(CONDITIONAL)
     return lines
 
 
