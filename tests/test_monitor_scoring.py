@@ -17,11 +17,15 @@ class ClassDigits(nn.Module):
         super().__init__()
         self.label_emb = nn.Embedding(10, 4)
         self.register_buffer("digits", per_class)
-        self.varied = varied
+        self.varied, self.taken = varied, [0] * 10
 
     def forward(self, z, labels):
         self.label_emb(labels)
-        index = torch.arange(len(z)) % self.digits.shape[1] if self.varied else 0 * labels
+        index = torch.zeros_like(labels)
+        for c in labels.unique().tolist() if self.varied else ():  # each class's digits in turn, across calls
+            mask = labels == c
+            index[mask] = (self.taken[c] + torch.arange(int(mask.sum()))) % self.digits.shape[1]
+            self.taken[c] += int(mask.sum())
         return self.digits[labels, index]
 
 

@@ -27,8 +27,19 @@ CGAN_MODELS = textwrap.dedent(
 
         def forward(self, z, labels):
             k = labels.argmax(1)
-            index = torch.arange(len(z)) % self.digits.shape[1] if self.varied else 0 * k
-            return self.digits[k, index]
+            return self.digits[k, served(k, self.digits.shape[1]) if self.varied else 0 * k]
+
+    TAKEN = {}
+
+    def served(k, pool):
+        # each class's digits in turn, across calls (G is called a chunk at a time)
+        index = torch.empty_like(k)
+        for c in k.unique().tolist():
+            mask = k == c
+            start = TAKEN.get(c, 0)
+            index[mask] = (start + torch.arange(int(mask.sum()))) % pool
+            TAKEN[c] = start + int(mask.sum())
+        return index
     """
 )
 
@@ -71,6 +82,7 @@ def test_a_conditional_g_from_weights_is_judged_class_by_class(cgan_file, by_cla
     assert report.scores["class_conditional_accuracy"] > 0.9
     assert report.scores["per_class_diversity_min"] > 0.5
     assert "G(z, label) with labels as one-hot rows of shape (N, K), 150 per class" in report["input_notes"]
+    assert report["_predictions"][:10].tolist() == list(range(10))  # classes in turn: the grid shows each
     # one image per class: the classes are there, but each class has no variety
     collapsed = diagnose(weights, "mnist", **{**options, "arch_kwargs": {"varied": False}})
     assert collapsed.scores["modes"] >= 9  # one digit a class (one of them may be misread)

@@ -249,7 +249,7 @@ def test_diagnose_judges_a_conditional_generator_per_class(tmp_path, conditionin
     expected = {"class_conditional_accuracy", "per_class_diversity_min", "grader_class_accuracy"}
     assert expected <= set(report["scores"])
     assert "latent" not in report  # the probe is for unconditional z
-    assert torch.equal(report["_predictions"], torch.arange(200) // 20)  # grouped by the class drawn for
+    assert torch.equal(report["_predictions"], torch.arange(200) % 10)  # in turn: grid column k is class k
     text = str(report)
     assert "class accuracy" in text and "per-class variety" in text
     written = report.save(tmp_path / "evidence")

@@ -361,7 +361,7 @@ def _from_run(path: Path, count: int, read: Read | None = None) -> Samples:
     if sampler.conditional:
         count = max(count // sampler.num_classes, 1) * sampler.num_classes
         notes.append(f"{sampler.kind} conditioning: {count // sampler.num_classes} samples per class")
-    images, intended = run.sample(count, PROBE_SEED, rows=True)
+    images, intended = run.sample(count, PROBE_SEED)
     if not sampler.conditional:
         latent = run.config.model.latent_distribution
         notes.append(f"{count} samples drawn with seed {PROBE_SEED} (z ~ {latent})")

@@ -101,11 +101,11 @@ LABEL_FORMS = {"indices": "class indices of shape (N,), int64", "one-hot": "one-
 def sample_with_labels(
     generator: Any, latent: Latent, num_classes: int, count: int, seed: int, chunk: int = 500
 ) -> tuple[torch.Tensor, torch.Tensor, str]:
-    """A conditional G(z, label)'s outputs for count // K fixed draws per class (class 0 first),
-    the labels asked for, and how G took them: class indices (an nn.Embedding's input) or, where
-    G refuses those, one-hot rows in G's dtype."""
+    """A conditional G(z, label)'s outputs for count // K fixed draws per class (classes in turn,
+    so any first N samples show them all), the labels asked for, and how G took them: class
+    indices (an nn.Embedding's input) or, where G refuses those, one-hot rows in G's dtype."""
     device, dtype = placement(generator)
-    labels = torch.arange(num_classes).repeat_interleave(max(count // num_classes, 1))
+    labels = torch.arange(num_classes).repeat(max(count // num_classes, 1))  # 0, 1, ..., K-1, 0, ...
     z = latent.draw(len(labels), seed).to(device=device, dtype=dtype)
     refused = []
     for form, described in LABEL_FORMS.items():
