@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from modecollapse import Monitor
+from modecollapse import Monitor, diagnose
 from modecollapse.errors import ModeCollapseError
 
 
@@ -38,13 +38,16 @@ def per_class(mnist_digits):
 
 
 @pytest.mark.slow
-def test_the_monitor_judges_a_conditional_g_class_by_class(per_class):
+def test_the_monitor_judges_a_conditional_g_class_by_class(per_class, tmp_path):
     options = dict(dataset="mnist", every=1, latent_dim=8, num_classes=10, num_samples=1500, verbose=False)
-    varied = Monitor(**options).update(0, ClassDigits(per_class))
+    varied = Monitor(**options, out=tmp_path / "mon").update(0, ClassDigits(per_class))
     assert varied.scores["class_conditional_accuracy"] > 0.9
     assert varied.scores["per_class_diversity_min"] > 0.5
     assert not any("within-class variety" in r for r in varied.reasons)
     assert "G(z, label) with labels as class indices of shape (N,), int64, 150 per class" in varied.notes
+    later = diagnose(tmp_path / "mon")  # its folder keeps the classes the samples were drawn for
+    assert later.scores["class_conditional_accuracy"] == varied.scores["class_conditional_accuracy"]
+    assert any("--num-classes 10" in note or "num_classes=10" in note for note in later["input_notes"])
     one = Monitor(**options).update(0, ClassDigits(per_class, varied=False))
     assert one.verdict == "collapsed" and one.scores["per_class_diversity_min"] < 0.05
     assert any("some class has 0.00 of real within-class variety" in r for r in one.reasons)

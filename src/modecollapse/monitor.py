@@ -329,6 +329,7 @@ class Monitor:
                 "dataset": {"name": self.dataset},
                 "every": self.every,
                 "num_samples": self.num_samples,
+                "num_classes": self.scorer.num_classes,
                 "step": max(self.status.step, 0),
                 "samples_step": self.samples_step,
                 "verdict": self.status.verdict,

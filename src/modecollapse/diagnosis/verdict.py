@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -86,12 +85,11 @@ def judge_path(
     check_rebuild(Path(source), rebuild, g_ba, num_classes)
     monitor = monitor_samples(Path(source))
     if monitor is not None:
-        array, notes, dataset = monitor[0], monitor[1], dataset or monitor[2]
+        dataset = dataset or monitor.dataset
         if spec(dataset).kind == "points":
-            report = judge_points((torch.as_tensor(array).float(), notes), dataset, rules=rules)
+            report = judge_points((monitor.values, monitor.notes), dataset, rules=rules)
         else:
-            samples = Samples(torch.as_tensor(array).float(), notes, value_range="-1-1")
-            report = judge_images(samples, str(source), dataset, reference, rules, data_dir)
+            report = judge_images(monitor, str(source), dataset, reference, rules, data_dir)
     elif (opened := open_input(Path(source))).run is not None and opened.run[1].model.family == "cyclegan":
         report = judge_translator(opened, num_samples=min(num_samples, 2000), rules=rules)
     elif is_translator_file(Path(source), dataset):
@@ -177,9 +175,10 @@ def _training_data(named: str, samples: Samples, data_dir: str | None) -> Datase
     return training_data(DataConfig(name=named, data_dir=data_dir))
 
 
-def monitor_samples(path: Path) -> tuple[np.ndarray, list[str], str] | None:
-    """A Monitor's folder (modecollapse.monitor): its last evaluation's samples, notes on its
-    onset and last healthy step, and its dataset; None for anything else."""
+def monitor_samples(path: Path) -> Samples | None:
+    """A Monitor's folder (modecollapse.monitor): its last evaluation's samples (a conditional G's
+    with the classes they were drawn for, in turn), notes on its onset and last healthy step, and
+    its dataset; None for anything else."""
     folder = RunFolder(path)
     if not path.is_dir() or not folder.is_monitor():
         return None
@@ -195,13 +194,18 @@ def monitor_samples(path: Path) -> tuple[np.ndarray, list[str], str] | None:
     notes = [f"the Monitor's last evaluation (step {evaluated}) in {path}"]
     if detector.get("collapse_onset_step") is not None:
         notes.append(f"collapse confirmed since step {detector['collapse_onset_step']}")
+    classes = summary.get("num_classes")
     if summary.get("last_healthy"):
         weights = folder.last_healthy_weights
+        options = {"arch": "your_models.py:Generator", "latent_dim": Metavar("N")}
+        options.update({"num_classes": classes} if classes else {})
         notes.append(
             f"last healthy: step {summary['last_healthy']['step']} ({weights}; judge those weights with: "
-            f"{invocation(str(weights), arch='your_models.py:Generator', latent_dim=Metavar('N'))})"
+            f"{invocation(str(weights), **options)})"
         )
-    return read_array(folder.last_samples), notes, summary["dataset"]["name"]
+    values = torch.as_tensor(read_array(folder.last_samples)).float()
+    intended = torch.arange(len(values)) % classes if classes else None
+    return Samples(values, notes, dataset=summary["dataset"]["name"], intended=intended, value_range="-1-1")
 
 
 def _judges_points(opened: Opened, dataset: str | None) -> bool:
