@@ -21,6 +21,7 @@ import csv
 import json
 import statistics
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -30,7 +31,7 @@ from modecollapse.data import load_dataset
 from modecollapse.metrics.conditional import per_class_diversity
 from modecollapse.metrics.features import prepare_images
 from modecollapse.metrics.mixtures import mixture_scores
-from modecollapse.metrics.samples import reference_for
+from modecollapse.metrics.samples import Reference, reference_for
 from modecollapse.metrics.scores import FeatureSet, extract, score
 
 COUNTS = (500, 1000, 2000, 5000, 10000)
@@ -41,20 +42,31 @@ IMAGE_METRICS = (
 POINT_METRICS = ("modes", "modes_well_formed", "high_quality", "reverse_kl", "mode_spread")
 
 
-def image_rows(repeats: int, seed: int) -> list[dict]:
+def real_pool(seed: int) -> tuple[Reference, FeatureSet, torch.Tensor]:
+    """The reference, and the draws' pool: 20,000 real training digits' features and classes."""
     reference = reference_for("mnist")
     train = load_dataset(DataConfig(name="mnist", split="train"))
     pool = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:20_000]
     images = prepare_images(torch.cat([train.batch(chunk) for chunk in pool.split(1000)]), "-1-1")[0]
-    features = extract(reference.classifier, images)
-    rows, generator = [], torch.Generator().manual_seed(seed + 1)
+    return reference, extract(reference.classifier, images), train.labels[pool].cpu()
+
+
+def draws_by_count(size: int, repeats: int, seed: int) -> Iterator[tuple[int, list[torch.Tensor]]]:
+    """Per count n: the index sets drawn from a pool of `size` (a quarter of the repeats above 2,000)."""
+    generator = torch.Generator().manual_seed(seed + 1)
     for n in COUNTS:
+        times = repeats if n <= 2000 else max(repeats // 4, 10)
+        yield n, [torch.randperm(size, generator=generator)[:n] for _ in range(times)]
+
+
+def image_rows(repeats: int, seed: int) -> list[dict]:
+    reference, features, _ = real_pool(seed)
+    rows = []
+    for n, picks in draws_by_count(len(features), repeats, seed):
         draws = []
-        for _ in range(repeats if n <= 2000 else max(repeats // 4, 10)):
-            pick = torch.randperm(len(features), generator=generator)[:n]
+        for pick in picks:
             chosen = (features.probabilities[pick], features.features[pick], features.predictions[pick])
-            fake = FeatureSet(*chosen, features.confidence)
-            draws.append(score(fake, reference.real))
+            draws.append(score(FeatureSet(*chosen, features.confidence), reference.real))
         rows += summarise("mnist", n, draws, IMAGE_METRICS)
         print(f"mnist n={n}: {len(draws)} draws, {time.process_time():.0f} CPU-s so far", flush=True)
     return rows
@@ -63,20 +75,15 @@ def image_rows(repeats: int, seed: int) -> list[dict]:
 def per_class_rows(repeats: int, seed: int) -> list[dict]:
     """per_class_diversity_min of real digits drawn with their true classes (a conditional G that
     is perfect): the worst class's variety against the reference's, by total sample count."""
-    reference = reference_for("mnist")
-    train = load_dataset(DataConfig(name="mnist", split="train"))
-    pool = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:20_000]
-    images = prepare_images(torch.cat([train.batch(chunk) for chunk in pool.split(1000)]), "-1-1")[0]
-    features, labels = extract(reference.classifier, images).features, train.labels[pool].cpu()
-    rows, generator = [], torch.Generator().manual_seed(seed + 1)
-    for n in COUNTS:
-        draws = []
-        for _ in range(repeats if n <= 2000 else max(repeats // 4, 10)):
-            pick = torch.randperm(len(features), generator=generator)[:n]
-            ratios = per_class_diversity(
-                features[pick], labels[pick], reference.real.features, reference.real_labels, 10
-            )
-            draws.append({"per_class_diversity_min": min(ratios)})
+    reference, pooled, labels = real_pool(seed)
+    rows = []
+    for n, picks in draws_by_count(len(labels), repeats, seed):
+        draws = [
+            {"per_class_diversity_min": min(per_class_diversity(
+                pooled.features[pick], labels[pick], reference.real.features, reference.real_labels, 10
+            ))}
+            for pick in picks
+        ]  # fmt: skip
         rows += summarise("mnist", n, draws, ("per_class_diversity_min",))
         print(f"per class n={n}: {len(draws)} draws, {time.process_time():.0f} CPU-s so far", flush=True)
     return rows
