@@ -55,12 +55,12 @@ def test_the_monitor_judges_a_conditional_g_class_by_class(per_class, tmp_path):
 
 def test_conditional_options_are_checked_when_the_monitor_is_built():
     cases = {
-        (("latent_dim", 8), ("num_classes", 5)): "of an image dataset's classes (mnist: 10), got 5",
+        (("latent_dim", 8), ("num_classes", 5)): "num_classes=5, but mnist has 10 classes",
         (("num_classes", 10),): "needs z's size without the label: latent_dim",
         (("latent_dim", 8), ("num_classes", 10), ("sample", len)): "give it or sample=..., not both",
     }
     for options, message in cases.items():
         with pytest.raises(ModeCollapseError, match=message.replace("(", r"\(").replace(")", r"\)")):
             Monitor("mnist", **dict(options))
-    with pytest.raises(ModeCollapseError, match="not images"):
+    with pytest.raises(ModeCollapseError, match="for class-conditional image generators, not ring8"):
         Monitor("ring8", latent_dim=2, num_classes=8)

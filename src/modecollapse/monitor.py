@@ -40,7 +40,7 @@ from modecollapse.files import atomic_write_bytes
 from modecollapse.generators import untouched
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.metrics.evaluators import translator_scorer
-from modecollapse.models.latent import Latent
+from modecollapse.models.latent import Latent, check_class_count, conditional_needs_latent
 from modecollapse.monitor_scoring import GeneratorScorer
 from modecollapse.runfolder import MetricsLog, RunFolder
 from modecollapse.speed import machine
@@ -363,13 +363,8 @@ class Monitor:
 
 def _check_classes(dataset: str, classes: int, latent_shape: Any, sample: Any) -> None:
     """num_classes: a class-conditional G(z, label) of the dataset's classes, z's size given."""
-    known = spec(dataset_name(dataset))
-    if known.kind != "image" or classes != known.num_classes:
-        raise ModeCollapseError(
-            f"num_classes is for a class-conditional G of an image dataset's classes ({dataset}: "
-            f"{known.num_classes if known.kind == 'image' else 'not images'}), got {classes}"
-        )
+    check_class_count(classes, dataset)
     if sample is not None:
         raise ModeCollapseError("num_classes draws the labels itself; give it or sample=..., not both")
     if latent_shape is None:
-        raise ModeCollapseError("a class-conditional G needs z's size without the label: latent_dim=...")
+        raise conditional_needs_latent()

@@ -23,6 +23,7 @@ from modecollapse.metrics.features import SUPPORTED_SIZES
 from modecollapse.models.latent import (
     Latent,
     LatentRead,
+    conditional_needs_latent,
     latent_from_first_layer,
     sample_from,
     sample_with_labels,
@@ -90,9 +91,7 @@ class Sampling:
         refuse_own_checkpoint(path)
         network = load_network(path, self.rebuild)
         if self.classes and self.shape is None:
-            raise ModeCollapseError(
-                f"{path}: a class-conditional generator needs z's size without the label: {_latent_options()}"
-            )
+            raise conditional_needs_latent(f"{path}: ")
         if network.latent_shape is None and self.shape is None:
             read = latent_from_first_layer(network.module, self.distribution, self.range, SUPPORTED_SIZES)
             if read.latent is None:

@@ -38,11 +38,12 @@ from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.models.latent import (
     Latent,
     LatentRead,
+    check_class_count,
+    conditional_needs_latent,
     latent_from_first_layer,
     sample_from,
     sample_with_labels,
 )
-from modecollapse.options import option
 
 
 @dataclass
@@ -154,7 +155,8 @@ def diagnose(
     mnist-svhn) a generator is a translator G_AB, fed the dataset's held-out A inputs; give its
     `g_ba` too to judge the cycle. A class-conditional G(z, label) needs `num_classes` (the
     dataset's): it is sampled class-balanced and also judged class by class."""
-    _check_num_classes(num_classes, dataset)
+    if num_classes is not None:
+        check_class_count(num_classes, dataset or DEFAULT_IMAGES)
     if isinstance(source, str | Path):
         return Report(
             verdicts.judge_path(
@@ -186,23 +188,6 @@ def diagnose(
             module.training = training
 
 
-def _check_num_classes(num_classes: int | None, dataset: str | None) -> None:
-    """A conditional G's classes are the dataset's: label k is judged as its class k."""
-    if num_classes is None:
-        return
-    named = dataset_name(dataset or DEFAULT_IMAGES)
-    if spec(named).kind != "image":
-        raise ModeCollapseError(
-            f"{option('num_classes')} is for class-conditional image generators, not {named}"
-        )
-    classes = spec(named).num_classes
-    if num_classes != classes:
-        raise ModeCollapseError(
-            f"{option('num_classes', num_classes)}, but {named} has {classes} classes: label k is judged "
-            f"as {named}'s class k, so give {option('num_classes', classes)} and a G trained on all of them"
-        )
-
-
 def _translator_in_memory(
     g_ab: Any, g_ba: Any | None, dataset: str, num_samples: int, rules: DetectorConfig | None,
     data_dir: str | None,
@@ -232,10 +217,7 @@ def _in_memory(
         generator = None
     elif isinstance(source, nn.Module) or callable(source):
         if num_classes and latent_dim is None and latent_shape is None:
-            raise ModeCollapseError(
-                "a class-conditional generator needs z's size without the label: latent_dim=... "
-                "(or latent_shape=...)"
-            )
+            raise conditional_needs_latent()
         if latent_dim is None and latent_shape is None:
             read = latent_from_first_layer(source, latent_dist, latent_range, SUPPORTED_SIZES)
             if read.latent is None:

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from modecollapse.data import dataset_name, spec
 from modecollapse.errors import ModeCollapseError
 from modecollapse.generators import as_tensor
 from modecollapse.options import Metavar, on_command_line, option
@@ -128,6 +129,30 @@ def sample_with_labels(
         f"G failed on (z, label) pairs ({latent.describe()}) with labels as "
         + "; as ".join(refused)
         + ". diagnose calls G(z, labels) in that order"
+    )
+
+
+def check_class_count(num_classes: int, dataset: str) -> None:
+    """A conditional G's labels are the dataset's classes: label k is judged as its class k."""
+    named = dataset_name(dataset)
+    if spec(named).kind != "image":
+        raise ModeCollapseError(
+            f"{option('num_classes')} is for class-conditional image generators, not {named}"
+        )
+    classes = spec(named).num_classes
+    if num_classes != classes:
+        raise ModeCollapseError(
+            f"{option('num_classes', num_classes)}, but {named} has {classes} classes: label k is judged "
+            f"as {named}'s class k, so give {option('num_classes', classes)} and a G trained on all of them"
+        )
+
+
+def conditional_needs_latent(prefix: str = "") -> ModeCollapseError:
+    """The refusal of a conditional G whose z's size is not given (it cannot be read from a first
+    layer that also takes the label)."""
+    sizes = f"{option('latent_dim', Metavar('N'))} (or {option('latent_shape')})"
+    return ModeCollapseError(
+        f"{prefix}a class-conditional generator needs z's size without the label: {sizes}"
     )
 
 
