@@ -150,10 +150,12 @@ def calls_to_try(generator: Any, latent: Latent) -> list[tuple[str, str]]:
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]  # fmt: skip
     except (TypeError, ValueError):  # no signature to read: try every call
+        names = []
+    if not names:  # forward(*args) or unreadable
         return two + appended
     if len(names) == 1:
         return appended or two
-    if names and any(word in names[0].lower() for word in LABEL_NAMES) or names[:1] in (["y"], ["c"]):
+    if any(word in names[0].lower() for word in LABEL_NAMES) or names[0] in ("y", "c"):
         return two[2:]
     return two
 
