@@ -33,14 +33,15 @@ from safetensors.torch import save
 from torch import nn
 
 from modecollapse.config import DetectorConfig
-from modecollapse.data import dataset_name, spec
+from modecollapse.data import check_class_count, dataset_name, spec
 from modecollapse.diagnosis.suggest import suggest
 from modecollapse.errors import ModeCollapseError
 from modecollapse.files import atomic_write_bytes
 from modecollapse.generators import untouched
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.metrics.evaluators import translator_scorer
-from modecollapse.models.latent import Latent, check_class_count, conditional_needs_latent
+from modecollapse.models.labels import conditional_needs_latent
+from modecollapse.models.latent import Latent
 from modecollapse.monitor_scoring import GeneratorScorer
 from modecollapse.runfolder import MetricsLog, RunFolder
 from modecollapse.speed import machine

@@ -24,7 +24,8 @@ from modecollapse.metrics.samples import (
     score_samples,
     training_data,
 )
-from modecollapse.models.latent import Latent, latent_from_first_layer, sample_from, sample_with_labels
+from modecollapse.models.labels import sample_with_labels
+from modecollapse.models.latent import Latent, latent_from_first_layer, latent_options, sample_from
 
 Sampler = Callable[[Any, int, torch.Generator], torch.Tensor]
 
@@ -83,7 +84,7 @@ class GeneratorScorer:
             read = latent_from_first_layer(generator, *self.law, SUPPORTED_SIZES)
             if read.latent is None:
                 raise ModeCollapseError(
-                    "Monitor needs the latent law G takes: latent_dim=... (or latent_shape=...), or "
+                    f"Monitor needs the latent law G takes: {latent_options()}, or "
                     "sample=callable(G, count, generator) for a generator whose input is not a plain z; "
                     "it is read from G's first layer only when that is a Linear or a ConvTranspose2d "
                     f"({read.note})"

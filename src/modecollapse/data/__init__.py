@@ -8,6 +8,7 @@ from modecollapse.data.registry import (
     DEFAULT_IMAGES,
     Dataset,
     DatasetSpec,
+    check_class_count,
     dataset_kind,
     dataset_name,
     load_dataset,
@@ -17,6 +18,6 @@ from modecollapse.data.registry import (
 )
 
 __all__ = [
-    "DATASETS", "DEFAULT_IMAGES", "Dataset", "DatasetSpec", "dataset_kind", "dataset_name", "load_dataset",
-    "names_of", "sample_shape", "spec",
+    "DATASETS", "DEFAULT_IMAGES", "Dataset", "DatasetSpec", "check_class_count", "dataset_kind",
+    "dataset_name", "load_dataset", "names_of", "sample_shape", "spec",
 ]  # fmt: skip

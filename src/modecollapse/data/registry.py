@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 import torch.nn.functional as F
 
-from modecollapse.errors import DataFileError, DatasetUnavailable
+from modecollapse.errors import DataFileError, DatasetUnavailable, ModeCollapseError
+from modecollapse.options import option
 
 if TYPE_CHECKING:
     from modecollapse.data.settings import DataConfig
@@ -128,6 +129,21 @@ def dataset_name(name: str) -> str:
 def spec(name: str) -> DatasetSpec:
     """The spec of dataset `name` (case aside); an unknown name lists the valid ones."""
     return DATASETS[dataset_name(name)]
+
+
+def check_class_count(num_classes: int, dataset: str) -> None:
+    """A conditional G's labels are the dataset's classes: label k is judged as its class k."""
+    named = dataset_name(dataset)
+    if spec(named).kind != "image":
+        raise ModeCollapseError(
+            f"{option('num_classes')} is for class-conditional image generators, not {named}"
+        )
+    classes = spec(named).num_classes
+    if num_classes != classes:
+        raise ModeCollapseError(
+            f"{option('num_classes', num_classes)}, but {named} has {classes} classes: label k is judged "
+            f"as {named}'s class k, so give {option('num_classes', classes)} and a G trained on all of them"
+        )
 
 
 DEFAULT_IMAGES = "mnist"

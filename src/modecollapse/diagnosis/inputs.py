@@ -20,13 +20,13 @@ from modecollapse.diagnosis.grid import GRID_SUFFIXES, split_grid
 from modecollapse.diagnosis.weights import Rebuild, is_weights_file, load_network
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.features import SUPPORTED_SIZES
+from modecollapse.models.labels import conditional_needs_latent, sample_with_labels
 from modecollapse.models.latent import (
     Latent,
     LatentRead,
-    conditional_needs_latent,
     latent_from_first_layer,
+    latent_options,
     sample_from,
-    sample_with_labels,
 )
 from modecollapse.options import Metavar, option
 from modecollapse.runfolder import RunFolder
@@ -85,7 +85,7 @@ class Sampling:
         output's value range where the file tells it ("auto" otherwise)."""
         if is_torchscript(path):
             if self.shape is None:
-                raise ModeCollapseError(f"a TorchScript generator needs {_latent_options()}")
+                raise ModeCollapseError(f"a TorchScript generator needs {latent_options()}")
             latent = Latent(self.shape, self.distribution, self.range)
             return load_torchscript(path), latent, [f"TorchScript generator, {latent.describe()}"], "auto"
         refuse_own_checkpoint(path)
@@ -95,7 +95,7 @@ class Sampling:
         if network.latent_shape is None and self.shape is None:
             read = latent_from_first_layer(network.module, self.distribution, self.range, SUPPORTED_SIZES)
             if read.latent is None:
-                raise ModeCollapseError(f"{path}: a generator needs {_latent_options()} ({read.note})")
+                raise ModeCollapseError(f"{path}: a generator needs {latent_options()} ({read.note})")
         else:
             latent = Latent(self._shape_for(network.latent_shape, path), self.distribution, self.range)
             read = LatentRead(latent, latent.describe())
@@ -104,7 +104,7 @@ class Sampling:
     def _shape_for(self, known: tuple[int, ...] | None, path: Path) -> tuple[int, ...]:
         if known is None:
             if self.shape is None:
-                raise ModeCollapseError(f"{path}: a generator needs {_latent_options()}")
+                raise ModeCollapseError(f"{path}: a generator needs {latent_options()}")
             return self.shape
         if self.shape is not None and int(np.prod(self.shape)) != int(np.prod(known)):
             raise ModeCollapseError(
@@ -113,10 +113,6 @@ class Sampling:
                 f"{','.join(map(str, self.shape))}"
             )
         return self.shape or known
-
-
-def _latent_options() -> str:
-    return f"{option('latent_dim', Metavar('N'))} (or {option('latent_shape')})"
 
 
 def refuse_own_checkpoint(path: Path) -> None:

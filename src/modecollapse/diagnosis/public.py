@@ -27,7 +27,7 @@ from torch import nn
 
 import modecollapse.diagnosis.verdict as verdicts
 from modecollapse.config import DetectorConfig
-from modecollapse.data import DEFAULT_IMAGES, dataset_kind, dataset_name, spec
+from modecollapse.data import DEFAULT_IMAGES, check_class_count, dataset_kind, dataset_name, spec
 from modecollapse.diagnosis.evidence import format_report, write_evidence
 from modecollapse.diagnosis.inputs import PROBE_SEED, Samples
 from modecollapse.diagnosis.suggest import suggest
@@ -35,14 +35,13 @@ from modecollapse.diagnosis.weights import Rebuild
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.features import SUPPORTED_SIZES
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
+from modecollapse.models.labels import conditional_needs_latent, sample_with_labels
 from modecollapse.models.latent import (
     Latent,
     LatentRead,
-    check_class_count,
-    conditional_needs_latent,
     latent_from_first_layer,
+    latent_options,
     sample_from,
-    sample_with_labels,
 )
 
 
@@ -153,8 +152,9 @@ def diagnose(
     image, PNG folder): healthy / partial collapse / collapsed, with reasons, scores and measured
     fixes to try next. With a translation dataset (spatial-one, spatial-two, mnist-rgb,
     mnist-svhn) a generator is a translator G_AB, fed the dataset's held-out A inputs; give its
-    `g_ba` too to judge the cycle. A class-conditional G(z, label) needs `num_classes` (the
-    dataset's): it is sampled class-balanced and also judged class by class."""
+    `g_ba` too to judge the cycle. A class-conditional G needs `num_classes` (the dataset's): it
+    is sampled class-balanced, called as its forward's names say (G(z, labels), G(labels, z), or
+    one input with one-hot labels appended to z; models/labels.py), and also judged class by class."""
     if num_classes is not None:
         check_class_count(num_classes, dataset or DEFAULT_IMAGES)
     if isinstance(source, str | Path):
@@ -222,7 +222,7 @@ def _in_memory(
             read = latent_from_first_layer(source, latent_dist, latent_range, SUPPORTED_SIZES)
             if read.latent is None:
                 raise ModeCollapseError(
-                    "a generator needs its latent law: latent_dim=... (or latent_shape=...); it is read "
+                    f"a generator needs its latent law: {latent_options()}; it is read "
                     f"from G's first layer only when that is a Linear or a ConvTranspose2d ({read.note})"
                 )
         else:

@@ -7,7 +7,6 @@ Both draw with `draw_noise`.
 
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -16,7 +15,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from modecollapse.data import dataset_name, spec
 from modecollapse.errors import ModeCollapseError
 from modecollapse.generators import as_tensor
 from modecollapse.options import Metavar, on_command_line, option
@@ -96,108 +94,9 @@ def sample_from(generator: Any, latent: Latent, count: int, seed: int, chunk: in
     return torch.cat(parts)
 
 
-LABEL_FORMS = {"indices": "class indices of shape (N,), int64", "one-hot": "one-hot rows of shape (N, K)"}
-CALLS = {
-    **{("z", form): f"G(z, label) with labels as {said}" for form, said in LABEL_FORMS.items()},
-    **{("label", form): f"G(label, z) with labels as {said}" for form, said in LABEL_FORMS.items()},
-    ("appended", "one-hot"): "G(z with one-hot rows of shape (N, K) appended)",
-}
-"""Every way a conditional G is called, by (where the label goes, its form)."""
-LABEL_NAMES = ("label", "class", "cond", "target", "digit")
-
-
-@torch.no_grad()
-def sample_with_labels(
-    generator: Any, latent: Latent, num_classes: int, count: int, seed: int, chunk: int = 500
-) -> tuple[torch.Tensor, torch.Tensor, str]:
-    """A conditional G's outputs for count // K fixed draws per class (classes in turn, so any first
-    N samples show them all), the labels asked for, and how G took them (see `calls_to_try`):
-    class indices (an nn.Embedding's input) or, where G refuses those, one-hot rows in G's dtype."""
-    device, dtype = placement(generator)
-    labels = torch.arange(num_classes).repeat(max(count // num_classes, 1))  # 0, 1, ..., K-1, 0, ...
-    z = latent.draw(len(labels), seed).to(device=device, dtype=dtype)
-    refused = []
-    for where, form in calls_to_try(generator, latent):
-        try:
-            parts = [
-                as_tensor(_call(generator, where, zs, _labels_as(form, ys, num_classes, device, dtype)))
-                .float()
-                .cpu()
-                for zs, ys in zip(z.split(chunk), labels.split(chunk), strict=True)
-            ]
-        except (RuntimeError, TypeError, IndexError, ValueError) as error:
-            said = str(error).splitlines()[0] if str(error) else type(error).__name__
-            refused.append(f"{CALLS[where, form]}: {said}")
-            continue
-        return torch.cat(parts), labels, f"{CALLS[where, form]}, {len(labels) // num_classes} per class"
-    raise ModeCollapseError(
-        f"G failed on (z, label) pairs ({latent.describe()}) called as "
-        + "; as ".join(refused)
-        + ". diagnose calls G(z, labels), or G(labels, z) when forward names the label first, or "
-        "G(z with one-hot rows appended) when forward takes one input"
-    )
-
-
-def calls_to_try(generator: Any, latent: Latent) -> list[tuple[str, str]]:
-    """The calls of CALLS to try, in order, read from the names of G's forward: one input -> z with
-    one-hot rows appended (a flat z only); a label named first (forward(self, labels, noise)) ->
-    G(label, z); else G(z, label), then G(label, z). Indices before one-hot rows in each."""
-    two = [(where, form) for where in ("z", "label") for form in LABEL_FORMS]
-    appended = [("appended", "one-hot")] if len(latent.shape) == 1 else []
-    try:
-        names = [
-            p.name for p in inspect.signature(getattr(generator, "forward", generator)).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]  # fmt: skip
-    except (TypeError, ValueError):  # no signature to read: try every call
-        names = []
-    if not names:  # forward(*args) or unreadable
-        return two + appended
-    if len(names) == 1:
-        return appended or two
-    if any(word in names[0].lower() for word in LABEL_NAMES) or names[0] in ("y", "c"):
-        return two[2:]
-    return two
-
-
-def _call(generator: Any, where: str, z: torch.Tensor, labels: torch.Tensor) -> Any:
-    if where == "z":
-        return generator(z, labels)
-    if where == "label":
-        return generator(labels, z)
-    return generator(torch.cat([z, labels], 1))
-
-
-def check_class_count(num_classes: int, dataset: str) -> None:
-    """A conditional G's labels are the dataset's classes: label k is judged as its class k."""
-    named = dataset_name(dataset)
-    if spec(named).kind != "image":
-        raise ModeCollapseError(
-            f"{option('num_classes')} is for class-conditional image generators, not {named}"
-        )
-    classes = spec(named).num_classes
-    if num_classes != classes:
-        raise ModeCollapseError(
-            f"{option('num_classes', num_classes)}, but {named} has {classes} classes: label k is judged "
-            f"as {named}'s class k, so give {option('num_classes', classes)} and a G trained on all of them"
-        )
-
-
-def conditional_needs_latent(prefix: str = "") -> ModeCollapseError:
-    """The refusal of a conditional G whose z's size is not given (it cannot be read from a first
-    layer that also takes the label)."""
-    sizes = f"{option('latent_dim', Metavar('N'))} (or {option('latent_shape')})"
-    return ModeCollapseError(
-        f"{prefix}a class-conditional generator needs z's size without the label: {sizes}"
-    )
-
-
-def _labels_as(
-    form: str, labels: torch.Tensor, num_classes: int, device: Any, dtype: torch.dtype
-) -> torch.Tensor:
-    if form == "indices":
-        return labels.to(device)
-    return F.one_hot(labels, num_classes).to(device=device, dtype=dtype)
+def latent_options() -> str:
+    """How a message asks for z's size, as the caller spells options."""
+    return f"{option('latent_dim', Metavar('N'))} (or {option('latent_shape')})"
 
 
 def _conditional_hint(error: Exception) -> str:

@@ -1,0 +1,154 @@
+"""How a user's class-conditional G is given its class. The cGAN tutorials differ: forward(z,
+labels), forward(labels, noise), or one input with the one-hot label appended to z; and the label
+as a class index (an nn.Embedding's input) or a one-hot row. G's forward's parameter names say
+which; where they do not, every call is tried and the note says the order was a guess.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from modecollapse.errors import ModeCollapseError
+from modecollapse.generators import as_tensor
+from modecollapse.models.latent import Latent, latent_options, placement
+
+LABEL_FORMS = {"indices": "class indices of shape (N,), int64", "one-hot": "one-hot rows of shape (N, K)"}
+CALLS = {
+    **{("z", form): f"G(z, label) with labels as {said}" for form, said in LABEL_FORMS.items()},
+    **{("label", form): f"G(label, z) with labels as {said}" for form, said in LABEL_FORMS.items()},
+    ("appended", "one-hot"): "G(z with one-hot rows of shape (N, K) appended)",
+}
+"""Every way a conditional G is called, by (where the label goes, its form)."""
+LABEL_WORDS = frozenset(
+    "label labels class classes cls cond condition conditions target targets digit digits onehot hot "
+    "category categories y c".split()
+)
+"""Words of a parameter name (split at _ and digits) that mark it as the label."""
+Z_WORDS = frozenset("z noise latent latents".split())
+CAUGHT = (RuntimeError, TypeError, IndexError, ValueError, AssertionError)
+"""What a G raises when called the wrong way (shapes, dtypes, arity, its own asserts)."""
+
+
+class Calls(NamedTuple):
+    """The calls of CALLS to try, in order, and why that order."""
+
+    order: list[tuple[str, str]]
+    why: str
+    guessed: bool = False
+    """forward's names did not say where the label goes: a G that accepts either order may have
+    been called the wrong way."""
+
+
+@torch.no_grad()
+def sample_with_labels(
+    generator: Any, latent: Latent, num_classes: int, count: int, seed: int, chunk: int = 500
+) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """A conditional G's outputs for count // K fixed draws per class (classes in turn, so any first
+    N samples show them all), the labels asked for, and how G took them (`calls_to_try`'s first
+    call that G runs on; indices before one-hot rows, which come in G's dtype)."""
+    device, dtype = placement(generator)
+    labels = torch.arange(num_classes).repeat(max(count // num_classes, 1))  # 0, 1, ..., K-1, 0, ...
+    z = latent.draw(len(labels), seed).to(device=device, dtype=dtype)
+    calls, refused = calls_to_try(generator, latent), []
+    for where, form in calls.order:
+        try:
+            parts = [
+                as_tensor(_call(generator, where, zs, _labels_as(form, ys, num_classes, device, dtype)))
+                .float()
+                .cpu()
+                for zs, ys in zip(z.split(chunk), labels.split(chunk), strict=True)
+            ]
+        except CAUGHT as error:
+            said = str(error).splitlines()[0] if str(error) else type(error).__name__
+            refused.append(f"{CALLS[where, form]}: {said}")
+            continue
+        note = f"{CALLS[where, form]}, {len(labels) // num_classes} per class"
+        if calls.guessed:
+            note += (
+                f" ({calls.why}: the order is a guess; give a G whose forward names its inputs, "
+                "e.g. lambda z, labels: G(labels, z))"
+            )
+        return torch.cat(parts), labels, note
+    raise ModeCollapseError(
+        f"G failed on every call tried ({latent.describe()}; {calls.why}): as "
+        + "; as ".join(refused)
+        + ". A conditional G is called G(z, labels), G(labels, z) when forward names the label first, "
+        "or with one-hot rows appended to a flat z when forward takes one input"
+    )
+
+
+def calls_to_try(generator: Any, latent: Latent) -> Calls:
+    """The calls to try, read from the names of G's forward (DataParallel, torch.compile and a bare
+    functools.partial unwrapped): a label named first, or z named second -> G(label, z); one input
+    -> z with one-hot rows appended (a flat z; else the two-input calls, which G will refuse);
+    *args or no readable names -> every call, the order a guess; else G(z, label), then G(label, z),
+    the order a guess unless a name said which input is z or the label."""
+    two = [(where, form) for where in ("z", "label") for form in LABEL_FORMS]
+    appended = [("appended", "one-hot")] if len(latent.shape) == 1 else []
+    names = _positional_names(_unwrapped(generator))
+    if not names:
+        return Calls(two + appended, "forward's inputs could not be read", guessed=True)
+    said = f"forward({', '.join(names)})"
+    if len(names) == 1:
+        return Calls(appended or two, f"{said} takes one input")
+    first, second = (set(re.split(r"[_\d]+", name.lower())) for name in names[:2])
+    if first & LABEL_WORDS or (second & Z_WORDS and not first & Z_WORDS):
+        return Calls(two[2:], f"{said} takes the label first")
+    named = bool((first | second) & (LABEL_WORDS | Z_WORDS))
+    return Calls(two, f"{said} takes z first" if named else said, guessed=not named)
+
+
+def conditional_needs_latent(prefix: str = "") -> ModeCollapseError:
+    """The refusal of a conditional G whose z's size is not given (it cannot be read from a first
+    layer that also takes the label)."""
+    return ModeCollapseError(
+        f"{prefix}a class-conditional generator needs z's size without the label: {latent_options()}"
+    )
+
+
+def _unwrapped(generator: Any) -> Any:
+    """The network inside DataParallel / DistributedDataParallel, torch.compile or a bare partial."""
+    for _ in range(8):
+        if isinstance(generator, nn.DataParallel | nn.parallel.DistributedDataParallel):
+            generator = generator.module
+        elif getattr(generator, "_orig_mod", None) is not None:
+            generator = generator._orig_mod
+        elif isinstance(generator, functools.partial) and not generator.args and not generator.keywords:
+            generator = generator.func
+        else:
+            break
+    return generator
+
+
+def _positional_names(generator: Any) -> list[str]:
+    """forward's positional parameter names; [] when unreadable or when it takes *args."""
+    try:
+        parameters = inspect.signature(getattr(generator, "forward", generator)).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    if any(p.kind == p.VAR_POSITIONAL for p in parameters):
+        return []
+    return [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def _call(generator: Any, where: str, z: torch.Tensor, labels: torch.Tensor) -> Any:
+    if where == "z":
+        return generator(z, labels)
+    if where == "label":
+        return generator(labels, z)
+    return generator(torch.cat([z, labels], 1))
+
+
+def _labels_as(
+    form: str, labels: torch.Tensor, num_classes: int, device: Any, dtype: torch.dtype
+) -> torch.Tensor:
+    if form == "indices":
+        return labels.to(device)
+    return F.one_hot(labels, num_classes).to(device=device, dtype=dtype)
