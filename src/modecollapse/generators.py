@@ -10,6 +10,15 @@ import torch
 from torch import nn
 
 
+def error_line(error: Exception) -> str:
+    """The line of G's error that says what went wrong: a TorchScript error's last (its first only
+    says the interpreter failed), any other's first; the type when it says nothing."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    return lines[-1] if isinstance(error, torch.jit.Error) else lines[0]
+
+
 def as_tensor(output: Any) -> torch.Tensor:
     """A generator's output (a tensor, an array, or a tuple led by one) as a detached tensor."""
     if isinstance(output, (tuple, list)):

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from modecollapse.errors import ModeCollapseError
-from modecollapse.models.labels import calls_to_try, sample_with_labels
-from modecollapse.models.latent import Latent
+from modecollapse.models.labels import CALLS, calls_to_try, sample_with_labels
+from modecollapse.models.latent import Latent, sample_from
 
 FLAT, SPATIAL = Latent((16,)), Latent((16, 1, 1))
 Z_FIRST = [("z", "indices"), ("z", "one-hot"), ("label", "indices"), ("label", "one-hot")]
@@ -23,6 +23,8 @@ class LabelFirstOneHot(nn.Module):
         self.joint = nn.Linear(10 + 16, 10)
 
     def forward(self, one_hot, noise):
+        if one_hot.dim() != 2:
+            raise ValueError("one-hot rows of shape (N, K)")  # (scripted, cat takes a (N,) tensor)
         self.joint(torch.cat([one_hot, noise], 1))
         return one_hot.float()  # the label it was given, to check which input got it
 
@@ -46,7 +48,11 @@ def test_z_named_first_tries_both_orders_z_first():
 
 
 def test_unnamed_inputs_are_a_guess_the_note_says():
-    assert calls_to_try(lambda a, b: a, FLAT).guessed
+    for g in (lambda a, b: a, lambda cond_z, z_class: 0, lambda z_y, noise: 0):  # neither, or both kinds
+        calls = calls_to_try(g, FLAT)
+        assert calls.order == Z_FIRST and calls.guessed
+    _, _, note = sample_with_labels(lambda a, b: b.float(), FLAT, 10, 20, seed=0)
+    assert "forward(a, b) does not say which input is the label: the order is a guess" in note
     for g in (lambda *inputs: 0, lambda z, *extra: 0):  # *args: every call, the appended one too
         calls = calls_to_try(g, FLAT)
         assert calls.order == [*Z_FIRST, ("appended", "one-hot")] and calls.guessed
@@ -57,14 +63,22 @@ def test_one_input_gets_the_label_appended_to_a_flat_z_only():
     assert calls_to_try(lambda x: x, SPATIAL).order == Z_FIRST  # nothing to append to: G will say why
 
 
-WRAPPERS = [lambda g: g, nn.DataParallel, torch.compile, functools.partial]
+def scripted_and_loaded(g, tmp_path):
+    torch.jit.save(torch.jit.script(g), tmp_path / "G.ts")
+    return torch.jit.load(tmp_path / "G.ts")
 
 
-@pytest.mark.parametrize("wrap", WRAPPERS, ids=["plain", "dp", "compile", "partial"])
-def test_a_wrapped_generator_is_read_through_its_wrapper(wrap):
-    g = wrap(LabelFirstOneHot())
+WRAPPERS = [
+    lambda g, _: g, lambda g, _: nn.DataParallel(g), lambda g, _: torch.compile(g),
+    lambda g, _: functools.partial(g), scripted_and_loaded,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("wrap", WRAPPERS, ids=["plain", "dp", "compile", "partial", "torchscript"])
+def test_a_wrapped_generator_is_read_through_its_wrapper(wrap, tmp_path):
+    g = wrap(LabelFirstOneHot(), tmp_path)
     assert calls_to_try(g, FLAT).order == LABEL_FIRST
-    if wrap is not torch.compile:  # (compiling costs seconds; its reading is checked above)
+    if not hasattr(g, "_orig_mod"):  # (compiling costs seconds; its reading is checked above)
         out, labels, note = sample_with_labels(g, FLAT, 10, 40, seed=0)
         assert note.startswith("G(label, z) with labels as one-hot rows")
         assert out.argmax(1).tolist() == labels.tolist()  # the label went where G wants it
@@ -80,5 +94,28 @@ def test_a_g_that_refuses_every_call_hears_each_refusal():
     def no_label_at_all(z, labels):
         raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
 
-    with pytest.raises(ModeCollapseError, match=r"forward\(z, labels\) takes z first\): as G\(z, label\)"):
+    said = r"forward\(z, labels\) takes z first\): as G\(z, label\)"
+    with pytest.raises(ModeCollapseError, match=said) as refused:
         sample_with_labels(no_label_at_all, FLAT, 10, 20, seed=0)
+    assert all(said in str(refused.value) for said in CALLS.values() if "appended" not in said)
+
+
+def test_a_partial_with_bound_arguments_is_read_after_them():
+    def g(scale, labels, noise):
+        return labels
+
+    calls = calls_to_try(functools.partial(g, 2.0), FLAT)
+    assert calls.order == LABEL_FIRST and calls.why == "forward(labels, noise) takes the label first"
+
+
+class WantsSpatialZ(nn.Module):
+    def forward(self, z):
+        if z.dim() != 4:
+            raise ValueError("G wants z of shape (N, 16, 1, 1)")
+        return z
+
+
+def test_a_torchscript_gs_own_error_is_quoted_not_the_interpreters_headline(tmp_path):
+    g = scripted_and_loaded(WantsSpatialZ(), tmp_path)
+    with pytest.raises(ModeCollapseError, match=r"builtins.ValueError: G wants z of shape \(N, 16, 1, 1\)"):
+        sample_from(g, FLAT, 10, seed=0)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from modecollapse.errors import ModeCollapseError
-from modecollapse.generators import as_tensor
+from modecollapse.generators import as_tensor, error_line
 from modecollapse.models.latent import Latent, latent_options, placement
 
 LABEL_FORMS = {"indices": "class indices of shape (N,), int64", "one-hot": "one-hot rows of shape (N, K)"}
@@ -32,8 +32,8 @@ LABEL_WORDS = frozenset(
 )
 """Words of a parameter name (split at _ and digits) that mark it as the label."""
 Z_WORDS = frozenset("z noise latent latents".split())
-CAUGHT = (RuntimeError, TypeError, IndexError, ValueError, AssertionError)
-"""What a G raises when called the wrong way (shapes, dtypes, arity, its own asserts)."""
+CAUGHT = (RuntimeError, TypeError, IndexError, ValueError, AssertionError, torch.jit.Error)
+"""What a G raises when called the wrong way (shapes, dtypes, arity, its own asserts; TorchScript's own)."""
 
 
 class Calls(NamedTuple):
@@ -53,7 +53,7 @@ def sample_with_labels(
     """A conditional G's outputs for count // K fixed draws per class (classes in turn, so any first
     N samples show them all), the labels asked for, and how G took them (`calls_to_try`'s first
     call that G runs on; indices before one-hot rows, which come in G's dtype)."""
-    device, dtype = placement(generator)
+    device, dtype = placement(_unwrapped(generator))
     labels = torch.arange(num_classes).repeat(max(count // num_classes, 1))  # 0, 1, ..., K-1, 0, ...
     z = latent.draw(len(labels), seed).to(device=device, dtype=dtype)
     calls, refused = calls_to_try(generator, latent), []
@@ -66,14 +66,13 @@ def sample_with_labels(
                 for zs, ys in zip(z.split(chunk), labels.split(chunk), strict=True)
             ]
         except CAUGHT as error:
-            said = str(error).splitlines()[0] if str(error) else type(error).__name__
-            refused.append(f"{CALLS[where, form]}: {said}")
+            refused.append(f"{CALLS[where, form]}: {error_line(error)}")
             continue
         note = f"{CALLS[where, form]}, {len(labels) // num_classes} per class"
         if calls.guessed:
             note += (
-                f" ({calls.why}: the order is a guess; give a G whose forward names its inputs, "
-                "e.g. lambda z, labels: G(labels, z))"
+                f" ({calls.why}: the order is a guess; name forward's inputs z and labels, in G's "
+                "order, or give a function of (z, labels) that calls G)"
             )
         return torch.cat(parts), labels, note
     raise ModeCollapseError(
@@ -85,24 +84,32 @@ def sample_with_labels(
 
 
 def calls_to_try(generator: Any, latent: Latent) -> Calls:
-    """The calls to try, read from the names of G's forward (DataParallel, torch.compile and a bare
-    functools.partial unwrapped): a label named first, or z named second -> G(label, z); one input
-    -> z with one-hot rows appended (a flat z; else the two-input calls, which G will refuse);
-    *args or no readable names -> every call, the order a guess; else G(z, label), then G(label, z),
-    the order a guess unless a name said which input is z or the label."""
+    """The calls to try, read from the names of G's forward (through DataParallel, torch.compile, a
+    partial, TorchScript): one input -> z with one-hot rows appended (a flat z; else the two-input
+    calls, which G will refuse); a name that is only the label first, or only z second (the other
+    unnamed) -> G(label, z); the mirror -> G(z, label) then G(label, z); anything else (*args, no
+    names, names of both kinds or neither) -> G(z, label) then G(label, z), the order a guess."""
     two = [(where, form) for where in ("z", "label") for form in LABEL_FORMS]
     appended = [("appended", "one-hot")] if len(latent.shape) == 1 else []
     names = _positional_names(_unwrapped(generator))
-    if not names:
-        return Calls(two + appended, "forward's inputs could not be read", guessed=True)
+    if names is None:
+        return Calls(two + appended, "forward takes *args or its inputs could not be read", guessed=True)
     said = f"forward({', '.join(names)})"
     if len(names) == 1:
         return Calls(appended or two, f"{said} takes one input")
-    first, second = (set(re.split(r"[_\d]+", name.lower())) for name in names[:2])
-    if first & LABEL_WORDS or (second & Z_WORDS and not first & Z_WORDS):
+    first, second = (_kind(name) for name in names[:2])
+    if (first, second) in (("label", "z"), ("label", None), (None, "z")):
         return Calls(two[2:], f"{said} takes the label first")
-    named = bool((first | second) & (LABEL_WORDS | Z_WORDS))
-    return Calls(two, f"{said} takes z first" if named else said, guessed=not named)
+    if (first, second) in (("z", "label"), ("z", None), (None, "label")):
+        return Calls(two, f"{said} takes z first")
+    return Calls(two, f"{said} does not say which input is the label", guessed=True)
+
+
+def _kind(name: str) -> str | None:
+    """'label' or 'z' when a parameter name's words (split at _ and digits) are of one kind only."""
+    words = set(re.split(r"[_\d]+", name.lower()))
+    label, z = bool(words & LABEL_WORDS), bool(words & Z_WORDS)
+    return "label" if label and not z else "z" if z and not label else "both" if label else None
 
 
 def conditional_needs_latent(prefix: str = "") -> ModeCollapseError:
@@ -127,14 +134,21 @@ def _unwrapped(generator: Any) -> Any:
     return generator
 
 
-def _positional_names(generator: Any) -> list[str]:
-    """forward's positional parameter names; [] when unreadable or when it takes *args."""
+def _positional_names(generator: Any) -> list[str] | None:
+    """forward's positional parameter names (a scripted module's from its schema, a partial's
+    after its bound arguments); None when unreadable or when it takes *args."""
+    forward = getattr(generator, "forward", generator)
+    if isinstance(generator, torch.jit.ScriptModule) and hasattr(forward, "schema"):
+        return [argument.name for argument in forward.schema.arguments[1:]]
+    if isinstance(generator, functools.partial):
+        bound = getattr(generator.func, "forward", generator.func)
+        forward = functools.partial(bound, *generator.args, **generator.keywords)
     try:
-        parameters = inspect.signature(getattr(generator, "forward", generator)).parameters.values()
+        parameters = inspect.signature(forward).parameters.values()
     except (TypeError, ValueError):
-        return []
+        return None
     if any(p.kind == p.VAR_POSITIONAL for p in parameters):
-        return []
+        return None
     return [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from modecollapse.errors import ModeCollapseError
-from modecollapse.generators import as_tensor
+from modecollapse.generators import as_tensor, error_line
 from modecollapse.options import Metavar, on_command_line, option
 
 if TYPE_CHECKING:
@@ -84,10 +84,10 @@ def sample_from(generator: Any, latent: Latent, count: int, seed: int, chunk: in
     for part in z.split(chunk):
         try:
             out = generator(part.to(device=device, dtype=dtype))
-        except (RuntimeError, TypeError) as error:
+        except (RuntimeError, TypeError, torch.jit.Error) as error:
             raise ModeCollapseError(
                 f"G failed on {latent.describe()} (a batch of shape {tuple(part.shape)}, {dtype}): "
-                f"{str(error).splitlines()[0]}; does the latent law match G's input?"
+                f"{error_line(error)}; does the latent law match G's input?"
                 f"{_conditional_hint(error)}"
             ) from None
         parts.append(as_tensor(out).float().cpu())
