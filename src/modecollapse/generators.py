@@ -3,6 +3,7 @@ autocast), fed on its own device, its output as a tensor. The Monitor's way in."
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -10,8 +11,23 @@ import torch
 from torch import nn
 
 
+def unwrapped(generator: Any) -> Any:
+    """The network inside DataParallel / DistributedDataParallel, torch.compile or a partial with
+    nothing bound: the one whose weights and forward are G's."""
+    for _ in range(8):
+        if isinstance(generator, nn.DataParallel | nn.parallel.DistributedDataParallel):
+            generator = generator.module
+        elif getattr(generator, "_orig_mod", None) is not None:
+            generator = generator._orig_mod
+        elif isinstance(generator, functools.partial) and not generator.args and not generator.keywords:
+            generator = generator.func
+        else:
+            break
+    return generator
+
+
 def error_line(error: Exception) -> str:
-    """The line of G's error that says what went wrong: a TorchScript error's last (its first only
+    """The line of an error that says what went wrong: a TorchScript error's last (its first only
     says the interpreter failed), any other's first; the type when it says nothing."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     if not lines:

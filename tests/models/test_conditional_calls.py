@@ -8,7 +8,7 @@ from torch import nn
 
 from modecollapse.errors import ModeCollapseError
 from modecollapse.models.labels import CALLS, calls_to_try, sample_with_labels
-from modecollapse.models.latent import Latent, sample_from
+from modecollapse.models.latent import Latent, placement, sample_from
 
 FLAT, SPATIAL = Latent((16,)), Latent((16, 1, 1))
 Z_FIRST = [("z", "indices"), ("z", "one-hot"), ("label", "indices"), ("label", "one-hot")]
@@ -119,3 +119,9 @@ def test_a_torchscript_gs_own_error_is_quoted_not_the_interpreters_headline(tmp_
     g = scripted_and_loaded(WantsSpatialZ(), tmp_path)
     with pytest.raises(ModeCollapseError, match=r"builtins.ValueError: G wants z of shape \(N, 16, 1, 1\)"):
         sample_from(g, FLAT, 10, seed=0)
+
+
+def test_z_is_drawn_for_the_network_inside_a_wrapper():
+    bf16 = nn.Linear(16, 4).to(torch.bfloat16)
+    for wrapped in (functools.partial(bf16), nn.DataParallel(bf16)):
+        assert placement(wrapped) == (torch.device("cpu"), torch.bfloat16)

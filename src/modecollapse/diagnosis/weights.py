@@ -22,6 +22,7 @@ from torch import nn
 from modecollapse.diagnosis.recognize import dcgan_from_weights
 from modecollapse.diagnosis.user_code import build_arch
 from modecollapse.errors import ModeCollapseError
+from modecollapse.generators import error_line
 from modecollapse.options import option
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt", ".bin", ".tar", ".pkl", ".pickle")
@@ -67,10 +68,9 @@ class UserNetwork:
 
 
 def _unreadable(path: Path, error: Exception) -> ModeCollapseError:
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return ModeCollapseError(
         f"{path}: not a readable torch.save file: truncated or damaged, or a plain pickle, which "
-        f"diagnose does not read ({first})"
+        f"diagnose does not read ({error_line(error)})"
     )
 
 

@@ -13,10 +13,9 @@ from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from modecollapse.errors import ModeCollapseError
-from modecollapse.generators import as_tensor, error_line
+from modecollapse.generators import as_tensor, error_line, unwrapped
 from modecollapse.models.latent import Latent, latent_options, placement
 
 LABEL_FORMS = {"indices": "class indices of shape (N,), int64", "one-hot": "one-hot rows of shape (N, K)"}
@@ -53,7 +52,7 @@ def sample_with_labels(
     """A conditional G's outputs for count // K fixed draws per class (classes in turn, so any first
     N samples show them all), the labels asked for, and how G took them (`calls_to_try`'s first
     call that G runs on; indices before one-hot rows, which come in G's dtype)."""
-    device, dtype = placement(_unwrapped(generator))
+    device, dtype = placement(generator)
     labels = torch.arange(num_classes).repeat(max(count // num_classes, 1))  # 0, 1, ..., K-1, 0, ...
     z = latent.draw(len(labels), seed).to(device=device, dtype=dtype)
     calls, refused = calls_to_try(generator, latent), []
@@ -91,7 +90,7 @@ def calls_to_try(generator: Any, latent: Latent) -> Calls:
     names, names of both kinds or neither) -> G(z, label) then G(label, z), the order a guess."""
     two = [(where, form) for where in ("z", "label") for form in LABEL_FORMS]
     appended = [("appended", "one-hot")] if len(latent.shape) == 1 else []
-    names = _positional_names(_unwrapped(generator))
+    names = _positional_names(unwrapped(generator))
     if names is None:
         return Calls(two + appended, "forward takes *args or its inputs could not be read", guessed=True)
     said = f"forward({', '.join(names)})"
@@ -118,20 +117,6 @@ def conditional_needs_latent(prefix: str = "") -> ModeCollapseError:
     return ModeCollapseError(
         f"{prefix}a class-conditional generator needs z's size without the label: {latent_options()}"
     )
-
-
-def _unwrapped(generator: Any) -> Any:
-    """The network inside DataParallel / DistributedDataParallel, torch.compile or a bare partial."""
-    for _ in range(8):
-        if isinstance(generator, nn.DataParallel | nn.parallel.DistributedDataParallel):
-            generator = generator.module
-        elif getattr(generator, "_orig_mod", None) is not None:
-            generator = generator._orig_mod
-        elif isinstance(generator, functools.partial) and not generator.args and not generator.keywords:
-            generator = generator.func
-        else:
-            break
-    return generator
 
 
 def _positional_names(generator: Any) -> list[str] | None:

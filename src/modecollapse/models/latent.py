@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from modecollapse.errors import ModeCollapseError
-from modecollapse.generators import as_tensor, error_line
+from modecollapse.generators import as_tensor, error_line, unwrapped
 from modecollapse.options import Metavar, on_command_line, option
 
 if TYPE_CHECKING:
@@ -66,7 +66,9 @@ class Latent:
 
 
 def placement(generator: Any) -> tuple[torch.device, torch.dtype]:
-    """The device and floating dtype of a generator's weights (CPU fp32 for a plain callable)."""
+    """The device and floating dtype of a generator's weights, read through its wrappers (CPU fp32
+    for a plain callable)."""
+    generator = unwrapped(generator)
     if isinstance(generator, nn.Module):
         for tensor in (*generator.parameters(), *generator.buffers()):
             if tensor.is_floating_point():
