@@ -24,7 +24,7 @@ from modecollapse.metrics.samples import (
     score_samples,
     training_data,
 )
-from modecollapse.models.labels import sample_with_labels
+from modecollapse.models.labels import Calls, sample_with_labels
 from modecollapse.models.latent import Latent, latent_from_first_layer, latent_options, sample_from
 
 Sampler = Callable[[Any, int, torch.Generator], torch.Tensor]
@@ -45,6 +45,7 @@ class GeneratorScorer:
         self.reference: Reference | None = None
         self.notes: list[str] = []
         self.read_note: str | None = None  # where z's size came from, when read from G
+        self.call: Calls | None = None  # how a conditional G took its label, once it has
 
     def __call__(self, generator: Any) -> tuple[dict[str, Any], np.ndarray | None]:
         reference = self.reference or self._reference()
@@ -91,9 +92,9 @@ class GeneratorScorer:
                 )
             self.latent, self.read_note = read
         if self.num_classes:
-            images, intended, said = sample_with_labels(
-                generator, self.latent, self.num_classes, count, EVAL_SEED
+            drawn = sample_with_labels(
+                generator, self.latent, self.num_classes, count, EVAL_SEED, calls=self.call
             )
-            self.read_note = said
-            return images, intended
+            self.read_note, self.call = drawn.note, drawn.call
+            return drawn.images, drawn.labels
         return sample_from(generator, self.latent, count, EVAL_SEED), None

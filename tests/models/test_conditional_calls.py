@@ -4,11 +4,13 @@ import functools
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from modecollapse.errors import ModeCollapseError
 from modecollapse.models.labels import CALLS, calls_to_try, sample_with_labels
 from modecollapse.models.latent import Latent, placement, sample_from
+from modecollapse.monitor_scoring import GeneratorScorer
 
 FLAT, SPATIAL = Latent((16,)), Latent((16, 1, 1))
 Z_FIRST = [("z", "indices"), ("z", "one-hot"), ("label", "indices"), ("label", "one-hot")]
@@ -51,7 +53,7 @@ def test_unnamed_inputs_are_a_guess_the_note_says():
     for g in (lambda a, b: a, lambda cond_z, z_class: 0, lambda z_y, noise: 0):  # neither, or both kinds
         calls = calls_to_try(g, FLAT)
         assert calls.order == Z_FIRST and calls.guessed
-    _, _, note = sample_with_labels(lambda a, b: b.float(), FLAT, 10, 20, seed=0)
+    note = sample_with_labels(lambda a, b: b.float(), FLAT, 10, 20, seed=0).note
     assert "forward(a, b) does not say which input is the label: the order is a guess" in note
     for g in (lambda *inputs: 0, lambda z, *extra: 0):  # *args: every call, the appended one too
         calls = calls_to_try(g, FLAT)
@@ -79,13 +81,13 @@ def test_a_wrapped_generator_is_read_through_its_wrapper(wrap, tmp_path):
     g = wrap(LabelFirstOneHot(), tmp_path)
     assert calls_to_try(g, FLAT).order == LABEL_FIRST
     if not hasattr(g, "_orig_mod"):  # (compiling costs seconds; its reading is checked above)
-        out, labels, note = sample_with_labels(g, FLAT, 10, 40, seed=0)
+        out, labels, note, _ = sample_with_labels(g, FLAT, 10, 40, seed=0)
         assert note.startswith("G(label, z) with labels as one-hot rows")
         assert out.argmax(1).tolist() == labels.tolist()  # the label went where G wants it
 
 
 def test_an_assert_in_g_means_try_the_next_call():
-    out, labels, note = sample_with_labels(Asserts(), FLAT, 10, 20, seed=0)
+    out, labels, note, _ = sample_with_labels(Asserts(), FLAT, 10, 20, seed=0)
     assert note.startswith("G(z, label) with labels as one-hot rows")
     assert out.argmax(1).tolist() == labels.tolist()
 
@@ -97,7 +99,8 @@ def test_a_g_that_refuses_every_call_hears_each_refusal():
     said = r"forward\(z, labels\) takes z first\): as G\(z, label\)"
     with pytest.raises(ModeCollapseError, match=said) as refused:
         sample_with_labels(no_label_at_all, FLAT, 10, 20, seed=0)
-    assert all(said in str(refused.value) for said in CALLS.values() if "appended" not in said)
+    tried = [said for said in CALLS.values() if "appended" not in said and "label=" not in said]
+    assert len(tried) == 4 and all(said in str(refused.value) for said in tried)
 
 
 def test_a_partial_with_bound_arguments_is_read_after_them():
@@ -125,3 +128,45 @@ def test_z_is_drawn_for_the_network_inside_a_wrapper():
     bf16 = nn.Linear(16, 4).to(torch.bfloat16)
     for wrapped in (functools.partial(bf16), nn.DataParallel(bf16)):
         assert placement(wrapped) == (torch.device("cpu"), torch.bfloat16)
+
+
+class KeywordLabel(nn.Module):
+    def forward(self, z, *, labels):
+        return F.one_hot(labels, 10).float() + 0 * z[:, :1]
+
+
+def test_a_keyword_only_label_is_given_by_its_name():
+    for g in (KeywordLabel(), torch.jit.script(KeywordLabel())):  # (a saved file's schema drops the *)
+        calls = calls_to_try(g, FLAT)
+        assert calls.keyword == "labels" and not calls.guessed
+        out, labels, note, _ = sample_with_labels(g, FLAT, 10, 20, seed=0)
+        assert note.startswith("G(z, labels=...) with labels as class indices")
+        assert out.argmax(1).tolist() == labels.tolist()
+
+
+class CountsCalls(nn.Module):
+    """Takes only (one-hot, z), under names that say nothing (so every order is tried): counts calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, a, b):
+        self.calls += 1
+        if a.dim() != 2 or a.shape[1] != 10:
+            raise ValueError("one-hot rows first")
+        return a + 0 * b[:, :1]
+
+
+def test_the_monitor_calls_g_only_the_way_it_took_its_label_after_the_first_draw():
+    scorer = GeneratorScorer("mnist", "image", FLAT, ("normal", 1.0), None, 10, "-1-1", 40, None)
+    g = CountsCalls()
+    first, _ = scorer._draw(g, 40)
+    tried = g.calls
+    assert tried == 4 and scorer.call.order == [("label", "one-hot")]  # three refusals, then the call
+    again, labels = scorer._draw(g, 40)
+    assert g.calls == tried + 1 and torch.equal(first, again) and again.argmax(1).tolist() == labels.tolist()
+    assert (
+        scorer.read_note.startswith("G(label, z) with labels as one-hot rows")
+        and "a guess" in scorer.read_note
+    )

@@ -371,7 +371,7 @@ def _sample(
 ) -> Samples:
     """`count` samples of a generator file's G (class-balanced pairs (z, label) when `classes`)."""
     if classes:
-        values, intended, said = sample_with_labels(generator, latent, classes, count, PROBE_SEED)
+        values, intended, said, _ = sample_with_labels(generator, latent, classes, count, PROBE_SEED)
         notes = [*notes, said, f"{len(values)} samples drawn with seed {PROBE_SEED}"]
         return Samples(values, notes, generator, latent, intended=intended, value_range=value_range)
     values = sample_from(generator, latent, count, PROBE_SEED)

@@ -233,7 +233,9 @@ def _in_memory(
         count = min(num_samples, PROTOCOL_SAMPLES) if points else num_samples
         notes = [f"generator in memory, {said}"]
         if num_classes:
-            array, intended, labelled = sample_with_labels(generator, latent, num_classes, count, PROBE_SEED)
+            array, intended, labelled, _ = sample_with_labels(
+                generator, latent, num_classes, count, PROBE_SEED
+            )
             notes.append(labelled)
         else:
             array = sample_from(generator, latent, count, PROBE_SEED)

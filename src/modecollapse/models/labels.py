@@ -23,6 +23,7 @@ CALLS = {
     **{("z", form): f"G(z, label) with labels as {said}" for form, said in LABEL_FORMS.items()},
     **{("label", form): f"G(label, z) with labels as {said}" for form, said in LABEL_FORMS.items()},
     ("appended", "one-hot"): "G(z with one-hot rows of shape (N, K) appended)",
+    **{("keyword", form): f"G(z, label=...) with labels as {said}" for form, said in LABEL_FORMS.items()},
 }
 """Every way a conditional G is called, by (where the label goes, its form)."""
 LABEL_WORDS = frozenset(
@@ -43,42 +44,70 @@ class Calls(NamedTuple):
     guessed: bool = False
     """forward's names did not say where the label goes: a G that accepts either order may have
     been called the wrong way."""
+    keyword: str = ""
+    """The keyword-only parameter that takes the label (forward(z, *, labels))."""
+
+
+class Conditioned(NamedTuple):
+    """A conditional G's outputs, the class each was drawn for, how G took them, and that call
+    alone (to pass back as `calls`, so that later draws skip the refused ones)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    note: str
+    call: Calls
 
 
 @torch.no_grad()
 def sample_with_labels(
-    generator: Any, latent: Latent, num_classes: int, count: int, seed: int, chunk: int = 500
-) -> tuple[torch.Tensor, torch.Tensor, str]:
+    generator: Any,
+    latent: Latent,
+    num_classes: int,
+    count: int,
+    seed: int,
+    chunk: int = 500,
+    calls: Calls | None = None,
+) -> Conditioned:
     """A conditional G's outputs for count // K fixed draws per class (classes in turn, so any first
-    N samples show them all), the labels asked for, and how G took them (`calls_to_try`'s first
-    call that G runs on; indices before one-hot rows, which come in G's dtype)."""
+    N samples show them all), the labels asked for, and how G took them (the first of `calls`,
+    `calls_to_try`'s by default, that G runs on; indices before one-hot rows, which come in G's
+    dtype)."""
     device, dtype = placement(generator)
     labels = torch.arange(num_classes).repeat(max(count // num_classes, 1))  # 0, 1, ..., K-1, 0, ...
     z = latent.draw(len(labels), seed).to(device=device, dtype=dtype)
-    calls, refused = calls_to_try(generator, latent), []
+    calls, refused = calls or calls_to_try(generator, latent), []
     for where, form in calls.order:
+        said = CALLS[where, form].replace("label=", f"{calls.keyword}=")
         try:
             parts = [
-                as_tensor(_call(generator, where, zs, _labels_as(form, ys, num_classes, device, dtype)))
+                as_tensor(
+                    _call(
+                        generator,
+                        (where, calls.keyword),
+                        zs,
+                        _labels_as(form, ys, num_classes, device, dtype),
+                    )
+                )
                 .float()
                 .cpu()
                 for zs, ys in zip(z.split(chunk), labels.split(chunk), strict=True)
             ]
         except CAUGHT as error:
-            refused.append(f"{CALLS[where, form]}: {error_line(error)}")
+            refused.append(f"{said}: {error_line(error)}")
             continue
-        note = f"{CALLS[where, form]}, {len(labels) // num_classes} per class"
+        note = f"{said}, {len(labels) // num_classes} per class"
         if calls.guessed:
             note += (
                 f" ({calls.why}: the order is a guess; name forward's inputs z and labels, in G's "
                 "order, or give a function of (z, labels) that calls G)"
             )
-        return torch.cat(parts), labels, note
+        return Conditioned(torch.cat(parts), labels, note, calls._replace(order=[(where, form)]))
     raise ModeCollapseError(
         f"G failed on every call tried ({latent.describe()}; {calls.why}): as "
         + "; as ".join(refused)
         + ". A conditional G is called G(z, labels), G(labels, z) when forward names the label first, "
-        "or with one-hot rows appended to a flat z when forward takes one input"
+        "G(z, labels=...) when the label is keyword-only, or with one-hot rows appended to a flat z "
+        "when forward takes one input"
     )
 
 
@@ -86,11 +115,15 @@ def calls_to_try(generator: Any, latent: Latent) -> Calls:
     """The calls to try, read from the names of G's forward (through DataParallel, torch.compile, a
     partial, TorchScript): one input -> z with one-hot rows appended (a flat z; else the two-input
     calls, which G will refuse); a name that is only the label first, or only z second (the other
-    unnamed) -> G(label, z); the mirror -> G(z, label) then G(label, z); anything else (*args, no
-    names, names of both kinds or neither) -> G(z, label) then G(label, z), the order a guess."""
+    unnamed) -> G(label, z); the mirror -> G(z, label) then G(label, z); one input and a
+    keyword-only label -> G(z, label=...); anything else (*args, no names, names of both kinds or
+    neither) -> G(z, label) then G(label, z), the order a guess."""
     two = [(where, form) for where in ("z", "label") for form in LABEL_FORMS]
     appended = [("appended", "one-hot")] if len(latent.shape) == 1 else []
-    names = _positional_names(unwrapped(generator))
+    names, keyword = _names(unwrapped(generator))
+    if keyword and len(names or ()) == 1:
+        label_named = f"forward({names[0]}, *, {keyword}) takes the label by keyword"
+        return Calls([("keyword", form) for form in LABEL_FORMS], label_named, keyword=keyword)
     if names is None:
         return Calls(two + appended, "forward takes *args or its inputs could not be read", guessed=True)
     said = f"forward({', '.join(names)})"
@@ -119,25 +152,36 @@ def conditional_needs_latent(prefix: str = "") -> ModeCollapseError:
     )
 
 
-def _positional_names(generator: Any) -> list[str] | None:
+def _names(generator: Any) -> tuple[list[str] | None, str]:
     """forward's positional parameter names (a scripted module's from its schema, a partial's
-    after its bound arguments); None when unreadable or when it takes *args."""
+    after its bound arguments; None when unreadable or when it takes *args), and the first
+    keyword-only one that names the label ("" when none)."""
     forward = getattr(generator, "forward", generator)
     if isinstance(generator, torch.jit.ScriptModule) and hasattr(forward, "schema"):
-        return [argument.name for argument in forward.schema.arguments[1:]]
+        arguments = forward.schema.arguments[1:]
+        keywords = [a.name for a in arguments if a.kwarg_only]
+        return [a.name for a in arguments if not a.kwarg_only], _label_keyword(keywords)
     if isinstance(generator, functools.partial):
         bound = getattr(generator.func, "forward", generator.func)
         forward = functools.partial(bound, *generator.args, **generator.keywords)
     try:
         parameters = inspect.signature(forward).parameters.values()
     except (TypeError, ValueError):
-        return None
+        return None, ""
+    keyword = _label_keyword([p.name for p in parameters if p.kind == p.KEYWORD_ONLY])
     if any(p.kind == p.VAR_POSITIONAL for p in parameters):
-        return None
-    return [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        return None, keyword
+    return [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)], keyword
 
 
-def _call(generator: Any, where: str, z: torch.Tensor, labels: torch.Tensor) -> Any:
+def _label_keyword(names: list[str]) -> str:
+    return next((name for name in names if _kind(name) == "label"), "")
+
+
+def _call(generator: Any, how: tuple[str, str], z: torch.Tensor, labels: torch.Tensor) -> Any:
+    where, keyword = how
+    if where == "keyword":
+        return generator(z, **{keyword: labels})
     if where == "z":
         return generator(z, labels)
     if where == "label":
