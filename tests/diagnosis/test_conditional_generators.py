@@ -151,7 +151,7 @@ class LabelFirstEmbedding(DigitOfItsClass):
         return self.digit(labels.long()) + 0 * noise.sum()  # a float z in the label's place fails here
 
 
-class LabelFirstOneHot(DigitOfItsClass):
+class DigitOfOneHotGivenFirst(DigitOfItsClass):
     def __init__(self, per_class: torch.Tensor) -> None:
         super().__init__(per_class)
         self.joint = nn.Linear(10 + 16, 4)  # accepts (z, one-hot) swapped too: only the names tell
@@ -172,7 +172,7 @@ class OneInput(DigitOfItsClass):
     ("network", "said"),
     [
         (LabelFirstEmbedding, "G(label, z) with labels as class indices of shape (N,), int64"),
-        (LabelFirstOneHot, "G(label, z) with labels as one-hot rows of shape (N, K)"),
+        (DigitOfOneHotGivenFirst, "G(label, z) with labels as one-hot rows of shape (N, K)"),
         (OneInput, "G(z with one-hot rows of shape (N, K) appended)"),
     ],
 )
