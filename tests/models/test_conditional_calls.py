@@ -55,7 +55,7 @@ def test_unnamed_inputs_are_a_guess_the_note_says():
         assert calls.order == Z_FIRST and calls.guessed
     note = sample_with_labels(lambda a, b: b.float(), FLAT, 10, 20, seed=0).note
     assert "forward(a, b) does not say which input is the label: the order is a guess" in note
-    for g in (lambda *inputs: 0, lambda z, *extra: 0):  # *args: every call, the appended one too
+    for g in (lambda *inputs: 0, lambda z, *extra: 0, lambda **inputs: 0):  # every call, appended too
         calls = calls_to_try(g, FLAT)
         assert calls.order == [*Z_FIRST, ("appended", "one-hot")] and calls.guessed
 

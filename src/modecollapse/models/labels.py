@@ -124,7 +124,7 @@ def calls_to_try(generator: Any, latent: Latent) -> Calls:
     if keyword and len(names or ()) == 1:
         label_named = f"forward({names[0]}, *, {keyword}) takes the label by keyword"
         return Calls([("keyword", form) for form in LABEL_FORMS], label_named, keyword=keyword)
-    if names is None:
+    if not names:
         return Calls(two + appended, "forward takes *args or its inputs could not be read", guessed=True)
     said = f"forward({', '.join(names)})"
     if len(names) == 1:
