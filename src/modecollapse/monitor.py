@@ -228,7 +228,7 @@ class Monitor:
         )
         if not healthy:
             report = {"verdict": summary["verdict"], "kinds": summary["reason_kinds"], "scores": record}
-            self.status.suggestions = suggest(report, self.dataset)
+            self.status.suggestions = suggest(report, self.dataset, rules=self.rules)
         if (onset or start is not None) and not self.alarmed:
             self.alarmed = True
             if self.verbose:

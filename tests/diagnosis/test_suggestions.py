@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tomllib
 from torch import nn
 
@@ -13,6 +14,7 @@ from modecollapse.data import load_dataset
 from modecollapse.diagnosis import diagnose
 from modecollapse.diagnosis import suggest as suggest_module
 from modecollapse.diagnosis.suggest import collapse_kinds, suggest
+from modecollapse.errors import ModeCollapseError
 from modecollapse.experiments.suggestions import HOW, build
 
 HEADER = ("setting,metric,kind,better,primary,seeds,baseline_mean,setting_mean,change,ci95,p,holm_p,"
@@ -262,7 +264,8 @@ def test_a_translators_low_precision_on_b_crops_does_not_hide_its_translation_fi
     report = {"verdict": "collapsed", "kinds": ["lost identity"], "scores": scores}
     (line,) = suggest(report, "spatial-one", build(tmp_path))
     assert "(r1): translation_score 0 -> 0.6" in line
-    assert "do not look like" in suggest(report, "mnist", build(tmp_path))[0]  # images: quality first
+    image = {**report, "scores": {"precision": 0.024, "recognizable_share": 1.0}}
+    assert "do not look like" in suggest(image, "mnist", build(tmp_path))[0]  # images: quality first
 
 
 def test_a_conditional_generator_is_told_the_fixes_were_measured_unconditional(tmp_path):
@@ -273,3 +276,60 @@ def test_a_conditional_generator_is_told_the_fixes_were_measured_unconditional(t
     conditional = {**dropped, "scores": {"class_conditional_accuracy": 0.9}}
     lines = suggest(conditional, "mnist", table)
     assert "pack 4" in lines[0] and lines[-1].startswith("these fixes were measured on unconditional GANs")
+
+
+def test_a_stack_of_1000_classes_keeps_its_dropped_mode_fixes_as_the_detector_does(tmp_path):
+    write_testbed(tmp_path, "ring8", "ring8", RING_ROWS)
+    table = tuple(build(tmp_path))
+    # a collapsed Stacked MNIST run: 178 of 1,000 modes, precision 0.008 (its concatenated features
+    # put even 998 modes at 0.035), 13 % recognizable; the detector named dropped modes
+    stacked = {
+        "verdict": "collapsed",
+        "kinds": ["dropped modes"],
+        "scores": {"precision": 0.008, "density": 0.004, "recognizable_share": 0.128, "num_classes": 1000.0},
+    }
+    lines = suggest(stacked, "stacked-mnist", table)
+    assert not lines[0].startswith("these samples do not look like") and "(pacgan4): modes" in lines[0]
+    digits = {**stacked, "scores": {**stacked["scores"], "num_classes": 10.0}}
+    assert suggest(digits, "mnist", table)[0].startswith("these samples do not look like mnist")
+
+
+def test_the_quality_gate_reads_the_detectors_limits():
+    report = {"verdict": "partial collapse", "kinds": ["low quality"],
+              "scores": {"recognizable_share": 0.15, "precision": 0.6, "density": 0.7}}  # fmt: skip
+    assert not suggest_module.is_unrecognizable(report)
+    strict = suggest_module.DetectorConfig(collapsed_recognizable_share=0.2)
+    assert suggest_module.is_unrecognizable(report, strict)
+    line = suggest(report, "mnist", (), rules=strict)[0]
+    assert "recognizable share under 20%, or precision and density under 5%" in line
+
+
+def test_a_warning_labels_its_established_and_exploratory_metrics_each(tmp_path):
+    worse = [
+        row("pacgan4", "fcd", "low quality", "lower", True, 1, 4, 3, 1, 0.01, "worse (established)"),
+        row("pacgan4", "kl_uniform", "dropped modes", "lower", True, 1, 3, 2, 1.5, 0.3, "not established"),
+    ]
+    write_testbed(tmp_path, "mnist", "mnist", worse)
+    (_, warning) = suggest(
+        {"verdict": "collapsed", "kinds": ["dropped modes"], "scores": {}}, "mnist", tuple(build(tmp_path))
+    )
+    established, exploratory = warning.split("Holm p 0.01)")[0], warning.split("Holm p 0.01)")[1]
+    assert "fcd 1 -> 4" in established and "exploratory" not in established
+    assert exploratory.startswith(" (established after Holm); kl_uniform 1 -> 3")
+    assert "(exploratory: the paired interval is on the worse side" in exploratory
+
+
+def test_a_2d_user_with_no_fix_hears_of_other_data_not_of_their_own(tmp_path):
+    write_testbed(tmp_path, "ring8", "ring8", RING_ROWS)
+    one_output = {"verdict": "collapsed", "kinds": ["one output for every z"], "scores": {}}
+    no_fix = suggest(one_output, "ring8", tuple(build(tmp_path)))[0]
+    assert "results on other kinds of data are not carried over" in no_fix and "2-D mixtures" not in no_fix
+    write_testbed(tmp_path / "one", "mnist", "mnist", [RING_ROWS[-1]])
+    image = suggest(one_output, "mnist", tuple(build(tmp_path / "one")))[0]
+    assert "1 fix measured on data like yours (mnist testbed)" in image and "2-D mixtures are not" in image
+
+
+def test_an_analysis_with_an_unreadable_flag_is_refused_not_read_as_false(tmp_path):
+    write_testbed(tmp_path, "ring8", "ring8", [RING_ROWS[0].replace(",True,", ",yes,", 1)])
+    with pytest.raises(ModeCollapseError, match=r"column primary holds 'yes', not True or False"):
+        build(tmp_path)

@@ -196,7 +196,7 @@ def _translator_in_memory(
         g_ab, g_ba, dataset, num_samples, rules, data_dir, "translator in memory", "G_AB: in memory",
         "G_BA: in memory",
     )  # fmt: skip
-    report["suggestions"] = suggest(report, report["dataset"])
+    report["suggestions"] = suggest(report, report["dataset"], rules=rules)
     return Report(report)
 
 
@@ -252,7 +252,7 @@ def _in_memory(
         samples = Samples(array, notes, module, latent, intended=intended, value_range=value_range)
         source_name = "generator in memory" if generator is not None else "samples in memory"
         report = verdicts.judge_images(samples, source_name, dataset, None, rules, data_dir)
-    report["suggestions"] = suggest(report, report["dataset"])
+    report["suggestions"] = suggest(report, report["dataset"], rules=rules)
     return Report(report)
 
 

@@ -14,8 +14,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from modecollapse.config import DetectorConfig
 from modecollapse.data import spec
 from modecollapse.metrics.kinds import LOW_QUALITY, ONE_OUTPUT
+from modecollapse.metrics.rules import off_the_data
 
 TABLE = Path(__file__).resolve().parents[1] / "assets" / "suggestions.json"
 """The fix table diagnose reads; experiments/suggestions.py writes it from the declared studies."""
@@ -54,37 +56,36 @@ def _kind_of_data(name: str | None) -> str | None:
     return spec(name).kind if name else None
 
 
-UNRECOGNIZABLE = 0.05
-"""Below this recognizable share or precision, samples do not look like the data at all: their
-class histogram means nothing, and only quality fixes are offered."""
-
-
-def is_unrecognizable(report: dict[str, Any]) -> bool:
-    """Samples that do not look like the data (garbage, another dataset, a wrecked generator)."""
-    scores = report.get("scores") or {}
-    low = [scores.get(key) for key in ("recognizable_share", "precision") if scores.get(key) is not None]
-    return bool(low) and min(low) < UNRECOGNIZABLE
+def is_unrecognizable(report: dict[str, Any], rules: DetectorConfig | None = None) -> bool:
+    """Samples that do not look like the data (garbage, another dataset, a wrecked generator), by
+    the detector's own rules (`rules`, the defaults when None)."""
+    return off_the_data(report.get("scores") or {}, rules or DetectorConfig())
 
 
 def suggest(
-    report: dict[str, Any], dataset: str | None, table: tuple[dict[str, Any], ...] | None = None
+    report: dict[str, Any],
+    dataset: str | None,
+    table: tuple[dict[str, Any], ...] | None = None,
+    rules: DetectorConfig | None = None,
 ) -> list[str]:
     """What to try next for this report's kinds of collapse (none for a healthy one), one line a
     fix: measured on data of the user's kind first; a fix measured only on other data (2-D
     mixtures) is cited, labelled, only when no testbed of the user's kind measured it. Each is
     said as a change to make in one's own loop beside this trainer's switch; then warnings for
     fixes measured worse on data of the user's kind (exploratory ones labelled so). Unrecognizable
-    samples get quality fixes only."""
+    samples (by the detector's `rules`) get quality fixes only."""
     if report["verdict"] == "healthy":
         return []
     kinds = collapse_kinds(report)
     lines = []
     data_kind = _kind_of_data(dataset)
-    if data_kind != TRANSLATION and is_unrecognizable(report):  # a translator's precision is on B crops
+    if data_kind != TRANSLATION and is_unrecognizable(report, rules):  # a translator's precision: B crops
         kinds = [kind for kind in kinds if kind == LOW_QUALITY] or [LOW_QUALITY]
+        limits = rules or DetectorConfig()
         lines.append(
-            f"these samples do not look like {dataset or 'the data'} (recognizable share or precision "
-            f"under {UNRECOGNIZABLE:.0%}): their class histogram means nothing yet; fix quality first"
+            f"these samples do not look like {dataset or 'the data'} (recognizable share under "
+            f"{limits.collapsed_recognizable_share:.0%}, or precision and density under "
+            f"{limits.collapsed_precision:.0%}): their class histogram means nothing yet; fix quality first"
         )
     rows = table if table is not None else measured_fixes()
     mine = [row for row in rows if _kind_of_data(row["data"]) == data_kind]
@@ -108,10 +109,12 @@ def suggest(
         text = f"no fix for {seen} has an established effect in this project's declared studies yet"
         if mine:
             testbeds = ", ".join(sorted({row["testbed"] for row in mine}))
-            other = "other kinds of data" if data_kind == TRANSLATION else "2-D mixtures"
+            other = "2-D mixtures" if data_kind == "image" else "other kinds of data"
+            count = len(measured_here)
             text += (
-                f": {len(measured_here)} fixes measured on data like yours ({testbeds} testbed), none "
-                f"established for it; results on {other} are not carried over to your kind of data"
+                f": {count} fix{'es' if count > 1 else ''} measured on data like yours ({testbeds} "
+                f"testbed{'s' if ', ' in testbeds else ''}), none established for it; results on {other} "
+                "are not carried over to your kind of data"
             )
         elif data_kind == TRANSLATION:
             text += (
@@ -168,23 +171,28 @@ def _cited_fixes(
 
 
 def _warnings(rows: list[dict[str, Any]]) -> list[str]:
-    """Fixes measured worse on a primary in these rows (data of the user's kind, not cited)."""
+    """Fixes measured worse on a primary in these rows (data of the user's kind, not cited): the
+    metrics established worse and the exploratory ones, each group labelled."""
     lines = []
     for row in rows:
-        worse = [(name, m) for name, m in row["metrics"].items() if m.get("worse")]
-        if not worse:
+        groups = []
+        for established, label in (
+            (True, "established after Holm"),
+            (False, "exploratory: the paired interval is on the worse side, not established after Holm"),
+        ):
+            worse = [
+                (name, m)
+                for name, m in row["metrics"].items()
+                if m.get("worse") and m["established"] == established
+            ]
+            if worse:
+                groups.append("; ".join(_number_text(name, m) for name, m in worse) + f" ({label})")
+        if not groups:
             continue
-        established = any(m["established"] for _, m in worse)
-        numbers = "; ".join(_number_text(name, m) for name, m in worse)
-        label = (
-            ""
-            if established
-            else " (exploratory: the paired interval is on the worse side, not established after Holm)"
-        )
         how = f"{row['how']}; in this trainer: {row['switch']}" if row.get("how") else row["switch"]
         lines.append(
             f"warning: {row['fix']} ({how}) was worse on the {row['testbed']} testbed: "
-            f"{numbers}{label}; evidence {row['evidence']}"
+            f"{'; '.join(groups)}; evidence {row['evidence']}"
         )
     return lines
 

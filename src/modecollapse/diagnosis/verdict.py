@@ -108,7 +108,7 @@ def judge_path(
             )
         samples = load_samples(opened, num_samples, sampling, value_range, tile_size, padding)
         report = judge_images(samples, str(Path(source)), dataset, reference, rules, data_dir)
-    report["suggestions"] = suggest(report, report["dataset"])
+    report["suggestions"] = suggest(report, report["dataset"], rules=rules)
     return report
 
 

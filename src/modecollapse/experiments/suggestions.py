@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from modecollapse.diagnosis.suggest import TABLE
+from modecollapse.errors import ModeCollapseError
 from modecollapse.files import atomic_write_text
 
 
@@ -70,12 +71,20 @@ HOW = {
 """Each fix as a change a user can make in their own training loop (shown beside the switch)."""
 
 
-def _direction(row: dict[str, str]) -> str | None:
-    """'better' or 'worse' when the paired interval excludes 0 (established or not), else None."""
+def _direction(row: dict[str, str], established: bool) -> str | None:
+    """'better' or 'worse': an established change by its sign (the analysis tested it at its
+    declared alpha), any other when its 95 % paired interval excludes 0; else None."""
     change, half_width = _number(row["change"]), _number(row["ci95"])
-    if not (abs(change) > half_width):
+    if not established and not abs(change) > half_width:
         return None
     return "better" if (change > 0) == (row["better"] == "higher") else "worse"
+
+
+def _flag(value: str, column: str, path: Path) -> bool:
+    """A True/False column of analysis.csv; anything else is refused, not read as False."""
+    if value not in ("True", "False"):
+        raise ModeCollapseError(f"{path}: column {column} holds {value!r}, not True or False")
+    return value == "True"
 
 
 def planned_runs(testbed: dict[str, Any]) -> int:
@@ -103,9 +112,10 @@ def testbed_entries(testbed_file: Path, results: Path) -> list[dict[str, Any]]:
     by_setting: dict[str, dict[str, dict[str, Any]]] = {}
     with (folder / "analysis.csv").open(newline="") as handle:
         for row in csv.DictReader(handle):
-            if row["primary"] != "True":
+            if not _flag(row["primary"], "primary", folder / "analysis.csv"):
                 continue
-            established, direction = row["established"] == "True", _direction(row)
+            established = _flag(row["established"], "established", folder / "analysis.csv")
+            direction = _direction(row, established)
             by_setting.setdefault(row["setting"], {})[row["metric"]] = {
                 "kind": row["kind"],
                 "better": row["better"],
