@@ -133,7 +133,7 @@ def _fix_line(fix: str, row: dict[str, Any], shown: list, elsewhere: bool) -> st
     """One cited fix: how to make the change, this trainer's switch, the numbers, the evidence."""
     numbers = "; ".join(_number_text(name, m) for name, m in shown)
     label = (
-        f" [measured on {row['data']} only, with that testbed's settings: no testbed of your kind "
+        f" [measured on {row['data']} only, with that testbed's settings: no finished study on your kind "
         "of data has measured it]"
         if elsewhere
         else ""
