@@ -38,7 +38,7 @@ HOW = {
     "label_flip_10": "flip 10 % of D's real/fake labels each step",
     "label_flip_20": "flip 20 % of D's real/fake labels each step",
     "label_smoothing": "one-sided label smoothing: D's target for real images 0.9 instead of 1",
-    "instance_noise": "add Gaussian noise (std 0.1, annealed to 0) to every image D sees, real and fake",
+    "instance_noise": "add Gaussian noise (std 0.1, annealed to 0) to every sample D sees, real and fake",
     "minibatch_stddev": "minibatch-stddev: append the batch's feature standard deviation as one more "
     "channel before D's last layer (ProGAN)",
     "minibatch_discrimination": "minibatch discrimination: a layer in D that compares each sample with the "
@@ -48,8 +48,9 @@ HOW = {
     "pacgan4": "pack 4: D judges groups of 4 samples concatenated along channels",
     "unrolled5": "unroll D: G's loss is taken against a copy of D moved 5 extra steps ahead (Metz et al.)",
     "mode_seeking": "mode seeking: add |z1 - z2| / |G(z1) - G(z2)| to G's loss (MSGAN, weight 1)",
-    "wgan_gp": "WGAN-GP: critic loss with a gradient penalty, several critic steps per G step, no "
-    "BatchNorm in the critic (Gulrajani et al. 2017)",
+    "wgan_gp": "WGAN-GP: critic loss with a gradient penalty (lambda 10 on images; the 2-D testbeds "
+    "used 0.1, see the switch), 5 critic steps per G step, no BatchNorm in the critic (Gulrajani et al. "
+    "2017)",
     "hinge_spectral_norm": "hinge loss with spectral norm on every D layer (SN-GAN)",
     "r1": "R1: penalise |grad D(x_real)|^2 in D's loss (Mescheder et al. 2018)",
     "r3gan": "R3GAN's loss: relativistic pairing softplus(D(fake) - D(real)) with R1 and R2 penalties",
