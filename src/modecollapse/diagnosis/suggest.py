@@ -101,32 +101,37 @@ def suggest(
             f"{more} more measured fix{'es' if more > 1 else ''} for this kind: results/fix-atlas/matrix.md"
         )
     if not fixes:
-        said = [
-            "one output for every input" if kind == ONE_OUTPUT and data_kind == TRANSLATION else kind
-            for kind in kinds
-        ]  # a translator has no z
-        seen = ", ".join(said) or "this kind of collapse"
-        text = f"no fix for {seen} has an established effect in this project's declared studies yet"
-        if mine:
-            testbeds = ", ".join(sorted({row["testbed"] for row in mine}))
-            other = "2-D mixtures" if data_kind == "image" else "other kinds of data"
-            count = len(measured_here)
-            text += (
-                f": {count} fix{'es' if count > 1 else ''} measured on data like yours ({testbeds} "
-                f"testbed{'s' if ', ' in testbeds else ''}), none established for it; results on {other} "
-                "are not carried over to your kind of data"
-            )
-        elif data_kind == TRANSLATION:
-            text += (
-                " for translators; results on 2-D mixtures and unconditional image GANs are not carried "
-                f"over to them. {TRANSLATION_PILOT}"
-            )
-        lines.append(text)
+        lines.append(_no_fix_line(kinds, data_kind, mine))
     cited = {(row["fix"], row["testbed"]) for _, row, _, _ in fixes[:SHOWN]}
     lines += _warnings([row for row in mine if (row["fix"], row["testbed"]) not in cited])
     if "class_conditional_accuracy" in (report.get("scores") or {}) and (fixes or mine):
         lines.append(CONDITIONAL)
     return lines
+
+
+def _no_fix_line(kinds: list[str], data_kind: str | None, mine: list[dict[str, Any]]) -> str:
+    """Nothing established for these kinds: what was measured on data of the user's kind."""
+    said = [
+        "one output for every input" if kind == ONE_OUTPUT and data_kind == TRANSLATION else kind
+        for kind in kinds
+    ]  # a translator has no z
+    seen = ", ".join(said) or "this kind of collapse"
+    text = f"no fix for {seen} has an established effect in this project's declared studies yet"
+    if mine:
+        testbeds = ", ".join(sorted({row["testbed"] for row in mine}))
+        other = "2-D mixtures" if data_kind == "image" else "other kinds of data"
+        count = len({row["fix"] for row in mine})
+        return text + (
+            f": {count} fix{'es' if count > 1 else ''} measured on data like yours ({testbeds} "
+            f"testbed{'s' if ', ' in testbeds else ''}), none established for it; results on {other} "
+            "are not carried over to your kind of data"
+        )
+    if data_kind == TRANSLATION:
+        return text + (
+            " for translators; results on 2-D mixtures and unconditional image GANs are not carried "
+            f"over to them. {TRANSLATION_PILOT}"
+        )
+    return text
 
 
 def _fix_line(fix: str, row: dict[str, Any], shown: list, elsewhere: bool) -> str:
