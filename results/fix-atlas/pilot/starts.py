@@ -1,11 +1,15 @@
 """Per run of a pilot's curves.csv: the step it leaves the flat start (the first evaluation with
 FCD <= 2,000, or --flat-fcd, after which it stays below) and its means over windows of steps;
 with --paired, each fix minus the baseline on the same seed over one window, with the mean and
-sd of those differences (the paired sd a power calculation takes).
+sd of those differences (the paired sd a power calculation takes); with --started-modes N, a run
+covering <= N modes over that window is a non-start: counted per setting, and its pair left out
+of the differences (Stacked MNIST: G that never starts stays at one mode).
 
     python results/fix-atlas/pilot/starts.py results/fix-atlas/pilot/mnist-redesign/curves.csv
     python results/fix-atlas/pilot/starts.py results/fix-atlas/pilot/fashion/curves.csv \
         --flat-fcd 400 --windows 2000-4000,4000-6000,6000-8000 --paired 4000-8000
+    python results/fix-atlas/pilot/starts.py results/fix-atlas/pilot/stacked-redesign/curves.csv \
+        --windows 2500-2500 --metrics modes,kl_uniform --paired 2500-2500 --started-modes 1
 """
 
 import argparse
@@ -47,12 +51,28 @@ def start_of(rows: list[dict[str, Any]], flat_fcd: float) -> str:
 Runs = dict[str, list[dict[str, Any]]]
 
 
-def paired(runs: Runs, span: tuple[int, int], metrics: list[str], base: str) -> None:
+def paired(
+    runs: Runs, span: tuple[int, int], metrics: list[str], base: str, started_modes: float | None
+) -> None:
     by_setting: dict[str, dict[int, list[float]]] = defaultdict(dict)
+    non_starts: dict[str, list[int]] = defaultdict(list)
     for rows in runs.values():
         values = means(rows, *span, metrics)
-        if values is not None:
-            by_setting[rows[0]["setting"]][int(rows[0]["seed"])] = values
+        setting, seed = rows[0]["setting"], int(rows[0]["seed"])
+        if values is None:
+            continue
+        if started_modes is not None and means(rows, *span, ["modes"])[0] <= started_modes:
+            non_starts[setting].append(seed)
+            continue
+        by_setting[setting][seed] = values
+    if started_modes is not None:
+        print(
+            f"\nNon-starts (<= {started_modes:g} modes over steps {span[0]:,}-{span[1]:,}), left out of the pairs:"
+        )
+        for setting in sorted({rows[0]["setting"] for rows in runs.values()}):
+            finished = len(by_setting[setting]) + len(non_starts[setting])
+            seeds = ", ".join(map(str, sorted(non_starts[setting]))) or "none"
+            print(f"- {setting}: {len(non_starts[setting])} of {finished} ({seeds})")
     if base not in by_setting:
         raise SystemExit(f"no run of the baseline {base!r} covers steps {span[0]:,}-{span[1]:,}")
     print(f"\nEach fix minus {base}, same seed, means over steps {span[0]:,}-{span[1]:,}:\n")
@@ -79,13 +99,15 @@ def main() -> None:
     parser.add_argument("--paired", help="one window a-b: each fix minus the baseline on its seed")
     parser.add_argument("--baseline", default="variant=baseline")
     parser.add_argument("--flat-fcd", type=float, default=FLAT_FCD, help="FCD above this is the flat start")
+    parser.add_argument("--started-modes", type=float, help="a run with <= this many modes is a non-start")
     args = parser.parse_args()
     metrics = args.metrics.split(",")
     runs: Runs = defaultdict(list)
     with open(args.curves) as handle:
         for row in csv.DictReader(handle):
             kept = {"step": float(row["step"]), "seed": float(row["seed"]), "setting": row["setting"]}
-            runs[row["run"]].append({**kept, **{m: float(row[m]) for m in {"fcd", *metrics}}})
+            read = {"fcd", *metrics, *(["modes"] if args.started_modes is not None else [])}
+            runs[row["run"]].append({**kept, **{m: float(row[m]) for m in read}})
     spans = [window(text) for text in args.windows.split(",")]
     names = " / ".join({"fcd": "FCD", "kl_uniform": "KL"}.get(m, m) for m in metrics)
     heads = " | ".join(f"{names}, steps {a:,}-{b:,}" for a, b in spans)
@@ -97,7 +119,7 @@ def main() -> None:
         text = [" / ".join(number(v) for v in cell) if cell else "-" for cell in cells]
         print(f"| {run} | {start_of(rows, args.flat_fcd)} | " + " | ".join(text) + " |")
     if args.paired:
-        paired(runs, window(args.paired), metrics, args.baseline)
+        paired(runs, window(args.paired), metrics, args.baseline, args.started_modes)
 
 
 if __name__ == "__main__":
