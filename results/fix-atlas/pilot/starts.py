@@ -66,9 +66,8 @@ def paired(
             continue
         by_setting[setting][seed] = values
     if started_modes is not None:
-        print(
-            f"\nNon-starts (<= {started_modes:g} modes over steps {span[0]:,}-{span[1]:,}), left out of the pairs:"
-        )
+        steps = f"{span[0]:,}-{span[1]:,}"
+        print(f"\nNon-starts (<= {started_modes:g} modes over steps {steps}), left out of the pairs:")
         for setting in sorted({rows[0]["setting"] for rows in runs.values()}):
             finished = len(by_setting[setting]) + len(non_starts[setting])
             seeds = ", ".join(map(str, sorted(non_starts[setting]))) or "none"
