@@ -92,9 +92,15 @@ class GeneratorScorer:
                 )
             self.latent, self.read_note = read
         if self.num_classes:
-            drawn = sample_with_labels(
-                generator, self.latent, self.num_classes, count, EVAL_SEED, calls=self.call
-            )
+            try:
+                drawn = sample_with_labels(
+                    generator, self.latent, self.num_classes, count, EVAL_SEED, calls=self.call
+                )
+            except ModeCollapseError:
+                if self.call is None:
+                    raise
+                self.call = None  # another G than the one that took this call: read this one's names
+                return self._draw(generator, count)
             self.read_note, self.call = drawn.note, drawn.call
             return drawn.images, drawn.labels
         return sample_from(generator, self.latent, count, EVAL_SEED), None

@@ -9,7 +9,7 @@ import tomllib
 from torch import nn
 
 from modecollapse import Monitor
-from modecollapse.config import DataConfig
+from modecollapse.config import DataConfig, DetectorConfig
 from modecollapse.data import load_dataset
 from modecollapse.diagnosis import diagnose
 from modecollapse.diagnosis import suggest as suggest_module
@@ -264,7 +264,12 @@ def test_a_translators_low_precision_on_b_crops_does_not_hide_its_translation_fi
     report = {"verdict": "collapsed", "kinds": ["lost identity"], "scores": scores}
     (line,) = suggest(report, "spatial-one", build(tmp_path))
     assert "(r1): translation_score 0 -> 0.6" in line
-    image = {**report, "scores": {"precision": 0.024, "recognizable_share": 1.0}}
+    # (an image report: any translation_score exempts a report from the precision gate, as the detector)
+    image = {
+        "verdict": "collapsed",
+        "kinds": ["low quality"],
+        "scores": {"precision": 0.024, "recognizable_share": 1.0},
+    }
     assert "do not look like" in suggest(image, "mnist", build(tmp_path))[0]  # images: quality first
 
 
@@ -290,18 +295,27 @@ def test_a_stack_of_1000_classes_keeps_its_dropped_mode_fixes_as_the_detector_do
     }
     lines = suggest(stacked, "stacked-mnist", table)
     assert not lines[0].startswith("these samples do not look like") and "(pacgan4): modes" in lines[0]
-    digits = {**stacked, "scores": {**stacked["scores"], "num_classes": 10.0}}
+    digits = {**stacked, "kinds": ["low quality"], "scores": {**stacked["scores"], "num_classes": 10.0}}
     assert suggest(digits, "mnist", table)[0].startswith("these samples do not look like mnist")
 
 
 def test_the_quality_gate_reads_the_detectors_limits():
     report = {"verdict": "partial collapse", "kinds": ["low quality"],
               "scores": {"recognizable_share": 0.15, "precision": 0.6, "density": 0.7}}  # fmt: skip
-    assert not suggest_module.is_unrecognizable(report)
-    strict = suggest_module.DetectorConfig(collapsed_recognizable_share=0.2)
-    assert suggest_module.is_unrecognizable(report, strict)
-    line = suggest(report, "mnist", (), rules=strict)[0]
-    assert "recognizable share under 20%, or precision and density under 5%" in line
+    assert suggest_module.unrecognizable(report) is None
+    strict = DetectorConfig(collapsed_recognizable_share=0.2)
+    assert suggest_module.unrecognizable(report, strict) == "recognizable share under 20%"
+    assert "(recognizable share under 20%): their class" in suggest(report, "mnist", (), rules=strict)[0]
+
+
+def test_the_quality_gate_follows_the_detector_on_precision():
+    # off the data by precision and density: the detector sets the mode checks aside (a report
+    # alone), so it names no dropped modes; in a run, while the breach is not sure, it keeps them
+    scores = {"recognizable_share": 0.5, "precision": 0.045, "density": 0.03, "num_samples": 500}
+    set_aside = {"verdict": "collapsed", "kinds": ["low quality"], "scores": scores}
+    assert suggest_module.unrecognizable(set_aside) == "precision and density under 5%"
+    kept = {**set_aside, "kinds": ["dropped modes", "low quality"]}
+    assert suggest_module.unrecognizable(kept) is None
 
 
 def test_a_warning_labels_its_established_and_exploratory_metrics_each(tmp_path):
@@ -333,3 +347,11 @@ def test_an_analysis_with_an_unreadable_flag_is_refused_not_read_as_false(tmp_pa
     write_testbed(tmp_path, "ring8", "ring8", [RING_ROWS[0].replace(",True,", ",yes,", 1)])
     with pytest.raises(ModeCollapseError, match=r"column primary holds 'yes', not True or False"):
         build(tmp_path)
+
+
+def test_an_established_change_takes_its_direction_from_its_sign_at_any_declared_alpha(tmp_path):
+    # declared alpha 0.1: Holm p 0.08 is established though the 95 % interval (+-1.2) holds 0
+    at_alpha = row("r1", "modes", "dropped modes", "higher", True, 1, 2, 1, 1.2, 0.08, BETTER)
+    write_testbed(tmp_path, "ring8", "ring8", [at_alpha])
+    (entry,) = build(tmp_path)
+    assert entry["metrics"]["modes"]["improved"] and not entry["metrics"]["modes"]["worse"]

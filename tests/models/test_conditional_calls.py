@@ -135,13 +135,36 @@ class KeywordLabel(nn.Module):
         return F.one_hot(labels, 10).float() + 0 * z[:, :1]
 
 
-def test_a_keyword_only_label_is_given_by_its_name():
-    for g in (KeywordLabel(), torch.jit.script(KeywordLabel())):  # (a saved file's schema drops the *)
+class KeywordAfterAnOption(nn.Module):
+    def forward(self, z, truncation=1.0, *, labels):
+        return F.one_hot(labels, 10).float() * truncation + 0 * z[:, :1]
+
+
+def test_a_required_keyword_only_label_is_given_by_its_name_first(tmp_path):
+    for g in (KeywordLabel(), torch.jit.script(KeywordLabel()), KeywordAfterAnOption()):
         calls = calls_to_try(g, FLAT)
-        assert calls.keyword == "labels" and not calls.guessed
+        assert calls.keyword == "labels" and calls.order[:2] == [
+            ("keyword", "indices"),
+            ("keyword", "one-hot"),
+        ]
         out, labels, note, _ = sample_with_labels(g, FLAT, 10, 20, seed=0)
-        assert note.startswith("G(z, labels=...) with labels as class indices")
+        assert note.startswith("G(z, labels=...) with labels as class indices") and "guess" not in note
         assert out.argmax(1).tolist() == labels.tolist()
+    loaded = scripted_and_loaded(KeywordLabel(), tmp_path)  # a saved file's schema drops the *:
+    out, labels, note, _ = sample_with_labels(loaded, FLAT, 10, 20, seed=0)  # positional, which it takes
+    assert (
+        note.startswith("G(z, label) with labels as class indices")
+        and out.argmax(1).tolist() == labels.tolist()
+    )
+
+
+def test_an_optional_keyword_only_option_is_not_taken_for_the_label():
+    def one_input(x, *, target_size=None):  # "target" is a label word; with a default it is an option
+        return x
+
+    assert calls_to_try(one_input, FLAT).order == [("appended", "one-hot")]
+    calls = calls_to_try(lambda **inputs: 0, FLAT)
+    assert calls.guessed and calls.why == "forward names no positional input"
 
 
 class CountsCalls(nn.Module):
@@ -170,3 +193,17 @@ def test_the_monitor_calls_g_only_the_way_it_took_its_label_after_the_first_draw
         scorer.read_note.startswith("G(label, z) with labels as one-hot rows")
         and "a guess" in scorer.read_note
     )
+
+
+class ZFirstIndices(nn.Module):
+    def forward(self, z, labels):
+        if labels.dim() != 1:
+            raise ValueError("class indices only")
+        return F.one_hot(labels, 10).float() + 0 * z[:, :1]
+
+
+def test_the_monitors_kept_call_gives_way_when_it_is_handed_another_g():
+    scorer = GeneratorScorer("mnist", "image", FLAT, ("normal", 1.0), None, 10, "-1-1", 40, None)
+    scorer._draw(CountsCalls(), 40)  # kept: G(label, z) with one-hot rows
+    out, labels = scorer._draw(ZFirstIndices(), 40)  # an EMA copy written otherwise
+    assert out.argmax(1).tolist() == labels.tolist() and scorer.call.order == [("z", "indices")]

@@ -69,9 +69,11 @@ def paired(
         steps = f"{span[0]:,}-{span[1]:,}"
         print(f"\nNon-starts (<= {started_modes:g} modes over steps {steps}), left out of the pairs:")
         for setting in sorted({rows[0]["setting"] for rows in runs.values()}):
-            finished = len(by_setting[setting]) + len(non_starts[setting])
-            seeds = ", ".join(map(str, sorted(non_starts[setting]))) or "none"
-            print(f"- {setting}: {len(non_starts[setting])} of {finished} ({seeds})")
+            failed = non_starts.get(setting, [])
+            finished = len(by_setting.get(setting, {})) + len(failed)
+            print(
+                f"- {setting}: {len(failed)} of {finished} ({', '.join(map(str, sorted(failed))) or 'none'})"
+            )
     if base not in by_setting:
         raise SystemExit(f"no run of the baseline {base!r} covers steps {span[0]:,}-{span[1]:,}")
     print(f"\nEach fix minus {base}, same seed, means over steps {span[0]:,}-{span[1]:,}:\n")

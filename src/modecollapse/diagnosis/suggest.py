@@ -16,8 +16,8 @@ from typing import Any
 
 from modecollapse.config import DetectorConfig
 from modecollapse.data import spec
-from modecollapse.metrics.kinds import LOW_QUALITY, ONE_OUTPUT
-from modecollapse.metrics.rules import off_the_data
+from modecollapse.metrics.kinds import DROPPED_MODES, LOW_QUALITY, ONE_OUTPUT
+from modecollapse.metrics.rules import COLLAPSED, OFF_THE_DATA, RECOGNIZABLE, checks
 
 TABLE = Path(__file__).resolve().parents[1] / "assets" / "suggestions.json"
 """The fix table diagnose reads; experiments/suggestions.py writes it from the declared studies."""
@@ -56,10 +56,20 @@ def _kind_of_data(name: str | None) -> str | None:
     return spec(name).kind if name else None
 
 
-def is_unrecognizable(report: dict[str, Any], rules: DetectorConfig | None = None) -> bool:
-    """Samples that do not look like the data (garbage, another dataset, a wrecked generator), by
-    the detector's own rules (`rules`, the defaults when None)."""
-    return off_the_data(report.get("scores") or {}, rules or DetectorConfig())
+def unrecognizable(report: dict[str, Any], rules: DetectorConfig | None = None) -> str | None:
+    """Why the samples do not look like the data (garbage, another dataset, a wrecked generator),
+    or None, by the detector's checks (`rules`, the defaults when None) at the collapsed level:
+    the recognizable share, or the off-the-data check where the detector set the mode checks aside
+    (the report names no dropped modes; never for translators or 1,000-class stacks)."""
+    kinds = collapse_kinds(report)
+    for check in checks(report.get("scores") or {}, rules or DetectorConfig()):
+        if check.level != COLLAPSED or not check.fires:
+            continue
+        if check.group == RECOGNIZABLE:
+            return f"recognizable share under {check.limit:.0%}"
+        if check.group == OFF_THE_DATA and DROPPED_MODES not in kinds:
+            return f"precision and density under {check.limit:.0%}"
+    return None
 
 
 def suggest(
@@ -79,13 +89,12 @@ def suggest(
     kinds = collapse_kinds(report)
     lines = []
     data_kind = _kind_of_data(dataset)
-    if data_kind != TRANSLATION and is_unrecognizable(report, rules):  # a translator's precision: B crops
+    why = unrecognizable(report, rules) if data_kind != TRANSLATION else None  # a translator: B crops
+    if why:
         kinds = [kind for kind in kinds if kind == LOW_QUALITY] or [LOW_QUALITY]
-        limits = rules or DetectorConfig()
         lines.append(
-            f"these samples do not look like {dataset or 'the data'} (recognizable share under "
-            f"{limits.collapsed_recognizable_share:.0%}, or precision and density under "
-            f"{limits.collapsed_precision:.0%}): their class histogram means nothing yet; fix quality first"
+            f"these samples do not look like {dataset or 'the data'} ({why}): their class histogram "
+            "means nothing yet; fix quality first"
         )
     rows = table if table is not None else measured_fixes()
     mine = [row for row in rows if _kind_of_data(row["data"]) == data_kind]

@@ -104,8 +104,8 @@ def is_provisional(testbed: dict[str, Any]) -> bool:
 
 def testbed_entries(testbed_file: Path, results: Path) -> list[dict[str, Any]]:
     """The table's entries of one testbed: every fix it measured, with its declared primaries
-    (improved: established better; worse: the paired interval on the worse side, established or
-    not)."""
+    (improved: established better; worse: established worse, or an exploratory change whose 95 %
+    paired interval is on the worse side)."""
     testbed = json.loads(testbed_file.read_text())
     if is_provisional(testbed):
         return []

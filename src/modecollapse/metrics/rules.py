@@ -88,6 +88,8 @@ def _nonfinite(scores: dict[str, Any]) -> list[Check]:
 
 OFF_THE_DATA = "off the data"
 """The group of the check that samples do not look like the data (their mode counts then say nothing)."""
+RECOGNIZABLE = "recognizable share"
+"""The group of the recognizable-share checks."""
 
 
 def _off_the_data(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
@@ -115,18 +117,6 @@ def _off_the_data(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
             COLLAPSED, LOW_QUALITY, text, value, rules.collapsed_precision, True, *bounds, group=OFF_THE_DATA
         )
     ]
-
-
-def off_the_data(scores: dict[str, Any], rules: DetectorConfig) -> bool:
-    """Samples that do not look like the data at all, by the rules `checks` applies: precision and
-    density (not for translators or 1,000-class stacks), or recognizable share, at the collapsed
-    level. Their class histogram says nothing about modes."""
-    gates = [*_off_the_data(scores, rules), *_quality(scores, rules)]
-    return any(c.fires for c in gates if c.level == COLLAPSED and c.group in (OFF_THE_DATA, RECOGNIZABLE))
-
-
-RECOGNIZABLE = "recognizable share"
-"""The group of the recognizable-share checks."""
 
 
 def _quality(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
@@ -237,14 +227,7 @@ def _variety(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
         ):
             found.append(
                 _check(
-                    level,
-                    ONE_OUTPUT,
-                    text,
-                    "per_class_diversity_min",
-                    per_class,
-                    limit,
-                    True,
-                    scores,
+                    level, ONE_OUTPUT, text, "per_class_diversity_min", per_class, limit, True, scores,
                     group="per_class",
                 )  # fmt: skip
             )

@@ -1,6 +1,7 @@
 """How a user's class-conditional G is given its class. The cGAN tutorials differ: forward(z,
-labels), forward(labels, noise), or one input with the one-hot label appended to z; and the label
-as a class index (an nn.Embedding's input) or a one-hot row. G's forward's parameter names say
+labels), forward(labels, noise), one input with the one-hot label appended to z, or a keyword-only
+label (forward(z, *, labels)); and the label as a class index (an nn.Embedding's input) or a
+one-hot row. G's forward's parameter names say
 which; where they do not, every call is tried and the note says the order was a guess.
 """
 
@@ -96,7 +97,7 @@ def sample_with_labels(
             refused.append(f"{said}: {error_line(error)}")
             continue
         note = f"{said}, {len(labels) // num_classes} per class"
-        if calls.guessed:
+        if calls.guessed and where != "keyword":
             note += (
                 f" ({calls.why}: the order is a guess; name forward's inputs z and labels, in G's "
                 "order, or give a function of (z, labels) that calls G)"
@@ -113,19 +114,27 @@ def sample_with_labels(
 
 def calls_to_try(generator: Any, latent: Latent) -> Calls:
     """The calls to try, read from the names of G's forward (through DataParallel, torch.compile, a
-    partial, TorchScript): one input -> z with one-hot rows appended (a flat z; else the two-input
-    calls, which G will refuse); a name that is only the label first, or only z second (the other
-    unnamed) -> G(label, z); the mirror -> G(z, label) then G(label, z); one input and a
-    keyword-only label -> G(z, label=...); anything else (*args, no names, names of both kinds or
-    neither) -> G(z, label) then G(label, z), the order a guess."""
+    partial, TorchScript): a required keyword-only label -> G(z, label=...) first; then one input
+    -> z with one-hot rows appended (a flat z; else the two-input calls, which G will refuse); a
+    name that is only the label first, or only z second (the other unnamed) -> G(label, z); the
+    mirror -> G(z, label) then G(label, z); anything else (*args, no names, names of both kinds or
+    neither) -> every call, the order a guess."""
+    names, keyword = _names(unwrapped(generator))
+    calls = _positional_calls(names, latent)
+    if not keyword:
+        return calls
+    inputs = ["*args"] if names is None else [*names, "*"]
+    said = f"forward({', '.join([*inputs, keyword])}) takes the label by keyword"
+    first = [("keyword", form) for form in LABEL_FORMS]
+    return Calls(first + calls.order, said, calls.guessed, keyword)
+
+
+def _positional_calls(names: list[str] | None, latent: Latent) -> Calls:
     two = [(where, form) for where in ("z", "label") for form in LABEL_FORMS]
     appended = [("appended", "one-hot")] if len(latent.shape) == 1 else []
-    names, keyword = _names(unwrapped(generator))
-    if keyword and len(names or ()) == 1:
-        label_named = f"forward({names[0]}, *, {keyword}) takes the label by keyword"
-        return Calls([("keyword", form) for form in LABEL_FORMS], label_named, keyword=keyword)
     if not names:
-        return Calls(two + appended, "forward takes *args or its inputs could not be read", guessed=True)
+        unread = "forward takes *args or its inputs could not be read" if names is None else ""
+        return Calls(two + appended, unread or "forward names no positional input", guessed=True)
     said = f"forward({', '.join(names)})"
     if len(names) == 1:
         return Calls(appended or two, f"{said} takes one input")
@@ -155,7 +164,8 @@ def conditional_needs_latent(prefix: str = "") -> ModeCollapseError:
 def _names(generator: Any) -> tuple[list[str] | None, str]:
     """forward's positional parameter names (a scripted module's from its schema, a partial's
     after its bound arguments; None when unreadable or when it takes *args), and the first
-    keyword-only one that names the label ("" when none)."""
+    required keyword-only one that names the label ("" when none; TorchScript allows no defaults
+    there)."""
     forward = getattr(generator, "forward", generator)
     if isinstance(generator, torch.jit.ScriptModule) and hasattr(forward, "schema"):
         arguments = forward.schema.arguments[1:]
@@ -168,7 +178,8 @@ def _names(generator: Any) -> tuple[list[str] | None, str]:
         parameters = inspect.signature(forward).parameters.values()
     except (TypeError, ValueError):
         return None, ""
-    keyword = _label_keyword([p.name for p in parameters if p.kind == p.KEYWORD_ONLY])
+    required = [p.name for p in parameters if p.kind == p.KEYWORD_ONLY and p.default is p.empty]
+    keyword = _label_keyword(required)
     if any(p.kind == p.VAR_POSITIONAL for p in parameters):
         return None, keyword
     return [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)], keyword
