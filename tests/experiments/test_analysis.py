@@ -452,3 +452,31 @@ def test_the_matrix_labels_provisional_testbeds_and_leaves_undeclared_ones_out(t
     assert "No testbed declares an analysis." in matrix and "| fix |" not in matrix
     assert "provisional" not in matrix
     assert written == [tmp_path / "matrix.md"] and not (tmp_path / "figures" / "matrix.png").exists()
+
+
+def test_a_declared_non_start_is_its_own_outcome_not_a_pair():
+    # PacGAN2 on Stacked MNIST: some seeds stay at one mode (D wins), the rest reach ~800
+    base = [fake_run("base", s, m) for s, m in enumerate([100, 128, 162, 120, 140, 1])]
+    pack = [fake_run("pack", s, m) for s, m in enumerate([1, 802, 760, 1, 790, 700])]
+    index = {**INDEX, "analysis": {**INDEX["analysis"], "non_start": {"metric": "modes", "at_most": 1}}}
+    result = analyse(base + pack, index)
+    gain = {(c.setting, c.metric): c for c in result.comparisons}["pack", "modes"]
+    assert gain.seeds == [1, 2, 4]  # 0, 3: pack did not start; 5: the baseline did not
+    assert gain.change == pytest.approx((674 + 598 + 650) / 3)
+    assert result.non_starts == {"base": ([5], 6), "pack": ([0, 3], 6)}
+    text = render_markdown(result, "stacked")
+    assert "- Non-start (declared): modes <= 1 at the evaluation point" in text
+    assert "  - pack: 2 of 6 did not start (95 % 0.04-0.78): seeds 0, 3" in text
+    undeclared = {(c.setting, c.metric): c for c in analyse(base + pack, INDEX).comparisons}
+    assert undeclared["pack", "modes"].seeds == [0, 1, 2, 3, 4, 5]  # without it, every pair counts
+
+
+def test_a_non_start_rule_must_name_a_recorded_metric(tmp_path):
+    block = ANALYSIS + 'non_start = { metric = "modez", at_most = 1 }\n'
+    with pytest.raises(ConfigError, match="non_start metric 'modez' is not a recorded metric"):
+        load_sweep(write(tmp_path, SWEEP + block))
+    declared = load_sweep(
+        write(tmp_path, SWEEP + ANALYSIS + 'non_start = { metric = "modes", at_most = 1 }\n')
+    )
+    assert declared.analysis["non_start"] == {"metric": "modes", "at_most": 1.0}
+    assert "non_start" not in load_sweep(write(tmp_path, SWEEP + ANALYSIS)).analysis  # old declarations match

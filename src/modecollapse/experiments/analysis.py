@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scipy.stats import binomtest
+
 from modecollapse.errors import ModeCollapseError
 from modecollapse.experiments import stats
 from modecollapse.experiments.results import SKIP, RunResult, number
@@ -82,6 +84,9 @@ class AnalysisResult:
     never_healthy: int = 0
     """Completed runs never healthy: the absolute onset (collapse_onset_step) counts them at step 0.
     The relative onset needs no healthy evaluation, so a run without one is censored."""
+    non_starts: dict[str, tuple[list[int], int]] = field(default_factory=dict)
+    """With a declared non_start: per setting, the seeds whose run did not start and its
+    completed runs."""
 
     @property
     def provisional(self) -> bool:
@@ -138,6 +143,32 @@ def value_at(result: RunResult, metric: str, at: str | list[int] | tuple[int, in
     return sum(values) / len(values) if values else None
 
 
+def non_started(
+    by_setting: dict[str, dict[int, RunResult]], analysis: dict[str, Any]
+) -> dict[str, list[int]]:
+    """Per setting, the seeds whose run did not start by the declared non_start (its metric at the
+    declared point at or under at_most); empty when none is declared."""
+    rule = analysis.get("non_start")
+    if not rule:
+        return {}
+
+    def failed(run: RunResult) -> bool:
+        value = value_at(run, rule["metric"], analysis["at"])
+        return value is not None and value <= rule["at_most"]
+
+    return {
+        setting: sorted(s for s, run in runs.items() if failed(run)) for setting, runs in by_setting.items()
+    }
+
+
+def start_rate(failed: int, runs: int) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) 95 % interval of a non-start rate."""
+    if runs == 0:
+        return math.nan, math.nan
+    interval = binomtest(failed, runs).proportion_ci(confidence_level=0.95, method="exact")
+    return interval.low, interval.high
+
+
 def machine_of(result: RunResult) -> str:
     """The machine a run trained on, or all of them joined with ' + ' when it was resumed on
     another (such a run pairs with no single-machine run)."""
@@ -169,6 +200,7 @@ def analyse(
     others = {k: None for k in others if k not in primary and k not in SKIP and not k.startswith("train_")}
     metrics = [*primary, *others]
     comparisons, refused = [], []
+    skipped = non_started(by_setting, analysis)
     for setting, runs in by_setting.items():
         if setting == baseline:
             continue
@@ -176,6 +208,8 @@ def analyse(
         theirs = {seed: machine_of(r) for seed, r in by_setting[baseline].items()}
         paired, other = pair_seeds(theirs, mine, allow_cross_machine)
         refused += [f"{setting} seed {s}: ran on {mine[s]}, the baseline on {theirs[s]}" for s in other]
+        out = {*skipped.get(setting, []), *skipped.get(baseline, [])}  # a non-start is its own outcome
+        paired = [s for s in paired if s not in out]
         for metric in metrics:
             better = primary.get(metric) or METRIC_KINDS.get(metric, ("", "higher"))[1]
             pairs = [
@@ -204,9 +238,11 @@ def analyse(
     never_count = sum(bool(r.detector.get("never_healthy")) for r in completed) if absolute else 0
     unstarted = set(index.get("planned", [])) - {r.run_id for r in results}
     unfinished = sum(r.state in UNFINISHED for r in results) + len(unstarted)
+    non_starts = {setting: (seeds, len(by_setting[setting])) for setting, seeds in skipped.items()}
     return AnalysisResult(
-        analysis, declared, why, machines, refused, comparisons, amended, censored, unfinished, never_count
-    )
+        analysis, declared, why, machines, refused, comparisons, amended, censored, unfinished, never_count,
+        non_starts,
+    )  # fmt: skip
 
 
 def _format(value: float, digits: int = 3) -> str:
@@ -261,6 +297,8 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
                 f"- collapse_onset_step: {result.never_healthy} completed runs were never healthy; the "
                 "absolute onset counts them at step 0 (collapsed from the first evaluation)"
             )
+        if analysis.get("non_start"):
+            lines += _non_start_lines(result, analysis["non_start"])
         if result.unfinished:
             lines.append(
                 f"- **Provisional**: runs of the sweep still to finish: {result.unfinished}. Holm's "
@@ -306,6 +344,22 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def _non_start_lines(result: AnalysisResult, rule: dict[str, Any]) -> list[str]:
+    """The declared non-start outcome: each setting's count, rate and exact 95 % interval."""
+    lines = [
+        f"- Non-start (declared): {rule['metric']} <= {rule['at_most']:g} at the evaluation point. A "
+        "run that did not start is its own outcome, counted below; its seed is left out of that "
+        "setting's pairs (a baseline non-start, out of every setting's):"
+    ]
+    for setting, (seeds, runs) in sorted(result.non_starts.items()):
+        low, high = start_rate(len(seeds), runs)
+        listed = f": seeds {', '.join(map(str, seeds))}" if seeds else ""
+        lines.append(
+            f"  - {setting}: {len(seeds)} of {runs} did not start (95 % {low:.2f}-{high:.2f}){listed}"
+        )
+    return lines
 
 
 def render_csv(result: AnalysisResult) -> str:

@@ -43,6 +43,22 @@ class Resources(BaseModel):
     num_gpus: float = Field(default=0, ge=0)
 
 
+class NonStart(BaseModel):
+    """A run whose `metric` at the declared point is <= `at_most` did not start."""
+
+    model_config = ConfigDict(extra="forbid")
+    metric: str
+    at_most: float
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, metric: str) -> str:
+        if metric not in METRIC_KINDS:
+            known = ", ".join(sorted(METRIC_KINDS))
+            raise ValueError(f"non_start metric '{metric}' is not a recorded metric; one of {known}")
+        return metric
+
+
 class Analysis(BaseModel):
     """A study's comparisons, declared in the sweep file before its runs (`[analysis]`): each
     setting against `baseline`, paired by seed, on the `primary` metrics at `at`, with Holm's
@@ -60,6 +76,9 @@ class Analysis(BaseModel):
     """Family-wise error rate of the Holm-corrected comparisons."""
     note: str = ""
     """Why these metrics and this point (free text, kept with the declaration)."""
+    non_start: NonStart | None = None
+    """A run that never starts (e.g. one mode of Stacked MNIST's 1,000) is its own outcome: counted
+    per setting with its rate, and its seed left out of that setting's pairs."""
 
     @field_validator("primary")
     @classmethod
@@ -160,7 +179,8 @@ def expand(sweep: SweepFile, base: dict[str, Any], source: str = "sweep") -> Swe
             runs.append(RunSpec(f"{slug}__seed{seed}", setting, seed, config))
     analysis = None
     if sweep.analysis is not None:
-        analysis = {**sweep.analysis.model_dump(mode="json"), "baseline": _baseline(sweep, runs, source)}
+        terms = sweep.analysis.model_dump(mode="json", exclude_none=True)  # as declared before non_start
+        analysis = {**terms, "baseline": _baseline(sweep, runs, source)}
     return Sweep(sweep.name, runs, sweep.resources, sweep.model_dump(), analysis, [r.run_id for r in runs])
 
 
