@@ -152,15 +152,26 @@ def _fix_line(fix: str, row: dict[str, Any], shown: list, elsewhere: bool) -> st
         if elsewhere
         else ""
     )
-    how = f"{row['how']}; in this trainer: {row['switch']}" if row.get("how") else row["switch"]
     for established, words in ((True, "but established worse"), (False, "and worse, exploratory")):
         worse = "; ".join(
-            f"{name} {m['before']:.3g} -> {m['after']:.3g}"
-            for name, m in row["metrics"].items()
-            if m.get("worse") and m["established"] == established
+            f"{name} {m['before']:.3g} -> {m['after']:.3g}" for name, m in _worse(row, established)
         )
         numbers += f" ({words}: {worse})" if worse else ""
-    return f"{how} ({fix}): {numbers} on the {row['testbed']} testbed; evidence {row['evidence']}{label}"
+    return (
+        f"{_how(row)} ({fix}): {numbers} on the {row['testbed']} testbed; evidence {row['evidence']}{label}"
+    )
+
+
+def _how(row: dict[str, Any]) -> str:
+    """The change in one's own loop, then this trainer's switch (the switch alone when unwritten)."""
+    return f"{row['how']}; in this trainer: {row['switch']}" if row.get("how") else row["switch"]
+
+
+def _worse(row: dict[str, Any], established: bool) -> list[tuple[str, dict[str, Any]]]:
+    """A row's primaries measured worse, established after Holm or (False) exploratory."""
+    return [
+        (name, m) for name, m in row["metrics"].items() if m.get("worse") and m["established"] == established
+    ]
 
 
 def _cited_fixes(
@@ -194,18 +205,13 @@ def _warnings(rows: list[dict[str, Any]]) -> list[str]:
             (True, "established after Holm"),
             (False, "exploratory: the paired interval is on the worse side, not established after Holm"),
         ):
-            worse = [
-                (name, m)
-                for name, m in row["metrics"].items()
-                if m.get("worse") and m["established"] == established
-            ]
+            worse = _worse(row, established)
             if worse:
                 groups.append("; ".join(_number_text(name, m) for name, m in worse) + f" ({label})")
         if not groups:
             continue
-        how = f"{row['how']}; in this trainer: {row['switch']}" if row.get("how") else row["switch"]
         lines.append(
-            f"warning: {row['fix']} ({how}) was worse on the {row['testbed']} testbed: "
+            f"warning: {row['fix']} ({_how(row)}) was worse on the {row['testbed']} testbed: "
             f"{'; '.join(groups)}; evidence {row['evidence']}"
         )
     return lines

@@ -83,10 +83,7 @@ def sample_with_labels(
             parts = [
                 as_tensor(
                     _call(
-                        generator,
-                        (where, calls.keyword),
-                        zs,
-                        _labels_as(form, ys, num_classes, device, dtype),
+                        generator, where, zs, _labels_as(form, ys, num_classes, device, dtype), calls.keyword
                     )
                 )
                 .float()
@@ -189,8 +186,7 @@ def _label_keyword(names: list[str]) -> str:
     return next((name for name in names if _kind(name) == "label"), "")
 
 
-def _call(generator: Any, how: tuple[str, str], z: torch.Tensor, labels: torch.Tensor) -> Any:
-    where, keyword = how
+def _call(generator: Any, where: str, z: torch.Tensor, labels: torch.Tensor, keyword: str) -> Any:
     if where == "keyword":
         return generator(z, **{keyword: labels})
     if where == "z":
