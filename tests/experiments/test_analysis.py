@@ -471,6 +471,36 @@ def test_a_declared_non_start_is_its_own_outcome_not_a_pair():
     assert undeclared["pack", "modes"].seeds == [0, 1, 2, 3, 4, 5]  # without it, every pair counts
 
 
+def test_table_report_and_analysis_leave_the_same_non_starts_out_of_the_pairs(tmp_path):
+    import json
+
+    from modecollapse.experiments import table as tables
+    from modecollapse.experiments.report import aggregate, write_comparisons, write_curves, write_runs
+
+    # a pack that stays at one mode on seeds 0 and 3 would drag a paired mean to "not established"
+    results = [fake_run("base", s, m) for s, m in enumerate([100, 128, 162, 120, 140, 1])]
+    results += [fake_run("pack", s, m) for s, m in enumerate([1, 802, 760, 1, 790, 700])]
+    rule = {"metric": "modes", "at_most": 1}
+    index = {**INDEX, "analysis": {**INDEX["analysis"], "primary": {"modes": "higher"}, "non_start": rule}}
+    result = analyse(results, index)
+    (gain,) = [c for c in result.comparisons if (c.setting, c.metric) == ("pack", "modes")]
+    assert gain.seeds == [1, 2, 4] and gain.established
+    write_runs(results, tmp_path), write_curves(results, tmp_path)
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    table = tables.summary_table(tables.read_study(tmp_path), [("modes", "{:.1f}")], baseline="base")
+    (row,) = [line for line in table.splitlines() if line.startswith("| pack - base, paired")]
+    assert f"**{gain.change:+.1f} ±" in row and " | 3 | " in row
+    assert "out of every row: base: seeds 5; pack: seeds 0, 3." in table
+    page = write_comparisons(aggregate(results), results, tmp_path, result).read_text()
+    (cell,) = [line for line in page.splitlines() if line.startswith("| pack |")]
+    assert f"higher ({gain.change:+.3g} ±" in cell and "3 seeds" in cell
+    assert "base: seeds 5; pack: seeds 0, 3." in page
+    (tmp_path / "index.json").unlink()  # undeclared: every pair counts, and the gain drowns
+    table = tables.summary_table(tables.read_study(tmp_path), [("modes", "{:.1f}")], baseline="base")
+    (row,) = [line for line in table.splitlines() if line.startswith("| pack - base, paired")]
+    assert " | 6 | " in row and "(not established)" in row and "Declared non-start" not in table
+
+
 def test_a_non_start_rule_must_name_a_recorded_metric(tmp_path):
     block = ANALYSIS + 'non_start = { metric = "modez", at_most = 1 }\n'
     with pytest.raises(ConfigError, match="non_start metric 'modez' is not a recorded metric"):

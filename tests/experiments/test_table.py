@@ -6,6 +6,7 @@ import pytest
 
 from modecollapse.cli import main
 from modecollapse.errors import ConfigError
+from modecollapse.experiments import run_tables
 from modecollapse.experiments import table as tables
 
 RUN_FIELDS = ["run", "setting", "seed", "status", "step", "modes", "collapse_onset_step",
@@ -71,14 +72,14 @@ def test_no_gain_is_not_established(tmp_path):
 
 def test_per_run_rows_give_onsets_extremes_and_when_a_condition_holds(tmp_path):
     study = tables.read_study(write_study(tmp_path / "s"))
-    text = tables.per_run_table(
+    text = run_tables.per_run_table(
         study, [("modes", "{:.0f}")], extremes=["modes:min:.0f"], when="modes>=5", steps_per_epoch=1000
     )
     assert "| base | 0 | 4000 | 2,000 | 4,000 | 4,000 (4.0 ep) | none | 4 | 4 | healthy |" in text
     assert (
         "| fix | 2 | 4000 | 2,000 | none | none | none | 8 | 7 | healthy |"
     )  # minimum from 2,000 on in text
-    per_step = tables.per_step_table(study, [("modes", "{:.1f}")])
+    per_step = run_tables.per_step_table(study, [("modes", "{:.1f}")])
     assert "| base | modes | 2.0 | 6.0 | 7.0 | 5.0 |" in per_step
 
 
@@ -102,7 +103,7 @@ def test_bad_input_is_named(tmp_path):
     with pytest.raises(ConfigError, match="no evaluation between steps 9,000"):
         tables.summary_table(study, [("modes", "{:.1f}")], (9000, 10000))
     with pytest.raises(ConfigError, match="--when takes conditions"):
-        tables.per_run_table(study, [], when="modes is high")
+        run_tables.per_run_table(study, [], when="modes is high")
     with pytest.raises(ConfigError, match="--baseline 'nope' names no setting"):
         tables.summary_table(study, [("modes", "{:.1f}")], baseline="nope")
 
@@ -135,7 +136,7 @@ def test_missing_values_are_left_out_of_windows_extremes_and_conditions(tmp_path
     study = tables.read_study(folder)
     text = tables.summary_table(study, [("modes", "{:.2f}")], tables.parse_window("2000-4000"))
     assert "| base | 3 (0, 1, 2) | 4000 | 5.50 ± 2.48 |" in text  # the mean of steps 2,000 and 4,000
-    per_run = tables.per_run_table(study, [], extremes=["modes:max:.0f"], when="modes>=5")
+    per_run = run_tables.per_run_table(study, [], extremes=["modes:max:.0f"], when="modes>=5")
     assert "| base | 0 | 4000 | 2,000 | 4,000 | 4,000 | none | 5 | healthy |" in per_run
 
 

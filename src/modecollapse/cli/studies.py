@@ -222,6 +222,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _table(args: argparse.Namespace) -> int:
+    from modecollapse.experiments import run_tables
     from modecollapse.experiments import table as tables
 
     study = tables.read_study(Path(args.folder), args.runs)
@@ -233,7 +234,7 @@ def _table(args: argparse.Namespace) -> int:
     ]
     if args.per_run or args.extremes or args.when:
         parts.append(
-            tables.per_run_table(
+            run_tables.per_run_table(
                 study,
                 columns,
                 args.extremes,
@@ -245,7 +246,7 @@ def _table(args: argparse.Namespace) -> int:
         )
     if args.per_step:
         metrics = [tables.parse_column(m) for m in args.per_step]
-        parts.append(tables.per_step_table(study, metrics, args.sort_by, args.by_run))
+        parts.append(run_tables.per_step_table(study, metrics, args.sort_by, args.by_run))
     print("\n".join(parts), end="")
     if args.plots:
         print("\nwrote", ", ".join(p.name for p in tables.redraw_plots(study, Path(args.folder))))

@@ -151,14 +151,23 @@ def non_started(
     rule = analysis.get("non_start")
     if not rule:
         return {}
-
-    def failed(run: RunResult) -> bool:
-        value = value_at(run, rule["metric"], analysis["at"])
-        return value is not None and value <= rule["at_most"]
-
+    metric, at = rule["metric"], analysis["at"]
     return {
-        setting: sorted(s for s, run in runs.items() if failed(run)) for setting, runs in by_setting.items()
+        setting: sorted(s for s, run in runs.items() if did_not_start(value_at(run, metric, at), rule))
+        for setting, runs in by_setting.items()
     }
+
+
+def did_not_start(value: float | None, rule: dict[str, Any]) -> bool:
+    """Whether a run's value of the declared non_start metric (at the declared point) says it never
+    started: at or under at_most. No value (or NaN) says nothing."""
+    return value is not None and math.isfinite(value) and value <= rule["at_most"]
+
+
+def left_out(non_starts: dict[str, list[int]], setting: str, baseline: str) -> set[int]:
+    """The seeds a setting's pairs with the baseline leave out: a non-start is its own outcome, the
+    setting's own and the baseline's alike."""
+    return {*non_starts.get(setting, []), *non_starts.get(baseline, [])}
 
 
 def start_rate(failed: int, runs: int) -> tuple[float, float]:
@@ -208,8 +217,7 @@ def analyse(
         theirs = {seed: machine_of(r) for seed, r in by_setting[baseline].items()}
         paired, other = pair_seeds(theirs, mine, allow_cross_machine)
         refused += [f"{setting} seed {s}: ran on {mine[s]}, the baseline on {theirs[s]}" for s in other]
-        out = {*skipped.get(setting, []), *skipped.get(baseline, [])}  # a non-start is its own outcome
-        paired = [s for s in paired if s not in out]
+        paired = [s for s in paired if s not in left_out(skipped, setting, baseline)]
         for metric in metrics:
             better = primary.get(metric) or METRIC_KINDS.get(metric, ("", "higher"))[1]
             pairs = [

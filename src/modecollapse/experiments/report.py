@@ -24,6 +24,7 @@ from typing import Any
 from modecollapse.experiments.analysis import (
     AnalysisResult,
     analyse,
+    left_out,
     machine_of,
     pair_seeds,
     value_at,
@@ -98,9 +99,11 @@ def table_columns(rows: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(key for row in rows for key in row["metrics"] if not key.startswith("train_")))
 
 
-def write_tables(rows: list[dict[str, Any]], results: list[RunResult], out: Path) -> list[Path]:
-    """table.md / table.csv (per setting), comparisons.md (each setting against the first) and
-    runs.csv (one row per run)."""
+def write_tables(
+    rows: list[dict[str, Any]], results: list[RunResult], out: Path, analysis: AnalysisResult | None = None
+) -> list[Path]:
+    """table.md / table.csv (per setting), comparisons.md (each setting against the first; a declared
+    non_start read from `analysis`) and runs.csv (one row per run)."""
     columns = table_columns(rows)
     header = ["setting", "seeds", *columns, "collapse onset step"]
     lines = [
@@ -129,14 +132,17 @@ def write_tables(rows: list[dict[str, Any]], results: list[RunResult], out: Path
         writer.writerow([row["setting"], row["finished"], row["runs"], *values, *extra])
     atomic_write_text(out / "table.csv", buffer.getvalue())
     return [
-        out / "table.md", out / "table.csv", write_comparisons(rows, results, out), write_runs(results, out),
-        write_curves(results, out),
+        out / "table.md", out / "table.csv", write_comparisons(rows, results, out, analysis),
+        write_runs(results, out), write_curves(results, out),
     ]  # fmt: skip
 
 
-def write_comparisons(rows: list[dict[str, Any]], results: list[RunResult], out: Path) -> Path:
+def write_comparisons(
+    rows: list[dict[str, Any]], results: list[RunResult], out: Path, analysis: AnalysisResult | None = None
+) -> Path:
     """comparisons.md: each setting against the first at the final evaluation, paired by seed on
-    one machine, Holm over the page (the analysis's engine, experiments/stats.py)."""
+    one machine, a declared non-start left out of the pairs as the analysis does, Holm over the
+    page (the analysis's engine, experiments/stats.py)."""
     lines = ["Each setting against the first at the final evaluation: the difference, paired by seed on",
              "one machine (mean ± 95% t half-width); 'higher' / 'lower' only where the Holm-adjusted p",
              "over this page's comparisons is under 0.05 with >= 3 seeds. Exploratory unless the sweep",
@@ -145,10 +151,12 @@ def write_comparisons(rows: list[dict[str, Any]], results: list[RunResult], out:
         baseline = rows[0]
         header = ["setting", *[c for c in table_columns(rows) if c in baseline["metrics"]]]
         runs = {(r.setting_id, r.seed): r for r in results if r.final and r.state == "completed"}
+        skipped = {s: seeds for s, (seeds, _) in (analysis.non_starts if analysis else {}).items()}
         tests = {}
         for row in rows[1:]:
+            base, out_seeds = baseline["setting"], left_out(skipped, row["setting"], baseline["setting"])
             for column in header[1:]:
-                differences = _paired_differences(runs, baseline["setting"], row["setting"], column)
+                differences = _paired_differences(runs, base, row["setting"], column, out_seeds)
                 if len(differences) >= 2:
                     tests[(row["setting"], column)] = paired(differences)
         adjusted = dict(zip(tests, holm([t.p for t in tests.values()]), strict=True))
@@ -166,17 +174,32 @@ def write_comparisons(rows: list[dict[str, Any]], results: list[RunResult], out:
                     "-" if test is None else _comparison_cell(test, adjusted[(row["setting"], column)])
                 )
             lines.append("| " + " | ".join(cells) + " |")
+        lines += _non_start_note(skipped, analysis)
     atomic_write_text(out / "comparisons.md", "\n".join(lines) + "\n")
     return out / "comparisons.md"
 
 
-def _paired_differences(runs: dict, base: str, setting: str, metric: str) -> list[float]:
-    """setting - base at the final evaluation, for each seed both ran on one machine
-    (analysis.pair_seeds and analysis.value_at: the analysis's pairing and censoring)."""
+def _non_start_note(skipped: dict[str, list[int]], analysis: AnalysisResult | None) -> list[str]:
+    if not analysis or not analysis.analysis or not analysis.analysis.get("non_start"):
+        return []
+    rule = analysis.analysis["non_start"]
+    listed = "; ".join(f"{s}: seeds {', '.join(map(str, ids))}" for s, ids in sorted(skipped.items()) if ids)
+    return [
+        "",
+        f"Declared non-start ({rule['metric']} <= {rule['at_most']:g} at the declared point, analysis.md): "
+        f"its seeds are left out of the pairs, a baseline's out of every row's: {listed or 'none'}.",
+    ]
+
+
+def _paired_differences(
+    runs: dict, base: str, setting: str, metric: str, out_seeds: set[int] = frozenset()
+) -> list[float]:
+    """setting - base at the final evaluation, for each seed both ran on one machine, but
+    `out_seeds` (analysis.pair_seeds and analysis.value_at: the analysis's pairing and censoring)."""
     mine = {seed: machine_of(r) for (name, seed), r in runs.items() if name == setting}
     theirs = {seed: machine_of(r) for (name, seed), r in runs.items() if name == base}
     differences = []
-    for seed in pair_seeds(theirs, mine)[0]:
+    for seed in [s for s in pair_seeds(theirs, mine)[0] if s not in out_seeds]:
         after, before = (
             value_at(runs[setting, seed], metric, "final"),
             value_at(runs[base, seed], metric, "final"),
@@ -272,13 +295,13 @@ def build_report(folder: Path, allow_cross_machine: bool = False) -> BuiltReport
     out = sweep.report
     out.mkdir(parents=True, exist_ok=True)
     rows = aggregate(results)
-    write_tables(rows, results, out)
     analysis = None
     if sweep.is_sweep():
         index = sweep.read_index()
         analysis = analyse(results, index, allow_cross_machine)
         write_analysis(analysis, out, index["name"])
         write_records(results, index["name"], out)
+    write_tables(rows, results, out, analysis)
     plots = plot_metrics(results, out)
     histogram = plot_histograms(results, out)
     grids = copy_sample_grids(results, out)

@@ -15,21 +15,17 @@ holding) and the mean over seeds at every evaluation.
 from __future__ import annotations
 
 import csv
+import json
 import math
-import operator
-import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from modecollapse.errors import ConfigError
-from modecollapse.experiments.analysis import UNRECORDED, censored_onset, pair_seeds
+from modecollapse.experiments.analysis import UNRECORDED, censored_onset, did_not_start, left_out, pair_seeds
 from modecollapse.experiments.stats import holm, is_established, paired, seed_cell
 from modecollapse.metrics.kinds import ONSET_METRICS
-
-CONDITION = re.compile(r"^\s*([a-z_0-9]+)\s*(<=|>=|<|>|==)\s*(-?[0-9.eE+-]+)\s*$")
-OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
 
 
 @dataclass
@@ -40,6 +36,8 @@ class Study:
     curves: dict[str, list[dict[str, str]]]
     label_by: str | None = None
     """Name settings by this key alone ('label_flip_fraction=0.1'), not by their whole id."""
+    declared: dict[str, Any] | None = None
+    """The sweep's declared [analysis] (index.json beside runs.csv), for its non_start rule."""
 
     def label(self, setting: str) -> str:
         if self.label_by:
@@ -84,7 +82,36 @@ def read_study(folder: Path, runs: str = "runs.csv") -> Study:
         raise ConfigError(f"no completed run in {', '.join(f.name for f in files)} (status 'completed')")
     for run in curves.values():
         run.sort(key=lambda c: int(c["step"]))
-    return Study(rows, curves)
+    return Study(rows, curves, declared=read_declaration(folder))
+
+
+def read_declaration(folder: Path) -> dict[str, Any] | None:
+    """The [analysis] a study's index.json records, or None (no index.json, or none declared)."""
+    path = Path(folder) / "index.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text()).get("analysis")
+    except (json.JSONDecodeError, AttributeError) as error:
+        raise ConfigError(f"{path} is not a sweep's index.json ({error}); move it aside") from None
+
+
+def non_starts(study: Study) -> dict[str, list[int]]:
+    """Per setting, the seeds whose run did not start by the study's declared non_start, judged at
+    the declared point as analysis.non_started judges it; empty when none is declared."""
+    rule = (study.declared or {}).get("non_start")
+    if not rule:
+        return {}
+    at = study.declared["at"]
+    window = None if at == "final" else (int(at[0]), int(at[1]))
+    return {
+        setting: [
+            int(run["seed"])
+            for run in study.group(setting)
+            if did_not_start(run_value(study, run, rule["metric"], window), rule)
+        ]
+        for setting in study.settings()
+    }
 
 
 def parse_column(text: str) -> tuple[str, str]:
@@ -113,13 +140,13 @@ def run_value(study: Study, run: dict[str, str], name: str, window: tuple[int, i
     analysis counts it (analysis.censored_onset)."""
     if name in ONSET_METRICS:
         onset = None if run.get(name, "") == "" else float(run[name])
-        return censored_onset(name, onset, _number(run, "step"), run.get("never_healthy") == "True")
+        return censored_onset(name, onset, column_value(run, "step"), run.get("never_healthy") == "True")
     if window is None:
-        return _number(run, name)
+        return column_value(run, name)
     inside = [c for c in study.curves.get(run["run"], []) if window[0] <= int(c["step"]) <= window[1]]
     if not inside:
         raise ConfigError(f"{run['run']} has no evaluation between steps {window[0]:,} and {window[1]:,}")
-    values = [v for v in (_number(c, name) for c in inside) if math.isfinite(v)]
+    values = [v for v in (column_value(c, name) for c in inside) if math.isfinite(v)]
     return statistics.mean(values) if values else math.nan
 
 
@@ -167,9 +194,10 @@ def _paired_rows(
     study: Study, settings: list[str], base: str, values: dict, machines: dict,
     columns: list[tuple[str, str]], allow_cross_machine: bool,
 ) -> list[str]:  # fmt: skip
-    """Each setting minus the baseline, paired by seed on one machine, Holm over every cell of
-    these rows (stats.paired, stats.holm, stats.is_established: the analysis's engine)."""
-    rows, cells = [], []
+    """Each setting minus the baseline, paired by seed on one machine, a declared non-start left
+    out (analysis.left_out), Holm over every cell of these rows (stats.paired, stats.holm,
+    stats.is_established: the analysis's engine)."""
+    rows, cells, skipped = [], [], non_starts(study)
     for setting in settings:
         if setting == base:
             continue
@@ -177,6 +205,7 @@ def _paired_rows(
         seeds, refused = pair_seeds(
             {s: m for (st, s), m in machines.items() if st == base}, mine, allow_cross_machine
         )
+        seeds = [s for s in seeds if s not in left_out(skipped, setting, base)]
         name = f"{study.label(setting)} - {study.label(base)}, paired"
         note = f" ({len(refused)} seeds ran on another machine than the baseline's)" * bool(refused)
         differences = [[values[(setting, s)][n] - values[(base, s)][n] for s in seeds] for n, _ in columns]
@@ -200,83 +229,13 @@ def _paired_rows(
         lines += ["", f"Paired rows: **bold** where the Holm-adjusted p over these {len(cells)} comparisons "
                   "is under 0.05 with >= 3 seeds; exploratory unless the study declared this point and "
                   "metric."]  # fmt: skip
+    if skipped:
+        rule = study.declared["non_start"]
+        listed = "; ".join(f"{study.label(s)}: seeds {_seeds(ids)}" for s, ids in skipped.items() if ids)
+        lines += ["", f"Declared non-start ({rule['metric']} <= {rule['at_most']:g} at the declared point, "
+                  f"index.json): left out of the paired rows, a baseline's out of every row: "
+                  f"{listed or 'none'}."]  # fmt: skip
     return lines
-
-
-def per_run_table(
-    study: Study,
-    columns: list[tuple[str, str]],
-    extremes: list[str] = (),
-    when: str | None = None,
-    sort_by: str | None = None,
-    steps_per_epoch: float | None = None,
-    extremes_from: int = 0,
-) -> str:
-    """One row per run: its steps, the span a `when` condition holds, both onsets, the columns
-    at its final evaluation, and each `extremes` entry ('modes:min', 'fcd:max') over the
-    evaluations from `extremes_from` on, or from the step `when` first holds on."""
-    condition = _condition(when) if when else None
-    picks = [_extreme(e) for e in extremes]
-    head = ["setting", "seed", "steps"]
-    if condition:
-        head += [f"{when} from step", "stops holding at steps"]
-    head += ["absolute onset step", "relative onset step", *[n for n, _ in columns]]
-    head += [f"{how} {name}" for name, how, _ in picks] + ["verdict"]
-    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
-    for setting in study.settings(sort_by):
-        for run in study.group(setting):
-            curve = study.curves.get(run["run"], [])
-            cells = [study.label(setting), run["seed"], run["step"]]
-            span = (extremes_from, 10**12)
-            if condition:
-                first, stops = _spells(curve, condition)
-                cells += [
-                    f"{first:,}" if first is not None else "never",
-                    ", ".join(f"{s:,}" for s in stops) or "none",
-                ]
-                if first is not None:
-                    span = (max(first, extremes_from), 10**12)
-            cells += [_onset(run["collapse_onset_step"], steps_per_epoch),
-                      _onset(run["relative_onset_step"], steps_per_epoch)]  # fmt: skip
-            cells += [form.format(_number(run, n)) for n, form in columns]
-            inside = [c for c in curve if span[0] <= int(c["step"]) <= span[1]]
-            for name, how, form in picks:
-                finite = [v for v in (_number(c, name) for c in inside) if math.isfinite(v)]
-                cells.append(form.format((min if how == "min" else max)(finite)) if finite else "-")
-            cells.append(run["verdict"])
-            lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def per_step_table(
-    study: Study, metrics: list[tuple[str, str]], sort_by: str | None = None, by_run: bool = False
-) -> str:
-    """Each setting's mean over seeds of each metric at every evaluation step (`by_run`: each
-    run's own values, the metrics joined by ' / ' in one cell)."""
-    steps = sorted({int(c["step"]) for curve in study.curves.values() for c in curve})
-    if by_run:
-        caption = "Per run, " + " / ".join(n for n, _ in metrics) + " at each evaluation:"
-        head = "| setting | seed | "
-    else:
-        caption, head = "Mean over seeds at each evaluation:", "| setting | metric | "
-    lines = [caption, "", head + " | ".join(f"{s:,}" for s in steps) + " |", "|---" * (len(steps) + 2) + "|"]
-    for setting in study.settings(sort_by):
-        group = study.group(setting)
-        if by_run:
-            for run in group:
-                at = {int(c["step"]): c for c in study.curves.get(run["run"], [])}
-                cells = [
-                    " / ".join(f.format(_number(at[s], n)) for n, f in metrics) if s in at else ""
-                    for s in steps
-                ]
-                lines.append(f"| {study.label(setting)} | {run['seed']} | " + " | ".join(cells) + " |")
-            continue
-        rows = [c for run in group for c in study.curves.get(run["run"], [])]
-        for name, form in metrics:
-            by_step = [[_number(c, name) for c in rows if int(c["step"]) == s] for s in steps]
-            cells = [form.format(statistics.mean(v)) if v else "-" for v in by_step]
-            lines.append(f"| {study.label(setting)} | {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
 
 
 def redraw_plots(study: Study, folder: Path) -> list[Path]:
@@ -288,7 +247,11 @@ def redraw_plots(study: Study, folder: Path) -> list[Path]:
     results = []
     for run in study.runs:
         evals = [
-            {k: (int(v) if k == "step" else float(v)) for k, v in c.items() if k not in IDS and _is_number(v)}
+            {
+                k: (int(v) if k == "step" else float(v))
+                for k, v in c.items()
+                if k not in IDS and _is_number(v)
+            }
             for c in study.curves.get(run["run"], [])
         ]
         results.append(RunResult(run["run"], run["setting"], int(run["seed"]), Path(folder), {}, evals))
@@ -316,7 +279,8 @@ def parse_window(text: str) -> tuple[int, int]:
         raise ConfigError(f"--window takes steps like 14000 or 16000-20000, not {text!r}") from None
 
 
-def _number(row: dict[str, Any], name: str) -> float:
+def column_value(row: dict[str, Any], name: str) -> float:
+    """A runs.csv or curves.csv row's `name` as a number (NaN where empty)."""
     if name not in row:
         raise ConfigError(f"no column {name!r} in {row.get('run', 'this study')}; columns: {', '.join(row)}")
     return float(row[name]) if row[name] != "" else float("nan")
@@ -328,45 +292,6 @@ def _key_value(setting: str, key: str) -> str:
         if name == key:
             return value
     raise ConfigError(f"setting {setting!r} has no key {key!r}")
-
-
-def _condition(text: str):
-    parts = [CONDITION.match(p) for p in text.split(",")]
-    if not all(parts):
-        raise ConfigError(f"--when takes conditions like 'near_duplicate_rate<0.5,modes>=5', not {text!r}")
-    tests = [(m.group(1), OPERATORS[m.group(2)], float(m.group(3))) for m in parts]
-
-    def holds(row: dict[str, str]) -> bool | None:
-        """True / False, or None where a metric it reads is missing (NaN) at that evaluation."""
-        numbers = [_number(row, name) for name, _, _ in tests]
-        if not all(math.isfinite(v) for v in numbers):
-            return None
-        return all(op(v, value) for v, (_, op, value) in zip(numbers, tests, strict=True))
-
-    return holds
-
-
-def _spells(curve: list[dict[str, str]], holds) -> tuple[int | None, list[int]]:
-    """(the first step the condition holds, the later steps it does not)."""
-    first = next((int(c["step"]) for c in curve if holds(c)), None)
-    stops = [
-        int(c["step"]) for c in curve if first is not None and int(c["step"]) > first and holds(c) is False
-    ]
-    return first, stops
-
-
-def _extreme(text: str) -> tuple[str, str, str]:
-    name, how, *form = text.split(":")
-    if how not in ("min", "max"):
-        raise ConfigError(f"--extremes takes entries like modes:min or kl_uniform:max:.3f, not {text!r}")
-    return name, how, "{:" + (form[0] if form else ".3g") + "}"
-
-
-def _onset(value: str, steps_per_epoch: float | None) -> str:
-    if not value:
-        return "none"
-    step = int(float(value))
-    return f"{step:,}" + (f" ({step / steps_per_epoch:.1f} ep)" if steps_per_epoch else "")
 
 
 def _span(window: tuple[int, int]) -> str:
