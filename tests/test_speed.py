@@ -157,3 +157,18 @@ def test_unsupported_precision_is_refused_on_mps(monkeypatch):
     monkeypatch.setattr(speed, "pick_device", lambda name: torch.device("mps"))
     with pytest.raises(ConfigError, match="not supported on Apple MPS"):
         speed.plan_speed(cfg, "dcgan")
+
+
+def test_a_run_can_pin_one_scorer_whatever_the_machine_grades_in(tmp_path, monkeypatch):
+    """A study whose seeds run on CPUs with and without native bf16 pins train.grading_precision
+    = "fp32": the run grades in fp32 and records it, where "auto" would grade in bf16."""
+    monkeypatch.setattr(speed, "_pinned_grading", None)  # restored after the test
+    monkeypatch.setattr(speed, "native_bf16", lambda device: (True, "pretend: the CPU has amx_bf16"))
+    assert speed.grading_precision() == "bf16"
+    config = tiny_image_config(train={"precision": "fp32", "grading_precision": "fp32"})
+    summary = train(config, tmp_path / "run")
+    assert summary["machine"]["grading_precision"] == "fp32" and speed.grading_precision() == "fp32"
+    speed.pin_grading_precision("auto")
+    assert speed.grading_precision() == "bf16"
+    with pytest.raises(ConfigError, match="grading_precision"):
+        tiny_image_config(train={"grading_precision": "fp16"})

@@ -142,10 +142,23 @@ KERNEL_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "asimd
 """CPU flags that change which kernels torch runs (x86 and ARM): runs pair only where they agree."""
 
 
+_pinned_grading: str | None = None
+
+
+def pin_grading_precision(asked: str) -> None:
+    """Set how this process grades from now on (a run's train.grading_precision); "auto" lets the
+    machine decide again."""
+    global _pinned_grading
+    _pinned_grading = None if asked == "auto" else asked
+
+
 def grading_precision() -> str:
-    """How the evaluation classifier computes on this machine: "bf16" where the CPU runs bf16
-    natively (4-6x faster; metric values within the tolerances of benchmarks/RESULTS.md
-    "Evaluation in bf16"), else "fp32" (emulated bf16 is 10-150x slower)."""
+    """How the evaluation classifier computes: as pinned (pin_grading_precision), else "bf16" where
+    the CPU runs bf16 natively (4-6x faster; metric values within the tolerances of
+    benchmarks/RESULTS.md "Does bf16 grading change the metrics?"), else "fp32" (emulated bf16 is
+    10-150x slower)."""
+    if _pinned_grading:
+        return _pinned_grading
     return "bf16" if native_bf16(torch.device("cpu"))[0] else "fp32"
 
 

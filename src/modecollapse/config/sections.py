@@ -182,6 +182,10 @@ class TrainConfig(_Section):
     sampled for evaluation in fp32 whatever this says; the evaluation classifier grades in the
     machine's grading precision (bf16 where the CPU runs it natively, else fp32: summary.json's
     machine.grading_precision)."""
+    grading_precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """How the evaluation classifier grades this run's samples: auto = the machine's (bf16 where the
+    CPU runs it natively, else fp32); "fp32" pins one scorer on every machine, for a study whose
+    seeds may run on more than one kind of CPU (bf16 where not native is 10-150x slower)."""
     memory_format: Literal["auto", "contiguous", "channels_last"] = "auto"
     """auto: channels_last where it measured faster (DCGAN), else contiguous."""
     num_threads: int | None = Field(default=None, ge=1)
