@@ -9,7 +9,8 @@ import pytest
 from scipy import stats
 
 from modecollapse.errors import ConfigError
-from modecollapse.experiments.analysis import analyse, render_markdown, value_at
+from modecollapse.experiments.analysis import analyse, value_at
+from modecollapse.experiments.analysis_page import render_markdown
 from modecollapse.experiments.executors import execute
 from modecollapse.experiments.report import build_report
 from modecollapse.experiments.results import RunResult
@@ -499,6 +500,22 @@ def test_table_report_and_analysis_leave_the_same_non_starts_out_of_the_pairs(tm
     table = tables.summary_table(tables.read_study(tmp_path), [("modes", "{:.1f}")], baseline="base")
     (row,) = [line for line in table.splitlines() if line.startswith("| pack - base, paired")]
     assert " | 6 | " in row and "(not established)" in row and "Declared non-start" not in table
+
+
+def test_a_study_run_in_seed_blocks_on_two_machines_shows_each_machines_pairs():
+    # seeds 0-2 ran on one machine, 3-5 on the next: every pair on one machine, the test pools them
+    machine = {s: "cpu A" if s < 3 else "cpu B" for s in range(6)}
+    base = [fake_run("base", s, m, machine[s]) for s, m in enumerate([1, 2, 1, 3, 2, 2])]
+    fix = [fake_run("fix", s, m, machine[s]) for s, m in enumerate([6, 7, 7, 5, 5, 6])]
+    result = analyse(base + fix, INDEX)
+    gain = {(c.setting, c.metric): c for c in result.comparisons}["fix", "modes"]
+    assert gain.seeds == [0, 1, 2, 3, 4, 5] and gain.by_machine == {"cpu A": [5, 5, 6], "cpu B": [2, 3, 4]}
+    text = render_markdown(result, "two machines")
+    assert "## Per machine (a check, not a test)" in text
+    assert "| fix | modes | cpu A | 3 | +5.33 ± 1.4 |" in text
+    assert "| fix | modes | cpu B | 3 | +3 ± 2.5 |" in text
+    one = analyse([fake_run(r.setting_id, r.seed, 1 + r.seed) for r in base + fix], INDEX)
+    assert "Per machine" not in render_markdown(one, "one machine")
 
 
 def test_a_non_start_rule_must_name_a_recorded_metric(tmp_path):

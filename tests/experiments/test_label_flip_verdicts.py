@@ -4,7 +4,8 @@ import csv
 import importlib.util
 from pathlib import Path
 
-from modecollapse.experiments.analysis import AnalysisResult, Comparison, render_csv
+from modecollapse.experiments.analysis import AnalysisResult, Comparison
+from modecollapse.experiments.analysis_page import render_csv
 
 STUDY = Path(__file__).resolve().parents[2] / "results" / "label-flip-steps" / "65k"
 spec = importlib.util.spec_from_file_location("verdicts", STUDY / "verdicts.py")

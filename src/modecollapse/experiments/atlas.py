@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from modecollapse.config import config_differences, config_from_toml
-from modecollapse.experiments.analysis import AnalysisResult, Comparison, write_analysis
+from modecollapse.experiments.analysis import AnalysisResult, Comparison
+from modecollapse.experiments.analysis_page import write_analysis
 from modecollapse.experiments.report import build_report
 from modecollapse.files import atomic_write_json, atomic_write_text, read_toml
 from modecollapse.sweepfolder import INDEX, SweepFolder, run_cost

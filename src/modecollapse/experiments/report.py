@@ -28,8 +28,8 @@ from modecollapse.experiments.analysis import (
     machine_of,
     pair_seeds,
     value_at,
-    write_analysis,
 )
+from modecollapse.experiments.analysis_page import write_analysis
 from modecollapse.experiments.plots import (
     copy_sample_grids,
     plot_feature_map,
