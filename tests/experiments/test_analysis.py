@@ -502,6 +502,21 @@ def test_table_report_and_analysis_leave_the_same_non_starts_out_of_the_pairs(tm
     assert " | 6 | " in row and "(not established)" in row and "Declared non-start" not in table
 
 
+def test_the_matrix_says_how_many_runs_did_not_start(tmp_path):
+    from modecollapse.experiments.atlas import write_matrix
+
+    base = [fake_run("base", s, m) for s, m in enumerate([100, 128, 162, 120, 140, 1])]
+    pack = [fake_run("pack", s, m) for s, m in enumerate([1, 802, 760, 1, 790, 700])]
+    rule = {"metric": "modes", "at_most": 1}
+    index = {**INDEX, "analysis": {**INDEX["analysis"], "primary": {"modes": "higher"}, "non_start": rule}}
+    write_matrix({"stacked": analyse(base + pack, index)}, tmp_path)
+    matrix = (tmp_path / "matrix.md").read_text()
+    assert "**better** (2 of 6 did not start) |" in matrix
+    assert "stacked: the baseline did not start in 1 of 6 runs (seeds 5), left out of every fix" in matrix
+    write_matrix({"stacked": analyse(base[:5] + pack[1:3], index)}, tmp_path)
+    assert "did not start" not in (tmp_path / "matrix.md").read_text()
+
+
 def test_a_study_run_in_seed_blocks_on_two_machines_shows_each_machines_pairs():
     # seeds 0-2 ran on one machine, 3-5 on the next: every pair on one machine, the test pools them
     machine = {s: "cpu A" if s < 3 else "cpu B" for s in range(6)}

@@ -113,6 +113,7 @@ def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tup
             "runs": len(results),
             "runs_planned": len(index.get("planned") or results),
             "runs_to_finish": result.unfinished,
+            "non_starts": {s: {"seeds": ids, "runs": n} for s, (ids, n) in result.non_starts.items()},
             **_cpu_hours(completed),
             "evaluation_share": _evaluation_share(completed),
             "grids": grids,
@@ -170,11 +171,15 @@ def _best_fix(result: AnalysisResult) -> str | None:
     return max(scores, key=lambda s: scores[s]) if scores else None
 
 
-def _cell(c: Comparison | None) -> str:
+def _cell(c: Comparison | None, result: AnalysisResult) -> str:
+    """The paired change and its mark; with a declared non_start, how many of the fix's runs did not
+    start (left out of the pairs, so the change speaks of the runs that did)."""
     if c is None:
         return "-"
     mark = (" **better**" if c.improved else " **worse**") if c.established else ""
-    return f"{c.change:+.3g} ± {c.half_width:.2g}{mark}"
+    failed, runs = result.non_starts.get(c.setting, ([], 0))
+    note = f" ({len(failed)} of {runs} did not start)" if failed else ""
+    return f"{c.change:+.3g} ± {c.half_width:.2g}{mark}{note}"
 
 
 def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
@@ -211,10 +216,23 @@ def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
         return [out / "matrix.md"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for fix in fixes:
-        lines.append("| " + " | ".join([fix, *[_cell(cells.get((n, fix, m))) for n, m in columns]]) + " |")
+        row = [_cell(cells.get((n, fix, m)), results[n]) for n, m in columns]
+        lines.append("| " + " | ".join([fix, *row]) + " |")
+    lines += _baseline_non_starts(results)
     atomic_write_text(out / "matrix.md", "\n".join(lines) + "\n")
     (out / "figures").mkdir(parents=True, exist_ok=True)
     return [out / "matrix.md", _heatmap(fixes, columns, cells, figure)]
+
+
+def _baseline_non_starts(results: dict[str, AnalysisResult]) -> list[str]:
+    notes = []
+    for name, r in results.items():
+        baseline = (r.analysis or {}).get("baseline")
+        failed, runs = r.non_starts.get(baseline, ([], 0))
+        if failed:
+            notes.append(f"{name}: the baseline did not start in {len(failed)} of {runs} runs (seeds "
+                         f"{', '.join(map(str, failed))}), left out of every fix's pairs.")  # fmt: skip
+    return ["", *notes] if notes else []
 
 
 def _provisional(result: AnalysisResult) -> str:
