@@ -13,6 +13,7 @@ from modecollapse.metrics.scores import extract
 from modecollapse.models import build_models
 from modecollapse.models.classifier import load_classifier
 from modecollapse.models.latent import LatentSampler
+from modecollapse.training import run as run_module
 from modecollapse.training.loop import train
 from tests.conftest import tiny_cyclegan, tiny_image_config, tiny_ring_config
 from tests.helpers import assert_resume_is_exact
@@ -161,14 +162,25 @@ def test_unsupported_precision_is_refused_on_mps(monkeypatch):
 
 def test_a_run_can_pin_one_scorer_whatever_the_machine_grades_in(tmp_path, monkeypatch):
     """A study whose seeds run on CPUs with and without native bf16 pins train.grading_precision
-    = "fp32": the run grades in fp32 and records it, where "auto" would grade in bf16."""
-    monkeypatch.setattr(speed, "_pinned_grading", None)  # restored after the test
+    = "fp32": the run grades in fp32 and records it, where "auto" would grade in bf16; once the
+    run returns, the process grades as the machine says again (diagnose, Monitor)."""
     monkeypatch.setattr(speed, "native_bf16", lambda device: (True, "pretend: the CPU has amx_bf16"))
     assert speed.grading_precision() == "bf16"
     config = tiny_image_config(train={"precision": "fp32", "grading_precision": "fp32"})
+    seen = []
+    monkeypatch.setattr(run_module, "plan_speed", _recording(speed.plan_speed, seen))
     summary = train(config, tmp_path / "run")
-    assert summary["machine"]["grading_precision"] == "fp32" and speed.grading_precision() == "fp32"
-    speed.pin_grading_precision("auto")
+    assert summary["machine"]["grading_precision"] == "fp32" and seen == ["fp32"]
     assert speed.grading_precision() == "bf16"
+    with pytest.raises(ConfigError, match="applies to the evaluators this trainer builds"):
+        train(config, tmp_path / "other", evaluator=lambda generator, epoch: {})
     with pytest.raises(ConfigError, match="grading_precision"):
         tiny_image_config(train={"grading_precision": "fp16"})
+
+
+def _recording(plan, seen):
+    def recorded(*args, **kwargs):
+        seen.append(speed.grading_precision())  # what the run grades in while it trains
+        return plan(*args, **kwargs)
+
+    return recorded

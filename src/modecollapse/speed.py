@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,11 +145,18 @@ KERNEL_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "asimd
 _pinned_grading: str | None = None
 
 
-def pin_grading_precision(asked: str) -> None:
-    """Set how this process grades from now on (a run's train.grading_precision); "auto" lets the
-    machine decide again."""
+@contextlib.contextmanager
+def grading_pinned(asked: str) -> Iterator[None]:
+    """Grade as `asked` inside the block (a run's train.grading_precision; "auto": as before it),
+    then as before it."""
     global _pinned_grading
-    _pinned_grading = None if asked == "auto" else asked
+    before = _pinned_grading
+    if asked != "auto":
+        _pinned_grading = asked
+    try:
+        yield
+    finally:
+        _pinned_grading = before
 
 
 def grading_precision() -> str:

@@ -496,6 +496,15 @@ def test_table_report_and_analysis_leave_the_same_non_starts_out_of_the_pairs(tm
     (cell,) = [line for line in page.splitlines() if line.startswith("| pack |")]
     assert f"higher ({gain.change:+.3g} ±" in cell and "3 seeds" in cell
     assert "base: seeds 5; pack: seeds 0, 3." in page
+    windowed = {**index["analysis"], "at": [150, 250]}
+    planned = [r.run_id for r in results]
+    (tmp_path / "index.json").write_text(json.dumps({"analysis": windowed, "planned": planned}))
+    table = tables.summary_table(tables.read_study(tmp_path), [("modes", "{:.1f}")], baseline="base")
+    assert "base: seeds 5; pack: seeds 0, 3." in table  # judged over the window: the same runs
+    other = {"analysis": windowed, "planned": ["base__seed0"]}  # an index.json of another study's runs
+    (tmp_path / "index.json").write_text(json.dumps(other))
+    table = tables.summary_table(tables.read_study(tmp_path), [("modes", "{:.1f}")], baseline="base")
+    assert "every row: none." in table
     (tmp_path / "index.json").unlink()  # undeclared: every pair counts, and the gain drowns
     table = tables.summary_table(tables.read_study(tmp_path), [("modes", "{:.1f}")], baseline="base")
     (row,) = [line for line in table.splitlines() if line.startswith("| pack - base, paired")]
@@ -513,6 +522,9 @@ def test_the_matrix_says_how_many_runs_did_not_start(tmp_path):
     matrix = (tmp_path / "matrix.md").read_text()
     assert "**better** (2 of 6 did not start) |" in matrix
     assert "stacked: the baseline did not start in 1 of 6 runs (seeds 5), left out of every fix" in matrix
+    stuck = [fake_run("stuck", s, 1) for s in range(6)]  # every run at one mode: nothing to pair
+    write_matrix({"stacked": analyse(base + pack + stuck, index)}, tmp_path)
+    assert "| stuck | none paired (6 of 6 did not start) |" in (tmp_path / "matrix.md").read_text()
     write_matrix({"stacked": analyse(base[:5] + pack[1:3], index)}, tmp_path)
     assert "did not start" not in (tmp_path / "matrix.md").read_text()
 
@@ -527,6 +539,7 @@ def test_a_study_run_in_seed_blocks_on_two_machines_shows_each_machines_pairs():
     assert gain.seeds == [0, 1, 2, 3, 4, 5] and gain.by_machine == {"cpu A": [5, 5, 6], "cpu B": [2, 3, 4]}
     text = render_markdown(result, "two machines")
     assert "## Per machine (a check, not a test)" in text
+    assert "- none (each seed's runs shared a machine)" in text
     assert "| fix | modes | cpu A | 3 | +5.33 ± 1.4 |" in text
     assert "| fix | modes | cpu B | 3 | +3 ± 2.5 |" in text
     one = analyse([fake_run(r.setting_id, r.seed, 1 + r.seed) for r in base + fix], INDEX)

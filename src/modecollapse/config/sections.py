@@ -179,9 +179,8 @@ class TrainConfig(_Section):
     """auto: bf16 autocast for the convolutional families (DCGAN, CycleGAN) where the hardware
     runs bf16 natively (x86 CPUs with AVX512-BF16 or AMX, ARM CPUs with BF16, CUDA >= 8.0), else
     fp32 (2-D MLP GANs too); "bf16" forces autocast for any family; see speed.py. Generators are
-    sampled for evaluation in fp32 whatever this says; the evaluation classifier grades in the
-    machine's grading precision (bf16 where the CPU runs it natively, else fp32: summary.json's
-    machine.grading_precision)."""
+    sampled for evaluation in fp32 whatever this says; the evaluation classifier grades as
+    `grading_precision` says (summary.json's machine.grading_precision)."""
     grading_precision: Literal["auto", "fp32", "bf16"] = "auto"
     """How the evaluation classifier grades this run's samples: auto = the machine's (bf16 where the
     CPU runs it natively, else fp32); "fp32" pins one scorer on every machine, for a study whose

@@ -85,6 +85,8 @@ class AnalysisResult:
     non_starts: dict[str, tuple[list[int], int]] = field(default_factory=dict)
     """With a declared non_start: per setting, the seeds whose run did not start and its
     completed runs."""
+    cross_machine: bool = False
+    """Pairs across machines were allowed (--allow-cross-machine)."""
 
     @property
     def provisional(self) -> bool:
@@ -183,6 +185,10 @@ def machine_of(result: RunResult) -> str:
     return " + ".join(dict.fromkeys(m.get("id", UNRECORDED) for m in history))
 
 
+def _pair_machine(baseline: str, setting: str) -> str:
+    return baseline if baseline == setting else f"{baseline} / {setting}"
+
+
 def _group_by_machine(pairs: list[tuple[str, float]]) -> dict[str, list[float]]:
     grouped: dict[str, list[float]] = {}
     for machine, difference in pairs:
@@ -238,7 +244,8 @@ def analyse(
                     setting, metric, better, [s for _, _, s in pairs],
                     sum(b for b, _, _ in pairs) / n, sum(f for _, f, _ in pairs) / n, change, half, p,
                     primary=declared and metric in primary,
-                    by_machine=_group_by_machine([(theirs[s], f - b) for b, f, s in pairs]),
+                    by_machine=_group_by_machine([(_pair_machine(theirs[s], mine[s]), f - b)
+                                                  for b, f, s in pairs]),
                 )
             )  # fmt: skip
     family = [c for c in comparisons if c.primary]
@@ -255,5 +262,5 @@ def analyse(
     non_starts = {setting: (seeds, len(by_setting[setting])) for setting, seeds in skipped.items()}
     return AnalysisResult(
         analysis, declared, why, machines, refused, comparisons, amended, censored, unfinished, never_count,
-        non_starts,
+        non_starts, allow_cross_machine,
     )  # fmt: skip

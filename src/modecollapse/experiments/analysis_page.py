@@ -86,9 +86,11 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
         lines.append("")
     machines = "; ".join(f"{m} ({n} runs)" for m, n in result.machines.items())
     lines += [f"Machines: {machines or 'no completed runs'}.", ""]
-    if len(result.machines) > 1 or result.refused:
+    if result.cross_machine and len(result.machines) > 1:
+        lines += ["Runs were paired across machines (--allow-cross-machine).", ""]
+    elif len(result.machines) > 1 or result.refused:
         lines += ["Only runs from the same machine are paired. Refused pairs:", ""]
-        lines += [f"- {line}" for line in result.refused] or ["- none (cross-machine pairs were allowed)"]
+        lines += [f"- {line}" for line in result.refused] or ["- none (each seed's runs shared a machine)"]
         lines.append("")
     lines += _per_machine_lines(result)
     header = "| setting | metric | kind | baseline | setting | difference | seeds | p | Holm p | verdict |"
@@ -121,7 +123,8 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
 def _non_start_lines(result: AnalysisResult, rule: dict[str, Any]) -> list[str]:
     """The declared non-start outcome: each setting's count, rate and exact 95 % interval."""
     lines = [
-        f"- Non-start (declared): {rule['metric']} <= {rule['at_most']:g} at the evaluation point. A "
+        f"- Non-start ({'declared' if result.declared else 'exploratory'}): {rule['metric']} <= "
+        f"{rule['at_most']:g} at the evaluation point. A "
         "run that did not start is its own outcome, counted below; its seed is left out of that "
         "setting's pairs (a baseline non-start, out of every setting's):"
     ]
@@ -161,8 +164,10 @@ def _per_machine_lines(result: AnalysisResult) -> list[str]:
     lines = [
         "## Per machine (a check, not a test)",
         "",
-        "Every pair is made on one machine; the declared test pools them. Each machine's pairs alone "
-        "(mean ± half-width of the 95% t-interval):",
+        ("Pairs were allowed across machines ('A / B': the baseline's, then the setting's)"
+         if result.cross_machine else "Every pair is made on one machine")
+        + "; the declared test pools them. Each machine's pairs alone (mean ± half-width of the 95% "
+        "t-interval):",
         "",
         "| setting | metric | machine | seeds | difference |",
         "|---|---|---|---|---|",

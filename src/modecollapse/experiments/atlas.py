@@ -7,7 +7,8 @@ For each testbed it writes OUT/<testbed>/: the report's analysis.md/.csv, table.
 curves.csv, records.jsonl and the sweep's index.json (what `sweep --restore` reads), the
 baseline's and the best fix's sample grids (figures/; for translators also every setting's
 translations of the same held-out inputs), and testbed.json (the dataset, the sweep's
-description, each setting's overrides, machines and CPU-hours). Across testbeds:
+description, each setting's overrides, machines, CPU-hours and, with a declared non_start, each
+setting's runs that did not start). Across testbeds:
 OUT/matrix.md and OUT/figures/matrix.png, each fix's declared primary effects (paired difference ±
 95% t, Holm-established or not).
 """
@@ -171,11 +172,12 @@ def _best_fix(result: AnalysisResult) -> str | None:
     return max(scores, key=lambda s: scores[s]) if scores else None
 
 
-def _cell(c: Comparison | None, result: AnalysisResult) -> str:
+def _cell(c: Comparison | None, result: AnalysisResult, fix: str) -> str:
     """The paired change and its mark; with a declared non_start, how many of the fix's runs did not
     start (left out of the pairs, so the change speaks of the runs that did)."""
     if c is None:
-        return "-"
+        failed, runs = next((v for s, v in result.non_starts.items() if _fix(s) == fix), ([], 0))
+        return f"none paired ({len(failed)} of {runs} did not start)" if failed else "-"
     mark = (" **better**" if c.improved else " **worse**") if c.established else ""
     failed, runs = result.non_starts.get(c.setting, ([], 0))
     note = f" ({len(failed)} of {runs} did not start)" if failed else ""
@@ -191,6 +193,10 @@ def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
         for metric in (r.analysis or {}).get("primary", {})
     ]
     fixes = list(dict.fromkeys(_fix(c.setting) for r in results.values() for c in r.comparisons if c.primary))
+    fixes = list(dict.fromkeys([*fixes, *[  # a fix none of whose runs started has no comparison
+        _fix(s) for r in results.values() if r.declared for s, (failed, _) in r.non_starts.items()
+        if failed and s != r.analysis["baseline"]
+    ]]))  # fmt: skip
     cells: dict[tuple[str, str, str], Comparison] = {
         (name, _fix(c.setting), c.metric): c
         for name, r in results.items()
@@ -216,7 +222,7 @@ def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
         return [out / "matrix.md"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for fix in fixes:
-        row = [_cell(cells.get((n, fix, m)), results[n]) for n, m in columns]
+        row = [_cell(cells.get((n, fix, m)), results[n], fix) for n, m in columns]
         lines.append("| " + " | ".join([fix, *row]) + " |")
     lines += _baseline_non_starts(results)
     atomic_write_text(out / "matrix.md", "\n".join(lines) + "\n")
@@ -227,6 +233,8 @@ def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
 def _baseline_non_starts(results: dict[str, AnalysisResult]) -> list[str]:
     notes = []
     for name, r in results.items():
+        if not r.declared:
+            continue
         baseline = (r.analysis or {}).get("baseline")
         failed, runs = r.non_starts.get(baseline, ([], 0))
         if failed:

@@ -295,13 +295,14 @@ def build_report(folder: Path, allow_cross_machine: bool = False) -> BuiltReport
     out = sweep.report
     out.mkdir(parents=True, exist_ok=True)
     rows = aggregate(results)
+    write_tables(rows, results, out)  # first: they stand even where the analysis cannot run yet
     analysis = None
     if sweep.is_sweep():
         index = sweep.read_index()
         analysis = analyse(results, index, allow_cross_machine)
         write_analysis(analysis, out, index["name"])
         write_records(results, index["name"], out)
-    write_tables(rows, results, out, analysis)
+        write_comparisons(rows, results, out, analysis)  # again, with the declared non-starts
     plots = plot_metrics(results, out)
     histogram = plot_histograms(results, out)
     grids = copy_sample_grids(results, out)

@@ -7,9 +7,9 @@
 Each setting: mean ± half-width of the 95% t-interval over seeds, of each run's final
 evaluation or of its mean over a window of steps; each other setting minus the baseline, paired
 by seed on one machine and tested as every analysis is (experiments/stats.py: paired t-test,
-Holm over the table's paired cells, >= 3 seeds; 'not established' otherwise). Optionally one
-row per run (onsets, values, extremes over a window, the steps a condition starts and stops
-holding) and the mean over seeds at every evaluation.
+Holm over the table's paired cells, >= 3 seeds; 'not established' otherwise), leaving out the
+seeds a declared non_start names (index.json beside runs.csv) as the analysis does. The per-run
+and per-step tables: run_tables.py.
 """
 
 from __future__ import annotations
@@ -86,14 +86,23 @@ def read_study(folder: Path, runs: str = "runs.csv") -> Study:
 
 
 def read_declaration(folder: Path) -> dict[str, Any] | None:
-    """The [analysis] a study's index.json records, or None (no index.json, or none declared)."""
-    path = Path(folder) / "index.json"
-    if not path.is_file():
+    """The [analysis] a study's index.json records (beside runs.csv, or in the sweep folder above a
+    report/ folder), with the ids of the runs it covers ("runs"; None where it names none); None
+    without one."""
+    folder = Path(folder)
+    path = next((p for p in (folder / "index.json", folder.parent / "index.json") if p.is_file()), None)
+    if path is None or (path.parent != folder and folder.name != "report"):
         return None
     try:
-        return json.loads(path.read_text()).get("analysis")
+        index = json.loads(path.read_text())
+        analysis = index.get("analysis")
     except (json.JSONDecodeError, AttributeError) as error:
         raise ConfigError(f"{path} is not a sweep's index.json ({error}); move it aside") from None
+    if not analysis:
+        return None
+    runs = {r["id"] for r in index.get("runs", []) if isinstance(r, dict) and "id" in r}
+    runs |= set(index.get("planned") or [])
+    return {**analysis, "runs": runs or None}  # None: the index names no runs, so it covers all
 
 
 def non_starts(study: Study) -> dict[str, list[int]]:
@@ -102,13 +111,20 @@ def non_starts(study: Study) -> dict[str, list[int]]:
     rule = (study.declared or {}).get("non_start")
     if not rule:
         return {}
-    at = study.declared["at"]
+    at, covered = study.declared["at"], study.declared["runs"]
     window = None if at == "final" else (int(at[0]), int(at[1]))
+
+    def value(run: dict[str, str]) -> float | None:
+        try:
+            return run_value(study, run, rule["metric"], window)
+        except ConfigError:  # no evaluation in the window, or no such column: says nothing
+            return None
+
     return {
         setting: [
             int(run["seed"])
             for run in study.group(setting)
-            if did_not_start(run_value(study, run, rule["metric"], window), rule)
+            if (covered is None or run["run"] in covered) and did_not_start(value(run), rule)
         ]
         for setting in study.settings()
     }

@@ -27,6 +27,7 @@ from modecollapse.models.average import GeneratorAverage
 from modecollapse.models.latent import LatentSampler
 from modecollapse.objectives import build_objective
 from modecollapse.runfolder import RunFolder
+from modecollapse.speed import grading_pinned
 from modecollapse.training.batches import RealBatches
 from modecollapse.training.run import Callback, Run, TrainerParts, grad_norm
 
@@ -42,9 +43,17 @@ def train(
     """Train a GAN as `config` says, writing everything into `run_dir`; return the summary.
 
     CycleGAN configs (model.family = 'cyclegan') go to training/cyclegan.py. One process at a
-    time: a second one on the same folder is refused while the first is alive (run.lock).
+    time: a second one on the same folder is refused while the first is alive (run.lock). The
+    run grades as train.grading_precision says, and the process as before once it returns.
     """
-    with exclusive_lock(RunFolder(run_dir).lock, f"run folder {run_dir}"):
+    pinned = config.train.grading_precision
+    if evaluator is not None and pinned != "auto":
+        raise ConfigError(
+            f"train.grading_precision = '{pinned}' applies to the evaluators this trainer builds, not to "
+            "one passed in (it scored its real data when it was built); leave it 'auto', or build the "
+            f"evaluator inside `with modecollapse.speed.grading_pinned('{pinned}'):`"
+        )
+    with exclusive_lock(RunFolder(run_dir).lock, f"run folder {run_dir}"), grading_pinned(pinned):
         return _train(config, run_dir, resume, allow_config_change, evaluator, callbacks)
 
 

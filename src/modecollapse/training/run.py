@@ -32,7 +32,7 @@ from modecollapse.errors import TrainingDiverged
 from modecollapse.files import atomic_write_text
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.runfolder import MetricsLog, RunFolder, provenance
-from modecollapse.speed import SpeedPlan, machine, pin_grading_precision, plan_speed
+from modecollapse.speed import SpeedPlan, machine, plan_speed
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.clock import RunClock
 from modecollapse.training.resume import checkpoint_to_resume
@@ -70,7 +70,6 @@ def prepare_torch(config: Config) -> SpeedPlan:
     torch.manual_seed(cfg.seed)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    pin_grading_precision(cfg.grading_precision)
     return plan_speed(cfg, config.model.family)
 
 
