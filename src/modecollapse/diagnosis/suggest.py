@@ -157,9 +157,18 @@ def _fix_line(fix: str, row: dict[str, Any], shown: list, elsewhere: bool) -> st
             f"{name} {m['before']:.3g} -> {m['after']:.3g}" for name, m in _worse(row, established)
         )
         numbers += f" ({words}: {worse})" if worse else ""
-    return (
-        f"{_how(row)} ({fix}): {numbers} on the {row['testbed']} testbed; evidence {row['evidence']}{label}"
-    )
+    where = f"the {row['testbed']} testbed{_non_start_text(row, ', left out of these numbers')}"
+    return f"{_how(row)} ({fix}): {numbers} on {where}; evidence {row['evidence']}{label}"
+
+
+def _non_start_text(row: dict[str, Any], after: str = "") -> str:
+    """' (G did not start in k of n runs...)' where the testbed declared a non-start and some of the
+    fix's runs never started, else ''."""
+    failed = row.get("non_starts")
+    if not failed:
+        return ""
+    k, n = len(failed["seeds"]), failed["runs"]
+    return f" (G did not start in {k} of {n} run{'s' * (n != 1)}{after})"
 
 
 def _how(row: dict[str, Any]) -> str:
@@ -197,7 +206,8 @@ def _cited_fixes(
 
 def _warnings(rows: list[dict[str, Any]]) -> list[str]:
     """Fixes measured worse on a primary in these rows (data of the user's kind, not cited): the
-    metrics established worse and the exploratory ones, each group labelled."""
+    metrics established worse and the exploratory ones, each group labelled; and runs of theirs
+    that never started, where the testbed declared a non-start."""
     lines = []
     for row in rows:
         groups = []
@@ -208,10 +218,13 @@ def _warnings(rows: list[dict[str, Any]]) -> list[str]:
             worse = _worse(row, established)
             if worse:
                 groups.append("; ".join(_number_text(name, m) for name, m in worse) + f" ({label})")
+        said = "was worse on" if groups else "on"
+        if row.get("non_starts"):
+            groups.append(_non_start_text(row).strip(" ()"))
         if not groups:
             continue
         lines.append(
-            f"warning: {row['fix']} ({_how(row)}) was worse on the {row['testbed']} testbed: "
+            f"warning: {row['fix']} ({_how(row)}) {said} the {row['testbed']} testbed: "
             f"{'; '.join(groups)}; evidence {row['evidence']}"
         )
     return lines

@@ -131,6 +131,11 @@ def testbed_entries(testbed_file: Path, results: Path) -> list[dict[str, Any]]:
                 "improved": established and direction == "better",
                 "worse": direction == "worse",
             }
+    non_starts = {s: v for s, v in (testbed.get("non_starts") or {}).items() if v["seeds"]}
+    baseline = testbed.get("baseline")
+    for setting in non_starts:  # a fix none of whose runs started has no comparison, and is a finding
+        if setting != baseline:
+            by_setting.setdefault(setting, {})
     entries = []
     for setting, metrics in by_setting.items():
         fix = setting.removeprefix("variant=")
@@ -143,6 +148,7 @@ def testbed_entries(testbed_file: Path, results: Path) -> list[dict[str, Any]]:
             "setting": testbed["description"],
             "evidence": f"results/{folder.relative_to(results).as_posix()}",
             "metrics": metrics,
+            **({"non_starts": non_starts[setting]} if setting in non_starts else {}),  # runs never started
         })  # fmt: skip
     return entries
 
