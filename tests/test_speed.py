@@ -184,3 +184,11 @@ def _recording(plan, seen):
         return plan(*args, **kwargs)
 
     return recorded
+
+
+def test_a_pinned_grading_precision_is_restored_when_the_run_fails(monkeypatch):
+    monkeypatch.setattr(speed, "_pinned_grading", None)
+    with pytest.raises(RuntimeError), speed.grading_pinned("fp32"):
+        assert speed.grading_precision() == "fp32"
+        raise RuntimeError("a NaN loss, say")
+    assert speed._pinned_grading is None

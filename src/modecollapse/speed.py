@@ -160,7 +160,7 @@ def grading_pinned(asked: str) -> Iterator[None]:
 
 
 def grading_precision() -> str:
-    """How the evaluation classifier computes: as pinned (pin_grading_precision), else "bf16" where
+    """How the evaluation classifier computes: as pinned (grading_pinned), else "bf16" where
     the CPU runs bf16 natively (4-6x faster; metric values within the tolerances of
     benchmarks/RESULTS.md "Does bf16 grading change the metrics?"), else "fp32" (emulated bf16 is
     10-150x slower)."""

@@ -73,25 +73,37 @@ def test_every_measured_fix_enters_the_table_with_its_declared_primaries_only(tm
 
 def test_runs_that_never_started_are_said_beside_the_fix_and_as_a_warning(tmp_path):
     # a Stacked-MNIST-like testbed that declared non_start: pacgan4 failed to start on 2 of 5 seeds
-    # (left out of its pairs), r1 on all 5 (so it has no comparison at all)
+    # (left out of its pairs), r1 on all 5 (so it has no comparison at all), hinge on 1 of 5 when
+    # the baseline failed on 1 of 5 too (no worse than the baseline: no warning)
     rows = [row("pacgan4", "modes", "dropped modes", "higher", True, 150, 800, 650, 60, 0.001, BETTER)]
     write_testbed(tmp_path, "stacked", "stacked-mnist", rows)
     testbed = tmp_path / "fix-atlas" / "stacked" / "testbed.json"
     failed = {"variant=pacgan4": {"seeds": [0, 3], "runs": 5},
               "variant=r1": {"seeds": [0, 1, 2, 3, 4], "runs": 5},
-              "variant=baseline": {"seeds": [], "runs": 5}}  # fmt: skip
-    testbed.write_text(json.dumps({**json.loads(testbed.read_text()), "baseline": "variant=baseline",
-                                   "non_starts": failed}))  # fmt: skip
+              "variant=hinge": {"seeds": [2], "runs": 5},
+              "variant=baseline": {"seeds": [4], "runs": 5}}  # fmt: skip
+    declared = {"baseline": "variant=baseline", "non_starts": failed, "analysis": {"before_runs": True}}
+    testbed.write_text(json.dumps({**json.loads(testbed.read_text()), **declared}))
     table = tuple(build(tmp_path))
+    base = {"seeds": [4], "runs": 5}
     assert {e["fix"]: e.get("non_starts") for e in table} == {
-        "pacgan4": {"seeds": [0, 3], "runs": 5}, "r1": {"seeds": [0, 1, 2, 3, 4], "runs": 5}
+        "pacgan4": {"seeds": [0, 3], "runs": 5, "baseline": base},
+        "r1": {"seeds": [0, 1, 2, 3, 4], "runs": 5, "baseline": base},
+        "hinge": {"seeds": [2], "runs": 5, "baseline": base},
     }  # fmt: skip
     dropped = {"verdict": "collapsed", "kinds": ["dropped modes"], "scores": {}}
     cited, warning = suggest(dropped, "stacked-mnist", table)
-    assert "on the stacked testbed (G did not start in 2 of 5 runs, left out of these numbers)" in cited
-    assert warning.startswith("warning: r1 (R1: ") and warning.endswith(
-        "on the stacked testbed: G did not start in 5 of 5 runs; evidence results/fix-atlas/stacked"
+    assert (
+        "on the stacked testbed (G did not start in 2 of 5 runs, left out of these numbers; the "
+        "baseline's in 1 of 5)" in cited
     )
+    assert warning.startswith("warning: r1 (R1: ") and warning.endswith(
+        "on the stacked testbed: G did not start in 5 of 5 runs; the baseline's in 1 of 5; evidence "
+        "results/fix-atlas/stacked"
+    )
+    exploratory = {**declared, "analysis": {"before_runs": False}}  # as the matrix: declared only
+    testbed.write_text(json.dumps({**json.loads(testbed.read_text()), **exploratory}))
+    assert [e["fix"] for e in build(tmp_path)] == ["pacgan4"] and "non_starts" not in build(tmp_path)[0]
 
 
 def test_a_fix_is_cited_only_for_the_kind_its_established_primary_speaks_to(tmp_path):

@@ -1,6 +1,7 @@
 """`modecollapse table`: a study's tables from runs.csv and curves.csv."""
 
 import csv
+import json
 
 import pytest
 
@@ -157,3 +158,14 @@ def test_a_study_without_a_completed_run_is_named(tmp_path):
     (folder / "runs.csv").write_text(text)
     with pytest.raises(ConfigError, match="no completed run in runs.csv"):
         tables.read_study(folder)
+
+
+def test_a_sweeps_report_folder_reads_the_declaration_above_it_and_no_other_folder_does(tmp_path):
+    rule = {"metric": "modes", "at_most": 1}
+    declared = {"analysis": {"baseline": "base", "at": "final", "non_start": rule}}
+    for name in ("sweep", "other"):
+        (tmp_path / name / "report").mkdir(parents=True)
+        (tmp_path / name / "index.json").write_text(json.dumps(declared))
+    (tmp_path / "sweep" / "sweep.toml").write_text("")  # a sweep folder; "other" is not
+    assert tables.read_declaration(tmp_path / "sweep" / "report")["non_start"]["at_most"] == 1
+    assert tables.read_declaration(tmp_path / "other" / "report") is None

@@ -162,13 +162,26 @@ def _fix_line(fix: str, row: dict[str, Any], shown: list, elsewhere: bool) -> st
 
 
 def _non_start_text(row: dict[str, Any], after: str = "") -> str:
-    """' (G did not start in k of n runs...)' where the testbed declared a non-start and some of the
-    fix's runs never started, else ''."""
+    """' (G did not start in k of n runs...; the baseline's in j of m)' where the testbed declared a
+    non-start and some of the fix's runs never started, else ''."""
     failed = row.get("non_starts")
     if not failed:
         return ""
     k, n = len(failed["seeds"]), failed["runs"]
-    return f" (G did not start in {k} of {n} run{'s' * (n != 1)}{after})"
+    base = failed.get("baseline") or {"seeds": [], "runs": 0}
+    beside = f"; the baseline's in {len(base['seeds'])} of {base['runs']}" if base["runs"] else ""
+    return f" (G did not start in {k} of {n} run{'s' * (n != 1)}{after}{beside})"
+
+
+def _fails_more(row: dict[str, Any]) -> bool:
+    """The fix's runs failed to start more often than the baseline's (all failing: always)."""
+    failed = row.get("non_starts")
+    if not failed:
+        return False
+    base = failed.get("baseline") or {"seeds": [], "runs": 0}
+    if len(failed["seeds"]) == failed["runs"] or not base["runs"]:
+        return True
+    return len(failed["seeds"]) / failed["runs"] > len(base["seeds"]) / base["runs"]
 
 
 def _how(row: dict[str, Any]) -> str:
@@ -219,7 +232,7 @@ def _warnings(rows: list[dict[str, Any]]) -> list[str]:
             if worse:
                 groups.append("; ".join(_number_text(name, m) for name, m in worse) + f" ({label})")
         said = "was worse on" if groups else "on"
-        if row.get("non_starts"):
+        if _fails_more(row):
             groups.append(_non_start_text(row).strip(" ()"))
         if not groups:
             continue

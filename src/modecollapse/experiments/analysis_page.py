@@ -86,7 +86,8 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
         lines.append("")
     machines = "; ".join(f"{m} ({n} runs)" for m, n in result.machines.items())
     lines += [f"Machines: {machines or 'no completed runs'}.", ""]
-    if result.cross_machine and len(result.machines) > 1:
+    crossed = any(" / " in m for c in result.comparisons for m in c.by_machine)
+    if result.cross_machine and crossed:
         lines += ["Runs were paired across machines (--allow-cross-machine).", ""]
     elif len(result.machines) > 1 or result.refused:
         lines += ["Only runs from the same machine are paired. Refused pairs:", ""]

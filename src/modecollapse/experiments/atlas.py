@@ -207,7 +207,9 @@ def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
     lines = [
         "Each fix minus the baseline on the same seeds and machine, at each testbed's declared point:",
         "mean ± half-width of the 95% t-interval; **better** / **worse**: established after Holm's",
-        "correction across that testbed's (fix x primary) family; '-': not run on that testbed.",
+        "correction across that testbed's (fix x primary) family; '-': not run on that testbed; 'none",
+        "paired': no seed left to pair once the runs that did not start (a declared non-start) are put",
+        "aside.",
     ]
     if any(results[name].provisional for name, _ in columns):
         lines.append("A provisional testbed has runs still to finish: its marks may change when they do.")

@@ -131,11 +131,15 @@ def testbed_entries(testbed_file: Path, results: Path) -> list[dict[str, Any]]:
                 "improved": established and direction == "better",
                 "worse": direction == "worse",
             }
-    non_starts = {s: v for s, v in (testbed.get("non_starts") or {}).items() if v["seeds"]}
+    declared = bool((testbed.get("analysis") or {}).get("before_runs"))
+    counts = (testbed.get("non_starts") or {}) if declared else {}  # as the matrix: declared only
     baseline = testbed.get("baseline")
+    base_count = counts.get(baseline)
+    non_starts = {
+        s: {**v, "baseline": base_count} for s, v in counts.items() if v["seeds"] and s != baseline
+    }  # each with the baseline's count, so that a rate is read beside the baseline's
     for setting in non_starts:  # a fix none of whose runs started has no comparison, and is a finding
-        if setting != baseline:
-            by_setting.setdefault(setting, {})
+        by_setting.setdefault(setting, {})
     entries = []
     for setting, metrics in by_setting.items():
         fix = setting.removeprefix("variant=")

@@ -8,7 +8,8 @@ Each setting: mean ± half-width of the 95% t-interval over seeds, of each run's
 evaluation or of its mean over a window of steps; each other setting minus the baseline, paired
 by seed on one machine and tested as every analysis is (experiments/stats.py: paired t-test,
 Holm over the table's paired cells, >= 3 seeds; 'not established' otherwise), leaving out the
-seeds a declared non_start names (index.json beside runs.csv) as the analysis does. The per-run
+seeds a declared non_start names (the sweep's index.json beside runs.csv, or above a report/
+folder) as the analysis does. The per-run
 and per-step tables: run_tables.py.
 """
 
@@ -37,7 +38,7 @@ class Study:
     label_by: str | None = None
     """Name settings by this key alone ('label_flip_fraction=0.1'), not by their whole id."""
     declared: dict[str, Any] | None = None
-    """The sweep's declared [analysis] (index.json beside runs.csv), for its non_start rule."""
+    """The sweep's [analysis] (read_declaration), for its non_start rule."""
 
     def label(self, setting: str) -> str:
         if self.label_by:
@@ -89,9 +90,10 @@ def read_declaration(folder: Path) -> dict[str, Any] | None:
     """The [analysis] a study's index.json records (beside runs.csv, or in the sweep folder above a
     report/ folder), with the ids of the runs it covers ("runs"; None where it names none); None
     without one."""
-    folder = Path(folder)
-    path = next((p for p in (folder / "index.json", folder.parent / "index.json") if p.is_file()), None)
-    if path is None or (path.parent != folder and folder.name != "report"):
+    folder = Path(folder).resolve()
+    above = folder.parent / "index.json" if (folder.parent / "sweep.toml").is_file() else None  # SWEEP/report
+    path = next((p for p in (folder / "index.json", above) if p and p.is_file()), None)
+    if path is None:
         return None
     try:
         index = json.loads(path.read_text())
@@ -248,7 +250,8 @@ def _paired_rows(
     if skipped:
         rule = study.declared["non_start"]
         listed = "; ".join(f"{study.label(s)}: seeds {_seeds(ids)}" for s, ids in skipped.items() if ids)
-        lines += ["", f"Declared non-start ({rule['metric']} <= {rule['at_most']:g} at the declared point, "
+        kind = "Declared" if study.declared.get("before_runs") else "Exploratory"
+        lines += ["", f"{kind} non-start ({rule['metric']} <= {rule['at_most']:g} at the declared point, "
                   f"index.json): left out of the paired rows, a baseline's out of every row: "
                   f"{listed or 'none'}."]  # fmt: skip
     return lines

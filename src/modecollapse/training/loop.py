@@ -50,8 +50,8 @@ def train(
     if evaluator is not None and pinned != "auto":
         raise ConfigError(
             f"train.grading_precision = '{pinned}' applies to the evaluators this trainer builds, not to "
-            "one passed in (it scored its real data when it was built); leave it 'auto', or build the "
-            f"evaluator inside `with modecollapse.speed.grading_pinned('{pinned}'):`"
+            "one passed in (it scored its real data when it was built); leave it 'auto', and build the "
+            f"evaluator and call train() inside `with modecollapse.speed.grading_pinned('{pinned}'):`"
         )
     with exclusive_lock(RunFolder(run_dir).lock, f"run folder {run_dir}"), grading_pinned(pinned):
         return _train(config, run_dir, resume, allow_config_change, evaluator, callbacks)

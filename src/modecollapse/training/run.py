@@ -1,7 +1,8 @@
 """The run skeleton every trainer shares: resume, bookkeeping after each step, finish.
 
 A trainer (training/loop.py, training/cyclegan.py) builds its data, networks, optimizers and
-objective, hands them to `Run.start` as `TrainerParts`, and then only writes its step:
+objective, hands them to `Run.start` as `TrainerParts`, and then only writes its step (entered
+through loop.train, which pins the run's grading precision around it):
 
     run = Run(config, run_dir, resume)          # refuses to overwrite; seeds; picks the speed plan
     ...build everything with run.speed...
