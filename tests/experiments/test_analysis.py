@@ -491,8 +491,10 @@ def test_table_report_and_analysis_leave_the_same_non_starts_out_of_the_pairs(tm
     table = tables.summary_table(tables.read_study(tmp_path), [("modes", "{:.1f}")], baseline="base")
     (row,) = [line for line in table.splitlines() if line.startswith("| pack - base, paired")]
     assert f"**{gain.change:+.1f} ±" in row and " | 3 | " in row
-    assert "out of every row: base: seeds 5; pack: seeds 0, 3." in table
+    assert "Declared non-start (modes <= 1 at the declared point, index.json): left out of the pairs, " \
+        "a baseline's out of every row's: base: seeds 5; pack: seeds 0, 3." in table
     page = write_comparisons(aggregate(results), results, tmp_path, result).read_text()
+    assert "Declared non-start (modes <= 1 at the declared point, analysis.md)" in page
     (cell,) = [line for line in page.splitlines() if line.startswith("| pack |")]
     assert f"higher ({gain.change:+.3g} ±" in cell and "3 seeds" in cell
     assert "base: seeds 5; pack: seeds 0, 3." in page
@@ -504,7 +506,14 @@ def test_table_report_and_analysis_leave_the_same_non_starts_out_of_the_pairs(tm
     other = {"analysis": windowed, "planned": ["base__seed0"]}  # an index.json of another study's runs
     (tmp_path / "index.json").write_text(json.dumps(other))
     table = tables.summary_table(tables.read_study(tmp_path), [("modes", "{:.1f}")], baseline="base")
-    assert "every row: none." in table
+    assert "every row's: none." in table
+    late = {**index["analysis"], "before_runs": False}  # recorded after the runs began: not declared
+    (tmp_path / "index.json").write_text(json.dumps({"analysis": late}))
+    table = tables.summary_table(tables.read_study(tmp_path), [("modes", "{:.1f}")], baseline="base")
+    exploratory = analyse(results, {**index, "analysis": late})
+    page = write_comparisons(aggregate(results), results, tmp_path, exploratory)
+    assert "Exploratory non-start" in table and "Exploratory non-start" in page.read_text()
+    assert "Declared non-start" not in table + page.read_text()
     (tmp_path / "index.json").unlink()  # undeclared: every pair counts, and the gain drowns
     table = tables.summary_table(tables.read_study(tmp_path), [("modes", "{:.1f}")], baseline="base")
     (row,) = [line for line in table.splitlines() if line.startswith("| pack - base, paired")]

@@ -138,6 +138,21 @@ def _non_start_lines(result: AnalysisResult, rule: dict[str, Any]) -> list[str]:
     return lines
 
 
+def left_out_note(
+    rule: dict[str, Any], skipped: dict[str, list[int]], declared: bool, source: str, label: Any = str
+) -> str:
+    """The one sentence report's comparisons and `table` print under their pairs: the non-start
+    rule, whether it was declared before the runs, and the seeds it left out."""
+    listed = "; ".join(
+        f"{label(s)}: seeds {', '.join(map(str, ids))}" for s, ids in sorted(skipped.items()) if ids
+    )
+    kind = "Declared" if declared else "Exploratory"
+    return (
+        f"{kind} non-start ({rule['metric']} <= {rule['at_most']:g} at the declared point, {source}): "
+        f"left out of the pairs, a baseline's out of every row's: {listed or 'none'}."
+    )
+
+
 def render_csv(result: AnalysisResult) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -29,7 +29,7 @@ from modecollapse.experiments.analysis import (
     pair_seeds,
     value_at,
 )
-from modecollapse.experiments.analysis_page import write_analysis
+from modecollapse.experiments.analysis_page import left_out_note, write_analysis
 from modecollapse.experiments.plots import (
     copy_sample_grids,
     plot_feature_map,
@@ -182,13 +182,7 @@ def write_comparisons(
 def _non_start_note(skipped: dict[str, list[int]], analysis: AnalysisResult | None) -> list[str]:
     if not analysis or not analysis.analysis or not analysis.analysis.get("non_start"):
         return []
-    rule = analysis.analysis["non_start"]
-    listed = "; ".join(f"{s}: seeds {', '.join(map(str, ids))}" for s, ids in sorted(skipped.items()) if ids)
-    return [
-        "",
-        f"Declared non-start ({rule['metric']} <= {rule['at_most']:g} at the declared point, analysis.md): "
-        f"its seeds are left out of the pairs, a baseline's out of every row's: {listed or 'none'}.",
-    ]
+    return ["", left_out_note(analysis.analysis["non_start"], skipped, analysis.declared, "analysis.md")]
 
 
 def _paired_differences(

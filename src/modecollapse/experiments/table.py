@@ -25,6 +25,7 @@ from typing import Any
 
 from modecollapse.errors import ConfigError
 from modecollapse.experiments.analysis import UNRECORDED, censored_onset, did_not_start, left_out, pair_seeds
+from modecollapse.experiments.analysis_page import left_out_note
 from modecollapse.experiments.stats import holm, is_established, paired, seed_cell
 from modecollapse.metrics.kinds import ONSET_METRICS
 
@@ -248,12 +249,8 @@ def _paired_rows(
                   "is under 0.05 with >= 3 seeds; exploratory unless the study declared this point and "
                   "metric."]  # fmt: skip
     if skipped:
-        rule = study.declared["non_start"]
-        listed = "; ".join(f"{study.label(s)}: seeds {_seeds(ids)}" for s, ids in skipped.items() if ids)
-        kind = "Declared" if study.declared.get("before_runs") else "Exploratory"
-        lines += ["", f"{kind} non-start ({rule['metric']} <= {rule['at_most']:g} at the declared point, "
-                  f"index.json): left out of the paired rows, a baseline's out of every row: "
-                  f"{listed or 'none'}."]  # fmt: skip
+        rule, declared = study.declared["non_start"], bool(study.declared.get("before_runs"))
+        lines += ["", left_out_note(rule, skipped, declared, "index.json", study.label)]
     return lines
 
 
