@@ -521,7 +521,7 @@ def test_table_report_and_analysis_leave_the_same_non_starts_out_of_the_pairs(tm
 
 
 def test_the_matrix_says_how_many_runs_did_not_start(tmp_path):
-    from modecollapse.experiments.atlas import write_matrix
+    from modecollapse.experiments.atlas import heatmap_labels, write_matrix
 
     base = [fake_run("base", s, m) for s, m in enumerate([100, 128, 162, 120, 140, 1])]
     pack = [fake_run("pack", s, m) for s, m in enumerate([1, 802, 760, 1, 790, 700])]
@@ -534,6 +534,10 @@ def test_the_matrix_says_how_many_runs_did_not_start(tmp_path):
     stuck = [fake_run("stuck", s, 1) for s in range(6)]  # every run at one mode: nothing to pair
     write_matrix({"stacked": analyse(base + pack + stuck, index)}, tmp_path)
     assert "| stuck | none paired (6 of 6 did not start) |" in (tmp_path / "matrix.md").read_text()
+    stacked = analyse(base + pack + stuck, index)
+    cells = {("stacked", c.setting, c.metric): c for c in stacked.comparisons if c.primary}
+    labels = heatmap_labels(["pack", "stuck"], [("stacked", "modes")], cells, {"stacked": stacked})
+    assert labels[1, 0] == ("none\npaired", False) and labels[0, 0][0].endswith("*")  # drawn, not blank
     write_matrix({"stacked": analyse(base[:5] + pack[1:3], index)}, tmp_path)
     assert "did not start)" not in (tmp_path / "matrix.md").read_text()
 

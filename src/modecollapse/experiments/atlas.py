@@ -229,7 +229,27 @@ def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
     lines += _baseline_non_starts(results)
     atomic_write_text(out / "matrix.md", "\n".join(lines) + "\n")
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    return [out / "matrix.md", _heatmap(fixes, columns, cells, figure)]
+    labels = heatmap_labels(fixes, columns, cells, results)
+    return [out / "matrix.md", _heatmap(fixes, columns, cells, labels, figure)]
+
+
+def heatmap_labels(
+    fixes: list[str],
+    columns: list[tuple[str, str]],
+    cells: dict[tuple[str, str, str], Comparison],
+    results: dict[str, AnalysisResult],
+) -> dict[tuple[int, int], tuple[str, bool]]:
+    """Each heatmap cell's text and whether it is established: the change (* established), or
+    "none paired" where every run of the fix (or of its pairs) did not start."""
+    labels = {}
+    for i, fix in enumerate(fixes):
+        for j, (name, metric) in enumerate(columns):
+            c = cells.get((name, fix, metric))
+            if c is not None:
+                labels[i, j] = (f"{c.change:+.2g}" + ("*" if c.established else ""), c.established)
+            elif _cell(None, results[name], fix).startswith("none paired"):
+                labels[i, j] = ("none\npaired", False)
+    return labels
 
 
 def _baseline_non_starts(results: dict[str, AnalysisResult]) -> list[str]:
@@ -258,6 +278,7 @@ def _heatmap(
     fixes: list[str],
     columns: list[tuple[str, str]],
     cells: dict[tuple[str, str, str], Comparison],
+    labels: dict[tuple[int, int], tuple[str, bool]],
     path: Path,
 ) -> Path:
     """Colour: the paired change in units of its 95% half-width, signed so that better is blue
@@ -277,15 +298,8 @@ def _heatmap(
                 values[i, j] = np.clip(sign * c.change / c.half_width, -3, 3)
     fig, ax = plt.subplots(figsize=(1.4 * len(columns) + 3, 0.35 * len(fixes) + 1.5), dpi=110)
     image = ax.imshow(values, cmap="RdBu", vmin=-3, vmax=3, aspect="auto")
-    for i, fix in enumerate(fixes):
-        for j, (name, metric) in enumerate(columns):
-            c = cells.get((name, fix, metric))
-            if c is None:
-                continue
-            text = f"{c.change:+.2g}" + ("*" if c.established else "")
-            ax.text(
-                j, i, text, ha="center", va="center", fontsize=7, color="black" if c.established else "0.45"
-            )
+    for (i, j), (text, established) in labels.items():
+        ax.text(j, i, text, ha="center", va="center", fontsize=7, color="black" if established else "0.45")
     ax.set_xticks(range(len(columns)), [f"{n}\n{m}" for n, m in columns], fontsize=7)
     ax.set_yticks(range(len(fixes)), fixes, fontsize=7)
     ax.set_title(
