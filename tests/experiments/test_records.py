@@ -150,3 +150,24 @@ def test_finished_runs_of_a_setting_cut_from_the_sweep_file_are_restored_as_reco
     shutil.copyfile(results / "index.json", stranger / "index.json")
     with pytest.raises(ConfigError, match="records runs mini does not have: pack=3__seed0"):
         restore(amended, tmp_path / "other", stranger)  # in neither the file nor the recorded index
+
+
+@pytest.mark.slow
+def test_a_failed_analysis_leaves_the_tables_and_comparisons_written(finished, tmp_path, monkeypatch):
+    from modecollapse.errors import ModeCollapseError
+    from modecollapse.experiments import report
+
+    _, folder, _ = finished
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    shutil.rmtree(copy / "report")
+
+    def broken(*args, **kwargs):
+        raise ModeCollapseError("the baseline setting 'x' has no completed run yet")
+
+    monkeypatch.setattr(report, "analyse", broken)
+    with pytest.raises(ModeCollapseError, match="no completed run yet"):
+        build_report(copy)
+    for name in ("table.md", "runs.csv", "comparisons.md"):
+        assert (copy / "report" / name).is_file(), name
+    assert not (copy / "report" / "analysis.md").exists()

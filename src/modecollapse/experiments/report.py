@@ -99,11 +99,9 @@ def table_columns(rows: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(key for row in rows for key in row["metrics"] if not key.startswith("train_")))
 
 
-def write_tables(
-    rows: list[dict[str, Any]], results: list[RunResult], out: Path, analysis: AnalysisResult | None = None
-) -> list[Path]:
-    """table.md / table.csv (per setting), comparisons.md (each setting against the first; a declared
-    non_start read from `analysis`) and runs.csv (one row per run)."""
+def write_tables(rows: list[dict[str, Any]], results: list[RunResult], out: Path) -> list[Path]:
+    """table.md / table.csv (per setting), runs.csv (one row per run) and curves.csv; comparisons.md
+    comes after the analysis (write_comparisons), whose declared non-starts it honours."""
     columns = table_columns(rows)
     header = ["setting", "seeds", *columns, "collapse onset step"]
     lines = [
@@ -132,8 +130,7 @@ def write_tables(
         writer.writerow([row["setting"], row["finished"], row["runs"], *values, *extra])
     atomic_write_text(out / "table.csv", buffer.getvalue())
     return [
-        out / "table.md", out / "table.csv", write_comparisons(rows, results, out, analysis),
-        write_runs(results, out), write_curves(results, out),
+        out / "table.md", out / "table.csv", write_runs(results, out), write_curves(results, out),
     ]  # fmt: skip
 
 
@@ -291,12 +288,14 @@ def build_report(folder: Path, allow_cross_machine: bool = False) -> BuiltReport
     rows = aggregate(results)
     write_tables(rows, results, out)  # first: they stand even where the analysis cannot run yet
     analysis = None
-    if sweep.is_sweep():
-        index = sweep.read_index()
-        analysis = analyse(results, index, allow_cross_machine)
-        write_analysis(analysis, out, index["name"])
-        write_records(results, index["name"], out)
-        write_comparisons(rows, results, out, analysis)  # again, with the declared non-starts
+    try:
+        if sweep.is_sweep():
+            index = sweep.read_index()
+            analysis = analyse(results, index, allow_cross_machine)
+            write_analysis(analysis, out, index["name"])
+            write_records(results, index["name"], out)
+    finally:
+        write_comparisons(rows, results, out, analysis)  # once, with the declared non-starts if any
     plots = plot_metrics(results, out)
     histogram = plot_histograms(results, out)
     grids = copy_sample_grids(results, out)
