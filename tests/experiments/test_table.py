@@ -97,8 +97,11 @@ def test_bad_input_is_named(tmp_path):
     with pytest.raises(ConfigError, match="no file matches 'runs.csv'"):
         tables.read_study(tmp_path)
     study = tables.read_study(write_study(tmp_path / "s"))
-    with pytest.raises(ConfigError, match="no column 'fcd'"):
+    with pytest.raises(ConfigError, match="no column 'fcd'") as error:
         tables.summary_table(study, [("fcd", "{:.1f}")])
+    assert "did you mean" not in str(error.value)  # nothing close to suggest
+    with pytest.raises(ConfigError, match="no column 'modez' in .*; did you mean 'modes'\\? columns: "):
+        tables.summary_table(study, [("modez", "{:.1f}")])
     with pytest.raises(ConfigError, match="--window takes steps"):
         tables.parse_window("late")
     with pytest.raises(ConfigError, match="no evaluation between steps 9,000"):

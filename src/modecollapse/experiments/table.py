@@ -16,6 +16,7 @@ and per-step tables: run_tables.py.
 from __future__ import annotations
 
 import csv
+import difflib
 import json
 import math
 import statistics
@@ -298,7 +299,10 @@ def parse_window(text: str) -> tuple[int, int]:
 def column_value(row: dict[str, Any], name: str) -> float:
     """A runs.csv or curves.csv row's `name` as a number (NaN where empty)."""
     if name not in row:
-        raise ConfigError(f"no column {name!r} in {row.get('run', 'this study')}; columns: {', '.join(row)}")
+        close = difflib.get_close_matches(name, list(row), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        where = row.get("run", "this study")
+        raise ConfigError(f"no column {name!r} in {where}; {hint}columns: {', '.join(row)}")
     return float(row[name]) if row[name] != "" else float("nan")
 
 
