@@ -451,6 +451,16 @@ def test_the_matrix_labels_provisional_testbeds_and_leaves_undeclared_ones_out(t
     matrix = (tmp_path / "matrix.md").read_text()
     assert "Not in the matrix: pilot (the sweep file declares no [analysis])." in matrix
     assert "No testbed declares an analysis." in matrix and "| fix |" not in matrix
+    first_seed = analyse([fake_run("base", 0, 2), fake_run("fix", 0, 7)], INDEX)  # a study's first seed
+    write_matrix({"ring8": first_seed}, tmp_path)
+    matrix = (tmp_path / "matrix.md").read_text()
+    assert "| fix | +5 (1 seed, no interval) | +0 (1 seed, no interval) |" in matrix
+    later = {**INDEX, "analysis": {**INDEX["analysis"], "at": [9000, 9999]}}  # no run has reached it
+    early = analyse([fake_run("base", 0, 2), fake_run("fix", 0, 7)], later)
+    written = write_matrix({"ring8": early}, tmp_path)
+    matrix = (tmp_path / "matrix.md").read_text()
+    assert "No fix has a value at its testbed's declared point yet." in matrix and "| fix |" not in matrix
+    assert written == [tmp_path / "matrix.md"] and not (tmp_path / "figures" / "matrix.png").exists()
     assert "provisional" not in matrix
     assert written == [tmp_path / "matrix.md"] and not (tmp_path / "figures" / "matrix.png").exists()
 

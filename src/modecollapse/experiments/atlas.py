@@ -181,6 +181,9 @@ def _cell(c: Comparison | None, result: AnalysisResult, fix: str) -> str:
     mark = (" **better**" if c.improved else " **worse**") if c.established else ""
     failed, runs = result.non_starts.get(c.setting, ([], 0))
     note = f" ({len(failed)} of {runs} did not start)" if failed else ""
+    if not math.isfinite(c.half_width):  # one seed paired: no interval yet
+        seeds = f"{len(c.seeds)} seed" + ("s" if len(c.seeds) != 1 else "")
+        return f"{c.change:+.3g} ({seeds}, no interval){note}"
     return f"{c.change:+.3g} ± {c.half_width:.2g}{mark}{note}"
 
 
@@ -218,9 +221,11 @@ def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
         if not r.declared:
             lines += [f"Not in the matrix: {name} ({r.why_exploratory or 'no [analysis] declared'}).", ""]
     figure = out / "figures" / "matrix.png"
-    if not columns:
+    empty = "No fix has a value at its testbed's declared point yet."
+    empty = "No testbed declares an analysis." if not columns else empty
+    if not columns or not fixes:
         figure.unlink(missing_ok=True)  # an earlier atlas's figure would contradict this page
-        atomic_write_text(out / "matrix.md", "\n".join([*lines, "No testbed declares an analysis."]) + "\n")
+        atomic_write_text(out / "matrix.md", "\n".join([*lines, empty]) + "\n")
         return [out / "matrix.md"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for fix in fixes:
