@@ -451,6 +451,8 @@ def test_the_matrix_labels_provisional_testbeds_and_leaves_undeclared_ones_out(t
     matrix = (tmp_path / "matrix.md").read_text()
     assert "Not in the matrix: pilot (the sweep file declares no [analysis])." in matrix
     assert "No testbed declares an analysis." in matrix and "| fix |" not in matrix
+    assert "provisional" not in matrix
+    assert written == [tmp_path / "matrix.md"] and not (tmp_path / "figures" / "matrix.png").exists()
     first_seed = analyse([fake_run("base", 0, 2), fake_run("fix", 0, 7)], INDEX)  # a study's first seed
     write_matrix({"ring8": first_seed}, tmp_path)
     matrix = (tmp_path / "matrix.md").read_text()
@@ -459,9 +461,8 @@ def test_the_matrix_labels_provisional_testbeds_and_leaves_undeclared_ones_out(t
     early = analyse([fake_run("base", 0, 2), fake_run("fix", 0, 7)], later)
     written = write_matrix({"ring8": early}, tmp_path)
     matrix = (tmp_path / "matrix.md").read_text()
-    assert "No fix has a value at its testbed's declared point yet." in matrix and "| fix |" not in matrix
-    assert written == [tmp_path / "matrix.md"] and not (tmp_path / "figures" / "matrix.png").exists()
-    assert "provisional" not in matrix
+    assert "No fix has a paired value at its testbed's declared point yet." in matrix
+    assert "| fix |" not in matrix
     assert written == [tmp_path / "matrix.md"] and not (tmp_path / "figures" / "matrix.png").exists()
 
 
@@ -476,7 +477,7 @@ def test_a_declared_non_start_is_its_own_outcome_not_a_pair():
     assert gain.change == pytest.approx((674 + 598 + 650) / 3)
     assert result.non_starts == {"base": ([5], 6), "pack": ([0, 3], 6)}
     text = render_markdown(result, "stacked")
-    assert "- Non-start (declared): modes <= 1 at the evaluation point" in text
+    assert "- Non-start (declared): modes <= 1 at the declared point" in text
     assert "  - pack: 2 of 6 did not start (95 % 0.04-0.78): seeds 0, 3" in text
     undeclared = {(c.setting, c.metric): c for c in analyse(base + pack, INDEX).comparisons}
     assert undeclared["pack", "modes"].seeds == [0, 1, 2, 3, 4, 5]  # without it, every pair counts
@@ -501,8 +502,8 @@ def test_table_report_and_analysis_leave_the_same_non_starts_out_of_the_pairs(tm
     table = tables.summary_table(tables.read_study(tmp_path), [("modes", "{:.1f}")], baseline="base")
     (row,) = [line for line in table.splitlines() if line.startswith("| pack - base, paired")]
     assert f"**{gain.change:+.1f} ±" in row and " | 3 | " in row
-    assert "Declared non-start (modes <= 1 at the declared point, index.json): left out of the pairs, " \
-        "a baseline's out of every row's: base: seeds 5; pack: seeds 0, 3." in table
+    assert "Declared non-start (modes <= 1 at the declared point, index.json): left out of that " \
+        "setting's pairs, a baseline's out of every setting's: base: seeds 5; pack: seeds 0, 3." in table
     page = write_comparisons(aggregate(results), results, tmp_path, result).read_text()
     assert "Declared non-start (modes <= 1 at the declared point, analysis.md)" in page
     (cell,) = [line for line in page.splitlines() if line.startswith("| pack |")]
@@ -516,7 +517,7 @@ def test_table_report_and_analysis_leave_the_same_non_starts_out_of_the_pairs(tm
     other = {"analysis": windowed, "planned": ["base__seed0"]}  # an index.json of another study's runs
     (tmp_path / "index.json").write_text(json.dumps(other))
     table = tables.summary_table(tables.read_study(tmp_path), [("modes", "{:.1f}")], baseline="base")
-    assert "every row's: none." in table
+    assert "every setting's: none." in table
     late = {**index["analysis"], "before_runs": False}  # recorded after the runs began: not declared
     (tmp_path / "index.json").write_text(json.dumps({"analysis": late}))
     table = tables.summary_table(tables.read_study(tmp_path), [("modes", "{:.1f}")], baseline="base")
@@ -548,6 +549,11 @@ def test_the_matrix_says_how_many_runs_did_not_start(tmp_path):
     cells = {("stacked", c.setting, c.metric): c for c in stacked.comparisons if c.primary}
     labels = heatmap_labels(["pack", "stuck"], [("stacked", "modes")], cells, {"stacked": stacked})
     assert labels[1, 0] == ("none\npaired", False) and labels[0, 0][0].endswith("*")  # drawn, not blank
+    stuck_base = [fake_run("base", s, 1) for s in range(6)]  # the baseline never started: no pair at all
+    started = [fake_run("pack", s, 800) for s in range(6)]
+    write_matrix({"stacked": analyse(stuck_base + started, index)}, tmp_path)
+    matrix = (tmp_path / "matrix.md").read_text()
+    assert "No fix has a paired value" in matrix and "the baseline did not start in 6 of 6 runs" in matrix
     write_matrix({"stacked": analyse(base[:5] + pack[1:3], index)}, tmp_path)
     assert "did not start)" not in (tmp_path / "matrix.md").read_text()
 

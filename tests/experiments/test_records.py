@@ -170,4 +170,5 @@ def test_a_failed_analysis_leaves_the_tables_and_comparisons_written(finished, t
         build_report(copy)
     for name in ("table.md", "runs.csv", "comparisons.md"):
         assert (copy / "report" / name).is_file(), name
+    assert "The analysis did not run (see the error)" in (copy / "report" / "comparisons.md").read_text()
     assert not (copy / "report" / "analysis.md").exists()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,7 @@ def _non_start_lines(result: AnalysisResult, rule: dict[str, Any]) -> list[str]:
     """The declared non-start outcome: each setting's count, rate and exact 95 % interval."""
     lines = [
         f"- Non-start ({'declared' if result.declared else 'exploratory'}): {rule['metric']} <= "
-        f"{rule['at_most']:g} at the evaluation point. A "
+        f"{rule['at_most']:g} at the declared point. A "
         "run that did not start is its own outcome, counted below; its seed is left out of that "
         "setting's pairs (a baseline non-start, out of every setting's):"
     ]
@@ -139,7 +140,11 @@ def _non_start_lines(result: AnalysisResult, rule: dict[str, Any]) -> list[str]:
 
 
 def left_out_note(
-    rule: dict[str, Any], skipped: dict[str, list[int]], declared: bool, source: str, label: Any = str
+    rule: dict[str, Any],
+    skipped: dict[str, list[int]],
+    declared: bool,
+    source: str,
+    label: Callable[[str], str] = str,
 ) -> str:
     """The one sentence report's comparisons and `table` print under their pairs: the non-start
     rule, whether it was declared before the runs, and the seeds it left out."""
@@ -149,7 +154,7 @@ def left_out_note(
     kind = "Declared" if declared else "Exploratory"
     return (
         f"{kind} non-start ({rule['metric']} <= {rule['at_most']:g} at the declared point, {source}): "
-        f"left out of the pairs, a baseline's out of every row's: {listed or 'none'}."
+        f"left out of that setting's pairs, a baseline's out of every setting's: {listed or 'none'}."
     )
 
 

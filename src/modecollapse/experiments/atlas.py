@@ -176,15 +176,21 @@ def _cell(c: Comparison | None, result: AnalysisResult, fix: str) -> str:
     """The paired change and its mark; with a declared non_start, how many of the fix's runs did not
     start (left out of the pairs, so the change speaks of the runs that did)."""
     if c is None:
-        failed, runs = next((v for s, v in result.non_starts.items() if _fix(s) == fix), ([], 0))
-        return f"none paired ({len(failed)} of {runs} did not start)" if failed else "-"
+        unpaired = _none_paired(result, fix)
+        return f"none paired ({len(unpaired[0])} of {unpaired[1]} did not start)" if unpaired else "-"
     mark = (" **better**" if c.improved else " **worse**") if c.established else ""
     failed, runs = result.non_starts.get(c.setting, ([], 0))
     note = f" ({len(failed)} of {runs} did not start)" if failed else ""
-    if not math.isfinite(c.half_width):  # one seed paired: no interval yet
+    if len(c.seeds) < 2 or not math.isfinite(c.half_width):  # no interval yet
         seeds = f"{len(c.seeds)} seed" + ("s" if len(c.seeds) != 1 else "")
         return f"{c.change:+.3g} ({seeds}, no interval){note}"
     return f"{c.change:+.3g} ± {c.half_width:.2g}{mark}{note}"
+
+
+def _none_paired(result: AnalysisResult, fix: str) -> tuple[list[int], int] | None:
+    """(seeds that did not start, runs) of a fix some of whose runs did not start, else None."""
+    failed, runs = next((v for s, v in result.non_starts.items() if _fix(s) == fix), ([], 0))
+    return (failed, runs) if failed else None
 
 
 def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
@@ -221,11 +227,12 @@ def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
         if not r.declared:
             lines += [f"Not in the matrix: {name} ({r.why_exploratory or 'no [analysis] declared'}).", ""]
     figure = out / "figures" / "matrix.png"
-    empty = "No fix has a value at its testbed's declared point yet."
-    empty = "No testbed declares an analysis." if not columns else empty
     if not columns or not fixes:
         figure.unlink(missing_ok=True)  # an earlier atlas's figure would contradict this page
-        atomic_write_text(out / "matrix.md", "\n".join([*lines, empty]) + "\n")
+        empty = ["No fix has a paired value at its testbed's declared point yet."]
+        empty += _baseline_non_starts(results)
+        empty = ["No testbed declares an analysis."] if not columns else empty
+        atomic_write_text(out / "matrix.md", "\n".join([*lines, *empty]) + "\n")
         return [out / "matrix.md"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for fix in fixes:
@@ -245,14 +252,14 @@ def heatmap_labels(
     results: dict[str, AnalysisResult],
 ) -> dict[tuple[int, int], tuple[str, bool]]:
     """Each heatmap cell's text and whether it is established: the change (* established), or
-    "none paired" where every run of the fix (or of its pairs) did not start."""
+    "none paired" where no pair is left once the fix's runs that did not start are put aside."""
     labels = {}
     for i, fix in enumerate(fixes):
         for j, (name, metric) in enumerate(columns):
             c = cells.get((name, fix, metric))
             if c is not None:
                 labels[i, j] = (f"{c.change:+.2g}" + ("*" if c.established else ""), c.established)
-            elif _cell(None, results[name], fix).startswith("none paired"):
+            elif _none_paired(results[name], fix):
                 labels[i, j] = ("none\npaired", False)
     return labels
 

@@ -12,6 +12,7 @@ inlined) that shows all of it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import html
 import io
@@ -134,8 +135,17 @@ def write_tables(rows: list[dict[str, Any]], results: list[RunResult], out: Path
     ]  # fmt: skip
 
 
+ANALYSIS_FAILED = (
+    "The analysis did not run (see the error), so a declared non-start is not applied on this page."
+)
+
+
 def write_comparisons(
-    rows: list[dict[str, Any]], results: list[RunResult], out: Path, analysis: AnalysisResult | None = None
+    rows: list[dict[str, Any]],
+    results: list[RunResult],
+    out: Path,
+    analysis: AnalysisResult | None = None,
+    note: str = "",
 ) -> Path:
     """comparisons.md: each setting against the first at the final evaluation, paired by seed on
     one machine, a declared non-start left out of the pairs as the analysis does, Holm over the
@@ -172,6 +182,7 @@ def write_comparisons(
                 )
             lines.append("| " + " | ".join(cells) + " |")
         lines += _non_start_note(skipped, analysis)
+    lines += ["", note] if note else []
     atomic_write_text(out / "comparisons.md", "\n".join(lines) + "\n")
     return out / "comparisons.md"
 
@@ -294,8 +305,11 @@ def build_report(folder: Path, allow_cross_machine: bool = False) -> BuiltReport
             analysis = analyse(results, index, allow_cross_machine)
             write_analysis(analysis, out, index["name"])
             write_records(results, index["name"], out)
-    finally:
-        write_comparisons(rows, results, out, analysis)  # once, with the declared non-starts if any
+    except Exception:
+        with contextlib.suppress(Exception):  # the analysis's error is the one to show
+            write_comparisons(rows, results, out, analysis, ANALYSIS_FAILED)
+        raise
+    write_comparisons(rows, results, out, analysis)
     plots = plot_metrics(results, out)
     histogram = plot_histograms(results, out)
     grids = copy_sample_grids(results, out)
