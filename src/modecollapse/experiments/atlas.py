@@ -229,9 +229,11 @@ def write_matrix(results: dict[str, AnalysisResult], out: Path) -> list[Path]:
     figure = out / "figures" / "matrix.png"
     if not columns or not fixes:
         figure.unlink(missing_ok=True)  # an earlier atlas's figure would contradict this page
-        empty = ["No fix has a paired value at its testbed's declared point yet."]
-        empty += _baseline_non_starts(results)
-        empty = ["No testbed declares an analysis."] if not columns else empty
+        if columns:
+            empty = ["No fix has a paired value at its testbed's declared point yet."]
+            empty += _baseline_non_starts(results)
+        else:
+            empty = ["No testbed declares an analysis."]
         atomic_write_text(out / "matrix.md", "\n".join([*lines, *empty]) + "\n")
         return [out / "matrix.md"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
