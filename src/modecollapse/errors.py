@@ -1,5 +1,15 @@
 """Errors a user can cause and fix; the CLI prints their message without a traceback."""
 
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The choice nearest `word` (spelling, case aside), or None when none is near."""
+    folded = {str(choice).lower(): str(choice) for choice in choices}
+    near = difflib.get_close_matches(str(word).lower(), list(folded), n=1, cutoff=cutoff)
+    return folded[near[0]] if near else None
+
 
 class ModeCollapseError(Exception):
     """Base class: a mistake in input, config or environment that the user can fix."""

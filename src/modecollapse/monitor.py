@@ -35,7 +35,7 @@ from torch import nn
 from modecollapse.config import DetectorConfig
 from modecollapse.data import check_class_count, dataset_name, spec
 from modecollapse.diagnosis.suggest import suggest
-from modecollapse.errors import ModeCollapseError
+from modecollapse.errors import ModeCollapseError, did_you_mean
 from modecollapse.files import atomic_write_bytes
 from modecollapse.generators import untouched
 from modecollapse.metrics.detector import CollapseTracker
@@ -168,8 +168,10 @@ class Monitor:
         known = set(inspect.signature(Monitor.__init__).parameters) - {"self"}
         unknown = sorted(set(others) - known)
         if unknown:
+            near = did_you_mean(unknown[0], known)
+            hint = f"did you mean {near!r}? " if near else ""
             raise ModeCollapseError(
-                f"Monitor takes no option {', '.join(unknown)} (it takes {', '.join(sorted(known))})"
+                f"Monitor takes no option {', '.join(unknown)}: {hint}it takes {', '.join(sorted(known))}"
             )
 
     # --- the loop's side --------------------------------------------------------------

@@ -113,3 +113,6 @@ def test_an_unknown_metric_lists_the_known_ones():
         ModeCollapseError, match="unknown metric 'fid'; the metrics are: class_histogram_10pct"
     ):
         score(features, features, ["fid"])
+    said = "unknown metric 'class_histogram' \\(did you mean 'class_histogram_10pct'\\?\\)"
+    with pytest.raises(ModeCollapseError, match=said):
+        score(features, features, ["class_histogram"])

@@ -108,7 +108,8 @@ def test_bad_options_fail_when_the_callback_is_built():
         CollapseMonitor("ring9", every=10)
     with pytest.raises(ModeCollapseError, match="every and num_samples must be positive"):
         CollapseMonitor("ring8", every=0)
-    with pytest.raises(ModeCollapseError, match="no option lantent_dim"):
+    said = "no option lantent_dim: did you mean 'latent_dim'\\? it takes "
+    with pytest.raises(ModeCollapseError, match=said):
         CollapseMonitor("ring8", every=10, latent_dim=3, lantent_dim=3)
 
 

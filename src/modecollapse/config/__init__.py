@@ -8,7 +8,6 @@ live in [model] because they are applied when the networks are built.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from modecollapse.config.sections import (
     _Section,
 )
 from modecollapse.data import DATASETS, dataset_kind, names_of, spec
-from modecollapse.errors import ConfigError
+from modecollapse.errors import ConfigError, did_you_mean
 from modecollapse.files import parse_toml, read_toml, tomllib
 
 __all__ = [
@@ -355,13 +354,13 @@ def _unknown_key(loc: tuple) -> str:
     valid = sorted(model.model_fields)
     where = ".".join(parents)
     full = f"{where}.{leaf}" if where else leaf
-    close = difflib.get_close_matches(leaf, valid, n=1, cutoff=0.5)
-    hint = f"did you mean '{where + '.' if where else ''}{close[0]}'? " if close else ""
+    close = did_you_mean(leaf, valid, cutoff=0.5)
+    hint = f"did you mean '{where + '.' if where else ''}{close}'? " if close else ""
     section = f"[{where}]" if where else "the top level"
     return f"unknown key '{full}': {hint}valid keys in {section}: {', '.join(valid)}"
 
 
 def _unknown_choice(key: str, value: str, valid: list[str]) -> str:
-    close = difflib.get_close_matches(value, valid, n=1, cutoff=0.5)
-    hint = f"did you mean '{close[0]}'? " if close else ""
+    close = did_you_mean(value, valid, cutoff=0.5)
+    hint = f"did you mean '{close}'? " if close else ""
     return f"{key} = '{value}' is not known: {hint}choose one of {', '.join(valid)}"

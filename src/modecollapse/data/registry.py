@@ -9,7 +9,6 @@ data/translation.py (imported by data/__init__.py, which registers them).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 import torch.nn.functional as F
 
-from modecollapse.errors import DataFileError, DatasetUnavailable, ModeCollapseError
+from modecollapse.errors import DataFileError, DatasetUnavailable, ModeCollapseError, did_you_mean
 from modecollapse.options import option
 
 if TYPE_CHECKING:
@@ -121,8 +120,8 @@ def dataset_name(name: str) -> str:
     folded = {key.lower(): key for key in DATASETS}
     if isinstance(name, str) and name.lower() in folded:
         return folded[name.lower()]
-    near = difflib.get_close_matches(str(name).lower(), list(folded), n=1, cutoff=0.6)
-    hint = f" (did you mean '{folded[near[0]]}'?)" if near else ""
+    near = did_you_mean(name, DATASETS)
+    hint = f" (did you mean '{near}'?)" if near else ""
     raise DatasetUnavailable(f"unknown dataset '{name}'{hint}; choose one of {', '.join(DATASETS)}")
 
 

@@ -16,7 +16,6 @@ and per-step tables: run_tables.py.
 from __future__ import annotations
 
 import csv
-import difflib
 import json
 import math
 import statistics
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modecollapse.errors import ConfigError
+from modecollapse.errors import ConfigError, did_you_mean
 from modecollapse.experiments.analysis import UNRECORDED, censored_onset, did_not_start, left_out, pair_seeds
 from modecollapse.experiments.analysis_page import left_out_note
 from modecollapse.experiments.stats import holm, is_established, paired, seed_cell
@@ -299,8 +298,8 @@ def parse_window(text: str) -> tuple[int, int]:
 def column_value(row: dict[str, Any], name: str) -> float:
     """A runs.csv or curves.csv row's `name` as a number (NaN where empty)."""
     if name not in row:
-        close = difflib.get_close_matches(name, list(row), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        close = did_you_mean(name, row)
+        hint = f"did you mean {close!r}? " if close else ""
         where = row.get("run", "this study")
         raise ConfigError(f"no column {name!r} in {where}; {hint}columns: {', '.join(row)}")
     return float(row[name]) if row[name] != "" else float("nan")

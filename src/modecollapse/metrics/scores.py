@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from modecollapse.data.sources import cache_root
-from modecollapse.errors import ModeCollapseError
+from modecollapse.errors import ModeCollapseError, did_you_mean
 from modecollapse.files import atomic_write_bytes
 from modecollapse.metrics import classes, diversity, frechet, neighbors, recognizable
 from modecollapse.metrics.features import classify, grading_compute
@@ -252,6 +252,8 @@ def score(fake: FeatureSet, real: FeatureSet, names: Iterable[str] | None = None
     scores: dict[str, float] = {}
     for name in names or METRICS:
         if name not in METRICS:
-            raise ModeCollapseError(f"unknown metric '{name}'; the metrics are: {', '.join(METRICS)}")
+            near = did_you_mean(name, METRICS)
+            hint = f" (did you mean '{near}'?)" if near else ""
+            raise ModeCollapseError(f"unknown metric '{name}'{hint}; the metrics are: {', '.join(METRICS)}")
         scores.update(METRICS[name](fake, real))
     return scores
