@@ -483,6 +483,23 @@ def test_a_declared_non_start_is_its_own_outcome_not_a_pair():
     assert undeclared["pack", "modes"].seeds == [0, 1, 2, 3, 4, 5]  # without it, every pair counts
 
 
+def test_a_run_without_the_non_start_metric_at_the_declared_point_is_not_judged():
+    base = [fake_run("base", s, m) for s, m in enumerate([100, 128, 162, 1])]
+    pack = [fake_run("pack", s, m) for s, m in enumerate([1, 802, 760])]
+    short = fake_run("pack", 3, 790)
+    short.evals = short.evals[:1]  # it ended at step 100, before the declared point
+    rule = {"metric": "modes", "at_most": 1}
+    index = {**INDEX, "analysis": {**INDEX["analysis"], "at": [200, 200], "non_start": rule}}
+    result = analyse(base + pack + [short], index)
+    assert result.non_starts == {"base": ([3], 4), "pack": ([0], 3)}  # 1 of 3 judged, not 1 of 4
+    assert result.not_judged == {"pack": [3]}
+    gain = {(c.setting, c.metric): c for c in result.comparisons}["pack", "modes"]
+    assert gain.seeds == [1, 2]
+    text = render_markdown(result, "stacked")
+    assert "  - pack: 1 of 3 did not start (95 % 0.01-0.91): seeds 0; 1 more not judged, no modes at" in text
+    assert "  - base: 1 of 4 did not start (95 % 0.01-0.81): seeds 3\n" in text
+
+
 def test_table_report_and_analysis_leave_the_same_non_starts_out_of_the_pairs(tmp_path):
     import json
 

@@ -84,7 +84,10 @@ class AnalysisResult:
     The relative onset needs no healthy evaluation, so a run without one is censored."""
     non_starts: dict[str, tuple[list[int], int]] = field(default_factory=dict)
     """With a declared non_start: per setting, the seeds whose run did not start and its
-    completed runs."""
+    completed runs the rule could judge (not_judged's are not counted)."""
+    not_judged: dict[str, list[int]] = field(default_factory=dict)
+    """With a declared non_start: per setting, the seeds whose completed run has no value of its
+    metric at the declared point, so neither started nor not (left out of the pairs too)."""
     cross_machine: bool = False
     """Pairs across machines were allowed (--allow-cross-machine)."""
 
@@ -156,6 +159,19 @@ def non_started(
         setting: sorted(s for s, run in runs.items() if did_not_start(value_at(run, metric, at), rule))
         for setting, runs in by_setting.items()
     }
+
+
+def not_judged(by_setting: dict[str, dict[int, RunResult]], analysis: dict[str, Any]) -> dict[str, list[int]]:
+    """Per setting, the seeds whose run has no value of the declared non_start metric at the
+    declared point (it ended before it, or was not evaluated there); empty when none is declared."""
+    rule = analysis.get("non_start")
+    if not rule:
+        return {}
+    found = {
+        setting: sorted(s for s, run in runs.items() if value_at(run, rule["metric"], analysis["at"]) is None)
+        for setting, runs in by_setting.items()
+    }
+    return {setting: seeds for setting, seeds in found.items() if seeds}
 
 
 def did_not_start(value: float | None, rule: dict[str, Any]) -> bool:
@@ -259,8 +275,9 @@ def analyse(
     never_count = sum(bool(r.detector.get("never_healthy")) for r in completed) if absolute else 0
     unstarted = set(index.get("planned", [])) - {r.run_id for r in results}
     unfinished = sum(r.state in UNFINISHED for r in results) + len(unstarted)
-    non_starts = {setting: (seeds, len(by_setting[setting])) for setting, seeds in skipped.items()}
+    unjudged = not_judged(by_setting, analysis)
+    non_starts = {s: (seeds, len(by_setting[s]) - len(unjudged.get(s, []))) for s, seeds in skipped.items()}
     return AnalysisResult(
         analysis, declared, why, machines, refused, comparisons, amended, censored, unfinished, never_count,
-        non_starts, allow_cross_machine,
+        non_starts, unjudged, allow_cross_machine,
     )  # fmt: skip

@@ -133,6 +133,10 @@ def _non_start_lines(result: AnalysisResult, rule: dict[str, Any]) -> list[str]:
     for setting, (seeds, runs) in sorted(result.non_starts.items()):
         low, high = start_rate(len(seeds), runs)
         listed = f": seeds {', '.join(map(str, seeds))}" if seeds else ""
+        unjudged = result.not_judged.get(setting, [])
+        if unjudged:
+            listed += (f"; {len(unjudged)} more not judged, no {rule['metric']} at the declared point "
+                       f"(seeds {', '.join(map(str, unjudged))})")  # fmt: skip
         lines.append(
             f"  - {setting}: {len(seeds)} of {runs} did not start (95 % {low:.2f}-{high:.2f}){listed}"
         )
