@@ -205,6 +205,7 @@ def test_a_translator_is_monitored_on_held_out_inputs():
     status = monitor.update(0, nn.Identity())  # copies A: the wrong place and size for B
     assert status.verdict != "healthy" and status.scores["translation_score"] == pytest.approx(0.0, abs=0.05)
     assert "lost identity" in status.kinds
+    assert "for translators" in status.suggestions[0]  # the alarm cites translator evidence, not 2-D rows
     with_cycle = Monitor(dataset="spatial-one", every=1, num_samples=200, verbose=False)
     scores = with_cycle.update(0, nn.Identity(), g_ba=nn.Identity()).scores  # the digit in plain view
     assert scores["cycle_error_a"] == 0.0 and scores["cycle_identity_kept"] > 0.8
