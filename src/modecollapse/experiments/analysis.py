@@ -146,32 +146,23 @@ def value_at(result: RunResult, metric: str, at: str | list[int] | tuple[int, in
     return sum(values) / len(values) if values else None
 
 
-def non_started(
+def judge_starts(
     by_setting: dict[str, dict[int, RunResult]], analysis: dict[str, Any]
-) -> dict[str, list[int]]:
-    """Per setting, the seeds whose run did not start by the declared non_start (its metric at the
-    declared point at or under at_most); empty when none is declared."""
+) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Per setting, by the declared non_start: the seeds whose run did not start (its metric at the
+    declared point at or under at_most), and, only for settings that have any, the seeds whose run
+    has no value there (it ended before it, or was not evaluated there). Both empty when none is
+    declared."""
     rule = analysis.get("non_start")
     if not rule:
-        return {}
-    metric, at = rule["metric"], analysis["at"]
-    return {
-        setting: sorted(s for s, run in runs.items() if did_not_start(value_at(run, metric, at), rule))
-        for setting, runs in by_setting.items()
-    }
-
-
-def not_judged(by_setting: dict[str, dict[int, RunResult]], analysis: dict[str, Any]) -> dict[str, list[int]]:
-    """Per setting, the seeds whose run has no value of the declared non_start metric at the
-    declared point (it ended before it, or was not evaluated there); empty when none is declared."""
-    rule = analysis.get("non_start")
-    if not rule:
-        return {}
-    found = {
-        setting: sorted(s for s, run in runs.items() if value_at(run, rule["metric"], analysis["at"]) is None)
-        for setting, runs in by_setting.items()
-    }
-    return {setting: seeds for setting, seeds in found.items() if seeds}
+        return {}, {}
+    skipped, unjudged = {}, {}
+    for setting, runs in by_setting.items():
+        values = {s: value_at(run, rule["metric"], analysis["at"]) for s, run in sorted(runs.items())}
+        skipped[setting] = [s for s, value in values.items() if did_not_start(value, rule)]
+        if missing := [s for s, value in values.items() if value is None]:
+            unjudged[setting] = missing
+    return skipped, unjudged
 
 
 def did_not_start(value: float | None, rule: dict[str, Any]) -> bool:
@@ -236,7 +227,7 @@ def analyse(
     others = {k: None for k in others if k not in primary and k not in SKIP and not k.startswith("train_")}
     metrics = [*primary, *others]
     comparisons, refused = [], []
-    skipped = non_started(by_setting, analysis)
+    skipped, unjudged = judge_starts(by_setting, analysis)
     for setting, runs in by_setting.items():
         if setting == baseline:
             continue
@@ -275,7 +266,6 @@ def analyse(
     never_count = sum(bool(r.detector.get("never_healthy")) for r in completed) if absolute else 0
     unstarted = set(index.get("planned", [])) - {r.run_id for r in results}
     unfinished = sum(r.state in UNFINISHED for r in results) + len(unstarted)
-    unjudged = not_judged(by_setting, analysis)
     non_starts = {s: (seeds, len(by_setting[s]) - len(unjudged.get(s, []))) for s, seeds in skipped.items()}
     return AnalysisResult(
         analysis, declared, why, machines, refused, comparisons, amended, censored, unfinished, never_count,

@@ -110,7 +110,7 @@ def read_declaration(folder: Path) -> dict[str, Any] | None:
 
 def non_starts(study: Study) -> dict[str, list[int]]:
     """Per setting, the seeds whose run did not start by the study's declared non_start, judged at
-    the declared point as analysis.non_started judges it; empty when none is declared."""
+    the declared point as analysis.judge_starts judges it; empty when none is declared."""
     rule = (study.declared or {}).get("non_start")
     if not rule:
         return {}
