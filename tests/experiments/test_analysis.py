@@ -548,6 +548,31 @@ def test_table_report_and_analysis_leave_the_same_non_starts_out_of_the_pairs(tm
     assert " | 6 | " in row and "(not established)" in row and "Declared non-start" not in table
 
 
+def test_table_and_report_name_the_runs_the_non_start_rule_could_not_judge(tmp_path):
+    import json
+
+    from modecollapse.experiments import table as tables
+    from modecollapse.experiments.report import aggregate, write_comparisons, write_curves, write_runs
+
+    results = [fake_run("base", s, m) for s, m in enumerate([100, 128, 162, 1])]
+    results += [fake_run("pack", s, m) for s, m in enumerate([1, 802, 760, 790])]
+    results[-1].evals = results[-1].evals[:1]  # pack seed 3 ended at step 100, before the window
+    rule = {"metric": "modes", "at_most": 1}
+    index = {**INDEX, "analysis": {**INDEX["analysis"], "at": [200, 200], "non_start": rule}}
+    result = analyse(results, index)
+    assert result.not_judged == {"pack": [3]}
+    write_runs(results, tmp_path), write_curves(results, tmp_path)
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    table = tables.summary_table(tables.read_study(tmp_path), [("modes", "{:.1f}")], baseline="base")
+    page = write_comparisons(aggregate(results), results, tmp_path, result).read_text()
+    for text in (table, page):
+        assert "every setting's: base: seeds 3; pack: seeds 0." in text
+        assert "Not judged, no modes at the declared point: pack: seeds 3." in text
+    assert tables.judge_starts(tables.read_study(tmp_path)) == (
+        {"base": [3], "pack": [0]}, {"pack": [3]}
+    )  # fmt: skip
+
+
 def test_the_matrix_says_how_many_runs_did_not_start(tmp_path):
     from modecollapse.experiments.atlas import heatmap_labels, write_matrix
 

@@ -149,17 +149,24 @@ def left_out_note(
     declared: bool,
     source: str,
     label: Callable[[str], str] = str,
+    unjudged: dict[str, list[int]] | None = None,
 ) -> str:
-    """The one sentence report's comparisons and `table` print under their pairs: the non-start
-    rule, whether it was declared before the runs, and the seeds it left out."""
-    listed = "; ".join(
-        f"{label(s)}: seeds {', '.join(map(str, ids))}" for s, ids in sorted(skipped.items()) if ids
-    )
+    """The note report's comparisons and `table` print under their pairs: the non-start rule,
+    whether it was declared before the runs, the seeds it left out and those it could not judge."""
+
+    def listed(seeds: dict[str, list[int]]) -> str:
+        return "; ".join(
+            f"{label(s)}: seeds {', '.join(map(str, ids))}" for s, ids in sorted(seeds.items()) if ids
+        )
+
     kind = "Declared" if declared else "Exploratory"
-    return (
+    note = (
         f"{kind} non-start ({rule['metric']} <= {rule['at_most']:g} at the declared point, {source}): "
-        f"left out of that setting's pairs, a baseline's out of every setting's: {listed or 'none'}."
+        f"left out of that setting's pairs, a baseline's out of every setting's: {listed(skipped) or 'none'}."
     )
+    if missing := listed(unjudged or {}):
+        note += f" Not judged, no {rule['metric']} at the declared point: {missing}."
+    return note
 
 
 def render_csv(result: AnalysisResult) -> str:

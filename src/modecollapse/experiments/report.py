@@ -190,7 +190,8 @@ def write_comparisons(
 def _non_start_note(skipped: dict[str, list[int]], analysis: AnalysisResult | None) -> list[str]:
     if not analysis or not analysis.analysis or not analysis.analysis.get("non_start"):
         return []
-    return ["", left_out_note(analysis.analysis["non_start"], skipped, analysis.declared, "analysis.md")]
+    rule, declared = analysis.analysis["non_start"], analysis.declared
+    return ["", left_out_note(rule, skipped, declared, "analysis.md", unjudged=analysis.not_judged)]
 
 
 def _paired_differences(

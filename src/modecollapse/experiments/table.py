@@ -108,12 +108,13 @@ def read_declaration(folder: Path) -> dict[str, Any] | None:
     return {**analysis, "runs": runs or None}  # None: the index names no runs, so it covers all
 
 
-def non_starts(study: Study) -> dict[str, list[int]]:
-    """Per setting, the seeds whose run did not start by the study's declared non_start, judged at
-    the declared point as analysis.judge_starts judges it; empty when none is declared."""
+def judge_starts(study: Study) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Per setting, by the study's declared non_start, judged at the declared point as
+    analysis.judge_starts judges it: the seeds whose run did not start, and, only for settings that
+    have any, the seeds whose run has no value there. Both empty when none is declared."""
     rule = (study.declared or {}).get("non_start")
     if not rule:
-        return {}
+        return {}, {}
     at, covered = study.declared["at"], study.declared["runs"]
     window = None if at == "final" else (int(at[0]), int(at[1]))
 
@@ -123,14 +124,17 @@ def non_starts(study: Study) -> dict[str, list[int]]:
         except ConfigError:  # no evaluation in the window, or no such column: says nothing
             return None
 
-    return {
-        setting: [
-            int(run["seed"])
+    skipped, unjudged = {}, {}
+    for setting in study.settings():
+        values = {
+            int(run["seed"]): value(run)
             for run in study.group(setting)
-            if (covered is None or run["run"] in covered) and did_not_start(value(run), rule)
-        ]
-        for setting in study.settings()
-    }
+            if covered is None or run["run"] in covered
+        }
+        skipped[setting] = [s for s, v in values.items() if did_not_start(v, rule)]
+        if missing := [s for s, v in values.items() if v is None or not math.isfinite(v)]:
+            unjudged[setting] = missing
+    return skipped, unjudged
 
 
 def parse_column(text: str) -> tuple[str, str]:
@@ -216,7 +220,7 @@ def _paired_rows(
     """Each setting minus the baseline, paired by seed on one machine, a declared non-start left
     out (analysis.left_out), Holm over every cell of these rows (stats.paired, stats.holm,
     stats.is_established: the analysis's engine)."""
-    rows, cells, skipped = [], [], non_starts(study)
+    rows, cells, (skipped, unjudged) = [], [], judge_starts(study)
     for setting in settings:
         if setting == base:
             continue
@@ -250,7 +254,7 @@ def _paired_rows(
                   "metric."]  # fmt: skip
     if skipped:
         rule, declared = study.declared["non_start"], bool(study.declared.get("before_runs"))
-        lines += ["", left_out_note(rule, skipped, declared, "index.json", study.label)]
+        lines += ["", left_out_note(rule, skipped, declared, "index.json", study.label, unjudged)]
     return lines
 
 
