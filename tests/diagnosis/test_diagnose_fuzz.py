@@ -105,6 +105,11 @@ SPOILED_RUNS = {
     "run with truncated safetensors": lambda ckpt: truncate(ckpt / "weights.safetensors"),
     "run with broken state JSON": lambda ckpt: (ckpt / "state.json").write_text("{broken"),
     "run with a foreign checkpoint format": lambda ckpt: (ckpt / "state.json").write_text('{"format": 99}'),
+    "run with a state lacking its config": lambda ckpt: (ckpt / "state.json").write_text(
+        '{"format": "modecollapse-checkpoint-v1", "step": 3}'
+    ),
+    "run with a non-UTF-8 state": lambda ckpt: (ckpt / "state.json").write_bytes(b"\xff\xfe\x00"),
+    "run with a state that is a list": lambda ckpt: (ckpt / "state.json").write_text("[]"),
     "run with weights of another shape": lambda ckpt: save_file(
         {"generator.net.0.weight": torch.zeros(3)}, str(ckpt / "weights.safetensors")
     ),

@@ -26,7 +26,9 @@ def test_a_module_and_its_optimizer_come_back_exactly_and_old_checkpoints_rotate
     for step in (1, 2, 3):
         flat, state = ckpt.optimizer_to_flat("opt", optimizer)
         tensors = {**ckpt.module_tensors("net", module), **flat, **ckpt.rng_tensors()}
-        saved = ckpt.save_checkpoint(tmp_path, step, tensors, {"step": step, "opt": state}, keep=2)
+        saved = ckpt.save_checkpoint(
+            tmp_path, step, tensors, {"step": step, "config": {}, "opt": state}, keep=2
+        )
     assert ckpt.latest_checkpoint(tmp_path) == saved and saved.name == "step-00000003"
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.is_dir()) == [
         "step-00000002", "step-00000003",
@@ -46,3 +48,39 @@ def test_a_module_and_its_optimizer_come_back_exactly_and_old_checkpoints_rotate
             torch.testing.assert_close(after[key][name], before[key][name], rtol=0, atol=0)
     with pytest.raises(CheckpointError, match="does not fit the net"):
         ckpt.load_module("net", torch.nn.Linear(3, 5), tensors)
+
+
+def test_a_damaged_latest_pointer_falls_back_to_the_newest_complete_checkpoint(tmp_path):
+    tensors = {"w": torch.zeros(2)}
+    for step in (15, 20):
+        ckpt.save_checkpoint(tmp_path, step, tensors, {"step": step, "config": {}}, keep=3)
+    root = tmp_path / "checkpoints"
+    (root / "latest").write_text("")
+    assert ckpt.latest_checkpoint(tmp_path) == root / "step-00000020"
+    (root / "latest").unlink()
+    assert ckpt.latest_checkpoint(tmp_path) == root / "step-00000020"
+    (root / "latest").write_text("../../elsewhere\n")
+    assert ckpt.latest_checkpoint(tmp_path) == root / "step-00000020"
+    (root / "latest").write_text("step-00000020\n")
+    (root / "step-00000020" / "state.json").unlink()  # incomplete: the one before it
+    assert ckpt.latest_checkpoint(tmp_path) == root / "step-00000015"
+    ckpt.keep_copy(root / "step-00000015")  # last-healthy is not in the rotation
+    for folder in root.glob("step-*"):
+        for file in folder.iterdir():
+            file.unlink()
+    assert ckpt.latest_checkpoint(tmp_path) is None
+
+
+@pytest.mark.parametrize(
+    "state, message",
+    [
+        (b'{"format": "modecollapse-checkpoint-v1", "step": 3}', "lacks config: damaged"),
+        (b"\xff\xfe\x00garbage", "not a readable modecollapse checkpoint"),
+        (b"[]", "unknown checkpoint format 'list'"),
+    ],
+)
+def test_a_damaged_state_file_is_a_checkpoint_error(tmp_path, state, message):
+    saved = ckpt.save_checkpoint(tmp_path, 1, {"w": torch.zeros(2)}, {"step": 1, "config": {}}, keep=1)
+    (saved / "state.json").write_bytes(state)
+    with pytest.raises(CheckpointError, match=message):
+        ckpt.load_checkpoint(saved)

@@ -150,6 +150,20 @@ def test_fresh_train_into_a_used_folder_is_refused(tmp_path):
     train(tiny_ring_config(), tmp_path / "run")
     with pytest.raises(CheckpointError, match="already holds a run"):
         train(tiny_ring_config(), tmp_path / "run")
+    (tmp_path / "run" / "checkpoints" / "latest").unlink()  # its step-* folders still hold the run
+    with pytest.raises(CheckpointError, match="already holds a run"):
+        train(tiny_ring_config(), tmp_path / "run")
+
+
+def test_a_run_whose_latest_pointer_was_emptied_resumes_from_its_newest_checkpoint(tmp_path):
+    with pytest.raises(Crash):
+        train(tiny_ring_config(), tmp_path / "run", callbacks=[crash_at(23)])
+    (tmp_path / "run" / "checkpoints" / "latest").write_text("")
+    trained = []
+    summary = train(
+        tiny_ring_config(), tmp_path / "run", resume=True, callbacks=[lambda s, m: trained.append(s)]
+    )
+    assert trained == list(range(21, 33)) and summary["step"] == 32  # not from step 0
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):

@@ -70,23 +70,37 @@ def _prune(root: Path, keep: int, newest: str) -> None:
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    pointer = Path(run_dir) / "checkpoints" / LATEST
-    if not pointer.is_file():
-        return None
-    path = pointer.parent / pointer.read_text().strip()
-    return path if (path / WEIGHTS).is_file() and (path / STATE).is_file() else None
+    """The checkpoint `latest` names; without a usable `latest` (lost, emptied, or naming a folder
+    gone), the newest complete step-* folder, so that a damaged pointer never restarts a run."""
+    root = Path(run_dir) / "checkpoints"
+    try:
+        named = root / (root / LATEST).read_text().strip()
+    except (OSError, ValueError):
+        named = None
+    if named is not None and named.parent == root and _complete(named):
+        return named
+    complete = [p for p in sorted(root.glob("step-*")) if _complete(p)]
+    return complete[-1] if complete else None
+
+
+def _complete(path: Path) -> bool:
+    return (path / WEIGHTS).is_file() and (path / STATE).is_file()
 
 
 def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a checkpoint folder written by this tool; refuse anything else."""
     path = Path(path)
+    hint = "move the folder aside to use the one before it"
     try:
         state = json.loads((path / STATE).read_text())
         tensors = load_file(str(path / WEIGHTS), device="cpu")
-    except (OSError, json.JSONDecodeError, SafetensorError) as error:
-        raise CheckpointError(f"{path}: not a readable modecollapse checkpoint ({error})") from None
-    if state.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: unknown checkpoint format {state.get('format')!r}")
+    except (OSError, ValueError, SafetensorError) as error:  # ValueError: bad JSON or bytes
+        raise CheckpointError(f"{path}: not a readable modecollapse checkpoint ({error}); {hint}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(f"{path}: unknown checkpoint format {found!r}")
+    if missing := [key for key in ("config", "step") if key not in state]:
+        raise CheckpointError(f"{path}/{STATE} lacks {', '.join(missing)}: damaged; {hint}")
     return tensors, state
 
 
