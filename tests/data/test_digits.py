@@ -114,7 +114,7 @@ def test_fixture_with_wrong_count_is_refused(tmp_path):
 
     (tmp_path / "t10k-images-idx3-ubyte").write_bytes(idx(np.zeros((7, 28, 28), np.uint8)))
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(idx(np.zeros(7, np.uint8)))
-    with pytest.raises(DataFileError, match="expected 10000"):
+    with pytest.raises(DataFileError, match="expected 10000.*run `modecollapse data fetch mnist`"):
         load_dataset(DataConfig(name="mnist", split="test", data_dir=str(tmp_path)))
 
 

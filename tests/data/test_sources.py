@@ -136,3 +136,110 @@ def test_mnist_loader_downloads_from_mirror(tmp_path, serve, monkeypatch):
     assert dataset.data.shape == (20, 1, 28, 28)
     assert dataset.labels.tolist() == [i % 10 for i in range(20)]
     assert dataset.data.dtype == torch.uint8
+
+
+@pytest.fixture
+def raw_mirror():
+    """raw_mirror(reply) -> base URL of a socket server on 127.0.0.1 that answers any request
+    with the bytes `reply` and closes: malformed HTTP a real mirror can send."""
+    import socket
+
+    sockets = []
+
+    def start(reply: bytes) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        sockets.append(listener)
+
+        def answer():
+            while True:
+                try:
+                    connection, _ = listener.accept()
+                except OSError:
+                    return
+                with connection:
+                    connection.recv(65536)
+                    connection.sendall(reply)
+
+        threading.Thread(target=answer, daemon=True).start()
+        return f"http://127.0.0.1:{listener.getsockname()[1]}/"
+
+    yield start
+    for listener in sockets:
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nshort",  # chunked body cut short
+        b"HTTP/1.1 200 OK\r\nContent-Length: lots\r\n\r\nabc",  # a Content-Length that is no number
+        b"SSH-2.0-OpenSSH_9.2\r\n",  # not HTTP at all
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\nabc",  # shorter than it says
+    ],
+)
+def test_a_malformed_mirror_reply_falls_back_to_the_next_mirror(tmp_path, serve, raw_mirror, reply):
+    files = _fixture_files(tmp_path / "good")
+    fileset = _fileset(files, (raw_mirror(reply), serve(tmp_path / "good")))
+    folder = download_fileset(fileset, tmp_path / "dest")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(files)  # no partial file left
+    for name, data in files.items():
+        assert (folder / name).read_bytes() == data
+
+
+def test_two_downloads_of_one_file_at_once_both_end_with_the_right_file(tmp_path):
+    import time
+
+    data = np.random.default_rng(1).integers(0, 256, 1 << 20, dtype=np.uint8).tobytes()
+
+    class Slow(_QuietHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            for start in range(0, len(data), 1 << 16):
+                self.wfile.write(data[start : start + (1 << 16)])
+                time.sleep(0.03)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    fileset = FileSet("fixture", "Fixture", (RemoteFile("big.gz", hashlib.md5(data).hexdigest()),),
+                      (f"http://127.0.0.1:{server.server_address[1]}/",))  # fmt: skip
+    errors = []
+
+    def fetch_one():
+        try:
+            download_fileset(fileset, tmp_path / "dest")
+        except Exception as error:  # noqa: BLE001 - the test reports any failure
+            errors.append(error)
+
+    first, second = threading.Thread(target=fetch_one), threading.Thread(target=fetch_one)
+    first.start(), time.sleep(0.15), second.start()
+    first.join(), second.join()
+    server.shutdown(), server.server_close()
+    assert errors == [] and (tmp_path / "dest" / "big.gz").read_bytes() == data
+    assert [p.name for p in (tmp_path / "dest").iterdir()] == ["big.gz"]
+
+
+def test_a_damaged_file_in_the_cache_is_downloaded_again(tmp_path, serve):
+    files = _fixture_files(tmp_path / "server")
+    fileset = _fileset(files, (serve(tmp_path / "server"),))
+    folder = fetch(fileset)
+    damaged = folder / "t10k-images-idx3-ubyte.gz"
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    with pytest.raises(DatasetUnavailable, match="damaged in the cache: t10k-images-idx3-ubyte.gz"):
+        fetch(fileset, download=False)
+    assert fetch(fileset) == folder and damaged.read_bytes() == files[damaged.name]
+
+
+def test_the_data_root_is_searched_by_dataset_folder_only(tmp_path, monkeypatch):
+    files = _fixture_files(tmp_path / "root")  # MNIST's file names, straight in the root
+    fileset = _fileset(files, ("http://127.0.0.1:9/",))
+    monkeypatch.setenv("MODECOLLAPSE_DATA", str(tmp_path / "root"))
+    with pytest.raises(DatasetUnavailable):
+        fetch(fileset, download=False)  # another dataset's files with the same names are not taken
+    _fixture_files(tmp_path / "root" / "fixture")
+    assert fetch(fileset, download=False) == tmp_path / "root" / "fixture"
+    assert fetch(fileset, tmp_path / "root", download=False) == tmp_path / "root" / "fixture"
+    (tmp_path / "flat").mkdir()
+    _fixture_files(tmp_path / "flat")
+    assert fetch(fileset, tmp_path / "flat", download=False) == tmp_path / "flat"  # named explicitly

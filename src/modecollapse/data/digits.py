@@ -98,7 +98,12 @@ def _idx_loader(fileset: FileSet, name: str) -> Callable[[DataConfig], Dataset]:
     def load(config: DataConfig) -> Dataset:
         splits = split_names(config.split)
         folder = fetch(fileset, config.data_dir, config.download, split_files(splits))
-        parts = [read_idx_split(folder, fileset, split) for split in splits]
+        try:
+            parts = [read_idx_split(folder, fileset, split) for split in splits]
+        except DataFileError as error:
+            raise DataFileError(
+                f"{error}; replace the file, or delete it and run `modecollapse data fetch {fileset.key}`"
+            ) from None
         images = np.concatenate([p[0] for p in parts])
         labels = np.concatenate([p[1] for p in parts])
         return Dataset(

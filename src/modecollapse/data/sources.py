@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
+import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -45,11 +47,14 @@ def cache_root() -> Path:
 
 
 def search_dirs(fileset: FileSet, data_dir: str | Path | None = None) -> list[tuple[str, Path]]:
-    """Folders to look in, in order, each with the label a user would recognise."""
+    """Folders to look in, in order, each with the label a user would recognise. $MODECOLLAPSE_DATA
+    is a root of one folder per dataset (MNIST's and Fashion-MNIST's files share their names);
+    data_dir may also hold the files themselves."""
     found: list[tuple[str, Path]] = []
-    for label, base in (("--data-dir", data_dir), (f"${DATA_ENV}", os.environ.get(DATA_ENV))):
-        if base:
-            found += [(label, Path(base) / fileset.key), (label, Path(base))]
+    if data_dir:
+        found += [("--data-dir", Path(data_dir) / fileset.key), ("--data-dir", Path(data_dir))]
+    if os.environ.get(DATA_ENV):
+        found.append((f"${DATA_ENV}", Path(os.environ[DATA_ENV]) / fileset.key))
     found.append(("cache", cache_root() / fileset.key))
     found += [("system", path) for path in fileset.system_dirs]
     return found
@@ -83,8 +88,16 @@ def fetch(
     download: bool = True,
     names: tuple[str, ...] | None = None,
 ) -> Path:
-    """A folder holding the wanted files (default: all), downloading into the cache if needed."""
+    """A folder holding the wanted files (default: all), downloading into the cache if needed. The
+    cache's files are checked against their MD5 each time; a damaged one is downloaded again."""
     local = find_local(fileset, data_dir, names)
+    if local and local[0] == "cache":
+        damaged = damaged_files(fileset, local[1], names)
+        if damaged and not download:
+            raise DatasetUnavailable(how_to_get(fileset, f"damaged in the cache: {', '.join(damaged)}"))
+        for name in damaged:
+            (local[1] / name).unlink()
+        local = local if not damaged else None
     if local:
         return local[1]
     if not download:
@@ -93,6 +106,24 @@ def fetch(
         return download_fileset(fileset, cache_root() / fileset.key, names=names)
     except DatasetUnavailable as error:
         raise DatasetUnavailable(how_to_get(fileset, str(error))) from None
+
+
+def damaged_files(fileset: FileSet, folder: Path, names: tuple[str, ...] | None = None) -> list[str]:
+    """The wanted files in `folder`, as published (gzip'd), whose MD5 is not the published one."""
+    damaged = []
+    for remote in _wanted(fileset, names):
+        path = folder / remote.name
+        if path.is_file() and _md5(path) != remote.md5:
+            damaged.append(remote.name)
+    return damaged
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def download_fileset(
@@ -107,38 +138,47 @@ def download_fileset(
 
 
 def download_file(remote: RemoteFile, mirrors: tuple[str, ...], dest: Path, timeout: float) -> Path:
-    """Try each mirror in order; a checksum mismatch deletes the partial file and moves on."""
+    """Try each mirror in order into a partial file of this process's own (two processes may
+    fetch one file at once); a failure or checksum mismatch deletes it and moves on."""
     target = dest / remote.name
-    partial = dest / (remote.name + ".part")
     failures = []
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + remote.name
+        handle, name = tempfile.mkstemp(dir=dest, prefix=f".{remote.name}.", suffix=".part")
+        os.close(handle)
+        partial = Path(name)
         try:
             digest = _stream_to(url, partial, timeout)
-        except (urllib.error.URLError, OSError, TimeoutError) as error:
+            if digest != remote.md5:
+                failures.append(
+                    f"{url}: MD5 mismatch (expected {remote.md5}, got {digest}); the partial file was deleted"
+                )
+                continue
+            os.replace(partial, target)
+            return target
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
+            failures.append(f"{url}: {getattr(error, 'reason', None) or f'{type(error).__name__}: {error}'}")
+        finally:
             partial.unlink(missing_ok=True)
-            failures.append(f"{url}: {getattr(error, 'reason', error)}")
-            continue
-        if digest != remote.md5:
-            partial.unlink(missing_ok=True)
-            failures.append(
-                f"{url}: MD5 mismatch (expected {remote.md5}, got {digest}); the partial file was deleted"
-            )
-            continue
-        os.replace(partial, target)
-        return target
     raise DatasetUnavailable(f"could not download {remote.name}: " + "; ".join(failures))
 
 
 def _stream_to(url: str, path: Path, timeout: float) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
+    """Download `url` into `path`; its MD5. A body shorter than its Content-Length is an error."""
+    digest, received = hashlib.md5(usedforsecurity=False), 0
     with urllib.request.urlopen(url, timeout=timeout) as response, path.open("wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or None
+        length = response.headers.get("Content-Length") or ""
+        total = int(length) if length.isdigit() else None
         with tqdm(total=total, unit="B", unit_scale=True, desc=path.name, leave=False) as bar:
             while chunk := response.read(1 << 16):
                 out.write(chunk)
                 digest.update(chunk)
+                received += len(chunk)
                 bar.update(len(chunk))
+        out.flush()
+        os.fsync(out.fileno())
+    if total is not None and received < total:
+        raise OSError(f"truncated: got {received:,} of {total:,} bytes")
     return digest.hexdigest()
 
 
