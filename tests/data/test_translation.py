@@ -95,6 +95,10 @@ def test_svhn_bad_files_are_named(tmp_path):
     (tmp_path / "broken.mat").write_bytes(b"MATLAB 5.0 MAT-file, truncated")
     with pytest.raises(DataFileError, match="broken.mat"):
         read_svhn_mat(tmp_path / "broken.mat")
+    for name, content in (("empty.mat", b""), ("short.mat", b"0123456789"), ("page.mat", b"<html>")):
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(DataFileError, match=f"{name}: not a readable SVHN .mat file"):
+            read_svhn_mat(tmp_path / name)
     savemat(tmp_path / "wrong.mat", {"X": np.zeros((28, 28, 1, 2), np.uint8), "y": np.ones((2, 1))})
     with pytest.raises(DataFileError, match="X must be uint8 32x32x3xN"):
         read_svhn_mat(tmp_path / "wrong.mat")

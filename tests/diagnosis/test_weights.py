@@ -3,6 +3,7 @@ save theirs: PyTorch's DCGAN example recognized from its shapes, anything else t
 class (--arch), checkpoints holding G and D, and nothing unpickled."""
 
 import json
+import pickle
 import textwrap
 
 import numpy as np
@@ -81,6 +82,11 @@ def test_a_tweaked_dcgan_is_not_rebuilt_wrongly(tmp_path, example):
     state["main.9.weight"] = torch.zeros(4, 1, 5, 5)  # a 5 x 5 last layer: padding unknown
     torch.save(state, tmp_path / "G.pt")
     not_example = "not in the layout of PyTorch's DCGAN example.*arch='models.py:Generator'"
+    with pytest.raises(ModeCollapseError, match=not_example):
+        load_network(tmp_path / "G.pt", EXAMPLE)
+    state = example.state_dict()
+    state["main.1.running_mean"] = torch.zeros(7)  # a BatchNorm buffer of another size
+    torch.save(state, tmp_path / "G.pt")
     with pytest.raises(ModeCollapseError, match=not_example):
         load_network(tmp_path / "G.pt", EXAMPLE)
 
@@ -178,6 +184,21 @@ def test_truncated_and_empty_files_are_named(tmp_path, example):
     (tmp_path / "bad.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
     with pytest.raises(ModeCollapseError, match="not a readable safetensors file"):
         diagnose(tmp_path / "bad.safetensors", "mnist")
+    (tmp_path / "plain.pt").write_bytes(pickle.dumps({"epoch": 3}))
+    with pytest.raises(ModeCollapseError, match="a plain pickle") as refused:
+        diagnose(tmp_path / "plain.pt", "mnist")
+    assert "weights_only" not in str(refused.value)  # torch's advice to load it unsafely is not repeated
+
+
+def test_other_things_torch_save_writes_are_named(tmp_path, example):
+    torch.save(torch.nn.Sequential(torch.nn.Linear(2, 3)), tmp_path / "seq.pt")
+    with pytest.raises(ModeCollapseError, match=r"pickled Python objects \(torch.nn.modules.container.Seq"):
+        diagnose(tmp_path / "seq.pt", "mnist")  # a whole model of torch's own classes, not damage
+    torch.save(torch.rand(64, 1, 28, 28), tmp_path / "fake.pt")
+    with pytest.raises(ModeCollapseError, match=r"one tensor of shape \(64, 1, 28, 28\).*np.save"):
+        diagnose(tmp_path / "fake.pt", "mnist")
+    save_file(example.state_dict(), str(tmp_path / "G.pt"))  # a safetensors file named .pt
+    assert same_outputs(load_network(tmp_path / "G.pt", EXAMPLE).module, example)
 
 
 USER_MODELS = textwrap.dedent(

@@ -196,6 +196,7 @@ SVHN_FILES = FileSet(
 def read_svhn_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """uint8 images (N, 3, 32, 32) and labels 0..9 from an SVHN .mat file (label 10 means 0)."""
     from scipy.io import loadmat  # no pickle: MATLAB v5 arrays only
+    from scipy.io.matlab import MatReadError
 
     try:
         table = loadmat(str(path), variable_names=["X", "y"])
@@ -205,6 +206,7 @@ def read_svhn_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
         TypeError,
         IndexError,
         NotImplementedError,
+        MatReadError,  # empty or too short to be a .mat file
     ) as error:  # scipy's varied errors
         raise DataFileError(f"{path}: not a readable SVHN .mat file ({error})") from None
     if "X" not in table or "y" not in table:

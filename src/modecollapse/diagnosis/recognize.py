@@ -90,6 +90,8 @@ def dcgan_from_weights(state: dict[str, torch.Tensor]) -> Recognized | None:
         wanted = module.state_dict()
         if set(params) - set(wanted) or set(wanted) - set(params) - {"num_batches_tracked"}:
             return None
+        if any(params[k].shape != wanted[k].shape for k in params):
+            return None  # e.g. a BatchNorm buffer of another size: not this layout
         module.load_state_dict({**wanted, **params})
     side = shapes[0][2] * 2 ** (len(shapes) - 1)
     nz, channels = shapes[0][0], shapes[-1][1]

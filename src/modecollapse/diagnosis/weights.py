@@ -70,8 +70,24 @@ class UserNetwork:
 def _unreadable(path: Path, error: Exception) -> ModeCollapseError:
     return ModeCollapseError(
         f"{path}: not a readable torch.save file: truncated or damaged, or a plain pickle, which "
-        f"diagnose does not read ({error_line(error)})"
+        f"diagnose does not read ({_torch_detail(error)})"
     )
+
+
+def _torch_detail(error: Exception) -> str:
+    """What torch.load's error says went wrong, without its advice to load with weights_only=False
+    (unsafe for a file from someone else) or its terminal colour codes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    return detail.group(1).strip() if detail else error_line(Exception(text))
+
+
+def _looks_like_safetensors(path: Path) -> bool:
+    """A safetensors file under another suffix: an 8-byte header length, then a JSON header."""
+    with path.open("rb") as handle:
+        head = handle.read(10)
+    size = int.from_bytes(head[:8], "little") if len(head) == 10 else 0
+    return 2 <= size <= path.stat().st_size - 8 and head[8:10] == b'{"'
 
 
 def is_weights_file(path: Path) -> bool:
@@ -212,7 +228,7 @@ def generator_entries(path: Path) -> list[str]:
 def read_weights(path: Path) -> dict[str, Any]:
     """What a weights file holds, read without unpickling anything but tensors and containers."""
     path = Path(path)
-    if path.suffix.lower() == ".safetensors":
+    if path.suffix.lower() == ".safetensors" or _looks_like_safetensors(path):
         try:
             return dict(load_file(str(path), device="cpu"))
         except (SafetensorError, OSError, ValueError) as error:
@@ -223,8 +239,9 @@ def read_weights(path: Path) -> dict[str, Any]:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         found = re.search(r"GLOBAL ([\w.]+)", str(error))
-        if found is None or found.group(1).startswith("torch."):  # torch's own names: a damaged file
-            raise _unreadable(path, error) from None
+        modules = ("torch.nn.", "torch.ao.", "torch.jit.")  # an nn.Module of torch's own classes
+        if found is None or found.group(1).startswith("torch.") and not found.group(1).startswith(modules):
+            raise _unreadable(path, error) from None  # other names of torch's: a damaged file
         raise ModeCollapseError(
             f"{path} holds pickled Python objects ({found.group(1)}): a whole model saved with "
             "torch.save(G), or a checkpoint whose other entries (hyper-parameters, args) are objects. "
@@ -235,6 +252,12 @@ def read_weights(path: Path) -> dict[str, Any]:
         ) from None
     except Exception as error:  # torch's reader fails in many ways on damaged files
         raise _unreadable(path, error) from None
+    if isinstance(loaded, torch.Tensor):
+        raise ModeCollapseError(
+            f"{path} holds one tensor of shape {tuple(loaded.shape)}, not a state_dict. Samples? Save them "
+            "with np.save('samples.npy', fake.detach().cpu().numpy()) and pass that file; a generator: "
+            "torch.save(G.state_dict(), 'G.pt')"
+        )
     if isinstance(loaded, nn.Module) or not isinstance(loaded, dict):
         raise ModeCollapseError(
             f"{path} holds a {type(loaded).__name__}, not a state_dict; save torch.save(G.state_dict(), "
