@@ -26,6 +26,27 @@ def unwrapped(generator: Any) -> Any:
     return generator
 
 
+OUTPUT_LAYERS = ((nn.Tanh, "-1-1", -1.0, 1.0), (nn.Sigmoid, "0-1", 0.0, 1.0))
+"""Output layers that fix a generator's value range: (class, range name, low, high)."""
+
+
+def range_from_last_layer(generator: Any, values: Any, asked: str = "auto") -> tuple[str, str]:
+    """The range G's outputs `values` are read in, and a note: `asked` unless "auto"; else its
+    last registered layer's, a Tanh or a Sigmoid, when the outputs lie inside that layer's range
+    (a forward that rescales after it is then not misread); else ("auto", "")."""
+    if asked != "auto" or generator is None:
+        return asked, ""
+    network, values = unwrapped(generator), as_tensor(values).float()
+    if not isinstance(network, nn.Module) or not values.numel():
+        return "auto", ""
+    leaves = [m for m in network.modules() if next(m.children(), None) is None]
+    for kind, name, low, high in OUTPUT_LAYERS:
+        if leaves and isinstance(leaves[-1], kind):
+            if low - 1e-3 <= float(values.min()) and float(values.max()) <= high + 1e-3:
+                return name, f"values read as [{low:g}, {high:g}]: G's last layer is a {kind.__name__}"
+    return "auto", ""
+
+
 def error_line(error: Exception) -> str:
     """The line of an error that says what went wrong: a TorchScript error's last (its first only
     says the interpreter failed), any other's first; the type when it says nothing."""

@@ -197,6 +197,7 @@ class Monitor:
             )
         if g_ba is not None and self.kind != "translation":
             raise ModeCollapseError(f"g_ba is for translators; {self.dataset} is not a translation dataset")
+        self.scorer.step = step
         with untouched(generator), untouched(g_ba):
             record, samples = self._score(generator, g_ba)
         self.next_evaluation = (step // self.every + 1) * self.every

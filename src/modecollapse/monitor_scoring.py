@@ -13,10 +13,10 @@ import torch
 
 from modecollapse.config import DataConfig
 from modecollapse.errors import ModeCollapseError
-from modecollapse.generators import as_tensor
+from modecollapse.generators import as_tensor, range_from_last_layer
 from modecollapse.metrics.conditional import judge_by_class
 from modecollapse.metrics.evaluators import EVAL_SEED
-from modecollapse.metrics.features import SUPPORTED_SIZES
+from modecollapse.metrics.features import SUPPORTED_SIZES, read_value_range, value_percentiles
 from modecollapse.metrics.samples import (
     Reference,
     protocol_samples,
@@ -28,6 +28,8 @@ from modecollapse.models.labels import Calls, sample_with_labels
 from modecollapse.models.latent import Latent, latent_from_first_layer, latent_options, sample_from
 
 Sampler = Callable[[Any, int, torch.Generator], torch.Tensor]
+SPAN_TO_KEEP = {"0-255": 127.5, "0-1": 0.5, "-1-1": 1.0}
+"""How far apart the 1st and 99th percentiles must be for a range read from values to be kept."""
 
 
 class GeneratorScorer:
@@ -46,13 +48,16 @@ class GeneratorScorer:
         self.notes: list[str] = []
         self.read_note: str | None = None  # where z's size came from, when read from G
         self.call: Calls | None = None  # how a conditional G took its label, once it has
+        self.kept_range: tuple[str, int] | None = None  # the range read from values, and from which step
+        self.step = 0  # the step being scored (Monitor sets it)
 
     def __call__(self, generator: Any) -> tuple[dict[str, Any], np.ndarray | None]:
         reference = self.reference or self._reference()
         count = protocol_samples(reference, self.num_samples)
         try:
             images, intended = self._draw(generator, count)
-            scored = score_samples(images, reference, self.value_range)
+            value_range, read = self._value_range(generator, images)
+            scored = score_samples(images, reference, value_range)
         except ModeCollapseError as error:
             if str(error).startswith(("G failed", "Monitor needs")):
                 raise
@@ -62,11 +67,32 @@ class GeneratorScorer:
             by_class = judge_by_class(scored, reference, intended)
             by_class.pop("per_class_diversity", None)
             record.update(by_class)
-        self.notes = [*filter(None, [self.read_note]), *reference.notes, *scored.notes]
+        self.notes = [*filter(None, [self.read_note, read]), *reference.notes, *scored.notes]
         kept = None if scored.samples is None else scored.samples.numpy()
         if kept is not None and reference.kind == "image":
             kept = scored.samples.half().numpy()
         return record, kept
+
+    def _value_range(self, generator: Any, images: torch.Tensor) -> tuple[str, str | None]:
+        """The range this evaluation's images are read in, and how it was decided: as given; from
+        G's Tanh / Sigmoid output layer; else read from the values and kept from the first
+        evaluation whose values span most of that range, so that a G overshooting it later is not
+        read in another range (with a value at once new)."""
+        if self.value_range != "auto" or self.kind != "image":
+            return self.value_range, None
+        from_layer, note = range_from_last_layer(generator, images)
+        if from_layer != "auto":
+            return from_layer, note
+        if self.kept_range is not None:
+            return self.kept_range[0], (
+                f"values {float(images.min()):.3g}..{float(images.max()):.3g} read as {self.kept_range[0]}, "
+                f"as from step {self.kept_range[1]} on; pass value_range= if that is wrong"
+            )
+        guessed = read_value_range(images)
+        low, high = value_percentiles(images)
+        if high - low >= SPAN_TO_KEEP[guessed]:
+            self.kept_range = guessed, self.step
+        return guessed, None
 
     def _reference(self) -> Reference:
         training = training_data(DataConfig(name=self.dataset, data_dir=self.data_dir))

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from modecollapse.errors import ModeCollapseError
-from modecollapse.metrics.features import prepare_images
+from modecollapse.metrics.features import guess_value_range, prepare_images
 from modecollapse.metrics.scores import extract, extract_cached
 from modecollapse.models.classifier import ASSETS, load_classifier
 
@@ -82,6 +82,29 @@ def test_larger_images_are_resized(size):
 def test_bad_shapes_are_refused(shape):
     with pytest.raises(ModeCollapseError, match="images"):
         prepare_images(np.zeros(shape, np.float32))
+
+
+def test_the_range_is_read_from_the_values_and_one_that_fits_none_is_refused(mnist_digits):
+    digits = torch.as_tensor(np.asarray(mnist_digits[0][:500])).float()
+    read = {
+        "0-255": digits, "0-1": digits / 255, "-1-1": digits / 127.5 - 1,
+        "-1-1 (a linear output overshooting a little)": (digits / 127.5 - 1) * 1.05,
+    }  # fmt: skip
+    for expected, images in read.items():
+        assert guess_value_range(images) == expected.split()[0]
+    dim = digits.to(torch.uint8) // 4  # uint8 up to 63: 0..255 by its type
+    assert prepare_images(dim)[1][0].endswith("read as 0..255 and rescaled to [-1, 1]")
+    refused = {
+        "normalised by MNIST's mean and std": (digits / 255 - 0.1307) / 0.3081,
+        "scaled past [-1, 1]": (digits / 127.5 - 1) * 1.6,
+        "in [0, 2]": digits / 127.5,
+        "Gaussian noise": torch.randn(500, 28, 28, generator=torch.Generator().manual_seed(0)),
+    }
+    for name, images in refused.items():
+        assert guess_value_range(images) is None, name
+        with pytest.raises(ModeCollapseError, match=r"fits none of 0..255, \[0, 1\] or \[-1, 1\]"):
+            prepare_images(images)
+    assert prepare_images(refused["in [0, 2]"], "0-1")[0].max() == 1  # an explicit range is taken
 
 
 def test_explicit_range_beats_the_guess():

@@ -12,7 +12,7 @@ from torch import nn
 from modecollapse import Monitor, diagnose
 from modecollapse.config import DataConfig
 from modecollapse.data import load_dataset
-from modecollapse.errors import DatasetUnavailable
+from modecollapse.errors import DatasetUnavailable, ModeCollapseError
 from modecollapse.metrics.samples import reference_for, score_samples
 
 
@@ -76,6 +76,37 @@ def test_flat_vectors_and_other_dtypes_are_read(tmp_path, test_digits, dtype):
     assert any("flat vectors of 784 values read as 1x28x28" in note for note in status.notes)
     report = diagnose(generator, dataset="MNIST-5K", latent_dim=4, num_samples=300)  # case aside
     assert report.scores["modes"] == 10 and report["dataset"] == "mnist"  # mnist-5k is judged as MNIST
+
+
+class Overshooting(RealDigits):
+    """Real digits in [-1, 1] from a linear output layer, scaled by `gain` (set between steps)."""
+
+    gain = 1.0
+
+    def forward(self, z):
+        return (super().forward(z) * 2 - 1) * self.gain
+
+
+@pytest.mark.slow
+def test_a_range_read_from_the_values_is_kept_when_a_later_output_overshoots_it(tmp_path, test_digits):
+    generator = Overshooting(test_digits)
+    monitor = Monitor("mnist-5k", every=1, latent_dim=4, num_samples=300, verbose=False, out=tmp_path)
+    assert monitor.update(0, generator).verdict == "healthy"
+    generator.gain = 1.6  # values -1.6..1.6: read alone, they fit no range
+    status = monitor.update(1, generator)
+    assert status.verdict == "healthy", status.reasons
+    assert any("read as -1-1, as from step 0 on" in note for note in status.notes)
+    fresh = Monitor("mnist-5k", every=1, latent_dim=4, num_samples=300, verbose=False)
+    with pytest.raises(ModeCollapseError, match="fits none of 0..255"):
+        fresh.update(0, generator)  # no earlier reading to keep: refused, with what to pass
+
+
+def test_a_generators_tanh_or_sigmoid_output_layer_says_its_range(test_digits):
+    brightened = nn.Sequential(RealDigits(test_digits[:500]), nn.Tanh())  # outputs in [0, 0.76]
+    report = diagnose(brightened, dataset="mnist-5k", latent_dim=4, num_samples=300)
+    assert "values read as [-1, 1]: G's last layer is a Tanh" in report["input_notes"]
+    report = diagnose(RealDigits(test_digits[:500]), dataset="mnist-5k", latent_dim=4, num_samples=300)
+    assert not any("last layer" in note for note in report["input_notes"])  # read from the values
 
 
 def test_a_flat_vector_that_fits_no_image_is_a_sentence():

@@ -29,7 +29,7 @@ from modecollapse.diagnosis.suggest import suggest
 from modecollapse.diagnosis.translators import is_translator_file, load_user_translators
 from modecollapse.diagnosis.weights import Rebuild
 from modecollapse.errors import ModeCollapseError
-from modecollapse.generators import as_tensor
+from modecollapse.generators import as_tensor, range_from_last_layer
 from modecollapse.metrics.conditional import judge_by_class
 from modecollapse.metrics.detector import assess, reason_kinds
 from modecollapse.metrics.evaluators import judged_translations, on_own_device, translation_evaluator
@@ -127,8 +127,9 @@ def judge_images(
         reference = reference_from_features(named, reference, "given reference features")
     elif reference is None:
         reference = reference_for(named, data_dir, training=_training_data(named, samples, data_dir))
-    scored = score_samples(samples.values, reference, samples.value_range)
-    notes = [*samples.notes, *reference.notes, *scored.notes]
+    value_range, read = range_from_last_layer(samples.generator, samples.values, samples.value_range)
+    scored = score_samples(samples.values, reference, value_range)
+    notes = [*samples.notes, *reference.notes, *filter(None, [read]), *scored.notes]
     scores = {k: v for k, v in scored.record.items() if not isinstance(v, (str, list))}
     fake, per_class = scored.features, None
     if samples.intended is not None:

@@ -14,6 +14,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from modecollapse.data import DATASETS, spec
 from modecollapse.errors import ModeCollapseError
 from modecollapse.models.classifier import EvalClassifier
+from modecollapse.options import option
 from modecollapse.speed import grading_precision
 
 SUPPORTED_SIZES = (28, 32, 64)
@@ -35,14 +36,16 @@ def prepare_images(
 ) -> tuple[torch.Tensor, list[str]]:
     """Any of 0..255 / [0, 1] / [-1, 1], NCHW / NHWC / NHW, 28/32/64 px -> [-1, 1] N x C x 28 x 28.
 
-    value_range "auto" guesses from the values (max > 1.5: 0..255; min >= 0: [0, 1]; else
-    [-1, 1]); pass "0-255", "0-1" or "-1-1" when the guess could be wrong.
+    value_range "auto" reads the range from the values (read_value_range) and refuses values that
+    fit none; pass "0-255", "0-1" or "-1-1" when the reading could be wrong.
     """
     if not isinstance(images, torch.Tensor):
         array = np.asarray(images)
         if array.dtype.kind not in "biuf":
             raise ModeCollapseError(f"images must be numbers, got an array of dtype {array.dtype}")
         images = torch.as_tensor(array.astype(np.float32) if array.dtype.kind == "b" else array)
+    if value_range == "auto" and images.dtype == torch.uint8:
+        value_range = "0-255"
     x = images
     notes: list[str] = []
     if x.numel() == 0:
@@ -66,7 +69,7 @@ def prepare_images(
     if value_range not in ("auto", "0-255", "0-1", "-1-1"):
         raise ModeCollapseError(f"value range must be auto, 0-255, 0-1 or -1-1, not '{value_range}'")
     if value_range == "auto":
-        value_range = "0-255" if high > 1.5 else "0-1" if low >= -0.01 else "-1-1"
+        value_range = read_value_range(x)
     if value_range == "0-255":
         x = x / 127.5 - 1
         notes.append(f"values {low:.3g}..{high:.3g} read as 0..255 and rescaled to [-1, 1]")
@@ -79,6 +82,43 @@ def prepare_images(
         notes.append(f"resized {x.shape[-1]}x{x.shape[-1]} -> 28x28 (bilinear, antialiased)")
         x = F.interpolate(x, size=28, mode="bilinear", antialias=True, align_corners=False)
     return x.clamp(-1, 1), notes
+
+
+def value_percentiles(x: torch.Tensor) -> tuple[float, float]:
+    """The 1st and 99th percentiles of the values (of at most ~1M of them, evenly strided)."""
+    flat = x.detach().flatten().float()
+    flat = flat[:: max(1, flat.numel() // 1_000_000)]
+    low, high = torch.quantile(flat, torch.tensor([0.01, 0.99])).tolist()
+    return low, high
+
+
+def guess_value_range(x: torch.Tensor) -> str | None:
+    """The range images' values were drawn in, from their 1st and 99th percentiles (so that a few
+    stray pixels of a linear output layer do not decide it): 0..255 (no negatives, bright pixels
+    far above 1), [0, 1], [-1, 1]; None for values that fit none, such as images normalised by a
+    dataset's mean and std, or scaled past [-1, 1]."""
+    low, high = value_percentiles(x)
+    if high > 2:
+        return "0-255" if low > -0.5 and 10 <= high <= 300 else None
+    if low >= -0.25 and high <= 1.25:
+        return "0-1"
+    if low >= -1.25 and high <= 1.25:
+        return "-1-1"
+    return None
+
+
+def read_value_range(x: torch.Tensor) -> str:
+    """guess_value_range, or a ModeCollapseError saying what the values span and what to pass."""
+    guessed = guess_value_range(x)
+    if guessed is None:
+        low, high = value_percentiles(x)
+        raise ModeCollapseError(
+            f"the values span {low:.3g}..{high:.3g} (1st-99th percentile; all: {float(x.min()):.3g}.."
+            f"{float(x.max()):.3g}), which fits none of 0..255, [0, 1] or [-1, 1]: images normalised "
+            "by a mean and std (undo it: x * std + mean), scaled, or a generator that diverged. Pass "
+            f"the range they were meant to be in: {option('value_range', '0-1')} (or 0-255, -1-1)"
+        )
+    return guessed
 
 
 def grading_compute(precision: str | None = None) -> str:
