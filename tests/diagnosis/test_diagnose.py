@@ -294,6 +294,13 @@ def test_pacgans_half_scale_ring_is_judged_at_its_own_scale(tmp_path):
     right_scale = diagnose(tmp_path / "pacgan_ring.npy", dataset="ring8", mixture_scale=0.5)
     assert right_scale["verdict"] == "healthy" and right_scale["scores"]["modes_well_formed"] == 8
     assert "std 0.01 (scale 0.5)" in right_scale["reference"]
+    in_memory = diagnose(np.load(tmp_path / "pacgan_ring.npy"), dataset="ring8", mixture_scale=0.5)
+    assert in_memory["verdict"] == "healthy" and "std 0.01 (scale 0.5)" in in_memory["reference"]
+    for given in (tmp_path / "pacgan_ring.npy", np.load(tmp_path / "pacgan_ring.npy")):
+        with pytest.raises(ModeCollapseError, match="no option 'mixtur_scale' .did you mean 'mixture_scale'"):
+            diagnose(given, dataset="ring8", mixtur_scale=0.5)
+    with pytest.raises(ModeCollapseError, match="tile_size is for a grid image file"):
+        diagnose(np.load(tmp_path / "pacgan_ring.npy"), dataset="ring8", tile_size=28)
     command = ["diagnose", str(tmp_path / "pacgan_ring.npy"), "--dataset", "ring8", "--mixture-scale", "0.5"]
     assert main(command) == 0
     pacgan_ring = {"name": "ring8", "num_samples": 512, "mixture_scale": 0.5}
@@ -354,6 +361,18 @@ def test_a_grid_of_one_repeated_digit_is_collapsed(tmp_path, mnist_test):
     Image.fromarray(torchvision_style_grid(one, pad_value=0.5)).save(tmp_path / "collapsed.png")
     report = diagnose(tmp_path / "collapsed.png", "mnist", reference=reference)
     assert report["verdict"] == "collapsed" and report["scores"]["modes"] == 1
+
+
+@pytest.mark.parametrize("padding", [4, 8])
+def test_a_layout_whose_tiles_each_hold_several_digits_loses(tmp_path, mnist_test, padding):
+    from modecollapse.diagnosis.grid import split_grid
+    from modecollapse.images import make_grid
+
+    images, _, _ = mnist_test  # 10 x 10 tiles of 28 px also fit as 5 x 5 of 64 px (2 x 28 + 8 = 64)
+    grid = make_grid(torch.from_numpy(images[:100]).float().div(127.5).sub(1).unsqueeze(1), padding=padding)
+    Image.fromarray(grid).save(tmp_path / "grid.png")
+    tiles, notes = split_grid(tmp_path / "grid.png")
+    assert f"10 x 10 tiles of 28 px, {padding} px padding" in notes[0] and len(tiles) == 100
 
 
 def test_a_grid_without_padding_is_read_by_its_tiles(tmp_path, mnist_test):

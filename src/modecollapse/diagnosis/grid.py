@@ -4,8 +4,10 @@ A grid is rows x columns tiles of `tile` pixels with `padding` pixels of one col
 them, either with a border of padding around the whole grid (torchvision's make_grid, our
 save_grid) or without. Every layout whose arithmetic fits the image's height and width is a
 candidate (tiles of 28, 32 or 64 px, padding 0-10 px); a candidate with padding must have
-padding lines of (nearly) one colour. Among the survivors the tiles whose borders hold the
-least ink win (samples are centred digits; a wrong tile size cuts through them). A close
+padding lines of (nearly) one colour. A layout most of whose tiles hold a blank row and a blank
+column across their middle holds several samples per tile (a 64-px tile over 2 x 2 digits and
+their padding), and loses to any that does not. Among the survivors the tiles whose borders hold
+the least ink win (samples are centred digits; a wrong tile size cuts through them). A close
 second with another tile size or padding makes the layout ambiguous: refused, naming the
 options that settle it.
 """
@@ -117,6 +119,20 @@ def border_ink(tiles: np.ndarray) -> float:
     return float(np.abs(edge - background).mean() / spread)
 
 
+def several_per_tile(tiles: np.ndarray) -> float:
+    """The share of tiles with a row and a column across their middle half that are all of the
+    tile's background colour: a cross of padding or background between several samples. A centred
+    digit's strokes cross every middle row; its middle columns may be blank, not both."""
+    x = tiles.astype(np.int16).reshape(*tiles.shape[:3], -1)
+    t = x.shape[1]
+    edge = np.concatenate([x[:, 0], x[:, -1], x[:, :, 0], x[:, :, -1]], axis=1)
+    off = np.abs(x - np.median(edge, axis=1)[:, None, None]).max(axis=3) > PAD_TOLERANCE  # (N, t, t)
+    middle = slice(t // 4, t - t // 4)
+    blank_row = ~off[:, middle, :].any(axis=2)
+    blank_column = ~off[:, :, middle].any(axis=1)
+    return float((blank_row.any(axis=1) & blank_column.any(axis=1) & off.any(axis=(1, 2))).mean())
+
+
 def split_grid(
     path: Path, tile: int | None = None, padding: int | None = None
 ) -> tuple[np.ndarray, list[str]]:
@@ -135,7 +151,8 @@ def split_grid(
             f"{path}: {width} x {height} px is not a grid of {tile or '28/32/64'}-px tiles with "
             f"{'padding ' + str(padding) if padding is not None else 'uniform padding of 0-10 px'}; {hint}"
         )
-    scored.sort(key=lambda item: item[0])
+    single = [item for item in scored if several_per_tile(tiles_of(image, item[1])) <= 0.5]
+    scored = sorted(single or scored, key=lambda item: item[0])
     best_ink, layout, colour = scored[0]
     rivals = [s for s in scored[1:] if (s[1].tile, s[1].padding) != (layout.tile, layout.padding)]
     if rivals and best_ink >= AMBIGUITY * rivals[0][0]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import html
+import inspect
 import json
 import math
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from modecollapse.diagnosis.evidence import format_report, write_evidence
 from modecollapse.diagnosis.inputs import PROBE_SEED, Samples
 from modecollapse.diagnosis.suggest import suggest
 from modecollapse.diagnosis.weights import Rebuild
-from modecollapse.errors import ModeCollapseError
+from modecollapse.errors import ModeCollapseError, did_you_mean
 from modecollapse.metrics.features import SUPPORTED_SIZES
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.models.labels import conditional_needs_latent, sample_with_labels
@@ -155,8 +156,7 @@ def diagnose(
     `g_ba` too to judge the cycle. A class-conditional G needs `num_classes` (the dataset's): it
     is sampled class-balanced, called as its forward's names say (G(z, labels), G(labels, z), or
     one input with one-hot labels appended to z; models/labels.py), and also judged class by class."""
-    if num_classes is not None:
-        check_class_count(num_classes, dataset or DEFAULT_IMAGES)
+    _check_options(options, not isinstance(source, str | Path), num_classes, dataset)
     if isinstance(source, str | Path):
         return Report(
             verdicts.judge_path(
@@ -182,10 +182,34 @@ def diagnose(
         if translating and (isinstance(source, nn.Module) or callable(source)):
             return _translator_in_memory(source, g_ba, dataset_name(dataset), num_samples, rules, data_dir)
         latent_law = (latent_dim, latent_shape, latent_dist, latent_range, num_classes)
-        return _in_memory(source, dataset, latent_law, num_samples, value_range, rules, data_dir)
+        return _in_memory(source, dataset, latent_law, num_samples, value_range, rules, data_dir, options)
     finally:
         for module, training in modes:
             module.training = training
+
+
+PATH_OPTIONS = {"tile_size": "a grid image", "padding": "a grid image"}
+"""diagnose's options that only a path can use, and for which kind."""
+SHARED_OPTIONS = ("reference", "mixture_scale")
+"""diagnose's further options for paths and for what is given in memory alike."""
+
+
+def _check_options(
+    options: dict[str, Any], in_memory: bool, num_classes: int | None, dataset: str | None
+) -> None:
+    """Refuse an option diagnose does not take (with the nearest name), one only a path uses, or
+    a class count that is not the dataset's."""
+    if num_classes is not None:
+        check_class_count(num_classes, dataset or DEFAULT_IMAGES)
+    named = [p for p in inspect.signature(diagnose).parameters if p not in ("source", "options")]
+    known = [*named, *PATH_OPTIONS, *SHARED_OPTIONS]
+    for name in options:
+        if name not in known:
+            near = did_you_mean(name, known)
+            hint = f" (did you mean {near!r}?)" if near else ""
+            raise ModeCollapseError(f"diagnose has no option {name!r}{hint}; its options: {', '.join(known)}")
+        if in_memory and name in PATH_OPTIONS:
+            raise ModeCollapseError(f"{name} is for {PATH_OPTIONS[name]} file; it does not apply in memory")
 
 
 def _translator_in_memory(
@@ -202,10 +226,10 @@ def _translator_in_memory(
 
 def _in_memory(
     source: Any, dataset: str | None, latent_law: tuple, num_samples: int, value_range: str,
-    rules: DetectorConfig | None, data_dir: str | None,
+    rules: DetectorConfig | None, data_dir: str | None, options: dict[str, Any],
 ) -> Report:  # fmt: skip
     """Judge a generator or samples given in memory; `latent_law` is (latent_dim, latent_shape,
-    latent_dist, latent_range, num_classes) as diagnose got them."""
+    latent_dist, latent_range, num_classes) as diagnose got them; `options` the SHARED_OPTIONS."""
     latent_dim, latent_shape, latent_dist, latent_range, num_classes = latent_law
     points = dataset is not None and spec(dataset).kind == "points"
     latent, intended = None, None
@@ -246,12 +270,14 @@ def _in_memory(
             f"not {type(source).__name__}"
         )
     if points:
-        report = verdicts.judge_points((array, notes), dataset, rules=rules)
+        scale = options.get("mixture_scale", 1.0)
+        report = verdicts.judge_points((array, notes), dataset, rules=rules, mixture_scale=scale)
     else:
         module = generator if isinstance(generator, nn.Module) else None
         samples = Samples(array, notes, module, latent, intended=intended, value_range=value_range)
         source_name = "generator in memory" if generator is not None else "samples in memory"
-        report = verdicts.judge_images(samples, source_name, dataset, None, rules, data_dir)
+        reference = options.get("reference")
+        report = verdicts.judge_images(samples, source_name, dataset, reference, rules, data_dir)
     report["suggestions"] = suggest(report, report["dataset"], rules=rules)
     return Report(report)
 
