@@ -122,7 +122,8 @@ def test_nan_outputs_are_a_collapse_not_a_crash():
 
     monitor = Monitor(dataset="ring8", every=1, latent_dim=2, verbose=False)
     status = monitor.update(0, Broken())
-    assert status.verdict == "collapsed" and status.reasons == ["100% of outputs are NaN or infinite"]
+    assert status.verdict == "collapsed"
+    assert status.reasons == ["300 of 300 outputs (100%) are NaN or infinite: G diverged"]
 
 
 @pytest.mark.parametrize(

@@ -171,4 +171,5 @@ def test_samples_holding_nan_or_inf_are_judged_collapsed_not_refused(tmp_path, c
     code = main(["diagnose", str(npy(tmp_path / "bad.npy", samples)), "--out", str(tmp_path / "evidence")])
     out = capsys.readouterr().out
     assert code == 5 and "verdict: COLLAPSED" in out
-    assert "5% of outputs are NaN or infinite" in out and "1 of 20 samples hold NaN or infinite values" in out
+    assert "1 of 20 outputs (5%) are NaN or infinite: G diverged" in out
+    assert "1 of 20 samples hold NaN or infinite values" in out

@@ -100,7 +100,8 @@ def test_samples_off_the_data_are_said_plainly_not_as_modes():
                "kl_uniform": 0.4, "protocol": "mnist-test10k/n2000"}  # fmt: skip
     verdict, found = assess(garbage)
     assert verdict == "collapsed" and found[0].kind == LOW_QUALITY
-    assert "do not look like the real data (mnist-test10k)" in found[0].text
+    assert "do not look like the real data (mnist-test10k): recognizable share 0.45" in found[0].text
+    assert "precision 0.001, density 0.000 [95 % interval" in found[0].text  # the interval is theirs
     assert not any("modes" in reason.text or "histogram" in reason.text for reason in found)
     named = assess({**garbage, "protocol": "mnist-5k5k/n2000", "reference": "mnist-5k, 5000 real images"})[1]
     assert "(mnist-5k, 5000 real images)" in named[0].text  # the reference in words, not its key

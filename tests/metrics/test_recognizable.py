@@ -52,6 +52,18 @@ def test_noise_and_blobs_are_not_digits(reference, name, images):
     assert verdict == "collapsed" and any("recognizable" in r for r in reasons)
 
 
+def test_blank_images_are_not_recognizable_however_the_classifier_reads_them(reference):
+    classifier, real, held_out = reference
+    black, faint = -torch.ones(200, 1, 28, 28), held_out[:200] * 0.1 - 0.9  # a 10 %-contrast shadow
+    for blank in (black, faint):
+        assert score(extract(classifier, blank), real)["recognizable_share"] == 0
+    stacked_real = extract(classifier, held_out[900:1800].reshape(300, 3, 28, 28))
+    stacks = held_out[:600].reshape(200, 3, 28, 28).clone()
+    assert score(extract(classifier, stacks), stacked_real)["recognizable_share"] > 0.9
+    stacks[:, 2] = -1  # one channel of each stack left blank
+    assert score(extract(classifier, stacks), stacked_real)["recognizable_share"] == 0
+
+
 @pytest.mark.slow
 def test_stacks_need_every_channel_legible(reference):
     classifier, _, held_out = reference

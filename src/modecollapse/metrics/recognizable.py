@@ -14,8 +14,10 @@ illegibility 2.7, smooth blobs 6.2, pixel noise 10.6; the factor 2 sits in that 
 Stacked MNIST: every channel must be recognizable on its own.
 
 "Recognizable" asks whether a sample is a legible instance at all, not how good it is
-(precision and density speak to that). Nulls (tests/metrics/test_recognizable.py): pixel
-noise and blobs score 0, real test digits 0.99.
+(precision and density speak to that). A blank image (no ink: metrics/scores.inked) is never
+recognizable: the classifier reads an all-black image as a confident digit near real ones.
+Nulls (tests/metrics/test_recognizable.py): pixel noise, blobs and blank images score 0, real
+test digits 0.99.
 """
 
 from __future__ import annotations

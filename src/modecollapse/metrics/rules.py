@@ -82,7 +82,10 @@ def _nonfinite(scores: dict[str, Any]) -> list[Check]:
     share = scores.get("nonfinite_share")
     if not share:
         return []
-    text = f"{100 * share:.0f}% of outputs are NaN or infinite"
+    total = int(scores.get("num_samples") or 0)
+    count = f"{round(share * total):,} of {total:,} outputs ({100 * share:.3g}%)"
+    count = count if total else f"{100 * share:.3g}% of outputs"
+    text = f"{count} are NaN or infinite: G diverged"
     return [_check(COLLAPSED, LOW_QUALITY, text, None, share, 0.0, False, scores)]
 
 
@@ -107,9 +110,10 @@ def _off_the_data(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
         noise.spread("precision", precision, scores), noise.spread("density", density, scores)
     )
     what = scores.get("reference") or str(scores.get("protocol", "the reference")).split("/")[0]
-    text = (
-        f"these do not look like the real data ({what}): precision {precision:.3f}, density "
-        f"{density:.3f}, recognizable share {scores.get('recognizable_share', 0.0):.2f}"
+    recognizable = scores.get("recognizable_share", 0.0)
+    text = (  # the interval printed after it is the larger of precision and density's: said last
+        f"these do not look like the real data ({what}): recognizable share {recognizable:.2f}, "
+        f"precision {precision:.3f}, density {density:.3f}"
     )
     bounds = (max(value - half, 0.0), value + half)
     return [
