@@ -123,7 +123,7 @@ def test_nan_outputs_are_a_collapse_not_a_crash():
     monitor = Monitor(dataset="ring8", every=1, latent_dim=2, verbose=False)
     status = monitor.update(0, Broken())
     assert status.verdict == "collapsed"
-    assert status.reasons == ["300 of 300 outputs (100%) are NaN or infinite: G diverged"]
+    assert status.reasons == ["2,500 of 2,500 outputs (100%) are NaN or infinite: G diverged"]
 
 
 @pytest.mark.parametrize(
@@ -177,6 +177,13 @@ def test_an_image_generator_out_of_shape_is_named():
     monitor = Monitor(dataset="mnist-5k", every=1, latent_dim=8, num_samples=64, verbose=False)
     with pytest.raises(ModeCollapseError, match="G's output does not fit mnist-5k"):
         monitor.update(0, lambda z: torch.zeros(len(z), 1, 20, 20))
+    with pytest.raises(ModeCollapseError, match="one number each, as a discriminator's output does: pass"):
+        monitor.update(0, lambda z: torch.zeros(len(z), 1))  # D's score given in place of G
+
+
+def test_a_latent_shape_that_is_not_a_tuple_gets_a_sentence():
+    with pytest.raises(ModeCollapseError, match=r"latent_shape takes a tuple of sizes, e.g. \(100, 1, 1\)"):
+        Monitor("mnist-5k", latent_shape=100, verbose=False)
 
 
 def test_diagnose_reads_a_monitors_folder(tmp_path):

@@ -160,6 +160,13 @@ class Monitor:
             raise ModeCollapseError(f"every and num_samples must be positive, got {every} and {num_samples}")
         if latent_dist not in ("normal", "uniform"):
             raise ModeCollapseError(f"latent_dist must be 'normal' or 'uniform', got {latent_dist!r}")
+        shape = others.get("latent_shape")
+        sizes = isinstance(shape, tuple | list) and all(isinstance(n, int) for n in shape)
+        if shape is not None and not sizes:
+            raise ModeCollapseError(
+                f"latent_shape takes a tuple of sizes, e.g. (100, 1, 1) for a DCGAN; got {shape!r} "
+                "(for a flat z, latent_dim=100)"
+            )
         if others.get("num_classes") is not None:
             _check_classes(dataset, others["num_classes"], others.get("latent_shape"), others.get("sample"))
         if others.get("value_range", "auto") not in ("auto", "0-255", "0-1", "-1-1"):

@@ -278,7 +278,8 @@ def test_arch_mistakes_get_one_sentence(tmp_path, user_models, capsys):
             "--arch-kwargs",
             '{"hidden": 16}',
         ): "shapes differ: net.0.weight",
-        ("--arch", f"{user_models}:Nope"): "has no Nope",
+        ("--arch", f"{user_models}:Nope"): "has no Nope; its modules: Generator, Memorizer",
+        ("--arch", f"{user_models}:Generatr"): "has no Generatr (did you mean 'Generator'?)",
         ("--arch", str(tmp_path / "missing.py") + ":G"): "no such file",
         ("--arch", "Generator"): "FILE.py:CLASS",
         (

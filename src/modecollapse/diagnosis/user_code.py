@@ -17,7 +17,7 @@ from typing import Any
 
 from torch import nn
 
-from modecollapse.errors import ModeCollapseError
+from modecollapse.errors import ModeCollapseError, did_you_mean
 from modecollapse.options import option
 
 _IMPORTED: dict[tuple[str, float], ModuleType] = {}  # (file, mtime): each file imported once
@@ -36,7 +36,13 @@ def _build(arch: str, kwargs: dict[str, Any]) -> nn.Module:
     module = _import_file(Path(where)) if where.endswith(".py") else _import_module(where, arch)
     built = getattr(module, name, None)
     if built is None:
-        raise ModeCollapseError(f"{option('arch', arch)}: {where} has no {name}")
+        classes = [
+            n for n, v in vars(module).items()
+            if isinstance(v, type) and issubclass(v, nn.Module) and v.__module__ == module.__name__
+        ]  # fmt: skip
+        near = did_you_mean(name, classes)
+        hint = f" (did you mean {near!r}?)" if near else f"; its modules: {', '.join(classes) or 'none'}"
+        raise ModeCollapseError(f"{option('arch', arch)}: {where} has no {name}{hint}")
     if not callable(built):
         raise ModeCollapseError(f"{option('arch', arch)}: {name} is a {type(built).__name__}, not a class")
     try:

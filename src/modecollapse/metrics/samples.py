@@ -253,6 +253,11 @@ def _fit_shape(x: torch.Tensor, reference: Reference) -> tuple[torch.Tensor, lis
                 return x.view(len(x), c, s, s), [
                     f"flat vectors of {x.shape[1]} values read as {c}x{s}x{s} images"
                 ]
+    if x.shape[1] == 1:  # one number per sample: a discriminator's score, not an image
+        raise ModeCollapseError(
+            f"samples of shape {tuple(x.shape)} hold one number each, as a discriminator's output "
+            f"does: pass the generator G, whose outputs are {reference.dataset} images"
+        )
     raise ModeCollapseError(
         f"samples of shape {tuple(x.shape)} do not fit {reference.dataset} images "
         f"({channels}x{side}x{side} = {channels * side * side} values each); reshape them to (N, C, H, W)"
