@@ -181,6 +181,16 @@ def test_an_image_generator_out_of_shape_is_named():
         monitor.update(0, lambda z: torch.zeros(len(z), 1))  # D's score given in place of G
 
 
+def test_a_step_that_goes_back_is_refused_before_it_silences_the_alarm():
+    monitor = Monitor(dataset="ring8", every=4, latent_dim=2, verbose=False)
+    generator = nn.Linear(2, 2)
+    for step in range(6):  # epoch 1: batches 0-5
+        monitor.update(step, generator)
+    with pytest.raises(ModeCollapseError, match="update got step 0 after step 5: pass a step that counts up"):
+        monitor.update(0, generator)  # epoch 2's first batch index: evaluations would stop at step 8
+    monitor.update(5, generator)  # the same step twice (a D and a G update) is fine
+
+
 def test_a_latent_shape_that_is_not_a_tuple_gets_a_sentence():
     with pytest.raises(ModeCollapseError, match=r"latent_shape takes a tuple of sizes, e.g. \(100, 1, 1\)"):
         Monitor("mnist-5k", latent_shape=100, verbose=False)

@@ -187,6 +187,11 @@ class Monitor:
         """Add this step's signals; at step 0 and at the first step at or past each multiple of
         `every` (every `every` steps when the loop counts one by one), score G and judge. For a
         translator, `generator` is G_AB and `g_ba` (optional) its G_BA: the cycle is judged too."""
+        if step < self.status.step:  # else a batch index restarting each epoch stops all evaluations
+            raise ModeCollapseError(
+                f"update got step {step} after step {self.status.step}: pass a step that counts up over the "
+                "whole run (e.g. epoch * len(loader) + i), not the batch index within an epoch"
+            )
         if self.resuming:
             self._continue_from(step)
         self.signals.add([{key: as_scalar(key, value) for key, value in signals.items()}])
