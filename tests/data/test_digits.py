@@ -118,6 +118,18 @@ def test_fixture_with_wrong_count_is_refused(tmp_path):
         load_dataset(DataConfig(name="mnist", split="test", data_dir=str(tmp_path)))
 
 
+def test_labels_out_of_range_are_refused(tmp_path):
+    def idx(array):
+        return bytes([0, 0, {np.uint8: 8, np.int8: 9}[array.dtype.type], array.ndim]) + np.array(
+            array.shape, dtype=">u4"
+        ).tobytes() + array.tobytes()
+
+    (tmp_path / "t10k-images-idx3-ubyte").write_bytes(idx(np.zeros((10_000, 28, 28), np.uint8)))
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(idx(np.full(10_000, -1, np.int8)))
+    with pytest.raises(DataFileError, match="expected 10000 integer labels in 0..9"):
+        load_dataset(DataConfig(name="mnist", split="test", data_dir=str(tmp_path)))
+
+
 def test_every_dataset_reports_availability():
     for name, spec in DATASETS.items():
         available, where = spec.availability(DataConfig(name=name))

@@ -63,6 +63,7 @@ def test_int32_big_endian(tmp_path):
         (lambda b: b"\x01" + b[1:], "bad magic number"),
         (lambda b: b[:2] + b"\x42" + b[3:], "unknown IDX data type"),
         (lambda b: b[:6], "truncated inside the header"),
+        (lambda b: b[:4] + bytes.fromhex("004000000020000000200000"), "truncated"),  # 2^22 x 2^21 x 2^21
     ],
 )
 def test_defects_are_named(tmp_path, mutate, message):

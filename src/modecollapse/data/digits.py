@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,8 +90,8 @@ def read_idx_split(folder: Path, fileset: FileSet, split: str) -> tuple[np.ndarr
     labels = read_idx(labels_path, expect_ndim=1)
     if images.shape != (count, 28, 28) or images.dtype != np.uint8:
         raise DataFileError(f"{images_path}: expected {count} uint8 28x28 images, got {images.shape}")
-    if labels.shape != (count,) or labels.max() > 9:
-        raise DataFileError(f"{labels_path}: expected {count} labels in 0..9")
+    if labels.shape != (count,) or labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() > 9:
+        raise DataFileError(f"{labels_path}: expected {count} integer labels in 0..9")
     return images, labels
 
 
@@ -150,7 +151,7 @@ def read_mnist5k(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         with gzip.open(path, "rt") as handle:
             table = np.loadtxt(handle, delimiter=",", dtype=np.int64)
-    except (OSError, EOFError, ValueError) as error:
+    except (OSError, EOFError, ValueError, zlib.error) as error:
         raise DataFileError(f"{path}: cannot parse the mnist-5k CSV ({error})") from None
     if table.ndim != 2 or table.shape[1] != 785 or table[:, :784].max() > 255:
         raise DataFileError(f"{path}: expected rows of 784 pixels + 1 label, got {table.shape}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def read_idx(path: str | Path, expect_ndim: int | None = None) -> np.ndarray:
         raise DataFileError(f"{path}: truncated inside the header ({len(raw)} bytes)")
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = np.dtype(_DTYPES[type_code])
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: a forged header cannot overflow
     actual = len(raw) - header_len
     if actual != expected:
         state = "truncated" if actual < expected else "has trailing bytes"
