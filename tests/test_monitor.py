@@ -11,9 +11,9 @@ from safetensors.torch import load_file
 from torch import nn
 
 from modecollapse import Monitor
+from modecollapse.cli import main
 from modecollapse.data.mixtures import ring_means
 from modecollapse.errors import ModeCollapseError
-from modecollapse.experiments.report import build_report
 from tests.helpers import ScriptedRing
 
 
@@ -51,8 +51,11 @@ def test_a_collapse_is_flagged_at_the_first_evaluation_after_it_and_never_before
     monitor.close()
     summary = json.loads((tmp_path / "mon" / "summary.json").read_text())
     assert summary["status"] == "completed" and summary["detector"]["collapse_onset_step"] == 50
-    build_report(tmp_path / "mon")  # modecollapse report reads a monitor's folder
+    assert main(["report", str(tmp_path / "mon")]) == 0  # modecollapse report reads a monitor's folder
     assert "modes" in (tmp_path / "mon" / "report" / "table.md").read_text()
+    said = capsys.readouterr().out  # it names the files it wrote, and no analysis.md it did not
+    assert "table.md" in said and not (tmp_path / "mon" / "report" / "analysis.md").exists()
+    assert "analysis.md" not in said
 
 
 def tiny_gan():

@@ -217,7 +217,8 @@ def _report(args: argparse.Namespace) -> int:
     from modecollapse.experiments.report import build_report
 
     page = build_report(Path(args.folder), args.allow_cross_machine).page
-    print(f"report: {page} (and table.md, table.csv, analysis.md, plots beside it)")
+    beside = sorted(p.name for p in page.parent.iterdir() if p.suffix in (".md", ".csv") and p != page)
+    print(f"report: {page} (beside it: {', '.join(beside)}, and the plots)")
     return 0
 
 
