@@ -243,3 +243,12 @@ def test_the_data_root_is_searched_by_dataset_folder_only(tmp_path, monkeypatch)
     (tmp_path / "flat").mkdir()
     _fixture_files(tmp_path / "flat")
     assert fetch(fileset, tmp_path / "flat", download=False) == tmp_path / "flat"  # named explicitly
+
+
+def test_a_data_dir_that_does_not_exist_is_said_not_skipped(tmp_path):
+    files = _fixture_files(tmp_path / "server")
+    fileset = _fileset({**files, "train-images-idx3-ubyte.gz": b"x"}, ("http://127.0.0.1:9/",))
+    wanted = ("t10k-images-idx3-ubyte.gz",)
+    with pytest.raises(DatasetUnavailable, match="the data dir .*/dat does not exist") as error:
+        fetch(fileset, tmp_path / "dat", names=wanted)  # a typo of "data": no silent download
+    assert "put t10k-images-idx3-ubyte.gz in a folder" in str(error.value)  # the file wanted, only

@@ -90,22 +90,25 @@ def fetch(
 ) -> Path:
     """A folder holding the wanted files (default: all), downloading into the cache if needed. The
     cache's files are checked against their MD5 each time; a damaged one is downloaded again."""
+    if data_dir and not Path(data_dir).is_dir():  # a typo would silently fall back to a download
+        raise DatasetUnavailable(how_to_get(fileset, f"the data dir {data_dir} does not exist", names))
     local = find_local(fileset, data_dir, names)
     if local and local[0] == "cache":
         damaged = damaged_files(fileset, local[1], names)
         if damaged and not download:
-            raise DatasetUnavailable(how_to_get(fileset, f"damaged in the cache: {', '.join(damaged)}"))
+            reason = f"damaged in the cache: {', '.join(damaged)}"
+            raise DatasetUnavailable(how_to_get(fileset, reason, names))
         for name in damaged:
             (local[1] / name).unlink()
         local = local if not damaged else None
     if local:
         return local[1]
     if not download:
-        raise DatasetUnavailable(how_to_get(fileset, "downloads are switched off (data.download)"))
+        raise DatasetUnavailable(how_to_get(fileset, "downloads are switched off (data.download)", names))
     try:
         return download_fileset(fileset, cache_root() / fileset.key, names=names)
     except DatasetUnavailable as error:
-        raise DatasetUnavailable(how_to_get(fileset, str(error))) from None
+        raise DatasetUnavailable(how_to_get(fileset, str(error), names)) from None
 
 
 def damaged_files(fileset: FileSet, folder: Path, names: tuple[str, ...] | None = None) -> list[str]:
@@ -182,9 +185,9 @@ def _stream_to(url: str, path: Path, timeout: float) -> str:
     return digest.hexdigest()
 
 
-def how_to_get(fileset: FileSet, reason: str) -> str:
-    """The message for a missing dataset: why, and the ways to get it."""
-    names = ", ".join(remote.name for remote in fileset.files)
+def how_to_get(fileset: FileSet, reason: str, wanted: tuple[str, ...] | None = None) -> str:
+    """The message for a missing dataset: why, and the ways to get the `wanted` files (all)."""
+    names = ", ".join(remote.name for remote in _wanted(fileset, wanted))
     ways = [
         f"put {names} in a folder and pass {option('data_dir', Metavar('DIR'))} (or set data.data_dir, "
         f"or ${DATA_ENV})",
