@@ -92,3 +92,5 @@ def test_diagnose_puts_a_generator_back_in_its_mode_and_judges_nan_collapsed():
     assert report.verdict == "collapsed" and report.scores["nonfinite_share"] == pytest.approx(0.01)
     assert any("NaN" in reason for reason in report.reasons)
     assert "1 of 100 samples hold NaN or infinite values" in report["input_notes"]
+    (advice,) = report["suggestions"]  # divergence, not a mode-collapse fix
+    assert advice.startswith("NaN or infinite outputs: the generator diverged")

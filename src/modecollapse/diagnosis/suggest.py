@@ -72,6 +72,15 @@ def unrecognizable(report: dict[str, Any], rules: DetectorConfig | None = None) 
     return None
 
 
+DIVERGED = (
+    "NaN or infinite outputs: the generator diverged, which no mode-collapse fix addresses. General "
+    "practice, not measured here: go back to the last checkpoint with finite weights; lower the "
+    "learning rates; compute the loss from logits (BCEWithLogitsLoss, not Sigmoid + BCELoss, whose "
+    "log(0) overflows); clip gradients or add a gradient penalty such as R1"
+)
+"""What diagnose and Monitor say for outputs holding NaN or infinite values."""
+
+
 def suggest(
     report: dict[str, Any],
     dataset: str | None,
@@ -86,6 +95,8 @@ def suggest(
     samples (by the detector's `rules`) get quality fixes only."""
     if report["verdict"] == "healthy":
         return []
+    if (report.get("scores") or {}).get("nonfinite_share"):
+        return [DIVERGED]
     kinds = collapse_kinds(report)
     lines = []
     data_kind = _kind_of_data(dataset)
