@@ -84,3 +84,15 @@ def test_a_damaged_state_file_is_a_checkpoint_error(tmp_path, state, message):
     (saved / "state.json").write_bytes(state)
     with pytest.raises(CheckpointError, match=message):
         ckpt.load_checkpoint(saved)
+
+
+def test_folders_left_by_a_save_killed_midway_are_cleaned_up(tmp_path):
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid no process has now
+    root = tmp_path / "checkpoints"
+    for name in (f".tmp-step-00000005-{gone.pid}", f".old-last-healthy-{gone.pid}", ".tmp-step-00000005-1"):
+        (root / name).mkdir(parents=True)
+    ckpt.save_checkpoint(tmp_path, 6, {"w": torch.zeros(2)}, {"step": 6, "config": {}}, keep=2)
+    assert sorted(p.name for p in root.iterdir()) == [".tmp-step-00000005-1", "latest", "step-00000006"]

@@ -63,10 +63,26 @@ def keep_copy(checkpoint: Path, name: str = LAST_HEALTHY) -> Path:
 
 
 def _prune(root: Path, keep: int, newest: str) -> None:
+    """Keep the newest `keep` checkpoints, and drop the temporary folders of processes killed
+    mid-save (.tmp-* and .old-*, named by their pid)."""
     done = sorted(p for p in root.glob("step-*") if p.is_dir())
     for old in done[:-keep]:
         if old.name != newest:
             shutil.rmtree(old, ignore_errors=True)
+    for left in [*root.glob(".tmp-*"), *root.glob(".old-*")]:
+        pid = left.name.rpartition("-")[2]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(left, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
