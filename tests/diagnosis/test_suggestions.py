@@ -248,6 +248,11 @@ def test_a_cut_settings_finished_runs_do_not_make_a_study_look_complete(tmp_path
     monkeypatch.setattr("sys.argv", argv)
     main()
     assert "left out: ring8 is provisional (9 of 120 runs to finish)" in capsys.readouterr().out
+    empty = ["suggestions", "--results", str(tmp_path / "none"), "--out", str(tmp_path / "u")]
+    monkeypatch.setattr("sys.argv", empty)
+    with pytest.raises(SystemExit):  # an empty results folder would have emptied diagnose's table
+        main()
+    assert "holds no testbed.json" in capsys.readouterr().err and not (tmp_path / "u").exists()
 
 
 def test_the_monitors_alarm_on_a_translator_cites_the_translation_rows(tmp_path, monkeypatch, capsys):

@@ -153,6 +153,11 @@ def test_fresh_train_into_a_used_folder_is_refused(tmp_path):
     (tmp_path / "run" / "checkpoints" / "latest").unlink()  # its step-* folders still hold the run
     with pytest.raises(CheckpointError, match="already holds a run"):
         train(tiny_ring_config(), tmp_path / "run")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "config.toml").write_text("# my notes\n")  # a user's own folder and file
+    with pytest.raises(CheckpointError, match="mine is not empty .it holds config.toml.; a run starts"):
+        train(tiny_ring_config(), tmp_path / "mine")
+    assert (tmp_path / "mine" / "config.toml").read_text() == "# my notes\n"
 
 
 def test_a_run_whose_latest_pointer_was_emptied_resumes_from_its_newest_checkpoint(tmp_path):

@@ -259,5 +259,6 @@ def _atlas(args: argparse.Namespace) -> int:
 
     for path in build_atlas([Path(p) for p in args.sweeps], Path(args.out), args.allow_cross_machine):
         print(f"wrote {path}")
-    print("next: python -m modecollapse.experiments.suggestions  (rebuilds diagnose's 'try next' table)")
+    rebuild = f"python -m modecollapse.experiments.suggestions --results {args.out}"
+    print(f"next, in this project's checkout: {rebuild}  (rewrites the 'try next' table diagnose ships)")
     return 0

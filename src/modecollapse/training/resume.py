@@ -27,6 +27,13 @@ def checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_cha
                 f"{run.path} already holds a run with checkpoints; resume it with "
                 f"--resume {run.path}, or pick a new --out"
             )
+        held = sorted(p.name for p in run.path.iterdir() if p != run.lock) if run.path.is_dir() else []
+        if held:  # a user's folder: its config.toml would be overwritten by the run's
+            raise CheckpointError(
+                f"{run.path} is not empty (it holds {', '.join(held[:4])}{', ...' * (len(held) > 4)}); "
+                f"a run starts in a new or empty folder: pick a new --out, or --resume {run.path} to "
+                "continue a run there"
+            )
         return None
     if latest is None:
         return None  # killed before the first checkpoint: start over in the same folder
