@@ -34,6 +34,14 @@ def test_unknown_key_exits_2_with_suggestion(capsys):
     assert "did you mean 'train.batch_size'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("workers", ["-1", "0", "two"])
+def test_a_worker_count_under_one_is_refused_before_anything_is_written(tmp_path, capsys, workers):
+    with pytest.raises(SystemExit) as exit_code:
+        main(["sweep", "experiments/fix-atlas/ring8.toml", "--out", f"{tmp_path}/s", "--workers", workers])
+    assert exit_code.value.code == 2 and not (tmp_path / "s").exists()
+    assert f"--workers: takes a whole number of at least 1, got '{workers}'" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_train_and_resume_from_the_command_line(tmp_path):
     config = tmp_path / "ring.toml"

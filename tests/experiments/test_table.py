@@ -110,6 +110,11 @@ def test_bad_input_is_named(tmp_path):
         run_tables.per_run_table(study, [], when="modes is high")
     with pytest.raises(ConfigError, match="--baseline 'nope' names no setting"):
         tables.summary_table(study, [("modes", "{:.1f}")], baseline="nope")
+    for bad in ("modes:.zf", "modes:x", "modes:.q"):
+        with pytest.raises(ConfigError, match=f"column '{bad}': .* is not a number format; write METRIC"):
+            tables.parse_column(bad)
+    assert tables.parse_column("modes:.1f") == ("modes", "{:.1f}")
+    assert tables.parse_column("fcd") == ("fcd", "{:.3g}")
 
 
 def test_the_command_reads_several_runs_files_by_glob_and_counts_each_run_once(tmp_path, capsys):

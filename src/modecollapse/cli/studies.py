@@ -22,11 +22,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     _add_atlas(commands)
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def _add_sweep(commands: argparse._SubParsersAction) -> None:
     sweep = commands.add_parser("sweep", help="run a sweep file: settings x seeds, in parallel")
     sweep.add_argument("file", nargs="?", help="sweep TOML (experiments/*.toml)")
     sweep.add_argument("--out", help="sweep folder (default sweeps/<name>)")
-    sweep.add_argument("--workers", type=int, help="runs at once in the local pool")
+    sweep.add_argument("--workers", type=_positive, help="runs at once in the local pool")
     sweep.add_argument("--executor", choices=["local", "ray"], default="local")
     sweep.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     sweep.add_argument("--status", metavar="DIR", help="show the progress of a sweep folder and exit")

@@ -140,6 +140,12 @@ def judge_starts(study: Study) -> tuple[dict[str, list[int]], dict[str, list[int
 def parse_column(text: str) -> tuple[str, str]:
     """'modes:.1f' -> ('modes', '{:.1f}'); a bare name gets 3 significant digits."""
     name, _, form = text.partition(":")
+    try:
+        ("{:+" + (form or ".3g").lstrip("+") + "}").format(1.5)  # as the cells and paired cells use it
+    except ValueError:
+        raise ConfigError(
+            f"column {text!r}: {form!r} is not a number format; write METRIC:FORMAT, e.g. modes:.1f"
+        ) from None
     return name, "{:" + (form or ".3g") + "}"
 
 
