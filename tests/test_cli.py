@@ -56,6 +56,8 @@ def test_train_and_resume_from_the_command_line(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "run folder:" in done.stdout
     assert "last evaluation: epoch 1, modes " in done.stdout
+    detector = json.loads((run / "summary.json").read_text())["detector"]
+    assert f"verdict: {detector['verdict'].upper()}" in done.stdout  # the run's verdict is said
     assert json.loads((run / "summary.json").read_text())["status"] == "completed"
     again = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "--resume" in again.stderr
@@ -68,6 +70,52 @@ def test_train_and_resume_from_the_command_line(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     # a completed run is not trained again: no new session, so one duration
     assert re.search(r"done: 8 steps \(1.00 epochs\) in [0-9.]+ s; ", resumed.stdout), resumed.stdout
+
+
+
+@pytest.mark.slow
+def test_a_killed_train_is_recorded_interrupted_and_names_its_folder(tmp_path):
+    import signal
+    import time
+
+    config = tmp_path / "ring.toml"
+    config.write_text(
+        'name = "cli"\n[data]\nname = "ring8"\nnum_samples = 256\n'
+        '[model]\nfamily = "mlp"\nlatent_dim = 2\ng_width = 8\nd_width = 8\n'
+        "[train]\nmax_steps = 1000000\nbatch_size = 32\ntensorboard = false\nprogress = false\n"
+    )
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "modecollapse", "train", str(config), "--out", str(run)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (run / "metrics.jsonl").is_file() or not (run / "metrics.jsonl").stat().st_size:
+        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert f"--resume {run}" in err
+    assert json.loads((run / "summary.json").read_text())["status"] == "interrupted"
+
+def test_the_verdict_line_says_when_and_why():
+    from modecollapse.cli import verdict_line
+
+    reasons = ["only 1 of 8 modes covered", "reverse_kl high"]
+    assert verdict_line({"verdict": "collapsed", "collapse_onset_step": 1500, "reasons": reasons}) == (
+        "verdict: COLLAPSED; collapse began at step 1,500: only 1 of 8 modes covered "
+        "(and 1 more in summary.json)"
+    )
+    from_start = {
+        "verdict": "collapsed",
+        "collapsed_from_start_step": 1500,
+        "never_healthy": True,
+        "reasons": reasons[:1],
+    }
+    assert verdict_line(from_start).startswith(
+        "verdict: COLLAPSED; collapsed from the start (confirmed at step 1,500)"
+    )
+    assert verdict_line({"verdict": "healthy", "never_healthy": False, "reasons": []}) == "verdict: HEALTHY"
+    assert verdict_line({}) is None
 
 
 def test_run_duration_counts_every_session_of_a_resumed_run():

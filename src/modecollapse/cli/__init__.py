@@ -238,9 +238,11 @@ def _train(args: argparse.Namespace) -> int:
         print(config_to_toml(config), end="")
         return 0
     if not args.resume:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")[:-3]  # to the ms: two runs a second apart
         run_dir = Path(args.out) if args.out else Path("runs") / f"{config.name}-{stamp}"
-    summary = train(config, run_dir, resume=bool(args.resume), allow_config_change=args.allow_config_change)
+    args.resume_hint = f"continue with --resume {run_dir} (from its last checkpoint)"
+    with studies.sigterm_as_interrupt():  # `kill` then marks the run interrupted, as Ctrl-C does
+        summary = train(config, run_dir, bool(args.resume), allow_config_change=args.allow_config_change)
     final = summary.get("final", {})
     print(
         f"done: {summary['step']} steps ({summary['epochs']:.2f} epochs) in {run_duration(summary)}; "
@@ -252,7 +254,26 @@ def _train(args: argparse.Namespace) -> int:
         numbers = {k: v for k, v in last_eval.items() if isinstance(v, (int, float)) and k != "step"}
         scores = ", ".join(f"{k} {v:.3g}" for k, v in numbers.items())
         print(f"last evaluation: {scores}")
+    if line := verdict_line(summary.get("detector") or {}):
+        print(line)
     return 0
+
+
+def verdict_line(detector: dict) -> str | None:
+    """The run's verdict at its last evaluation, when collapse began and why, in one line."""
+    verdict = detector.get("verdict")
+    if not verdict:
+        return None
+    if detector.get("collapse_onset_step") is not None:
+        when = f"; collapse began at step {detector['collapse_onset_step']:,}"
+    elif detector.get("collapsed_from_start_step") is not None:
+        when = f"; collapsed from the start (confirmed at step {detector['collapsed_from_start_step']:,})"
+    else:
+        when = "; never healthy" if detector.get("never_healthy") and verdict != "healthy" else ""
+    reasons = detector.get("reasons") or [] if verdict != "healthy" else []
+    why = f": {reasons[0]}" if reasons else ""
+    more = f" (and {len(reasons) - 1} more in summary.json)" if len(reasons) > 1 else ""
+    return f"verdict: {verdict.upper()}{when}{why}{more}"
 
 
 def _data_list(args: argparse.Namespace) -> int:

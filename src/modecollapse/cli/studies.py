@@ -4,9 +4,11 @@ from them)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -211,13 +213,22 @@ def _execute_stopped_by_kill(sweep: Sweep, folder: Path, args: argparse.Namespac
     (Ray installs its own handler)."""
     from modecollapse.experiments.executors import execute
 
-    local = args.executor == "local" and threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if local else None
-    try:
+    with sigterm_as_interrupt(args.executor == "local"):
         return execute(sweep, folder, args.executor, args.workers, args.address)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt(active: bool = True) -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt inside the block (when `active`, in the main thread), so
+    that `kill` stops a run or sweep as Ctrl-C does: recorded as interrupted, resumable."""
+    if not active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        yield
     finally:
-        if local:
-            signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _report(args: argparse.Namespace) -> int:
