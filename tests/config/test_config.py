@@ -49,6 +49,17 @@ def test_unknown_key_typo(tmp_path):
         load_config(write(tmp_path, "[objective]\nlabel_flip_fracton = 0.1\n"))
 
 
+def test_a_key_in_the_wrong_section_is_sent_to_its_own(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, "[model]\nmax_steps = 10\n"))
+    assert "unknown key 'model.max_steps': max_steps belongs in [train] (train.max_steps)" in str(error.value)
+    misplaced = "[objective]\nmax_steps = 10\nbatch_size = 32\neval_every_steps = 100\n"  # a [train] block
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, misplaced))
+    message = str(error.value)
+    assert message.count("belongs in [train]") == 3 and message.count("valid keys in [objective]") == 1
+
+
 def test_unknown_section(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown key 'optim'.*valid keys in the top level"):
         load_config(write(tmp_path, "[optim]\nlr = 1\n"))

@@ -311,7 +311,21 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(f"{source}: " + "; ".join(_explain(e) for e in error.errors())) from None
+        raise ConfigError(f"{source}: " + _explain_all(error.errors())) from None
+
+
+def _explain_all(errors: list[Any]) -> str:
+    """Each error in a sentence; the valid keys of a section with unknown keys listed once."""
+    said, sections = [], {}
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            text, section, valid = _unknown_key(error["loc"])
+            said.append(text)
+            sections.setdefault(section, valid)
+        else:
+            said.append(_explain(error))
+    said += [f"valid keys in {section}: {', '.join(valid)}" for section, valid in sections.items()]
+    return "; ".join(said)
 
 
 def apply_override(raw: dict[str, Any], override: str) -> None:
@@ -339,14 +353,14 @@ def config_to_toml(config: Config) -> str:
 
 def _explain(error: dict[str, Any]) -> str:
     loc = ".".join(str(part) for part in error["loc"])
-    if error["type"] == "extra_forbidden":
-        return _unknown_key(error["loc"])
     if error["type"] == "value_error":
         return str(error["ctx"]["error"])
     return f"{loc} = {error.get('input')!r}: {error['msg']}"
 
 
-def _unknown_key(loc: tuple) -> str:
+def _unknown_key(loc: tuple) -> tuple[str, str, list[str]]:
+    """The sentence for an unknown key (the section it belongs in, if another has it; else the
+    nearest key), its section's name and that section's valid keys."""
     *parents, leaf = (str(part) for part in loc)
     model: type[BaseModel] = Config
     for part in parents:
@@ -354,10 +368,17 @@ def _unknown_key(loc: tuple) -> str:
     valid = sorted(model.model_fields)
     where = ".".join(parents)
     full = f"{where}.{leaf}" if where else leaf
+    homes = [
+        name for name, field in Config.model_fields.items()
+        if name != where and isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
+        and leaf in field.annotation.model_fields
+    ]  # fmt: skip
     close = did_you_mean(leaf, valid, cutoff=0.5)
-    hint = f"did you mean '{where + '.' if where else ''}{close}'? " if close else ""
-    section = f"[{where}]" if where else "the top level"
-    return f"unknown key '{full}': {hint}valid keys in {section}: {', '.join(valid)}"
+    if homes:
+        hint = f": {leaf} belongs in [{homes[0]}] ({homes[0]}.{leaf})"
+    else:
+        hint = f": did you mean '{where + '.' if where else ''}{close}'?" if close else ""
+    return f"unknown key '{full}'{hint}", f"[{where}]" if where else "the top level", valid
 
 
 def _unknown_choice(key: str, value: str, valid: list[str]) -> str:
