@@ -30,6 +30,20 @@ def test_bad_grid_key_is_named(tmp_path):
         load_sweep(write(tmp_path, SWEEP.replace('"model.pack"', '"model.pak"')))
 
 
+def test_sweep_file_typos_get_the_nearest_key(tmp_path):
+    typos = {
+        SWEEP.replace("[grid]", "[grids]"): "unknown key 'grids': did you mean 'grid'?",
+        SWEEP.replace("seeds = [0, 1]", "seed = [0, 1]"): "unknown key 'seed': did you mean 'seeds'?",
+        SWEEP + "[resource]\nworkers = 2\n": "unknown key 'resource': did you mean 'resources'?",
+        SWEEP + "[resources]\nworker = 2\n": "'resources.worker': did you mean 'resources.workers'?",
+        SWEEP.replace('"model.pack"', '"pack"'): "unknown key 'pack': pack belongs in [model] (model.pack)",
+    }
+    for text, message in typos.items():
+        with pytest.raises(ConfigError) as error:
+            load_sweep(write(tmp_path, text))
+        assert message in str(error.value), str(error.value)
+
+
 def test_base_config_file_is_relative_to_the_sweep(tmp_path):
     (tmp_path / "base.toml").write_text('[data]\nname = "ring8"\n[model]\nfamily = "mlp"\n')
     sweep = load_sweep(write(tmp_path, 'name = "b"\nbase_config = "base.toml"\nseeds = [3]\n'))
