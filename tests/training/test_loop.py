@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from modecollapse.errors import CheckpointError, ConfigError, TrainingDiverged
+from modecollapse.errors import CheckpointError, ConfigError, DatasetUnavailable, TrainingDiverged
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.loop import train
@@ -158,6 +158,14 @@ def test_fresh_train_into_a_used_folder_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="mine is not empty .it holds config.toml.; a run starts"):
         train(tiny_ring_config(), tmp_path / "mine")
     assert (tmp_path / "mine" / "config.toml").read_text() == "# my notes\n"
+
+
+def test_a_run_refused_before_it_began_leaves_no_folder(tmp_path):
+    data = {"name": "mnist", "split": "test", "data_dir": str(tmp_path / "no-such-dir"), "download": False}
+    missing = tiny_image_config(data=data)
+    with pytest.raises(DatasetUnavailable, match="does not exist"):
+        train(missing, tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # not a folder holding only run.lock
 
 
 def test_a_run_whose_latest_pointer_was_emptied_resumes_from_its_newest_checkpoint(tmp_path):

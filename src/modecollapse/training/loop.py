@@ -8,6 +8,7 @@ the objective's view of D. The objective (objectives/) owns every switch; the ru
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,15 @@ def train(
             "one passed in (it scored its real data when it was built); leave it 'auto', and build the "
             f"evaluator and call train() inside `with modecollapse.speed.grading_pinned('{pinned}'):`"
         )
-    with exclusive_lock(RunFolder(run_dir).lock, f"run folder {run_dir}"), grading_pinned(pinned):
-        return _train(config, run_dir, resume, allow_config_change, evaluator, callbacks)
+    folder = RunFolder(run_dir)
+    fresh = not folder.path.exists()
+    try:
+        with exclusive_lock(folder.lock, f"run folder {run_dir}"), grading_pinned(pinned):
+            return _train(config, run_dir, resume, allow_config_change, evaluator, callbacks)
+    except Exception:
+        if fresh and [p.name for p in folder.path.iterdir()] == [folder.lock.name]:
+            shutil.rmtree(folder.path, ignore_errors=True)  # refused before it began: leave no folder
+        raise
 
 
 def _train(
