@@ -60,6 +60,12 @@ def test_a_key_in_the_wrong_section_is_sent_to_its_own(tmp_path):
     assert message.count("belongs in [train]") == 3 and message.count("valid keys in [objective]") == 1
 
 
+@pytest.mark.parametrize("name", ["../escape", "a/b", "", " ", ".."])
+def test_a_name_that_is_not_one_folder_name_is_refused(tmp_path, name):
+    with pytest.raises(ConfigError, match="it names the run.s folder, so give one plain folder name"):
+        load_config(write(tmp_path, f'name = "{name}"\n'))
+
+
 def test_unknown_section(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown key 'optim'.*valid keys in the top level"):
         load_config(write(tmp_path, "[optim]\nlr = 1\n"))

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from modecollapse.config.sections import (
     DataConfig,
@@ -45,6 +45,14 @@ class Config(_Section):
     objective: ObjectiveConfig = Field(default_factory=ObjectiveConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _a_folder_name(cls, name: str) -> str:
+        """The name becomes a run folder's (runs/<name>-<time>): one plain folder name."""
+        if not name.strip() or name in (".", "..") or any(c in name for c in "/\\\0"):
+            raise ValueError(f"name = {name!r}: it names the run's folder, so give one plain folder name")
+        return name
 
     @model_validator(mode="before")
     @classmethod
