@@ -37,11 +37,13 @@ def test_sweep_file_typos_get_the_nearest_key(tmp_path):
         SWEEP + "[resource]\nworkers = 2\n": "unknown key 'resource': did you mean 'resources'?",
         SWEEP + "[resources]\nworker = 2\n": "'resources.worker': did you mean 'resources.workers'?",
         SWEEP.replace('"model.pack"', '"pack"'): "unknown key 'pack': pack belongs in [model] (model.pack)",
+        SWEEP.replace("seeds = [0, 1]", "seeds = [-1, 1]"): "seeds must be different whole numbers from 0 up",
+        SWEEP.replace("seeds = [0, 1]", "seeds = [1, 1]"): "seeds must be different whole numbers from 0 up",
     }
     for text, message in typos.items():
         with pytest.raises(ConfigError) as error:
             load_sweep(write(tmp_path, text))
-        assert message in str(error.value), str(error.value)
+        assert message in str(error.value) and "Value error" not in str(error.value), str(error.value)
 
 
 def test_base_config_file_is_relative_to_the_sweep(tmp_path):

@@ -108,6 +108,15 @@ class SweepFile(BaseModel):
     """One line on what the study runs (reports and the fix atlas show it)."""
     seeds: list[int] = Field(default=[0], min_length=1)
     base_config: str | None = None
+
+    @field_validator("seeds")
+    @classmethod
+    def _whole_seeds(cls, seeds: list[int]) -> list[int]:
+        """Seeds name runs (run ids end in __seed<N>, picked with --seeds N or A-B): 0 and up, once each."""
+        if any(seed < 0 for seed in seeds) or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be different whole numbers from 0 up, got {seeds}")
+        return seeds
+
     base: dict[str, Any] = Field(default_factory=dict)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -177,6 +186,8 @@ def _sweep_problem(error: Any) -> str:
         return f"unknown key '{where}'{hint} (valid keys here: {', '.join(valid)})"
     if error["type"] == "missing":
         return f"{where} is required"
+    if error["type"] == "value_error":  # our own validators' sentences, without pydantic's prefix
+        return str(error["ctx"]["error"])
     return f"{where} = {error.get('input')!r}: {error['msg']}"
 
 
