@@ -305,7 +305,7 @@ def test_status_tells_a_running_run_from_one_whose_process_is_gone(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "load, threads, busy", [(0.2, 2, False), (1.0, 1, False), (2.0, 2, True), (1.2, 2, True)]
+    "load, threads, busy", [(0.2, 2, False), (1.0, 1, False), (2.0, 2, True), (1.2, 2, True), (1.9, 1, True)]
 )
 def test_a_sweep_warns_when_the_machine_is_already_busy(monkeypatch, load, threads, busy):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
@@ -314,6 +314,7 @@ def test_a_sweep_warns_when_the_machine_is_already_busy(monkeypatch, load, threa
     assert (warning is not None) == busy
     if busy:
         assert f"load {load:.1f}" in warning and "2 cores" in warning and "cpu_s" in warning
+        assert f"adds {threads} thread{'s' * (threads > 1)}:" in warning  # "1 thread", not "1 threads"
 
 
 def test_no_load_figure_no_warning(monkeypatch):

@@ -203,7 +203,8 @@ def _sweep(args: argparse.Namespace) -> int:
         print(f"restored {len(restored)} finished runs from {args.restore}")
     results = _execute_stopped_by_kill(sweep, folder, args)
     failed = [r for r in results if r["status"] == "failed"]
-    print(f"sweep folder: {folder}" + (f"; {len(failed)} runs failed (see --status)" if failed else ""))
+    runs = f"{len(failed)} run{'s' * (len(failed) > 1)}"
+    print(f"sweep folder: {folder}" + (f"; {runs} failed (see --status)" if failed else ""))
     print(f"next: modecollapse report {folder}")
     return 1 if failed else 0
 

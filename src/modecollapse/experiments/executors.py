@@ -225,8 +225,8 @@ def busy_machine_warning(threads: int) -> str | None:
         return None
     return (
         f"warning: this machine is busy (load {load:.1f} over the last minute, {cores} cores) and this "
-        f"sweep adds {threads} threads: runs will train slower and record longer wall times (their "
-        "CPU time, summary.json's cpu_s, much less so); see what else runs with `top`"
+        f"sweep adds {threads} thread{'s' * (threads > 1)}: runs will train slower and record longer "
+        "wall times (their CPU time, summary.json's cpu_s, much less so); see what else runs with `top`"
     )
 
 
