@@ -88,8 +88,8 @@ class GeneratorScorer:
                 f"values {float(images.min()):.3g}..{float(images.max()):.3g} read as {self.kept_range[0]}, "
                 f"as from step {self.kept_range[1]} on; pass value_range= if that is wrong"
             )
-        guessed = read_value_range(images)
         low, high = value_percentiles(images)
+        guessed = read_value_range(images, (low, high))
         if high - low >= SPAN_TO_KEEP[guessed]:
             self.kept_range = guessed, self.step
         return guessed, None

@@ -92,12 +92,12 @@ def value_percentiles(x: torch.Tensor) -> tuple[float, float]:
     return low, high
 
 
-def guess_value_range(x: torch.Tensor) -> str | None:
+def guess_value_range(x: torch.Tensor, percentiles: tuple[float, float] | None = None) -> str | None:
     """The range images' values were drawn in, from their 1st and 99th percentiles (so that a few
-    stray pixels of a linear output layer do not decide it): 0..255 (no negatives, bright pixels
-    far above 1), [0, 1], [-1, 1]; None for values that fit none, such as images normalised by a
-    dataset's mean and std, or scaled past [-1, 1]."""
-    low, high = value_percentiles(x)
+    stray pixels of a linear output layer do not decide it; `percentiles` when computed already):
+    0..255 (no negatives, bright pixels far above 1), [0, 1], [-1, 1]; None for values that fit
+    none, such as images normalised by a dataset's mean and std, or scaled past [-1, 1]."""
+    low, high = percentiles or value_percentiles(x)
     if high > 2:
         return "0-255" if low > -0.5 and 10 <= high <= 300 else None
     if low >= -0.25 and high <= 1.25:
@@ -107,11 +107,11 @@ def guess_value_range(x: torch.Tensor) -> str | None:
     return None
 
 
-def read_value_range(x: torch.Tensor) -> str:
+def read_value_range(x: torch.Tensor, percentiles: tuple[float, float] | None = None) -> str:
     """guess_value_range, or a ModeCollapseError saying what the values span and what to pass."""
-    guessed = guess_value_range(x)
+    low, high = percentiles or value_percentiles(x)
+    guessed = guess_value_range(x, (low, high))
     if guessed is None:
-        low, high = value_percentiles(x)
         raise ModeCollapseError(
             f"the values span {low:.3g}..{high:.3g} (1st-99th percentile; all: {float(x.min()):.3g}.."
             f"{float(x.max()):.3g}), which fits none of 0..255, [0, 1] or [-1, 1]: images normalised "
