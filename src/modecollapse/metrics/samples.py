@@ -27,7 +27,7 @@ from modecollapse.errors import DataFileError, DatasetUnavailable, ModeCollapseE
 from modecollapse.metrics import diversity
 from modecollapse.metrics.features import classifier_for, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
-from modecollapse.metrics.scores import FeatureSet, extract, extract_cached, score
+from modecollapse.metrics.scores import FeatureSet, extract, extract_cached, frame, score
 from modecollapse.models.classifier import EvalClassifier, load_classifier
 from modecollapse.options import option
 
@@ -284,9 +284,7 @@ def match_channels(images: torch.Tensor, reference: Reference, notes: list[str])
 def _dark_background(images: torch.Tensor, notes: list[str]) -> torch.Tensor:
     """Every dataset here draws light ink on a black background. Images whose border is mostly
     light (digits drawn black on white, matplotlib's gray_r) are read inverted, and said so."""
-    edges = (images[..., :2, :], images[..., -2:, :], images[..., 2:-2, :2], images[..., 2:-2, -2:])
-    border = torch.cat([edge.flatten(1) for edge in edges], dim=1)
-    light = (border.median(dim=1).values > 0).float().mean()
+    light = (frame(images).flatten(1).median(dim=1).values > 0).float().mean()
     if light <= 0.5:
         return images
     notes.append(
