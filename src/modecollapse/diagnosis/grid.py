@@ -113,10 +113,16 @@ def border_ink(tiles: np.ndarray) -> float:
     """Mean distance of tile-border pixels from each tile's background, relative to the tiles'
     overall contrast: near 0 for centred samples, high when a tile cuts through them."""
     x = tiles.astype(np.float32).reshape(*tiles.shape[:3], -1)
-    edge = np.concatenate([x[:, 0], x[:, -1], x[:, :, 0], x[:, :, -1]], axis=1)  # (N, 4t, C)
-    background = np.median(edge, axis=1, keepdims=True)
+    edge, background = _edge_and_background(x)
     spread = np.abs(x - background[:, None]).mean() + 1e-6
     return float(np.abs(edge - background).mean() / spread)
+
+
+def _edge_and_background(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, t, t, C) tiles -> their border pixels (N, 4t, C) and each tile's background, the
+    median of its border (N, 1, C)."""
+    edge = np.concatenate([x[:, 0], x[:, -1], x[:, :, 0], x[:, :, -1]], axis=1)
+    return edge, np.median(edge, axis=1, keepdims=True)
 
 
 def several_per_tile(tiles: np.ndarray) -> float:
@@ -125,8 +131,8 @@ def several_per_tile(tiles: np.ndarray) -> float:
     digit's strokes cross every middle row; its middle columns may be blank, not both."""
     x = tiles.astype(np.int16).reshape(*tiles.shape[:3], -1)
     t = x.shape[1]
-    edge = np.concatenate([x[:, 0], x[:, -1], x[:, :, 0], x[:, :, -1]], axis=1)
-    off = np.abs(x - np.median(edge, axis=1)[:, None, None]).max(axis=3) > PAD_TOLERANCE  # (N, t, t)
+    _, background = _edge_and_background(x)
+    off = np.abs(x - background[:, None]).max(axis=3) > PAD_TOLERANCE  # (N, t, t)
     middle = slice(t // 4, t - t // 4)
     blank_row = ~off[:, middle, :].any(axis=2)
     blank_column = ~off[:, :, middle].any(axis=1)
@@ -145,15 +151,16 @@ def split_grid(
         colour = padding_colour(image, layout)
         if layout.padding and colour is None:
             continue
-        scored.append((border_ink(tiles_of(image, layout)), layout, colour))
+        tiles = tiles_of(image, layout)
+        scored.append((border_ink(tiles), layout, colour, several_per_tile(tiles) > 0.5))
     if not scored:
         raise ModeCollapseError(
             f"{path}: {width} x {height} px is not a grid of {tile or '28/32/64'}-px tiles with "
             f"{'padding ' + str(padding) if padding is not None else 'uniform padding of 0-10 px'}; {hint}"
         )
-    single = [item for item in scored if several_per_tile(tiles_of(image, item[1])) <= 0.5]
+    single = [item for item in scored if not item[3]]
     scored = sorted(single or scored, key=lambda item: item[0])
-    best_ink, layout, colour = scored[0]
+    best_ink, layout, colour, _ = scored[0]
     rivals = [s for s in scored[1:] if (s[1].tile, s[1].padding) != (layout.tile, layout.padding)]
     if rivals and best_ink >= AMBIGUITY * rivals[0][0]:
         other = rivals[0][1]
