@@ -14,6 +14,7 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from modecollapse.config.explain import explain_all
 from modecollapse.config.sections import (
     DataConfig,
     DetectorConfig,
@@ -319,21 +320,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(f"{source}: " + _explain_all(error.errors())) from None
-
-
-def _explain_all(errors: list[Any]) -> str:
-    """Each error in a sentence; the valid keys of a section with unknown keys listed once."""
-    said, sections = [], {}
-    for error in errors:
-        if error["type"] == "extra_forbidden":
-            text, section, valid = _unknown_key(error["loc"])
-            said.append(text)
-            sections.setdefault(section, valid)
-        else:
-            said.append(_explain(error))
-    said += [f"valid keys in {section}: {', '.join(valid)}" for section, valid in sections.items()]
-    return "; ".join(said)
+        raise ConfigError(f"{source}: " + explain_all(error.errors(), Config)) from None
 
 
 def apply_override(raw: dict[str, Any], override: str) -> None:
@@ -357,36 +344,6 @@ def apply_override(raw: dict[str, Any], override: str) -> None:
 def config_to_toml(config: Config) -> str:
     """The resolved config as TOML (None values are left out: they mean 'default')."""
     return tomli_w.dumps(config.model_dump(mode="json", exclude_none=True))
-
-
-def _explain(error: dict[str, Any]) -> str:
-    loc = ".".join(str(part) for part in error["loc"])
-    if error["type"] == "value_error":
-        return str(error["ctx"]["error"])
-    return f"{loc} = {error.get('input')!r}: {error['msg']}"
-
-
-def _unknown_key(loc: tuple) -> tuple[str, str, list[str]]:
-    """The sentence for an unknown key (the section it belongs in, if another has it; else the
-    nearest key), its section's name and that section's valid keys."""
-    *parents, leaf = (str(part) for part in loc)
-    model: type[BaseModel] = Config
-    for part in parents:
-        model = model.model_fields[part].annotation  # type: ignore[assignment]
-    valid = sorted(model.model_fields)
-    where = ".".join(parents)
-    full = f"{where}.{leaf}" if where else leaf
-    homes = [
-        name for name, field in Config.model_fields.items()
-        if name != where and isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)
-        and leaf in field.annotation.model_fields
-    ]  # fmt: skip
-    close = did_you_mean(leaf, valid, cutoff=0.5)
-    if homes:
-        hint = f": {leaf} belongs in [{homes[0]}] ({homes[0]}.{leaf})"
-    else:
-        hint = f": did you mean '{where + '.' if where else ''}{close}'?" if close else ""
-    return f"unknown key '{full}'{hint}", f"[{where}]" if where else "the top level", valid
 
 
 def _unknown_choice(key: str, value: str, valid: list[str]) -> str:

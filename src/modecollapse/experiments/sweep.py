@@ -21,7 +21,6 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +28,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from modecollapse.config import Config, apply_override, config_from_dict
-from modecollapse.errors import ConfigError, did_you_mean
+from modecollapse.config.explain import explain_all
+from modecollapse.errors import ConfigError
 from modecollapse.files import read_toml
 from modecollapse.metrics.kinds import METRIC_KINDS
 from modecollapse.sweepfolder import SweepFolder
@@ -160,7 +160,7 @@ def load_sweep(path: str | Path) -> Sweep:
     try:
         sweep = SweepFile.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(f"{path}: " + "; ".join(map(_sweep_problem, error.errors()))) from None
+        raise ConfigError(f"{path}: " + explain_all(error.errors(), SweepFile)) from None
     base = dict(sweep.base)
     if sweep.base_config:
         base_path = (path.parent / sweep.base_config).resolve()
@@ -168,27 +168,6 @@ def load_sweep(path: str | Path) -> Sweep:
             raise ConfigError(f"{path}: base_config {sweep.base_config} not found at {base_path}")
         base = deep_merge(read_toml(base_path), base)
     return expand(sweep, base, str(path))
-
-
-def _sweep_problem(error: Any) -> str:
-    """A sweep file's validation error as a sentence: an unknown key with the nearest valid one."""
-    loc = [str(part) for part in error["loc"]]
-    where = ".".join(loc)
-    if error["type"] == "extra_forbidden":
-        model: Any = SweepFile
-        for part in loc[:-1]:
-            spec = model.model_fields.get(part) if model else None
-            kinds = [spec.annotation, *typing.get_args(spec.annotation)] if spec else []
-            model = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
-        valid = sorted(model.model_fields) if model else []
-        near = did_you_mean(loc[-1], valid, cutoff=0.5)
-        hint = f": did you mean '{'.'.join([*loc[:-1], near])}'?" if near else ""
-        return f"unknown key '{where}'{hint} (valid keys here: {', '.join(valid)})"
-    if error["type"] == "missing":
-        return f"{where} is required"
-    if error["type"] == "value_error":  # our own validators' sentences, without pydantic's prefix
-        return str(error["ctx"]["error"])
-    return f"{where} = {error.get('input')!r}: {error['msg']}"
 
 
 def expand(sweep: SweepFile, base: dict[str, Any], source: str = "sweep") -> Sweep:
