@@ -42,14 +42,20 @@ def test_a_worker_count_under_one_is_refused_before_anything_is_written(tmp_path
     assert f"--workers: takes a whole number of at least 1, got '{workers}'" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_train_and_resume_from_the_command_line(tmp_path):
-    config = tmp_path / "ring.toml"
+def ring_config(folder, train_keys):
+    """A tiny ring8 MLP config file, with these lines added to its [train] section."""
+    config = folder / "ring.toml"
     config.write_text(
         'name = "cli"\n[data]\nname = "ring8"\nnum_samples = 256\n'
         '[model]\nfamily = "mlp"\nlatent_dim = 2\ng_width = 8\nd_width = 8\n'
-        "[train]\nepochs = 1\nbatch_size = 32\ntensorboard = false\n"
+        f"[train]\nbatch_size = 32\ntensorboard = false\n{train_keys}"
     )
+    return config
+
+
+@pytest.mark.slow
+def test_train_and_resume_from_the_command_line(tmp_path):
+    config = ring_config(tmp_path, "epochs = 1\n")
     run = tmp_path / "run"
     command = [sys.executable, "-m", "modecollapse", "train", str(config), "--out", str(run)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
@@ -72,18 +78,12 @@ def test_train_and_resume_from_the_command_line(tmp_path):
     assert re.search(r"done: 8 steps \(1.00 epochs\) in [0-9.]+ s; ", resumed.stdout), resumed.stdout
 
 
-
 @pytest.mark.slow
 def test_a_killed_train_is_recorded_interrupted_and_names_its_folder(tmp_path):
     import signal
     import time
 
-    config = tmp_path / "ring.toml"
-    config.write_text(
-        'name = "cli"\n[data]\nname = "ring8"\nnum_samples = 256\n'
-        '[model]\nfamily = "mlp"\nlatent_dim = 2\ng_width = 8\nd_width = 8\n'
-        "[train]\nmax_steps = 1000000\nbatch_size = 32\ntensorboard = false\nprogress = false\n"
-    )
+    config = ring_config(tmp_path, "max_steps = 1000000\nprogress = false\n")
     run = tmp_path / "run"
     command = [sys.executable, "-m", "modecollapse", "train", str(config), "--out", str(run)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
