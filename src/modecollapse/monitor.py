@@ -141,6 +141,8 @@ class Monitor:
         self.next_evaluation = 0
         """The step at or after which update() scores G next (a multiple of `every`)."""
         self.samples_step: int | None = None
+        self._kept_before: dict[str, Any] | None = None
+        """On resume: the value range the earlier session read from G's values (and at which step)."""
         self.out = RunFolder(out) if out is not None else None
         if self.out is not None:
             self._open(resume)
@@ -314,6 +316,8 @@ class Monitor:
         self.out.path.mkdir(parents=True, exist_ok=True)
         if not resume:
             self.log = MetricsLog(self.out, None, tensorboard=True)
+        else:
+            self._kept_before = (self.out.read_summary() or {}).get("value_range_kept")
         self._summary("running")
 
     def _continue_from(self, step: int) -> None:
@@ -328,6 +332,9 @@ class Monitor:
             self.tracker.observe(record["step"], record)
             if self.tracker.history[-1]["verdict"] == "healthy":
                 self.status.last_healthy_step = record["step"]
+        kept = self._kept_before
+        if kept and kept["step"] < step:  # the range read before the restart point still holds
+            self.scorer.kept_range = kept["range"], kept["step"]
         weights = self.out.last_healthy_weights
         if self.status.last_healthy_step is not None and weights.is_file():
             with safe_open(str(weights), "pt") as handle:
@@ -351,6 +358,7 @@ class Monitor:
                 "verdict": self.status.verdict,
                 "detector": self.tracker.summary(),
                 "last_healthy": {"step": kept, "checkpoint": weights} if kept is not None else None,
+                "value_range_kept": _kept(self.scorer.kept_range),
                 "machine": machine(),
                 "reference": self.scorer.reference.label if self.scorer.reference is not None else None,
                 "notes": self.scorer.notes,
@@ -375,6 +383,11 @@ class Monitor:
             self.out.last_grid.unlink(missing_ok=True)
             self.samples_step = None
         self._summary("running")
+
+
+def _kept(kept_range: tuple[str, int] | None) -> dict[str, Any] | None:
+    """summary.json's record of the value range read from G's values, for a resumed session."""
+    return None if kept_range is None else {"range": kept_range[0], "step": kept_range[1]}
 
 
 def _check_classes(dataset: str, classes: int, latent_shape: Any, sample: Any) -> None:

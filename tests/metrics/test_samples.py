@@ -101,6 +101,22 @@ def test_a_range_read_from_the_values_is_kept_when_a_later_output_overshoots_it(
         fresh.update(0, generator)  # no earlier reading to keep: refused, with what to pass
 
 
+@pytest.mark.slow
+def test_a_kept_range_carries_over_to_a_resumed_monitor_unless_it_restarts_before_it(tmp_path, test_digits):
+    generator = Overshooting(test_digits)
+    options = dict(every=1, latent_dim=4, num_samples=300, verbose=False, out=tmp_path)
+    with Monitor("mnist-5k", **options) as monitor:
+        monitor.update(0, generator)  # values span -1..1: the range is read and kept
+    generator.gain = 1.6
+    resumed = Monitor("mnist-5k", resume=True, **options)
+    status = resumed.update(1, generator)
+    assert status.verdict == "healthy", status.reasons
+    assert any("read as -1-1, as from step 0 on" in note for note in status.notes)
+    restarted = Monitor("mnist-5k", resume=True, **options)
+    with pytest.raises(ModeCollapseError, match="fits none of 0..255"):
+        restarted.update(0, generator)  # back to step 0: the reading made there is replaced
+
+
 def test_a_generators_tanh_or_sigmoid_output_layer_says_its_range(test_digits):
     brightened = nn.Sequential(RealDigits(test_digits[:500]), nn.Tanh())  # outputs in [0, 0.76]
     report = diagnose(brightened, dataset="mnist-5k", latent_dim=4, num_samples=300)
