@@ -432,3 +432,26 @@ def test_a_setting_cut_from_the_sweep_file_leaves_the_index_unless_it_finished(t
     folder.index.write_text(json.dumps(index))
     assert sorted(e["id"] for e in folder.entries()) == kept
     assert sorted(row["id"] for row in folder.status_rows()) == kept
+
+
+def _bar_line_after_a_pause(_: int) -> int | None:
+    import time
+
+    from modecollapse.training import progress
+
+    time.sleep(1.0)  # holds this worker, so that the next task goes to the other one
+    return progress.bar_line
+
+
+def test_each_pool_worker_draws_its_progress_bars_on_its_own_line():
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from modecollapse.experiments.executors import _pool_worker_setup
+
+    context = get_context("spawn")
+    started = context.Value("i", 0)
+    with ProcessPoolExecutor(2, context, _pool_worker_setup, (os.getpid(), started, 2)) as pool:
+        lines = set(pool.map(_bar_line_after_a_pause, range(4)))
+    assert lines == {0, 1}

@@ -61,3 +61,4 @@ def test_a_run_records_when_it_started_and_ended_across_a_resume(tmp_path):
     runs = write_runs(collect(tmp_path / "run"), tmp_path).read_text().splitlines()
     header, row = runs[0].split(","), runs[1].split(",")
     assert row[header.index("started_at")] == summary["started_at"]
+

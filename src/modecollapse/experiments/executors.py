@@ -78,12 +78,18 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
-def _pool_worker_setup(parent: int) -> None:
+def _pool_worker_setup(parent: int, started: Any, workers: int) -> None:
     """Pool worker initializer. The sweep process alone takes SIGINT (a terminal's Ctrl-C reaches
     the whole process group) and passes it on as one SIGTERM per worker, which interrupts the
     run as Ctrl-C interrupts `modecollapse train`: it is marked interrupted and resumes from its
-    last checkpoint."""
+    last checkpoint. Each worker draws its runs' progress bars on its own terminal line
+    (`started`: a shared count of the workers started so far)."""
+    from modecollapse.training import progress
+
     _die_with_parent(parent)
+    with started.get_lock():
+        progress.bar_line = started.value % workers
+        started.value += 1
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_worker)
 
@@ -239,11 +245,12 @@ def _run_local(jobs: list[tuple], sweep: Sweep, workers: int, report: Callable[[
             report(_line(results[-1], len(results), len(jobs)))
         return results
     before = {child.pid for child in multiprocessing.active_children()}
+    context = get_context("spawn")
     pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=get_context("spawn"),
+        mp_context=context,
         initializer=_pool_worker_setup,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), context.Value("i", 0), workers),
     )
     interrupted = False
     try:

@@ -26,7 +26,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from modecollapse.config import Config, TrainConfig, config_from_dict, config_to_toml, lengthens
 from modecollapse.errors import TrainingDiverged
@@ -36,6 +35,7 @@ from modecollapse.runfolder import MetricsLog, RunFolder, provenance
 from modecollapse.speed import SpeedPlan, machine, plan_speed
 from modecollapse.training import checkpoint as ckpt
 from modecollapse.training.clock import RunClock
+from modecollapse.training.progress import progress_bar
 from modecollapse.training.resume import checkpoint_to_resume
 from modecollapse.training.signals import TrainingSignals
 
@@ -165,13 +165,7 @@ class Run:
             self.summary.get("cpu_s") if self.checkpoint else 0.0,  # None: an older session kept none
             self.summary.get("cpu_time_s") if self.checkpoint else None,
         )
-        self.bar = tqdm(
-            total=total_steps,
-            initial=self.step,
-            disable=not self.cfg.progress,
-            unit="step",
-            dynamic_ncols=True,
-        )
+        self.bar = progress_bar(total_steps, self.step, self.cfg.progress, self.config.name)
         self.pending: list[dict[str, torch.Tensor]] = []
         self.last_logged: dict[str, Any] = {}
         self.stopped = self.tracker.onset is not None and self.cfg.on_collapse == "stop"
