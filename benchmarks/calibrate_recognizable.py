@@ -6,7 +6,7 @@ The threshold is the 1st percentile of the largest class probability over the of
 split, which the classifier never trained on (MNIST's classifier trained on mnist-5k only;
 Fashion-MNIST's on its train split):
 
-    MODECOLLAPSE_DATA=../shared/data .venv/bin/python benchmarks/calibrate_recognizable.py
+    MODECOLLAPSE_DATA=data .venv/bin/python benchmarks/calibrate_recognizable.py
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Metric baselines and speed: real-vs-real values, sampling floors, and scoring time.
 
-    MODECOLLAPSE_DATA=../shared/data .venv/bin/python benchmarks/metrics_baselines.py
+    MODECOLLAPSE_DATA=data .venv/bin/python benchmarks/metrics_baselines.py
 
-Needs the official MNIST test set (../shared/data/mnist). Prints Markdown.
+Needs the official MNIST test set under $MODECOLLAPSE_DATA/mnist (README, "Data"). Prints Markdown.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import time
 import numpy as np
 import torch
 
-from modecollapse.data.idx import read_idx
+from modecollapse.config import DataConfig
+from modecollapse.data import load_dataset
 from modecollapse.metrics import classes
 from modecollapse.metrics.features import prepare_images
 from modecollapse.metrics.samples import reference_for
@@ -29,16 +30,17 @@ def row(name: str, scores: dict) -> str:
     return f"| {name} | " + " | ".join(f"{scores[k]:.4g}" for k in KEYS) + " |"
 
 
+def mnist_test():
+    """MNIST's official test split, from $MODECOLLAPSE_DATA or the cache (never downloaded here)."""
+    return load_dataset(DataConfig(name="mnist", split="test", download=False))
+
+
 def main() -> None:
-    data_dir = os.environ.get("MODECOLLAPSE_DATA", "../shared/data")
-    images = read_idx(f"{data_dir}/mnist/t10k-images-idx3-ubyte.gz")
-    labels = read_idx(f"{data_dir}/mnist/t10k-labels-idx1-ubyte.gz")
+    test = mnist_test()
+    images, labels = test.data[:, 0].numpy(), test.labels.numpy()
     classifier = load_classifier("mnist")
     test = extract(classifier, prepare_images(images)[0])
     first, last = (extract(classifier, prepare_images(part)[0]) for part in (images[:5000], images[5000:]))
-    from modecollapse.config import DataConfig
-    from modecollapse.data import load_dataset
-
     five_k = load_dataset(DataConfig(name="mnist-5k"))
     train_5k = extract(classifier, five_k.batch(torch.arange(len(five_k))))
     rng = np.random.default_rng(0)
@@ -73,7 +75,7 @@ def main() -> None:
         os.environ["MODECOLLAPSE_CACHE"] = cache
         for label in ("cold (reference features computed)", "warm (reference features cached)"):
             start = time.perf_counter()
-            reference = reference_for("mnist", data_dir).real
+            reference = reference_for("mnist", None).real  # $MODECOLLAPSE_DATA
             fake = extract(classifier, prepare_images(images)[0])
             score(fake, reference)
             print(f"- {label}: {time.perf_counter() - start:.1f} s")

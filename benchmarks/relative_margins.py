@@ -10,20 +10,18 @@ test[5000:]; a run is 20 such evaluations, and we report over 20 runs the larges
 (best so far - value) and the largest drawdown held for 2 evaluations in a row (what
 `patience` = 2 sees).
 
-    MODECOLLAPSE_DATA=../shared/data .venv/bin/python benchmarks/relative_margins.py
+    MODECOLLAPSE_DATA=data .venv/bin/python benchmarks/relative_margins.py
 
-Needs the official MNIST test set (../shared/data/mnist). Prints Markdown.
+Needs the official MNIST test set under $MODECOLLAPSE_DATA/mnist (README, "Data"). Prints Markdown.
 """
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 
-from modecollapse.config import DetectorConfig
-from modecollapse.data.idx import read_idx
+from modecollapse.config import DataConfig, DetectorConfig
+from modecollapse.data import load_dataset
 from modecollapse.metrics.features import prepare_images
 from modecollapse.metrics.scores import FeatureSet, extract, score
 from modecollapse.models.classifier import load_classifier
@@ -49,9 +47,13 @@ def drawdowns(values: list[float]) -> tuple[float, float]:
     return max(drops), max(held)
 
 
+def mnist_test():
+    """MNIST's official test split, from $MODECOLLAPSE_DATA or the cache (never downloaded here)."""
+    return load_dataset(DataConfig(name="mnist", split="test", download=False))
+
+
 def main() -> None:
-    data_dir = os.environ.get("MODECOLLAPSE_DATA", "../shared/data")
-    images = read_idx(f"{data_dir}/mnist/t10k-images-idx3-ubyte.gz")
+    images = mnist_test().data[:, 0].numpy()
     classifier = load_classifier("mnist")
     pool = extract(classifier, prepare_images(images[:5000])[0])
     reference = extract(classifier, prepare_images(images[5000:])[0])

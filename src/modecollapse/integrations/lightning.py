@@ -1,4 +1,4 @@
-"""A PyTorch Lightning callback around the Monitor (`pip install modecollapse[lightning]`).
+"""A PyTorch Lightning callback around the Monitor (`.venv/bin/pip install -e '.[lightning]'` in a checkout).
 
     from modecollapse.integrations.lightning import CollapseMonitor
     trainer = L.Trainer(callbacks=[CollapseMonitor("mnist", every=1000, latent_dim=100, out="runs/m")])
@@ -26,7 +26,8 @@ try:
     import lightning.pytorch as pl
 except ImportError as error:  # pragma: no cover
     raise ImportError(
-        "modecollapse.integrations.lightning needs PyTorch Lightning: pip install modecollapse[lightning]"
+        "modecollapse.integrations.lightning needs PyTorch Lightning: pip install lightning "
+        "(in a checkout: .venv/bin/pip install -e '.[lightning]')"
     ) from error
 import torch
 

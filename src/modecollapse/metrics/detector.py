@@ -37,8 +37,9 @@ covers only ~865 modes and shows KL ~0.25.
 Over a run, collapse *begins* at the first evaluation that starts `patience` (default 2)
 consecutive non-healthy evaluations after the generator had been healthy at least once; its
 epoch is the run's "epochs to mode collapse". An untrained generator also draws one blob, so
-evaluations before the first healthy one do not count as a collapse: such a run is reported
-as `never_healthy` instead.
+evaluations before the first healthy one do not start an onset. A run never healthy is judged
+"collapsed from the start" (`collapsed_from_start_step`) once `patience` evaluations in a row
+after its first `start_grace_evaluations` are collapsed; else it is reported `never_healthy`.
 
 The relative onset dates collapse the way the published label-flip study judged it, as a fall
 from what the run had reached: the first evaluation at which modes, recognizable share,

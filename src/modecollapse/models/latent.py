@@ -90,7 +90,7 @@ def sample_from(generator: Any, latent: Latent, count: int, seed: int, chunk: in
             raise ModeCollapseError(
                 f"G failed on {latent.describe()} (a batch of shape {tuple(part.shape)}, {dtype}): "
                 f"{error_line(error)}; does the latent law match G's input?"
-                f"{_conditional_hint(error)}"
+                f"{_conditional_hint(error)}{_spatial_hint(error, latent)}"
             ) from None
         parts.append(as_tensor(out).float().cpu())
     return torch.cat(parts)
@@ -106,6 +106,19 @@ def _conditional_hint(error: Exception) -> str:
     if "required positional argument" not in str(error):
         return ""
     return f" A class-conditional G(z, label) is sampled with {option('num_classes', Metavar('K'))}"
+
+
+def _spatial_hint(error: Exception, latent: Latent) -> str:
+    """For a flat z fed to a G that opens with a convolution (a DCGAN): how to give z as
+    (N, n, 1, 1)."""
+    if len(latent.shape) != 1 or "conv" not in str(error):
+        return ""
+    n = latent.shape[0]
+    shape = Metavar(f"{n},1,1" if on_command_line() else f"({n}, 1, 1)")
+    return (
+        f" A G that opens with a ConvTranspose2d (a DCGAN) takes z as (N, {n}, 1, 1): pass "
+        f"{option('latent_shape', shape)}, or leave {option('latent_dim')} out to read z's shape from G"
+    )
 
 
 class LatentRead(NamedTuple):
