@@ -147,6 +147,27 @@ def test_copies_of_the_named_training_data_are_caught_and_the_output_says_agains
 
 
 @pytest.mark.slow
+def test_copies_are_counted_against_every_training_image_past_the_reference_size():
+    import dataclasses
+
+    from modecollapse.metrics import diversity
+
+    five_k = load_dataset(DataConfig(name="mnist-5k"))
+    moved = [five_k.data, five_k.data.roll(1, dims=3), five_k.data[:1000].roll(1, dims=2)]  # 11,000 distinct
+    labels = torch.cat([five_k.labels, five_k.labels, five_k.labels[:1000]])
+    training = dataclasses.replace(five_k, data=torch.cat(moved), labels=labels)
+    reference = reference_for("mnist-5k", training=training)
+    assert len(reference.copies_of) == 11_000  # not the 10,000 the reference statistics take
+    in_subset = diversity.seeded_subset(torch.arange(11_000), 10_000)
+    outside = torch.ones(11_000, dtype=torch.bool).index_fill_(0, in_subset, False).nonzero()[:, 0]
+    copies = training.batch(outside[:500])
+    assert score_samples(copies, reference).record["copy_rate"] > 0.95
+    features = reference.copies_of.features  # the threshold from 2,000 queries, as from all of them
+    exact = diversity.copy_threshold(features, queries=11_000)
+    assert diversity.copy_threshold(features, queries=2_000) == pytest.approx(exact, rel=0.1)
+
+
+@pytest.mark.slow
 def test_a_missing_dataset_falls_back_and_says_so(tmp_path, test_digits):
     status, summary = monitor_verdict(RealDigits(test_digits), tmp_path, data_dir=str(tmp_path / "nothing"))
     said = [note for note in status.notes if "not on disk: judged against mnist-5k" in note]

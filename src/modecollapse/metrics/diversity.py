@@ -46,11 +46,21 @@ def near_duplicate_rate(
     return float((nearest < threshold).float().mean())
 
 
-def copy_threshold(real: torch.Tensor, quantile: float = 0.01) -> float:
+def copy_threshold(real: torch.Tensor, quantile: float = 0.01, queries: int = 10_000) -> float:
     """The distance under which only `quantile` of (distinct) real images have their nearest
-    other real image: closer than that to a real image is a copy."""
+    other real image: closer than that to a real image is a copy. Over `queries` images, the
+    nearest other image is sought among all of them, from a seeded subset of that many queries
+    (a 60,000-image training set: 1/6 of the exact cost, the same quantile within sampling)."""
     distinct = torch.unique(real.float(), dim=0)
-    return float(torch.quantile(kth_neighbour_radii(distinct, (1,))[1], quantile))
+    if len(distinct) <= queries:
+        return float(torch.quantile(kth_neighbour_radii(distinct, (1,))[1], quantile))
+    picked = seeded_subset(torch.arange(len(distinct)), queries)
+    radii = []
+    for chunk in picked.split(256):
+        distances = torch.cdist(distinct[chunk], distinct)
+        distances[torch.arange(len(chunk)), chunk] = float("inf")  # not itself
+        radii.append(distances.min(1).values)
+    return float(torch.quantile(torch.cat(radii), quantile))
 
 
 def copy_rate(

@@ -124,7 +124,9 @@ def _image_reference(dataset: str, data_dir: str | None, training: Dataset | Non
         classifier=classifier, real=real, notes=notes, real_labels=subset_labels(real_data),
     )  # fmt: skip
     if training is not None:
-        reference.copies_of = real if training is real_data else real_features(training, classifier)
+        every = len(training)  # copies are counted against every training image, not a subset
+        held = training is real_data and every <= REFERENCE_SIZE  # the reference holds them all
+        reference.copies_of = real if held else real_features(training, classifier, every)
         reference.copies_label = f"{training.name} ({training.source}), the training data"
     return reference
 
