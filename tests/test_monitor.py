@@ -236,6 +236,18 @@ def test_a_translator_is_monitored_on_held_out_inputs():
         points.update(0, nn.Linear(2, 2), g_ba=nn.Identity())
 
 
+@pytest.mark.parametrize("last", [nn.Identity(), nn.Tanh()])
+def test_nan_images_are_a_collapse_not_a_value_range_error(last):
+    class Diverged(nn.Module):
+        def forward(self, z):
+            return torch.full((len(z), 784), math.nan)
+
+    monitor = Monitor(dataset="mnist-5k", every=1, latent_dim=4, num_samples=200, verbose=False)
+    status = monitor.update(0, nn.Sequential(Diverged(), last))
+    assert status.verdict == "collapsed"
+    assert status.reasons == ["200 of 200 outputs (100%) are NaN or infinite: G diverged"]
+
+
 def test_nan_samples_leave_no_stale_samples_behind(tmp_path):
     from modecollapse import diagnose
 

@@ -80,6 +80,8 @@ class GeneratorScorer:
         read in another range (with a value at once new)."""
         if self.value_range != "auto" or self.kind != "image":
             return self.value_range, None
+        if not torch.isfinite(images).all():  # judged collapsed by the count of NaN outputs, in any range
+            return (self.kept_range or ("-1-1",))[0], None
         from_layer, note = range_from_last_layer(generator, images)
         if from_layer != "auto":
             return from_layer, note
