@@ -131,6 +131,16 @@ def test_a_flat_vector_that_fits_no_image_is_a_sentence():
         score_samples(torch.zeros(10, 3), reference)
 
 
+def test_too_few_samples_are_refused_with_how_many_it_takes(test_digits):
+    grid = load_dataset(DataConfig(name="grid25", num_samples=5000)).data
+    assert diagnose(grid[:1000].numpy(), dataset="grid25").verdict == "healthy"
+    for few in (grid[:256], grid[:0]):  # real points, but too few for 25 modes: no verdict
+        with pytest.raises(ModeCollapseError, match="too few to judge 25 modes: .* at least 1,000"):
+            diagnose(few.numpy(), dataset="grid25")
+    with pytest.raises(ModeCollapseError, match="5 images are too few to judge: .* at least 6"):
+        diagnose(test_digits[:5].numpy(), dataset="mnist")
+
+
 def test_a_misspelt_dataset_gets_the_nearest_name():
     with pytest.raises(DatasetUnavailable, match="did you mean 'mnist-5k'"):
         Monitor("mnist5k", every=1, latent_dim=4)

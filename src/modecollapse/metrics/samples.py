@@ -27,7 +27,7 @@ from modecollapse.errors import DataFileError, DatasetUnavailable, ModeCollapseE
 from modecollapse.metrics import diversity
 from modecollapse.metrics.features import classifier_for, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
-from modecollapse.metrics.scores import FeatureSet, extract, extract_cached, frame, score
+from modecollapse.metrics.scores import NEAREST_K, FeatureSet, extract, extract_cached, frame, score
 from modecollapse.models.classifier import EvalClassifier, load_classifier
 from modecollapse.options import option
 
@@ -204,20 +204,21 @@ def score_samples(
     or infinite values give a record the detector judges collapsed, and no samples."""
     x = _as_tensor(samples)
     x, notes = _fit_shape(x, reference)
+    if reference.kind == "points" and (x.dim() != 2 or x.shape[1] != 2):
+        shape = tuple(x.shape)
+        raise ModeCollapseError(f"{reference.dataset} is 2-D points: expected N x 2 samples, got {shape}")
     finite = torch.isfinite(x.flatten(1)).all(1) if x.dim() > 1 else torch.isfinite(x)
     protocol = {"protocol": f"{reference.key}/n{len(x)}", "reference": reference.label}
     if not finite.all():
         notes.append(f"{int((~finite).sum())} of {len(x)} samples hold NaN or infinite values")
         return Scored({**nonfinite_record(finite, reference.num_classes), **protocol}, None, notes)
     if reference.kind == "points":
-        if x.dim() != 2 or x.shape[1] != 2:
-            raise ModeCollapseError(
-                f"{reference.dataset} is 2-D points: expected N x 2 samples, got {tuple(x.shape)}"
-            )
+        _check_count(len(x), reference)  # after the shape (what is wrong first) and NaN (a verdict)
         scores = mixture_scores(x, reference.mode_means, reference.mode_std)
         return Scored({**scores, "num_samples": float(len(x)), **protocol}, x, notes)
     images, more = prepare_images(x, value_range)
     images = match_channels(images, reference, more)
+    _check_count(len(images), reference)
     if polarity == "auto":
         images = _dark_background(images, more)
     elif polarity != "as-is":
@@ -233,6 +234,28 @@ def score_samples(
     if fake.num_classes <= 25:
         record["class_counts"] = torch.bincount(fake.predictions, minlength=fake.num_classes).tolist()
     return Scored(record, images, notes + more, fake)
+
+
+POINTS_PER_MODE = 40
+"""Points a 2-D sample set needs per mode of its mixture: about twice the 20 a mode needs to be
+judged well formed (mixtures.MIN_SAMPLES_FOR_SPREAD), so that real data is not called collapsed."""
+
+
+def _check_count(count: int, reference: Reference) -> None:
+    """Refuse a sample set too small for the metrics to say anything (not a verdict on it)."""
+    if reference.kind == "points":
+        least = POINTS_PER_MODE * reference.num_classes
+        if count < least:
+            raise ModeCollapseError(
+                f"{count:,} points are too few to judge {reference.num_classes} modes: each needs about "
+                f"{POINTS_PER_MODE} to show its spread, so pass at least {least:,} (PacGAN's protocol "
+                f"draws {PROTOCOL_SAMPLES:,}); with fewer, even real data looks collapsed"
+            )
+    elif count <= NEAREST_K:
+        raise ModeCollapseError(
+            f"{count} image{'s' * (count != 1)} are too few to judge: the neighbour metrics need at "
+            f"least {NEAREST_K + 1} (2,000 give tight intervals)"
+        )
 
 
 def _as_tensor(samples: Any) -> torch.Tensor:
