@@ -98,6 +98,8 @@ def test_a_conditional_g_in_memory_that_ignores_its_label(by_class):
     assert said in report["input_notes"]
     assert report.scores["modes"] == 10
     assert report.scores["class_conditional_accuracy"] < 0.25  # chance is 0.1
+    said = "read as that class (a G that ignores its label: 10%)"
+    assert any(said in reason for reason in report.reasons), report.reasons
 
 
 def test_without_num_classes_the_error_says_how_to_give_the_label(cgan_file, capsys):

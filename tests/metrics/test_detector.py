@@ -1,3 +1,5 @@
+import pytest
+
 from modecollapse.config import DetectorConfig
 from modecollapse.metrics.detector import CollapseTracker, detect, verdict_of
 
@@ -174,3 +176,21 @@ def test_a_translator_at_chance_is_collapsed_and_the_level_holds_inside_the_nois
     assert assess(near, previous="partial collapse")[0] == "partial collapse"
     assert assess(near, previous="collapsed")[0] == "collapsed"
     assert assess(translated(0.0), previous="partial collapse")[0] == "collapsed"
+
+
+def test_scores_without_a_metric_it_judges_are_refused_not_called_healthy():
+    from modecollapse.errors import ModeCollapseError
+
+    for scores in ({}, {"mode": 1, "kl_unif": 2.3}):  # misspelt keys: nothing judged
+        with pytest.raises(ModeCollapseError, match="no metric the detector judges"):
+            verdict_of(scores)
+    assert verdict_of({"modes": 1, "num_classes": 10})[0] == "collapsed"
+
+
+def test_a_conditional_g_that_ignores_its_label_is_a_partial_collapse():
+    ignores = {**HEALTHY, "class_conditional_accuracy": 0.1}  # every class drawn, none for its label
+    assert verdict_of(ignores) == (
+        "partial collapse",
+        ["only 10% of samples drawn for a class are read as that class (a G that ignores its label: 10%)"],
+    )
+    assert verdict_of({**HEALTHY, "class_conditional_accuracy": 0.97})[0] == "healthy"

@@ -240,6 +240,10 @@ class DetectorConfig(_Section):
     """Images: collapsed, as samples that do not look like the data at all, when precision and
     density are both below this (real MNIST: ~0.75 and ~1; Fashion-MNIST judged as MNIST: 0.021
     and 0.008); their class counts are then not read as modes."""
+    partial_class_accuracy: float = Field(default=0.5, ge=0, le=1)
+    """Class-conditional generators: partial collapse when a smaller share of the samples drawn
+    for a class are read as that class (a G that ignores its label: 1/K; real: the classifier's
+    accuracy, 0.99)."""
     partial_copy_rate: float = Field(default=0.2, ge=0, le=1)
     """Partial collapse at this share of samples that copy a real image (real data: 0.01)."""
     collapsed_translation_score: float = Field(default=0.1, ge=-1, le=1)

@@ -57,6 +57,7 @@ from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from modecollapse.config import DetectorConfig
+from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics import noise
 from modecollapse.metrics.kinds import DROPPED_MODES, HEALTHY, KINDS, METRIC_KINDS, ONE_OUTPUT
 from modecollapse.metrics.rules import OFF_THE_DATA, Check, checks
@@ -93,6 +94,13 @@ def assess(
     After a `previous` verdict it holds until an interval crosses a limit (hysteresis): it rises
     to the worst level breached surely and falls to the worst level still possibly breached."""
     found = checks(scores, rules or DetectorConfig())
+    if not found:
+        given = ", ".join(sorted(scores)[:8]) or "nothing"
+        raise ModeCollapseError(
+            f"no metric the detector judges is in these scores (given: {given}); it reads modes, "
+            "kl_uniform, diversity_ratio, recognizable_share, translation_score and the others "
+            "score_samples gives"
+        )
     off = [c for c in found if c.group == OFF_THE_DATA]
     if off and (off[0].fires if previous is None else off[0].surely):  # class counts of non-data say nothing
         found = [c for c in found if c.kind != DROPPED_MODES]

@@ -15,7 +15,8 @@ MEMORIZED = "copies of the training data"
 KINDS = (DROPPED_MODES, ONE_OUTPUT, LOW_QUALITY, LOST_IDENTITY, MEMORIZED)
 """dropped modes: classes or mixture modes missing or unbalanced; one output for every z: the
 samples are (near) copies of each other; low quality: samples that do not look like the data;
-lost identity: a translator whose output does not keep its input's digit; copies of the
+lost identity: a translator whose output does not keep its input's digit, or a conditional G
+whose samples do not keep the class they were drawn for; copies of the
 training data: memorization, not collapse, but a reason the detector gives."""
 ONSET = "onset"
 """Not a kind of collapse but when it begins: the detector's onsets, compared as metrics."""

@@ -30,6 +30,7 @@ Z95 = 1.96
 POINTS_SAMPLES = 2500
 SHARES = (
     "recognizable_share", "precision", "near_duplicate_rate", "copy_rate", "high_quality", "coverage",
+    "class_conditional_accuracy",
 )  # fmt: skip
 HISTOGRAM_KL = ("kl_uniform", "reverse_kl")
 

@@ -74,6 +74,7 @@ def checks(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
         *_quality(scores, rules),
         *_modes(scores, rules),
         *_variety(scores, rules),
+        *_conditional(scores, rules),
         *_translation(scores, rules),
     ]
 
@@ -248,6 +249,20 @@ def _variety(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
         found.append(_check(PARTIAL, MEMORIZED, text, "copy_rate", copies, rules.partial_copy_rate, False,
                             scores, inclusive=True))  # fmt: skip
     return found
+
+
+def _conditional(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
+    """A class-conditional G's samples for class k read as k (a G that ignores its label: 1/K)."""
+    accuracy = scores.get("class_conditional_accuracy")
+    if accuracy is None or not math.isfinite(accuracy):
+        return []
+    chance = 100 / scores.get("num_classes", 10)
+    text = (
+        f"only {100 * accuracy:.0f}% of samples drawn for a class are read as that class "
+        f"(a G that ignores its label: {chance:.0f}%)"
+    )
+    metric, limit = "class_conditional_accuracy", rules.partial_class_accuracy
+    return [_check(PARTIAL, LOST_IDENTITY, text, metric, accuracy, limit, True, scores)]
 
 
 def _translation(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
