@@ -47,9 +47,19 @@ def test_grey_digits_as_an_rgb_array_are_read_as_grey(digits, layout):
 @pytest.mark.slow
 def test_three_different_channels_for_a_grey_dataset_are_a_sentence(digits):
     stacks = np.stack([digits[:300], digits[300:600], digits[:300][::-1]], axis=1)
-    with pytest.raises(ModeCollapseError, match="3 different colour channels, but mnist is greyscale"):
+    said = r"3 different colour channels \(mean gap .*\), but mnist is grey"
+    with pytest.raises(ModeCollapseError, match=said):
         diagnose(stacks, dataset="mnist")
     assert diagnose(stacks, dataset="stacked-mnist").scores["num_classes"] == 1000
+
+
+@pytest.mark.slow
+def test_grey_digits_from_a_three_channel_g_with_noise_are_read_as_their_mean(digits):
+    noisy = np.repeat(digits[:300, None] / 255.0, 3, axis=1)  # an nc=3 DCGAN's grey digits, channels apart
+    noisy = noisy + np.random.default_rng(0).normal(0, 0.03, noisy.shape)
+    report = diagnose(noisy.astype(np.float32), dataset="mnist")
+    assert any(note.startswith("3 nearly equal colour channels") for note in report["input_notes"])
+    assert report.scores["modes"] >= 9
 
 
 def cli(*args, **kwargs):

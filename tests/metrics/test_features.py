@@ -113,6 +113,17 @@ def test_explicit_range_beats_the_guess():
     assert prepare_images(bright, "-1-1")[0].mean() == 0.5
 
 
+def test_a_given_range_the_values_plainly_are_not_in_is_refused(mnist_digits):
+    digits = torch.as_tensor(np.asarray(mnist_digits[0][:500])).float()  # 0..255 as floats
+    said = "not the range given, -1-1: they read as 0-255; pass value_range='0-255'"
+    with pytest.raises(ModeCollapseError, match=said):
+        prepare_images(digits, "-1-1")  # else clamped to white squares: a wrong option, not a collapse
+    with pytest.raises(ModeCollapseError, match="not the range given, 0-255: they read as -1-1"):
+        prepare_images(digits / 127.5 - 1, "0-255")  # else all but black
+    assert prepare_images(digits / 127.5 - 1, "-1-1")[1] == ["values -1..1 read as [-1, 1]"]
+    assert prepare_images((digits / 127.5 - 1) * 1.6, "-1-1")[0].abs().max() == 1  # overshooting: taken
+
+
 def test_feature_cache_hits_and_keys_on_pixels():
     classifier = load_classifier("mnist")
     images = torch.rand(20, 1, 28, 28) * 2 - 1

@@ -179,6 +179,12 @@ def test_copies_are_counted_against_every_training_image_past_the_reference_size
 
 @pytest.mark.slow
 def test_a_missing_dataset_falls_back_and_says_so(tmp_path, test_digits):
+    (tmp_path / "nothing").mkdir()  # a data dir without MNIST's files
     status, summary = monitor_verdict(RealDigits(test_digits), tmp_path, data_dir=str(tmp_path / "nothing"))
     said = [note for note in status.notes if "not on disk: judged against mnist-5k" in note]
     assert said and said[0] in summary["notes"] and summary["reference"].startswith("mnist-5k")
+
+
+def test_a_data_dir_that_does_not_exist_is_said_not_replaced_by_the_fallback(tmp_path, test_digits):
+    with pytest.raises(DatasetUnavailable, match="does not exist"):
+        diagnose(test_digits[:100].numpy(), dataset="mnist", data_dir=str(tmp_path / "dta"))

@@ -254,7 +254,7 @@ def _in_memory(
             read = LatentRead(given, given.describe())
         latent, said = read
         generator = source
-        count = min(num_samples, PROTOCOL_SAMPLES) if points else num_samples
+        count = PROTOCOL_SAMPLES if points else num_samples  # a G draws PacGAN's 2,500 points
         notes = [f"generator in memory, {said}"]
         if num_classes:
             array, intended, labelled, _ = sample_with_labels(

@@ -98,7 +98,7 @@ def judge_path(
             g_ab, back, dataset, num_samples, rules, data_dir, str(source), *described
         )
     elif _judges_points(opened, dataset):
-        count = min(num_samples, PROTOCOL_SAMPLES)
+        count = min(num_samples, PROTOCOL_SAMPLES) if opened.run is None else PROTOCOL_SAMPLES  # a run: 2,500
         report = judge_points(opened, dataset, count, rules, mixture_scale, sampling)
     else:
         if g_ba is not None:

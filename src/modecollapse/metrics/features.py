@@ -70,6 +70,8 @@ def prepare_images(
         raise ModeCollapseError(f"value range must be auto, 0-255, 0-1 or -1-1, not '{value_range}'")
     if value_range == "auto":
         value_range = read_value_range(x)
+    else:
+        _check_given_range(x, value_range)
     if value_range == "0-255":
         x = x / 127.5 - 1
         notes.append(f"values {low:.3g}..{high:.3g} read as 0..255 and rescaled to [-1, 1]")
@@ -119,6 +121,27 @@ def read_value_range(x: torch.Tensor, percentiles: tuple[float, float] | None = 
             f"the range they were meant to be in: {option('value_range', '0-1')} (or 0-255, -1-1)"
         )
     return guessed
+
+
+RANGE_BOUNDS = {"0-255": (0.0, 255.0), "0-1": (0.0, 1.0), "-1-1": (-1.0, 1.0)}
+
+
+def _check_given_range(x: torch.Tensor, given: str) -> None:
+    """Refuse a value range the caller gave when the values plainly lie in another one (0..255
+    read as [-1, 1] is clamped to a white square; [-1, 1] read as 0..255 is black): a wrong
+    option, not a collapse. Values fitting no range (a G overshooting) are left as given."""
+    low, high = value_percentiles(x)
+    read = guess_value_range(x, (low, high))
+    if read is None or read == given or high - low < 0.5:  # a flat output is judged, not refused
+        return
+    bottom, top = RANGE_BOUNDS[given]
+    margin = 0.25 * (top - bottom)
+    outside = low < bottom - margin or high > top + margin
+    if outside or (given == "0-255" and high <= 2):
+        raise ModeCollapseError(
+            f"the values span {low:.3g}..{high:.3g} (1st-99th percentile), which is not the range "
+            f"given, {given}: they read as {read}; pass {option('value_range', read)}, or leave it auto"
+        )
 
 
 def grading_compute(precision: str | None = None) -> str:
