@@ -141,3 +141,11 @@ def test_a_flat_z_given_to_a_dcgan_says_how_to_give_z_its_spatial_shape():
     with pytest.raises(ModeCollapseError) as refused:
         diagnose(flat, dataset="mnist-5k", latent_dim=5, num_samples=100)  # a wrong size, not a shape
     assert "latent_shape" not in str(refused.value)
+
+
+def test_diagnose_leaves_the_callers_random_numbers_where_they_were(digits):
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    diagnose(digits[:100], dataset="mnist")  # mid-training, between two of the user's draws
+    assert torch.equal(torch.rand(3), expected)

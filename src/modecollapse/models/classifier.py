@@ -108,6 +108,7 @@ def load_classifier(dataset: str, assets: Path = ASSETS) -> EvalClassifier:
         raise ModeCollapseError(
             f"{weights_path}: SHA-256 {digest} does not match its card ({card['sha256']})"
         )
-    model = build_network(card)
+    with torch.random.fork_rng(devices=[]):  # the default init drawn here must not move the caller's RNG
+        model = build_network(card)
     model.load_state_dict(load_file(str(weights_path)))
     return EvalClassifier(dataset, model.eval(), card)
