@@ -149,3 +149,10 @@ def test_diagnose_leaves_the_callers_random_numbers_where_they_were(digits):
     torch.manual_seed(7)
     diagnose(digits[:100], dataset="mnist")  # mid-training, between two of the user's draws
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_points_given_without_their_dataset_are_sent_to_the_mixtures():
+    ring = np.random.default_rng(0).normal(size=(500, 2)).astype(np.float32)
+    said = r"\(500, 2\) are 2-D points, not mnist images: pass dataset='ring8' or dataset='grid25'"
+    with pytest.raises(ModeCollapseError, match=said):
+        diagnose(ring)  # in memory, no dataset named: read as images of the default, MNIST

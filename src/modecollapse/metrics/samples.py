@@ -282,6 +282,11 @@ def _fit_shape(x: torch.Tensor, reference: Reference) -> tuple[torch.Tensor, lis
                 return x.view(len(x), c, s, s), [
                     f"flat vectors of {x.shape[1]} values read as {c}x{s}x{s} images"
                 ]
+    if x.shape[1] == 2:  # one point per sample: a 2-D mixture's samples judged as images
+        raise ModeCollapseError(
+            f"samples of shape {tuple(x.shape)} are 2-D points, not {reference.dataset} images: "
+            f"pass {option('dataset', 'ring8')} or {option('dataset', 'grid25')}"
+        )
     if x.shape[1] == 1:  # one number per sample: a discriminator's score, not an image
         raise ModeCollapseError(
             f"samples of shape {tuple(x.shape)} hold one number each, as a discriminator's output "
