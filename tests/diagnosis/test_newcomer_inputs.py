@@ -156,3 +156,12 @@ def test_points_given_without_their_dataset_are_sent_to_the_mixtures():
     said = r"\(500, 2\) are 2-D points, not mnist images: pass dataset='ring8' or dataset='grid25'"
     with pytest.raises(ModeCollapseError, match=said):
         diagnose(ring)  # in memory, no dataset named: read as images of the default, MNIST
+
+
+def test_the_latent_probe_of_a_diverged_generator_says_it_cannot_measure():
+    from modecollapse.diagnosis import probe_latent
+    from modecollapse.models.latent import Latent
+
+    diverged = lambda z: torch.full((len(z), 784), float("nan"))  # noqa: E731 - a user's G, as posted
+    probe = probe_latent(diverged, Latent((4,), "normal", 1.0), count=16)
+    assert probe["statement"].startswith("the outputs hold NaN") and not probe["ignores_latent"]

@@ -9,13 +9,13 @@ from the function so that `import modecollapse.diagnosis` is always this package
 
 from modecollapse.diagnosis.evidence import format_report, write_evidence
 from modecollapse.diagnosis.inputs import PROBE_SEED, Samples, load_samples
+from modecollapse.diagnosis.latent_probe import probe_latent
 from modecollapse.diagnosis.public import Report, diagnose
 from modecollapse.diagnosis.verdict import (
     EXIT_CODES,
     is_translator,
     judge_points,
     judge_translator,
-    probe_latent,
 )
 
 __all__ = [

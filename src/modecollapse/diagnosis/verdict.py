@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from modecollapse.config import DataConfig, DetectorConfig
 from modecollapse.data import DEFAULT_IMAGES, Dataset, dataset_name, load_dataset, spec
 from modecollapse.data.translation import TranslationData
 from modecollapse.diagnosis.inputs import (
-    PROBE_SEED,
     Opened,
     Samples,
     Sampling,
@@ -25,11 +23,12 @@ from modecollapse.diagnosis.inputs import (
     open_input,
     read_array,
 )
+from modecollapse.diagnosis.latent_probe import probe_latent
 from modecollapse.diagnosis.suggest import suggest
 from modecollapse.diagnosis.translators import is_translator_file, load_user_translators
 from modecollapse.diagnosis.weights import Rebuild
 from modecollapse.errors import ModeCollapseError
-from modecollapse.generators import as_tensor, range_from_last_layer
+from modecollapse.generators import range_from_last_layer
 from modecollapse.metrics.conditional import judge_by_class
 from modecollapse.metrics.detector import assess, reason_kinds
 from modecollapse.metrics.evaluators import judged_translations, on_own_device, translation_evaluator
@@ -45,7 +44,6 @@ from modecollapse.metrics.samples import (
 from modecollapse.metrics.scores import FeatureSet
 from modecollapse.models import generate
 from modecollapse.models.classifier import load_classifier
-from modecollapse.models.latent import Latent, placement
 from modecollapse.options import Metavar, invocation, option
 from modecollapse.runfolder import RunFolder
 from modecollapse.trained import load_translator
@@ -347,54 +345,4 @@ def judge_translation(
         "class_counts": record.get("class_counts", []),
         "_images": torch.stack([inputs, translated], dim=1).flatten(0, 1) if finite else None,
         "_predictions": None,
-    }
-
-
-@torch.no_grad()
-def probe_latent(generator: nn.Module, latent: Latent, count: int = 256) -> dict:
-    """How much the output moves with z: overall, per latent dimension, and for one-hot z.
-
-    Distances are mean absolute pixel differences in [-1, 1] units. A generator whose outputs
-    for independent z differ by far less than real images differ from each other ignores z.
-    """
-    device, dtype = placement(generator)
-
-    def run(z: torch.Tensor) -> torch.Tensor:
-        return as_tensor(generator(z.to(device=device, dtype=dtype))).float().cpu()
-
-    shape = latent.shape
-    z = latent.draw(count, PROBE_SEED + 1)
-    out = run(z).float()
-    other = run(latent.draw(count, PROBE_SEED + 2)).float()
-    spread = float((out - other).abs().mean())
-    step = 0.5
-    flat = z.reshape(count, -1)
-    per_dimension = []
-    for d in range(flat.shape[1]):
-        moved = flat.clone()
-        moved[:, d] += step
-        per_dimension.append(float((run(moved.reshape(z.shape)).float() - out).abs().mean() / step))
-    sensitivities = torch.tensor(per_dimension)
-    dead = int((sensitivities < 0.01 * sensitivities.max().clamp_min(1e-12)).sum())
-    dims = flat.shape[1]
-    height = 3.0 if latent.distribution == "normal" else latent.range  # far out, yet a value z takes
-    one_hot = torch.eye(dims)[: min(dims, 100)].reshape(-1, *shape) * height
-    one_hot_out = run(one_hot).float()
-    one_hot_spread = float(
-        torch.cdist(one_hot_out.flatten(1), one_hot_out.flatten(1), p=1).mean() / one_hot_out[0].numel()
-    )
-    ignores = spread < 0.02
-    return {
-        "output_spread": spread,
-        "mean_sensitivity": float(sensitivities.mean()),
-        "max_sensitivity": float(sensitivities.max()),
-        "dead_dimensions": dead,
-        "latent_dimensions": dims,
-        "one_hot_spread": one_hot_spread,
-        "ignores_latent": bool(ignores),
-        "statement": (
-            "the generator ignores z: outputs for independent z are nearly identical"
-            if ignores
-            else f"outputs move with z (spread {spread:.3f}); {dead} of {dims} latent dims have no effect"
-        ),
     }
