@@ -165,3 +165,16 @@ def test_the_latent_probe_of_a_diverged_generator_says_it_cannot_measure():
     diverged = lambda z: torch.full((len(z), 784), float("nan"))  # noqa: E731 - a user's G, as posted
     probe = probe_latent(diverged, Latent((4,), "normal", 1.0), count=16)
     assert probe["statement"].startswith("the outputs hold NaN") and not probe["ignores_latent"]
+
+
+def test_options_of_the_wrong_type_get_a_sentence_and_rules_may_be_a_dict(digits):
+    sample = digits[:300]
+    with pytest.raises(ModeCollapseError, match="reference takes real images. features .*, not ndarray"):
+        diagnose(sample, dataset="mnist", reference=np.zeros((10, 128)))
+    with pytest.raises(ModeCollapseError, match="mixture_scale takes a positive number .*, not 0"):
+        diagnose(np.zeros((500, 2)), dataset="ring8", mixture_scale=0)
+    misspelt = "rules: partial_kl: Extra inputs .*did you mean 'partial_kl_uniform'"
+    with pytest.raises(ModeCollapseError, match=misspelt):
+        diagnose(sample, dataset="mnist", rules={"partial_kl": 0.2})
+    strict = diagnose(sample, dataset="mnist", rules={"partial_diversity_ratio": 2.0})  # thresholds as a dict
+    assert any("(< 2.0)" in reason for reason in strict.reasons), strict.reasons

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 from torch import nn
 
 import modecollapse.diagnosis.verdict as verdicts
@@ -36,6 +37,8 @@ from modecollapse.diagnosis.weights import Rebuild
 from modecollapse.errors import ModeCollapseError, did_you_mean
 from modecollapse.metrics.features import SUPPORTED_SIZES
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
+from modecollapse.metrics.samples import Reference
+from modecollapse.metrics.scores import FeatureSet
 from modecollapse.models.labels import conditional_needs_latent, sample_with_labels
 from modecollapse.models.latent import (
     Latent,
@@ -157,6 +160,7 @@ def diagnose(
     is sampled class-balanced, called as its forward's names say (G(z, labels), G(labels, z), or
     one input with one-hot labels appended to z; models/labels.py), and also judged class by class."""
     _check_options(options, not isinstance(source, str | Path), num_classes, dataset)
+    rules = _as_rules(rules)
     if isinstance(source, str | Path):
         return Report(
             verdicts.judge_path(
@@ -210,6 +214,31 @@ def _check_options(
             raise ModeCollapseError(f"diagnose has no option {name!r}{hint}; its options: {', '.join(known)}")
         if in_memory and name in PATH_OPTIONS:
             raise ModeCollapseError(f"{name} is for {PATH_OPTIONS[name]} file; it does not apply in memory")
+    reference, scale = options.get("reference"), options.get("mixture_scale", 1.0)
+    if reference is not None and not isinstance(reference, Reference | FeatureSet):
+        raise ModeCollapseError(
+            "reference takes real images' features (a FeatureSet: modecollapse.metrics.scores.extract) "
+            f"or a Reference (metrics.samples.reference_for), not {type(reference).__name__}"
+        )
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
+        raise ModeCollapseError(f"mixture_scale takes a positive number (the mixture's scale), not {scale!r}")
+
+
+def _as_rules(rules: Any) -> DetectorConfig | None:
+    """`rules` as the detector's thresholds: a DetectorConfig, None, or a dict of its keys."""
+    if rules is None or isinstance(rules, DetectorConfig):
+        return rules
+    if not isinstance(rules, dict):
+        given = type(rules).__name__
+        raise ModeCollapseError(f"rules takes a DetectorConfig or a dict of its thresholds, not {given}")
+    try:
+        return DetectorConfig.model_validate(rules)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        near = did_you_mean(where, list(DetectorConfig.model_fields))
+        hint = f" (did you mean {near!r}?)" if near else ""
+        raise ModeCollapseError(f"rules: {where}: {first['msg']}{hint}") from None
 
 
 def _translator_in_memory(
