@@ -12,11 +12,13 @@ import torch
 CHUNK = 2048
 
 
-def nearest_distances(features: torch.Tensor, k_max: int) -> torch.Tensor:
-    """(N, k_max): each row's distances to its 1st..k_max-th nearest other row."""
+def nearest_distances(features: torch.Tensor, k_max: int, rows: torch.Tensor | None = None) -> torch.Tensor:
+    """(N, k_max): each row's (or each of the `rows` indexed) distances to its 1st..k_max-th
+    nearest other row; chunks shrink past 10,000 rows so that each holds ~20M distances."""
     features = features.float()
+    queries = features if rows is None else features[rows]
     nearest = []
-    for chunk in features.split(CHUNK):
+    for chunk in queries.split(min(CHUNK, max(256, CHUNK * 10_000 // max(len(features), 1)))):
         distances = torch.cdist(chunk, features)
         nearest.append(distances.topk(k_max + 1, dim=1, largest=False).values[:, 1:])  # column 0 is itself
     return torch.cat(nearest)

@@ -35,10 +35,10 @@ from modecollapse.options import option
 REFERENCE_SIZE = 10_000
 """Real images summarised for a reference (all of them when the set is smaller)."""
 GREY_TOLERANCE = 2 / 127.5
+"""Channels that differ by at most 2 grey levels of 0..255 (rounding, JPEG) count as equal."""
 NEARLY_GREY = 0.1
 """Mean gap, in [-1, 1] units, under which 3 channels are grey with noise (a 3-channel G trained on
 grey digits) and read as their mean; Stacked MNIST's channels, three digits, are far apart."""
-"""Channels that differ by at most 2 grey levels of 0..255 (rounding, JPEG) count as equal."""
 
 
 @dataclass
