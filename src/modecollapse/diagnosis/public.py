@@ -29,6 +29,7 @@ from torch import nn
 
 import modecollapse.diagnosis.verdict as verdicts
 from modecollapse.config import DetectorConfig
+from modecollapse.config.explain import explain_all
 from modecollapse.data import DEFAULT_IMAGES, check_class_count, dataset_kind, dataset_name, spec
 from modecollapse.diagnosis.evidence import format_report, write_evidence
 from modecollapse.diagnosis.inputs import PROBE_SEED, Samples
@@ -234,11 +235,7 @@ def _as_rules(rules: Any) -> DetectorConfig | None:
     try:
         return DetectorConfig.model_validate(rules)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        near = did_you_mean(where, list(DetectorConfig.model_fields))
-        hint = f" (did you mean {near!r}?)" if near else ""
-        raise ModeCollapseError(f"rules: {where}: {first['msg']}{hint}") from None
+        raise ModeCollapseError(f"rules: {explain_all(error.errors(), DetectorConfig)}") from None
 
 
 def _translator_in_memory(
