@@ -41,3 +41,33 @@ def test_stacked_sampling_floor_is_small():
     counts = classes.class_counts(torch.randint(1000, (26_000,)), 1000)
     assert classes.modes_covered(counts, 0.0) == 1000
     torch.testing.assert_close(classes.kl_to_reference(counts), 0.019, rtol=0, atol=0.004)
+
+
+def _confusion(accuracy: dict[int, tuple[float, dict[int, float]]]) -> torch.Tensor:
+    """Identity, with the rows given as (diagonal, {other class: share})."""
+    confusion = torch.eye(10, dtype=torch.float64)
+    for row, (diagonal, others) in accuracy.items():
+        confusion[row] = 0
+        confusion[row, row] = diagonal
+        for column, share in others.items():
+            confusion[row, column] = share
+    return confusion
+
+
+def test_modes_beyond_confusion_discounts_what_the_classifier_confuses():
+    """Fashion-MNIST's classifier reads 79 % of real shirts as shirts and the rest as T-shirts,
+    pullovers and coats: shirts alone show 4 modes to the raw count, one beyond confusion."""
+    confusion = _confusion({6: (0.79, {0: 0.1, 2: 0.06, 4: 0.05})})
+    shirts_alone = torch.tensor([100.0, 0, 60, 0, 50, 0, 790, 0, 0, 0])
+    assert classes.modes_covered(shirts_alone) == 4
+    assert classes.modes_beyond_confusion(shirts_alone, confusion) == 1
+    everything = confusion.sum(0) * 100  # every class equally, as the classifier reads them
+    assert classes.modes_beyond_confusion(everything, confusion) == 10
+    three = confusion[[0, 2, 6]].sum(0) * 100
+    assert classes.modes_beyond_confusion(three, confusion) == 3
+
+
+def test_modes_beyond_confusion_is_the_raw_count_for_a_perfect_classifier():
+    counts = torch.tensor([100.0, 100, 100, 2, 0, 0, 0, 0, 0, 0])
+    assert classes.modes_beyond_confusion(counts, torch.eye(10)) == classes.modes_covered(counts) == 3
+    assert classes.modes_beyond_confusion(counts, torch.eye(10), 0.0) == 4

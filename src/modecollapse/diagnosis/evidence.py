@@ -89,10 +89,17 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _beyond_confusion(scores: dict[str, Any]) -> str:
+    beyond = scores.get("modes_beyond_confusion")
+    if beyond is None or beyond == scores["modes"]:
+        return ""
+    return f"   ({beyond:.0f} beyond the classifier's confusions on real data)"
+
+
 def _image_lines(report: dict[str, Any]) -> list[str]:
     s = report["scores"]
     lines = [
-        f"modes covered      {s['modes']:.0f} / {s['num_classes']:.0f}",
+        f"modes covered      {s['modes']:.0f} / {s['num_classes']:.0f}{_beyond_confusion(s)}",
         f"KL(gen || uniform) {s['kl_uniform']:.4f}    KL(gen || data) {s['kl_prior']:.4f}",
         f"largest class      {100 * s['largest_class_share']:.1f}% of samples",
     ]

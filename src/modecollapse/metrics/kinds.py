@@ -26,6 +26,7 @@ HEALTHY = "healthy"
 METRIC_KINDS: dict[str, tuple[str, str]] = {
     "modes": (DROPPED_MODES, "higher"),
     "modes_well_formed": (DROPPED_MODES, "higher"),
+    "modes_beyond_confusion": (DROPPED_MODES, "higher"),
     "modes_recognizable": (DROPPED_MODES, "higher"),
     "kl_uniform": (DROPPED_MODES, "lower"),
     "kl_uniform_recognizable": (DROPPED_MODES, "lower"),

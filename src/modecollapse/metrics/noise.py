@@ -89,7 +89,7 @@ def spread(metric: str, value: float, scores: dict[str, Any]) -> float:
         analytic = math.sqrt(p * (1 - p) / n)
     elif metric in HISTOGRAM_KL:
         analytic = math.sqrt(2 * max(value, 0.0) / n) + math.sqrt(2 * (classes - 1)) / (2 * n)
-    elif metric in ("modes", "modes_well_formed"):
+    elif metric in ("modes", "modes_well_formed", "modes_beyond_confusion"):
         live = max(value, 1.0)  # a uniform generator over the modes it shows
         load = n / live
         analytic = math.sqrt(max(live * math.exp(-load) * (1 - (1 + load) * math.exp(-load)), 0.0))

@@ -3,7 +3,7 @@
 A sample is recognizable when (a) the classifier is at least as confident about it as about
 99% of held-out real samples (its largest class probability is at least the 1st percentile on
 the official test split, which the classifier never trained on: 0.567 for MNIST's, 0.406 for
-Fashion-MNIST's; benchmarks/calibrate_recognizable.py writes it into the card), and (b) its
+Fashion-MNIST's; benchmarks/calibrate_classifier_cards.py writes it into the card), and (b) its
 features lie within twice the real reference's 99th percentile of leave-one-out nearest-
 neighbour distances of some real sample (exact duplicates dropped: Stacked MNIST draws each
 digit many times). (b) is needed because confidence alone is fooled: the MNIST classifier

@@ -38,6 +38,8 @@ class FeatureSet:
     inked: torch.Tensor | None = None
     """(N,) bool: which images draw something (inked, every channel of a stack); a blank image is
     never recognizable, however the classifier reads it."""
+    confusion: torch.Tensor | None = None
+    """(K, K) the classifier's confusion on held-out real data (its card), for single images."""
     mode_share: float | None = None
     """As a reference: a class is a covered mode with this share of a uniform class's samples (its
     dataset spec's, set by metrics/samples.real_features); without one, any sample of a
@@ -79,12 +81,25 @@ def extract(classifier: EvalClassifier, images: torch.Tensor, precision: str | N
     confidence, ink = classifier.card.get("recognizable_confidence"), inked(images)
     if images.shape[1] == 1:
         probabilities, features = classify(classifier, images, precision)
-        return FeatureSet(probabilities, features, probabilities.argmax(1), confidence, inked=ink)
+        return FeatureSet(
+            probabilities,
+            features,
+            probabilities.argmax(1),
+            confidence,
+            inked=ink,
+            confusion=card_confusion(classifier),
+        )
     per_channel = [classify(classifier, images[:, c : c + 1], precision) for c in range(images.shape[1])]
     probabilities = torch.stack([p for p, _ in per_channel], dim=1)
     features = torch.cat([f for _, f in per_channel], dim=1)
     labels = classes.stacked_labels(probabilities.argmax(2))
     return FeatureSet(probabilities, features, labels, confidence, inked=ink)
+
+
+def card_confusion(classifier: EvalClassifier) -> torch.Tensor | None:
+    """The confusion matrix on the classifier's card (benchmarks/calibrate_classifier_cards.py)."""
+    confusion = classifier.card.get("confusion")
+    return None if confusion is None else torch.tensor(confusion, dtype=torch.float64)
 
 
 INK_CONTRAST = 0.5
@@ -126,6 +141,7 @@ def extract_cached(classifier: EvalClassifier, images: torch.Tensor) -> FeatureS
                 stored["predictions"],
                 classifier.card.get("recognizable_confidence"),
                 inked=stored["inked"].bool(),  # an entry from before ink was stored: KeyError, recomputed
+                confusion=card_confusion(classifier) if stored["probabilities"].dim() == 2 else None,
             )
         except (OSError, SafetensorError, KeyError):
             path.unlink(missing_ok=True)  # a damaged cache entry is recomputed
@@ -182,12 +198,13 @@ def metric(name: str) -> Callable[[Metric], Metric]:
 @metric("class_histogram_10pct")
 def _class_histogram(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
     """modes (classes with >= 10% of a uniform share; Stacked MNIST: any sample, as PacGAN),
-    KL to uniform and to the real histogram, the largest class's share. Nulls it must fail:
-    constant output and three classes only (tests/metrics/test_null_panel.py)."""
+    KL to uniform and to the real histogram, the largest class's share; for single images read by
+    a classifier whose card has its confusion, modes_beyond_confusion (metrics/classes.py). Nulls
+    it must fail: constant output and three classes only (tests/metrics/test_null_panel.py)."""
     num_classes = real.num_classes
     counts = classes.class_counts(fake.predictions, num_classes)
     real_counts = classes.class_counts(real.predictions, num_classes)
-    return {
+    result = {
         "num_samples": float(len(fake)),
         "modes": float(classes.modes_covered(counts, _mode_share(real))),
         "num_classes": float(num_classes),
@@ -195,6 +212,10 @@ def _class_histogram(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
         "kl_prior": classes.kl_to_reference(counts, real_counts.clamp_min(0.5)),
         "largest_class_share": float(counts.max() / counts.sum()),
     }
+    if fake.confusion is not None and len(fake.confusion) == num_classes:
+        beyond = classes.modes_beyond_confusion(counts, fake.confusion, _mode_share(real))
+        result["modes_beyond_confusion"] = float(beyond)
+    return result
 
 
 @metric("recognizable_p99real")
