@@ -33,6 +33,9 @@ SHARES = (
     "class_conditional_accuracy",
 )  # fmt: skip
 HISTOGRAM_KL = ("kl_uniform", "reverse_kl")
+SIGNED = ("translation_score",)
+"""The metrics that can be negative (chance-corrected); every other one is a count, share, ratio,
+divergence or distance, and its interval stops at 0."""
 
 
 @cache
@@ -102,8 +105,8 @@ def interval(metric: str, value: float, scores: dict[str, Any]) -> tuple[float, 
     if half < 1e-9:
         return value, value
     low, high = value - half, value + half
-    if metric in SHARES or metric in HISTOGRAM_KL or metric.startswith("modes"):
-        low = max(low, 0.0)  # counts, shares and divergences are never negative
+    if metric not in SIGNED:
+        low = max(low, 0.0)
     if metric in SHARES:
         high = min(high, 1.0)
     return low, high
