@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from modecollapse.errors import ModeCollapseError
+
 
 def unwrapped(generator: Any) -> Any:
     """The network inside DataParallel / DistributedDataParallel, torch.compile or a partial with
@@ -57,12 +59,37 @@ def error_line(error: Exception) -> str:
 
 
 def as_tensor(output: Any) -> torch.Tensor:
-    """A generator's output (a tensor, an array, or a tuple led by one) as a detached tensor."""
+    """A generator's output (a tensor, an array, or a tuple led by one) as a detached tensor; a
+    clear sentence for anything else (a dict, an empty tuple, objects)."""
+    if isinstance(output, dict):
+        keys = ", ".join(repr(k) for k in output)
+        first = next(iter(output), "images")
+        raise ModeCollapseError(
+            f"G returned a dict (keys {keys or 'none'}), not samples: give a function that returns "
+            f"them, e.g. lambda z: G(z)[{first!r}]"
+        )
     if isinstance(output, (tuple, list)):
+        if not output:
+            raise ModeCollapseError(f"G returned an empty {type(output).__name__}, not samples")
         output = output[0]
     if not isinstance(output, torch.Tensor):
-        output = torch.as_tensor(np.asarray(output))
+        array = np.asarray(output)
+        if array.dtype.kind not in "biuf":
+            raise ModeCollapseError(
+                f"G's output is not numbers ({type(output).__name__}, dtype {array.dtype}): it must "
+                "return the samples as a tensor or array, or a tuple led by them"
+            )
+        output = torch.as_tensor(array)
     return output.detach()
+
+
+def output_note(output: Any) -> str | None:
+    """Said when more than the samples came back: a tuple or list led by them."""
+    if isinstance(output, (tuple, list)) and len(output) > 1:
+        shape = tuple(as_tensor(output).shape)
+        kind = type(output).__name__
+        return f"G returns a {kind} of {len(output)}: judged on its first element, shape {shape}"
+    return None
 
 
 class OnDevice(nn.Module):

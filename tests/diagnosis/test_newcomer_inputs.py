@@ -178,3 +178,28 @@ def test_options_of_the_wrong_type_get_a_sentence_and_rules_may_be_a_dict(digits
         diagnose(sample, dataset="mnist", rules={"partial_kl": 0.2})
     strict = diagnose(sample, dataset="mnist", rules={"partial_diversity_ratio": 2.0})  # thresholds as a dict
     assert any("(< 2.0)" in reason for reason in strict.reasons), strict.reasons
+
+
+class _Returns(torch.nn.Module):
+    """A G whose forward returns (samples, z), or a dict of them, as some posted code does."""
+
+    def __init__(self, digits, shape):
+        super().__init__()
+        self.digits, self.shape = torch.as_tensor(digits).float() / 255, shape
+
+    def forward(self, z):
+        images = self.digits[torch.arange(len(z)) % len(self.digits)][:, None]
+        return (images, z) if self.shape == "tuple" else {"images": images, "z": z}
+
+
+def test_a_g_returning_a_tuple_is_judged_on_its_first_element_and_says_so(digits):
+    report = diagnose(_Returns(digits, "tuple"), dataset="mnist", latent_dim=8, num_samples=300)
+    note = "G returns a tuple of 2: judged on its first element, shape (300, 1, 28, 28)"
+    assert note in report["input_notes"]
+    assert report.scores["modes"] >= 9
+
+
+def test_a_g_returning_a_dict_gets_a_sentence_naming_its_keys(digits):
+    said = r"G returned a dict \(keys 'images', 'z'\).*G\(z\)\['images'\]"
+    with pytest.raises(ModeCollapseError, match=said):
+        diagnose(_Returns(digits, "dict"), dataset="mnist", latent_dim=8, num_samples=300)

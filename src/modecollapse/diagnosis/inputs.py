@@ -242,7 +242,8 @@ def load_points(
     path = opened.path
     if opened.array is None and is_generator_file(path):
         generator, latent, notes, _ = (sampling or Sampling()).generator(path)
-        points = sample_from(generator, latent, count, PROBE_SEED)
+        notes = list(notes)
+        points = sample_from(generator, latent, count, PROBE_SEED, notes=notes)
         return points, [*notes, f"{count} points drawn with seed {PROBE_SEED}"], None
     if is_run(path):
         run = load_run(path, opened.checkpoint())
@@ -374,8 +375,9 @@ def _sample(
         values, intended, said, _ = sample_with_labels(generator, latent, classes, count, PROBE_SEED)
         notes = [*notes, said, f"{len(values)} samples drawn with seed {PROBE_SEED}"]
         return Samples(values, notes, generator, latent, intended=intended, value_range=value_range)
-    values = sample_from(generator, latent, count, PROBE_SEED)
-    notes = [*notes, f"{count} samples drawn with seed {PROBE_SEED}"]
+    notes = list(notes)
+    values = sample_from(generator, latent, count, PROBE_SEED, notes=notes)
+    notes.append(f"{count} samples drawn with seed {PROBE_SEED}")
     return Samples(values, notes, generator, latent, value_range=value_range)
 
 

@@ -288,7 +288,7 @@ def _in_memory(
             )
             notes.append(labelled)
         else:
-            array = sample_from(generator, latent, count, PROBE_SEED)
+            array = sample_from(generator, latent, count, PROBE_SEED, notes=notes)
         notes.append(f"{len(array)} samples drawn with seed {PROBE_SEED}")
     else:
         raise ModeCollapseError(

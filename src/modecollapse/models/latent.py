@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from modecollapse.errors import ModeCollapseError
-from modecollapse.generators import as_tensor, error_line, unwrapped
+from modecollapse.generators import as_tensor, error_line, output_note, unwrapped
 from modecollapse.options import Metavar, on_command_line, option
 
 if TYPE_CHECKING:
@@ -77,9 +77,12 @@ def placement(generator: Any) -> tuple[torch.device, torch.dtype]:
 
 
 @torch.no_grad()
-def sample_from(generator: Any, latent: Latent, count: int, seed: int, chunk: int = 500) -> torch.Tensor:
+def sample_from(
+    generator: Any, latent: Latent, count: int, seed: int, chunk: int = 500, notes: list[str] | None = None
+) -> torch.Tensor:
     """G's outputs for `count` fixed draws of `latent`, `chunk` at a time: z on G's device and in
-    G's dtype (fp64, bf16 alike), the outputs as fp32 on the CPU."""
+    G's dtype (fp64, bf16 alike), the outputs as fp32 on the CPU. What was judged of an output
+    that is more than the samples is added to `notes`."""
     device, dtype = placement(generator)
     z = latent.draw(count, seed)
     parts = []
@@ -93,6 +96,9 @@ def sample_from(generator: Any, latent: Latent, count: int, seed: int, chunk: in
                 f"{_conditional_hint(error)}{_spatial_hint(error, latent)}"
             ) from None
         parts.append(as_tensor(out).float().cpu())
+        said = output_note(out) if notes is not None and len(parts) == 1 else None
+        if said:
+            notes.append(said)
     return torch.cat(parts)
 
 
