@@ -62,3 +62,17 @@ def test_a_pid_reused_by_a_later_process_is_not_the_locks_holder(tmp_path):
     assert files.lock_holder_alive(lock) is False  # same pid, another process: the holder is gone
     lock.write_text(f"pid {os.getpid()} on {socket.gethostname()}")  # an older version's lock
     assert files.lock_holder_alive(lock) is True
+
+
+def test_an_atomic_write_syncs_the_file_then_its_folder(tmp_path, monkeypatch):
+    """The rename lives in the folder's entry: without syncing the folder, a power cut after the
+    write can bring back the old file (or none)."""
+    synced, real_fsync = [], os.fsync
+
+    def recording_fsync(fd):
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    files.atomic_write_text(tmp_path / "summary.json", "{}\n")
+    assert synced == [False, True]
