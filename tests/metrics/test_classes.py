@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from modecollapse.metrics import classes
@@ -71,3 +72,15 @@ def test_modes_beyond_confusion_is_the_raw_count_for_a_perfect_classifier():
     counts = torch.tensor([100.0, 100, 100, 2, 0, 0, 0, 0, 0, 0])
     assert classes.modes_beyond_confusion(counts, torch.eye(10)) == classes.modes_covered(counts) == 3
     assert classes.modes_beyond_confusion(counts, torch.eye(10), 0.0) == 4
+
+
+def test_classifier_score_of_few_samples_does_not_split_them_into_ones():
+    """Ten confident samples of ten classes: one split scores 10; ten splits of one sample each
+    would each read as a single class (score 1), whatever the samples."""
+    ten_classes = torch.eye(10)
+    assert classes.classifier_score(ten_classes)[0] == pytest.approx(10.0)
+    one_class = torch.zeros(10, 10)
+    one_class[:, 4] = 1
+    assert classes.classifier_score(one_class)[0] == pytest.approx(1.0)
+    shuffled = ten_classes[torch.randperm(10, generator=torch.Generator().manual_seed(1))]
+    assert classes.classifier_score(shuffled) == classes.classifier_score(ten_classes)

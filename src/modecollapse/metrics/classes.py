@@ -55,14 +55,20 @@ def stacked_labels(predictions: torch.Tensor) -> torch.Tensor:
     return predictions[:, 0] * 100 + predictions[:, 1] * 10 + predictions[:, 2]
 
 
+MIN_SPLIT_SAMPLES = 50
+"""The fewest samples a split of the classifier score holds: 10 splits from 500 samples on."""
+
+
 def classifier_score(probabilities: torch.Tensor, splits: int = 10) -> tuple[float, float]:
     """The Inception score computed with our classifier: exp E_x KL(p(y|x) || p(y)), mean/std.
     Null: one class (score 1). It is not a collapse test on its own: a confident classifier
     scores pixel noise high (see recognizable.py), which is why the panel pairs it with others.
 
     Samples are shuffled (fixed seed) before splitting: files sorted by class would
-    otherwise give each split one class and a score of 1.
+    otherwise give each split one class and a score of 1. Each split keeps at least
+    MIN_SPLIT_SAMPLES (fewer splits for few samples): a split of one sample scores 1 whatever it is.
     """
+    splits = max(1, min(splits, len(probabilities) // MIN_SPLIT_SAMPLES))
     order = torch.randperm(len(probabilities), generator=torch.Generator().manual_seed(0))
     scores = []
     for chunk in probabilities[order].double().chunk(splits):
