@@ -252,3 +252,47 @@ def test_a_data_dir_that_does_not_exist_is_said_not_skipped(tmp_path):
     with pytest.raises(DatasetUnavailable, match="the data dir .*/dat does not exist") as error:
         fetch(fileset, tmp_path / "dat", names=wanted)  # a typo of "data": no silent download
     assert "put t10k-images-idx3-ubyte.gz in a folder" in str(error.value)  # the file wanted, only
+
+
+@pytest.fixture
+def trickling_mirror():
+    """A mirror that answers at once and then sends 10 bytes every 20 ms (500 B/s): each read
+    returns before any socket timeout, so only a rate check ends it."""
+    import time
+
+    class Trickle(_QuietHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000000")
+            self.end_headers()
+            try:
+                for _ in range(100_000):
+                    self.wfile.write(b"x" * 10)
+                    self.wfile.flush()
+                    time.sleep(0.02)
+            except OSError:
+                pass  # the client gave up
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown(), server.server_close()
+
+
+def test_a_mirror_that_trickles_is_given_up_for_the_next(tmp_path, serve, trickling_mirror):
+    import time
+
+    files = _fixture_files(tmp_path / "good")
+    fileset = _fileset(files, (trickling_mirror, serve(tmp_path / "good")))
+    started = time.monotonic()
+    folder = download_fileset(fileset, tmp_path / "dest", timeout=0.5)
+    assert time.monotonic() - started < 5
+    for name, data in files.items():
+        assert (folder / name).read_bytes() == data
+
+
+def test_a_mirror_that_only_trickles_is_said_too_slow(tmp_path, trickling_mirror):
+    fileset = _fileset({"a.gz": b"x" * 100}, (trickling_mirror,))
+    with pytest.raises(DatasetUnavailable, match=r"too slow: .* bytes in 0\.\d s"):
+        download_fileset(fileset, tmp_path / "dest", timeout=0.5)
+    assert list((tmp_path / "dest").iterdir()) == []

@@ -6,6 +6,7 @@ import hashlib
 import http.client
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -166,18 +167,29 @@ def download_file(remote: RemoteFile, mirrors: tuple[str, ...], dest: Path, time
     raise DatasetUnavailable(f"could not download {remote.name}: " + "; ".join(failures))
 
 
+MIN_RATE = 5_000
+"""Bytes a second, on average, below which a download is given up for the next mirror once it has
+run `timeout` seconds: a mirror that trickles never trips the socket timeout."""
+
+
 def _stream_to(url: str, path: Path, timeout: float) -> str:
-    """Download `url` into `path`; its MD5. A body shorter than its Content-Length is an error."""
-    digest, received = hashlib.md5(usedforsecurity=False), 0
+    """Download `url` into `path`; its MD5. A body shorter than its Content-Length, or one that
+    comes slower than MIN_RATE after `timeout` seconds, is an error."""
+    digest, received, started = hashlib.md5(usedforsecurity=False), 0, time.monotonic()
     with urllib.request.urlopen(url, timeout=timeout) as response, path.open("wb") as out:
         length = response.headers.get("Content-Length") or ""
         total = int(length) if length.isdigit() else None
         with tqdm(total=total, unit="B", unit_scale=True, desc=path.name, leave=False) as bar:
-            while chunk := response.read(1 << 16):
+            while chunk := response.read1(1 << 16):
                 out.write(chunk)
                 digest.update(chunk)
                 received += len(chunk)
                 bar.update(len(chunk))
+                elapsed = time.monotonic() - started
+                if elapsed > timeout and received < MIN_RATE * elapsed:
+                    raise OSError(
+                        f"too slow: {received:,} bytes in {elapsed:.1f} s (under {MIN_RATE / 1000:g} kB/s)"
+                    )
         out.flush()
         os.fsync(out.fileno())
     if total is not None and received < total:
