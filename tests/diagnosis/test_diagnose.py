@@ -405,3 +405,22 @@ def test_uniform_latent_generator_is_sampled_as_told(tmp_path, mnist_test):
     assert any("U(-1, 1)" in note for note in uniform["input_notes"])
     # N(0, I) leaves the cube ~80% of the time at d = 4: the probe sees far less movement
     assert uniform["latent"]["output_spread"] > 2 * normal["latent"]["output_spread"]
+
+
+def test_a_generator_on_a_mixture_draws_pacgans_count_from_a_file_as_in_memory(tmp_path):
+    """However many samples are asked for, a G on ring8 is judged on PacGAN's 2,500 points, from
+    a file as from memory (too few points make even a perfect G look collapsed)."""
+
+    class Ring(torch.nn.Module):
+        def forward(self, z):
+            angle = torch.floor(torch.rand(len(z)) * 8) * (2 * torch.pi / 8)
+            return torch.stack([2 * angle.cos(), 2 * angle.sin()], dim=1) + 0.02 * z[:, :2]
+
+    torch.jit.script(Ring()).save(str(tmp_path / "g.ts"))
+    from_file = diagnose(tmp_path / "g.ts", "ring8", num_samples=300, latent_dim=2)
+    in_memory = diagnose(Ring(), "ring8", num_samples=300, latent_dim=2)
+    for report in (from_file, in_memory):
+        assert "2500 points drawn with seed 7" in report["input_notes"] or any(
+            "2500 samples drawn" in n for n in report["input_notes"]
+        ), report["input_notes"]
+        assert report.verdict == "healthy", report.reasons

@@ -20,6 +20,7 @@ from modecollapse.diagnosis.grid import GRID_SUFFIXES, split_grid
 from modecollapse.diagnosis.weights import Rebuild, is_weights_file, load_network
 from modecollapse.errors import ModeCollapseError
 from modecollapse.metrics.features import SUPPORTED_SIZES
+from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.models.labels import conditional_needs_latent, sample_with_labels
 from modecollapse.models.latent import (
     Latent,
@@ -234,10 +235,13 @@ def last_healthy_note(path: Path) -> list[str]:
 
 
 def load_points(
-    path: Path | Opened, count: int, sampling: Sampling | None = None
+    path: Path | Opened, sampling: Sampling | None = None
 ) -> tuple[torch.Tensor, list[str], DataConfig | None]:  # fmt: skip
     """(N x 2 points, notes, the run's data config or None) from a 2-D run folder, a generator file
-    (sampled as `sampling` says) or an array file."""
+    (sampled as `sampling` says) or an array file (all its points). A generator draws PacGAN's
+    PROTOCOL_SAMPLES, however many samples were asked for: with fewer, even a perfect G's modes
+    look dropped."""
+    count = PROTOCOL_SAMPLES
     opened = path if isinstance(path, Opened) else open_input(Path(path))
     path = opened.path
     if opened.array is None and is_generator_file(path):

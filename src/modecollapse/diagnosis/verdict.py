@@ -33,7 +33,6 @@ from modecollapse.metrics.conditional import judge_by_class
 from modecollapse.metrics.detector import assess, reason_kinds
 from modecollapse.metrics.evaluators import judged_translations, on_own_device, translation_evaluator
 from modecollapse.metrics.features import classifier_for
-from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.metrics.samples import (
     Reference,
     reference_for,
@@ -96,8 +95,7 @@ def judge_path(
             g_ab, back, dataset, num_samples, rules, data_dir, str(source), *described
         )
     elif _judges_points(opened, dataset):
-        count = min(num_samples, PROTOCOL_SAMPLES) if opened.run is None else PROTOCOL_SAMPLES  # a run: 2,500
-        report = judge_points(opened, dataset, count, rules, mixture_scale, sampling)
+        report = judge_points(opened, dataset, rules, mixture_scale, sampling)
     else:
         if g_ba is not None:
             raise ModeCollapseError(
@@ -221,7 +219,6 @@ def _judges_points(opened: Opened, dataset: str | None) -> bool:
 def judge_points(
     path: Path | Opened | tuple[torch.Tensor, list[str]],
     dataset: str | None,
-    num_samples: int = PROTOCOL_SAMPLES,
     rules: DetectorConfig | None = None,
     mixture_scale: float = 1.0,
     sampling: Sampling | None = None,
@@ -236,7 +233,7 @@ def judge_points(
     if isinstance(path, tuple):
         (points, notes), trained_on, path = path, None, Path("samples in memory")
     else:
-        points, notes, trained_on = load_points(path, num_samples, sampling)
+        points, notes, trained_on = load_points(path, sampling)
         path = path.path if isinstance(path, Opened) else path
     if trained_on is not None and dataset in (None, trained_on.name):
         data = trained_on
