@@ -18,6 +18,12 @@ Stacked MNIST: every channel must be recognizable on its own.
 recognizable: the classifier reads an all-black image as a confident digit near real ones.
 Nulls (tests/metrics/test_recognizable.py): pixel noise, blobs and blank images score 0, real
 test digits 0.99.
+
+Known blind spot: averages of many real digits of one class (grey, blurred but digit-shaped)
+pass both tests. The MNIST classifier reads each class's mean image as an "8" with confidence
+0.75-1.00, and 9 of the 10 lie within reach, so per-class means score 0.90. Such samples are
+still judged collapsed: they all read as one class (modes_recognizable 1), and their precision
+and density are 0.
 """
 
 from __future__ import annotations
