@@ -84,3 +84,37 @@ def test_classifier_score_of_few_samples_does_not_split_them_into_ones():
     assert classes.classifier_score(one_class)[0] == pytest.approx(1.0)
     shuffled = ten_classes[torch.randperm(10, generator=torch.Generator().manual_seed(1))]
     assert classes.classifier_score(shuffled) == classes.classifier_score(ten_classes)
+
+
+def test_modes_beyond_confusion_of_nothing_or_with_a_broken_matrix():
+    assert classes.modes_beyond_confusion(torch.zeros(10), torch.eye(10)) == 0
+    assert classes.modes_beyond_confusion_sd(torch.zeros(10), torch.eye(10)) == 0.0
+    with pytest.raises(ValueError, match="finite 10 x 10"):
+        classes.modes_beyond_confusion(torch.ones(10), torch.full((10, 10), float("nan")))
+    with pytest.raises(ValueError, match="finite 10 x 10"):
+        classes.modes_beyond_confusion(torch.ones(10), torch.eye(9))
+
+
+def test_the_spread_of_modes_beyond_confusion_shrinks_with_samples():
+    confusion = _confusion({6: (0.79, {0: 0.1, 2: 0.06, 4: 0.05}), 0: (0.9, {6: 0.1})})
+    two_classes = confusion[[0, 6]].sum(0)
+    few, many = (classes.modes_beyond_confusion_sd(two_classes * n / 2, confusion) for n in (40, 4000))
+    assert few > 0.2 and many == 0.0
+
+
+def test_classifier_score_splits_are_equal_and_hold_enough_samples():
+    probabilities = torch.eye(10).repeat(51, 1)[:505]  # 505 samples: 10 splits of 50-51
+    sizes = []
+    original = torch.Tensor.tensor_split
+
+    def recording(self, *args, **kwargs):
+        parts = original(self, *args, **kwargs)
+        sizes.extend(len(p) for p in parts)
+        return parts
+
+    torch.Tensor.tensor_split = recording
+    try:
+        classes.classifier_score(probabilities)
+    finally:
+        torch.Tensor.tensor_split = original
+    assert len(sizes) == 10 and min(sizes) >= classes.MIN_SPLIT_SAMPLES

@@ -162,3 +162,26 @@ def test_a_conditional_gs_worst_class_is_judged_with_real_digits_spread():
     assert any("within-class variety" in r and "95 % interval" in r and "not sure" not in r for r in many)
     verdict, sure = verdict_of({**classes, "per_class_diversity_min": 0.0})
     assert verdict == "collapsed" and "not sure" not in sure[0]
+
+
+def test_collapse_is_called_on_the_modes_beyond_the_classifiers_confusions_where_fewer():
+    """One class that the classifier also reads as three others: collapsed, said as such; the
+    partial rule and a count beyond confusion above the raw count change nothing."""
+    one_class = {**IMAGES, "modes": 4, "kl_uniform": 1.9, "modes_beyond_confusion": 1}
+    verdict, reasons = verdict_of(one_class)
+    assert verdict == "collapsed"
+    assert "only 1 of 10 modes beyond the classifier's confusions (4 read)" in " ".join(reasons)
+    three = {**IMAGES, "modes": 3, "kl_uniform": 1.2, "modes_beyond_confusion": 3}
+    assert verdict_of(three)[0] == "partial collapse"
+    assert verdict_of({**IMAGES, "modes_beyond_confusion": 12})[0] == "healthy"
+    nine_read_one_beyond = {**IMAGES, "modes": 9, "kl_uniform": 0.01, "modes_beyond_confusion": 1.0}
+    assert verdict_of(nine_read_one_beyond)[0] == "collapsed"
+
+
+def test_a_count_beyond_confusion_that_comes_and_goes_is_not_sure():
+    """At 64 samples the estimate can lose a class by chance: its bootstrap sd widens the interval,
+    so a series is not held collapsed on one such reading."""
+    few = {**IMAGES, "num_samples": 64, "modes": 3, "kl_uniform": 1.0, "modes_beyond_confusion": 1}
+    assert assess({**few, "modes_beyond_confusion_sd": 0.0}, previous="healthy")[0] == "collapsed"
+    held = assess({**few, "modes_beyond_confusion_sd": 0.6}, previous="healthy")
+    assert held[0] == "partial collapse"  # the raw 3 modes are surely a partial collapse

@@ -13,8 +13,10 @@ The spread of a metric at n samples is the larger of two estimates:
   the modes a uniform generator over the m modes observed covers with n samples (any sample
   counts, as for Stacked MNIST) have sd sqrt(m e^-l (1 - (1 + l) e^-l)), l = n / m (0 for 10
   classes at 2,000).
-The interval is the value +- 1.96 sd. Records that keep no sample count (2-D mixtures before the
-one scorer) are read at PacGAN's 2,500 points.
+A metric that measures its own spread (modes_beyond_confusion: a bootstrap) records it as
+`<metric>_sd`, and that counts as a third estimate. The interval is the value +- 1.96 sd.
+Records that keep no sample count (2-D mixtures before the one scorer) are read at PacGAN's
+2,500 points.
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ def spread(metric: str, value: float, scores: dict[str, Any]) -> float:
         live = max(value, 1.0)  # a uniform generator over the modes it shows
         load = n / live
         analytic = math.sqrt(max(live * math.exp(-load) * (1 - (1 + load) * math.exp(-load)), 0.0))
+    resampled = scores.get(f"{metric}_sd")  # a metric that measures its own spread (bootstrap)
+    if isinstance(resampled, int | float) and math.isfinite(resampled):
+        analytic = max(analytic, float(resampled))
     return max(measured, analytic)
 
 

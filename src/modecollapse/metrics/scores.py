@@ -99,7 +99,15 @@ def extract(classifier: EvalClassifier, images: torch.Tensor, precision: str | N
 def card_confusion(classifier: EvalClassifier) -> torch.Tensor | None:
     """The confusion matrix on the classifier's card (benchmarks/calibrate_classifier_cards.py)."""
     confusion = classifier.card.get("confusion")
-    return None if confusion is None else torch.tensor(confusion, dtype=torch.float64)
+    if confusion is None:
+        return None
+    matrix = torch.tensor(confusion, dtype=torch.float64)
+    classes_read = classifier.card.get("num_classes", len(matrix))
+    if matrix.dim() != 2 or matrix.shape != (classes_read, classes_read) or not matrix.isfinite().all():
+        raise ModeCollapseError(
+            f"classifier card for {classifier.dataset}: 'confusion' is not a finite square matrix"
+        )
+    return matrix
 
 
 INK_CONTRAST = 0.5
@@ -213,8 +221,10 @@ def _class_histogram(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
         "largest_class_share": float(counts.max() / counts.sum()),
     }
     if fake.confusion is not None and len(fake.confusion) == num_classes:
-        beyond = classes.modes_beyond_confusion(counts, fake.confusion, _mode_share(real))
-        result["modes_beyond_confusion"] = float(beyond)
+        share = _mode_share(real)
+        confusion = fake.confusion
+        result["modes_beyond_confusion"] = float(classes.modes_beyond_confusion(counts, confusion, share))
+        result["modes_beyond_confusion_sd"] = classes.modes_beyond_confusion_sd(counts, confusion, share)
     return result
 
 
@@ -243,7 +253,8 @@ def _recognizable(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
 
 @metric("classifier_score_10splits")
 def _classifier_score(fake: FeatureSet, real: FeatureSet) -> dict[str, float]:
-    """The Inception-score analogue over the classifier's probabilities (10 splits). Null it must
+    """The Inception-score analogue over the classifier's probabilities (10 splits; fewer below 500
+    samples, metrics/classes.py). Null it must
     fail: constant output (score 1); tests/metrics/test_classes.py."""
     if real.stacked:  # a score over the stacked classes is not defined
         return {}
