@@ -146,13 +146,13 @@ def download_file(remote: RemoteFile, mirrors: tuple[str, ...], dest: Path, time
     fetch one file at once); a failure or checksum mismatch deletes it and moves on."""
     target = dest / remote.name
     failures = []
-    for mirror in mirrors:
+    for position, mirror in enumerate(mirrors, start=1):
         url = mirror.rstrip("/") + "/" + remote.name
         handle, name = tempfile.mkstemp(dir=dest, prefix=f".{remote.name}.", suffix=".part")
         os.close(handle)
         partial = Path(name)
         try:
-            digest = _stream_to(url, partial, timeout)
+            digest = _stream_to(url, partial, timeout, check_rate=position < len(mirrors))
             if digest != remote.md5:
                 failures.append(
                     f"{url}: MD5 mismatch (expected {remote.md5}, got {digest}); the partial file was deleted"
@@ -168,28 +168,36 @@ def download_file(remote: RemoteFile, mirrors: tuple[str, ...], dest: Path, time
 
 
 MIN_RATE = 5_000
-"""Bytes a second, on average, below which a download is given up for the next mirror once it has
-run `timeout` seconds: a mirror that trickles never trips the socket timeout."""
+"""Bytes a second below which a mirror is given up for the next one: measured over each `timeout`
+seconds from the first byte (a mirror that trickles never trips the socket timeout). The last
+mirror is never given up for being slow: a slow proxy still gets the file."""
 
 
-def _stream_to(url: str, path: Path, timeout: float) -> str:
-    """Download `url` into `path`; its MD5. A body shorter than its Content-Length, or one that
-    comes slower than MIN_RATE after `timeout` seconds, is an error."""
-    digest, received, started = hashlib.md5(usedforsecurity=False), 0, time.monotonic()
+def _stream_to(url: str, path: Path, timeout: float, check_rate: bool = True) -> str:
+    """Download `url` into `path`; its MD5. A body shorter than its Content-Length is an error, and
+    so (with `check_rate`) is one that comes slower than MIN_RATE over any `timeout` seconds."""
+    digest, received = hashlib.md5(usedforsecurity=False), 0
     with urllib.request.urlopen(url, timeout=timeout) as response, path.open("wb") as out:
         length = response.headers.get("Content-Length") or ""
         total = int(length) if length.isdigit() else None
+        window: tuple[float, int] | None = None  # (when, bytes) at the start of the current window
         with tqdm(total=total, unit="B", unit_scale=True, desc=path.name, leave=False) as bar:
             while chunk := response.read1(1 << 16):
                 out.write(chunk)
                 digest.update(chunk)
                 received += len(chunk)
                 bar.update(len(chunk))
-                elapsed = time.monotonic() - started
-                if elapsed > timeout and received < MIN_RATE * elapsed:
-                    raise OSError(
-                        f"too slow: {received:,} bytes in {elapsed:.1f} s (under {MIN_RATE / 1000:g} kB/s)"
-                    )
+                now = time.monotonic()
+                if window is None:
+                    window = (now, received)
+                elif check_rate and now - window[0] >= timeout:
+                    rate = (received - window[1]) / (now - window[0])
+                    if rate < MIN_RATE:
+                        raise OSError(
+                            f"too slow: {received - window[1]:,} bytes in the last {now - window[0]:.1f} s "
+                            f"(under {MIN_RATE / 1000:g} kB/s); {received:,} received"
+                        )
+                    window = (now, received)
         out.flush()
         os.fsync(out.fileno())
     if total is not None and received < total:
