@@ -2,6 +2,7 @@
 
 import os
 import stat
+import sys
 
 import pytest
 
@@ -64,6 +65,7 @@ def test_a_pid_reused_by_a_later_process_is_not_the_locks_holder(tmp_path):
     assert files.lock_holder_alive(lock) is True
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="folders cannot be opened to sync on Windows")
 def test_an_atomic_write_syncs_the_file_then_its_folder(tmp_path, monkeypatch):
     """The rename lives in the folder's entry: without syncing the folder, a power cut after the
     write can bring back the old file (or none)."""
@@ -76,3 +78,25 @@ def test_an_atomic_write_syncs_the_file_then_its_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", recording_fsync)
     files.atomic_write_text(tmp_path / "summary.json", "{}\n")
     assert synced == [False, True]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names a descriptor's file from /proc")
+def test_a_checkpoint_and_its_kept_copy_are_synced_before_and_after_their_rename(tmp_path, monkeypatch):
+    import torch
+
+    from modecollapse.training.checkpoint import keep_copy, save_checkpoint
+
+    synced, real_fsync = [], os.fsync
+
+    def recording_fsync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    root, pid = tmp_path / "checkpoints", os.getpid()
+    saved = save_checkpoint(tmp_path, 10, {"w": torch.zeros(2)}, {"step": 10}, keep=2)
+    assert f"{root}/.tmp-step-00000010-{pid}" in synced  # its files' entries, before the rename
+    assert str(root) in synced  # the rename (synced with LATEST)
+    synced.clear()
+    keep_copy(saved)
+    assert f"{root}/.tmp-last-healthy-{pid}" in synced and synced[-1] == str(root)

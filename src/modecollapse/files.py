@@ -49,8 +49,8 @@ UMASK = _read_umask()
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write `path` whole or not at all, with the permissions a plain open() would give it
-    (mkstemp's own are owner-only); the file and then its folder are synced, so the new content
-    survives a power cut once this returns."""
+    (mkstemp's own are owner-only). The file and then its folder are synced: on POSIX the new
+    content survives a power cut once this returns (a folder just created is not synced)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -64,11 +64,12 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _sync_folder(path.parent)
+    sync_folder(path.parent)
 
 
-def _sync_folder(folder: Path) -> None:
-    """Make a rename in `folder` durable (POSIX); a no-op where folders cannot be opened (Windows)."""
+def sync_folder(folder: Path) -> None:
+    """Make the entries of `folder` (a rename, a new file) durable on POSIX; a no-op where folders
+    cannot be opened or synced (Windows, some filesystems)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:

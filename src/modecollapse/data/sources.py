@@ -15,6 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from modecollapse.errors import DatasetUnavailable
+from modecollapse.files import sync_folder
 from modecollapse.options import Metavar, option
 
 DATA_ENV = "MODECOLLAPSE_DATA"
@@ -159,6 +160,7 @@ def download_file(remote: RemoteFile, mirrors: tuple[str, ...], dest: Path, time
                 )
                 continue
             os.replace(partial, target)
+            sync_folder(dest)
             return target
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
             failures.append(f"{url}: {getattr(error, 'reason', None) or f'{type(error).__name__}: {error}'}")

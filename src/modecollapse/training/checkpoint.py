@@ -18,7 +18,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from modecollapse.errors import CheckpointError
-from modecollapse.files import atomic_write_text
+from modecollapse.files import atomic_write_text, sync_folder
 
 FORMAT = "modecollapse-checkpoint-v1"
 WEIGHTS, STATE, LATEST = "weights.safetensors", "state.json", "latest"
@@ -37,9 +37,7 @@ def save_checkpoint(
     tensors = {key: value.detach().cpu().contiguous() for key, value in tensors.items()}
     save_file(tensors, str(tmp / WEIGHTS), metadata={"format": FORMAT})
     (tmp / STATE).write_text(json.dumps({"format": FORMAT, **state}, indent=2))
-    for path in (tmp / WEIGHTS, tmp / STATE):
-        with path.open("rb") as handle:
-            os.fsync(handle.fileno())
+    _sync_files(tmp)
     if final.exists():
         shutil.rmtree(final)
     os.rename(tmp, final)
@@ -54,12 +52,22 @@ def keep_copy(checkpoint: Path, name: str = LAST_HEALTHY) -> Path:
     tmp = checkpoint.parent / f".tmp-{name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(checkpoint, tmp)
+    _sync_files(tmp)
     old = checkpoint.parent / f".old-{name}-{os.getpid()}"
     if final.exists():
         os.rename(final, old)
     os.rename(tmp, final)
+    sync_folder(checkpoint.parent)
     shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _sync_files(folder: Path) -> None:
+    """fsync every file in a checkpoint folder, then the folder, before it is renamed into place."""
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+    sync_folder(folder)
 
 
 def _prune(root: Path, keep: int, newest: str) -> None:
