@@ -83,6 +83,21 @@ def as_tensor(output: Any) -> torch.Tensor:
     return output.detach()
 
 
+def batch_outputs(output: Any, batch: int) -> torch.Tensor:
+    """`as_tensor(output)` as fp32 on the CPU, checked to hold one sample per input of the batch."""
+    values = as_tensor(output).float().cpu()
+    if values.dim() == 0 or len(values) != batch:
+        shape = tuple(values.shape)
+        listed = " (a list of per-sample outputs? return them as one tensor: torch.stack)" if isinstance(
+            output, list
+        ) else ""
+        raise ModeCollapseError(
+            f"G returned samples of shape {shape} for a batch of {batch} inputs: it must return one "
+            f"sample per input, its first dimension the batch{listed}"
+        )
+    return values
+
+
 def output_note(output: Any) -> str | None:
     """Said when more than the samples came back: a tuple or list led by them."""
     if isinstance(output, (tuple, list)) and len(output) > 1:

@@ -183,3 +183,16 @@ def test_a_label_given_first_or_appended_to_z_is_given_so(by_class, network, sai
                       reference=by_class[2])  # fmt: skip
     assert f"{said}, 50 per class" in report["input_notes"]
     assert report.scores["class_conditional_accuracy"] > 0.9
+
+
+class ReturnsItsLatentToo(DigitOfItsClass):
+    def forward(self, z, labels):
+        return self.digit(labels.long()), z
+
+
+def test_a_conditional_g_returning_a_tuple_says_what_was_judged(by_class):
+    report = diagnose(ReturnsItsLatentToo(by_class[0]), latent_dim=16, num_samples=500, num_classes=10,
+                      reference=by_class[2])  # fmt: skip
+    said = [note for note in report["input_notes"] if "50 per class" in note][0]
+    assert "per class; G returns a tuple of 2: judged on its first element, shape (500, " in said
+    assert report.scores["class_conditional_accuracy"] > 0.9

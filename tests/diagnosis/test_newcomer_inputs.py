@@ -203,3 +203,12 @@ def test_a_g_returning_a_dict_gets_a_sentence_naming_its_keys(digits):
     said = r"G returned a dict \(keys 'images', 'z'\).*G\(z\)\['images'\]"
     with pytest.raises(ModeCollapseError, match=said):
         diagnose(_Returns(digits, "dict"), dataset="mnist", latent_dim=8, num_samples=300)
+
+
+def test_a_g_returning_a_list_of_per_sample_images_gets_a_sentence(digits):
+    class PerSample(torch.nn.Module):
+        def forward(self, z):
+            return [torch.as_tensor(digits[i % 600]).float()[None] / 255 for i in range(len(z))]
+
+    with pytest.raises(ModeCollapseError, match=r"for a batch of 300 inputs.*a list of per-sample outputs"):
+        diagnose(PerSample(), dataset="mnist", latent_dim=8, num_samples=300)

@@ -127,6 +127,7 @@ def test_intervals_stay_inside_what_a_metric_can_be():
     assert noise.interval("recognizable_share", 0.0, {"num_samples": 2000})[0] == 0.0
     assert noise.interval("copy_rate", 1.0, {"num_samples": 50})[1] == 1.0
     assert noise.interval("kl_uniform", 0.0, {"num_samples": 100})[0] == 0.0
+    assert noise.interval("translation_accuracy", 0.99, {"num_samples": 50})[1] == 1.0
     for ratio_or_distance in ("diversity_ratio", "vendi_ratio", "density", "recall", "fcd"):
         low, high = noise.interval(ratio_or_distance, 0.02, {"num_samples": 64, "num_classes": 10})
         assert low == 0.0 < 0.02 < high, ratio_or_distance  # wide at 64 samples, never below 0

@@ -95,7 +95,7 @@ def judge_path(
             g_ab, back, dataset, num_samples, rules, data_dir, str(source), *described
         )
     elif _judges_points(opened, dataset):
-        report = judge_points(opened, dataset, rules, mixture_scale, sampling)
+        report = judge_points(opened, dataset, rules=rules, mixture_scale=mixture_scale, sampling=sampling)
     else:
         if g_ba is not None:
             raise ModeCollapseError(
@@ -219,6 +219,7 @@ def _judges_points(opened: Opened, dataset: str | None) -> bool:
 def judge_points(
     path: Path | Opened | tuple[torch.Tensor, list[str]],
     dataset: str | None,
+    *,
     rules: DetectorConfig | None = None,
     mixture_scale: float = 1.0,
     sampling: Sampling | None = None,

@@ -112,6 +112,6 @@ def interval(metric: str, value: float, scores: dict[str, Any]) -> tuple[float, 
     low, high = value - half, value + half
     if metric not in SIGNED:
         low = max(low, 0.0)
-    if metric in SHARES:
+    if metric in SHARES or metric in ("translation_accuracy", "translation_score"):
         high = min(high, 1.0)
     return low, high

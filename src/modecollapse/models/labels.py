@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from modecollapse.errors import ModeCollapseError
-from modecollapse.generators import as_tensor, error_line, unwrapped
+from modecollapse.generators import batch_outputs, error_line, output_note, unwrapped
 from modecollapse.models.latent import Latent, latent_options, placement
 
 LABEL_FORMS = {"indices": "class indices of shape (N,), int64", "one-hot": "one-hot rows of shape (N, K)"}
@@ -80,20 +80,17 @@ def sample_with_labels(
     for where, form in calls.order:
         said = CALLS[where, form].replace("label=", f"{calls.keyword}=")
         try:
-            parts = [
-                as_tensor(
-                    _call(
-                        generator, where, zs, _labels_as(form, ys, num_classes, device, dtype), calls.keyword
-                    )
-                )
-                .float()
-                .cpu()
+            outputs = [
+                _call(generator, where, zs, _labels_as(form, ys, num_classes, device, dtype), calls.keyword)
                 for zs, ys in zip(z.split(chunk), labels.split(chunk), strict=True)
             ]
         except CAUGHT as error:
             refused.append(f"{said}: {error_line(error)}")
             continue
+        parts = [batch_outputs(out, len(ys)) for out, ys in zip(outputs, labels.split(chunk), strict=True)]
         note = f"{said}, {len(labels) // num_classes} per class"
+        if output_note(outputs[0]):
+            note += f"; {output_note(outputs[0])}"
         if calls.guessed and where != "keyword":
             note += (
                 f" ({calls.why}: the order is a guess; name forward's inputs z and labels, in G's "

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from modecollapse.errors import ModeCollapseError
-from modecollapse.generators import as_tensor, error_line, output_note, unwrapped
+from modecollapse.generators import batch_outputs, error_line, output_note, unwrapped
 from modecollapse.options import Metavar, on_command_line, option
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def sample_from(
                 f"{error_line(error)}; does the latent law match G's input?"
                 f"{_conditional_hint(error)}{_spatial_hint(error, latent)}"
             ) from None
-        parts.append(as_tensor(out).float().cpu())
+        parts.append(batch_outputs(out, len(part)))
         said = output_note(out) if notes is not None and len(parts) == 1 else None
         if said:
             notes.append(said)
