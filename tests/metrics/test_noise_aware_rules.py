@@ -186,3 +186,15 @@ def test_a_count_beyond_confusion_that_comes_and_goes_is_not_sure():
     assert assess({**few, "modes_beyond_confusion_sd": 0.0}, previous="healthy")[0] == "collapsed"
     held = assess({**few, "modes_beyond_confusion_sd": 0.6}, previous="healthy")
     assert held[0] == "partial collapse"  # the raw 3 modes are surely a partial collapse
+
+
+def test_a_class_dropped_while_others_leak_into_it_is_partial_when_surely_below():
+    """Fashion-MNIST without shirts: the classifier still reads 10 classes (T-shirts, pullovers and
+    coats leak into shirts), 9 beyond its confusions, surely at 2,000 samples; at 64 a count
+    beyond confusion that may be noise raises no partial alarm alone."""
+    dropped = {**IMAGES, "modes_beyond_confusion": 9, "modes_beyond_confusion_sd": 0.0}
+    verdict, reasons = verdict_of(dropped)
+    assert verdict == "partial collapse"
+    assert "9 of 10 modes beyond the classifier's confusions (10 read)" in " ".join(reasons)
+    unsure = {**IMAGES, "num_samples": 64, "modes_beyond_confusion": 9, "modes_beyond_confusion_sd": 0.5}
+    assert verdict_of(unsure)[0] == "healthy"

@@ -15,7 +15,8 @@ diversity ratio 1.0 and 1% near-duplicates by construction):
              that ignores its input
              (2-D mixtures: modes = well-formed modes, metrics/mixtures.py)
   partial    if modes < 95% of what a perfect uniform generator would cover with the same
-             number of samples, K (1 - exp(-N / K)); or kl_uniform (2-D mixtures: the modes'
+             number of samples, K (1 - exp(-N / K)) (or the modes beyond the classifier's
+             confusions are, surely beyond their noise); or kl_uniform (2-D mixtures: the modes'
              reverse KL) > 0.1 above that generator's sampling floor (K - 1) / 2N (one of ten
              classes missing is ln(10/9) = 0.105); or diversity_ratio < 0.75; or
              near_duplicate_rate >= 0.2;
