@@ -339,3 +339,9 @@ def test_leaving_the_with_block_records_how_the_loop_ended(tmp_path, error, stat
             if error:
                 raise error
     assert json.loads((tmp_path / "mon" / "summary.json").read_text())["status"] == status
+
+
+def test_a_value_range_is_checked_when_the_monitor_is_made(tmp_path):
+    with pytest.raises(ModeCollapseError, match=r"must be auto, 0-255, 0-1, -1-1 or 'MEAN,STD'.*not '0-100'"):
+        Monitor(dataset="mnist", every=1, verbose=False, value_range="0-100", out=tmp_path / "a")
+    Monitor(dataset="mnist", every=1, verbose=False, value_range="0.1307,0.3081", out=tmp_path / "b")

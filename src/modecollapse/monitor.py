@@ -41,6 +41,7 @@ from modecollapse.files import atomic_write_bytes
 from modecollapse.generators import untouched
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.metrics.evaluators import translator_scorer
+from modecollapse.metrics.features import check_value_range
 from modecollapse.models.labels import conditional_needs_latent
 from modecollapse.models.latent import Latent
 from modecollapse.monitor_scoring import GeneratorScorer
@@ -172,9 +173,7 @@ class Monitor:
             )
         if others.get("num_classes") is not None:
             _check_classes(dataset, others["num_classes"], others.get("latent_shape"), others.get("sample"))
-        if others.get("value_range", "auto") not in ("auto", "0-255", "0-1", "-1-1"):
-            asked = others["value_range"]
-            raise ModeCollapseError(f"value_range must be auto, 0-255, 0-1 or -1-1, not {asked!r}")
+        check_value_range(others.get("value_range", "auto"))
         known = set(inspect.signature(Monitor.__init__).parameters) - {"self"}
         unknown = sorted(set(others) - known)
         if unknown:

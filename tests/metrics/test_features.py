@@ -95,7 +95,7 @@ def test_the_range_is_read_from_the_values_and_one_that_fits_none_is_refused(mni
     dim = digits.to(torch.uint8) // 4  # uint8 up to 63: 0..255 by its type
     assert prepare_images(dim)[1][0].endswith("read as 0..255 and rescaled to [-1, 1]")
     refused = {
-        "normalised by MNIST's mean and std": (digits / 255 - 0.1307) / 0.3081,
+        "normalised by another mean and std": (digits / 255 - 0.2) / 0.25,
         "scaled past [-1, 1]": (digits / 127.5 - 1) * 1.6,
         "in [0, 2]": digits / 127.5,
         "Gaussian noise": torch.randn(500, 28, 28, generator=torch.Generator().manual_seed(0)),
@@ -145,3 +145,20 @@ def test_guide_is_a_different_network_and_still_accurate(mnist_digits):
     with torch.no_grad():
         accuracy = float((guide.model(x)[0].argmax(1) == labels).float().mean())
     assert accuracy > 0.97
+
+
+def test_images_normalised_as_the_tutorials_do_are_read_back(mnist_digits):
+    """[0, 1] digits through Normalize((0.1307,), (0.3081,)), as the MNIST tutorials load them: read
+    as such and undone; any other mean and std is given as "MEAN,STD"."""
+    digits = torch.as_tensor(np.asarray(mnist_digits[0][:500])).float()
+    as_tutorials = (digits / 255 - 0.1307) / 0.3081
+    assert guess_value_range(as_tutorials) == "0.1307,0.3081"
+    images, notes = prepare_images(as_tutorials)
+    torch.testing.assert_close(images, prepare_images(digits, "0-255")[0], atol=1e-5, rtol=0)
+    assert "normalised by mean 0.1307 and std 0.3081, undone" in notes[0]
+    other = (digits / 255 - 0.2) / 0.25
+    torch.testing.assert_close(prepare_images(other, "0.2,0.25")[0], images, atol=1e-5, rtol=0)
+    with pytest.raises(ModeCollapseError, match=r"not the range given, 0.1307,0.3081: they read as 0-255"):
+        prepare_images(digits, "0.1307,0.3081")
+    with pytest.raises(ModeCollapseError, match=r"must be auto, 0-255, 0-1, -1-1 or 'MEAN,STD'.*not '0-100'"):
+        prepare_images(digits, "0-100")

@@ -159,7 +159,7 @@ def _add_diagnose(commands: argparse._SubParsersAction) -> None:
         "--tile-size", type=int, choices=[28, 32, 64], help="a grid image's tile size in px"
     )
     diagnose.add_argument("--padding", type=int, help="a grid image's padding between tiles in px")
-    diagnose.add_argument("--value-range", default="auto", choices=["auto", "0-255", "0-1", "-1-1"])
+    diagnose.add_argument("--value-range", default="auto", help="auto, 0-255, 0-1, -1-1, or MEAN,STD")
     diagnose.add_argument("--data-dir", help="folder with the real test set used as reference")
     diagnose.add_argument("--json", action="store_true", help="print the report as JSON")
     diagnose.add_argument("--out", help="write samples.png, class_histogram.png, samples_by_class.png here")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,7 +38,7 @@ def prepare_images(
     """Any of 0..255 / [0, 1] / [-1, 1], NCHW / NHWC / NHW, 28/32/64 px -> [-1, 1] N x C x 28 x 28.
 
     value_range "auto" reads the range from the values (read_value_range) and refuses values that
-    fit none; pass "0-255", "0-1" or "-1-1" when the reading could be wrong.
+    fit none; pass "0-255", "0-1", "-1-1" or "MEAN,STD" when the reading could be wrong.
     """
     if not isinstance(images, torch.Tensor):
         array = np.asarray(images)
@@ -66,13 +67,20 @@ def prepare_images(
     if bad.any():
         raise ModeCollapseError(f"{int(bad.sum())} of {len(x)} samples contain NaN or infinite values")
     low, high = float(x.min()), float(x.max())
-    if value_range not in ("auto", "0-255", "0-1", "-1-1"):
-        raise ModeCollapseError(f"value range must be auto, 0-255, 0-1 or -1-1, not '{value_range}'")
+    check_value_range(value_range)
     if value_range == "auto":
         value_range = read_value_range(x)
     else:
         _check_given_range(x, value_range)
-    if value_range == "0-255":
+    normalised = normalisation(value_range)
+    if normalised is not None:
+        mean, std = normalised
+        x = (x * std + mean) * 2 - 1
+        notes.append(
+            f"values {low:.3g}..{high:.3g} read as [0, 1] normalised by mean {mean:g} and std {std:g}, "
+            "undone (x * std + mean) and rescaled to [-1, 1]"
+        )
+    elif value_range == "0-255":
         x = x / 127.5 - 1
         notes.append(f"values {low:.3g}..{high:.3g} read as 0..255 and rescaled to [-1, 1]")
     elif value_range == "0-1":
@@ -86,6 +94,34 @@ def prepare_images(
     return x.clamp(-1, 1), notes
 
 
+VALUE_RANGES = ("auto", "0-255", "0-1", "-1-1")
+"""The named value ranges; a range may also be "MEAN,STD": [0, 1] images normalised as
+torchvision's Normalize((MEAN,), (STD,)) does."""
+KNOWN_NORMALISATIONS = {"MNIST": (0.1307, 0.3081), "Fashion-MNIST": (0.2860, 0.3530)}
+"""The means and stds tutorials normalise these datasets by, which "auto" recognises."""
+
+
+def normalisation(value_range: str) -> tuple[float, float] | None:
+    """(mean, std) of a "MEAN,STD" value range; None for a named one."""
+    if value_range in VALUE_RANGES:
+        return None
+    try:
+        mean, std = (float(part) for part in value_range.split(","))
+    except (ValueError, AttributeError):
+        return None
+    return (mean, std) if std > 0 and abs(mean) < 10 else None
+
+
+def check_value_range(value_range: Any) -> None:
+    """A sentence for a value range that is neither named nor "MEAN,STD"."""
+    if isinstance(value_range, str) and (value_range in VALUE_RANGES or normalisation(value_range)):
+        return
+    raise ModeCollapseError(
+        f"{option('value_range')} must be auto, 0-255, 0-1, -1-1 or 'MEAN,STD' for [0, 1] images "
+        f"normalised by them (e.g. '0.1307,0.3081', MNIST's), not {value_range!r}"
+    )
+
+
 def value_percentiles(x: torch.Tensor) -> tuple[float, float]:
     """The 1st and 99th percentiles of the values (of at most ~1M of them, evenly strided)."""
     flat = x.detach().flatten().float()
@@ -97,9 +133,13 @@ def value_percentiles(x: torch.Tensor) -> tuple[float, float]:
 def guess_value_range(x: torch.Tensor, percentiles: tuple[float, float] | None = None) -> str | None:
     """The range images' values were drawn in, from their 1st and 99th percentiles (so that a few
     stray pixels of a linear output layer do not decide it; `percentiles` when computed already):
-    0..255 (no negatives, bright pixels far above 1), [0, 1], [-1, 1]; None for values that fit
-    none, such as images normalised by a dataset's mean and std, or scaled past [-1, 1]."""
+    0..255 (no negatives, bright pixels far above 1), [0, 1], [-1, 1], or [0, 1] normalised by
+    MNIST's or Fashion-MNIST's usual mean and std (the background, the 1st percentile, at -mean /
+    std); None for values that fit none, such as other normalisations or values past [-1, 1]."""
     low, high = percentiles or value_percentiles(x)
+    for mean, std in KNOWN_NORMALISATIONS.values():
+        if abs(low + mean / std) < 0.02 and high <= (1 - mean) / std + 0.1 and high > 1.25:
+            return f"{mean},{std}"
     if high > 2:
         return "0-255" if low > -0.5 and 10 <= high <= 300 else None
     if low >= -0.25 and high <= 1.25:
@@ -117,13 +157,23 @@ def read_value_range(x: torch.Tensor, percentiles: tuple[float, float] | None = 
         raise ModeCollapseError(
             f"the values span {low:.3g}..{high:.3g} (1st-99th percentile; all: {float(x.min()):.3g}.."
             f"{float(x.max()):.3g}), which fits none of 0..255, [0, 1] or [-1, 1]: images normalised "
-            "by a mean and std (undo it: x * std + mean), scaled, or a generator that diverged. Pass "
-            f"the range they were meant to be in: {option('value_range', '0-1')} (or 0-255, -1-1)"
+            "by a mean and std, scaled, or a generator that diverged. Pass the range they were meant "
+            f"to be in: {option('value_range', '0-1')} (or 0-255, -1-1, or MEAN,STD for [0, 1] "
+            "images normalised by them)"
         )
     return guessed
 
 
 RANGE_BOUNDS = {"0-255": (0.0, 255.0), "0-1": (0.0, 1.0), "-1-1": (-1.0, 1.0)}
+
+
+def range_bounds(value_range: str) -> tuple[float, float]:
+    """The lowest and highest value a given range holds."""
+    normalised = normalisation(value_range)
+    if normalised is None:
+        return RANGE_BOUNDS[value_range]
+    mean, std = normalised
+    return -mean / std, (1 - mean) / std
 
 
 def _check_given_range(x: torch.Tensor, given: str) -> None:
@@ -134,7 +184,7 @@ def _check_given_range(x: torch.Tensor, given: str) -> None:
     read = guess_value_range(x, (low, high))
     if read is None or read == given or high - low < 0.5:  # a flat output is judged, not refused
         return
-    bottom, top = RANGE_BOUNDS[given]
+    bottom, top = range_bounds(given)
     margin = 0.25 * (top - bottom)
     outside = low < bottom - margin or high > top + margin
     if outside or (given == "0-255" and high <= 2):
