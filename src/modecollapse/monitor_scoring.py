@@ -16,7 +16,7 @@ from modecollapse.errors import ModeCollapseError
 from modecollapse.generators import as_tensor, range_from_last_layer
 from modecollapse.metrics.conditional import judge_by_class
 from modecollapse.metrics.evaluators import EVAL_SEED
-from modecollapse.metrics.features import SUPPORTED_SIZES, read_value_range, value_percentiles
+from modecollapse.metrics.features import SUPPORTED_SIZES, range_bounds, read_value_range, value_percentiles
 from modecollapse.metrics.samples import (
     Reference,
     protocol_samples,
@@ -28,8 +28,9 @@ from modecollapse.models.labels import Calls, sample_with_labels
 from modecollapse.models.latent import Latent, latent_from_first_layer, latent_options, sample_from
 
 Sampler = Callable[[Any, int, torch.Generator], torch.Tensor]
-SPAN_TO_KEEP = {"0-255": 127.5, "0-1": 0.5, "-1-1": 1.0}
-"""How far apart the 1st and 99th percentiles must be for a range read from values to be kept."""
+SPAN_TO_KEEP = 0.5
+"""How far apart the 1st and 99th percentiles must be, as a share of the range read from the values
+(0..255: 127.5), for that range to be kept."""
 
 
 class GeneratorScorer:
@@ -92,7 +93,8 @@ class GeneratorScorer:
             )
         low, high = value_percentiles(images)
         guessed = read_value_range(images, (low, high))
-        if high - low >= SPAN_TO_KEEP[guessed]:
+        bottom, top = range_bounds(guessed)
+        if high - low >= SPAN_TO_KEEP * (top - bottom):
             self.kept_range = guessed, self.step
         return guessed, None
 

@@ -42,3 +42,8 @@ def test_the_scoring_code_diagnose_reaches_speaks_the_same(tmp_path, mnist_test)
     np.save(tmp_path / "rgb.npy", rgb)
     with pytest.raises(ModeCollapseError, match="or pass dataset='stacked-mnist' for Stacked MNIST stacks"):
         diagnose(tmp_path / "rgb.npy", "mnist", reference=reference)
+
+
+def test_a_bad_value_range_is_refused_before_anything_is_read(tmp_path):
+    with pytest.raises(ModeCollapseError, match=r"value_range must be auto, 0-255, 0-1, -1-1 or 'MEAN,STD'"):
+        diagnose(tmp_path / "not-even-there", dataset="mnist", value_range="0-100")

@@ -102,7 +102,8 @@ def test_the_range_is_read_from_the_values_and_one_that_fits_none_is_refused(mni
     }
     for name, images in refused.items():
         assert guess_value_range(images) is None, name
-        with pytest.raises(ModeCollapseError, match=r"fits none of 0..255, \[0, 1\] or \[-1, 1\]"):
+        said = r"fits none of 0..255, \[0, 1\], \[-1, 1\] or \[0, 1\] normalised"
+        with pytest.raises(ModeCollapseError, match=said):
             prepare_images(images)
     assert prepare_images(refused["in [0, 2]"], "0-1")[0].max() == 1  # an explicit range is taken
 
@@ -162,3 +163,25 @@ def test_images_normalised_as_the_tutorials_do_are_read_back(mnist_digits):
         prepare_images(digits, "0.1307,0.3081")
     with pytest.raises(ModeCollapseError, match=r"must be auto, 0-255, 0-1, -1-1 or 'MEAN,STD'.*not '0-100'"):
         prepare_images(digits, "0-100")
+
+
+def test_a_given_normalisation_the_values_are_not_in_is_refused(mnist_digits):
+    digits = torch.as_tensor(np.asarray(mnist_digits[0][:500])).float()
+    for read, images in (("-1-1", digits / 127.5 - 1), ("0-1", digits / 255)):
+        said = f"not the range given, 0.1307,0.3081: they read as {read}"
+        with pytest.raises(ModeCollapseError, match=said):
+            prepare_images(images, "0.1307,0.3081")  # else mapped to a grey band: a wrong option
+    for not_mean_std in ("-1,1", "0,255", "0.5,inf", "0.5,0", "0.5"):
+        with pytest.raises(ModeCollapseError, match="a mean in \\[0, 1\\] and a std in \\(0, 1\\]"):
+            prepare_images(digits, not_mean_std)
+
+
+def test_the_tutorials_normalisation_is_read_through_noise_but_not_from_a_diverged_g(mnist_digits):
+    digits = torch.as_tensor(np.asarray(mnist_digits[0][:500])).float()
+    noise = torch.randn(digits.shape, generator=torch.Generator().manual_seed(0))
+    noisy = (digits / 255 - 0.1307) / 0.3081 + 0.02 * noise  # a generator's background is not exact
+    assert guess_value_range(noisy) == "0.1307,0.3081"
+    fashion_like = (digits / 255 - 0.2860) / 0.3530
+    assert guess_value_range(fashion_like) == "0.286,0.353"
+    diverged = torch.empty(500, 28, 28).uniform_(-0.5, 2.5, generator=torch.Generator().manual_seed(1))
+    assert guess_value_range(diverged) is None  # no background: not read as a normalisation

@@ -198,3 +198,20 @@ def test_a_class_dropped_while_others_leak_into_it_is_partial_when_surely_below(
     assert "9 of 10 modes beyond the classifier's confusions (10 read)" in " ".join(reasons)
     unsure = {**IMAGES, "num_samples": 64, "modes_beyond_confusion": 9, "modes_beyond_confusion_sd": 0.5}
     assert verdict_of(unsure)[0] == "healthy"
+
+
+def test_a_partial_collapse_beyond_confusion_is_held_while_its_interval_covers_the_limit():
+    """Called when surely below (sd 0), then kept while the estimate's interval still reaches the
+    limit (sd 0.3: 9 + 0.59 > 9.48), and cleared once the estimate is back at 10."""
+    sure = {**IMAGES, "modes_beyond_confusion": 9, "modes_beyond_confusion_sd": 0.0}
+    unsure = {**sure, "modes_beyond_confusion_sd": 0.3}
+    assert assess(sure, previous="healthy")[0] == "partial collapse"
+    assert assess(unsure, previous="healthy")[0] == "healthy"  # not surely: no alarm from it alone
+    verdict, reasons = assess(unsure, previous="partial collapse")
+    assert verdict == "partial collapse" and "not surely clear" in reasons[0].text
+    assert assess({**sure, "modes_beyond_confusion": 10}, previous="partial collapse")[0] == "healthy"
+
+
+def test_a_recorded_spread_counts_without_a_sample_count():
+    record = {"modes_beyond_confusion_sd": 0.4}  # an older record keeps no num_samples
+    assert noise.spread("modes_beyond_confusion", 9.0, record) == 0.4

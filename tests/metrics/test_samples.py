@@ -101,6 +101,20 @@ def test_a_range_read_from_the_values_is_kept_when_a_later_output_overshoots_it(
         fresh.update(0, generator)  # no earlier reading to keep: refused, with what to pass
 
 
+class AsTheTutorialsNormalise(RealDigits):
+    """Real digits normalised by MNIST's mean and std, with no output layer to say so."""
+
+    def forward(self, z):
+        return (super().forward(z) - 0.1307) / 0.3081
+
+
+def test_a_monitor_reads_and_keeps_the_tutorials_normalisation(tmp_path, test_digits):
+    monitor = Monitor("mnist-5k", every=1, latent_dim=4, num_samples=300, verbose=False, out=tmp_path)
+    status = monitor.update(0, AsTheTutorialsNormalise(test_digits))
+    assert status.verdict == "healthy", status.reasons
+    assert monitor.scorer.kept_range == ("0.1307,0.3081", 0)
+
+
 @pytest.mark.slow
 def test_a_kept_range_carries_over_to_a_resumed_monitor_unless_it_restarts_before_it(tmp_path, test_digits):
     generator = Overshooting(test_digits)

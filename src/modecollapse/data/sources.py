@@ -144,41 +144,63 @@ def download_fileset(
 
 def download_file(remote: RemoteFile, mirrors: tuple[str, ...], dest: Path, timeout: float) -> Path:
     """Try each mirror in order into a partial file of this process's own (two processes may
-    fetch one file at once); a failure or checksum mismatch deletes it and moves on."""
-    target = dest / remote.name
-    failures = []
-    for position, mirror in enumerate(mirrors, start=1):
+    fetch one file at once); a failure or checksum mismatch deletes it and moves on. A mirror
+    given up for being slow is tried once more, without the rate check, when no other one served
+    the file (a slow proxy still gets it)."""
+    attempts = [(mirror, position < len(mirrors)) for position, mirror in enumerate(mirrors, start=1)]
+    failures: list[str] = []
+    retried = False
+    for mirror, check_rate in attempts:
         url = mirror.rstrip("/") + "/" + remote.name
-        handle, name = tempfile.mkstemp(dir=dest, prefix=f".{remote.name}.", suffix=".part")
-        os.close(handle)
-        partial = Path(name)
         try:
-            digest = _stream_to(url, partial, timeout, check_rate=position < len(mirrors))
-            if digest != remote.md5:
-                failures.append(
-                    f"{url}: MD5 mismatch (expected {remote.md5}, got {digest}); the partial file was deleted"
-                )
-                continue
-            os.replace(partial, target)
-            sync_folder(dest)
-            return target
+            return _fetch_one(url, remote, dest, timeout, check_rate)
+        except TooSlow as error:
+            failures.append(f"{url}: {error}")
+            if not retried:  # the first slow one gets a patient retry, after the others
+                attempts.append((mirror, False))
+                retried = True
+        except ChecksumMismatch as error:
+            failures.append(f"{url}: {error}")
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
             failures.append(f"{url}: {getattr(error, 'reason', None) or f'{type(error).__name__}: {error}'}")
-        finally:
-            partial.unlink(missing_ok=True)
     raise DatasetUnavailable(f"could not download {remote.name}: " + "; ".join(failures))
 
 
+def _fetch_one(url: str, remote: RemoteFile, dest: Path, timeout: float, check_rate: bool) -> Path:
+    """`url` into dest/remote.name through a partial file, MD5-checked."""
+    handle, name = tempfile.mkstemp(dir=dest, prefix=f".{remote.name}.", suffix=".part")
+    os.close(handle)
+    partial = Path(name)
+    try:
+        digest = _stream_to(url, partial, timeout, check_rate)
+        if digest != remote.md5:
+            expected = f"expected {remote.md5}, got {digest}"
+            raise ChecksumMismatch(f"MD5 mismatch ({expected}); the partial file was deleted")
+        os.replace(partial, dest / remote.name)
+        sync_folder(dest)
+        return dest / remote.name
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+class TooSlow(OSError):
+    """A mirror sent under MIN_RATE over two windows in a row."""
+
+
+class ChecksumMismatch(ValueError):
+    """A mirror's file is not the one its MD5 names."""
+
+
 MIN_RATE = 5_000
-"""Bytes a second below which a mirror is given up for the next one: measured over each `timeout`
-seconds from the first byte (a mirror that trickles never trips the socket timeout). The last
-mirror is never given up for being slow: a slow proxy still gets the file."""
+"""Bytes a second below which a mirror is given up for the next one: over two `timeout`-long
+windows in a row from the first byte (a mirror that trickles never trips the socket timeout; one
+stall just under it does not count). The last mirror is never given up for being slow."""
 
 
 def _stream_to(url: str, path: Path, timeout: float, check_rate: bool = True) -> str:
     """Download `url` into `path`; its MD5. A body shorter than its Content-Length is an error, and
-    so (with `check_rate`) is one that comes slower than MIN_RATE over any `timeout` seconds."""
-    digest, received = hashlib.md5(usedforsecurity=False), 0
+    so (with `check_rate`) is one that comes slower than MIN_RATE over two windows in a row."""
+    digest, received, slow = hashlib.md5(usedforsecurity=False), 0, 0
     with urllib.request.urlopen(url, timeout=timeout) as response, path.open("wb") as out:
         length = response.headers.get("Content-Length") or ""
         total = int(length) if length.isdigit() else None
@@ -194,10 +216,11 @@ def _stream_to(url: str, path: Path, timeout: float, check_rate: bool = True) ->
                     window = (now, received)
                 elif check_rate and now - window[0] >= timeout:
                     rate = (received - window[1]) / (now - window[0])
-                    if rate < MIN_RATE:
-                        raise OSError(
+                    slow = slow + 1 if rate < MIN_RATE else 0
+                    if slow == 2:
+                        raise TooSlow(
                             f"too slow: {received - window[1]:,} bytes in the last {now - window[0]:.1f} s "
-                            f"(under {MIN_RATE / 1000:g} kB/s); {received:,} received"
+                            f"(under {MIN_RATE / 1000:g} kB/s twice running); {received:,} received"
                         )
                     window = (now, received)
         out.flush()

@@ -36,7 +36,7 @@ from modecollapse.diagnosis.inputs import PROBE_SEED, Samples
 from modecollapse.diagnosis.suggest import suggest
 from modecollapse.diagnosis.weights import Rebuild
 from modecollapse.errors import ModeCollapseError, did_you_mean
-from modecollapse.metrics.features import SUPPORTED_SIZES
+from modecollapse.metrics.features import SUPPORTED_SIZES, check_value_range
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
 from modecollapse.metrics.samples import Reference
 from modecollapse.metrics.scores import FeatureSet
@@ -160,7 +160,7 @@ def diagnose(
     `g_ba` too to judge the cycle. A class-conditional G needs `num_classes` (the dataset's): it
     is sampled class-balanced, called as its forward's names say (G(z, labels), G(labels, z), or
     one input with one-hot labels appended to z; models/labels.py), and also judged class by class."""
-    _check_options(options, not isinstance(source, str | Path), num_classes, dataset)
+    _check_options(options, not isinstance(source, str | Path), num_classes, dataset, value_range)
     rules = _as_rules(rules)
     if isinstance(source, str | Path):
         return Report(
@@ -200,10 +200,11 @@ SHARED_OPTIONS = ("reference", "mixture_scale")
 
 
 def _check_options(
-    options: dict[str, Any], in_memory: bool, num_classes: int | None, dataset: str | None
+    options: dict[str, Any], in_memory: bool, num_classes: int | None, dataset: str | None, value_range: str
 ) -> None:
-    """Refuse an option diagnose does not take (with the nearest name), one only a path uses, or
-    a class count that is not the dataset's."""
+    """Refuse an option diagnose does not take (with the nearest name), one only a path uses, a
+    class count that is not the dataset's, or a value range that is none (before anything is read)."""
+    check_value_range(value_range)
     if num_classes is not None:
         check_class_count(num_classes, dataset or DEFAULT_IMAGES)
     named = [p for p in inspect.signature(diagnose).parameters if p not in ("source", "options")]

@@ -35,7 +35,8 @@ def classifier_for(dataset: str) -> str:
 def prepare_images(
     images: np.ndarray | torch.Tensor, value_range: str = "auto"
 ) -> tuple[torch.Tensor, list[str]]:
-    """Any of 0..255 / [0, 1] / [-1, 1], NCHW / NHWC / NHW, 28/32/64 px -> [-1, 1] N x C x 28 x 28.
+    """Any of 0..255 / [0, 1] / [-1, 1] / [0, 1] normalised by a mean and std, NCHW / NHWC / NHW,
+    28/32/64 px -> [-1, 1] N x C x 28 x 28.
 
     value_range "auto" reads the range from the values (read_value_range) and refuses values that
     fit none; pass "0-255", "0-1", "-1-1" or "MEAN,STD" when the reading could be wrong.
@@ -66,32 +67,34 @@ def prepare_images(
     bad = ~torch.isfinite(x).flatten(1).all(1)
     if bad.any():
         raise ModeCollapseError(f"{int(bad.sum())} of {len(x)} samples contain NaN or infinite values")
-    low, high = float(x.min()), float(x.max())
     check_value_range(value_range)
     if value_range == "auto":
         value_range = read_value_range(x)
     else:
         _check_given_range(x, value_range)
-    normalised = normalisation(value_range)
-    if normalised is not None:
-        mean, std = normalised
-        x = (x * std + mean) * 2 - 1
-        notes.append(
-            f"values {low:.3g}..{high:.3g} read as [0, 1] normalised by mean {mean:g} and std {std:g}, "
-            "undone (x * std + mean) and rescaled to [-1, 1]"
-        )
-    elif value_range == "0-255":
-        x = x / 127.5 - 1
-        notes.append(f"values {low:.3g}..{high:.3g} read as 0..255 and rescaled to [-1, 1]")
-    elif value_range == "0-1":
-        x = x * 2 - 1
-        notes.append(f"values {low:.3g}..{high:.3g} read as [0, 1] and rescaled to [-1, 1]")
-    else:
-        notes.append(f"values {low:.3g}..{high:.3g} read as [-1, 1]")
+    x, said = _to_signed_unit(x, value_range)
+    notes.append(said)
     if x.shape[-1] != 28:
         notes.append(f"resized {x.shape[-1]}x{x.shape[-1]} -> 28x28 (bilinear, antialiased)")
         x = F.interpolate(x, size=28, mode="bilinear", antialias=True, align_corners=False)
     return x.clamp(-1, 1), notes
+
+
+def _to_signed_unit(x: torch.Tensor, value_range: str) -> tuple[torch.Tensor, str]:
+    """Values in `value_range` rescaled to [-1, 1], and a note saying how."""
+    span = f"values {float(x.min()):.3g}..{float(x.max()):.3g}"
+    normalised = normalisation(value_range)
+    if normalised is not None:
+        mean, std = normalised
+        return (x * std + mean) * 2 - 1, (
+            f"{span} read as [0, 1] normalised by mean {mean:g} and std {std:g}, undone (x * std + mean) "
+            "and rescaled to [-1, 1]"
+        )
+    if value_range == "0-255":
+        return x / 127.5 - 1, f"{span} read as 0..255 and rescaled to [-1, 1]"
+    if value_range == "0-1":
+        return x * 2 - 1, f"{span} read as [0, 1] and rescaled to [-1, 1]"
+    return x, f"{span} read as [-1, 1]"
 
 
 VALUE_RANGES = ("auto", "0-255", "0-1", "-1-1")
@@ -109,7 +112,7 @@ def normalisation(value_range: str) -> tuple[float, float] | None:
         mean, std = (float(part) for part in value_range.split(","))
     except (ValueError, AttributeError):
         return None
-    return (mean, std) if std > 0 and abs(mean) < 10 else None
+    return (mean, std) if 0 <= mean <= 1 and 0 < std <= 1 else None  # finite, and not a (low, high)
 
 
 def check_value_range(value_range: Any) -> None:
@@ -118,7 +121,8 @@ def check_value_range(value_range: Any) -> None:
         return
     raise ModeCollapseError(
         f"{option('value_range')} must be auto, 0-255, 0-1, -1-1 or 'MEAN,STD' for [0, 1] images "
-        f"normalised by them (e.g. '0.1307,0.3081', MNIST's), not {value_range!r}"
+        f"normalised by them (e.g. '0.1307,0.3081', MNIST's; a mean in [0, 1] and a std in (0, 1], "
+        f"not a low and high), not {value_range!r}"
     )
 
 
@@ -138,7 +142,7 @@ def guess_value_range(x: torch.Tensor, percentiles: tuple[float, float] | None =
     std); None for values that fit none, such as other normalisations or values past [-1, 1]."""
     low, high = percentiles or value_percentiles(x)
     for mean, std in KNOWN_NORMALISATIONS.values():
-        if abs(low + mean / std) < 0.02 and high <= (1 - mean) / std + 0.1 and high > 1.25:
+        if 1.25 < high <= (1 - mean) / std + 0.1 and _background_at(x, -mean / std):
             return f"{mean},{std}"
     if high > 2:
         return "0-255" if low > -0.5 and 10 <= high <= 300 else None
@@ -149,6 +153,14 @@ def guess_value_range(x: torch.Tensor, percentiles: tuple[float, float] | None =
     return None
 
 
+def _background_at(x: torch.Tensor, value: float, share: float = 0.3, reach: float = 0.1) -> bool:
+    """Whether at least `share` of the values lie within `reach` of `value` (and none far below it):
+    the background of normalised digits or clothes (MNIST's: 81 % of pixels, Fashion-MNIST's 50 %)."""
+    flat = x.detach().flatten().float()[:: max(1, x.numel() // 1_000_000)]
+    near = ((flat - value).abs() <= reach).float().mean()
+    return bool(near >= share) and float(flat.min()) >= value - 3 * reach
+
+
 def read_value_range(x: torch.Tensor, percentiles: tuple[float, float] | None = None) -> str:
     """guess_value_range, or a ModeCollapseError saying what the values span and what to pass."""
     low, high = percentiles or value_percentiles(x)
@@ -156,7 +168,8 @@ def read_value_range(x: torch.Tensor, percentiles: tuple[float, float] | None = 
     if guessed is None:
         raise ModeCollapseError(
             f"the values span {low:.3g}..{high:.3g} (1st-99th percentile; all: {float(x.min()):.3g}.."
-            f"{float(x.max()):.3g}), which fits none of 0..255, [0, 1] or [-1, 1]: images normalised "
+            f"{float(x.max()):.3g}), which fits none of 0..255, [0, 1], [-1, 1] or [0, 1] normalised as "
+            "the MNIST or Fashion-MNIST tutorials do: images normalised "
             "by a mean and std, scaled, or a generator that diverged. Pass the range they were meant "
             f"to be in: {option('value_range', '0-1')} (or 0-255, -1-1, or MEAN,STD for [0, 1] "
             "images normalised by them)"
@@ -187,7 +200,8 @@ def _check_given_range(x: torch.Tensor, given: str) -> None:
     bottom, top = range_bounds(given)
     margin = 0.25 * (top - bottom)
     outside = low < bottom - margin or high > top + margin
-    if outside or (given == "0-255" and high <= 2):
+    off_background = normalisation(given) is not None and abs(low - bottom) > 0.1 * (top - bottom)
+    if outside or off_background or (given == "0-255" and high <= 2):
         raise ModeCollapseError(
             f"the values span {low:.3g}..{high:.3g} (1st-99th percentile), which is not the range "
             f"given, {given}: they read as {read}; pass {option('value_range', read)}, or leave it auto"

@@ -82,10 +82,13 @@ def sample_count(scores: dict[str, Any]) -> float | None:
 
 
 def spread(metric: str, value: float, scores: dict[str, Any]) -> float:
-    """The sampling sd of `metric` at `value` for the record `scores` (0 when its count is unknown)."""
+    """The sampling sd of `metric` at `value` for the record `scores` (0 when its count is unknown,
+    unless the record measured the metric's spread itself: `<metric>_sd`)."""
+    resampled = scores.get(f"{metric}_sd")  # a metric that measures its own spread (bootstrap)
+    resampled = float(resampled) if isinstance(resampled, int | float) and math.isfinite(resampled) else 0.0
     n = sample_count(scores)
     if n is None or not math.isfinite(value):
-        return 0.0
+        return resampled
     measured = measured_sd(data_kind(scores), metric, n)
     classes = float(scores.get("num_classes", 10))
     analytic = 0.0
@@ -98,10 +101,7 @@ def spread(metric: str, value: float, scores: dict[str, Any]) -> float:
         live = max(value, 1.0)  # a uniform generator over the modes it shows
         load = n / live
         analytic = math.sqrt(max(live * math.exp(-load) * (1 - (1 + load) * math.exp(-load)), 0.0))
-    resampled = scores.get(f"{metric}_sd")  # a metric that measures its own spread (bootstrap)
-    if isinstance(resampled, int | float) and math.isfinite(resampled):
-        analytic = max(analytic, float(resampled))
-    return max(measured, analytic)
+    return max(measured, analytic, resampled)
 
 
 def interval(metric: str, value: float, scores: dict[str, Any]) -> tuple[float, float]:

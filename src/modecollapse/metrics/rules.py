@@ -161,10 +161,10 @@ def _quality(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
 
 def _modes(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
     """Modes covered (well formed, for 2-D mixtures) and the class balance (detector.assess sets
-    them aside for samples off the data). Collapse is judged on the modes beyond the classifier's
-    confusions where they are fewer (Fashion-MNIST's shirts alone read as 4 classes); a partial
-    collapse on them only where they are surely below its limit (a class dropped while the others
-    leak into it: Fashion-MNIST without shirts reads 9-10 classes, 9 beyond confusion)."""
+    them aside for samples off the data). Where the modes beyond the classifier's confusions are
+    fewer than those read (Fashion-MNIST's shirts alone read as 4 classes), collapse is judged on
+    them, and a partial collapse too, but only where they are surely below its limit: a class
+    dropped while the others leak into it (Fashion-MNIST without shirts reads 9-10 classes)."""
     classes = scores.get("num_classes", 10)
     samples = scores.get("num_samples")
     reachable = classes * (1 - math.exp(-samples / classes)) if samples else classes
@@ -172,17 +172,23 @@ def _modes(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
     if "modes_well_formed" in scores:
         metric, counted = "modes_well_formed", f"well formed ({scores['modes']:.0f} covered)"
     found = []
-    modes = scores.get(metric)
+    modes, beyond = scores.get(metric), scores.get("modes_beyond_confusion")
     if modes is not None:
+        confused = beyond is not None and beyond < modes  # the classifier's confusions filled the rest
+        said = f"beyond the classifier's confusions ({modes:.0f} read)"
+        judged, value = ("modes_beyond_confusion", beyond) if confused else (metric, modes)
+        text = f"only {value:.0f} of {classes:.0f} modes {said if confused else counted}"
         limit = max(1.0, rules.collapsed_modes_fraction * reachable)  # 64 samples show <= 64 modes
-        judged, value, said = _beyond_confusion(scores, metric, modes, limit, counted)
-        text = f"only {value:.0f} of {classes:.0f} modes {said}"
         rule = (COLLAPSED, DROPPED_MODES, text, judged, value, limit, True, scores)
         found.append(_check(*rule, inclusive=True, group="modes"))
         limit = rules.partial_modes_fraction * reachable
-        judged, value, said = _beyond_confusion(scores, metric, modes, limit, counted, surely=True)
-        text = f"{value:.0f} of {classes:.0f} modes {said}"
-        found.append(_check(PARTIAL, DROPPED_MODES, text, judged, value, limit, True, scores, group="modes"))
+        if confused:
+            text = f"{beyond:.0f} of {classes:.0f} modes {said}"
+            rule = (PARTIAL, DROPPED_MODES, text, judged, beyond, limit, True, scores)
+            estimate = _check(*rule, group="modes")
+            found.append(estimate._replace(value=estimate.high))  # fires when surely, held while possibly
+        text = f"{modes:.0f} of {classes:.0f} modes {counted}"
+        found.append(_check(PARTIAL, DROPPED_MODES, text, metric, modes, limit, True, scores, group="modes"))
     counted_samples = noise.sample_count(scores)  # 2-D mixtures without a count: PacGAN's 2,500
     floor = (classes - 1) / (2 * counted_samples) if counted_samples else 0.0
     for key, name in (("kl_uniform", "class histogram"), ("reverse_kl", "modes' shares")):
@@ -192,19 +198,6 @@ def _modes(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
             text = f"{name} far from uniform ({key} {value:.3f} > {limit:.3f})"
             found.append(_check(PARTIAL, DROPPED_MODES, text, key, value, limit, False, scores))
     return found
-
-
-def _beyond_confusion(
-    scores: dict[str, Any], metric: str, modes: float, limit: float, counted: str, surely: bool = False
-) -> tuple[str, float, str]:
-    """(metric, value, how it was counted) for a modes rule: the modes beyond the classifier's
-    confusions where fewer than those read (and, if `surely`, below `limit` beyond their noise)."""
-    beyond = scores.get("modes_beyond_confusion")
-    if beyond is None or beyond >= modes:
-        return metric, modes, counted
-    if surely and beyond + noise.Z95 * noise.spread("modes_beyond_confusion", beyond, scores) >= limit:
-        return metric, modes, counted
-    return "modes_beyond_confusion", beyond, f"beyond the classifier's confusions ({modes:.0f} read)"
 
 
 def _variety(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:

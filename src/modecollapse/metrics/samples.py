@@ -3,7 +3,8 @@ evaluator, the Monitor and diagnose all call `score_samples` on a `Reference` bu
 `reference_for`, so a fix to value ranges, shapes, polarity, NaN or sample counts lands once.
 
 Rules, the same on every path:
-- images are read as 0..255, [0, 1] or [-1, 1] (`value_range`, "auto" guesses from the values);
+- images are read as 0..255, [0, 1], [-1, 1] or [0, 1] normalised by a mean and std
+  (`value_range`, "auto" guesses from the values; metrics/features.py);
   a flat (N, C*H*W) array is reshaped when it fits the dataset exactly; grey saved as RGB is read
   as grey; a white background (digits drawn black on white) is read inverted, and said so;
 - samples holding NaN or infinite values are judged collapsed, never a crash;

@@ -79,18 +79,17 @@ def sample_with_labels(
     calls, refused = calls or calls_to_try(generator, latent), []
     for where, form in calls.order:
         said = CALLS[where, form].replace("label=", f"{calls.keyword}=")
+        parts, returned = [], None
         try:
-            outputs = [
-                _call(generator, where, zs, _labels_as(form, ys, num_classes, device, dtype), calls.keyword)
-                for zs, ys in zip(z.split(chunk), labels.split(chunk), strict=True)
-            ]
-        except CAUGHT as error:
+            for zs, ys in zip(z.split(chunk), labels.split(chunk), strict=True):
+                given = _labels_as(form, ys, num_classes, device, dtype)
+                out = _call(generator, where, zs, given, calls.keyword)
+                returned = returned or output_note(out)
+                parts.append(batch_outputs(out, len(ys)))  # on the CPU chunk by chunk
+        except (*CAUGHT, ModeCollapseError) as error:  # a call form that returns the wrong batch: next
             refused.append(f"{said}: {error_line(error)}")
             continue
-        parts = [batch_outputs(out, len(ys)) for out, ys in zip(outputs, labels.split(chunk), strict=True)]
-        note = f"{said}, {len(labels) // num_classes} per class"
-        if output_note(outputs[0]):
-            note += f"; {output_note(outputs[0])}"
+        note = f"{said}, {len(labels) // num_classes} per class" + (f"; {returned}" if returned else "")
         if calls.guessed and where != "keyword":
             note += (
                 f" ({calls.why}: the order is a guess; name forward's inputs z and labels, in G's "
