@@ -63,9 +63,10 @@ def keep_copy(checkpoint: Path, name: str = LAST_HEALTHY) -> Path:
 
 
 def _sync_files(folder: Path) -> None:
-    """fsync every file in a checkpoint folder, then the folder, before it is renamed into place."""
+    """fsync every file in a checkpoint folder (it holds no sub-folders), then the folder, before it
+    is renamed into place."""
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        with path.open("rb") as handle:
+        with path.open("r+b") as handle:  # Windows syncs only a handle open for writing
             os.fsync(handle.fileno())
     sync_folder(folder)
 
