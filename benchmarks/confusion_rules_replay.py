@@ -1,0 +1,61 @@
+"""Do the rules that read modes beyond the classifier's confusions change verdicts on real GAN runs?
+
+Replays the detector on every evaluation of finished image studies, from the class counts their
+records keep: once as recorded, once with `modes_beyond_confusion` and its bootstrap sd added
+(metrics/classes.py), and counts the evaluations whose single-evaluation verdict changes. The
+studies: the Fashion-MNIST pilot (results/fix-atlas/pilot/fashion, 15 runs, 8,000 steps) and the
+old MNIST atlas (results/fix-atlas/mnist, 80 runs). Reads records only; trains nothing:
+
+    .venv/bin/python benchmarks/confusion_rules_replay.py
+
+Prints Markdown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import torch
+
+from modecollapse.metrics import classes
+from modecollapse.metrics.detector import verdict_of
+from modecollapse.metrics.scores import card_confusion
+from modecollapse.models.classifier import load_classifier
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "fix-atlas"
+STUDIES = {"Fashion-MNIST pilot": ("pilot/fashion", "fashion-mnist"), "MNIST atlas": ("mnist", "mnist")}
+
+
+def replay(folder: Path, classifier: str) -> tuple[Counter, list[int], int]:
+    """(verdict changes old -> new, modes read minus modes beyond confusion, evaluations)."""
+    confusion = card_confusion(load_classifier(classifier))
+    changes, gaps, total = Counter(), [], 0
+    for line in (folder / "records.jsonl").read_text().splitlines():
+        for evaluation in json.loads(line)["evals"]:
+            counts = torch.tensor(evaluation["class_counts"], dtype=torch.float64)
+            scores = {k: v for k, v in evaluation.items() if isinstance(v, int | float)}
+            beyond = classes.modes_beyond_confusion(counts, confusion)
+            spread = classes.modes_beyond_confusion_sd(counts, confusion)
+            before = verdict_of(scores)[0]
+            estimated = {**scores, "modes_beyond_confusion": beyond, "modes_beyond_confusion_sd": spread}
+            after = verdict_of(estimated)[0]
+            changes[(before, after)] += before != after
+            gaps.append(int(scores["modes"] - beyond))
+            total += 1
+    return changes, gaps, total
+
+
+def main() -> None:
+    print("| study | evaluations | verdicts changed | modes read - beyond confusion (count of evaluations) |")
+    print("|---|---|---|---|")
+    for name, (folder, classifier) in STUDIES.items():
+        changes, gaps, total = replay(RESULTS / folder, classifier)
+        moved = ", ".join(f"{a} -> {b}: {n}" for (a, b), n in sorted(changes.items()) if n) or "none"
+        spread = ", ".join(f"{gap}: {n}" for gap, n in sorted(Counter(gaps).items()))
+        print(f"| {name} | {total} | {sum(changes.values())} ({moved}) | {spread} |")
+
+
+if __name__ == "__main__":
+    main()
