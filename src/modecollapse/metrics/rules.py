@@ -231,14 +231,7 @@ def _variety(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
         ):
             found.append(
                 _check(
-                    level,
-                    ONE_OUTPUT,
-                    text,
-                    "per_class_diversity_min",
-                    per_class,
-                    limit,
-                    True,
-                    scores,
+                    level, ONE_OUTPUT, text, "per_class_diversity_min", per_class, limit, True, scores,
                     group="per_class",
                 )  # fmt: skip
             )

@@ -81,14 +81,8 @@ def extract(classifier: EvalClassifier, images: torch.Tensor, precision: str | N
     confidence, ink = classifier.card.get("recognizable_confidence"), inked(images)
     if images.shape[1] == 1:
         probabilities, features = classify(classifier, images, precision)
-        return FeatureSet(
-            probabilities,
-            features,
-            probabilities.argmax(1),
-            confidence,
-            inked=ink,
-            confusion=card_confusion(classifier),
-        )
+        labels, confusion = probabilities.argmax(1), card_confusion(classifier)
+        return FeatureSet(probabilities, features, labels, confidence, inked=ink, confusion=confusion)
     per_channel = [classify(classifier, images[:, c : c + 1], precision) for c in range(images.shape[1])]
     probabilities = torch.stack([p for p, _ in per_channel], dim=1)
     features = torch.cat([f for _, f in per_channel], dim=1)
