@@ -44,7 +44,7 @@ from modecollapse.metrics.evaluators import translator_scorer
 from modecollapse.metrics.features import check_value_range
 from modecollapse.models.labels import conditional_needs_latent
 from modecollapse.models.latent import Latent
-from modecollapse.monitor_scoring import GeneratorScorer
+from modecollapse.monitor_scoring import GeneratorScorer, kept_range_from, kept_range_record
 from modecollapse.runfolder import MetricsLog, RunFolder
 from modecollapse.speed import machine
 from modecollapse.training.signals import TrainingSignals, as_scalar
@@ -332,9 +332,8 @@ class Monitor:
             self.tracker.observe(record["step"], record)
             if self.tracker.history[-1]["verdict"] == "healthy":
                 self.status.last_healthy_step = record["step"]
-        kept = self._kept_before
-        if kept and kept["step"] < step:  # the range read before the restart point still holds
-            self.scorer.kept_range = kept["range"], kept["step"]
+        kept = kept_range_from(self._kept_before, step)  # read before the restart point: still holds
+        self.scorer.kept_range = kept or self.scorer.kept_range
         weights = self.out.last_healthy_weights
         if self.status.last_healthy_step is not None and weights.is_file():
             with safe_open(str(weights), "pt") as handle:
@@ -358,7 +357,7 @@ class Monitor:
                 "verdict": self.status.verdict,
                 "detector": self.tracker.summary(),
                 "last_healthy": {"step": kept, "checkpoint": weights} if kept is not None else None,
-                "value_range_kept": _kept(self.scorer.kept_range),
+                "value_range_kept": kept_range_record(self.scorer.kept_range),
                 "machine": machine(),
                 "reference": self.scorer.reference.label if self.scorer.reference is not None else None,
                 "notes": self.scorer.notes,
@@ -383,11 +382,6 @@ class Monitor:
             self.out.last_grid.unlink(missing_ok=True)
             self.samples_step = None
         self._summary("running")
-
-
-def _kept(kept_range: tuple[str, int] | None) -> dict[str, Any] | None:
-    """summary.json's record of the value range read from G's values, for a resumed session."""
-    return None if kept_range is None else {"range": kept_range[0], "step": kept_range[1]}
 
 
 def _check_classes(dataset: str, classes: int, latent_shape: Any, sample: Any) -> None:

@@ -16,7 +16,13 @@ from modecollapse.errors import ModeCollapseError
 from modecollapse.generators import as_tensor, range_from_last_layer
 from modecollapse.metrics.conditional import judge_by_class
 from modecollapse.metrics.evaluators import EVAL_SEED
-from modecollapse.metrics.features import SUPPORTED_SIZES, range_bounds, read_value_range, value_percentiles
+from modecollapse.metrics.features import (
+    SUPPORTED_SIZES,
+    check_value_range,
+    range_bounds,
+    read_value_range,
+    value_percentiles,
+)
 from modecollapse.metrics.samples import (
     Reference,
     protocol_samples,
@@ -134,3 +140,23 @@ class GeneratorScorer:
             self.read_note, self.call = drawn.note, drawn.call
             return drawn.images, drawn.labels
         return sample_from(generator, self.latent, count, EVAL_SEED), None
+
+
+def kept_range_record(kept_range: tuple[str, int] | None) -> dict[str, Any] | None:
+    """summary.json's record of the value range read from G's values, for a resumed session."""
+    return None if kept_range is None else {"range": kept_range[0], "step": kept_range[1]}
+
+
+def kept_range_from(record: Any, before: int) -> tuple[str, int] | None:
+    """The range an earlier session read and kept, when it did so before step `before`; None for a
+    record that is not one (an older or hand-edited summary.json): the range is read anew."""
+    if not isinstance(record, dict):
+        return None
+    name, step = record.get("range"), record.get("step")
+    if not isinstance(name, str) or type(step) is not int or step >= before:
+        return None
+    try:
+        check_value_range(name)
+    except ModeCollapseError:
+        return None
+    return name, step

@@ -131,6 +131,20 @@ def test_a_kept_range_carries_over_to_a_resumed_monitor_unless_it_restarts_befor
         restarted.update(0, generator)  # back to step 0: the reading made there is replaced
 
 
+@pytest.mark.parametrize(
+    "record", ["-1-1", {"range": 5, "step": 0}, {"range": "0-100", "step": 0}, {"step": 0}]
+)
+def test_a_kept_range_in_a_hand_edited_summary_is_read_anew(tmp_path, test_digits, record):
+    options = dict(every=1, latent_dim=4, num_samples=300, verbose=False, out=tmp_path)
+    with Monitor("mnist-5k", **options) as monitor:
+        monitor.update(0, Overshooting(test_digits))
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary["value_range_kept"] = record
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    status = Monitor("mnist-5k", resume=True, **options).update(1, Overshooting(test_digits))
+    assert status.verdict == "healthy", status.reasons  # read from the values again, not a crash
+
+
 def test_a_generators_tanh_or_sigmoid_output_layer_says_its_range(test_digits):
     brightened = nn.Sequential(RealDigits(test_digits[:500]), nn.Tanh())  # outputs in [0, 0.76]
     report = diagnose(brightened, dataset="mnist-5k", latent_dim=4, num_samples=300)
