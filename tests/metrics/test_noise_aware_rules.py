@@ -5,6 +5,7 @@ import math
 
 import torch
 
+from modecollapse.config import DetectorConfig
 from modecollapse.data.mixtures import ring_means
 from modecollapse.metrics import noise
 from modecollapse.metrics.detector import assess, detect, verdict_of
@@ -215,3 +216,10 @@ def test_a_partial_collapse_beyond_confusion_is_held_while_its_interval_covers_t
 def test_a_recorded_spread_counts_without_a_sample_count():
     record = {"modes_beyond_confusion_sd": 0.4}  # an older record keeps no num_samples
     assert noise.spread("modes_beyond_confusion", 9.0, record) == 0.4
+
+
+def test_the_modes_beyond_confusion_can_be_switched_off():
+    one_class = {**IMAGES, "modes": 4, "kl_uniform": 1.9, "modes_beyond_confusion": 1}
+    assert verdict_of(one_class)[0] == "collapsed"
+    verdict, reasons = assess(one_class, DetectorConfig(modes_beyond_confusion=False))
+    assert verdict == "partial collapse" and "beyond" not in " ".join(r.text for r in reasons)

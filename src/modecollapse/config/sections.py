@@ -229,6 +229,10 @@ class DetectorConfig(_Section):
     collapsed_diversity_ratio: float = Field(default=0.3, ge=0)
     collapsed_near_duplicate_rate: float = Field(default=0.5, ge=0, le=1)
     partial_modes_fraction: float = Field(default=0.95, ge=0, le=1)
+    modes_beyond_confusion: bool = True
+    """Images: also judge the modes beyond the classifier's confusions (metrics/classes.py); false
+    judges the modes as read (a generator whose samples the classifier misreads more often than
+    real test images may otherwise read as missing a class)."""
     partial_kl_uniform: float = Field(default=0.1, ge=0)
     partial_diversity_ratio: float = Field(default=0.75, ge=0)
     partial_near_duplicate_rate: float = Field(default=0.2, ge=0, le=1)

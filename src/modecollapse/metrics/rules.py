@@ -173,6 +173,7 @@ def _modes(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
         metric, counted = "modes_well_formed", f"well formed ({scores['modes']:.0f} covered)"
     found = []
     modes, beyond = scores.get(metric), scores.get("modes_beyond_confusion")
+    beyond = beyond if rules.modes_beyond_confusion else None
     if modes is not None:
         confused = beyond is not None and beyond < modes  # the classifier's confusions filled the rest
         said = f"beyond the classifier's confusions ({modes:.0f} read)"
