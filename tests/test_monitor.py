@@ -345,3 +345,12 @@ def test_a_value_range_is_checked_when_the_monitor_is_made(tmp_path):
     with pytest.raises(ModeCollapseError, match=r"must be auto, 0-255, 0-1, -1-1 or 'MEAN,STD'.*not '0-100'"):
         Monitor(dataset="mnist", every=1, verbose=False, value_range="0-100", out=tmp_path / "a")
     Monitor(dataset="mnist", every=1, verbose=False, value_range="0.1307,0.3081", out=tmp_path / "b")
+
+
+def test_rules_may_be_a_dict_as_for_diagnose(tmp_path):
+    options = dict(dataset="ring8", every=1, latent_dim=2, verbose=False)
+    monitor = Monitor(**options, rules={"partial_kl_uniform": 0.2})
+    assert monitor.rules.partial_kl_uniform == 0.2
+    assert monitor.update(0, nn.Linear(2, 2)).verdict in ("healthy", "partial collapse", "collapsed")
+    with pytest.raises(ModeCollapseError, match="rules: .*partial_kl_uniform"):
+        Monitor(**options, rules={"partial_kl_unifrom": 0.2})

@@ -33,7 +33,7 @@ from safetensors import safe_open
 from safetensors.torch import save
 from torch import nn
 
-from modecollapse.config import DetectorConfig
+from modecollapse.config import DetectorConfig, detector_rules
 from modecollapse.data import check_class_count, dataset_name, spec
 from modecollapse.diagnosis.suggest import suggest
 from modecollapse.errors import ModeCollapseError, did_you_mean
@@ -128,7 +128,7 @@ class Monitor:
         )  # fmt: skip
         """Scores an image or point G (its `notes` and `reference` are the last evaluation's)."""
         self._translations: Callable[[Any, Any], tuple[dict[str, Any], None]] | None = None
-        self.rules, self.data_dir, self.verbose = rules or DetectorConfig(), data_dir, verbose
+        self.rules, self.data_dir, self.verbose = detector_rules(rules) or DetectorConfig(), data_dir, verbose
         self.tracker = CollapseTracker(self.rules)
         self.status = Status(step=-1)
         self.last_healthy_state: dict[str, torch.Tensor] | None = None

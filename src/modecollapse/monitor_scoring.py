@@ -153,7 +153,8 @@ def kept_range_from(record: Any, before: int) -> tuple[str, int] | None:
     if not isinstance(record, dict):
         return None
     name, step = record.get("range"), record.get("step")
-    if not isinstance(name, str) or type(step) is not int or step >= before:
+    numeric = isinstance(step, int | float) and not isinstance(step, bool)
+    if not isinstance(name, str) or name == "auto" or not numeric or step >= before:
         return None
     try:
         check_value_range(name)

@@ -24,7 +24,7 @@ from modecollapse.config.sections import (
     _Section,
 )
 from modecollapse.data import DATASETS, dataset_kind, names_of, spec
-from modecollapse.errors import ConfigError, did_you_mean
+from modecollapse.errors import ConfigError, ModeCollapseError, did_you_mean
 from modecollapse.files import parse_toml, read_toml, tomllib
 
 __all__ = [
@@ -350,3 +350,17 @@ def _unknown_choice(key: str, value: str, valid: list[str]) -> str:
     close = did_you_mean(value, valid, cutoff=0.5)
     hint = f"did you mean '{close}'? " if close else ""
     return f"{key} = '{value}' is not known: {hint}choose one of {', '.join(valid)}"
+
+
+def detector_rules(rules: Any) -> DetectorConfig | None:
+    """`rules` as the detector's thresholds: a DetectorConfig, None, or a dict of its keys (checked,
+    with the nearest key for a misspelt one), as diagnose and Monitor take them."""
+    if rules is None or isinstance(rules, DetectorConfig):
+        return rules
+    if not isinstance(rules, dict):
+        given = type(rules).__name__
+        raise ModeCollapseError(f"rules takes a DetectorConfig or a dict of its thresholds, not {given}")
+    try:
+        return DetectorConfig.model_validate(rules)
+    except ValidationError as error:
+        raise ModeCollapseError(f"rules: {explain_all(error.errors(), DetectorConfig)}") from None

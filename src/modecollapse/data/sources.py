@@ -144,9 +144,9 @@ def download_fileset(
 
 def download_file(remote: RemoteFile, mirrors: tuple[str, ...], dest: Path, timeout: float) -> Path:
     """Try each mirror in order into a partial file of this process's own (two processes may
-    fetch one file at once); a failure or checksum mismatch deletes it and moves on. A mirror
-    given up for being slow is tried once more, without the rate check, when no other one served
-    the file (a slow proxy still gets it)."""
+    fetch one file at once); a failure or checksum mismatch deletes it and moves on. The first
+    mirror given up for being slow is tried once more, without the rate check, when no other one
+    served the file (a slow proxy still gets it)."""
     attempts = [(mirror, position < len(mirrors)) for position, mirror in enumerate(mirrors, start=1)]
     failures: list[str] = []
     retried = False

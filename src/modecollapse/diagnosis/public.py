@@ -24,12 +24,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import ValidationError
 from torch import nn
 
 import modecollapse.diagnosis.verdict as verdicts
-from modecollapse.config import DetectorConfig
-from modecollapse.config.explain import explain_all
+from modecollapse.config import DetectorConfig, detector_rules
 from modecollapse.data import DEFAULT_IMAGES, check_class_count, dataset_kind, dataset_name, spec
 from modecollapse.diagnosis.evidence import format_report, write_evidence
 from modecollapse.diagnosis.inputs import PROBE_SEED, Samples
@@ -161,7 +159,7 @@ def diagnose(
     is sampled class-balanced, called as its forward's names say (G(z, labels), G(labels, z), or
     one input with one-hot labels appended to z; models/labels.py), and also judged class by class."""
     _check_options(options, not isinstance(source, str | Path), num_classes, dataset, value_range)
-    rules = _as_rules(rules)
+    rules = detector_rules(rules)
     if isinstance(source, str | Path):
         return Report(
             verdicts.judge_path(
@@ -224,19 +222,6 @@ def _check_options(
         )
     if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
         raise ModeCollapseError(f"mixture_scale takes a positive number (the mixture's scale), not {scale!r}")
-
-
-def _as_rules(rules: Any) -> DetectorConfig | None:
-    """`rules` as the detector's thresholds: a DetectorConfig, None, or a dict of its keys."""
-    if rules is None or isinstance(rules, DetectorConfig):
-        return rules
-    if not isinstance(rules, dict):
-        given = type(rules).__name__
-        raise ModeCollapseError(f"rules takes a DetectorConfig or a dict of its thresholds, not {given}")
-    try:
-        return DetectorConfig.model_validate(rules)
-    except ValidationError as error:
-        raise ModeCollapseError(f"rules: {explain_all(error.errors(), DetectorConfig)}") from None
 
 
 def _translator_in_memory(

@@ -5,7 +5,8 @@ the real-vs-real baselines: real MNIST test data has all 10 modes, KL to uniform
 diversity ratio 1.0 and 1% near-duplicates by construction):
 
   collapsed  if modes <= 10% of the classes (of the classes N samples can reach, below), or
-             the modes beyond the classifier's confusions are (metrics/classes.py), or
+             the modes beyond the classifier's confusions are (metrics/classes.py; [detector]
+             modes_beyond_confusion = false judges the modes as read), or
              one mode, or diversity_ratio < 0.3,
              or near_duplicate_rate >= 0.5
              or under 5% of samples are recognizable (metrics/recognizable.py)

@@ -234,8 +234,8 @@ def _variety(scores: dict[str, Any], rules: DetectorConfig) -> list[Check]:
                 _check(
                     level, ONE_OUTPUT, text, "per_class_diversity_min", per_class, limit, True, scores,
                     group="per_class",
-                )  # fmt: skip
-            )
+                )
+            )  # fmt: skip
     duplicates = scores.get("near_duplicate_rate")
     if duplicates is not None:
         text = f"{100 * duplicates:.0f}% near-duplicates"

@@ -66,7 +66,7 @@ def _sync_files(folder: Path) -> None:
     """fsync every file in a checkpoint folder (it holds no sub-folders), then the folder, before it
     is renamed into place."""
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
-        with path.open("r+b") as handle:  # Windows syncs only a handle open for writing
+        with path.open("r+b" if os.name == "nt" else "rb") as handle:  # Windows syncs writable handles only
             os.fsync(handle.fileno())
     sync_folder(folder)
 
