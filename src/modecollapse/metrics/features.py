@@ -126,11 +126,15 @@ def check_value_range(value_range: Any) -> None:
     )
 
 
+def _strided_values(x: torch.Tensor) -> torch.Tensor:
+    """At most ~1M of the values, evenly strided, as a flat fp32 tensor (for quantiles)."""
+    flat = x.detach().flatten().float()
+    return flat[:: max(1, flat.numel() // 1_000_000)]
+
+
 def value_percentiles(x: torch.Tensor) -> tuple[float, float]:
     """The 1st and 99th percentiles of the values (of at most ~1M of them, evenly strided)."""
-    flat = x.detach().flatten().float()
-    flat = flat[:: max(1, flat.numel() // 1_000_000)]
-    low, high = torch.quantile(flat, torch.tensor([0.01, 0.99])).tolist()
+    low, high = torch.quantile(_strided_values(x), torch.tensor([0.01, 0.99])).tolist()
     return low, high
 
 
@@ -157,7 +161,7 @@ def _background_at(x: torch.Tensor, value: float, share: float = 0.3, reach: flo
     """Whether at least `share` of the values lie within `reach` of `value`, and under 0.1 % more
     than 4 reaches below it: the background of normalised digits or clothes (MNIST's: 81 % of
     pixels, Fashion-MNIST's 50 %)."""
-    flat = x.detach().flatten().float()[:: max(1, x.numel() // 1_000_000)]
+    flat = _strided_values(x)
     near = ((flat - value).abs() <= reach).float().mean()
     return bool(near >= share) and float(torch.quantile(flat, 0.001)) >= value - 4 * reach
 
