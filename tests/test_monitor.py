@@ -5,6 +5,7 @@ import contextlib
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -192,6 +193,20 @@ def test_a_step_that_goes_back_is_refused_before_it_silences_the_alarm():
     with pytest.raises(ModeCollapseError, match="update got step 0 after step 5: pass a step that counts up"):
         monitor.update(0, generator)  # epoch 2's first batch index: evaluations would stop at step 8
     monitor.update(5, generator)  # the same step twice (a D and a G update) is fine
+
+
+def test_a_step_that_is_not_a_whole_number_is_named():
+    monitor = Monitor(dataset="ring8", every=4, latent_dim=2, verbose=False)
+    generator = nn.Linear(2, 2)
+    with pytest.raises(ModeCollapseError, match=r"update\(step, G\) takes the step first: got a Linear"):
+        monitor.update(generator, 0)  # the arguments swapped
+    with pytest.raises(ModeCollapseError, match=r"takes the step first: got a Linear"):
+        monitor.evaluate(generator, 0)
+    with pytest.raises(ModeCollapseError, match="step must be a whole number of steps, got 0.5"):
+        monitor.update(0.5, generator)  # a fractional epoch
+    monitor.update(torch.tensor(0), generator)  # a step counter kept as a tensor is fine
+    monitor.update(np.int64(4), generator)
+    assert monitor.status.step == 4 and isinstance(monitor.status.step, int)
 
 
 def test_a_latent_shape_that_is_not_a_tuple_gets_a_sentence():

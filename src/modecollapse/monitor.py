@@ -44,7 +44,7 @@ from modecollapse.metrics.evaluators import translator_scorer
 from modecollapse.metrics.features import check_value_range
 from modecollapse.models.labels import conditional_needs_latent
 from modecollapse.models.latent import Latent
-from modecollapse.monitor_scoring import GeneratorScorer, kept_range_from, kept_range_record
+from modecollapse.monitor_scoring import GeneratorScorer, kept_range_from, kept_range_record, whole_step
 from modecollapse.runfolder import MetricsLog, RunFolder
 from modecollapse.speed import machine
 from modecollapse.training.signals import TrainingSignals, as_scalar
@@ -189,6 +189,7 @@ class Monitor:
         """Add this step's signals; at step 0 and at the first step at or past each multiple of
         `every` (every `every` steps when the loop counts one by one), score G and judge. For a
         translator, `generator` is G_AB and `g_ba` (optional) its G_BA: the cycle is judged too."""
+        step = whole_step(step)
         if step < self.status.step:  # else a batch index restarting each epoch stops all evaluations
             raise ModeCollapseError(
                 f"update got step {step} after step {self.status.step}: pass a step that counts up over the "
@@ -204,6 +205,7 @@ class Monitor:
 
     def evaluate(self, step: int, generator: Any, g_ba: Any = None) -> Status:
         """Score `generator` (and a translator's `g_ba`) now (update does this every `every` steps)."""
+        step = whole_step(step)
         if generator is None or not (isinstance(generator, nn.Module) or callable(generator)):
             raise ModeCollapseError(
                 "update(step, G) needs the generator (an nn.Module or a callable), "

@@ -161,3 +161,21 @@ def kept_range_from(record: Any, before: int) -> tuple[str, int] | None:
     except ModeCollapseError:
         return None
     return name, step
+
+
+def whole_step(step: Any) -> int:
+    """`update`'s step as an int (a Python, numpy or 0-d torch integer), or a sentence naming what
+    was passed instead: G first (the arguments swapped) or a fractional step."""
+    if isinstance(step, torch.nn.Module) or (callable(step) and not isinstance(step, torch.Tensor)):
+        raise ModeCollapseError(
+            f"update(step, G) takes the step first: got a {type(step).__name__} as the step "
+            "(call monitor.update(step, G, ...))"
+        )
+    one = isinstance(step, np.generic) or (isinstance(step, torch.Tensor) and step.numel() == 1)
+    value = step.item() if one else step
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise ModeCollapseError(
+            f"step must be a whole number of steps, got {step!r}: count G's updates (or batches) over "
+            "the whole run, e.g. epoch * len(loader) + i"
+        )
+    return int(value)

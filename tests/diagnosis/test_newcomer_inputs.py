@@ -167,6 +167,16 @@ def test_the_latent_probe_of_a_diverged_generator_says_it_cannot_measure():
     assert probe["statement"].startswith("the outputs hold NaN") and not probe["ignores_latent"]
 
 
+def test_the_latent_probe_gives_the_scale_of_a_small_spread():
+    from modecollapse.diagnosis import probe_latent
+    from modecollapse.models.latent import Latent
+
+    barely = lambda z: 0.05 * torch.tanh(z[:, :1]).expand(len(z), 784)  # noqa: E731 - near one output
+    probe = probe_latent(barely, Latent((4,), "normal", 1.0), count=64)
+    assert not probe["ignores_latent"] and 0.02 < probe["output_spread"] < 0.05
+    assert "mean absolute difference of pixels in [-1, 1]; under 0.02 G ignores z" in probe["statement"]
+
+
 def test_options_of_the_wrong_type_get_a_sentence_and_rules_may_be_a_dict(digits):
     sample = digits[:300]
     with pytest.raises(ModeCollapseError, match="reference takes real images. features .*, not ndarray"):
