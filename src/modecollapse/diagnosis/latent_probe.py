@@ -11,7 +11,6 @@ from modecollapse.diagnosis.inputs import PROBE_SEED
 from modecollapse.generators import as_tensor
 from modecollapse.models.latent import Latent, placement
 
-
 IGNORES_Z = 0.02
 """Output spread under which G is said to ignore z (two real MNIST test digits differ by 0.33 on
 average, two Fashion-MNIST test images by 0.55)."""
