@@ -329,6 +329,22 @@ def test_an_analysis_with_runs_still_to_finish_says_it_is_provisional():
     assert analyse([*base, *fix, failed], INDEX).unfinished == 1
 
 
+def test_a_diverged_run_and_non_finite_window_values_are_named_not_dropped_silently():
+    base = [fake_run("base", s, m) for s, m in enumerate([1, 2, 1])]
+    fix = [fake_run("fix", s, m) for s, m in enumerate([6, 7, 7])]
+    fix[2].summary["status"] = "diverged"  # its seed cannot pair: the page must say why
+    base[1].evals[-1]["high_quality"] = float("nan")  # left out of the run's value at the point
+    window = {**INDEX, "analysis": {**INDEX["analysis"], "at": [100, 200]}}
+    result = analyse(base + fix, window)
+    assert result.diverged == {"fix": [2]} and result.unfinished == 0
+    assert result.non_finite == {"high_quality": ["base seed 1 (1 of 2 evaluations)"]}
+    page = render_markdown(result, "synthetic")
+    assert "- Diverged (a NaN or infinite loss stopped the run; its seed is in no pair): fix: seed 2" in page
+    said = "- Non-finite values left out of a run's value at the declared point: high_quality: base seed 1"
+    assert said in page
+    assert next(c for c in result.comparisons if c.metric == "modes").seeds == [0, 1]
+
+
 def test_an_analysis_runs_the_detector_once_per_run(monkeypatch):
     from modecollapse.experiments import results
 

@@ -87,9 +87,15 @@ class AnalysisResult:
     completed runs the rule could judge (not_judged's are not counted)."""
     not_judged: dict[str, list[int]] = field(default_factory=dict)
     """With a declared non_start: per setting, the seeds whose completed run has no value of its
-    metric at the declared point, so neither started nor not (left out of the pairs too)."""
+    metric at the declared point, so neither started nor not (a comparison pairs it only where
+    both runs have a value of the compared metric there)."""
     cross_machine: bool = False
     """Pairs across machines were allowed (--allow-cross-machine)."""
+    diverged: dict[str, list[int]] = field(default_factory=dict)
+    """Per setting, the seeds whose run diverged (a NaN or infinite loss stopped it): in no pair."""
+    non_finite: dict[str, list[str]] = field(default_factory=dict)
+    """Per primary metric, the completed runs with non-finite values left out of their value at
+    the declared point ("setting seed s (k of n evaluations)")."""
 
     @property
     def provisional(self) -> bool:
@@ -144,6 +150,37 @@ def value_at(result: RunResult, metric: str, at: str | list[int] | tuple[int, in
     values = [e[metric] for e in result.evals if first <= e.get("step", -1) <= last and number(e.get(metric))]
     values = [float(v) for v in values if math.isfinite(v)]
     return sum(values) / len(values) if values else None
+
+
+def diverged_seeds(results: list[RunResult]) -> dict[str, list[int]]:
+    """Per setting, the seeds of its diverged runs."""
+    diverged: dict[str, list[int]] = {}
+    for r in results:
+        if r.state == "diverged":
+            diverged.setdefault(r.setting_id, []).append(r.seed)
+    return {setting: sorted(seeds) for setting, seeds in diverged.items()}
+
+
+def non_finite_values(
+    completed: list[RunResult], metrics: list[str], at: str | list[int] | tuple[int, int]
+) -> dict[str, list[str]]:
+    """Per metric, the runs whose value at the declared point leaves out non-finite values."""
+    found: dict[str, list[str]] = {}
+    for metric in metrics:
+        for r in completed:
+            if metric in ONSET_METRICS:
+                continue
+            if at == "final":
+                values, where = [r.final.get(metric)], "its last evaluation"
+            else:
+                values = [e.get(metric) for e in r.evals if at[0] <= e.get("step", -1) <= at[1]]
+                where = None
+            values = [float(v) for v in values if number(v)]
+            bad = sum(not math.isfinite(v) for v in values)
+            if bad:
+                said = where or f"{bad} of {len(values)} evaluations"
+                found.setdefault(metric, []).append(f"{r.setting_id} seed {r.seed} ({said})")
+    return found
 
 
 def judge_starts(
@@ -269,5 +306,6 @@ def analyse(
     non_starts = {s: (seeds, len(by_setting[s]) - len(unjudged.get(s, []))) for s, seeds in skipped.items()}
     return AnalysisResult(
         analysis, declared, why, machines, refused, comparisons, amended, censored, unfinished, never_count,
-        non_starts, unjudged, allow_cross_machine,
+        non_starts, unjudged, allow_cross_machine, diverged_seeds(results),
+        non_finite_values(completed, list(primary), at),
     )  # fmt: skip

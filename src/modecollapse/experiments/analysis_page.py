@@ -71,6 +71,7 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
             )
         if analysis.get("non_start"):
             lines += _non_start_lines(result, analysis["non_start"])
+        lines += _left_out_lines(result)
         if result.unfinished:
             lines.append(
                 f"- **Provisional**: runs of the sweep still to finish: {result.unfinished}. Holm's "
@@ -120,6 +121,23 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
             )
         lines.append("")
     return "\n".join(lines)
+
+
+def _left_out_lines(result: AnalysisResult) -> list[str]:
+    """Diverged runs (in no pair) and non-finite values (left out of a run's value), named."""
+    lines = []
+    if result.diverged:
+        named = "; ".join(
+            f"{setting}: seed{'s' * (len(seeds) > 1)} {', '.join(map(str, seeds))}"
+            for setting, seeds in sorted(result.diverged.items())
+        )
+        lines.append(f"- Diverged (a NaN or infinite loss stopped the run; its seed is in no pair): {named}")
+    for metric, runs in result.non_finite.items():
+        lines.append(
+            "- Non-finite values left out of a run's value at the declared point: "
+            f"{metric}: {', '.join(runs)}"
+        )
+    return lines
 
 
 def _non_start_lines(result: AnalysisResult, rule: dict[str, Any]) -> list[str]:
