@@ -17,7 +17,8 @@ window and at any evaluation in it (mnist_12k.toml's "late starts": reported, no
 Definitions follow src/modecollapse/experiments/analysis.py and stats.py where they are stated
 there (completed runs only; non-finite and missing values left out of a window's mean; a declared
 non_start leaves a setting's and the baseline's non-start seeds out of that setting's pairs; every
-difference equal: the sign-flip p; Holm over the primary comparisons with a p value).
+difference equal: the sign-flip p; Holm over the declared fixes x primaries, a comparison without
+a p value counting as p = 1).
 """
 
 from __future__ import annotations
@@ -175,12 +176,14 @@ def paired_test(differences: list[float]) -> tuple[float, float, float]:
     return mean, half, float(2 * stats.t.sf(abs(t), n - 1))
 
 
-def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p values over the non-NaN ones (NaN stays NaN, outside the family)."""
+def holm(p_values: list[float], size: int) -> list[float]:
+    """Holm's step-down adjusted p values over a family of max(size, the non-NaN p values); a
+    declared comparison without a p value counts as p = 1 (NaN stays NaN)."""
     ranked = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    size = max(size, len(ranked))
     adjusted, floor = [math.nan] * len(p_values), 0.0
     for k, (p, i) in enumerate(ranked):
-        floor = max(floor, min(1.0, (len(ranked) - k) * p))
+        floor = max(floor, min(1.0, (size - k) * p))
         adjusted[i] = floor
     return adjusted
 
@@ -219,7 +222,8 @@ def analyse(by_setting: dict, block: dict, declared: bool, exploratory: list[str
                 rows.append({**row, "setting": setting, "primary": primary, "holm_p": math.nan,
                              "better": block["primary"].get(metric, ""), "established": False})
     family = [r for r in rows if r["primary"]]
-    for row, adjusted in zip(family, holm([r["p"] for r in family]), strict=True):
+    size = declared * (len(by_setting) - 1) * len(block["primary"])  # the declared fixes x primaries
+    for row, adjusted in zip(family, holm([r["p"] for r in family], size), strict=True):
         row["holm_p"] = adjusted
         row["established"] = adjusted < block["alpha"] and row["n"] >= MIN_PAIRS
     for row in rows:
@@ -265,14 +269,14 @@ def print_context(by_setting: dict, runs: list[dict], block: dict, rows: list, r
         print(f"  refused pair: {setting} seed {seed}: baseline on {theirs}, fix on {mine}")
     family = [r for r in rows if r["primary"] and not math.isnan(r["p"])]
     fixes = len(by_setting) - 1
-    print(f"Holm family: {len(family)} comparisons with a p value; settings with runs x primaries = "
-          f"{fixes} x {len(block['primary'])} = {fixes * len(block['primary'])}")
+    print(f"Holm family: settings with runs x primaries = {fixes} x {len(block['primary'])} = "
+          f"{fixes * len(block['primary'])} ({len(family)} with a p value; one without counts as p = 1)")
     thin = [f"{r['setting']}/{r['metric']} ({r['n']})" for r in family if r["n"] < MIN_PAIRS]
     if thin:
         print(f"  in the family with fewer than {MIN_PAIRS} pairs (never established): {', '.join(thin)}")
     no_p = [f"{r['setting']}/{r['metric']} ({r['n']})" for r in rows if r["primary"] and math.isnan(r["p"])]
     if no_p:
-        print(f"  outside the family (no p value): {', '.join(no_p)}")
+        print(f"  no p value (in the family as p = 1): {', '.join(no_p)}")
     print_non_starts(by_setting, block)
 
 

@@ -345,6 +345,19 @@ def test_a_diverged_run_and_non_finite_window_values_are_named_not_dropped_silen
     assert next(c for c in result.comparisons if c.metric == "modes").seeds == [0, 1]
 
 
+def test_holms_family_is_every_declared_fix_even_one_without_a_testable_pair():
+    base = [fake_run("base", s, m) for s, m in enumerate([1, 2, 1, 3, 2])]
+    fix = [fake_run("fix", s, m) for s, m in enumerate([6, 7, 7, 8, 6])]
+    lonely = [fake_run("lonely", 0, 4)]  # one pair: no p, yet one of the declared comparisons
+    result = analyse(base + fix + lonely, INDEX)
+    gain = next(c for c in result.comparisons if (c.setting, c.metric) == ("fix", "modes"))
+    assert result.family_size == 4  # 2 fixes x 2 primaries, as declared
+    assert gain.holm_p == pytest.approx(min(1.0, 4 * gain.p))  # not 2 x: the family did not shrink
+    assert holm([0.01, math.nan], family=3) == pytest.approx([0.03, math.nan], nan_ok=True)
+    said = "- Family: every setting x primary metric (4 comparisons; one without a p value"
+    assert said in render_markdown(result, "synthetic")
+
+
 def test_an_analysis_runs_the_detector_once_per_run(monkeypatch):
     from modecollapse.experiments import results
 

@@ -93,6 +93,9 @@ class AnalysisResult:
     """Pairs across machines were allowed (--allow-cross-machine)."""
     diverged: dict[str, list[int]] = field(default_factory=dict)
     """Per setting, the seeds whose run diverged (a NaN or infinite loss stopped it): in no pair."""
+    family_size: int = 0
+    """Holm's family: the declared fixes (every setting the sweep holds but the baseline) x the
+    primaries, or the comparisons with a p value where they are more."""
     non_finite: dict[str, list[str]] = field(default_factory=dict)
     """Per primary metric, the completed runs with non-finite values left out of their value at
     the declared point ("setting seed s (k of n evaluations)")."""
@@ -293,7 +296,8 @@ def analyse(
                 )
             )  # fmt: skip
     family = [c for c in comparisons if c.primary]
-    for c, adjusted in zip(family, stats.holm([c.p for c in family]), strict=True):
+    family_size = declared * (len({r.setting_id for r in results} - {baseline})) * len(primary)
+    for c, adjusted in zip(family, stats.holm([c.p for c in family], family_size), strict=True):
         c.holm_p = adjusted
         c.established = stats.is_established(adjusted, len(c.seeds), analysis["alpha"])
     amended = index.get("analysis_amended")
@@ -306,6 +310,7 @@ def analyse(
     non_starts = {s: (seeds, len(by_setting[s]) - len(unjudged.get(s, []))) for s, seeds in skipped.items()}
     return AnalysisResult(
         analysis, declared, why, machines, refused, comparisons, amended, censored, unfinished, never_count,
-        non_starts, unjudged, allow_cross_machine, diverged_seeds(results),
-        non_finite_values(completed, list(primary), at),
+        non_starts, unjudged, allow_cross_machine, diverged=diverged_seeds(results),
+        family_size=max(family_size, sum(not math.isnan(c.p) for c in family)),
+        non_finite=non_finite_values(completed, list(primary), at),
     )  # fmt: skip

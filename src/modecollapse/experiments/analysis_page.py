@@ -54,7 +54,8 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
             f"- Evaluation point: {window}",
             f"- Declared: {analysis.get('declared_at', '?')}, "
             f"{'before' if analysis.get('before_runs') else 'after'} the first run started",
-            f"- Family: every setting x primary metric, Holm's correction at alpha {analysis['alpha']}; "
+            f"- Family: every setting x primary metric ({result.family_size} comparisons; one without a p "
+            f"value, for want of pairs, counts as p = 1), Holm's correction at alpha {analysis['alpha']}; "
             "differences are setting - baseline, paired by seed, mean ± half-width of the 95% t-interval",
         ]
         if analysis.get("note"):

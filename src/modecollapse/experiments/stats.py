@@ -42,13 +42,16 @@ def paired(differences: list[float]) -> Paired:
     return Paired(change, half, n, p)
 
 
-def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (nan stays nan and does not count in the family)."""
+def holm(p_values: list[float], family: int = 0) -> list[float]:
+    """Holm's step-down adjusted p-values over a family of max(`family`, the p values that are
+    not nan) comparisons: a declared comparison without a p value (too few pairs) still counts
+    in its family, as if its p were 1; nan stays nan."""
     order = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    size = max(family, len(order))
     adjusted = [math.nan] * len(p_values)
     running = 0.0
     for rank, (p, i) in enumerate(order):
-        running = max(running, min(1.0, (len(order) - rank) * p))
+        running = max(running, min(1.0, (size - rank) * p))
         adjusted[i] = running
     return adjusted
 
