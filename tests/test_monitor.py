@@ -209,6 +209,26 @@ def test_a_step_that_is_not_a_whole_number_is_named():
     assert monitor.status.step == 4 and isinstance(monitor.status.step, int)
 
 
+class PacganRing(nn.Module):
+    """PacGAN's ring (radius 1, std 0.01): z's first coordinate picks one of 8 modes."""
+
+    def forward(self, z):
+        angle = torch.floor((torch.tanh(z[:, 0]) + 1) * 4).clamp(max=7) * (2 * math.pi / 8)
+        return torch.stack([angle.cos(), angle.sin()], 1) + 0.01 * z[:, 1:3]
+
+
+def test_a_loop_on_pacgans_half_scale_ring_is_judged_at_its_own_scale():
+    wrong = Monitor(dataset="ring8", every=1, latent_dim=3, verbose=False)
+    assert wrong.update(0, PacganRing()).verdict == "collapsed"  # radius 1 against the radius-2 ring
+    right = Monitor(dataset="ring8", every=1, latent_dim=3, mixture_scale=0.5, verbose=False)
+    status = right.update(0, PacganRing())
+    assert status.verdict == "healthy" and status.scores["modes_well_formed"] == 8
+    with pytest.raises(ModeCollapseError, match="mixture_scale takes a positive number .*, not 0"):
+        Monitor(dataset="ring8", mixture_scale=0, verbose=False)
+    with pytest.raises(ModeCollapseError, match="mixture_scale is for the 2-D mixtures .ring8, grid25."):
+        Monitor(dataset="mnist-5k", mixture_scale=0.5, verbose=False)
+
+
 def test_a_latent_shape_that_is_not_a_tuple_gets_a_sentence():
     with pytest.raises(ModeCollapseError, match=r"latent_shape takes a tuple of sizes, e.g. \(100, 1, 1\)"):
         Monitor("mnist-5k", latent_shape=100, verbose=False)

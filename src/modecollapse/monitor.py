@@ -34,7 +34,7 @@ from safetensors.torch import save
 from torch import nn
 
 from modecollapse.config import DetectorConfig, detector_rules
-from modecollapse.data import check_class_count, dataset_name, spec
+from modecollapse.data import dataset_name, spec
 from modecollapse.diagnosis.suggest import suggest
 from modecollapse.errors import ModeCollapseError, did_you_mean
 from modecollapse.files import atomic_write_bytes
@@ -42,9 +42,15 @@ from modecollapse.generators import untouched
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.metrics.evaluators import translator_scorer
 from modecollapse.metrics.features import check_value_range
-from modecollapse.models.labels import conditional_needs_latent
+from modecollapse.metrics.samples import check_mixture_scale
 from modecollapse.models.latent import Latent
-from modecollapse.monitor_scoring import GeneratorScorer, kept_range_from, kept_range_record, whole_step
+from modecollapse.monitor_scoring import (
+    GeneratorScorer,
+    check_classes,
+    kept_range_from,
+    kept_range_record,
+    whole_step,
+)
 from modecollapse.runfolder import MetricsLog, RunFolder
 from modecollapse.speed import machine
 from modecollapse.training.signals import TrainingSignals, as_scalar
@@ -92,7 +98,8 @@ class Monitor:
     `latent_dim` or `latent_shape`, `latent_dist` ("normal" or "uniform"), `latent_range`; or
     `sample(G, count, generator) -> samples` for generators whose input is not a plain z (for a
     translator dataset the monitor feeds G held-out inputs itself); `num_classes` (the dataset's)
-    for a class-conditional G(z, label), judged class by class too."""
+    for a class-conditional G(z, label), judged class by class too; `mixture_scale` for a 2-D
+    mixture at another scale (0.5: PacGAN's radius-1 ring)."""
 
     def __init__(
         self,
@@ -111,11 +118,12 @@ class Monitor:
         verbose: bool = True,
         value_range: str = "auto",
         num_classes: int | None = None,
+        mixture_scale: float = 1.0,
     ) -> None:
         shape = latent_shape or ((latent_dim,) if latent_dim else None)  # else read from G when seen
         self.check_options(
             dataset, every, latent_dist, num_samples, value_range=value_range, num_classes=num_classes,
-            latent_shape=shape, sample=sample,
+            latent_shape=shape, sample=sample, mixture_scale=mixture_scale,
         )  # fmt: skip
         dataset = dataset_name(dataset)
         self.spec = spec(dataset)
@@ -124,7 +132,7 @@ class Monitor:
         latent = Latent(tuple(shape), latent_dist, latent_range) if shape else None
         self.scorer = GeneratorScorer(
             dataset, self.kind, latent, (latent_dist, latent_range), sample, num_classes, value_range,
-            num_samples, data_dir,
+            num_samples, data_dir, mixture_scale,
         )  # fmt: skip
         """Scores an image or point G (its `notes` and `reference` are the last evaluation's)."""
         self._translations: Callable[[Any, Any], tuple[dict[str, Any], None]] | None = None
@@ -172,8 +180,9 @@ class Monitor:
                 "(for a flat z, latent_dim=100)"
             )
         if others.get("num_classes") is not None:
-            _check_classes(dataset, others["num_classes"], others.get("latent_shape"), others.get("sample"))
+            check_classes(dataset, others["num_classes"], others.get("latent_shape"), others.get("sample"))
         check_value_range(others.get("value_range", "auto"))
+        check_mixture_scale(others.get("mixture_scale", 1.0), dataset)
         known = set(inspect.signature(Monitor.__init__).parameters) - {"self"}
         unknown = sorted(set(others) - known)
         if unknown:
@@ -384,12 +393,3 @@ class Monitor:
             self.out.last_grid.unlink(missing_ok=True)
             self.samples_step = None
         self._summary("running")
-
-
-def _check_classes(dataset: str, classes: int, latent_shape: Any, sample: Any) -> None:
-    """num_classes: a class-conditional G(z, label) of the dataset's classes, z's size given."""
-    check_class_count(classes, dataset)
-    if sample is not None:
-        raise ModeCollapseError("num_classes draws the labels itself; give it or sample=..., not both")
-    if latent_shape is None:
-        raise conditional_needs_latent()

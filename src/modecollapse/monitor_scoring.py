@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from modecollapse.config import DataConfig
+from modecollapse.data import check_class_count
 from modecollapse.errors import ModeCollapseError
 from modecollapse.generators import as_tensor, range_from_last_layer
 from modecollapse.metrics.conditional import judge_by_class
@@ -30,7 +31,7 @@ from modecollapse.metrics.samples import (
     score_samples,
     training_data,
 )
-from modecollapse.models.labels import Calls, sample_with_labels
+from modecollapse.models.labels import Calls, conditional_needs_latent, sample_with_labels
 from modecollapse.models.latent import Latent, latent_from_first_layer, latent_options, sample_from
 
 Sampler = Callable[[Any, int, torch.Generator], torch.Tensor]
@@ -46,9 +47,10 @@ class GeneratorScorer:
     def __init__(
         self, dataset: str, kind: str, latent: Latent | None, law: tuple[str, float],
         sample: Sampler | None, num_classes: int | None, value_range: str, num_samples: int,
-        data_dir: str | None,
+        data_dir: str | None, mixture_scale: float = 1.0,
     ) -> None:  # fmt: skip
         self.dataset, self.kind, self.latent, self.law = dataset, kind, latent, law
+        self.mixture_scale = mixture_scale
         self.sample_fn, self.num_classes, self.value_range = sample, num_classes, value_range
         self.num_samples, self.data_dir = num_samples, data_dir
         self.reference: Reference | None = None
@@ -106,8 +108,10 @@ class GeneratorScorer:
 
     def _reference(self) -> Reference:
         training = training_data(DataConfig(name=self.dataset, data_dir=self.data_dir))
+        points = self.kind == "points"
+        mixture = DataConfig(name=self.dataset, mixture_scale=self.mixture_scale) if points else None
         self.reference = reference_for(
-            self.dataset, self.data_dir, training if self.kind == "image" else None
+            self.dataset, self.data_dir, training if self.kind == "image" else None, mixture
         )
         return self.reference
 
@@ -179,3 +183,12 @@ def whole_step(step: Any) -> int:
             "the whole run, e.g. epoch * len(loader) + i"
         )
     return int(value)
+
+
+def check_classes(dataset: str, classes: int, latent_shape: Any, sample: Any) -> None:
+    """num_classes: a class-conditional G(z, label) of the dataset's classes, z's size given."""
+    check_class_count(classes, dataset)
+    if sample is not None:
+        raise ModeCollapseError("num_classes draws the labels itself; give it or sample=..., not both")
+    if latent_shape is None:
+        raise conditional_needs_latent()

@@ -39,6 +39,20 @@ def test_a_cyclegan_starts_from_the_reference_objective(tmp_path):
     assert config_from_dict(old_bce).objective.loss == "bce"  # a stored config keeps what it trained
 
 
+@pytest.mark.parametrize(
+    "override, why",
+    [
+        ("train.d_steps=5", "one D step and one G step per batch, as the reference trains"),
+        ("objective.mode_seeking_weight=1.0", "no latent to compare: G takes an image"),
+        ("model.latent_dim=64", "no latent: G takes an image"),
+    ],
+)
+def test_a_switch_a_cyclegan_cannot_take_says_why(tmp_path, override, why):
+    cyclegan = '[data]\nname = "spatial-one"\n[model]\nfamily = "cyclegan"\n'
+    with pytest.raises(ConfigError, match=why):
+        load_config(write(tmp_path, cyclegan), [override])
+
+
 def test_unknown_key_names_it_and_suggests(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown key 'train.lr': did you mean 'train.lr_g'"):
         load_config(write(tmp_path, "[train]\nlr = 0.1\n"))

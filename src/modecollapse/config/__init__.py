@@ -157,11 +157,12 @@ class Config(_Section):
                     f"{', '.join(changed)} only appl{'ies' if len(changed) == 1 else 'y'} to "
                     f"model.family = '{family}' (it is '{self.model.family}')"
                 )
-        changed = _changed(self, NOT_FOR_CYCLEGAN)
+        changed = _changed(self, tuple(NOT_FOR_CYCLEGAN))
         if changed and self.model.family == "cyclegan":
+            why = "; ".join(dict.fromkeys(NOT_FOR_CYCLEGAN[key] for key in changed))
             raise ValueError(
                 f"{', '.join(changed)} do{'es' if len(changed) == 1 else ''} not apply to model.family = "
-                "'cyclegan' (it has no latent; mode seeking would compare inputs, not latents)"
+                f"'cyclegan' ({why})"
             )
         if self.model.conditioning != "guided":
             changed = _changed_from_default(self.model, "guided_") + _changed_from_default(
@@ -230,10 +231,13 @@ ONLY_FOR_FAMILY = {
     "mlp": ("model.mlp_hidden_layers", "model.mlp_d_hidden_layers", "model.mlp_g_batch_norm",
             "model.mlp_d_maxout_pieces"),
 }  # fmt: skip
-NOT_FOR_CYCLEGAN = (
-    "model.latent_dim", "model.latent_distribution", "train.d_steps", "train.g_steps",
-    "objective.mode_seeking_weight",
-)  # fmt: skip
+NO_LATENT = "it has no latent: G takes an image"
+ONE_STEP_EACH = "its trainer takes one D step and one G step per batch, as the reference trains"
+NOT_FOR_CYCLEGAN = {
+    "model.latent_dim": NO_LATENT, "model.latent_distribution": NO_LATENT,
+    "train.d_steps": ONE_STEP_EACH, "train.g_steps": ONE_STEP_EACH,
+    "objective.mode_seeking_weight": "mode seeking needs z; there is no latent to compare: G takes an image",
+}  # fmt: skip
 
 
 def _changed(config: Config, keys: tuple[str, ...]) -> list[str]:

@@ -99,6 +99,14 @@ def reference_from_features(dataset: str, real: FeatureSet, label: str) -> Refer
     )  # fmt: skip
 
 
+def check_mixture_scale(scale: Any, dataset: str) -> None:
+    """A sentence for a mixture scale that is not a positive number, or given for other data."""
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
+        raise ModeCollapseError(f"mixture_scale takes a positive number (the mixture's scale), not {scale!r}")
+    if scale != 1 and spec(dataset_name(dataset)).kind != "points":
+        raise ModeCollapseError(f"mixture_scale is for the 2-D mixtures (ring8, grid25), not {dataset}")
+
+
 def _points_reference(config: DataConfig) -> Reference:
     return mixture_reference(load_dataset(config.model_copy(update={"num_samples": 1})), config.mixture_scale)
 
