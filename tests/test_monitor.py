@@ -229,6 +229,19 @@ def test_a_loop_on_pacgans_half_scale_ring_is_judged_at_its_own_scale():
         Monitor(dataset="mnist-5k", mixture_scale=0.5, verbose=False)
 
 
+def test_the_first_evaluation_says_once_how_g_is_judged(capsys):
+    monitor = Monitor(dataset="ring8", every=4, verbose=True)  # z's size read from G's first layer
+    generator = nn.Linear(2, 2)
+    monitor.update(0, generator)
+    said = capsys.readouterr().out
+    assert "modecollapse: judging G every 4 steps (protocol ring8/n2500)" in said
+    assert "  - z ~ N(0, I) of shape (2,), its size read from G's first layer" in said
+    monitor.update(4, generator)
+    assert "judging G every" not in capsys.readouterr().out
+    Monitor(dataset="ring8", every=4, verbose=False).update(0, generator)
+    assert capsys.readouterr().out == ""
+
+
 def test_a_latent_shape_that_is_not_a_tuple_gets_a_sentence():
     with pytest.raises(ModeCollapseError, match=r"latent_shape takes a tuple of sizes, e.g. \(100, 1, 1\)"):
         Monitor("mnist-5k", latent_shape=100, verbose=False)

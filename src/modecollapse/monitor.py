@@ -254,6 +254,9 @@ class Monitor:
             notes=list(self.scorer.notes),
             protocol=record.get("protocol"),
         )
+        if self.verbose and len(self.tracker.history) == 1:  # the first evaluation: say how G is read
+            said = "".join(f"\n  - {note}" for note in self.status.notes)
+            print(f"modecollapse: judging G every {self.every} steps (protocol {self.status.protocol}){said}")
         if not healthy:
             report = {"verdict": summary["verdict"], "kinds": summary["reason_kinds"], "scores": record}
             self.status.suggestions = suggest(report, self.dataset, rules=self.rules)
