@@ -200,13 +200,15 @@ def test_a_step_that_is_not_a_whole_number_is_named():
     generator = nn.Linear(2, 2)
     with pytest.raises(ModeCollapseError, match=r"update\(step, G\) takes the step first: got a Linear"):
         monitor.update(generator, 0)  # the arguments swapped
-    with pytest.raises(ModeCollapseError, match=r"takes the step first: got a Linear"):
+    with pytest.raises(ModeCollapseError, match=r"evaluate\(step, G\) takes the step first: got a Linear"):
         monitor.evaluate(generator, 0)
-    with pytest.raises(ModeCollapseError, match="step must be a whole number of steps, got 0.5"):
-        monitor.update(0.5, generator)  # a fractional epoch
+    for step in (0.5, float("inf"), float("nan"), torch.tensor(float("nan")), -1, 2**63, True):
+        with pytest.raises(ModeCollapseError, match="step must be a whole number of steps from 0, got"):
+            monitor.update(step, generator)  # a fractional epoch, a diverged counter, out of range
     monitor.update(torch.tensor(0), generator)  # a step counter kept as a tensor is fine
     monitor.update(np.int64(4), generator)
-    assert monitor.status.step == 4 and isinstance(monitor.status.step, int)
+    monitor.update(np.array(5), generator)
+    assert monitor.status.step == 5 and isinstance(monitor.status.step, int)
 
 
 class PacganRing(nn.Module):
@@ -223,10 +225,25 @@ def test_a_loop_on_pacgans_half_scale_ring_is_judged_at_its_own_scale():
     right = Monitor(dataset="ring8", every=1, latent_dim=3, mixture_scale=0.5, verbose=False)
     status = right.update(0, PacganRing())
     assert status.verdict == "healthy" and status.scores["modes_well_formed"] == 8
-    with pytest.raises(ModeCollapseError, match="mixture_scale takes a positive number .*, not 0"):
-        Monitor(dataset="ring8", mixture_scale=0, verbose=False)
+    for bad in (0, float("inf")):
+        with pytest.raises(ModeCollapseError, match="mixture_scale takes a positive number .*, not (0|inf)"):
+            Monitor(dataset="ring8", mixture_scale=bad, verbose=False)
+    Monitor(dataset="ring8", mixture_scale=np.float32(0.5), verbose=False)  # a numpy scale is a number
     with pytest.raises(ModeCollapseError, match="mixture_scale is for the 2-D mixtures .ring8, grid25."):
         Monitor(dataset="mnist-5k", mixture_scale=0.5, verbose=False)
+
+
+def test_a_resume_keeps_the_records_scale_and_says_again_how_g_is_read(tmp_path, capsys):
+    first = Monitor(dataset="ring8", every=1, latent_dim=3, mixture_scale=0.5, out=tmp_path / "m")
+    first.update(0, PacganRing())
+    first.close()
+    with pytest.raises(ModeCollapseError, match="these records judged G as ring8 at mixture_scale 0.5, not"):
+        Monitor(dataset="ring8", every=1, latent_dim=3, out=tmp_path / "m", resume=True)
+    capsys.readouterr()
+    again = Monitor("ring8", every=1, latent_dim=3, mixture_scale=0.5, out=tmp_path / "m", resume=True)
+    assert again.evaluate(1, PacganRing()).verdict == "healthy"  # evaluate first continues the records too
+    said = capsys.readouterr().out
+    assert "modecollapse: judging G every 1 steps (protocol ring8(scale 0.5)/n2500)" in said
 
 
 def test_the_first_evaluation_says_once_how_g_is_judged(capsys):
@@ -269,9 +286,11 @@ def test_diagnose_reads_a_monitors_folder(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_translator_is_monitored_on_held_out_inputs():
-    monitor = Monitor(dataset="spatial-one", every=1, num_samples=200, verbose=False)
+def test_a_translator_is_monitored_on_held_out_inputs(capsys):
+    monitor = Monitor(dataset="spatial-one", every=1, num_samples=200)
     status = monitor.update(0, nn.Identity())  # copies A: the wrong place and size for B
+    said = capsys.readouterr().out
+    assert said.startswith("modecollapse: judging G every 1 steps\n") and "None" not in said
     assert status.verdict != "healthy" and status.scores["translation_score"] == pytest.approx(0.0, abs=0.05)
     assert "lost identity" in status.kinds
     assert "for translators" in status.suggestions[0]  # the alarm cites translator evidence, not 2-D rows

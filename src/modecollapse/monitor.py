@@ -36,26 +36,18 @@ from torch import nn
 from modecollapse.config import DetectorConfig, detector_rules
 from modecollapse.data import dataset_name, spec
 from modecollapse.diagnosis.suggest import suggest
-from modecollapse.errors import ModeCollapseError, did_you_mean
+from modecollapse.errors import ModeCollapseError
 from modecollapse.files import atomic_write_bytes
 from modecollapse.generators import untouched
 from modecollapse.metrics.detector import CollapseTracker
 from modecollapse.metrics.evaluators import translator_scorer
-from modecollapse.metrics.features import check_value_range
-from modecollapse.metrics.samples import check_mixture_scale
 from modecollapse.models.latent import Latent
-from modecollapse.monitor_scoring import (
-    GeneratorScorer,
-    check_classes,
-    kept_range_from,
-    kept_range_record,
-    whole_step,
-)
+from modecollapse.monitor_options import DEFAULT_SAMPLES, check_monitor_options, check_resumed, whole_step
+from modecollapse.monitor_scoring import GeneratorScorer, how_g_is_read, kept_range_from, kept_range_record
 from modecollapse.runfolder import MetricsLog, RunFolder
 from modecollapse.speed import machine
 from modecollapse.training.signals import TrainingSignals, as_scalar
 
-DEFAULT_SAMPLES = 2000
 """Samples per evaluation: at `every` = one MNIST epoch (938 steps) of the PyTorch-example DCGAN
 loop the monitor costs under 5 % of the wall time (benchmarks/RESULTS.md, "The own-loop
 monitor"), and a uniform 10-class generator is 100 % sure to show every class with >= 10 %
@@ -122,8 +114,8 @@ class Monitor:
     ) -> None:
         shape = latent_shape or ((latent_dim,) if latent_dim else None)  # else read from G when seen
         self.check_options(
-            dataset, every, latent_dist, num_samples, value_range=value_range, num_classes=num_classes,
-            latent_shape=shape, sample=sample, mixture_scale=mixture_scale,
+            dataset, every=every, latent_dist=latent_dist, num_samples=num_samples, value_range=value_range,
+            num_classes=num_classes, latent_shape=shape, sample=sample, mixture_scale=mixture_scale,
         )  # fmt: skip
         dataset = dataset_name(dataset)
         self.spec = spec(dataset)
@@ -147,7 +139,7 @@ class Monitor:
         """The first step of a resumed session (its records from there on are replaced); None
         when this session started the records."""
         self.log: MetricsLog | None = None
-        self.alarmed = False
+        self.alarmed = self.said_how = False  # the alarm, and how G is read, are printed once a session
         self.next_evaluation = 0
         """The step at or after which update() scores G next (a multiple of `every`)."""
         self.samples_step: int | None = None
@@ -158,39 +150,11 @@ class Monitor:
             self._open(resume)
 
     @staticmethod
-    def check_options(
-        dataset: str,
-        every: int = 500,
-        latent_dist: str = "normal",
-        num_samples: int = DEFAULT_SAMPLES,
-        **others: Any,
-    ) -> None:
+    def check_options(dataset: str, **options: Any) -> None:
         """Raise the Monitor's own error for options it would refuse, without building one (the
         latent law is checked when G is seen)."""
-        spec(dataset_name(dataset))  # an unknown dataset is refused here
-        if every < 1 or num_samples < 1:
-            raise ModeCollapseError(f"every and num_samples must be positive, got {every} and {num_samples}")
-        if latent_dist not in ("normal", "uniform"):
-            raise ModeCollapseError(f"latent_dist must be 'normal' or 'uniform', got {latent_dist!r}")
-        shape = others.get("latent_shape")
-        sizes = isinstance(shape, tuple | list) and all(isinstance(n, int) for n in shape)
-        if shape is not None and not sizes:
-            raise ModeCollapseError(
-                f"latent_shape takes a tuple of sizes, e.g. (100, 1, 1) for a DCGAN; got {shape!r} "
-                "(for a flat z, latent_dim=100)"
-            )
-        if others.get("num_classes") is not None:
-            check_classes(dataset, others["num_classes"], others.get("latent_shape"), others.get("sample"))
-        check_value_range(others.get("value_range", "auto"))
-        check_mixture_scale(others.get("mixture_scale", 1.0), dataset)
         known = set(inspect.signature(Monitor.__init__).parameters) - {"self"}
-        unknown = sorted(set(others) - known)
-        if unknown:
-            near = did_you_mean(unknown[0], known)
-            hint = f"did you mean {near!r}? " if near else ""
-            raise ModeCollapseError(
-                f"Monitor takes no option {', '.join(unknown)}: {hint}it takes {', '.join(sorted(known))}"
-            )
+        check_monitor_options(dataset, known, **options)
 
     # --- the loop's side --------------------------------------------------------------
 
@@ -214,7 +178,9 @@ class Monitor:
 
     def evaluate(self, step: int, generator: Any, g_ba: Any = None) -> Status:
         """Score `generator` (and a translator's `g_ba`) now (update does this every `every` steps)."""
-        step = whole_step(step)
+        step = whole_step(step, "evaluate")
+        if self.resuming:
+            self._continue_from(step)
         if generator is None or not (isinstance(generator, nn.Module) or callable(generator)):
             raise ModeCollapseError(
                 "update(step, G) needs the generator (an nn.Module or a callable), "
@@ -254,9 +220,9 @@ class Monitor:
             notes=list(self.scorer.notes),
             protocol=record.get("protocol"),
         )
-        if self.verbose and len(self.tracker.history) == 1:  # the first evaluation: say how G is read
-            said = "".join(f"\n  - {note}" for note in self.status.notes)
-            print(f"modecollapse: judging G every {self.every} steps (protocol {self.status.protocol}){said}")
+        if self.verbose and not self.said_how:
+            self.said_how = True
+            print(how_g_is_read(self.every, self.status.protocol, self.status.notes), flush=True)
         if not healthy:
             report = {"verdict": summary["verdict"], "kinds": summary["reason_kinds"], "scores": record}
             self.status.suggestions = suggest(report, self.dataset, rules=self.rules)
@@ -331,7 +297,9 @@ class Monitor:
         if not resume:
             self.log = MetricsLog(self.out, None, tensorboard=True)
         else:
-            self._kept_before = (self.out.read_summary() or {}).get("value_range_kept")
+            recorded = self.out.read_summary() or {}
+            check_resumed(recorded, self.dataset, self.scorer.mixture_scale)
+            self._kept_before = recorded.get("value_range_kept")
         self._summary("running")
 
     def _continue_from(self, step: int) -> None:
@@ -363,6 +331,7 @@ class Monitor:
                 "monitor": True,
                 "status": status,
                 "dataset": {"name": self.dataset},
+                "mixture_scale": self.scorer.mixture_scale,
                 "every": self.every,
                 "num_samples": self.num_samples,
                 "num_classes": self.scorer.num_classes,

@@ -12,7 +12,6 @@ import numpy as np
 import torch
 
 from modecollapse.config import DataConfig
-from modecollapse.data import check_class_count
 from modecollapse.errors import ModeCollapseError
 from modecollapse.generators import as_tensor, range_from_last_layer
 from modecollapse.metrics.conditional import judge_by_class
@@ -31,7 +30,7 @@ from modecollapse.metrics.samples import (
     score_samples,
     training_data,
 )
-from modecollapse.models.labels import Calls, conditional_needs_latent, sample_with_labels
+from modecollapse.models.labels import Calls, sample_with_labels
 from modecollapse.models.latent import Latent, latent_from_first_layer, latent_options, sample_from
 
 Sampler = Callable[[Any, int, torch.Generator], torch.Tensor]
@@ -167,28 +166,7 @@ def kept_range_from(record: Any, before: int) -> tuple[str, int] | None:
     return name, step
 
 
-def whole_step(step: Any) -> int:
-    """`update`'s step as an int (a Python, numpy or 0-d torch integer), or a sentence naming what
-    was passed instead: G first (the arguments swapped) or a fractional step."""
-    if isinstance(step, torch.nn.Module) or (callable(step) and not isinstance(step, torch.Tensor)):
-        raise ModeCollapseError(
-            f"update(step, G) takes the step first: got a {type(step).__name__} as the step "
-            "(call monitor.update(step, G, ...))"
-        )
-    one = isinstance(step, np.generic) or (isinstance(step, torch.Tensor) and step.numel() == 1)
-    value = step.item() if one else step
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise ModeCollapseError(
-            f"step must be a whole number of steps, got {step!r}: count G's updates (or batches) over "
-            "the whole run, e.g. epoch * len(loader) + i"
-        )
-    return int(value)
-
-
-def check_classes(dataset: str, classes: int, latent_shape: Any, sample: Any) -> None:
-    """num_classes: a class-conditional G(z, label) of the dataset's classes, z's size given."""
-    check_class_count(classes, dataset)
-    if sample is not None:
-        raise ModeCollapseError("num_classes draws the labels itself; give it or sample=..., not both")
-    if latent_shape is None:
-        raise conditional_needs_latent()
+def how_g_is_read(every: int, protocol: str | None, notes: list[str]) -> str:
+    """What a Monitor prints at its first evaluation: what G is judged against, and how read."""
+    against = f" (protocol {protocol})" if protocol else ""
+    return f"modecollapse: judging G every {every} steps{against}" + "".join(f"\n  - {n}" for n in notes)

@@ -43,7 +43,7 @@ def test_a_cyclegan_starts_from_the_reference_objective(tmp_path):
     "override, why",
     [
         ("train.d_steps=5", "one D step and one G step per batch, as the reference trains"),
-        ("objective.mode_seeking_weight=1.0", "no latent to compare: G takes an image"),
+        ("objective.mode_seeking_weight=1.0", r"weight \(mode seeking needs z, and there is none"),
         ("model.latent_dim=64", "no latent: G takes an image"),
     ],
 )

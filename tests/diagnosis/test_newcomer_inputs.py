@@ -172,9 +172,14 @@ def test_the_latent_probe_gives_the_scale_of_a_small_spread():
     from modecollapse.models.latent import Latent
 
     barely = lambda z: 0.05 * torch.tanh(z[:, :1]).expand(len(z), 784)  # noqa: E731 - near one output
-    probe = probe_latent(barely, Latent((4,), "normal", 1.0), count=64)
+    probe = probe_latent(barely, Latent((4,), "normal", 1.0), count=64, value_range="-1-1")
     assert not probe["ignores_latent"] and 0.02 < probe["output_spread"] < 0.05
     assert "mean absolute difference of pixels in [-1, 1]; under 0.02 G ignores z" in probe["statement"]
+    halved = lambda z: (barely(z) + 1) / 2  # noqa: E731 - the same images as a Sigmoid G gives them
+    same = probe_latent(halved, Latent((4,), "normal", 1.0), count=64, value_range="0-1")
+    assert same["output_spread"] == pytest.approx(probe["output_spread"]) and not same["ignores_latent"]
+    wild = probe_latent(lambda z: 40 * barely(z), Latent((4,), "normal", 1.0), count=64)  # no range fits
+    assert "in G output units (no known range fits them)" in wild["statement"]
 
 
 def test_options_of_the_wrong_type_get_a_sentence_and_rules_may_be_a_dict(digits):

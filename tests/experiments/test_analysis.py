@@ -340,7 +340,7 @@ def test_a_diverged_run_and_non_finite_window_values_are_named_not_dropped_silen
     assert result.non_finite == {"high_quality": ["base seed 1 (1 of 2 evaluations)"]}
     page = render_markdown(result, "synthetic")
     assert "- Diverged (a NaN or infinite loss stopped the run; its seed is in no pair): fix: seed 2" in page
-    said = "- Non-finite values left out of a run's value at the declared point: high_quality: base seed 1"
+    said = "no value there, and its seed is in no pair for this metric): high_quality: base seed 1"
     assert said in page
     assert next(c for c in result.comparisons if c.metric == "modes").seeds == [0, 1]
 
@@ -349,6 +349,7 @@ def test_holms_family_is_every_declared_fix_even_one_without_a_testable_pair():
     base = [fake_run("base", s, m) for s, m in enumerate([1, 2, 1, 3, 2])]
     fix = [fake_run("fix", s, m) for s, m in enumerate([6, 7, 7, 8, 6])]
     lonely = [fake_run("lonely", 0, 4)]  # one pair: no p, yet one of the declared comparisons
+    assert analyse(base + fix, {**INDEX, "planned": ["unrun__seed0"]}).family_size == 4  # planned, unrun
     result = analyse(base + fix + lonely, INDEX)
     gain = next(c for c in result.comparisons if (c.setting, c.metric) == ("fix", "modes"))
     assert result.family_size == 4  # 2 fixes x 2 primaries, as declared

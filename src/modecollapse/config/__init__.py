@@ -114,7 +114,10 @@ class Config(_Section):
                     "patch); use model.minibatch_stddev or model.pack with cyclegan"
                 )
             if self.objective.unrolled_steps:
-                raise ValueError("objective.unrolled_steps is not supported with model.family = 'cyclegan'")
+                raise ValueError(
+                    "objective.unrolled_steps is not supported with model.family = 'cyclegan' (unrolling "
+                    "its two discriminators is not implemented)"
+                )
             if self.objective.nce_weight and self.model.cyclegan_generator != "resnet":
                 raise ValueError(
                     "objective.nce_weight needs model.cyclegan_generator = 'resnet' (CUT's layers)"
@@ -159,11 +162,9 @@ class Config(_Section):
                 )
         changed = _changed(self, tuple(NOT_FOR_CYCLEGAN))
         if changed and self.model.family == "cyclegan":
-            why = "; ".join(dict.fromkeys(NOT_FOR_CYCLEGAN[key] for key in changed))
-            raise ValueError(
-                f"{', '.join(changed)} do{'es' if len(changed) == 1 else ''} not apply to model.family = "
-                f"'cyclegan' ({why})"
-            )
+            said = ", ".join(f"{key} ({NOT_FOR_CYCLEGAN[key]})" for key in changed)
+            verb = "does" if len(changed) == 1 else "do"
+            raise ValueError(f"{said} {verb} not apply to model.family = 'cyclegan'")
         if self.model.conditioning != "guided":
             changed = _changed_from_default(self.model, "guided_") + _changed_from_default(
                 self.objective, "guide_"
@@ -236,7 +237,7 @@ ONE_STEP_EACH = "its trainer takes one D step and one G step per batch, as the r
 NOT_FOR_CYCLEGAN = {
     "model.latent_dim": NO_LATENT, "model.latent_distribution": NO_LATENT,
     "train.d_steps": ONE_STEP_EACH, "train.g_steps": ONE_STEP_EACH,
-    "objective.mode_seeking_weight": "mode seeking needs z; there is no latent to compare: G takes an image",
+    "objective.mode_seeking_weight": "mode seeking needs z, and there is none: G takes an image",
 }  # fmt: skip
 
 

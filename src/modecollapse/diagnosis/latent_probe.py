@@ -9,6 +9,7 @@ from torch import nn
 
 from modecollapse.diagnosis.inputs import PROBE_SEED
 from modecollapse.generators import as_tensor
+from modecollapse.metrics.features import guess_value_range, range_bounds
 from modecollapse.models.latent import Latent, placement
 
 IGNORES_Z = 0.02
@@ -17,11 +18,12 @@ average, two Fashion-MNIST test images by 0.55)."""
 
 
 @torch.no_grad()
-def probe_latent(generator: nn.Module, latent: Latent, count: int = 256) -> dict:
+def probe_latent(generator: nn.Module, latent: Latent, count: int = 256, value_range: str = "auto") -> dict:
     """How much the output moves with z: overall, per latent dimension, and for one-hot z.
 
-    Distances are mean absolute pixel differences in [-1, 1] units. A generator whose outputs
-    for independent z differ by far less than real images differ from each other ignores z.
+    Distances are mean absolute pixel differences, rescaled to [-1, 1] units from `value_range`
+    (or the range the outputs fit, when "auto"; G's own units when none fits). A generator whose
+    outputs for independent z differ by far less than real images differ from each other ignores z.
     """
     device, dtype = placement(generator)
 
@@ -32,7 +34,8 @@ def probe_latent(generator: nn.Module, latent: Latent, count: int = 256) -> dict
     z = latent.draw(count, PROBE_SEED + 1)
     out = run(z).float()
     other = run(latent.draw(count, PROBE_SEED + 2)).float()
-    spread = float((out - other).abs().mean())
+    unit = _to_signed_unit(out, value_range)
+    spread = float((out - other).abs().mean()) * (unit or 1.0)
     step = 0.5
     flat = z.reshape(count, -1)
     per_dimension = []
@@ -48,7 +51,7 @@ def probe_latent(generator: nn.Module, latent: Latent, count: int = 256) -> dict
     one_hot_out = run(one_hot).float()
     one_hot_spread = float(
         torch.cdist(one_hot_out.flatten(1), one_hot_out.flatten(1), p=1).mean() / one_hot_out[0].numel()
-    )
+    ) * (unit or 1.0)
     ignores = spread < IGNORES_Z
     return {
         "output_spread": spread,
@@ -58,16 +61,26 @@ def probe_latent(generator: nn.Module, latent: Latent, count: int = 256) -> dict
         "latent_dimensions": dims,
         "one_hot_spread": one_hot_spread,
         "ignores_latent": bool(ignores),
-        "statement": _statement(spread, ignores, dead, dims),
+        "statement": _statement(spread, ignores, dead, dims, unit is not None),
     }
 
 
-def _statement(spread: float, ignores: bool, dead: int, dims: int) -> str:
+def _to_signed_unit(values: torch.Tensor, value_range: str) -> float | None:
+    """The factor taking differences of `values` to [-1, 1] units; None when no range fits."""
+    named = value_range if value_range != "auto" else guess_value_range(values)
+    if named is None:
+        return None
+    low, high = range_bounds(named)
+    return 2.0 / (high - low)
+
+
+def _statement(spread: float, ignores: bool, dead: int, dims: int, in_unit: bool = True) -> str:
     if not math.isfinite(spread):
         return "the outputs hold NaN or infinite values: how they move with z cannot be measured"
     if ignores:
         return "the generator ignores z: outputs for independent z are nearly identical"
     return (
-        f"outputs move with z (spread {spread:.3f}, the mean absolute difference of pixels in [-1, 1]; "
-        f"under {IGNORES_Z} G ignores z); {dead} of {dims} latent dims have no effect"
+        f"outputs move with z (spread {spread:.3f}, the mean absolute difference of pixels "
+        f"{'in [-1, 1]' if in_unit else 'in G output units (no known range fits them)'}; under "
+        f"{IGNORES_Z} G ignores z); {dead} of {dims} latent dims have no effect"
     )

@@ -36,7 +36,7 @@ from modecollapse.diagnosis.weights import Rebuild
 from modecollapse.errors import ModeCollapseError, did_you_mean
 from modecollapse.metrics.features import SUPPORTED_SIZES, check_value_range
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES
-from modecollapse.metrics.samples import Reference
+from modecollapse.metrics.samples import Reference, check_mixture_scale
 from modecollapse.metrics.scores import FeatureSet
 from modecollapse.models.labels import conditional_needs_latent, sample_with_labels
 from modecollapse.models.latent import (
@@ -220,8 +220,7 @@ def _check_options(
             "reference takes real images' features (a FeatureSet: modecollapse.metrics.scores.extract) "
             f"or a Reference (metrics.samples.reference_for), not {type(reference).__name__}"
         )
-    if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
-        raise ModeCollapseError(f"mixture_scale takes a positive number (the mixture's scale), not {scale!r}")
+    check_mixture_scale(scale, dataset)
 
 
 def _translator_in_memory(

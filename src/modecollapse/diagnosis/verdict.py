@@ -157,7 +157,7 @@ def judge_images(
     if per_class is not None:
         report["per_class_diversity"] = per_class
     if samples.generator is not None and samples.intended is None and samples.latent is not None:
-        report["latent"] = probe_latent(samples.generator, samples.latent)
+        report["latent"] = probe_latent(samples.generator, samples.latent, value_range=value_range)
     report["_images"] = scored.samples
     report["_predictions"] = (
         samples.intended if samples.intended is not None else (fake.predictions if fake is not None else None)

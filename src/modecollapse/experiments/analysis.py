@@ -77,8 +77,8 @@ class AnalysisResult:
     unfinished: int = 0
     """Runs of the sweep still to finish (pending, running, interrupted, failed: running the sweep
     again retries it, or planned by the sweep file and not yet selected; index.json's "planned"):
-    Holm's correction covers only the comparisons present, so an established result may change
-    when they finish."""
+    their comparisons count in Holm's family already (as p = 1), yet the results may change when
+    they finish."""
     never_healthy: int = 0
     """Completed runs never healthy: the absolute onset (collapse_onset_step) counts them at step 0.
     The relative onset needs no healthy evaluation, so a run without one is censored."""
@@ -296,7 +296,9 @@ def analyse(
                 )
             )  # fmt: skip
     family = [c for c in comparisons if c.primary]
-    family_size = declared * (len({r.setting_id for r in results} - {baseline})) * len(primary)
+    planned = {run.rsplit("__seed", 1)[0] for run in index.get("planned", [])}  # run ids: SETTING__seedN
+    settings = {r.setting_id for r in results} | planned
+    family_size = declared * len(settings - {baseline}) * len(primary)
     for c, adjusted in zip(family, stats.holm([c.p for c in family], family_size), strict=True):
         c.holm_p = adjusted
         c.established = stats.is_established(adjusted, len(c.seeds), analysis["alpha"])

@@ -54,8 +54,8 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
             f"- Evaluation point: {window}",
             f"- Declared: {analysis.get('declared_at', '?')}, "
             f"{'before' if analysis.get('before_runs') else 'after'} the first run started",
-            f"- Family: every setting x primary metric ({result.family_size} comparisons; one without a p "
-            f"value, for want of pairs, counts as p = 1), Holm's correction at alpha {analysis['alpha']}; "
+            f"- Family: every setting x primary metric{_family_size(result)}, Holm's correction at alpha "
+            f"{analysis['alpha']}; "
             "differences are setting - baseline, paired by seed, mean ± half-width of the 95% t-interval",
         ]
         if analysis.get("note"):
@@ -75,9 +75,9 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
         lines += _left_out_lines(result)
         if result.unfinished:
             lines.append(
-                f"- **Provisional**: runs of the sweep still to finish: {result.unfinished}. Holm's "
-                "correction covers only the comparisons present, so an "
-                "established result may change when they finish."
+                f"- **Provisional**: runs of the sweep still to finish: {result.unfinished}. Their "
+                "comparisons count in Holm's family already, yet an established result may change "
+                "when they finish."
             )
         if result.amended:
             lines.append(
@@ -124,6 +124,13 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
     return "\n".join(lines)
 
 
+def _family_size(result: AnalysisResult) -> str:
+    """' (N comparisons; ...)' for a declared analysis: the size Holm's correction used."""
+    if not result.declared:
+        return ""
+    return f" ({result.family_size} comparisons; one without a p value, for want of pairs, counts as p = 1)"
+
+
 def _left_out_lines(result: AnalysisResult) -> list[str]:
     """Diverged runs (in no pair) and non-finite values (left out of a run's value), named."""
     lines = []
@@ -135,7 +142,8 @@ def _left_out_lines(result: AnalysisResult) -> list[str]:
         lines.append(f"- Diverged (a NaN or infinite loss stopped the run; its seed is in no pair): {named}")
     for metric, runs in result.non_finite.items():
         lines.append(
-            "- Non-finite values left out of a run's value at the declared point: "
+            "- Non-finite values left out of a run's value at the declared point (a run left with "
+            "none has no value there, and its seed is in no pair for this metric): "
             f"{metric}: {', '.join(runs)}"
         )
     return lines

@@ -99,11 +99,13 @@ def reference_from_features(dataset: str, real: FeatureSet, label: str) -> Refer
     )  # fmt: skip
 
 
-def check_mixture_scale(scale: Any, dataset: str) -> None:
-    """A sentence for a mixture scale that is not a positive number, or given for other data."""
-    if isinstance(scale, bool) or not isinstance(scale, int | float) or not scale > 0:
+def check_mixture_scale(scale: Any, dataset: str | None) -> None:
+    """A sentence for a mixture scale that is not a positive finite number, or given for data
+    that is not a 2-D mixture (`dataset`, when known)."""
+    number = isinstance(scale, int | float | np.integer | np.floating) and not isinstance(scale, bool)
+    if not number or not 0 < float(scale) < float("inf"):
         raise ModeCollapseError(f"mixture_scale takes a positive number (the mixture's scale), not {scale!r}")
-    if scale != 1 and spec(dataset_name(dataset)).kind != "points":
+    if scale != 1 and dataset is not None and spec(dataset_name(dataset)).kind != "points":
         raise ModeCollapseError(f"mixture_scale is for the 2-D mixtures (ring8, grid25), not {dataset}")
 
 
