@@ -135,6 +135,23 @@ def test_feature_cache_hits_and_keys_on_pixels():
     assert not torch.equal(other.features, first.features)
 
 
+def test_a_long_first_summary_is_announced_on_the_command_line_only(monkeypatch, capsys):
+    from modecollapse.metrics import scores
+    from modecollapse.options import command_line
+
+    monkeypatch.setattr(scores, "LONG_SUMMARY", 16)  # 60,000 Stacked MNIST stacks, in the real case
+    classifier = load_classifier("mnist")
+    images = torch.rand(20, 1, 28, 28) * 2 - 1
+    extract_cached(classifier, images)
+    assert capsys.readouterr().err == ""  # from Python: silent
+    with command_line():
+        extract_cached(classifier, images * 0.5)
+        said = capsys.readouterr().err
+        extract_cached(classifier, images * 0.5)  # cached now: nothing to announce
+    assert said.startswith("modecollapse: reading 20 real images with the mnist classifier once")
+    assert capsys.readouterr().err == ""
+
+
 @pytest.mark.slow
 def test_guide_is_a_different_network_and_still_accurate(mnist_digits):
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from modecollapse.files import atomic_write_bytes
 from modecollapse.metrics import classes, diversity, frechet, neighbors, recognizable
 from modecollapse.metrics.features import classify, grading_compute
 from modecollapse.models.classifier import EvalClassifier
+from modecollapse.options import on_command_line
 
 
 @dataclass
@@ -127,6 +129,11 @@ def inked(images: torch.Tensor) -> torch.Tensor:
     return (share >= INK_SHARE).all(dim=1)
 
 
+LONG_SUMMARY = 20_000
+"""Images whose first, uncached reading is announced on the command line (a minute or two on a
+laptop CPU: Stacked MNIST's 60,000 training stacks, for copies)."""
+
+
 def extract_cached(classifier: EvalClassifier, images: torch.Tensor) -> FeatureSet:
     """`extract`, cached on disk under a key that hashes the classifier and every pixel."""
     digest = hashlib.sha256(classifier.sha256.encode())
@@ -147,6 +154,12 @@ def extract_cached(classifier: EvalClassifier, images: torch.Tensor) -> FeatureS
             )
         except (OSError, SafetensorError, KeyError):
             path.unlink(missing_ok=True)  # a damaged cache entry is recomputed
+    if len(images) >= LONG_SUMMARY and on_command_line():
+        print(
+            f"modecollapse: reading {len(images)} real images with the {classifier.dataset} classifier once "
+            "(kept in the cache for every later call)...",
+            file=sys.stderr, flush=True,
+        )  # fmt: skip
     result = extract(classifier, images)
     tensors = {
         "probabilities": result.probabilities,
