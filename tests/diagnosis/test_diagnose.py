@@ -173,6 +173,18 @@ def test_cli_exit_code_json_and_evidence(tmp_path, mnist_test, capsys):
         assert (out / name).is_file()
 
 
+def test_a_classifier_score_from_one_split_shows_no_spread(tmp_path, mnist_test, capsys):
+    from tests.conftest import MNIST_DIR
+
+    images, _, _ = mnist_test
+    np.save(tmp_path / "few.npy", images[:64])  # 64 samples: one split of >= 50
+    full = (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file()  # else the reference is mnist-5k
+    data = ["--data-dir", str(MNIST_DIR.parent)] if full else []
+    main(["diagnose", str(tmp_path / "few.npy"), *data])
+    said = capsys.readouterr().out
+    assert "(one split of 64 samples: no spread)" in said and "+- 0.000" not in said
+
+
 def test_cli_bad_shape_exits_2(tmp_path, capsys):
     np.save(tmp_path / "bad.npy", np.zeros((4, 5, 28, 28), np.float32))
     assert main(["diagnose", str(tmp_path / "bad.npy")]) == 2

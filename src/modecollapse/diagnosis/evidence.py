@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from modecollapse.images import GREY, save_grid, save_scatter
+from modecollapse.metrics.classes import MIN_SPLIT_SAMPLES
 
 
 def write_evidence(report: dict[str, Any], out: Path) -> list[Path]:
@@ -104,7 +105,13 @@ def _image_lines(report: dict[str, Any]) -> list[str]:
         f"largest class      {100 * s['largest_class_share']:.1f}% of samples",
     ]
     if "classifier_score" in s:
-        lines.append(f"classifier score   {s['classifier_score']:.3f} +- {s['classifier_score_std']:.3f}")
+        n = s.get("num_samples", 0)
+        spread = (
+            f"+- {s['classifier_score_std']:.3f}"
+            if n >= 2 * MIN_SPLIT_SAMPLES
+            else f"(one split of {n:.0f} samples: no spread)"
+        )
+        lines.append(f"classifier score   {s['classifier_score']:.3f} {spread}")
     lines += [
         f"FCD                {s['fcd']:.3f}",
         f"precision / recall {s['precision']:.3f} / {s['recall']:.3f}   (k=3)",
