@@ -48,11 +48,6 @@ from modecollapse.runfolder import MetricsLog, RunFolder
 from modecollapse.speed import machine
 from modecollapse.training.signals import TrainingSignals, as_scalar
 
-"""Samples per evaluation: at `every` = one MNIST epoch (938 steps) of the PyTorch-example DCGAN
-loop the monitor costs under 5 % of the wall time (benchmarks/RESULTS.md, "The own-loop
-monitor"), and a uniform 10-class generator is 100 % sure to show every class with >= 10 %
-of its share; KL's sampling floor is (K - 1) / 2N = 0.002."""
-
 
 @dataclass
 class Status:

@@ -34,7 +34,7 @@ def probe_latent(generator: nn.Module, latent: Latent, count: int = 256, value_r
     z = latent.draw(count, PROBE_SEED + 1)
     out = run(z).float()
     other = run(latent.draw(count, PROBE_SEED + 2)).float()
-    unit = _to_signed_unit(out, value_range)
+    unit = _unit_factor(out, value_range)
     spread = float((out - other).abs().mean()) * (unit or 1.0)
     step = 0.5
     flat = z.reshape(count, -1)
@@ -65,7 +65,7 @@ def probe_latent(generator: nn.Module, latent: Latent, count: int = 256, value_r
     }
 
 
-def _to_signed_unit(values: torch.Tensor, value_range: str) -> float | None:
+def _unit_factor(values: torch.Tensor, value_range: str) -> float | None:
     """The factor taking differences of `values` to [-1, 1] units; None when no range fits."""
     named = value_range if value_range != "auto" else guess_value_range(values)
     if named is None:

@@ -19,6 +19,7 @@ from scipy.stats import binomtest
 from modecollapse.errors import ModeCollapseError
 from modecollapse.experiments import stats
 from modecollapse.experiments.results import SKIP, RunResult, number
+from modecollapse.experiments.sweep import setting_of
 from modecollapse.metrics.kinds import METRIC_KINDS, ONSET_METRICS
 
 UNRECORDED = "not recorded"
@@ -169,10 +170,8 @@ def non_finite_values(
 ) -> dict[str, list[str]]:
     """Per metric, the runs whose value at the declared point leaves out non-finite values."""
     found: dict[str, list[str]] = {}
-    for metric in metrics:
+    for metric in (m for m in metrics if m not in ONSET_METRICS):  # an onset is never non-finite
         for r in completed:
-            if metric in ONSET_METRICS:
-                continue
             if at == "final":
                 values, where = [r.final.get(metric)], "its last evaluation"
             else:
@@ -296,9 +295,9 @@ def analyse(
                 )
             )  # fmt: skip
     family = [c for c in comparisons if c.primary]
-    planned = {run.rsplit("__seed", 1)[0] for run in index.get("planned", [])}  # run ids: SETTING__seedN
-    settings = {r.setting_id for r in results} | planned
-    family_size = declared * len(settings - {baseline}) * len(primary)
+    settings = {r.setting_id for r in results} | {setting_of(run) for run in index.get("planned", [])}
+    declared_size = declared * len(settings - {baseline}) * len(primary)
+    family_size = max(declared_size, sum(not math.isnan(c.p) for c in family))
     for c, adjusted in zip(family, stats.holm([c.p for c in family], family_size), strict=True):
         c.holm_p = adjusted
         c.established = stats.is_established(adjusted, len(c.seeds), analysis["alpha"])
@@ -313,6 +312,6 @@ def analyse(
     return AnalysisResult(
         analysis, declared, why, machines, refused, comparisons, amended, censored, unfinished, never_count,
         non_starts, unjudged, allow_cross_machine, diverged=diverged_seeds(results),
-        family_size=max(family_size, sum(not math.isnan(c.p) for c in family)),
+        family_size=family_size,
         non_finite=non_finite_values(completed, list(primary), at),
     )  # fmt: skip

@@ -185,7 +185,7 @@ def expand(sweep: SweepFile, base: dict[str, Any], source: str = "sweep") -> Swe
             slug = setting_slug(setting)
             raw["name"] = f"{sweep.name}-{slug}-seed{seed}"
             config = config_from_dict(raw, source=f"{source} [{slug}, seed {seed}]")
-            runs.append(RunSpec(f"{slug}__seed{seed}", setting, seed, config))
+            runs.append(RunSpec(run_id(slug, seed), setting, seed, config))
     analysis = None
     if sweep.analysis is not None:
         terms = sweep.analysis.model_dump(mode="json", exclude_none=True)  # as declared before non_start
@@ -277,6 +277,16 @@ def setting_slug(setting: dict[str, Any]) -> str:
         return "base"
     parts = [f"{key.split('.')[-1]}={value}" for key, value in setting.items()]
     return re.sub(r"[^A-Za-z0-9_.=,+-]", "_", ",".join(parts))
+
+
+def run_id(setting: str, seed: int) -> str:
+    """A run's id: its setting id and seed."""
+    return f"{setting}__seed{seed}"
+
+
+def setting_of(run: str) -> str:
+    """The setting id of a run id (run_id's inverse)."""
+    return run.rsplit("__seed", 1)[0]
 
 
 def write_index(sweep: Sweep, sweep_dir: Path) -> None:
