@@ -68,10 +68,12 @@ class SweepFolder:
         source: dict[str, Any],
         analysis: dict[str, Any] | None,
         planned: list[str] | None = None,
+        closed: dict[str, Any] | None = None,
     ) -> None:
         """sweep.toml and index.json. `runs` are added to those already listed (a selection adds
         runs); `planned` (every run id of the sweep file) is what the study is complete at, and a
-        listed run it no longer holds leaves the index unless it finished (entries()). The
+        listed run it no longer holds leaves the index unless it finished (entries()); `closed`
+        (the file's [closed]: reason and run ids) are planned runs it ends without. The
         [analysis] is recorded the first time it is seen, with whether any run had started by
         then; a later change to it is kept apart (`analysis_amended`): only the first one counts
         as declared."""
@@ -87,6 +89,8 @@ class SweepFolder:
         index: dict[str, Any] = {"name": name, "runs": self._kept(list(entries.values()), planned)}
         if planned:
             index["planned"] = planned
+        if closed:
+            index["closed"] = closed
         declared = previous.get("analysis")
         if analysis is not None and declared is None:
             declared = {
@@ -110,8 +114,11 @@ class SweepFolder:
 
     def status_rows(self) -> list[dict[str, Any]]:
         """One row per run: id, status, steps done, time, detector verdict and onsets. A run
-        whose summary says running but whose process is gone (run.lock) is `stopped`."""
+        whose summary says running but whose process is gone (run.lock) is `stopped`; a run the
+        sweep file closed ([closed]) and never started is `closed`."""
         rows = []
+        index = self.read_index() if self.index.is_file() else {}
+        closed = set((index.get("closed") or {}).get("runs", []))
         for entry in self.entries():
             folder = self.folder_of(entry)
             summary = folder.status()
@@ -119,6 +126,8 @@ class SweepFolder:
             state = summary["status"]
             if state == "running" and lock_holder_alive(folder.lock) is False:
                 state = "stopped"  # its process is gone: it resumes when the sweep is started again
+            if state == "pending" and entry["id"] in closed:
+                state = "closed"  # the sweep file's [closed]: the study ends without it
             rows.append({
                 "id": entry["id"],
                 "setting": entry.get("setting_id"),

@@ -459,6 +459,40 @@ def test_a_study_run_seed_by_seed_is_provisional_until_every_planned_run_finishe
     assert analyse(base + fix, index).unfinished == 2  # the next seed's runs: not started, still to come
 
 
+def test_a_study_closed_short_is_not_provisional_and_says_what_it_did_not_run(tmp_path):
+    closed = '[closed]\nreason = "the machine was lost."\nruns = { "pack=2" = [1] }\n'
+    sweep = load_sweep(write(tmp_path, SWEEP + ANALYSIS + closed))
+    assert [r.run_id for r in sweep.runs] == ["pack=1__seed0", "pack=1__seed1", "pack=2__seed0"]
+    assert len(sweep.planned) == 4
+    assert sweep.closed == {"reason": "the machine was lost.", "runs": ["pack=2__seed1"]}
+    folder = tmp_path / "sweep"
+    write_index(load_sweep(write(tmp_path, SWEEP + ANALYSIS, "open.toml")), folder)  # all four listed
+    write_index(sweep, folder)
+    index = SweepFolder(folder).read_index()
+    assert index["closed"]["runs"] == ["pack=2__seed1"] and len(index["planned"]) == 4
+    status = {row["id"]: row["status"] for row in SweepFolder(folder).status_rows()}
+    assert status == {**dict.fromkeys(sweep.planned, "pending"), "pack=2__seed1": "closed"}
+    runs = [fake_run("pack=1", 0, 1), fake_run("pack=1", 1, 2), fake_run("pack=2", 0, 6)]
+    result = analyse(runs, index)
+    assert result.unfinished == 0 and not result.provisional and result.closed == ["pack=2__seed1"]
+    assert analyse(runs, {**index, "closed": None}).unfinished == 1  # without [closed]: still awaited
+    page = render_markdown(result, "mini")
+    assert "**Closed short**" in page and "pack=2__seed1. Why: the machine was lost." in page
+    assert "Provisional" not in page
+    write_index(load_sweep(write(tmp_path, SWEEP + ANALYSIS)), folder)  # [closed] taken out: reopened
+    assert "closed" not in SweepFolder(folder).read_index()
+
+
+@pytest.mark.parametrize(
+    "runs, message",
+    [('{ "pack=3" = [1] }', "names 'pack=3', no setting of it; settings: pack=1, pack=2"),
+     ('{ "pack=2" = [7] }', r"pack=2 names seeds \[7\] the file does not run")],
+)  # fmt: skip
+def test_a_closed_run_the_file_does_not_plan_is_named(tmp_path, runs, message):
+    with pytest.raises(ConfigError, match=message):
+        load_sweep(write(tmp_path, SWEEP + f'[closed]\nreason = "x"\nruns = {runs}\n'))
+
+
 def test_the_matrix_labels_provisional_testbeds_and_leaves_undeclared_ones_out(tmp_path):
     from modecollapse.experiments.analysis import AnalysisResult, Comparison
     from modecollapse.experiments.atlas import write_matrix

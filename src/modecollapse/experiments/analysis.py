@@ -100,6 +100,9 @@ class AnalysisResult:
     non_finite: dict[str, list[str]] = field(default_factory=dict)
     """Per primary metric, the completed runs with non-finite values left out of their value at
     the declared point ("setting seed s (k of n evaluations)")."""
+    closed: list[str] = field(default_factory=list)
+    """Planned runs the study ended without (the sweep file's [closed]), none of them finished."""
+    closed_reason: str = ""
 
     @property
     def provisional(self) -> bool:
@@ -306,12 +309,15 @@ def analyse(
     censored = {m: sum(onset_of(r, m) is None for r in completed) for m in onsets}
     absolute = "collapse_onset_step" in onsets
     never_count = sum(bool(r.detector.get("never_healthy")) for r in completed) if absolute else 0
-    unstarted = set(index.get("planned", [])) - {r.run_id for r in results}
-    unfinished = sum(r.state in UNFINISHED for r in results) + len(unstarted)
+    closed = (index.get("closed") or {}).get("runs", [])
+    unstarted = set(index.get("planned", [])) - {r.run_id for r in results} - set(closed)
+    unfinished = sum(r.state in UNFINISHED and r.run_id not in closed for r in results) + len(unstarted)
     non_starts = {s: (seeds, len(by_setting[s]) - len(unjudged.get(s, []))) for s, seeds in skipped.items()}
     return AnalysisResult(
         analysis, declared, why, machines, refused, comparisons, amended, censored, unfinished, never_count,
         non_starts, unjudged, allow_cross_machine, diverged=diverged_seeds(results),
         family_size=family_size,
         non_finite=non_finite_values(completed, list(primary), at),
+        closed=[run for run in closed if run not in {r.run_id for r in completed}],
+        closed_reason=(index.get("closed") or {}).get("reason", ""),
     )  # fmt: skip

@@ -73,6 +73,12 @@ def render_markdown(result: AnalysisResult, title: str) -> str:
         if analysis.get("non_start"):
             lines += _non_start_lines(result, analysis["non_start"])
         lines += _left_out_lines(result)
+        if result.closed:
+            lines.append(
+                f"- **Closed short** (the sweep file's [closed]): {len(result.closed)} planned runs were "
+                f"not run: {', '.join(result.closed)}. Why: {result.closed_reason} Their settings' "
+                "comparisons use the seeds that ran; Holm's family is unchanged."
+            )
         if result.unfinished:
             lines.append(
                 f"- **Provisional**: runs of the sweep still to finish: {result.unfinished}. Their "

@@ -114,6 +114,7 @@ def gather(sweep_dir: Path, out: Path, allow_cross_machine: bool = False) -> tup
             "runs": len(results),
             "runs_planned": len(index.get("planned") or results),
             "runs_to_finish": result.unfinished,
+            "runs_closed": len(result.closed),
             "non_starts": {s: {"seeds": ids, "runs": n} for s, (ids, n) in result.non_starts.items()},
             **_cpu_hours(completed),
             "evaluation_share": _evaluation_share(completed),

@@ -189,6 +189,8 @@ def execute(
     todo = pending_runs(sweep, sweep_dir)
     done = len(sweep.runs) - len(todo)
     report(f"sweep {sweep.name}: {len(sweep.runs)} runs, {done} already completed, {len(todo)} to run")
+    if sweep.closed:
+        report(f"closed by the sweep file's [closed], not run: {len(sweep.closed['runs'])} planned runs")
     drift = drifted_runs(sweep, sweep_dir)
     if drift:
         examples = "; ".join(f"{run_id}: {', '.join(changes[:3])}" for run_id, changes in drift[:3])

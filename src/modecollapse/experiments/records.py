@@ -6,6 +6,7 @@ covers them."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -120,9 +121,7 @@ def restore(sweep: Sweep, sweep_dir: Path, source: Path) -> list[str]:
     restored = [r["id"] for r in todo]
     if restored:  # their index entries (a recorded index.json has them already)
         runs = [specs[run_id] for run_id in restored if run_id not in cut]
-        write_index(
-            Sweep(sweep.name, runs, sweep.resources, sweep.source, sweep.analysis, sweep.planned), sweep_dir
-        )
+        write_index(dataclasses.replace(sweep, runs=runs), sweep_dir)
         _keep_entries(target, [entries[run_id] for run_id in restored if run_id in cut])
         _keep_declaration_honest(target, recorded)
     return restored

@@ -12,6 +12,9 @@
     threads_per_worker = 1
     num_cpus = 1                             # per run, for Ray
     num_gpus = 0
+    [closed]                                 # optional: planned runs the study ends without
+    reason = "the machine was lost; finishing these runs would split their seeds across machines"
+    runs = { r1 = [210], g_ema = [210, 211] } # setting (variant name or id) -> seeds
 
 The sweep folder it runs into is sweepfolder.py's.
 """
@@ -101,6 +104,16 @@ class Analysis(BaseModel):
         return at
 
 
+class Closed(BaseModel):
+    """Planned runs a study ends without (`[closed]`): not run, and no longer awaited, so the
+    declared analysis is no longer provisional for their want; the reason goes into analysis.md."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1)
+    runs: dict[str, list[int]] = Field(min_length=1)
+    """A setting (variant name or setting id) -> the seeds of it closed."""
+
+
 class SweepFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
@@ -124,6 +137,7 @@ class SweepFile(BaseModel):
     crossed with the grid."""
     resources: Resources = Field(default_factory=Resources)
     analysis: Analysis | None = None
+    closed: Closed | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +165,8 @@ class Sweep:
     planned: list[str] = field(default_factory=list)
     """Every run id of the whole sweep file (a selection keeps its file's): what the declared
     study is complete at, however many selections run it."""
+    closed: dict[str, Any] | None = None
+    """[closed] resolved: {"reason": ..., "runs": [run ids]}; those runs are planned, not run."""
 
 
 def load_sweep(path: str | Path) -> Sweep:
@@ -190,7 +206,37 @@ def expand(sweep: SweepFile, base: dict[str, Any], source: str = "sweep") -> Swe
     if sweep.analysis is not None:
         terms = sweep.analysis.model_dump(mode="json", exclude_none=True)  # as declared before non_start
         analysis = {**terms, "baseline": _baseline(sweep, runs, source)}
-    return Sweep(sweep.name, runs, sweep.resources, sweep.model_dump(), analysis, [r.run_id for r in runs])
+    planned = [r.run_id for r in runs]
+    closed = _closed(sweep, runs, source)
+    if closed:
+        runs = [r for r in runs if r.run_id not in closed["runs"]]
+    return Sweep(sweep.name, runs, sweep.resources, sweep.model_dump(), analysis, planned, closed)
+
+
+def _closed(sweep: SweepFile, runs: list[RunSpec], source: str) -> dict[str, Any] | None:
+    """[closed] as run ids; a setting or seed the file does not hold is refused by name."""
+    if sweep.closed is None:
+        return None
+    settings = list(dict.fromkeys(run.setting_id for run in runs))
+    ids = []
+    for name, seeds in sweep.closed.runs.items():
+        matches = _matching(name, settings)
+        if len(matches) != 1:
+            raise ConfigError(
+                f"{source}: [closed] names '{name}', no setting of it; settings: {', '.join(settings)}"
+            )
+        unknown = sorted(set(seeds) - set(sweep.seeds))
+        if unknown:
+            raise ConfigError(
+                f"{source}: [closed] {name} names seeds {unknown} the file does not run ({sweep.seeds})"
+            )
+        ids += [run_id(matches[0], seed) for seed in seeds]
+    return {"reason": sweep.closed.reason, "runs": ids}
+
+
+def _matching(name: str, settings: list[str]) -> list[str]:
+    """The settings a name picks: a setting id, or a variant's name."""
+    return [s for s in settings if s == name or s == setting_slug({"variant": name})]
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -216,7 +262,7 @@ def select(
     if only:
         wanted = set()
         for name in only:
-            match = [s for s in settings if s == name or s == setting_slug({"variant": name})]
+            match = _matching(name, settings)
             if not match:
                 raise ConfigError(
                     f"--only {name!r} names no setting of {sweep.name}; settings: {', '.join(settings)}"
@@ -243,7 +289,7 @@ def select(
         )
     selection = {"only": only, "seeds": seeds, "set": list(overrides)}
     source = {**sweep.source, "selection": selection}
-    return Sweep(sweep.name, runs, sweep.resources, source, sweep.analysis, sweep.planned)
+    return Sweep(sweep.name, runs, sweep.resources, source, sweep.analysis, sweep.planned, sweep.closed)
 
 
 def _baseline(sweep: SweepFile, runs: list[RunSpec], source: str) -> str:
@@ -251,7 +297,7 @@ def _baseline(sweep: SweepFile, runs: list[RunSpec], source: str) -> str:
     assert sweep.analysis is not None
     wanted = sweep.analysis.baseline
     settings = list(dict.fromkeys(run.setting_id for run in runs))
-    matches = [s for s in settings if s == wanted or s == setting_slug({"variant": wanted})]
+    matches = _matching(wanted, settings)
     if len(matches) != 1:
         raise ConfigError(
             f"{source}: [analysis] baseline '{wanted}' names no single setting; "
@@ -294,4 +340,6 @@ def write_index(sweep: Sweep, sweep_dir: Path) -> None:
     runs = [
         {"id": r.run_id, "setting": r.setting, "setting_id": r.setting_id, "seed": r.seed} for r in sweep.runs
     ]
-    SweepFolder(sweep_dir).write_index(sweep.name, runs, sweep.source, sweep.analysis, sweep.planned)
+    SweepFolder(sweep_dir).write_index(
+        sweep.name, runs, sweep.source, sweep.analysis, sweep.planned, sweep.closed
+    )
