@@ -179,7 +179,7 @@ def work_left_s(rows: list[dict[str, Any]], here: str | None = None) -> float | 
     overall = statistics.median(r["seconds"] for r in done)
     left = 0.0
     for row in rows:
-        if row["status"] == "completed":
+        if row["status"] in ("completed", "closed"):
             continue
         setting = row["setting"]
         expected = mine.get(setting) or (others[setting] if setting in others else overall) * ratio

@@ -355,8 +355,10 @@ def test_holms_family_is_every_declared_fix_even_one_without_a_testable_pair():
     assert result.family_size == 4  # 2 fixes x 2 primaries, as declared
     assert gain.holm_p == pytest.approx(min(1.0, 4 * gain.p))  # not 2 x: the family did not shrink
     assert holm([0.01, math.nan], family=3) == pytest.approx([0.03, math.nan], nan_ok=True)
-    said = "- Family: every setting x primary metric (4 comparisons; one without a p value"
+    said = "primary metric (4 comparisons; 2 without a p value, for want of pairs, each count as p = 1)"
     assert said in render_markdown(result, "synthetic")
+    full = render_markdown(analyse(base + fix, INDEX), "synthetic")
+    assert "(2 comparisons), Holm's correction" in full
 
 
 def test_an_analysis_runs_the_detector_once_per_run(monkeypatch):
@@ -459,7 +461,9 @@ def test_a_study_run_seed_by_seed_is_provisional_until_every_planned_run_finishe
     assert analyse(base + fix, index).unfinished == 2  # the next seed's runs: not started, still to come
 
 
-def test_a_study_closed_short_is_not_provisional_and_says_what_it_did_not_run(tmp_path):
+def test_a_study_closed_short_is_not_provisional_and_says_what_it_did_not_run(tmp_path, capsys):
+    from modecollapse.cli import main
+
     closed = '[closed]\nreason = "the machine was lost."\nruns = { "pack=2" = [1] }\n'
     sweep = load_sweep(write(tmp_path, SWEEP + ANALYSIS + closed))
     assert [r.run_id for r in sweep.runs] == ["pack=1__seed0", "pack=1__seed1", "pack=2__seed0"]
@@ -472,6 +476,8 @@ def test_a_study_closed_short_is_not_provisional_and_says_what_it_did_not_run(tm
     assert index["closed"]["runs"] == ["pack=2__seed1"] and len(index["planned"]) == 4
     status = {row["id"]: row["status"] for row in SweepFolder(folder).status_rows()}
     assert status == {**dict.fromkeys(sweep.planned, "pending"), "pack=2__seed1": "closed"}
+    assert main(["sweep", "--status", str(folder)]) == 0
+    assert "plans 4 runs: 0 completed, 1 closed ([closed]), 3 to go" in capsys.readouterr().out
     runs = [fake_run("pack=1", 0, 1), fake_run("pack=1", 1, 2), fake_run("pack=2", 0, 6)]
     result = analyse(runs, index)
     assert result.unfinished == 0 and not result.provisional and result.closed == ["pack=2__seed1"]

@@ -163,7 +163,10 @@ def _status(folder: Path) -> int:
     planned = sweep.read_index().get("planned")
     if planned:
         done = sum(r["status"] == "completed" and r["id"] in planned for r in rows)
-        print(f"the sweep file plans {len(planned)} runs: {done} completed, {len(planned) - done} to go")
+        closed = sum(r["status"] == "closed" and r["id"] in planned for r in rows)
+        shut = f", {closed} closed ([closed])" if closed else ""
+        to_go = len(planned) - done - closed
+        print(f"the sweep file plans {len(planned)} runs: {done} completed{shut}, {to_go} to go")
     here = machine()["id"]
     left = work_left_s(rows, here)
     if left:

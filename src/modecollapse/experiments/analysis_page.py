@@ -134,7 +134,13 @@ def _family_size(result: AnalysisResult) -> str:
     """' (N comparisons; ...)' for a declared analysis: the size Holm's correction used."""
     if not result.declared:
         return ""
-    return f" ({result.family_size} comparisons; one without a p value, for want of pairs, counts as p = 1)"
+    tested = sum(c.primary and not math.isnan(c.p) for c in result.comparisons)
+    missing = result.family_size - tested
+    if missing <= 0:
+        return f" ({result.family_size} comparisons)"
+    each = "counts" if missing == 1 else "each count"
+    why = f"{missing} without a p value, for want of pairs, {each} as p = 1"
+    return f" ({result.family_size} comparisons; {why})"
 
 
 def _left_out_lines(result: AnalysisResult) -> list[str]:
