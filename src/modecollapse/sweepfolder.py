@@ -39,6 +39,11 @@ class SweepFolder:
             raise ConfigError(f"{self.path} is not a sweep folder (no {INDEX})")
         return json.loads(self.index.read_text())
 
+    def closed_runs(self) -> set[str]:
+        """The run ids the sweep file's [closed] names: planned, never to be run."""
+        index = self.read_index() if self.index.is_file() else {}
+        return set((index.get("closed") or {}).get("runs", []))
+
     def entries(self) -> list[dict[str, Any]]:
         """index.json's runs (id, setting, setting_id, seed, dir) the study still has: a run that
         the sweep file no longer plans (a setting cut by an amended sweep file) stays only if it
@@ -117,8 +122,7 @@ class SweepFolder:
         whose summary says running but whose process is gone (run.lock) is `stopped`; a run the
         sweep file closed ([closed]) and never started is `closed`."""
         rows = []
-        index = self.read_index() if self.index.is_file() else {}
-        closed = set((index.get("closed") or {}).get("runs", []))
+        closed = self.closed_runs()
         for entry in self.entries():
             folder = self.folder_of(entry)
             summary = folder.status()

@@ -478,6 +478,9 @@ def test_a_study_closed_short_is_not_provisional_and_says_what_it_did_not_run(tm
     assert status == {**dict.fromkeys(sweep.planned, "pending"), "pack=2__seed1": "closed"}
     assert main(["sweep", "--status", str(folder)]) == 0
     assert "plans 4 runs: 0 completed, 1 closed ([closed]), 3 to go" in capsys.readouterr().out
+    from modecollapse.experiments.results import collect
+
+    assert {r.run_id: r.state for r in collect(folder)}["pack=2__seed1"] == "closed"  # runs.csv's status
     runs = [fake_run("pack=1", 0, 1), fake_run("pack=1", 1, 2), fake_run("pack=2", 0, 6)]
     result = analyse(runs, index)
     assert result.unfinished == 0 and not result.provisional and result.closed == ["pack=2__seed1"]

@@ -34,7 +34,7 @@ class RunResult:
 
     @property
     def state(self) -> str:
-        """pending / running / completed / diverged / interrupted / failed."""
+        """pending / running / completed / diverged / interrupted / failed / closed."""
         return self.summary.get("status", "pending")
 
     @property
@@ -82,10 +82,14 @@ def collect(folder: Path) -> list[RunResult]:
             f"{folder} is neither a sweep folder (index.json), a run folder (config.toml) nor a "
             "Monitor's folder (summary.json)"
         )
-    return [
-        RunResult(run_id, setting, seed, path, RunFolder(path).status(), RunFolder(path).records("eval"))
-        for run_id, setting, seed, path in entries
-    ]
+    closed = sweep.closed_runs() if sweep.is_sweep() else set()
+    results = []
+    for run_id, setting, seed, path in entries:
+        status = RunFolder(path).status()
+        if status["status"] == "pending" and run_id in closed:
+            status = {"status": "closed"}  # the sweep file's [closed]: never to be run
+        results.append(RunResult(run_id, setting, seed, path, status, RunFolder(path).records("eval")))
+    return results
 
 
 def number(value: Any) -> bool:
