@@ -77,9 +77,8 @@ def test_per_run_rows_give_onsets_extremes_and_when_a_condition_holds(tmp_path):
         study, [("modes", "{:.0f}")], extremes=["modes:min:.0f"], when="modes>=5", steps_per_epoch=1000
     )
     assert "| base | 0 | 4000 | 2,000 | 4,000 | 4,000 (4.0 ep) | none | 4 | 4 | healthy |" in text
-    assert (
-        "| fix | 2 | 4000 | 2,000 | none | none | none | 8 | 7 | healthy |"
-    )  # minimum from 2,000 on in text
+    assert "| fix | 2 | 4000 | 2,000 | none | none | none | 8 | 7 | healthy |" in text  # min from 2,000 on
+    assert text.startswith("One row per run; modes: at its final evaluation (not a --window mean).")
     per_step = run_tables.per_step_table(study, [("modes", "{:.1f}")])
     assert "| base | modes | 2.0 | 6.0 | 7.0 | 5.0 |" in per_step
 

@@ -25,8 +25,9 @@ def per_run_table(
     extremes_from: int = 0,
 ) -> str:
     """One row per run: its steps, the span a `when` condition holds, both onsets, the columns
-    at its final evaluation, and each `extremes` entry ('modes:min', 'fcd:max') over the
-    evaluations from `extremes_from` on, or from the step `when` first holds on."""
+    at its final evaluation (whatever --window the summary table reads; the caption says so),
+    and each `extremes` entry ('modes:min', 'fcd:max') over the evaluations from
+    `extremes_from` on, or from the step `when` first holds on."""
     condition = _condition(when) if when else None
     picks = [_extreme(e) for e in extremes]
     head = ["setting", "seed", "steps"]
@@ -34,7 +35,9 @@ def per_run_table(
         head += [f"{when} from step", "stops holding at steps"]
     head += ["absolute onset step", "relative onset step", *[n for n, _ in columns]]
     head += [f"{how} {name}" for name, how, _ in picks] + ["verdict"]
-    lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+    named = ", ".join(n for n, _ in columns) or "no columns"
+    lines = [f"One row per run; {named}: at its final evaluation (not a --window mean).", ""]
+    lines += ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for setting in study.settings(sort_by):
         for run in study.group(setting):
             curve = study.curves.get(run["run"], [])
@@ -128,3 +131,4 @@ def _onset(value: str, steps_per_epoch: float | None) -> str:
         return "none"
     step = int(float(value))
     return f"{step:,}" + (f" ({step / steps_per_epoch:.1f} ep)" if steps_per_epoch else "")
+
