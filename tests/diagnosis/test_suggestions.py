@@ -373,6 +373,18 @@ def test_a_warning_labels_its_established_and_exploratory_metrics_each(tmp_path)
     assert "(exploratory: the paired interval is on the worse side" in exploratory
 
 
+def test_a_fix_worse_on_two_testbeds_of_one_kind_gets_one_warning_established_first(tmp_path):
+    exploratory = row("pacgan4", "fcd", "low quality", "lower", True, 1, 4, 3, 2.5, 0.3, "not established")
+    established = row("pacgan4", "fcd", "low quality", "lower", True, 1, 5, 4, 1, 0.01, "worse (established)")
+    write_testbed(tmp_path, "mnist", "mnist", [exploratory])
+    write_testbed(tmp_path, "mnist-12k", "mnist", [established])
+    report = {"verdict": "collapsed", "kinds": ["dropped modes"], "scores": {}}
+    (warning,) = [line for line in suggest(report, "mnist", tuple(build(tmp_path))) if "warning:" in line]
+    first, second = "the mnist-12k testbed: fcd 1 -> 5", "; and the mnist testbed: fcd 1 -> 4"
+    assert warning.index(first) < warning.index(second)
+    assert warning.count("pacgan4") == 1
+
+
 def test_a_2d_user_with_no_fix_hears_of_other_data_not_of_their_own(tmp_path):
     write_testbed(tmp_path, "ring8", "ring8", RING_ROWS)
     one_output = {"verdict": "collapsed", "kinds": ["one output for every z"], "scores": {}}

@@ -231,8 +231,10 @@ def _cited_fixes(
 def _warnings(rows: list[dict[str, Any]]) -> list[str]:
     """Fixes measured worse on a primary in these rows (data of the user's kind, not cited): the
     metrics established worse and the exploratory ones, each group labelled; and runs of theirs
-    that never started, where the testbed declared a non-start."""
-    lines = []
+    that never started, where the testbed declared a non-start. One line a fix, the fixes
+    established worse somewhere first; in a line, the testbeds where it was established worse
+    first."""
+    found: dict[str, list[tuple[bool, str, dict[str, Any]]]] = {}
     for row in rows:
         groups = []
         for established, label in (
@@ -245,12 +247,14 @@ def _warnings(rows: list[dict[str, Any]]) -> list[str]:
         said = "was worse on" if groups else "on"
         if _fails_more(row):
             groups.append(_non_start_text(row).strip(" ()"))
-        if not groups:
-            continue
-        lines.append(
-            f"warning: {row['fix']} ({_how(row)}) {said} the {row['testbed']} testbed: "
-            f"{'; '.join(groups)}; evidence {row['evidence']}"
-        )
+        if groups:
+            text = f"{said} the {row['testbed']} testbed: {'; '.join(groups)}; evidence {row['evidence']}"
+            found.setdefault(row["fix"], []).append((bool(_worse(row, True)), text, row))
+    lines = []
+    for fix, seen in sorted(found.items(), key=lambda item: not any(e for e, _, _ in item[1])):
+        seen.sort(key=lambda item: not item[0])  # established first; stable otherwise
+        rest = "".join(f"; and {text.removeprefix('was worse on ')}" for _, text, _ in seen[1:])
+        lines.append(f"warning: {fix} ({_how(seen[0][2])}) {seen[0][1]}{rest}")
     return lines
 
 
