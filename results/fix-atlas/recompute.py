@@ -270,7 +270,7 @@ def print_context(by_setting: dict, runs: list[dict], block: dict, rows: list, r
     family = [r for r in rows if r["primary"] and not math.isnan(r["p"])]
     fixes = len(by_setting) - 1
     print(f"Holm family: settings with runs x primaries = {fixes} x {len(block['primary'])} = "
-          f"{fixes * len(block['primary'])} ({len(family)} with a p value; one without counts as p = 1)")
+          f"{fixes * len(block['primary'])} ({len(family)} with a p value; any without one counts as p = 1)")
     thin = [f"{r['setting']}/{r['metric']} ({r['n']})" for r in family if r["n"] < MIN_PAIRS]
     if thin:
         print(f"  in the family with fewer than {MIN_PAIRS} pairs (never established): {', '.join(thin)}")
