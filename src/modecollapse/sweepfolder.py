@@ -130,7 +130,7 @@ class SweepFolder:
             state = summary["status"]
             if state == "running" and lock_holder_alive(folder.lock) is False:
                 state = "stopped"  # its process is gone: it resumes when the sweep is started again
-            if state == "pending" and entry["id"] in closed:
+            if entry["id"] in closed and state not in ("completed", "diverged"):
                 state = "closed"  # the sweep file's [closed]: the study ends without it
             rows.append({
                 "id": entry["id"],

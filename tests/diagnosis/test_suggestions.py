@@ -385,6 +385,22 @@ def test_a_fix_worse_on_two_testbeds_of_one_kind_gets_one_warning_established_fi
     assert warning.count("pacgan4") == 1
 
 
+def test_a_fix_that_did_not_start_on_one_testbed_and_was_worse_on_another_reads_worse_first(tmp_path):
+    unstarted = row("r1", "modes", "dropped modes", "higher", True, 150, 160, 10, 60, 1.0, "not established")
+    write_testbed(tmp_path, "stacked", "stacked-mnist", [unstarted])
+    testbed = tmp_path / "fix-atlas" / "stacked" / "testbed.json"
+    failed = {"variant=r1": {"seeds": [0, 1, 2], "runs": 5}, "variant=baseline": {"seeds": [], "runs": 5}}
+    declared = {"baseline": "variant=baseline", "non_starts": failed, "analysis": {"before_runs": True}}
+    testbed.write_text(json.dumps({**json.loads(testbed.read_text()), **declared}))
+    worse = row("r1", "modes", "dropped modes", "higher", True, 150, 100, -50, 20, 0.2, "not established")
+    write_testbed(tmp_path, "stacked-b", "stacked-mnist", [worse])
+    report = {"verdict": "collapsed", "kinds": ["dropped modes"], "scores": {}}
+    lines = suggest(report, "stacked-mnist", tuple(build(tmp_path)))
+    (warning,) = [line for line in lines if "warning:" in line]
+    assert ") was worse on the stacked-b testbed: modes 150 -> 100" in warning
+    assert "; and on the stacked testbed: G did not start in 3 of 5 runs" in warning
+
+
 def test_a_2d_user_with_no_fix_hears_of_other_data_not_of_their_own(tmp_path):
     write_testbed(tmp_path, "ring8", "ring8", RING_ROWS)
     one_output = {"verdict": "collapsed", "kinds": ["one output for every z"], "scores": {}}

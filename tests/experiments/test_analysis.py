@@ -463,23 +463,29 @@ def test_a_study_run_seed_by_seed_is_provisional_until_every_planned_run_finishe
 
 def test_a_study_closed_short_is_not_provisional_and_says_what_it_did_not_run(tmp_path, capsys):
     from modecollapse.cli import main
+    from modecollapse.experiments.executors import pending_runs
+    from modecollapse.experiments.results import collect
+    from modecollapse.experiments.sweep import select
+    from modecollapse.sweepfolder import work_left_s
 
-    closed = '[closed]\nreason = "the machine was lost."\nruns = { "pack=2" = [1] }\n'
+    closed = '[closed]\nreason = "the machine was lost."\nruns = { "pack=2" = [1, 1] }\n'
     sweep = load_sweep(write(tmp_path, SWEEP + ANALYSIS + closed))
-    assert [r.run_id for r in sweep.runs] == ["pack=1__seed0", "pack=1__seed1", "pack=2__seed0"]
-    assert len(sweep.planned) == 4
+    assert len(sweep.runs) == len(sweep.planned) == 4  # listed and checked, never started
     assert sweep.closed == {"reason": "the machine was lost.", "runs": ["pack=2__seed1"]}
     folder = tmp_path / "sweep"
-    write_index(load_sweep(write(tmp_path, SWEEP + ANALYSIS, "open.toml")), folder)  # all four listed
-    write_index(sweep, folder)
+    assert "pack=2__seed1" not in [r.run_id for r in pending_runs(sweep, folder)]
+    write_index(select(sweep, seeds=[1]), folder)  # a fresh folder, one seed's selection
     index = SweepFolder(folder).read_index()
     assert index["closed"]["runs"] == ["pack=2__seed1"] and len(index["planned"]) == 4
     status = {row["id"]: row["status"] for row in SweepFolder(folder).status_rows()}
-    assert status == {**dict.fromkeys(sweep.planned, "pending"), "pack=2__seed1": "closed"}
+    assert status == {"pack=1__seed1": "pending", "pack=2__seed1": "closed"}
+    begun = SweepFolder(folder).run("pack=2__seed1")
+    begun.write_summary({"status": "interrupted", "step": 5})  # begun, then its machine lost
+    rows = SweepFolder(folder).status_rows()
+    assert [r["status"] for r in rows if r["id"] == "pack=2__seed1"] == ["closed"]
+    assert work_left_s([*rows, {**rows[0], "status": "completed", "seconds": 60.0}]) == 60.0  # pack=1 only
     assert main(["sweep", "--status", str(folder)]) == 0
     assert "plans 4 runs: 0 completed, 1 closed ([closed]), 3 to go" in capsys.readouterr().out
-    from modecollapse.experiments.results import collect
-
     assert {r.run_id: r.state for r in collect(folder)}["pack=2__seed1"] == "closed"  # runs.csv's status
     runs = [fake_run("pack=1", 0, 1), fake_run("pack=1", 1, 2), fake_run("pack=2", 0, 6)]
     result = analyse(runs, index)
@@ -488,13 +494,13 @@ def test_a_study_closed_short_is_not_provisional_and_says_what_it_did_not_run(tm
     page = render_markdown(result, "mini")
     assert "**Closed short**" in page and "pack=2__seed1. Why: the machine was lost." in page
     assert "Provisional" not in page
-    write_index(load_sweep(write(tmp_path, SWEEP + ANALYSIS)), folder)  # [closed] taken out: reopened
+    write_index(load_sweep(write(tmp_path, SWEEP + ANALYSIS, "open.toml")), folder)  # [closed] out: reopened
     assert "closed" not in SweepFolder(folder).read_index()
 
 
 @pytest.mark.parametrize(
     "runs, message",
-    [('{ "pack=3" = [1] }', "names 'pack=3', no setting of it; settings: pack=1, pack=2"),
+    [('{ "pack=3" = [1] }', "names 'pack=3', which matches no setting; settings: pack=1, pack=2"),
      ('{ "pack=2" = [7] }', r"pack=2 names seeds \[7\] the file does not run")],
 )  # fmt: skip
 def test_a_closed_run_the_file_does_not_plan_is_named(tmp_path, runs, message):

@@ -234,7 +234,7 @@ def _warnings(rows: list[dict[str, Any]]) -> list[str]:
     that never started, where the testbed declared a non-start. One line a fix, the fixes
     established worse somewhere first; in a line, the testbeds where it was established worse
     first."""
-    found: dict[str, list[tuple[bool, str, dict[str, Any]]]] = {}
+    found: dict[str, list[tuple[bool, str, str, dict[str, Any]]]] = {}
     for row in rows:
         groups = []
         for established, label in (
@@ -248,14 +248,20 @@ def _warnings(rows: list[dict[str, Any]]) -> list[str]:
         if _fails_more(row):
             groups.append(_non_start_text(row).strip(" ()"))
         if groups:
-            text = f"{said} the {row['testbed']} testbed: {'; '.join(groups)}; evidence {row['evidence']}"
-            found.setdefault(row["fix"], []).append((bool(_worse(row, True)), text, row))
+            part = f"the {row['testbed']} testbed: {'; '.join(groups)}; evidence {row['evidence']}"
+            found.setdefault(row["fix"], []).append((bool(_worse(row, True)), said, part, row))
     lines = []
-    for fix, seen in sorted(found.items(), key=lambda item: not any(e for e, _, _ in item[1])):
-        seen.sort(key=lambda item: not item[0])  # established first; stable otherwise
-        rest = "".join(f"; and {text.removeprefix('was worse on ')}" for _, text, _ in seen[1:])
-        lines.append(f"warning: {fix} ({_how(seen[0][2])}) {seen[0][1]}{rest}")
+    for fix, seen in sorted(found.items(), key=lambda item: min(_rank(e) for e in item[1])):
+        seen.sort(key=_rank)
+        (_, said, part, row), rest = seen[0], seen[1:]
+        more = "".join(f"; and {'' if s == said else s + ' '}{p}" for _, s, p, _ in rest)
+        lines.append(f"warning: {fix} ({_how(row)}) {said} {part}{more}")
     return lines
+
+
+def _rank(entry: tuple[bool, str, str, dict[str, Any]]) -> tuple[bool, bool]:
+    """A warning's order: established worse first, then worse, then runs that never started."""
+    return not entry[0], entry[1] != "was worse on"
 
 
 def _number_text(name: str, m: dict[str, Any]) -> str:

@@ -128,7 +128,8 @@ def pending_runs(sweep: Sweep, sweep_dir: Path) -> list[RunSpec]:
     (config.lengthens: e.g. train.max_steps raised); it trains on from its last checkpoint."""
     seeds = {seed: rank for rank, seed in enumerate(dict.fromkeys(r.seed for r in sweep.runs))}
     folder = SweepFolder(sweep_dir)
-    todo = [r for r in sweep.runs if not _finished(r, folder.run(r.run_id))]
+    closed = sweep.closed_ids()  # the sweep file's [closed]: never started
+    todo = [r for r in sweep.runs if r.run_id not in closed and not _finished(r, folder.run(r.run_id))]
     return sorted(todo, key=lambda r: seeds[r.seed])
 
 
@@ -187,10 +188,13 @@ def execute(
     """Run every unfinished run of `sweep` into `sweep_dir`; return one result per run started."""
     write_index(sweep, sweep_dir)
     todo = pending_runs(sweep, sweep_dir)
-    done = len(sweep.runs) - len(todo)
-    report(f"sweep {sweep.name}: {len(sweep.runs)} runs, {done} already completed, {len(todo)} to run")
-    if sweep.closed:
-        report(f"closed by the sweep file's [closed], not run: {len(sweep.closed['runs'])} planned runs")
+    folder = SweepFolder(sweep_dir)
+    closed = sweep.closed_ids()
+    shut = [r for r in sweep.runs if r.run_id in closed and not _finished(r, folder.run(r.run_id))]
+    runs = len(sweep.runs) - len(shut)
+    report(f"sweep {sweep.name}: {runs} runs, {runs - len(todo)} already completed, {len(todo)} to run")
+    if shut:
+        report(f"closed by the sweep file's [closed], not run: {len(shut)} planned runs")
     drift = drifted_runs(sweep, sweep_dir)
     if drift:
         examples = "; ".join(f"{run_id}: {', '.join(changes[:3])}" for run_id, changes in drift[:3])

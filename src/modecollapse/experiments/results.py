@@ -86,8 +86,8 @@ def collect(folder: Path) -> list[RunResult]:
     results = []
     for run_id, setting, seed, path in entries:
         status = RunFolder(path).status()
-        if status["status"] == "pending" and run_id in closed:
-            status = {"status": "closed"}  # the sweep file's [closed]: never to be run
+        if run_id in closed and status["status"] not in ("completed", "diverged"):
+            status = {**status, "status": "closed"}  # the sweep file's [closed]: never to be run
         results.append(RunResult(run_id, setting, seed, path, status, RunFolder(path).records("eval")))
     return results
 

@@ -35,8 +35,8 @@ def per_run_table(
         head += [f"{when} from step", "stops holding at steps"]
     head += ["absolute onset step", "relative onset step", *[n for n, _ in columns]]
     head += [f"{how} {name}" for name, how, _ in picks] + ["verdict"]
-    named = ", ".join(n for n, _ in columns) or "no columns"
-    lines = [f"One row per run; {named}: at its final evaluation (not a --window mean).", ""]
+    named = ", ".join(n for n, _ in columns)
+    lines = [f"One row per run; {named}: at its final evaluation (not a --window mean).", ""] if named else []
     lines += ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for setting in study.settings(sort_by):
         for run in study.group(setting):

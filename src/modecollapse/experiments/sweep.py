@@ -105,8 +105,8 @@ class Analysis(BaseModel):
 
 
 class Closed(BaseModel):
-    """Planned runs a study ends without (`[closed]`): not run, and no longer awaited, so the
-    declared analysis is no longer provisional for their want; the reason goes into analysis.md."""
+    """Planned runs a study ends without (`[closed]`): never started, and no longer awaited, so
+    the declared analysis is no longer provisional for their want; the reason goes into analysis.md."""
 
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1)
@@ -166,7 +166,11 @@ class Sweep:
     """Every run id of the whole sweep file (a selection keeps its file's): what the declared
     study is complete at, however many selections run it."""
     closed: dict[str, Any] | None = None
-    """[closed] resolved: {"reason": ..., "runs": [run ids]}; those runs are planned, not run."""
+    """[closed] resolved: {"reason": ..., "runs": [run ids]}: runs of `runs` (so their configs are
+    checked and listed) that the executor never starts."""
+
+    def closed_ids(self) -> set[str]:
+        return set((self.closed or {}).get("runs", []))
 
 
 def load_sweep(path: str | Path) -> Sweep:
@@ -206,10 +210,8 @@ def expand(sweep: SweepFile, base: dict[str, Any], source: str = "sweep") -> Swe
     if sweep.analysis is not None:
         terms = sweep.analysis.model_dump(mode="json", exclude_none=True)  # as declared before non_start
         analysis = {**terms, "baseline": _baseline(sweep, runs, source)}
-    planned = [r.run_id for r in runs]
     closed = _closed(sweep, runs, source)
-    if closed:
-        runs = [r for r in runs if r.run_id not in closed["runs"]]
+    planned = [r.run_id for r in runs]
     return Sweep(sweep.name, runs, sweep.resources, sweep.model_dump(), analysis, planned, closed)
 
 
@@ -222,16 +224,17 @@ def _closed(sweep: SweepFile, runs: list[RunSpec], source: str) -> dict[str, Any
     for name, seeds in sweep.closed.runs.items():
         matches = _matching(name, settings)
         if len(matches) != 1:
+            which = f"{len(matches)} settings" if matches else "no setting"
             raise ConfigError(
-                f"{source}: [closed] names '{name}', no setting of it; settings: {', '.join(settings)}"
+                f"{source}: [closed] names '{name}', which matches {which}; settings: {', '.join(settings)}"
             )
         unknown = sorted(set(seeds) - set(sweep.seeds))
         if unknown:
             raise ConfigError(
                 f"{source}: [closed] {name} names seeds {unknown} the file does not run ({sweep.seeds})"
             )
-        ids += [run_id(matches[0], seed) for seed in seeds]
-    return {"reason": sweep.closed.reason, "runs": ids}
+        ids += [run_id(matches[0], seed) for seed in dict.fromkeys(seeds)]
+    return {"reason": sweep.closed.reason, "runs": list(dict.fromkeys(ids))}
 
 
 def _matching(name: str, settings: list[str]) -> list[str]:
