@@ -44,6 +44,14 @@ class SweepFolder:
         index = self.read_index() if self.index.is_file() else {}
         return set((index.get("closed") or {}).get("runs", []))
 
+    def run_status(self, entry: dict[str, Any], closed: set[str]) -> dict[str, Any]:
+        """A listed run's summary (RunFolder.status), its status `closed` where the sweep file's
+        [closed] names it (`closed`: closed_runs()) and it neither completed nor diverged."""
+        summary = self.folder_of(entry).status()
+        if entry["id"] in closed and summary["status"] not in ("completed", "diverged"):
+            return {**summary, "status": "closed"}  # the study ends without it
+        return summary
+
     def entries(self) -> list[dict[str, Any]]:
         """index.json's runs (id, setting, setting_id, seed, dir) the study still has: a run that
         the sweep file no longer plans (a setting cut by an amended sweep file) stays only if it
@@ -124,14 +132,11 @@ class SweepFolder:
         rows = []
         closed = self.closed_runs()
         for entry in self.entries():
-            folder = self.folder_of(entry)
-            summary = folder.status()
+            summary = self.run_status(entry, closed)
             detector = summary.get("detector") or {}
             state = summary["status"]
-            if state == "running" and lock_holder_alive(folder.lock) is False:
+            if state == "running" and lock_holder_alive(self.folder_of(entry).lock) is False:
                 state = "stopped"  # its process is gone: it resumes when the sweep is started again
-            if entry["id"] in closed and state not in ("completed", "diverged"):
-                state = "closed"  # the sweep file's [closed]: the study ends without it
             rows.append({
                 "id": entry["id"],
                 "setting": entry.get("setting_id"),

@@ -309,15 +309,17 @@ def analyse(
     censored = {m: sum(onset_of(r, m) is None for r in completed) for m in onsets}
     absolute = "collapse_onset_step" in onsets
     never_count = sum(bool(r.detector.get("never_healthy")) for r in completed) if absolute else 0
-    closed = (index.get("closed") or {}).get("runs", [])
-    unstarted = set(index.get("planned", [])) - {r.run_id for r in results} - set(closed)
+    closing = index.get("closed") or {}
+    closed = set(closing.get("runs", []))
+    unstarted = set(index.get("planned", [])) - {r.run_id for r in results} - closed
     unfinished = sum(r.state in UNFINISHED and r.run_id not in closed for r in results) + len(unstarted)
+    finished = {r.run_id for r in completed}
     non_starts = {s: (seeds, len(by_setting[s]) - len(unjudged.get(s, []))) for s, seeds in skipped.items()}
     return AnalysisResult(
         analysis, declared, why, machines, refused, comparisons, amended, censored, unfinished, never_count,
         non_starts, unjudged, allow_cross_machine, diverged=diverged_seeds(results),
         family_size=family_size,
         non_finite=non_finite_values(completed, list(primary), at),
-        closed=[run for run in closed if run not in {r.run_id for r in completed}],
-        closed_reason=(index.get("closed") or {}).get("reason", ""),
+        closed=[run for run in closing.get("runs", []) if run not in finished],
+        closed_reason=closing.get("reason", ""),
     )  # fmt: skip

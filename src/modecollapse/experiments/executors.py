@@ -128,7 +128,7 @@ def pending_runs(sweep: Sweep, sweep_dir: Path) -> list[RunSpec]:
     (config.lengthens: e.g. train.max_steps raised); it trains on from its last checkpoint."""
     seeds = {seed: rank for rank, seed in enumerate(dict.fromkeys(r.seed for r in sweep.runs))}
     folder = SweepFolder(sweep_dir)
-    closed = sweep.closed_ids()  # the sweep file's [closed]: never started
+    closed = sweep.closed_runs()  # the sweep file's [closed]: never started
     todo = [r for r in sweep.runs if r.run_id not in closed and not _finished(r, folder.run(r.run_id))]
     return sorted(todo, key=lambda r: seeds[r.seed])
 
@@ -189,7 +189,7 @@ def execute(
     write_index(sweep, sweep_dir)
     todo = pending_runs(sweep, sweep_dir)
     folder = SweepFolder(sweep_dir)
-    closed = sweep.closed_ids()
+    closed = sweep.closed_runs()
     shut = [r for r in sweep.runs if r.run_id in closed and not _finished(r, folder.run(r.run_id))]
     runs = len(sweep.runs) - len(shut)
     report(f"sweep {sweep.name}: {runs} runs, {runs - len(todo)} already completed, {len(todo)} to run")

@@ -74,22 +74,22 @@ def collect(folder: Path) -> list[RunResult]:
     folder = Path(folder)
     sweep = SweepFolder(folder)
     if sweep.is_sweep():
-        entries = [(r["id"], r["setting_id"], r["seed"], sweep.folder_of(r).path) for r in sweep.entries()]
+        closed = sweep.closed_runs()
+        entries = [
+            (r["id"], r["setting_id"], r["seed"], sweep.folder_of(r).path, sweep.run_status(r, closed))
+            for r in sweep.entries()
+        ]
     elif RunFolder(folder).config.is_file() or RunFolder(folder).is_monitor():
-        entries = [(folder.name, folder.name, 0, folder)]
+        entries = [(folder.name, folder.name, 0, folder, RunFolder(folder).status())]
     else:
         raise ModeCollapseError(
             f"{folder} is neither a sweep folder (index.json), a run folder (config.toml) nor a "
             "Monitor's folder (summary.json)"
         )
-    closed = sweep.closed_runs() if sweep.is_sweep() else set()
-    results = []
-    for run_id, setting, seed, path in entries:
-        status = RunFolder(path).status()
-        if run_id in closed and status["status"] not in ("completed", "diverged"):
-            status = {**status, "status": "closed"}  # the sweep file's [closed]: never to be run
-        results.append(RunResult(run_id, setting, seed, path, status, RunFolder(path).records("eval")))
-    return results
+    return [
+        RunResult(run_id, setting, seed, path, status, RunFolder(path).records("eval"))
+        for run_id, setting, seed, path, status in entries
+    ]
 
 
 def number(value: Any) -> bool:

@@ -131,4 +131,3 @@ def _onset(value: str, steps_per_epoch: float | None) -> str:
         return "none"
     step = int(float(value))
     return f"{step:,}" + (f" ({step / steps_per_epoch:.1f} ep)" if steps_per_epoch else "")
-

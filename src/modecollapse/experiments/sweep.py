@@ -169,7 +169,8 @@ class Sweep:
     """[closed] resolved: {"reason": ..., "runs": [run ids]}: runs of `runs` (so their configs are
     checked and listed) that the executor never starts."""
 
-    def closed_ids(self) -> set[str]:
+    def closed_runs(self) -> set[str]:
+        """The run ids [closed] names (as SweepFolder.closed_runs reads them back)."""
         return set((self.closed or {}).get("runs", []))
 
 
