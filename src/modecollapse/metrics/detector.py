@@ -49,8 +49,10 @@ from what the run had reached: the first evaluation at which modes, recognizable
 diversity ratio, recall (or, for 2-D mixtures, the high-quality share) sit below the run's own
 best so far by more than their margins and their sampling noise (`relative_drops`; recall's
 best only from evaluations of comparable precision, `CollapseTracker`), confirmed by a drop at
-the next `patience - 1` evaluations or by a drop of a second kind at the same one. Both onsets
-are reported, in epochs and in steps.
+the next `patience - 1` evaluations or by a drop of a second kind at the same one. It reads the
+modes as read, not beyond the classifier's confusions: on GAN samples that estimate swings
+between evaluations (benchmarks/RESULTS.md, "A class dropped behind the classifier's
+confusions"). Both onsets are reported, in epochs and in steps.
 """
 
 from __future__ import annotations
