@@ -21,6 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 import torch
+from relative_margins import beyond_confusion
 
 from modecollapse.metrics import classes
 from modecollapse.metrics.detector import detect, verdict_of
@@ -52,17 +53,9 @@ def replay(folder: Path, classifier: str) -> tuple[Counter, list[int], int, Coun
             total += 1
             series.append((len(series), estimated))
         read = detect(series)["relative_onset_step"]
-        beyond_read = detect([(i, _beyond_confusion(s)) for i, s in series])["relative_onset_step"]
+        beyond_read = detect([(i, beyond_confusion(s)) for i, s in series])["relative_onset_step"]
         onsets[_moved(read, beyond_read)] += 1
     return changes, gaps, total, onsets
-
-
-def _beyond_confusion(scores: dict) -> dict:
-    """`scores` read on the modes beyond the confusions where fewer, with their bootstrap sd."""
-    if scores["modes_beyond_confusion"] >= scores["modes"]:
-        return scores
-    beyond, spread = scores["modes_beyond_confusion"], scores["modes_beyond_confusion_sd"]
-    return {**scores, "modes": beyond, "modes_sd": spread}
 
 
 def _moved(before: int | None, after: int | None) -> str:
