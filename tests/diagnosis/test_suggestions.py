@@ -423,3 +423,17 @@ def test_an_established_change_takes_its_direction_from_its_sign_at_any_declared
     write_testbed(tmp_path, "ring8", "ring8", [at_alpha])
     (entry,) = build(tmp_path)
     assert entry["metrics"]["modes"]["improved"] and not entry["metrics"]["modes"]["worse"]
+
+
+def test_a_row_measured_on_other_data_of_the_users_kind_says_which(tmp_path):
+    kl = row("r1", "kl_uniform", "dropped modes", "lower", True, 0.3, 0.1, -0.2, 0.05, 0.01, BETTER)
+    write_testbed(tmp_path, "mnist-12k", "mnist", [kl])
+    table = tuple(build(tmp_path))
+    dropped = {"verdict": "partial collapse", "kinds": ["dropped modes"], "scores": {}}
+    (fashion,) = suggest(dropped, "fashion-mnist", table)
+    assert fashion.endswith("[measured on mnist, not on fashion-mnist: data of your kind, other content]")
+    (stacked,) = suggest(dropped, "stacked-mnist", table)
+    assert "[measured on mnist, not on stacked-mnist" in stacked  # 1,000 modes are other content
+    for same in ("mnist", "mnist-5k"):  # the 5,000-digit subset is MNIST's content
+        (line,) = suggest(dropped, same, table)
+        assert "measured on" not in line

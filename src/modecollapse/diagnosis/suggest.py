@@ -114,7 +114,7 @@ def suggest(
     if data_kind == TRANSLATION:
         usable = mine  # a translator's fixes are not an unconditional GAN's (mode seeking has no z)
     fixes = _cited_fixes(usable, kinds, dataset, data_kind)
-    lines += [_fix_line(fix, row, shown, elsewhere) for fix, row, shown, elsewhere in fixes[:SHOWN]]
+    lines += [_fix_line(fix, row, shown, elsewhere, dataset) for fix, row, shown, elsewhere in fixes[:SHOWN]]
     if len(fixes) > SHOWN:
         more = len(fixes) - SHOWN
         lines.append(
@@ -154,15 +154,18 @@ def _no_fix_line(kinds: list[str], data_kind: str | None, mine: list[dict[str, A
     return text
 
 
-def _fix_line(fix: str, row: dict[str, Any], shown: list, elsewhere: bool) -> str:
-    """One cited fix: how to make the change, this trainer's switch, the numbers, the evidence."""
+def _fix_line(fix: str, row: dict[str, Any], shown: list, elsewhere: bool, dataset: str | None) -> str:
+    """One cited fix: how to make the change, this trainer's switch, the numbers, the evidence, and
+    a label when the row was measured on other data than the user's."""
     numbers = "; ".join(_number_text(name, m) for name, m in shown)
-    label = (
-        f" [measured on {row['data']} only, with that testbed's settings: no finished study on your kind "
-        "of data has measured it]"
-        if elsewhere
-        else ""
-    )
+    label = ""
+    if elsewhere:
+        label = (
+            f" [measured on {row['data']} only, with that testbed's settings: no finished study on your "
+            "kind of data has measured it]"
+        )
+    elif dataset and not _same_content(row["data"], dataset):
+        label = f" [measured on {row['data']}, not on {dataset}: data of your kind, other content]"
     for established, words in ((True, "but established worse"), (False, "and worse, exploratory")):
         worse = "; ".join(
             f"{name} {m['before']:.3g} -> {m['after']:.3g}" for name, m in _worse(row, established)
@@ -170,6 +173,12 @@ def _fix_line(fix: str, row: dict[str, Any], shown: list, elsewhere: bool) -> st
         numbers += f" ({words}: {worse})" if worse else ""
     where = f"the {row['testbed']} testbed{_non_start_text(row, ', left out of these numbers')}"
     return f"{_how(row)} ({fix}): {numbers} on {where}; evidence {row['evidence']}{label}"
+
+
+def _same_content(measured: str, dataset: str) -> bool:
+    """One dataset, or one a sample of the other whose real test images it is compared with
+    (mnist-5k and mnist); not Fashion-MNIST beside MNIST, nor spatial-two beside spatial-one."""
+    return measured == dataset or dataset == spec(measured).reference or spec(dataset).reference == measured
 
 
 def _non_start_text(row: dict[str, Any], after: str = "") -> str:
