@@ -27,6 +27,10 @@ class DatasetUnavailable(ModeCollapseError):
     """A dataset is neither on disk nor downloadable right now."""
 
 
+class DamagedCache(DatasetUnavailable):
+    """A dataset's cached files fail their MD5 check, and downloads are off."""
+
+
 class CheckpointError(ModeCollapseError):
     """A checkpoint or run folder cannot be used (missing, foreign format, changed config)."""
 

@@ -233,12 +233,7 @@ class Monitor:
 
     def _alarm_text(self, step: int, onset: dict | None, start: dict | None, last_healthy: int | None) -> str:
         if onset is None and start is not None:
-            grace = self.rules.start_grace_evaluations
-            reasons = "; ".join(start["reasons"])
-            return (
-                f"collapsed from the start: judged collapsed at every evaluation since step {start['step']} "
-                f"(after the first {grace} evaluations' grace) and never healthy ({reasons})"
-            )
+            return self.tracker.start_alarm_text()
         kept = (
             f"; last healthy: step {last_healthy} (monitor.last_healthy_state)"
             if last_healthy is not None

@@ -14,7 +14,7 @@ import torch
 from modecollapse.config import DataConfig
 from modecollapse.data import digits
 from modecollapse.data.sources import FileSet, RemoteFile, cache_root, download_fileset, fetch
-from modecollapse.errors import DatasetUnavailable
+from modecollapse.errors import DamagedCache, DatasetUnavailable
 from modecollapse.options import command_line
 
 
@@ -226,7 +226,7 @@ def test_a_damaged_file_in_the_cache_is_downloaded_again(tmp_path, serve):
     folder = fetch(fileset)
     damaged = folder / "t10k-images-idx3-ubyte.gz"
     damaged.write_bytes(damaged.read_bytes()[:100])
-    with pytest.raises(DatasetUnavailable, match="damaged in the cache: t10k-images-idx3-ubyte.gz"):
+    with pytest.raises(DamagedCache, match="damaged in the cache: t10k-images-idx3-ubyte.gz"):
         fetch(fileset, download=False)
     assert fetch(fileset) == folder and damaged.read_bytes() == files[damaged.name]
 

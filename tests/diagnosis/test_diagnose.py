@@ -224,6 +224,19 @@ def test_stacked_mnist_samples_of_real_stacks_are_healthy(tmp_path):
     np.save(tmp_path / "few.npy", collapsed)
     few = diagnose(tmp_path / "few.npy", "stacked-mnist", reference=reference)
     assert few["scores"]["modes"] <= 20 and few["verdict"] == "collapsed"
+    assert [path.name for path in few.save(tmp_path / "evidence")] == ["samples.png"]
+
+
+def test_evidence_without_class_counts_is_the_sample_grid_alone(tmp_path):
+    from modecollapse.diagnosis.evidence import write_evidence
+
+    # Stacked MNIST's scores keep no counts of its 1,000 modes: no histogram, no by-class grid
+    stacks = {"_images": torch.zeros(4, 3, 28, 28), "_predictions": torch.arange(4), "class_counts": [],
+              "verdict": "collapsed", "scores": {"modes": 4.0}}  # fmt: skip
+    assert [path.name for path in write_evidence(stacks, tmp_path)] == ["samples.png"]
+    digits = {**stacks, "_images": torch.zeros(4, 1, 28, 28), "class_counts": [1, 1, 1, 1, 0, 0, 0, 0, 0, 0]}
+    written = [path.name for path in write_evidence(digits, tmp_path / "digits")]
+    assert written == ["samples.png", "class_histogram.png", "samples_by_class.png"]
 
 
 @pytest.mark.slow

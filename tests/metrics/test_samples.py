@@ -12,7 +12,7 @@ from torch import nn
 from modecollapse import Monitor, diagnose
 from modecollapse.config import DataConfig
 from modecollapse.data import load_dataset
-from modecollapse.errors import DatasetUnavailable, ModeCollapseError
+from modecollapse.errors import DamagedCache, DatasetUnavailable, ModeCollapseError
 from modecollapse.metrics.samples import reference_for, score_samples
 
 
@@ -211,6 +211,22 @@ def test_a_missing_dataset_falls_back_and_says_so(tmp_path, test_digits):
     status, summary = monitor_verdict(RealDigits(test_digits), tmp_path, data_dir=str(tmp_path / "nothing"))
     said = [note for note in status.notes if "not on disk: judged against mnist-5k" in note]
     assert said and said[0] in summary["notes"] and summary["reference"].startswith("mnist-5k")
+
+
+def test_a_damaged_cache_falls_back_and_says_it_is_damaged_not_missing(monkeypatch):
+    from modecollapse.metrics import samples
+
+    def load(config):
+        if config.name == "mnist":  # the cache's test files fail their MD5 check; diagnose does not download
+            raise DamagedCache("MNIST is not available here (damaged in the cache: t10k-labels-idx1-ubyte)")
+        return load_dataset(config)
+
+    monkeypatch.setattr(samples, "load_dataset", load)
+    notes = []
+    data, _ = samples._real_data("mnist", None, None, notes)
+    assert data.name == "mnist-5k" and notes[0].startswith(
+        "mnist's files in the cache fail their MD5 check: judged against mnist-5k instead"
+    )
 
 
 def test_a_data_dir_that_does_not_exist_is_said_not_replaced_by_the_fallback(tmp_path, test_digits):

@@ -69,3 +69,13 @@ def test_a_run_stopped_at_collapse_stays_stopped_when_lengthened(tmp_path):
     assert train(short, tmp_path / "short", evaluator=scripted(24))["stopped_at_collapse"] is False
     short.train.max_steps = 80  # nothing was left to stop; lengthened, it stops at once
     assert train(short, tmp_path / "short", resume=True, evaluator=scripted(24))["step"] == 40
+
+
+def test_stop_ends_a_run_collapsed_from_the_start_and_says_so(tmp_path, capsys):
+    summary = train(config("stop"), tmp_path / "run", evaluator=scripted(-1))
+    # evaluations at 8, 16, 24, 32: the first 2 are the start's grace; collapsed at 24 and 32 confirms
+    assert summary["stopped_at_collapse"] is True and summary["step"] == 32
+    assert summary["detector"]["collapsed_from_start_step"] == 24 and "last_healthy" not in summary
+    said = capsys.readouterr().out
+    assert "collapsed from the start: judged collapsed at every evaluation since step 24" in said
+    assert "stopping at step 32" in said

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from modecollapse.errors import DatasetUnavailable
+from modecollapse.errors import DamagedCache, DatasetUnavailable
 from modecollapse.files import sync_folder
 from modecollapse.options import Metavar, option
 
@@ -99,7 +99,7 @@ def fetch(
         damaged = damaged_files(fileset, local[1], names)
         if damaged and not download:
             reason = f"damaged in the cache: {', '.join(damaged)}"
-            raise DatasetUnavailable(how_to_get(fileset, reason, names))
+            raise DamagedCache(how_to_get(fileset, reason, names))
         for name in damaged:
             (local[1] / name).unlink()
         local = local if not damaged else None

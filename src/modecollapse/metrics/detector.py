@@ -305,6 +305,15 @@ class CollapseTracker:
                 "step": window[0]["step"], "epoch": window[0]["epoch"], "reasons": window[-1]["reasons"],
             }  # fmt: skip
 
+    def start_alarm_text(self) -> str:
+        """The start alarm as the trainer and the Monitor say it."""
+        alarm = self.start_alarm or {}
+        return (
+            f"collapsed from the start: judged collapsed at every evaluation since step {alarm.get('step')} "
+            f"(after the first {self.rules.start_grace_evaluations} evaluations' grace) and never healthy "
+            f"({'; '.join(alarm.get('reasons', []))})"
+        )
+
     def _recall_best(self, scores: dict[str, float]) -> dict[str, float]:
         """{"recall": the best recall reached at a precision no more than the margin below
         this evaluation's}, or {} when there is none (without precision scores: every one)."""

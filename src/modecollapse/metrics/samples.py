@@ -25,7 +25,7 @@ import torch
 
 from modecollapse.config import DataConfig
 from modecollapse.data import Dataset, dataset_name, load_dataset, spec
-from modecollapse.errors import DataFileError, DatasetUnavailable, ModeCollapseError
+from modecollapse.errors import DamagedCache, DataFileError, DatasetUnavailable, ModeCollapseError
 from modecollapse.metrics import diversity
 from modecollapse.metrics.features import classifier_for, prepare_images
 from modecollapse.metrics.mixtures import PROTOCOL_SAMPLES, mixture_scores
@@ -156,12 +156,14 @@ def _real_data(
         try:
             config = DataConfig(name=judged_as, split="test", data_dir=data_dir, download=False)
             return load_dataset(config), " test split"
-        except DatasetUnavailable:
+        except DatasetUnavailable as unavailable:
             fallback = spec(judged_as).fallback_reference
             if fallback is None or (data_dir and not Path(data_dir).is_dir()):  # a typo: said, not judged
                 raise
+            damaged = isinstance(unavailable, DamagedCache)
+            why = "in the cache fail their MD5 check" if damaged else "are not on disk"
             notes.append(
-                f"{judged_as}'s files are not on disk: judged against {fallback} instead "
+                f"{judged_as}'s files {why}: judged against {fallback} instead "
                 f"(put them under {option('data_dir')} or $MODECOLLAPSE_DATA; "
                 f"`modecollapse data fetch {judged_as}`)"
             )

@@ -168,9 +168,11 @@ class Run:
         self.bar = progress_bar(total_steps, self.step, self.cfg.progress, self.config.name)
         self.pending: list[dict[str, torch.Tensor]] = []
         self.last_logged: dict[str, Any] = {}
-        self.stopped = self.tracker.onset is not None and self.cfg.on_collapse == "stop"
-        """Set when a confirmed collapse ends the run (train.on_collapse = "stop"); already at
-        the start when the evaluations replayed on resume confirm one (a lengthened run)."""
+        confirmed = self.tracker.onset is not None or self.tracker.start_alarm is not None
+        self.stopped = confirmed and self.cfg.on_collapse == "stop"
+        """Set when a confirmed collapse (after a healthy evaluation, or from the start) ends the
+        run (train.on_collapse = "stop"); already at the start when the evaluations replayed on
+        resume confirm one (a lengthened run)."""
 
     @contextlib.contextmanager
     def running(self) -> Iterator[None]:
@@ -312,7 +314,9 @@ class Run:
         record = {"type": "eval", "step": step, "epoch": epoch, **self.parts.evaluate(epoch)}
         record.update(self.signals.means())
         self.log.write([record])
+        alarmed_before = self.tracker.start_alarm is not None
         onset = self.tracker.observe(record["epoch"], record)
+        start = None if alarmed_before else self.tracker.start_alarm
         if onset:
             last = self.summary.get("last_healthy")
             kept = f"; last healthy: step {last['step']}, {last['checkpoint']}" if last else ""
@@ -321,6 +325,9 @@ class Run:
                 f"(epoch {onset['onset_epoch']}) "
                 f"({'; '.join(onset['reasons'])}){kept}"
             )
+        elif start:
+            self.bar.write(self.tracker.start_alarm_text())
+        if onset or start:
             if self.cfg.on_collapse == "stop" and step < self.total_steps:
                 self.stopped = True
                 self.bar.write(f"stopping at step {step} (train.on_collapse = 'stop')")
