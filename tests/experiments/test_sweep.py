@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from modecollapse.errors import ConfigError
+from modecollapse.errors import ConfigError, TrainingDiverged
 from modecollapse.experiments.executors import busy_machine_warning, execute
 from modecollapse.experiments.report import aggregate, build_report, collect
 from modecollapse.experiments.sweep import load_sweep
+from modecollapse.runfolder import RunFolder
 from modecollapse.sweepfolder import SweepFolder, run_seconds, speed_ratio, work_left_s
 from tests.helpers import SWEEP, write
 
@@ -78,6 +79,22 @@ def test_local_pool_runs_skips_finished_and_records_failures(tmp_path):
     assert rows["num_samples=512__seed1"]["step"] == 32
     again = execute(sweep, tmp_path / "out", workers=1, report=lambda line: None)
     assert sorted(r["id"] for r in again) == ["num_samples=8__seed0", "num_samples=8__seed1"]  # only retries
+
+
+def test_a_diverged_run_is_its_outcome_not_a_failure_to_retry(tmp_path, monkeypatch):
+    from modecollapse.training import loop
+
+    def diverges(config, folder, resume=False):
+        RunFolder(folder).write_summary({"status": "diverged", "diverged_at_step": 13})  # as train does
+        raise TrainingDiverged("the loss became nan at step 13")
+
+    monkeypatch.setattr(loop, "train", diverges)
+    sweep = load_sweep(write(tmp_path, SWEEP))
+    results = execute(sweep, tmp_path / "out", workers=1, report=lambda line: None)
+    assert {r["status"] for r in results} == {"diverged"} and "nan at step 13" in results[0]["error"]
+    rows = SweepFolder(tmp_path / "out").status_rows()
+    assert {row["status"] for row in rows} == {"diverged"}  # no failure.json turns it into "failed"
+    assert execute(sweep, tmp_path / "out", workers=1, report=lambda line: None) == []  # nothing retried
 
 
 @pytest.mark.slow
@@ -200,6 +217,12 @@ def test_variants_cross_the_grid(tmp_path):
     ]  # fmt: skip
     assert [r.config.objective.label_flip_rounding for r in sweep.runs] == ["floor"] * 2 + ["bernoulli"] * 2
     assert [r.config.model.g_width for r in sweep.runs] == [8, 8, 16, 16]
+    from modecollapse.experiments.sweep import select
+
+    picked = select(sweep, ["corrected"])  # a variant's name picks each of its grid cells
+    assert [r.run_id for r in picked.runs] == [
+        "variant=corrected,pack=1__seed0", "variant=corrected,pack=2__seed0",
+    ]  # fmt: skip
 
 
 def test_runs_are_started_seed_by_seed(tmp_path):

@@ -176,3 +176,10 @@ def test_a_sweeps_report_folder_reads_the_declaration_above_it_and_no_other_fold
     (tmp_path / "sweep" / "sweep.toml").write_text("")  # a sweep folder; "other" is not
     assert tables.read_declaration(tmp_path / "sweep" / "report")["non_start"]["at_most"] == 1
     assert tables.read_declaration(tmp_path / "other" / "report") is None
+
+
+def test_a_runs_csv_of_another_format_is_named_not_a_traceback(tmp_path, capsys):
+    (tmp_path / "runs.csv").write_text("study,train_precision,seed,fcd\nring8-vanilla,fp32,0,12.5\n")
+    with pytest.raises(ConfigError, match="has no run, setting, status column: it is not a runs.csv"):
+        tables.read_study(tmp_path)
+    assert main(["table", str(tmp_path)]) == 2 and "not a runs.csv" in capsys.readouterr().err

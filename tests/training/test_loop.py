@@ -146,6 +146,13 @@ def test_resume_with_changed_config_is_refused(tmp_path):
     assert summary["status"] == "completed"
 
 
+def test_resume_from_a_moved_data_folder_is_no_config_change(tmp_path):
+    with pytest.raises(Crash):
+        train(tiny_ring_config(), tmp_path / "run", callbacks=[crash_at(6)])
+    moved = tiny_ring_config(data={"data_dir": str(tmp_path)}, train={"progress": False})  # --data-dir
+    assert train(moved, tmp_path / "run", resume=True)["status"] == "completed"
+
+
 def test_fresh_train_into_a_used_folder_is_refused(tmp_path):
     train(tiny_ring_config(), tmp_path / "run")
     with pytest.raises(CheckpointError, match="already holds a run"):

@@ -29,8 +29,8 @@ from modecollapse.files import parse_toml, read_toml, tomllib
 
 __all__ = [
     "Config", "DataConfig", "DetectorConfig", "ModelConfig", "ObjectiveConfig", "TrainConfig",
-    "apply_override", "config_changes", "config_from_dict", "config_from_toml", "config_to_toml", "lengthens",
-    "load_config",
+    "BOOKKEEPING", "apply_override", "config_changes", "config_from_dict", "config_from_toml",
+    "config_to_toml", "lengthens", "load_config",
 ]  # fmt: skip
 
 
@@ -276,12 +276,29 @@ def _differences(old: dict, new: dict, prefix: str, ignore: set[str]) -> dict[st
     return differences
 
 
+BOOKKEEPING = ("name", "data.data_dir", "data.download", "train.progress", "train.tensorboard")
+"""Config keys that do not change what a run trains (a run's label, where its data is found,
+what it prints): a resumed run or a sweep's finished run may differ in them."""
+
+
+def _without_bookkeeping(config: Config) -> dict[str, Any]:
+    exclude: dict[str, Any] = {}
+    for dotted in BOOKKEEPING:
+        section, _, key = dotted.rpartition(".")
+        if section:
+            exclude.setdefault(section, set()).add(key)
+        else:
+            exclude[key] = True
+    return config.model_dump(exclude=exclude)
+
+
 def lengthens(old: Config, new: Config) -> bool:
     """Whether `new` only lets a run of `old` train for longer: train.max_steps and/or
-    train.epochs raised, nothing else changed but the run's name (a label: a longer sweep
-    names its runs after itself), and epochs kept when the learning rate decays (CycleGAN's
-    schedule follows train.epochs). Such a run can go on from its last checkpoint."""
-    before, after = old.model_dump(exclude={"name"}), new.model_dump(exclude={"name"})
+    train.epochs raised, nothing else changed but bookkeeping (the run's name, a label: a longer
+    sweep names its runs after itself; where the data is found), and epochs kept when the
+    learning rate decays (CycleGAN's schedule follows train.epochs). Such a run can go on from
+    its last checkpoint."""
+    before, after = _without_bookkeeping(old), _without_bookkeeping(new)
     length = [key for key in ("max_steps", "epochs") if before["train"][key] != after["train"][key]]
     if not length or (before["train"]["lr_decay_epochs"] and "epochs" in length):
         return False

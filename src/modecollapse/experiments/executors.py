@@ -20,8 +20,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from modecollapse.config import config_changes, lengthens, load_config
-from modecollapse.errors import ConfigError
+from modecollapse.config import BOOKKEEPING, config_changes, lengthens, load_config
+from modecollapse.errors import ConfigError, TrainingDiverged
 from modecollapse.experiments.sweep import RunSpec, Sweep, write_index
 from modecollapse.files import atomic_write_json
 from modecollapse.runfolder import RunFolder
@@ -48,6 +48,9 @@ def run_one(run_id: str, config: dict[str, Any], run_dir: str, threads: int) -> 
         _in_run = True
         summary = train(config_from_dict(config), folder, resume=resume)
         return {"id": run_id, "status": summary["status"], "seconds": round(time.perf_counter() - start, 1)}
+    except TrainingDiverged as error:  # its outcome: final, in no pair (summary.json says "diverged")
+        return {"id": run_id, "status": "diverged", "error": str(error),
+                "seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
     except Exception as error:  # noqa: BLE001 - a failed run must not stop the sweep
         failure = {
             "error": f"{type(error).__name__}: {error}",
@@ -133,11 +136,6 @@ def pending_runs(sweep: Sweep, sweep_dir: Path) -> list[RunSpec]:
     return sorted(todo, key=lambda r: seeds[r.seed])
 
 
-BOOKKEEPING = ("name", "data.data_dir", "data.download", "train.progress", "train.tensorboard")
-"""Config keys that do not change what a run trains (a run's label, where its data is found,
-what it prints)."""
-
-
 def drifted_runs(sweep: Sweep, sweep_dir: Path) -> list[tuple[str, list[str]]]:
     """Completed runs whose saved config differs from what the sweep file now gives them, other
     than by lengthening or in bookkeeping: (run id, the changed keys)."""
@@ -160,9 +158,12 @@ def drifted_runs(sweep: Sweep, sweep_dir: Path) -> list[tuple[str, list[str]]]:
 
 
 def _finished(run: RunSpec, folder: RunFolder) -> bool:
-    """Completed, and not asked to train further: the sweep's config does not lengthen it
-    past the steps it trained (or it stopped at a collapse, as a longer run would have)."""
+    """Diverged (a NaN loss is its outcome), or completed and not asked to train further: the
+    sweep's config does not lengthen it past the steps it trained (or it stopped at a collapse,
+    as a longer run would have)."""
     summary = folder.status()
+    if summary["status"] == "diverged":  # trained again, it diverges again: its outcome stands
+        return True
     if summary["status"] != "completed":
         return False
     if summary.get("stopped_at_collapse"):

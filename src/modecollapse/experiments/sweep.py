@@ -239,8 +239,10 @@ def _closed(sweep: SweepFile, runs: list[RunSpec], source: str) -> dict[str, Any
 
 
 def _matching(name: str, settings: list[str]) -> list[str]:
-    """The settings a name picks: a setting id, or a variant's name."""
-    return [s for s in settings if s == name or s == setting_slug({"variant": name})]
+    """The settings a name picks: a setting id, or a variant's name (each of its grid cells when
+    the sweep also has a [grid])."""
+    variant = setting_slug({"variant": name})
+    return [s for s in settings if s == name or s == variant or s.startswith(variant + ",")]
 
 
 def parse_seeds(text: str) -> list[int]:

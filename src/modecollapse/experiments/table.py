@@ -56,6 +56,10 @@ class Study:
         return sorted((r for r in self.runs if r["setting"] == setting), key=lambda r: int(r["seed"]))
 
 
+RUN_COLUMNS = ("run", "setting", "seed", "status")
+"""The runs.csv columns a table needs (`modecollapse report` writes them)."""
+
+
 def read_study(folder: Path, runs: str = "runs.csv") -> Study:
     """The completed runs of every file in `folder` matching the glob `runs`, with the
     evaluations of the curves files beside them (the same names with 'runs' -> 'curves')."""
@@ -65,7 +69,14 @@ def read_study(folder: Path, runs: str = "runs.csv") -> Study:
         raise ConfigError(f"no file matches {runs!r} in {folder} (a study's results folder holds runs.csv)")
     rows, curves, source = [], {}, {}
     for file in files:
-        mine = [r for r in csv.DictReader(file.open()) if r["status"] == "completed"]
+        reader = csv.DictReader(file.open())
+        missing = [column for column in RUN_COLUMNS if column not in (reader.fieldnames or [])]
+        if missing:
+            raise ConfigError(
+                f"{file} has no {', '.join(missing)} column: it is not a runs.csv that "
+                "`modecollapse report` writes, so `table` cannot read it"
+            )
+        mine = [r for r in reader if r["status"] == "completed"]
         for row in mine:
             for key in (row["run"], (row["setting"], row["seed"])):
                 if key in source:

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from modecollapse.config import Config, config_changes, config_from_dict, lengthens
+from modecollapse.config import BOOKKEEPING, Config, config_changes, config_from_dict, lengthens
 from modecollapse.errors import CheckpointError
 from modecollapse.runfolder import RunFolder
 from modecollapse.training import checkpoint as ckpt
@@ -39,8 +39,9 @@ def checkpoint_to_resume(run: RunFolder, config: Config, resume: bool, allow_cha
         return None  # killed before the first checkpoint: start over in the same folder
     tensors, state = ckpt.load_checkpoint(latest)
     saved = config_from_dict(state["config"], source=f"{latest}")
-    if saved != config and not allow_change and not lengthens(saved, config):
-        changed = ", ".join(config_changes(saved, config))
+    changes = config_changes(saved, config, ignore=BOOKKEEPING)  # a moved data folder is no change
+    if changes and not allow_change and not lengthens(saved, config):
+        changed = ", ".join(changes)
         raise CheckpointError(
             f"the config differs from the one {run.path} was trained with ({changed}); "
             "pass --allow-config-change to resume anyway"
