@@ -135,6 +135,24 @@ def test_feature_cache_hits_and_keys_on_pixels():
     assert not torch.equal(other.features, first.features)
 
 
+def test_a_cached_sets_statistics_are_computed_once_across_processes_and_by_this_code_only(monkeypatch):
+    from modecollapse.metrics import diversity, scores
+
+    classifier = load_classifier("mnist")
+    images = torch.rand(30, 1, 28, 28) * 2 - 1
+    first = extract_cached(classifier, images)
+    threshold = first.remember("copy-threshold", lambda: diversity.copy_threshold(first.features))
+    first.remember("nearest-table", lambda: first.features[:2])  # a tensor: never written
+    again = extract_cached(classifier, images)  # another process would read the same files
+    assert again.remember("copy-threshold", lambda: pytest.fail("recomputed")) == threshold
+    assert again.remember("nearest-table", lambda: "recomputed") == "recomputed"
+    other = extract_cached(classifier, images.flip(0))  # other pixels: their own statistics
+    assert other.remember("copy-threshold", lambda: -1.0) == -1.0
+    monkeypatch.setattr(scores, "statistics_code", lambda: "changed code")
+    changed = extract_cached(classifier, images)
+    assert changed.remember("copy-threshold", lambda: -2.0) == -2.0  # numbers of other code: not read
+
+
 def test_a_long_first_summary_is_announced_on_the_command_line_only(monkeypatch, capsys):
     from modecollapse.metrics import scores
     from modecollapse.options import command_line

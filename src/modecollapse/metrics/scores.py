@@ -9,10 +9,13 @@ as `num_samples`. `score` runs them all on features computed once.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,7 +24,7 @@ from safetensors.torch import load_file, save
 
 from modecollapse.data.sources import cache_root
 from modecollapse.errors import ModeCollapseError, did_you_mean
-from modecollapse.files import atomic_write_bytes
+from modecollapse.files import atomic_write_bytes, atomic_write_json
 from modecollapse.metrics import classes, diversity, frechet, neighbors, recognizable
 from modecollapse.metrics.features import classify, grading_compute
 from modecollapse.models.classifier import EvalClassifier
@@ -49,12 +52,38 @@ class FeatureSet:
     memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     """Statistics derived from these features, computed once: a run's reference is graded
     against at every evaluation, and several metrics share one nearest-neighbour pass."""
+    statistics_file: Path | None = field(default=None, compare=False, repr=False)
+    """Where the numbers `remember` computes persist between processes (extract_cached sets it
+    beside the cached features): a reference's copy threshold over 60,000 training images
+    costs ~10 CPU-seconds, every diagnose call."""
 
     def remember(self, key: str, compute: Callable[[], Any]) -> Any:
-        """`compute()`, computed once per key for this set."""
-        if key not in self.memo:
-            self.memo[key] = compute()
-        return self.memo[key]
+        """`compute()`, computed once per key for this set; numbers (and lists of them) also once
+        per cached feature set, in its statistics file."""
+        if key in self.memo:
+            return self.memo[key]
+        stored = self._stored()
+        if key in stored:
+            self.memo[key] = stored[key]
+            return stored[key]
+        value = self.memo[key] = compute()
+        if self.statistics_file is not None and _plain_numbers(value):
+            kept = {"code": statistics_code(), "values": {**stored, key: value}}
+            atomic_write_json(self.statistics_file, kept)
+        return value
+
+    def _stored(self) -> dict[str, Any]:
+        """The statistics file's numbers ({} without one, when it is unreadable, or when the code
+        that computed them has changed since)."""
+        if self.statistics_file is None or not self.statistics_file.is_file():
+            return {}
+        try:
+            stored = json.loads(self.statistics_file.read_text())
+        except (OSError, ValueError):
+            return {}  # a damaged file is rewritten by the next number computed
+        if not isinstance(stored, dict) or stored.get("code") != statistics_code():
+            return {}
+        return stored.get("values") or {}
 
     def nearest(self, k: int) -> torch.Tensor:
         """(N, >= k) distances from each sample to its nearest other samples (computed once)."""
@@ -134,13 +163,31 @@ LONG_SUMMARY = 20_000
 laptop CPU: Stacked MNIST's 60,000 training stacks, for copies)."""
 
 
+@cache
+def statistics_code() -> str:
+    """A digest of the code behind the remembered statistics (this module and the metric modules
+    it calls): a statistics file written by other code is not read."""
+    digest = hashlib.sha256()
+    for module in (sys.modules[__name__], classes, diversity, neighbors, recognizable):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _plain_numbers(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(isinstance(v, float) for v in value)
+    return isinstance(value, float)
+
+
 def extract_cached(classifier: EvalClassifier, images: torch.Tensor) -> FeatureSet:
-    """`extract`, cached on disk under a key that hashes the classifier and every pixel."""
+    """`extract`, cached on disk under a key that hashes the classifier and every pixel; the
+    numbers derived from the features (FeatureSet.remember) are kept beside them."""
     digest = hashlib.sha256(classifier.sha256.encode())
     digest.update(grading_compute().encode())
     digest.update(str(tuple(images.shape)).encode())
     digest.update(images.detach().float().cpu().contiguous().numpy().tobytes())
     path = cache_root() / "features" / f"{digest.hexdigest()[:32]}.safetensors"
+    statistics = path.with_suffix(".statistics.json")
     if path.is_file():
         try:
             stored = load_file(str(path))
@@ -151,9 +198,11 @@ def extract_cached(classifier: EvalClassifier, images: torch.Tensor) -> FeatureS
                 classifier.card.get("recognizable_confidence"),
                 inked=stored["inked"].bool(),  # an entry from before ink was stored: KeyError, recomputed
                 confusion=card_confusion(classifier) if stored["probabilities"].dim() == 2 else None,
+                statistics_file=statistics,
             )
         except (OSError, SafetensorError, KeyError):
             path.unlink(missing_ok=True)  # a damaged cache entry is recomputed
+    statistics.unlink(missing_ok=True)  # numbers of features no longer cached
     if len(images) >= LONG_SUMMARY and on_command_line():
         print(
             f"modecollapse: reading {len(images)} real images with the {classifier.dataset} classifier once "
@@ -168,6 +217,7 @@ def extract_cached(classifier: EvalClassifier, images: torch.Tensor) -> FeatureS
         "inked": result.inked.to(torch.uint8),
     }
     atomic_write_bytes(path, save(tensors))
+    result.statistics_file = statistics
     return result
 
 
