@@ -7,6 +7,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "modecollapse"
 UNIT = re.compile(r"^[\w]+(\.py|/)$")
@@ -83,6 +85,11 @@ def test_the_check_itself_catches_an_upward_import(tmp_path):
         "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from modecollapse.training import loop\n"
     )
     assert imports_of(source) == {"training"}
+    source.write_text("import modecollapse\nfrom modecollapse import training, diagnose\n")
+    assert imports_of(source) == {"training", "__init__"}  # a unit by name; else the package's API
+    source.write_text("from . import training\n")
+    with pytest.raises(AssertionError, match="a relative import"):
+        imports_of(source)
 
 
 def test_no_two_modules_import_each_other():

@@ -44,9 +44,10 @@ class RunFolder:
 
     def status(self) -> dict[str, Any]:
         """The summary, with `status` one of pending / running / completed / diverged /
-        interrupted / failed (a sweep's failure.json, with its `error`)."""
+        interrupted / failed (a sweep's failure.json, with its `error`; a completed or diverged
+        summary is the run's outcome, whatever a failure.json beside it says)."""
         summary = self.read_summary()
-        if self.failure.is_file() and summary.get("status") != "completed":
+        if self.failure.is_file() and summary.get("status") not in ("completed", "diverged"):
             return {**summary, "status": "failed", "error": json.loads(self.failure.read_text())["error"]}
         return summary or {"status": "pending"}
 

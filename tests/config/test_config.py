@@ -138,6 +138,8 @@ def test_only_a_longer_run_counts_as_lengthening():
     assert lengthens(short, load_config(None, ["train.max_steps=200"]))
     assert lengthens(short, load_config(None, ["train.max_steps=200", "train.epochs=50"]))
     assert lengthens(short, load_config(None, ["train.max_steps=200", 'name="longer"']))
+    moved = ["train.max_steps=200", 'data.data_dir="/elsewhere"', "train.progress=false"]
+    assert lengthens(short, load_config(None, moved))  # where the data is found and what is printed
     assert not lengthens(short, short)
     assert not lengthens(short, load_config(None, ["train.max_steps=50"]))
     assert not lengthens(short, load_config(None, []))  # no step limit: not a length we can compare

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from modecollapse.config import config_to_toml
 from modecollapse.errors import ConfigError, TrainingDiverged
 from modecollapse.experiments.executors import busy_machine_warning, execute
 from modecollapse.experiments.report import aggregate, build_report, collect
@@ -85,7 +86,9 @@ def test_a_diverged_run_is_its_outcome_not_a_failure_to_retry(tmp_path, monkeypa
     from modecollapse.training import loop
 
     def diverges(config, folder, resume=False):
-        RunFolder(folder).write_summary({"status": "diverged", "diverged_at_step": 13})  # as train does
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        RunFolder(folder).config.write_text(config_to_toml(config))  # as train does
+        RunFolder(folder).write_summary({"status": "diverged", "diverged_at_step": 13})
         raise TrainingDiverged("the loss became nan at step 13")
 
     monkeypatch.setattr(loop, "train", diverges)
@@ -95,6 +98,12 @@ def test_a_diverged_run_is_its_outcome_not_a_failure_to_retry(tmp_path, monkeypa
     rows = SweepFolder(tmp_path / "out").status_rows()
     assert {row["status"] for row in rows} == {"diverged"}  # no failure.json turns it into "failed"
     assert execute(sweep, tmp_path / "out", workers=1, report=lambda line: None) == []  # nothing retried
+    said = []
+    changed = load_sweep(write(tmp_path, SWEEP.replace("epochs = 2\n", "epochs = 2\nlr_g = 1e-4\n")))
+    assert execute(changed, tmp_path / "out", workers=1, report=said.append) == []
+    assert any("finished run(s) were trained with settings" in line and "lr_g" in line for line in said)
+    with pytest.raises(ConfigError, match="variant names may not hold ',' or '='"):
+        load_sweep(write(tmp_path, SWEEP + '\n[variants."a,b"]\n"model.pack" = 1\n'))
 
 
 @pytest.mark.slow
@@ -131,7 +140,7 @@ def test_a_sweep_file_changed_under_finished_runs_is_named_not_mixed_in_silently
     execute(same, tmp_path / "out", workers=1, report=lines.append)
     longer = load_sweep(write(tmp_path, short.replace("max_steps = 8", "max_steps = 12")))  # lengthening
     execute(longer, tmp_path / "out", workers=1, report=lines.append)
-    drift = "completed run(s) were trained with settings this sweep file no longer gives"
+    drift = "finished run(s) were trained with settings this sweep file no longer gives"
     assert not any(drift in line for line in lines)
     changed = load_sweep(write(tmp_path, short.replace("max_steps = 8", "max_steps = 12\nlr_d = 1e-3")))
     execute(changed, tmp_path / "out", workers=1, report=lines.append)

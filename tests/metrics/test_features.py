@@ -148,7 +148,7 @@ def test_a_cached_sets_statistics_are_computed_once_across_processes_and_by_this
     assert again.remember("nearest-table", lambda: "recomputed") == "recomputed"
     other = extract_cached(classifier, images.flip(0))  # other pixels: their own statistics
     assert other.remember("copy-threshold", lambda: -1.0) == -1.0
-    monkeypatch.setattr(scores, "statistics_code", lambda: "changed code")
+    monkeypatch.setattr(scores, "STATISTICS_CODE", "changed code")
     changed = extract_cached(classifier, images)
     assert changed.remember("copy-threshold", lambda: -2.0) == -2.0  # numbers of other code: not read
 

@@ -137,13 +137,13 @@ def pending_runs(sweep: Sweep, sweep_dir: Path) -> list[RunSpec]:
 
 
 def drifted_runs(sweep: Sweep, sweep_dir: Path) -> list[tuple[str, list[str]]]:
-    """Completed runs whose saved config differs from what the sweep file now gives them, other
-    than by lengthening or in bookkeeping: (run id, the changed keys)."""
+    """Finished runs (completed or diverged) whose saved config differs from what the sweep file
+    now gives them, other than by lengthening or in bookkeeping: (run id, the changed keys)."""
     folder = SweepFolder(sweep_dir)
     drifted = []
     for run in sweep.runs:
         run_folder = folder.run(run.run_id)
-        if run_folder.status()["status"] != "completed":
+        if run_folder.status()["status"] not in ("completed", "diverged"):
             continue
         try:
             saved = load_config(run_folder.config)
@@ -200,10 +200,10 @@ def execute(
     if drift:
         examples = "; ".join(f"{run_id}: {', '.join(changes[:3])}" for run_id, changes in drift[:3])
         report(
-            f"warning: {len(drift)} completed run(s) were trained with settings this sweep file no longer "
+            f"warning: {len(drift)} finished run(s) were trained with settings this sweep file no longer "
             f"gives ({examples}{'; ...' if len(drift) > 3 else ''}). They are kept as they are, so their "
             "settings now mix two configs: put the old values back in the file, or train the new ones "
-            "into a new --out"
+            "into a new --out (a diverged run trains again once its folder is deleted)"
         )
     if not todo:
         return []

@@ -135,6 +135,15 @@ class SweepFile(BaseModel):
     variants: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """Named sets of overrides that change together (e.g. as_published vs corrected),
     crossed with the grid."""
+
+    @field_validator("variants")
+    @classmethod
+    def _names_that_stay_names(cls, variants: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """A variant's name is part of its setting ids (variant=NAME,key=value): no ',' or '='."""
+        bad = [name for name in variants if "," in name or "=" in name]
+        if bad:
+            raise ValueError(f"variant names may not hold ',' or '=' (they join setting ids): {bad}")
+        return variants
     resources: Resources = Field(default_factory=Resources)
     analysis: Analysis | None = None
     closed: Closed | None = None

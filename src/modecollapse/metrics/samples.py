@@ -151,7 +151,8 @@ def _real_data(
 ) -> tuple[Dataset, str]:
     """(real images to compare with, ' test split' or ''): the held-out test split where the
     dataset has one, else the training data when known, else the dataset as the registry loads it;
-    a dataset whose files are missing falls back to its spec's fallback, and says so."""
+    a dataset whose files are missing (or damaged in the cache) falls back to its spec's
+    fallback, and says which."""
     if spec(judged_as).test_split:
         try:
             config = DataConfig(name=judged_as, split="test", data_dir=data_dir, download=False)

@@ -14,7 +14,6 @@ import math
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,20 @@ from modecollapse.metrics import classes, diversity, frechet, neighbors, recogni
 from modecollapse.metrics.features import classify, grading_compute
 from modecollapse.models.classifier import EvalClassifier
 from modecollapse.options import on_command_line
+
+
+def _code_digest() -> str:
+    """A digest of the code behind the remembered statistics as imported (this module, the metric
+    modules it calls, torch's version): a statistics file written by other code is not read."""
+    digest = hashlib.sha256(torch.__version__.encode())
+    for module in (sys.modules[__name__], classes, diversity, neighbors, recognizable):
+        digest.update(Path(module.__file__ or "").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+STATISTICS_CODE = _code_digest()
+"""Read when this module is imported, so that a file edited later does not stamp numbers its
+imported code computed."""
 
 
 @dataclass
@@ -68,7 +81,7 @@ class FeatureSet:
             return stored[key]
         value = self.memo[key] = compute()
         if self.statistics_file is not None and _plain_numbers(value):
-            kept = {"code": statistics_code(), "values": {**stored, key: value}}
+            kept = {"code": STATISTICS_CODE, "values": {**stored, key: value}}
             atomic_write_json(self.statistics_file, kept)
         return value
 
@@ -81,7 +94,7 @@ class FeatureSet:
             stored = json.loads(self.statistics_file.read_text())
         except (OSError, ValueError):
             return {}  # a damaged file is rewritten by the next number computed
-        if not isinstance(stored, dict) or stored.get("code") != statistics_code():
+        if not isinstance(stored, dict) or stored.get("code") != STATISTICS_CODE:
             return {}
         return stored.get("values") or {}
 
@@ -161,16 +174,6 @@ def inked(images: torch.Tensor) -> torch.Tensor:
 LONG_SUMMARY = 20_000
 """Images whose first, uncached reading is announced on the command line (a minute or two on a
 laptop CPU: Stacked MNIST's 60,000 training stacks, for copies)."""
-
-
-@cache
-def statistics_code() -> str:
-    """A digest of the code behind the remembered statistics (this module and the metric modules
-    it calls): a statistics file written by other code is not read."""
-    digest = hashlib.sha256()
-    for module in (sys.modules[__name__], classes, diversity, neighbors, recognizable):
-        digest.update(Path(module.__file__ or "").read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def _plain_numbers(value: Any) -> bool:
