@@ -185,6 +185,17 @@ def test_an_image_generator_out_of_shape_is_named():
         monitor.update(0, lambda z: torch.zeros(len(z), 1))  # D's score given in place of G
 
 
+def test_too_few_samples_for_the_classes_is_said_with_the_option_that_fixes_it(mnist_digits):
+    real = torch.as_tensor(np.asarray(mnist_digits[0][:100])).float()[:, None] / 127.5 - 1  # in [-1, 1]
+    monitor = Monitor(dataset="mnist-5k", every=1, latent_dim=8, num_samples=64, verbose=False)
+    notes = monitor.update(0, lambda z: real[: len(z)]).notes
+    said = "only 64 samples for 10 classes: modes and KL are judged against what that many samples can show"
+    assert f"{said}; pass num_samples=100 for a firm verdict" in notes  # mnist-5k's 10 classes: 100
+    enough = Monitor(dataset="mnist-5k", every=1, latent_dim=8, num_samples=100, verbose=False)
+    notes = enough.update(0, lambda z: real[: len(z)]).notes
+    assert not any("samples for 10 classes" in note for note in notes)
+
+
 def test_a_step_that_goes_back_is_refused_before_it_silences_the_alarm():
     monitor = Monitor(dataset="ring8", every=4, latent_dim=2, verbose=False)
     generator = nn.Linear(2, 2)

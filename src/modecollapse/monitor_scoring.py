@@ -25,6 +25,7 @@ from modecollapse.metrics.features import (
 )
 from modecollapse.metrics.samples import (
     Reference,
+    few_samples_note,
     protocol_samples,
     reference_for,
     score_samples,
@@ -75,7 +76,8 @@ class GeneratorScorer:
             by_class = judge_by_class(scored, reference, intended)
             by_class.pop("per_class_diversity", None)
             record.update(by_class)
-        self.notes = [*filter(None, [self.read_note, read]), *reference.notes, *scored.notes]
+        few = few_samples_note(count, reference, f"pass num_samples={10 * reference.num_classes}")
+        self.notes = [*filter(None, [self.read_note, read, few]), *reference.notes, *scored.notes]
         kept = None if scored.samples is None else scored.samples.numpy()
         if kept is not None and reference.kind == "image":
             kept = scored.samples.half().numpy()

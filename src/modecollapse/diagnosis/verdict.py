@@ -35,6 +35,7 @@ from modecollapse.metrics.evaluators import judged_translations, on_own_device, 
 from modecollapse.metrics.features import classifier_for
 from modecollapse.metrics.samples import (
     Reference,
+    few_samples_note,
     reference_for,
     reference_from_features,
     score_samples,
@@ -134,12 +135,9 @@ def judge_images(
         scores.update(conditional)
     judged = {**scores, "protocol": scored.record["protocol"], "reference": reference.label}
     verdict, found = assess(judged, rules)
-    if len(samples.values) < 10 * reference.num_classes:
-        notes.append(
-            f"only {len(samples.values)} samples for {reference.num_classes} classes: modes and KL are "
-            f"judged against what that many samples can show; give >= {10 * reference.num_classes} "
-            "for a firm verdict"
-        )
+    few = few_samples_note(len(samples.values), reference, f"give >= {10 * reference.num_classes}")
+    if few:
+        notes.append(few)
     report: dict[str, Any] = {
         "source": str(source),
         "dataset": reference.dataset,

@@ -259,6 +259,17 @@ POINTS_PER_MODE = 40
 judged well formed (mixtures.MIN_SAMPLES_FOR_SPREAD), so that real data is not called collapsed."""
 
 
+def few_samples_note(count: int, reference: Reference, remedy: str) -> str | None:
+    """What a sample count under 10 a class means for the modes and KL, and the `remedy`; None
+    when there are enough."""
+    if count >= 10 * reference.num_classes:
+        return None
+    return (
+        f"only {count} samples for {reference.num_classes} classes: modes and KL are judged against "
+        f"what that many samples can show; {remedy} for a firm verdict"
+    )
+
+
 def _check_count(count: int, reference: Reference) -> None:
     """Refuse a sample set too small for the metrics to say anything (not a verdict on it)."""
     if reference.kind == "points":
