@@ -25,7 +25,7 @@ from modecollapse.experiments.executors import execute
 from modecollapse.experiments.sweep import load_sweep
 from modecollapse.training.loop import train
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
 
 
 def sweep_text(epochs: int, seeds: int, workers: int, threads: int) -> str:

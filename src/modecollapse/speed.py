@@ -30,8 +30,9 @@ if TYPE_CHECKING:
     from modecollapse.config import TrainConfig
 
 CONV_FAMILIES = ("dcgan", "cyclegan")
-# Where channels_last measured faster (fp32, 2 cores, benchmarks/RESULTS.md "Speed settings"):
-# DCGAN-28 1.2-1.4x, DCGAN-64 1.0x; CycleGAN's ResNet (reflection padding, InstanceNorm) 0.88x.
+# Where channels_last measured faster (fp32, 2 cores, benchmarks/RESULTS.md "Throughput on the
+# AVX2-only machine"): DCGAN-28 1.2-1.4x, DCGAN-64 1.0-1.25x; CycleGAN's ResNet (reflection
+# padding, InstanceNorm) slower.
 CHANNELS_LAST_FAMILIES = ("dcgan",)
 
 
@@ -222,8 +223,9 @@ def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
 
 def default_workers(threads_per_worker: int = 1) -> int:
     """Local sweep runs at once: one per GPU-less core group of `threads_per_worker` threads
-    (two 1-thread runs beat one 2-thread run on 2 cores, benchmarks/RESULTS.md "Process
-    layout"); one at a time when a CUDA GPU would be shared."""
+    (two 1-thread runs are as fast as one 2-thread run on 2 cores and overlap one's evaluation
+    with the other's training, benchmarks/RESULTS.md "Process layout"); one at a time when a
+    CUDA GPU would be shared."""
     if torch.cuda.is_available():
         return 1
     return max(1, (os.cpu_count() or 1) // threads_per_worker)
