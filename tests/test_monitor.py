@@ -426,9 +426,11 @@ def test_a_value_range_is_checked_when_the_monitor_is_made(tmp_path):
 
 
 def test_rules_may_be_a_dict_as_for_diagnose(tmp_path):
-    options = dict(dataset="ring8", every=1, latent_dim=2, verbose=False)
-    monitor = Monitor(**options, rules={"partial_kl_uniform": 0.2})
-    assert monitor.rules.partial_kl_uniform == 0.2
-    assert monitor.update(0, nn.Linear(2, 2)).verdict in ("healthy", "partial collapse", "collapsed")
+    options = dict(dataset="ring8", every=1, latent_dim=3, verbose=False)
+    ring = ScriptedRing(collapse_at=10**6)  # healthy: 99.2 % of its points within 3 std of a mode
+    assert Monitor(**options).update(0, ring).verdict == "healthy"
+    strict = Monitor(**options, rules={"partial_high_quality": 0.9999})
+    status = strict.update(0, ring)  # the dict's limit, not the default 0.9, judges it
+    assert status.verdict == "partial collapse" and "within 3 std of a mode" in status.reasons[0]
     with pytest.raises(ModeCollapseError, match="rules: .*partial_kl_uniform"):
-        Monitor(**options, rules={"partial_kl_unifrom": 0.2})
+        Monitor(**options, rules={"partial_kl_unifrom": 0.2})  # a typo gets the key it meant

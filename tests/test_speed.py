@@ -188,7 +188,9 @@ def _recording(plan, seen):
 
 def test_a_pinned_grading_precision_is_restored_when_the_run_fails(monkeypatch):
     monkeypatch.setattr(speed, "_pinned_grading", None)
+    monkeypatch.setattr(speed, "native_bf16", lambda device: (True, "pretend: the CPU has amx_bf16"))
+    assert speed.grading_precision() == "bf16"  # so that pinning fp32 is seen
     with pytest.raises(RuntimeError), speed.grading_pinned("fp32"):
         assert speed.grading_precision() == "fp32"
         raise RuntimeError("a NaN loss, say")
-    assert speed._pinned_grading is None
+    assert speed._pinned_grading is None and speed.grading_precision() == "bf16"

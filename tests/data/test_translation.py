@@ -6,7 +6,7 @@ from scipy.io import savemat
 from modecollapse.config import DataConfig
 from modecollapse.data import load_dataset, sample_shape, spatial
 from modecollapse.data.translation import read_svhn_mat
-from modecollapse.errors import DataFileError
+from modecollapse.errors import DataFileError, DatasetUnavailable
 
 
 def test_render_places_and_scales_a_digit():
@@ -148,7 +148,7 @@ def test_mnist_svhn_downloads_from_a_mirror_with_md5_check(tmp_path, monkeypatch
         assert data.b.data.shape == (6, 3, 32, 32)
         bad = (RemoteFile("train_32x32.mat", "f" * 32),)
         monkeypatch.setattr(translation, "SVHN_FILES", FileSet("svhn2", "SVHN", bad, (mirror,)))
-        with pytest.raises(Exception, match="MD5|md5|checksum"):
+        with pytest.raises(DatasetUnavailable, match="MD5 mismatch"):
             load_dataset(DataConfig(name="mnist-svhn"))
     finally:
         server.shutdown()

@@ -381,6 +381,10 @@ def test_a_dcgan_output_range_is_read_as_tanh(tmp_path, example):
     with torch.no_grad():
         values = network(torch.randn(64, 16)).numpy()
     assert values.shape == (64, 1, 32, 32) and np.abs(values).max() <= 1.0
+    from modecollapse.generators import range_from_last_layer
+
+    read, note = range_from_last_layer(network, values)
+    assert read == "-1-1" and "Tanh" in note  # read from the layer, not guessed from the values
 
 
 def test_a_submodule_named_like_a_generator_is_not_stripped(tmp_path):

@@ -125,14 +125,19 @@ def test_a_given_range_the_values_plainly_are_not_in_is_refused(mnist_digits):
     assert prepare_images((digits / 127.5 - 1) * 1.6, "-1-1")[0].abs().max() == 1  # overshooting: taken
 
 
-def test_feature_cache_hits_and_keys_on_pixels():
+def test_feature_cache_hits_and_keys_on_pixels(monkeypatch):
+    from modecollapse.metrics import scores
+
+    computed = []
+    monkeypatch.setattr(scores, "extract", lambda *args: computed.append(1) or extract(*args))
     classifier = load_classifier("mnist")
     images = torch.rand(20, 1, 28, 28) * 2 - 1
     first = extract_cached(classifier, images)
     again = extract_cached(classifier, images)
+    assert len(computed) == 1  # the second call read the cache
     torch.testing.assert_close(first.features, again.features)
     other = extract_cached(classifier, images.flip(0))
-    assert not torch.equal(other.features, first.features)
+    assert len(computed) == 2 and not torch.equal(other.features, first.features)
 
 
 def test_a_cached_sets_statistics_are_computed_once_across_processes_and_by_this_code_only(monkeypatch):

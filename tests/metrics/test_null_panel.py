@@ -67,7 +67,7 @@ LOW, HIGH = "at most", "at least"
     [
         ("constant", {"modes": (LOW, 1), "diversity_ratio": (LOW, 0.05), "near_duplicate_rate": (HIGH, 0.99),
                       "vendi": (LOW, 1.5), "recall": (LOW, 0.05), "coverage": (LOW, 0.05),
-                      "classifier_score": (LOW, 1.05)}),
+                      "classifier_score": (LOW, 1.05), "kl_uniform": (HIGH, 2.0)}),
         ("one image with noise", {"modes": (LOW, 1), "diversity_ratio": (LOW, 0.3),
                                   "near_duplicate_rate": (HIGH, 0.9), "vendi": (LOW, 3),
                                   "recall": (LOW, 0.1)}),

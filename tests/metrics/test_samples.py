@@ -155,7 +155,7 @@ def test_a_generators_tanh_or_sigmoid_output_layer_says_its_range(test_digits):
 
 def test_a_flat_vector_that_fits_no_image_is_a_sentence():
     reference = reference_for("ring8")
-    with pytest.raises(Exception, match="2-D points: expected N x 2"):
+    with pytest.raises(ModeCollapseError, match="2-D points: expected N x 2"):
         score_samples(torch.zeros(10, 3), reference)
 
 
