@@ -76,7 +76,7 @@ class GeneratorScorer:
             by_class = judge_by_class(scored, reference, intended)
             by_class.pop("per_class_diversity", None)
             record.update(by_class)
-        few = few_samples_note(count, reference, f"pass num_samples={10 * reference.num_classes}")
+        few = few_samples_note(count, reference, "pass num_samples={n}")
         self.notes = [*filter(None, [self.read_note, read, few]), *reference.notes, *scored.notes]
         kept = None if scored.samples is None else scored.samples.numpy()
         if kept is not None and reference.kind == "image":

@@ -18,6 +18,9 @@ import torch
 
 from modecollapse.files import atomic_write_json, atomic_write_text
 
+FINISHED = ("completed", "diverged")
+"""A run's outcomes: it trained to its end, or its loss became NaN (never trained again)."""
+
 
 class RunFolder:
     """Names of everything a run writes; one place so tools that read runs agree with it."""
@@ -47,7 +50,7 @@ class RunFolder:
         interrupted / failed (a sweep's failure.json, with its `error`; a completed or diverged
         summary is the run's outcome, whatever a failure.json beside it says)."""
         summary = self.read_summary()
-        if self.failure.is_file() and summary.get("status") not in ("completed", "diverged"):
+        if self.failure.is_file() and summary.get("status") not in FINISHED:
             return {**summary, "status": "failed", "error": json.loads(self.failure.read_text())["error"]}
         return summary or {"status": "pending"}
 

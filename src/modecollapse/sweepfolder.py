@@ -13,7 +13,7 @@ from typing import Any
 
 from modecollapse.errors import ConfigError
 from modecollapse.files import atomic_write_json, atomic_write_text, lock_holder_alive
-from modecollapse.runfolder import RunFolder
+from modecollapse.runfolder import FINISHED, RunFolder
 
 INDEX = "index.json"
 
@@ -48,7 +48,7 @@ class SweepFolder:
         """A listed run's summary (RunFolder.status), its status `closed` where the sweep file's
         [closed] names it (`closed`: closed_runs()) and it neither completed nor diverged."""
         summary = self.folder_of(entry).status()
-        if entry["id"] in closed and summary["status"] not in ("completed", "diverged"):
+        if entry["id"] in closed and summary["status"] not in FINISHED:
             return {**summary, "status": "closed"}  # the study ends without it
         return summary
 
@@ -64,8 +64,7 @@ class SweepFolder:
         if not planned:
             return entries
         plan = set(planned)
-        finished = ("completed", "diverged")  # a diverged run's outcome counts as its result
-        return [e for e in entries if e["id"] in plan or self.folder_of(e).status()["status"] in finished]
+        return [e for e in entries if e["id"] in plan or self.folder_of(e).status()["status"] in FINISHED]
 
     def folder_of(self, entry: dict[str, Any]) -> RunFolder:
         return RunFolder(self.path / entry["dir"])

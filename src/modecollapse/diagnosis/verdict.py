@@ -135,7 +135,7 @@ def judge_images(
         scores.update(conditional)
     judged = {**scores, "protocol": scored.record["protocol"], "reference": reference.label}
     verdict, found = assess(judged, rules)
-    few = few_samples_note(len(samples.values), reference, f"give >= {10 * reference.num_classes}")
+    few = few_samples_note(len(samples.values), reference, "give >= {n}")
     if few:
         notes.append(few)
     report: dict[str, Any] = {

@@ -24,7 +24,7 @@ from modecollapse.config import BOOKKEEPING, config_changes, lengthens, load_con
 from modecollapse.errors import ConfigError, TrainingDiverged
 from modecollapse.experiments.sweep import RunSpec, Sweep, write_index
 from modecollapse.files import atomic_write_json
-from modecollapse.runfolder import RunFolder
+from modecollapse.runfolder import FINISHED, RunFolder
 from modecollapse.speed import default_workers
 from modecollapse.sweepfolder import SweepFolder
 
@@ -143,7 +143,7 @@ def drifted_runs(sweep: Sweep, sweep_dir: Path) -> list[tuple[str, list[str]]]:
     drifted = []
     for run in sweep.runs:
         run_folder = folder.run(run.run_id)
-        if run_folder.status()["status"] not in ("completed", "diverged"):
+        if run_folder.status()["status"] not in FINISHED:
             continue
         try:
             saved = load_config(run_folder.config)

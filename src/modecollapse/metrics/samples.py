@@ -260,13 +260,14 @@ judged well formed (mixtures.MIN_SAMPLES_FOR_SPREAD), so that real data is not c
 
 
 def few_samples_note(count: int, reference: Reference, remedy: str) -> str | None:
-    """What a sample count under 10 a class means for the modes and KL, and the `remedy`; None
-    when there are enough."""
-    if count >= 10 * reference.num_classes:
+    """What a sample count under 10 a class means for the modes and KL, and the `remedy` (a
+    format string given `n`, the count that suffices); None when there are enough."""
+    enough = 10 * reference.num_classes
+    if count >= enough:
         return None
     return (
         f"only {count} samples for {reference.num_classes} classes: modes and KL are judged against "
-        f"what that many samples can show; {remedy} for a firm verdict"
+        f"what that many samples can show; {remedy.format(n=enough)} for a firm verdict"
     )
 
 
